@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "imgship",
+    products: [
+        .executable(name: "imgship", targets: ["imgship"]),
+        .library(name: "DiskImage", targets: ["DiskImage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CISAL", providers: [.apt(["libisal-dev"])]),
+        .target(
+            name: "DiskImage",
+            dependencies: ["CDeflate", "COpenSSL", "CISAL"]
+        ),
+        .executableTarget(
+            name: "imgship",
+            dependencies: [
+                "DiskImage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "DiskImageTests",
+            dependencies: ["DiskImage", "CZlib"]
+        ),
+        .testTarget(
+            name: "imgshipTests",
+            dependencies: ["imgship"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

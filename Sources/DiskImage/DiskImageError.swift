@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every failure the `DiskImage` library reports. The text names the file, the structure or
+/// offset, and what was expected, so the CLI can print it as it is.
+public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// A system call failed; keeps the call's name and errno.
+    case system(call: String, path: String, errno: Int32)
+    /// The source cannot be exported as asked.
+    case unsupportedSource(path: String, reason: String)
+    /// The image is too large for the output format.
+    case sizeTooLarge(format: String, size: UInt64, limit: UInt64)
+    /// The output (or its manifest) exists and overwriting was not asked for.
+    case outputExists(path: String)
+    /// The source changed while it was being read.
+    case sourceChanged(path: String, offset: UInt64, reason: String)
+    /// A compressor failed on a buffer that it should always handle.
+    case compression(offset: UInt64, reason: String)
+    /// The user interrupted the export.
+    case cancelled
+
+    public var description: String {
+        switch self {
+        case let .system(call, path, code):
+            let reason = String(cString: strerror(code))
+            return "\(path): \(call) failed: \(reason) (errno \(code))"
+        case let .unsupportedSource(path, reason):
+            return "\(path): \(reason)"
+        case let .sizeTooLarge(format, size, limit):
+            return "\(format) cannot hold \(size) bytes: its limit is \(limit) bytes (\(limit >> 30) GiB)"
+        case let .outputExists(path):
+            return "\(path) exists; pass --force to overwrite it"
+        case let .sourceChanged(path, offset, reason):
+            return "\(path) at offset \(offset): \(reason)"
+        case let .compression(offset, reason):
+            return "compressing the grain at offset \(offset): \(reason)"
+        case .cancelled:
+            return "interrupted; no output was left behind"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a format writer's bytes go, strictly in file order. Zero runs are announced
+/// separately so a regular file can leave holes while a pipe gets real zeros.
+///
+/// Every byte, zero runs included, passes through SHA-256, so the digest is the digest of the
+/// output as a reader will see it.
+final class OutputSink {
+    let descriptor: Int32
+    let path: String
+    /// Regular files get holes for zero runs; pipes and terminals get written zeros.
+    let isSeekable: Bool
+    private(set) var position: UInt64 = 0
+    /// Bytes actually written (holes excluded).
+    private(set) var bytesWritten: UInt64 = 0
+    private let hasher = SHA256Hasher()
+
+    init(descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+        var info = stat()
+        self.isSeekable = fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(DiskImageError) {
+        guard bytes.count > 0 else { return }
+        hasher.update(bytes)
+        try writeAll(bytes)
+    }
+
+    func write(_ bytes: [UInt8]) throws(DiskImageError) {
+        // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
+        var failure: DiskImageError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(DiskImageError) { try write(buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    func writeZeros(_ count: UInt64) throws(DiskImageError) {
+        guard count > 0 else { return }
+        hasher.updateZeros(count)
+        if isSeekable {
+            position += count
+            return
+        }
+        var remaining = count
+        while remaining > 0 {
+            let step = Int(min(remaining, UInt64(ZeroBlock.bytes.count)))
+            try writeAll(UnsafeRawBufferPointer(rebasing: ZeroBlock.bytes[0..<step]))
+            remaining -= UInt64(step)
+        }
+    }
+
+    /// Sets the final length (a trailing zero run is a hole) and returns the SHA-256 hex digest.
+    func finish() throws(DiskImageError) -> String {
+        if isSeekable {
+            _ = try retryingInterrupts("ftruncate", path: path) { ftruncate(descriptor, off_t(position)) }
+        }
+        return hasher.finalizeHex()
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(DiskImageError) {
+        var done = 0
+        while done < bytes.count {
+            let count: Int
+            if isSeekable {
+                count = try retryingInterrupts("pwrite", path: path) {
+                    pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(position))
+                }
+            } else {
+                count = try retryingInterrupts("write", path: path) {
+                    Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+                }
+            }
+            done += count
+            position += UInt64(count)
+            bytesWritten += UInt64(count)
+        }
+    }
+}

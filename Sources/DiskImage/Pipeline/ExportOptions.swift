@@ -1,0 +1,106 @@
+/// The containers `Exporter` writes.
+public enum OutputFormat: String, Sendable, CaseIterable, Codable {
+    case raw
+    case vhdFixed = "vhd-fixed"
+    case vhdDynamic = "vhd-dynamic"
+    case vmdk
+
+    /// Accepts the names case-insensitively, so AWS's `VMDK`, `RAW` and `VHD` work as given;
+    /// plain `vhd` means dynamic, like qemu-img's `vpc` default.
+    public init?(parsing text: String) {
+        switch text.lowercased() {
+        case "raw", "img": self = .raw
+        case "vhd", "vhd-dynamic", "vpc": self = .vhdDynamic
+        case "vhd-fixed": self = .vhdFixed
+        case "vmdk", "vmdk-stream", "streamoptimized": self = .vmdk
+        default: return nil
+        }
+    }
+
+    /// The file extension for outputs of this format.
+    public var fileExtension: String {
+        switch self {
+        case .raw: "raw"
+        case .vhdFixed, .vhdDynamic: "vhd"
+        case .vmdk: "vmdk"
+        }
+    }
+}
+
+/// What an export is in the middle of, for progress displays.
+public struct ExportProgress: Sendable {
+    public enum Phase: String, Sendable {
+        /// VHD dynamic reads the source once to learn which blocks hold data.
+        case scanning
+        case writing
+    }
+    public var phase: Phase
+    /// Virtual-disk bytes done and in all.
+    public var completed: UInt64
+    public var total: UInt64
+}
+
+/// Everything an export can be told besides its source and output.
+public struct ExportOptions: Sendable {
+    public var format: OutputFormat
+    /// Worker threads for reading, zero detection and compression.
+    public var threads: Int
+    /// VMDK grain compression.
+    public var level: DeflateLevel
+    /// VMDK controller type.
+    public var adapter: VMDK.Adapter
+    /// Round the virtual size up to a whole MiB (Azure requires it of fixed VHDs).
+    public var alignToMiB: Bool
+    /// Replace an existing output and manifest.
+    public var overwrite: Bool
+    /// Unix time written into the VHD footer.
+    public var timestamp: UInt64
+    /// 16 bytes: the VHD unique id; its first 4 bytes are the VMDK content id.
+    public var diskIdentifier: [UInt8]
+    /// Polled between batches; returning true stops the export with `.cancelled`.
+    public var isCancelled: @Sendable () -> Bool
+    /// Called on the writing thread after each batch.
+    public var progress: (@Sendable (ExportProgress) -> Void)?
+
+    public init(format: OutputFormat,
+                threads: Int = 0,
+                level: DeflateLevel = .standard,
+                adapter: VMDK.Adapter = .lsilogic,
+                alignToMiB: Bool = false,
+                overwrite: Bool = false,
+                timestamp: UInt64? = nil,
+                diskIdentifier: [UInt8]? = nil,
+                isCancelled: @escaping @Sendable () -> Bool = { false },
+                progress: (@Sendable (ExportProgress) -> Void)? = nil) {
+        self.format = format
+        self.threads = threads
+        self.level = level
+        self.adapter = adapter
+        self.alignToMiB = alignToMiB
+        self.overwrite = overwrite
+        self.timestamp = timestamp ?? currentUnixTime()
+        self.diskIdentifier = diskIdentifier ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
+        self.isCancelled = isCancelled
+        self.progress = progress
+    }
+}
+
+/// What an export produced.
+public struct ExportSummary: Sendable, Codable, Equatable {
+    public var format: OutputFormat
+    public var source: String
+    /// The output path, or "-" for standard output.
+    public var output: String
+    /// The sha256sum manifest written, if any.
+    public var manifest: String?
+    public var sourceSize: UInt64
+    public var virtualSize: UInt64
+    /// Bytes of the output as a reader sees it (its length).
+    public var outputSize: UInt64
+    /// Bytes actually written: holes in a sparse output are not counted.
+    public var bytesWritten: UInt64
+    public var sha256: String
+    public var seconds: Double
+    /// Adjustments the user should know of, such as a size rounded up.
+    public var warnings: [String]
+}

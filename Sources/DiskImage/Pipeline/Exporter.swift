@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns a raw image or block device into one of the output formats, writing the SHA-256
+/// manifest of the output in the same pass.
+public enum Exporter {
+    /// Where the output goes.
+    public enum Destination: Sendable, Equatable {
+        /// A file, written under a temporary name and renamed when complete.
+        case file(String)
+        /// Standard output; `name` goes into the VMDK descriptor and the manifest line.
+        case standardOutput(name: String)
+    }
+
+    /// Runs one export. On any error, including cancellation, nothing is left under the final
+    /// names.
+    /// - Parameter manifestPath: where to write the sha256sum-format manifest; nil means
+    ///   `OUTPUT.sha256` for a file and no manifest for standard output.
+    public static func export(source sourcePath: String, to destination: Destination,
+                              manifestPath: String? = nil,
+                              options: ExportOptions) throws(DiskImageError) -> ExportSummary {
+        let started = monotonicSeconds()
+        let source = try SourceImage(path: sourcePath)
+        let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options)
+
+        let output: StagedFile?
+        let outputName: String
+        let manifest: (path: String, staged: StagedFile)?
+        switch destination {
+        case let .file(path):
+            outputName = splitPath(path).name
+            let manifestTarget = manifestPath ?? path + ".sha256"
+            // Refuse before any work when either name is taken.
+            if !options.overwrite {
+                for taken in [path, manifestTarget] where access(taken, F_OK) == 0 {
+                    throw DiskImageError.outputExists(path: taken)
+                }
+            }
+            output = try StagedFile(finalPath: path, overwrite: options.overwrite)
+            manifest = (manifestTarget, try StagedFile(finalPath: manifestTarget, overwrite: options.overwrite))
+        case let .standardOutput(name):
+            outputName = name
+            output = nil
+            if let manifestPath {
+                manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite))
+            } else {
+                manifest = nil
+            }
+        }
+
+        let sink = OutputSink(descriptor: output?.descriptor ?? STDOUT_FILENO, path: output?.finalPath ?? "standard output")
+        let workers = options.threads > 0 ? options.threads : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let context = ExportContext(source: source, virtualSize: virtualSize, sink: sink, options: options,
+                                    workerCount: workers, outputName: outputName)
+        switch options.format {
+        case .raw: try RAW.writeBody(context)
+        case .vhdFixed: try VHD.writeFixed(context)
+        case .vhdDynamic: try VHD.writeDynamic(context)
+        case .vmdk: try VMDK.writeStreamOptimized(context)
+        }
+        let digest = try sink.finish()
+        try output?.commit()
+        if let manifest {
+            let line = Array("\(digest)  \(outputName)\n".utf8)
+            let manifestSink = OutputSink(descriptor: manifest.staged.descriptor, path: manifest.path)
+            try manifestSink.write(line)
+            _ = try manifestSink.finish()
+            try manifest.staged.commit()
+        }
+        let outputPath: String = switch destination {
+        case let .file(path): path
+        case .standardOutput: "-"
+        }
+        return ExportSummary(format: options.format, source: sourcePath, output: outputPath,
+                             manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
+                             outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
+                             seconds: monotonicSeconds() - started, warnings: warnings)
+    }
+
+    /// The virtual size to write: the source size, rounded up to a whole MiB on request and to
+    /// a whole sector for the sector-based formats; then checked against the format's limit.
+    static func plannedVirtualSize(source: SourceImage, options: ExportOptions) throws(DiskImageError) -> (UInt64, [String]) {
+        guard source.size > 0 else {
+            throw DiskImageError.unsupportedSource(path: source.path, reason: "is empty (0 bytes); there is no disk to export")
+        }
+        var size = source.size
+        var warnings: [String] = []
+        if options.alignToMiB {
+            let aligned = roundUp(size, toMultipleOf: 1 << 20)
+            if aligned != size {
+                warnings.append("virtual size rounded up from \(size) to \(aligned) bytes (a whole MiB), padded with zeros")
+            }
+            size = aligned
+        }
+        if options.format != .raw && size % 512 != 0 {
+            let aligned = roundUp(size, toMultipleOf: 512)
+            warnings.append("virtual size rounded up from \(size) to \(aligned) bytes: \(options.format.rawValue) stores whole 512-byte sectors")
+            size = aligned
+        }
+        if (options.format == .vhdFixed || options.format == .vhdDynamic) && size > VHD.maximumSize {
+            throw DiskImageError.sizeTooLarge(format: "vhd", size: size, limit: VHD.maximumSize)
+        }
+        return (size, warnings)
+    }
+}

@@ -1,0 +1,66 @@
+/// A raw disk image: the virtual disk's bytes, nothing else. Written sparse: zero pages of
+/// the source become holes in a regular file.
+public enum RAW {
+    /// Zero detection granularity, as qemu-img's default `-S 4k`.
+    static let pageSize = 4096
+    /// Bytes per pipeline batch.
+    static let batchSize = 2 * 1024 * 1024
+
+    /// Writes the virtual disk's bytes in order; the body of RAW and of fixed VHD.
+    static func writeBody(_ context: ExportContext) throws(DiskImageError) {
+        let virtualSize = context.virtualSize
+        let batchCount = Int((virtualSize + UInt64(batchSize) - 1) / UInt64(batchSize))
+        let pipeline = OrderedPipeline(batchCount: batchCount, workerCount: context.workerCount, slabCapacity: batchSize)
+        let source = context.source
+        let sink = context.sink
+        try pipeline.run(
+            makeWorker: {},
+            work: { (index, _, slab) throws(DiskImageError) -> [Range<Int>] in
+                let start = UInt64(index) * UInt64(batchSize)
+                let end = min(start + UInt64(batchSize), virtualSize)
+                let dataRanges = try source.read(start..<end, into: slab)
+                return nonZeroRuns(UnsafeRawBufferPointer(slab), length: Int(end - start), dataRanges: dataRanges)
+            },
+            consume: { (index, runs, slab) throws(DiskImageError) in
+                let start = UInt64(index) * UInt64(batchSize)
+                let length = Int(min(start + UInt64(batchSize), virtualSize) - start)
+                var cursor = 0
+                for run in runs {
+                    try sink.writeZeros(UInt64(run.lowerBound - cursor))
+                    try sink.write(UnsafeRawBufferPointer(rebasing: slab[run]))
+                    cursor = run.upperBound
+                }
+                try sink.writeZeros(UInt64(length - cursor))
+                try context.checkpoint(.writing, completed: start + UInt64(length))
+            })
+    }
+
+    /// The runs of non-zero pages in `buffer[0..<length]`, coalesced. Only pages that meet a
+    /// data range are looked at; holes are zero by definition.
+    static func nonZeroRuns(_ buffer: UnsafeRawBufferPointer, length: Int, dataRanges: [Range<Int>]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var rangeIndex = 0
+        var page = 0
+        while page < length {
+            while rangeIndex < dataRanges.count && dataRanges[rangeIndex].upperBound <= page {
+                rangeIndex += 1
+            }
+            guard rangeIndex < dataRanges.count else { break }
+            let pageEnd = min(page + pageSize, length)
+            let nextData = dataRanges[rangeIndex].lowerBound
+            if nextData >= pageEnd {
+                page = nextData / pageSize * pageSize
+                continue
+            }
+            if !isAllZero(UnsafeRawBufferPointer(rebasing: buffer[page..<pageEnd])) {
+                if let last = runs.last, last.upperBound == page {
+                    runs[runs.count - 1] = last.lowerBound..<pageEnd
+                } else {
+                    runs.append(page..<pageEnd)
+                }
+            }
+            page = pageEnd
+        }
+        return runs
+    }
+}

@@ -1,0 +1,91 @@
+extension VHD {
+    /// Fixed VHD: the disk's bytes (sparse where the source is zero), then the footer.
+    static func writeFixed(_ context: ExportContext) throws(DiskImageError) {
+        try RAW.writeBody(context)
+        try context.sink.write(footer(.fixed, context).encoded())
+    }
+
+    static func footer(_ type: DiskType, _ context: ExportContext) -> Footer {
+        let seconds = context.options.timestamp > VHD.epochOffset ? context.options.timestamp - VHD.epochOffset : 0
+        return Footer(diskType: type, diskSize: context.virtualSize,
+                      timestamp: UInt32(truncatingIfNeeded: seconds),
+                      uniqueID: context.options.diskIdentifier)
+    }
+
+    /// Dynamic VHD. The BAT sits before the blocks, so a first pass finds which 2 MiB blocks
+    /// hold any non-zero byte; the second pass then writes the file strictly in order, which
+    /// lets the hash run in the same pass and the output go to a pipe.
+    static func writeDynamic(_ context: ExportContext) throws(DiskImageError) {
+        let blockSize = UInt64(VHD.blockSize)
+        let blockCount = Int((context.virtualSize + blockSize - 1) / blockSize)
+        let allocated = try findAllocatedBlocks(context, blockCount: blockCount)
+
+        let sink = context.sink
+        let footer = footer(.dynamic, context).encoded()
+        let tableOffset = UInt64(Footer.size + DynamicHeader.size)
+        let tableBytes = roundUp(blockCount * 4, toMultipleOf: 512)
+        try sink.write(footer)                                                   // 0 footer copy
+        try sink.write(DynamicHeader(tableOffset: tableOffset, maxTableEntries: UInt32(blockCount),
+                                     blockSize: UInt32(VHD.blockSize)).encoded())  // 512 dynamic header
+
+        // Each allocated block: a 512-byte sector bitmap, then the block's data.
+        let storedBlockBytes = 512 + VHD.blockSize
+        let firstBlockOffset = tableOffset + UInt64(tableBytes)
+        var table = [UInt8](repeating: 0xFF, count: tableBytes)
+        var nextBlockOffset = firstBlockOffset
+        for (block, isAllocated) in allocated.enumerated() where isAllocated {
+            table.storeBigEndian(UInt32(nextBlockOffset / 512), at: block * 4)
+            nextBlockOffset += UInt64(storedBlockBytes)
+        }
+        try sink.write(table)                                                    // 1536 BAT
+        table = []
+
+        let allocatedBlocks = allocated.indices.filter { allocated[$0] }
+        let source = context.source
+        let virtualSize = context.virtualSize
+        let pipeline = OrderedPipeline(batchCount: allocatedBlocks.count, workerCount: context.workerCount,
+                                       slabCapacity: storedBlockBytes)
+        try pipeline.run(
+            makeWorker: {},
+            work: { (index, _, slab) throws(DiskImageError) in
+                // All sectors present: the bitmap is all ones.
+                slab.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 512)
+                let start = UInt64(allocatedBlocks[index]) * blockSize
+                let data = UnsafeMutableRawBufferPointer(rebasing: slab[512..<storedBlockBytes])
+                try source.read(start..<(start + blockSize), into: data)
+            },
+            consume: { (index, _, slab) throws(DiskImageError) in
+                try sink.write(UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes]))
+                let end = UInt64(allocatedBlocks[index] + 1) * blockSize
+                try context.checkpoint(.writing, completed: end)
+            })
+        try context.checkpoint(.writing, completed: virtualSize)
+        try sink.write(footer)
+    }
+
+    /// One flag per block: does it hold a non-zero byte? Blocks entirely in source holes are
+    /// decided without reading.
+    private static func findAllocatedBlocks(_ context: ExportContext, blockCount: Int) throws(DiskImageError) -> [Bool] {
+        let blockSize = UInt64(VHD.blockSize)
+        let source = context.source
+        var allocated = [Bool](repeating: false, count: blockCount)
+        let pipeline = OrderedPipeline(batchCount: blockCount, workerCount: context.workerCount, slabCapacity: VHD.blockSize)
+        try pipeline.run(
+            makeWorker: {},
+            work: { (index, _, slab) throws(DiskImageError) -> Bool in
+                let start = UInt64(index) * blockSize
+                let dataRanges = try source.dataRanges(in: start..<(start + blockSize))
+                for range in dataRanges {
+                    let part = UnsafeMutableRawBufferPointer(rebasing: slab[0..<Int(range.count)])
+                    try source.read(range, into: part)
+                    if !isAllZero(UnsafeRawBufferPointer(part)) { return true }
+                }
+                return false
+            },
+            consume: { (index, hasData, _) throws(DiskImageError) in
+                allocated[index] = hasData
+                try context.checkpoint(.scanning, completed: UInt64(index + 1) * blockSize)
+            })
+        return allocated
+    }
+}
