@@ -26,13 +26,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "DiskImageTests",
-            dependencies: ["DiskImage", "CZlib"]
+            dependencies: ["DiskImage", "CZlib", "TestSupport"]
         ),
         .testTarget(
             name: "imgshipTests",
-            dependencies: ["imgship"]
+            dependencies: ["imgship", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

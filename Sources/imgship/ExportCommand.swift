@@ -149,6 +149,7 @@ extension OutputFormat: ExpressibleByArgument {
 
 extension DeflateLevel: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
+    public var defaultValueDescription: String { self == .standard ? "default (libdeflate 5)" : description }
 }
 
 extension VMDK.Adapter: ExpressibleByArgument {

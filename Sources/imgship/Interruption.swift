@@ -15,6 +15,13 @@ func installInterruptHandlers() {
     }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    // A parent may start us with these blocked (threads of a test runner do); a blocked
+    // Ctrl-C would never reach the handler. Worker threads inherit this mask.
+    var interrupts = sigset_t()
+    sigemptyset(&interrupts)
+    sigaddset(&interrupts, SIGINT)
+    sigaddset(&interrupts, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &interrupts, nil)
     // A closed pipe (`| head`) must be a write error we report, not a silent death.
     signal(SIGPIPE, SIG_IGN)
 }

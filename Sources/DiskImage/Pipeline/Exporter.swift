@@ -17,6 +17,7 @@ public enum Exporter {
     /// names.
     /// - Parameter manifestPath: where to write the sha256sum-format manifest; nil means
     ///   `OUTPUT.sha256` for a file and no manifest for standard output.
+    @discardableResult
     public static func export(source sourcePath: String, to destination: Destination,
                               manifestPath: String? = nil,
                               options: ExportOptions) throws(DiskImageError) -> ExportSummary {

@@ -1,0 +1,107 @@
+import CZlib
+import Testing
+
+/// Minimal, independent readers of our outputs, written from the specs for the tests: they
+/// rebuild the virtual disk so it can be compared with the source byte for byte.
+enum OutputReader {
+    /// Dynamic VHD: checks both footers and the header, returns the disk and the BAT.
+    static func dynamicVHD(_ file: [UInt8]) throws -> (disk: [UInt8], table: [UInt32]) {
+        #expect(Array(file[0..<8]) == Array("conectix".utf8))
+        #expect(Array(file[0..<512]) == Array(file[(file.count - 512)...]), "footer copy at 0 equals the footer")
+        let size = Int(file.bigEndian(UInt64.self, at: 48))
+        #expect(Array(file[512..<520]) == Array("cxsparse".utf8))
+        let tableOffset = Int(file.bigEndian(UInt64.self, at: 512 + 16))
+        let entries = Int(file.bigEndian(UInt32.self, at: 512 + 28))
+        let blockSize = Int(file.bigEndian(UInt32.self, at: 512 + 32))
+        #expect(entries == (size + blockSize - 1) / blockSize, "one BAT entry per block, no spare")
+        var disk = [UInt8](repeating: 0, count: size)
+        var table: [UInt32] = []
+        for block in 0..<entries {
+            let entry = file.bigEndian(UInt32.self, at: tableOffset + block * 4)
+            table.append(entry)
+            guard entry != 0xFFFF_FFFF else { continue }
+            let bitmap = Int(entry) * 512
+            #expect(file[bitmap..<(bitmap + 512)].allSatisfy { $0 == 0xFF })
+            let start = block * blockSize
+            let count = min(blockSize, size - start)
+            disk.replaceSubrange(start..<(start + count), with: file[(bitmap + 512)..<(bitmap + 512 + count)])
+        }
+        return (disk, table)
+    }
+
+    struct StreamVMDK {
+        var disk: [UInt8]
+        var grainCount = 0
+        var descriptor = ""
+    }
+
+    /// Stream-optimized VMDK: walks every marker from the first grain to the end-of-stream
+    /// marker, inflating grains with zlib's uncompress(), and checks the tables against them.
+    static func streamVMDK(_ file: [UInt8]) throws -> StreamVMDK {
+        #expect(Array(file[0..<4]) == Array("KDMV".utf8))
+        #expect(file.littleEndian(UInt32.self, at: 4) == 3)
+        #expect(file.littleEndian(UInt64.self, at: 56) == UInt64.max, "header says: grain directory at end")
+        let capacity = Int(file.littleEndian(UInt64.self, at: 12))
+        let overhead = Int(file.littleEndian(UInt64.self, at: 64))
+        let descriptorEnd = file[512..<(512 + 20 * 512)].firstIndex(of: 0) ?? (512 + 20 * 512)
+        var result = StreamVMDK(disk: [UInt8](repeating: 0, count: capacity * 512))
+        result.descriptor = String(decoding: file[512..<descriptorEnd], as: UTF8.self)
+
+        // The tail: footer marker, footer, end-of-stream.
+        let tail = file.count - 1536
+        #expect(file.littleEndian(UInt32.self, at: tail + 12) == 3, "footer marker before the footer")
+        #expect(Array(file[(tail + 512)..<(tail + 516)]) == Array("KDMV".utf8))
+        #expect(file[(tail + 1024)...].allSatisfy { $0 == 0 }, "end-of-stream marker last")
+        let gdSector = Int(file.littleEndian(UInt64.self, at: tail + 512 + 56))
+        #expect(Array(file[0..<56]) == Array(file[(tail + 512)..<(tail + 512 + 56)]), "footer repeats the header")
+
+        var grainSectors: [Int: Int] = [:]  // grain index -> sector of its marker
+        var tables: [Int] = []
+        var offset = overhead * 512
+        walk: while offset < file.count {
+            let value = file.littleEndian(UInt64.self, at: offset)
+            let size = Int(file.littleEndian(UInt32.self, at: offset + 8))
+            if size > 0 {
+                #expect(file[offset + 12] == 0x78, "grain data is zlib-wrapped")
+                var inflated = [UInt8](repeating: 0, count: 65536)
+                var inflatedSize = uLongf(65536)
+                let status = file.withUnsafeBufferPointer { buffer in
+                    uncompress(&inflated, &inflatedSize, buffer.baseAddress! + offset + 12, uLong(size))
+                }
+                #expect(status == Z_OK && inflatedSize == 65536, "grain at lba \(value) inflates to 64 KiB")
+                #expect(!inflated.allSatisfy { $0 == 0 }, "zero grains are not stored")
+                let grain = Int(value) / 128
+                #expect(grainSectors[grain] == nil, "each grain once")
+                grainSectors[grain] = offset / 512
+                let start = grain * 65536
+                let count = min(65536, result.disk.count - start)
+                result.disk.replaceSubrange(start..<(start + count), with: inflated[0..<count])
+                result.grainCount += 1
+                offset += (12 + size + 511) / 512 * 512
+                continue
+            }
+            let type = file.littleEndian(UInt32.self, at: offset + 12)
+            switch type {
+            case 0: break walk
+            case 1:
+                tables.append(offset / 512 + 1)
+                offset += 512 + Int(value) * 512
+            case 2:
+                #expect(offset / 512 + 1 == gdSector, "footer points at the grain directory")
+                offset += 512 + Int(value) * 512
+            case 3: offset += 1024
+            default:
+                Issue.record("unknown marker type \(type) at \(offset)")
+                break walk
+            }
+        }
+        // Every grain is listed in its grain table, and every table in the directory.
+        for (grain, sector) in grainSectors {
+            let tableSector = Int(file.littleEndian(UInt32.self, at: gdSector * 512 + (grain / 512) * 4))
+            #expect(tables.contains(tableSector))
+            let entry = Int(file.littleEndian(UInt32.self, at: tableSector * 512 + (grain % 512) * 4))
+            #expect(entry == sector, "grain \(grain) listed at its sector")
+        }
+        return result
+    }
+}

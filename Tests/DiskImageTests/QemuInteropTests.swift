@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import DiskImage
+
+/// qemu-img is the independent implementation: it must read every output as identical to the
+/// source, report the exact virtual size and the right format. CI installs qemu-utils.
+@Suite("qemu-img reads what we write", .enabled(if: which("qemu-img") != nil, "needs qemu-img (Debian qemu-utils)"))
+struct QemuInteropTests {
+    enum Sample: String, CaseIterable, Sendable {
+        case awkward, allZero, random, filesystem
+    }
+
+    static let qemuFormat: [OutputFormat: String] = [.raw: "raw", .vhdFixed: "vpc", .vhdDynamic: "vpc", .vmdk: "vmdk"]
+
+    static func make(_ sample: Sample, in folder: TemporaryFolder) throws -> String {
+        let path = folder.file("\(sample.rawValue).raw")
+        switch sample {
+        case .awkward: try SampleImage.awkward(at: path)
+        case .allZero: try SampleImage.allZero(at: path)
+        case .random: try SampleImage.random(at: path)
+        case .filesystem: try makeFilesystem(at: path, folder: folder)
+        }
+        return path
+    }
+
+    /// A sparse ext4 image made with mkfs.ext4 -d from a tree of text and binary files.
+    static func makeFilesystem(at path: String, folder: TemporaryFolder) throws {
+        let tree = folder.file("tree")
+        for directory in 0..<6 {
+            let sub = "\(tree)/dir\(directory)"
+            try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+            for file in 0..<8 {
+                let bytes = file % 3 == 0
+                    ? ImageBuilder.noise(70_000 + file * 1013, seed: UInt64(directory * 100 + file))
+                    : ImageBuilder.text(150_000 + file * 777, seed: directory * 100 + file)
+                try Data(bytes).write(to: URL(fileURLWithPath: "\(sub)/file\(file)"))
+            }
+        }
+        let mkfs = try #require(which("mkfs.ext4"), "needs mkfs.ext4 (e2fsprogs)")
+        let result = try runProcess(mkfs, ["-q", "-F", "-d", tree, "-L", "test", path, "48M"])
+        #expect(result.status == 0, "mkfs.ext4: \(result.standardError)")
+    }
+
+    @Test(arguments: OutputFormat.allCases, Sample.allCases)
+    func qemuSeesTheSameDisk(format: OutputFormat, sample: Sample) throws {
+        let qemu = try #require(which("qemu-img"))
+        let folder = try TemporaryFolder()
+        let source = try Self.make(sample, in: folder)
+        let output = folder.file("out.\(format.fileExtension)")
+        let summary = try Exporter.export(source: source, to: .file(output), options: fixedOptions(format))
+        let qemuFormat = Self.qemuFormat[format]!
+
+        let compare = try runProcess(qemu, ["compare", "-f", "raw", "-F", qemuFormat, source, output])
+        #expect(compare.status == 0, "qemu-img compare: \(String(decoding: compare.standardOutput, as: UTF8.self)) \(compare.standardError)")
+
+        let info = try runProcess(qemu, ["info", "-f", qemuFormat, "--output=json", output])
+        #expect(info.status == 0, "qemu-img info: \(info.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: info.standardOutput) as? [String: Any])
+        let sourceSize = try FileManager.default.attributesOfItem(atPath: source)[.size] as? UInt64
+        #expect((json["virtual-size"] as? NSNumber)?.uint64Value == sourceSize, "exact virtual size")
+        #expect(json["format"] as? String == qemuFormat)
+        if format == .vmdk {
+            let specific = (json["format-specific"] as? [String: Any])?["data"] as? [String: Any]
+            #expect(specific?["create-type"] as? String == "streamOptimized")
+            let check = try runProcess(qemu, ["check", "-f", "vmdk", output])
+            #expect(check.status == 0, "qemu-img check: \(check.standardError)")
+        }
+
+        let sha256sum = try #require(which("sha256sum"))
+        let verify = try runProcess("/bin/sh", ["-c", "cd '\(folder.path)' && '\(sha256sum)' -c out.\(format.fileExtension).sha256"])
+        #expect(verify.status == 0, "sha256sum -c: \(String(decoding: verify.standardOutput, as: UTF8.self))")
+        #expect(summary.sha256.count == 64)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// A temporary folder removed when the value goes away.
+public final class TemporaryFolder {
+    public let path: String
+
+    public init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("imgship-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    /// Names in the folder, hidden ones included (temporary outputs start with a dot).
+    public func names() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+}
+
+/// Runs a program and collects its exit status and output.
+public struct ProcessResult {
+    public var status: Int32
+    public var standardOutput: Data
+    public var standardError: String
+}
+
+@discardableResult
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    // Read both pipes concurrently so neither can fill and stall the child.
+    nonisolated(unsafe) var errorData = Data()
+    let errorReader = Thread { errorData = error.fileHandleForReading.readDataToEndOfFile() }
+    errorReader.start()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errorReader.isFinished { usleep(1000) }
+    return ProcessResult(status: process.terminationStatus, standardOutput: outputData,
+                         standardError: String(decoding: errorData, as: UTF8.self))
+}
+
+/// The path of a tool on PATH, or nil.
+public func which(_ tool: String) -> String? {
+    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+        let candidate = "\(folder)/\(tool)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    for folder in ["/usr/sbin", "/sbin"] where FileManager.default.isExecutableFile(atPath: "\(folder)/\(tool)") {
+        return "\(folder)/\(tool)"
+    }
+    return nil
+}
+
