@@ -97,3 +97,18 @@ extension [UInt8] {
 func hexBytes(_ text: String) -> [UInt8] {
     text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { UInt8($0, radix: 16)! }
 }
+
+/// Compares large byte arrays and reports the first difference (a plain `#expect(a == b)`
+/// would have the test library diff megabytes, which takes hours).
+func expectSameBytes(_ actual: [UInt8], _ expected: [UInt8], _ comment: String = "",
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+    // The standard library's == is optimised even in debug builds; search only on failure.
+    if actual == expected { return }
+    if actual.count != expected.count {
+        Issue.record("\(comment): \(actual.count) bytes, expected \(expected.count)", sourceLocation: sourceLocation)
+    }
+    if let offset = zip(actual, expected).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+        Issue.record("\(comment): first difference at offset \(offset): \(actual[offset]) != \(expected[offset])",
+                     sourceLocation: sourceLocation)
+    }
+}

@@ -30,6 +30,21 @@ final class OutputSink {
         try writeAll(bytes)
     }
 
+    /// Accounts for bytes a worker already stored at the current position through
+    /// `positionalWriter`: hashes them and moves on, without writing them again.
+    func record(writtenElsewhere bytes: UnsafeRawBufferPointer) {
+        hasher.update(bytes)
+        position += UInt64(bytes.count)
+        bytesWritten += UInt64(bytes.count)
+    }
+
+    /// For formats whose byte positions are known before the bytes are, workers store their
+    /// data themselves in parallel and the sink only hashes; nil for pipes, which only take
+    /// bytes in order.
+    var positionalWriter: PositionalWriter? {
+        isSeekable ? PositionalWriter(descriptor: descriptor, path: path) : nil
+    }
+
     func write(_ bytes: [UInt8]) throws(DiskImageError) {
         // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
         var failure: DiskImageError?
@@ -63,21 +78,32 @@ final class OutputSink {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(DiskImageError) {
-        var done = 0
-        while done < bytes.count {
-            let count: Int
-            if isSeekable {
-                count = try retryingInterrupts("pwrite", path: path) {
-                    pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(position))
-                }
-            } else {
-                count = try retryingInterrupts("write", path: path) {
+        if let positionalWriter {
+            try positionalWriter.write(bytes, at: position)
+        } else {
+            var done = 0
+            while done < bytes.count {
+                done += try retryingInterrupts("write", path: path) {
                     Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
                 }
             }
-            done += count
-            position += UInt64(count)
-            bytesWritten += UInt64(count)
+        }
+        position += UInt64(bytes.count)
+        bytesWritten += UInt64(bytes.count)
+    }
+}
+
+/// `pwrite` to a regular file at absolute offsets; safe from any number of threads at once.
+struct PositionalWriter: Sendable {
+    let descriptor: Int32
+    let path: String
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
+        var done = 0
+        while done < bytes.count {
+            done += try retryingInterrupts("pwrite", path: path) {
+                pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
         }
     }
 }

@@ -88,34 +88,60 @@ public final class SourceImage: Sendable {
         return ranges
     }
 
-    /// Fills `buffer` with the bytes of `window` (which may run past the end of the source):
-    /// data ranges are read, holes and the tail are zeroed. Returns the data ranges it read,
-    /// relative to the window start.
+    /// The offset of the first data byte at or after `offset`, nil when only holes follow.
+    /// Without hole support everything counts as data.
+    func nextDataOffset(from offset: UInt64) -> UInt64? {
+        guard offset < size else { return nil }
+        guard supportsHoleQueries else { return offset }
+        let found = lseek(descriptor, off_t(offset), SEEK_DATA)
+        if found < 0 { return errno == ENXIO ? nil : offset }  // on other errors, read and see
+        return UInt64(found)
+    }
+
+    /// Reads the data ranges of `window` (which may run past the end of the source) into
+    /// `buffer` and returns them, relative to the window start.
+    ///
+    /// Holes are zeroed only inside the units of `granularity` bytes (counted from the window
+    /// start) that also hold data: the caller looks only at such units, and zeroing the rest
+    /// of a mostly empty window would be wasted work.
     @discardableResult
-    func read(_ window: Range<UInt64>, into buffer: UnsafeMutableRawBufferPointer) throws(DiskImageError) -> [Range<Int>] {
+    func read(_ window: Range<UInt64>, into buffer: UnsafeMutableRawBufferPointer,
+              zeroingHolesWithin granularity: Int) throws(DiskImageError) -> [Range<Int>] {
         precondition(UInt64(buffer.count) >= UInt64(window.count))
         let ranges = try dataRanges(in: window)
-        var filled = 0
+        let windowLength = Int(window.count)
         var relative: [Range<Int>] = []
         relative.reserveCapacity(ranges.count)
+        var gapStart = 0
         for range in ranges {
             let start = Int(range.lowerBound - window.lowerBound)
             let length = Int(range.count)
-            if start > filled {
-                (buffer.baseAddress! + filled).initializeMemory(as: UInt8.self, repeating: 0, count: start - filled)
-            }
-            try readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + length)]), at: range.lowerBound)
+            zeroGap(buffer, gapStart..<start, granularity: granularity, dataFollows: true)
+            try readExactly(into: UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + length)]), at: range.lowerBound)
             relative.append(start..<(start + length))
-            filled = start + length
+            gapStart = start + length
         }
-        let windowLength = Int(window.count)
-        if windowLength > filled {
-            (buffer.baseAddress! + filled).initializeMemory(as: UInt8.self, repeating: 0, count: windowLength - filled)
+        if !relative.isEmpty {
+            zeroGap(buffer, gapStart..<windowLength, granularity: granularity, dataFollows: false)
+        } else if granularity >= windowLength {
+            // The caller uses the whole window whatever it holds.
+            UnsafeMutableRawBufferPointer(rebasing: buffer[0..<windowLength]).initializeMemory(as: UInt8.self, repeating: 0)
         }
         return relative
     }
 
-    private func readFully(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
+    /// Zeroes the parts of a hole that share a unit with the data before or after it.
+    private func zeroGap(_ buffer: UnsafeMutableRawBufferPointer, _ gap: Range<Int>, granularity: Int, dataFollows: Bool) {
+        guard !gap.isEmpty else { return }
+        let afterData = gap.lowerBound..<min(gap.upperBound, roundUp(gap.lowerBound, toMultipleOf: granularity))
+        let beforeData = dataFollows ? max(gap.lowerBound, gap.upperBound / granularity * granularity)..<gap.upperBound : gap.upperBound..<gap.upperBound
+        for part in [afterData, beforeData] where !part.isEmpty {
+            UnsafeMutableRawBufferPointer(rebasing: buffer[part]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+    }
+
+    /// Reads `buffer.count` bytes at `offset`; running into the end of file is an error.
+    func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
         var done = 0
         while done < buffer.count {
             let count = try retryingInterrupts("pread", path: path) {

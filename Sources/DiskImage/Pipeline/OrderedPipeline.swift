@@ -1,12 +1,16 @@
 import Foundation
-import Synchronization
 
 /// Runs `work` for batch indices 0..<batchCount on a bounded pool of worker threads and hands
-/// the results to `consume` on the calling thread strictly in index order.
+/// the results to `consume` on the calling thread strictly in index order. With one worker
+/// everything runs on the calling thread: `--threads 1` means one thread.
 ///
-/// Memory is bounded by the window: batch `i` starts only once batch `i - window` has been
-/// consumed, and it writes into slab `i % window`, which is therefore free. The slabs are
-/// allocated once and reused, so nothing grows with the image.
+/// `skipTo` lets the pipeline jump over batches with nothing to do (holes of a sparse
+/// source): given the next candidate index it returns the first index at or after it worth
+/// working on. Skipped indices never reach `work` or `consume`.
+///
+/// Memory is bounded by the window: the batch claimed `n`-th starts only once the one
+/// claimed `n - window`-th has been consumed, and it uses slab `n % window`, which is
+/// therefore free. The slabs are allocated once and reused, so nothing grows with the image.
 struct OrderedPipeline {
     let batchCount: Int
     let workerCount: Int
@@ -21,31 +25,47 @@ struct OrderedPipeline {
     }
 
     /// - Parameters:
+    ///   - skipTo: the first index at or after a candidate that needs work; nil: every index.
     ///   - makeWorker: builds one worker's private state (compressor, read buffer) on its thread.
     ///   - work: processes batch `index` into the slab; runs on a worker thread.
-    ///   - consume: receives results in order on the calling thread; throwing stops the workers.
+    ///   - consume: receives results in index order on the calling thread; throwing stops the
+    ///     workers.
     func run<State, Result>(
+        skipTo: (@Sendable (_ candidate: Int) -> Int)? = nil,
         makeWorker: @escaping @Sendable () -> State,
         work: @escaping @Sendable (_ index: Int, _ state: State, _ slab: UnsafeMutableRawBufferPointer) throws(DiskImageError) -> Result,
         consume: (_ index: Int, _ result: Result, _ slab: UnsafeRawBufferPointer) throws(DiskImageError) -> Void
     ) throws(DiskImageError) {
         guard batchCount > 0 else { return }
+        let schedule = Schedule(batchCount: batchCount, skipTo: skipTo)
+        if workerCount == 1 {
+            // One thread in all: work and consume alternate on the caller, in one slab.
+            let slabs = SlabSet(count: 1, capacity: slabCapacity)
+            defer { slabs.deallocate() }
+            let state = makeWorker()
+            var candidate = 0
+            while let index = schedule.next(from: candidate) {
+                let result = try work(index, state, slabs.slab(0))
+                try consume(index, result, UnsafeRawBufferPointer(slabs.slab(0)))
+                candidate = index + 1
+            }
+            return
+        }
         let slabs = SlabSet(count: window, capacity: slabCapacity)
         defer { slabs.deallocate() }
-        let shared = PipelineState<Result>(window: window)
+        let shared = PipelineState<Result>(window: window, schedule: schedule)
         let finished = DispatchGroup()
-        let workers = min(workerCount, batchCount)
-        for _ in 0..<workers {
+        for _ in 0..<workerCount {
             finished.enter()
-            let thread = Thread { [batchCount, window] in
+            let thread = Thread { [window] in
                 defer { finished.leave() }
                 let state = makeWorker()
-                while let index = shared.claim(batchCount: batchCount) {
+                while let (sequence, index) = shared.claim() {
                     do throws(DiskImageError) {
-                        let result = try work(index, state, slabs.slab(index % window))
-                        shared.deliver(index: index, outcome: .success(result))
+                        let result = try work(index, state, slabs.slab(sequence % window))
+                        shared.deliver(sequence: sequence, outcome: .success((index, result)))
                     } catch {
-                        shared.deliver(index: index, outcome: .failure(error))
+                        shared.deliver(sequence: sequence, outcome: .failure(error))
                         return
                     }
                 }
@@ -57,11 +77,25 @@ struct OrderedPipeline {
             shared.stop()
             finished.wait()
         }
-        for index in 0..<batchCount {
-            let result = try shared.take(index: index).get()
-            try consume(index, result, UnsafeRawBufferPointer(slabs.slab(index % window)))
-            shared.release(index: index)
+        var sequence = 0
+        while let (index, result) = try shared.take(sequence: sequence).get() {
+            try consume(index, result, UnsafeRawBufferPointer(slabs.slab(sequence % window)))
+            shared.release(sequence: sequence)
+            sequence += 1
         }
+    }
+}
+
+/// Which batch indices get work, in order.
+private struct Schedule: Sendable {
+    let batchCount: Int
+    let skipTo: (@Sendable (Int) -> Int)?
+
+    /// The first index at or after `candidate` that needs work, nil past the end.
+    func next(from candidate: Int) -> Int? {
+        guard candidate < batchCount else { return nil }
+        let index = max(candidate, skipTo?(candidate) ?? candidate)
+        return index < batchCount ? index : nil
     }
 }
 
@@ -86,58 +120,71 @@ private final class SlabSet: @unchecked Sendable {
     }
 }
 
-/// The counters and the reorder buffer, behind one condition lock. Batches are large (a MiB
-/// or more), so one lock round trip per batch costs nothing measurable.
+/// The claim counters and the reorder buffer, behind one condition lock. Batches are large
+/// (a MiB or more), so one lock round trip per batch costs nothing measurable.
 private final class PipelineState<Result>: @unchecked Sendable {
-    // Every field is read and written with `condition` held.
+    // Every mutable field is read and written with `condition` held.
     private let condition = NSCondition()
     private let window: Int
-    private var nextToClaim = 0
+    private let schedule: Schedule
+    private var nextCandidate = 0
+    private var nextSequence = 0
+    private var exhausted = false
     private var consumed = 0
     private var stopped = false
-    private var ready: [Int: Swift.Result<Result, DiskImageError>] = [:]
+    private var ready: [Int: Swift.Result<(Int, Result), DiskImageError>] = [:]
 
-    init(window: Int) {
+    init(window: Int, schedule: Schedule) {
         self.window = window
+        self.schedule = schedule
     }
 
-    /// The next batch index for a worker, waiting while the window is full; nil when done.
-    func claim(batchCount: Int) -> Int? {
+    /// The next (sequence, batch index) for a worker, waiting while the window is full; nil
+    /// when there is nothing left.
+    func claim() -> (Int, Int)? {
         condition.lock()
         defer { condition.unlock() }
-        while !stopped && nextToClaim < batchCount && nextToClaim >= consumed + window {
+        while !stopped && !exhausted && nextSequence >= consumed + window {
             condition.wait()
         }
-        guard !stopped, nextToClaim < batchCount else { return nil }
-        let index = nextToClaim
-        nextToClaim += 1
-        return index
+        guard !stopped, !exhausted else { return nil }
+        guard let index = schedule.next(from: nextCandidate) else {
+            exhausted = true
+            condition.broadcast()
+            return nil
+        }
+        nextCandidate = index + 1
+        defer { nextSequence += 1 }
+        return (nextSequence, index)
     }
 
-    func deliver(index: Int, outcome: Swift.Result<Result, DiskImageError>) {
+    func deliver(sequence: Int, outcome: Swift.Result<(Int, Result), DiskImageError>) {
         condition.lock()
-        ready[index] = outcome
+        ready[sequence] = outcome
         if case .failure = outcome { stopped = true }
         condition.broadcast()
         condition.unlock()
     }
 
-    /// Waits for batch `index`. A failure of any batch (even a later one) is reported at once.
-    func take(index: Int) -> Swift.Result<Result, DiskImageError> {
+    /// Waits for the batch claimed `sequence`-th; nil once every claimed batch was taken. A
+    /// failure of any batch, even a later one, is reported at once.
+    func take(sequence: Int) -> Swift.Result<(Int, Result)?, DiskImageError> {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            if let outcome = ready.removeValue(forKey: index) { return outcome }
-            if let failure = ready.values.first(where: { if case .failure = $0 { true } else { false } }) {
-                return failure
+            if let outcome = ready.removeValue(forKey: sequence) { return outcome.map { $0 } }
+            if let failure = ready.values.first(where: { if case .failure = $0 { true } else { false } }),
+               case let .failure(error) = failure {
+                return .failure(error)
             }
+            if exhausted && sequence >= nextSequence { return .success(nil) }
             condition.wait()
         }
     }
 
-    func release(index: Int) {
+    func release(sequence: Int) {
         condition.lock()
-        consumed = index + 1
+        consumed = sequence + 1
         condition.broadcast()
         condition.unlock()
     }

@@ -13,26 +13,51 @@ public enum RAW {
         let pipeline = OrderedPipeline(batchCount: batchCount, workerCount: context.workerCount, slabCapacity: batchSize)
         let source = context.source
         let sink = context.sink
+        // The body starts at the sink's current position (0 for RAW and fixed VHD).
+        let origin = sink.position
+        let writer = sink.positionalWriter
+        // Skipped batches are holes: the sink still hashes their zeros, in steps that keep
+        // Ctrl-C and progress working through a terabyte of them.
+        var hashedUpTo: UInt64 = 0
+        func zeros(upTo end: UInt64) throws(DiskImageError) {
+            while hashedUpTo < end {
+                let step = min(end - hashedUpTo, 64 << 20)
+                try sink.writeZeros(step)
+                hashedUpTo += step
+                try context.checkpoint(.writing, completed: hashedUpTo)
+            }
+        }
         try pipeline.run(
+            skipTo: context.skipHoles(batchBytes: UInt64(batchSize), batchCount: batchCount),
             makeWorker: {},
             work: { (index, _, slab) throws(DiskImageError) -> [Range<Int>] in
                 let start = UInt64(index) * UInt64(batchSize)
                 let end = min(start + UInt64(batchSize), virtualSize)
-                let dataRanges = try source.read(start..<end, into: slab)
-                return nonZeroRuns(UnsafeRawBufferPointer(slab), length: Int(end - start), dataRanges: dataRanges)
+                let dataRanges = try source.read(start..<end, into: slab, zeroingHolesWithin: pageSize)
+                let runs = nonZeroRuns(UnsafeRawBufferPointer(slab), length: Int(end - start), dataRanges: dataRanges)
+                if let writer {
+                    for run in runs {
+                        try writer.write(UnsafeRawBufferPointer(rebasing: slab[run]), at: origin + start + UInt64(run.lowerBound))
+                    }
+                }
+                return runs
             },
             consume: { (index, runs, slab) throws(DiskImageError) in
                 let start = UInt64(index) * UInt64(batchSize)
                 let length = Int(min(start + UInt64(batchSize), virtualSize) - start)
+                try zeros(upTo: start)
                 var cursor = 0
                 for run in runs {
                     try sink.writeZeros(UInt64(run.lowerBound - cursor))
-                    try sink.write(UnsafeRawBufferPointer(rebasing: slab[run]))
+                    let bytes = UnsafeRawBufferPointer(rebasing: slab[run])
+                    if writer == nil { try sink.write(bytes) } else { sink.record(writtenElsewhere: bytes) }
                     cursor = run.upperBound
                 }
                 try sink.writeZeros(UInt64(length - cursor))
-                try context.checkpoint(.writing, completed: start + UInt64(length))
+                hashedUpTo = start + UInt64(length)
+                try context.checkpoint(.writing, completed: hashedUpTo)
             })
+        try zeros(upTo: virtualSize)
     }
 
     /// The runs of non-zero pages in `buffer[0..<length]`, coalesced. Only pages that meet a

@@ -43,6 +43,7 @@ extension VHD {
         let allocatedBlocks = allocated.indices.filter { allocated[$0] }
         let source = context.source
         let virtualSize = context.virtualSize
+        let writer = sink.positionalWriter
         let pipeline = OrderedPipeline(batchCount: allocatedBlocks.count, workerCount: context.workerCount,
                                        slabCapacity: storedBlockBytes)
         try pipeline.run(
@@ -52,10 +53,13 @@ extension VHD {
                 slab.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 512)
                 let start = UInt64(allocatedBlocks[index]) * blockSize
                 let data = UnsafeMutableRawBufferPointer(rebasing: slab[512..<storedBlockBytes])
-                try source.read(start..<(start + blockSize), into: data)
+                try source.read(start..<(start + blockSize), into: data, zeroingHolesWithin: VHD.blockSize)
+                let stored = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
+                try writer?.write(stored, at: firstBlockOffset + UInt64(index) * UInt64(storedBlockBytes))
             },
             consume: { (index, _, slab) throws(DiskImageError) in
-                try sink.write(UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes]))
+                let stored = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
+                if writer == nil { try sink.write(stored) } else { sink.record(writtenElsewhere: stored) }
                 let end = UInt64(allocatedBlocks[index] + 1) * blockSize
                 try context.checkpoint(.writing, completed: end)
             })
@@ -71,13 +75,14 @@ extension VHD {
         var allocated = [Bool](repeating: false, count: blockCount)
         let pipeline = OrderedPipeline(batchCount: blockCount, workerCount: context.workerCount, slabCapacity: VHD.blockSize)
         try pipeline.run(
+            skipTo: context.skipHoles(batchBytes: blockSize, batchCount: blockCount),
             makeWorker: {},
             work: { (index, _, slab) throws(DiskImageError) -> Bool in
                 let start = UInt64(index) * blockSize
                 let dataRanges = try source.dataRanges(in: start..<(start + blockSize))
                 for range in dataRanges {
                     let part = UnsafeMutableRawBufferPointer(rebasing: slab[0..<Int(range.count)])
-                    try source.read(range, into: part)
+                    try source.readExactly(into: part, at: range.lowerBound)
                     if !isAllZero(UnsafeRawBufferPointer(part)) { return true }
                 }
                 return false

@@ -78,6 +78,7 @@ extension VMDK {
         }
 
         try pipeline.run(
+            skipTo: context.skipHoles(batchBytes: UInt64(grainsPerBatch * grainBytes), batchCount: batchCount),
             makeWorker: { WorkerState(level: level) },
             work: { (index, state, slab) throws(DiskImageError) -> (grains: [StoredGrain], bytes: Int) in
                 let firstGrain = UInt64(index * grainsPerBatch)
@@ -86,7 +87,7 @@ extension VMDK {
                 // Whole grains, zero-filled past the end of the disk: readers expect every
                 // grain to inflate to the full grain size.
                 let window = start..<(start + UInt64(grainsHere * grainBytes))
-                let dataRanges = try source.read(window, into: state.input)
+                let dataRanges = try source.read(window, into: state.input, zeroingHolesWithin: grainBytes)
                 var grains: [StoredGrain] = []
                 var used = 0
                 for grain in 0..<grainsHere {
