@@ -56,6 +56,12 @@ struct ExportCommandTests {
         #expect(toPipe.standardOutput == (try Data(contentsOf: URL(fileURLWithPath: folder.file("disk.out")))))
         let manifest = try String(contentsOfFile: folder.file("disk.out.sha256"), encoding: .utf8)
         #expect(toPipe.standardError == manifest, "the digest line goes to standard error")
+
+        let withManifest = try runProcess(Self.binary, ["export", source, "-f", format, "-o", "-", "--name", "disk.out",
+                                                        "--manifest", folder.file("piped.sha256")] + Self.fixedIdentity,
+                                          environment: environment)
+        #expect(withManifest.status == 0 && withManifest.standardError.isEmpty)
+        #expect(try String(contentsOfFile: folder.file("piped.sha256"), encoding: .utf8) == manifest)
     }
 
     @Test func existingOutputNeedsForce() throws {
