@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "imgship", targets: ["imgship"]),
         .library(name: "DiskImage", targets: ["DiskImage"]),
+        .library(name: "DistributionPlan", targets: ["DistributionPlan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,10 +20,12 @@ let package = Package(
             name: "DiskImage",
             dependencies: ["CDeflate", "COpenSSL", "CISAL"]
         ),
+        .target(name: "DistributionPlan"),
         .executableTarget(
             name: "imgship",
             dependencies: [
                 "DiskImage",
+                "DistributionPlan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -33,6 +36,10 @@ let package = Package(
         .testTarget(
             name: "DiskImageTests",
             dependencies: ["DiskImage", "CZlib", "TestSupport"]
+        ),
+        .testTarget(
+            name: "DistributionPlanTests",
+            dependencies: ["DistributionPlan"]
         ),
         .testTarget(
             name: "imgshipTests",

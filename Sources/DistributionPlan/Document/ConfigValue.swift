@@ -1,0 +1,74 @@
+/// A parsed configuration document: JSON values that remember where they were written, so
+/// every problem can name its line and column as well as its path.
+public struct ConfigValue: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case object([(key: String, value: ConfigValue)])
+        case array([ConfigValue])
+        case string(String)
+        /// The number as written, so integers stay exact.
+        case number(String)
+        case bool(Bool)
+        case null
+
+        public static func == (lhs: Kind, rhs: Kind) -> Bool {
+            switch (lhs, rhs) {
+            case let (.object(a), .object(b)): a.map(\.key) == b.map(\.key) && a.map(\.value) == b.map(\.value)
+            case let (.array(a), .array(b)): a == b
+            case let (.string(a), .string(b)): a == b
+            case let (.number(a), .number(b)): a == b
+            case let (.bool(a), .bool(b)): a == b
+            case (.null, .null): true
+            default: false
+            }
+        }
+    }
+
+    public var kind: Kind
+    /// 1-based line and column of the value's first character.
+    public var line: Int
+    public var column: Int
+
+    public init(_ kind: Kind, line: Int = 0, column: Int = 0) {
+        self.kind = kind
+        self.line = line
+        self.column = column
+    }
+
+    /// The member `key` of an object, nil for anything else.
+    public subscript(key: String) -> ConfigValue? {
+        guard case let .object(members) = kind else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    public var string: String? {
+        if case let .string(text) = kind { text } else { nil }
+    }
+
+    public var int: Int? {
+        if case let .number(text) = kind { Int(text) } else { nil }
+    }
+
+    public var bool: Bool? {
+        if case let .bool(value) = kind { value } else { nil }
+    }
+
+    public var array: [ConfigValue]? {
+        if case let .array(items) = kind { items } else { nil }
+    }
+
+    public var members: [(key: String, value: ConfigValue)]? {
+        if case let .object(members) = kind { members } else { nil }
+    }
+
+    /// What the value is, in the words an error message uses.
+    var typeName: String {
+        switch kind {
+        case .object: "an object"
+        case .array: "a list"
+        case .string: "a string"
+        case .number: "a number"
+        case .bool: "a boolean"
+        case .null: "null"
+        }
+    }
+}

@@ -1,0 +1,123 @@
+/// Renders a plan as JSON with a fixed key order and `schemaVersion`, documented in README.
+/// Written by hand rather than through JSONEncoder so key order follows the plan, not a hash.
+public enum JSONRenderer {
+    public static let schemaVersion = 1
+
+    public static func render(_ plan: Plan) -> String {
+        var context: [PlanValue.Member] = [
+            .init("sourceRegion", .string(plan.sourceRegion)),
+            .init("ownerAccount", .string(plan.display(account: plan.context.owner))),
+            .init("platform", .string(plan.context.platform?.rawValue ?? "linux")),
+            .init("buildDate", .string(plan.context.buildDate)),
+            .init("buildVersion", .int(plan.context.buildVersion)),
+        ]
+        if let name = plan.configurationName { context.insert(.init("configurationName", .string(name)), at: 0) }
+        var byKind: [PlanValue.Member] = []
+        for kind in TaskKind.allCases {
+            if let count = plan.totals.byKind[kind] { byKind.append(.init(kind.rawValue, .int(count))) }
+        }
+        let document = PlanValue.object([
+            .init("schemaVersion", .int(schemaVersion)),
+            .init("context", .object(context)),
+            .init("totals", .object([
+                .init("tasks", .int(plan.totals.tasks)),
+                .init("copyRegions", .int(plan.totals.copyRegions)),
+                .init("copyAccounts", .int(plan.totals.copyAccounts)),
+                .init("byKind", .object(byKind)),
+            ])),
+            .init("tasks", .list(plan.tasks.map { task in
+                .object([
+                    .init("id", .string(task.id)),
+                    .init("kind", .string(task.kind.rawValue)),
+                    .init("region", .string(task.region)),
+                    .init("account", .string(plan.display(account: task.account))),
+                    .init("apiCall", .string(task.kind.apiCall)),
+                    .init("parameters", .object(task.parameters)),
+                    .init("dependsOn", .list(task.dependsOn.map(PlanValue.string))),
+                    .init("summary", .string(task.summary)),
+                ])
+            })),
+            .init("prerequisites", .list(plan.prerequisites.map { item in
+                .object([
+                    .init("account", .string(plan.display(account: item.account))),
+                    .init("regions", .list(item.regions.map(PlanValue.string))),
+                    .init("requirement", .string(item.requirement)),
+                ])
+            })),
+            .init("warnings", .list(plan.warnings.map { warning in
+                .object([.init("path", .string(warning.path)), .init("message", .string(warning.message))])
+            })),
+        ])
+        var writer = Writer()
+        writer.write(document, indent: 0)
+        writer.bytes.append(UInt8(ascii: "\n"))
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// Appends to one byte buffer: plans of tens of thousands of tasks render in well under a
+    /// second this way, where string concatenation took over one.
+    private struct Writer {
+        var bytes: [UInt8] = []
+        private var pads: [[UInt8]] = [[]]
+
+        private mutating func pad(_ level: Int) -> [UInt8] {
+            while pads.count <= level { pads.append(pads[pads.count - 1] + [0x20, 0x20]) }
+            return pads[level]
+        }
+
+        mutating func write(_ value: PlanValue, indent: Int) {
+            switch value {
+            case let .string(text): writeString(text)
+            case let .int(number): bytes.append(contentsOf: String(number).utf8)
+            case let .bool(flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+            case let .list(items):
+                if items.isEmpty { bytes.append(contentsOf: "[]".utf8); return }
+                bytes.append(contentsOf: "[\n".utf8)
+                let inner = pad(indent + 1)
+                for (index, item) in items.enumerated() {
+                    bytes.append(contentsOf: inner)
+                    write(item, indent: indent + 1)
+                    bytes.append(contentsOf: index + 1 < items.count ? ",\n".utf8 : "\n".utf8)
+                }
+                bytes.append(contentsOf: pad(indent))
+                bytes.append(UInt8(ascii: "]"))
+            case let .object(members):
+                if members.isEmpty { bytes.append(contentsOf: "{}".utf8); return }
+                bytes.append(contentsOf: "{\n".utf8)
+                let inner = pad(indent + 1)
+                for (index, member) in members.enumerated() {
+                    bytes.append(contentsOf: inner)
+                    writeString(member.key)
+                    bytes.append(contentsOf: ": ".utf8)
+                    write(member.value, indent: indent + 1)
+                    bytes.append(contentsOf: index + 1 < members.count ? ",\n".utf8 : "\n".utf8)
+                }
+                bytes.append(contentsOf: pad(indent))
+                bytes.append(UInt8(ascii: "}"))
+            }
+        }
+
+        mutating func writeString(_ text: String) {
+            bytes.append(UInt8(ascii: "\""))
+            let utf8 = text.utf8
+            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                bytes.append(contentsOf: utf8)
+            } else {
+                for byte in utf8 {
+                    switch byte {
+                    case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
+                    case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
+                    case 0x0A: bytes.append(contentsOf: "\\n".utf8)
+                    case 0x0D: bytes.append(contentsOf: "\\r".utf8)
+                    case 0x09: bytes.append(contentsOf: "\\t".utf8)
+                    case 0..<0x20:
+                        let hex = String(byte, radix: 16)
+                        bytes.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+                    default: bytes.append(byte)
+                    }
+                }
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// One finding about a configuration: where it is (JSON path and, when known, line and
+/// column) and what is wrong. Errors stop planning; warnings are printed and planning goes on.
+public struct Problem: Sendable, Equatable, CustomStringConvertible, Comparable {
+    public enum Severity: String, Sendable, Codable {
+        case error, warning
+    }
+
+    public var severity: Severity
+    /// The JSON path, `distributions[2].fastLaunchConfigurations[0].launchTemplate`; empty for
+    /// the document itself.
+    public var path: String
+    public var message: String
+    public var line: Int?
+    public var column: Int?
+
+    public init(_ severity: Severity, _ path: String, _ message: String, at value: ConfigValue? = nil) {
+        self.severity = severity
+        self.path = path
+        self.message = message
+        if let value, value.line > 0 {
+            line = value.line
+            column = value.column
+        }
+    }
+
+    /// `path: message`, the form the CLI prints after the file name and position.
+    public var description: String {
+        path.isEmpty ? message : "\(path): \(message)"
+    }
+
+    /// Document order: by position where known, then by path.
+    public static func < (lhs: Problem, rhs: Problem) -> Bool {
+        (lhs.line ?? Int.max, lhs.column ?? 0, lhs.path, lhs.message) < (rhs.line ?? Int.max, rhs.column ?? 0, rhs.path, rhs.message)
+    }
+}
+
+/// A JSON path being built while walking a document.
+struct Path {
+    private(set) var text = ""
+
+    func member(_ key: String) -> Path {
+        Path(text: text.isEmpty ? key : text + "." + key)
+    }
+
+    func item(_ index: Int) -> Path {
+        Path(text: text + "[\(index)]")
+    }
+}

@@ -1,0 +1,110 @@
+/// The shapes of the Image Builder API's distribution configuration (service model
+/// 2019-12-02), as data: one generic walk checks types, required members, lengths, patterns,
+/// enums and list sizes for every field.
+indirect enum Shape: Sendable {
+    case structure(name: String, members: [Member], required: Set<String>)
+    case list(Shape, min: Int = 0, max: Int = .max)
+    case map(value: Shape, min: Int = 0, max: Int = .max, keyMax: Int = .max, keyPattern: String? = nil)
+    case string(min: Int = 1, max: Int = .max, pattern: String? = nil, values: [String]? = nil)
+    case integer(min: Int = .min, max: Int = .max)
+    case boolean
+
+    struct Member: Sendable {
+        var name: String
+        var shape: Shape
+    }
+}
+
+enum Schema {
+    static let accountID = Shape.string(min: 12, max: 12, pattern: "^[0-9]{12}$")
+    static let accountList = Shape.list(accountID, min: 1, max: 1536)
+    static let nonEmpty = Shape.string(min: 1, max: 1024)
+    static let launchTemplateID = Shape.string(min: 1, max: 1024, pattern: "^lt-[a-z0-9-_]{17}$")
+    static let tags = Shape.map(value: .string(min: 0, max: 256), min: 1, max: 50, keyMax: 128,
+                                keyPattern: "^(?!aws:)[a-zA-Z0-9\\s_.:/=+\\-@]*$")
+
+    static let launchPermission = Shape.structure(name: "launchPermission", members: [
+        .init(name: "userIds", shape: accountList),
+        .init(name: "userGroups", shape: .list(nonEmpty)),
+        .init(name: "organizationArns", shape: .list(.string(pattern: "^arn:aws[^:]*:organizations::[0-9]{12}:organization/o-[a-z0-9]{10,32}$"), min: 1, max: 25)),
+        .init(name: "organizationalUnitArns", shape: .list(.string(pattern: "^arn:aws[^:]*:organizations::[0-9]{12}:ou/o-[a-z0-9]{10,32}/ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}"), min: 1, max: 25)),
+    ], required: [])
+
+    static let amiDistribution = Shape.structure(name: "amiDistributionConfiguration", members: [
+        .init(name: "name", shape: .string(min: 1, max: 127, pattern: "^[-_A-Za-z0-9{][-_A-Za-z0-9\\s:{}\\.]+[-_A-Za-z0-9}]$")),
+        .init(name: "description", shape: nonEmpty),
+        .init(name: "targetAccountIds", shape: accountList),
+        .init(name: "amiTags", shape: tags),
+        .init(name: "kmsKeyId", shape: nonEmpty),
+        .init(name: "launchPermission", shape: launchPermission),
+    ], required: [])
+
+    static let containerDistribution = Shape.structure(name: "containerDistributionConfiguration", members: [
+        .init(name: "description", shape: nonEmpty),
+        .init(name: "containerTags", shape: .list(nonEmpty)),
+        .init(name: "targetRepository", shape: .structure(name: "targetRepository", members: [
+            .init(name: "service", shape: .string(values: ["ECR"])),
+            .init(name: "repositoryName", shape: nonEmpty),
+        ], required: ["service", "repositoryName"])),
+    ], required: ["targetRepository"])
+
+    static let launchTemplate = Shape.structure(name: "launchTemplateConfigurations[]", members: [
+        .init(name: "launchTemplateId", shape: launchTemplateID),
+        .init(name: "accountId", shape: accountID),
+        .init(name: "setDefaultVersion", shape: .boolean),
+    ], required: ["launchTemplateId"])
+
+    static let s3Export = Shape.structure(name: "s3ExportConfiguration", members: [
+        .init(name: "roleName", shape: nonEmpty),
+        .init(name: "diskImageFormat", shape: .string(values: ["VMDK", "RAW", "VHD"])),
+        .init(name: "s3Bucket", shape: nonEmpty),
+        .init(name: "s3Prefix", shape: nonEmpty),
+    ], required: ["roleName", "diskImageFormat", "s3Bucket"])
+
+    static let fastLaunch = Shape.structure(name: "fastLaunchConfigurations[]", members: [
+        .init(name: "enabled", shape: .boolean),
+        .init(name: "snapshotConfiguration", shape: .structure(name: "snapshotConfiguration", members: [
+            .init(name: "targetResourceCount", shape: .integer(min: 1, max: 10000)),
+        ], required: [])),
+        .init(name: "maxParallelLaunches", shape: .integer(min: 1)),
+        .init(name: "launchTemplate", shape: .structure(name: "launchTemplate", members: [
+            .init(name: "launchTemplateId", shape: launchTemplateID),
+            .init(name: "launchTemplateName", shape: nonEmpty),
+            .init(name: "launchTemplateVersion", shape: nonEmpty),
+        ], required: [])),
+        .init(name: "accountId", shape: accountID),
+    ], required: ["enabled"])
+
+    static let ssmParameter = Shape.structure(name: "ssmParameterConfigurations[]", members: [
+        .init(name: "amiAccountId", shape: accountID),
+        .init(name: "parameterName", shape: .string(min: 1, max: 1011, pattern: "^[a-zA-Z0-9_.\\-\\/]+$")),
+        .init(name: "dataType", shape: .string(values: ["text", "aws:ec2:image"])),
+    ], required: ["parameterName"])
+
+    static let distribution = Shape.structure(name: "distributions[]", members: [
+        .init(name: "region", shape: nonEmpty),
+        .init(name: "amiDistributionConfiguration", shape: amiDistribution),
+        .init(name: "containerDistributionConfiguration", shape: containerDistribution),
+        .init(name: "licenseConfigurationArns", shape: .list(.string(pattern: "^arn:aws[^:]*:license-manager:[^:]+:[0-9]{12}:license-configuration:lic-[a-z0-9-_]{32}$"), min: 1, max: 50)),
+        .init(name: "launchTemplateConfigurations", shape: .list(launchTemplate, min: 1, max: 100)),
+        .init(name: "s3ExportConfiguration", shape: s3Export),
+        .init(name: "fastLaunchConfigurations", shape: .list(fastLaunch, min: 1, max: 1000)),
+        .init(name: "ssmParameterConfigurations", shape: .list(ssmParameter)),
+    ], required: ["region"])
+
+    /// The create/update request body; the response form has the same members plus the
+    /// service's read-only ones.
+    static let configuration = Shape.structure(name: "distribution configuration", members: [
+        .init(name: "name", shape: .string(min: 3, max: 128, pattern: "^[-_A-Za-z-0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z-0-9]$")),
+        .init(name: "description", shape: nonEmpty),
+        .init(name: "distributions", shape: .list(distribution, min: 1)),
+        .init(name: "tags", shape: tags),
+        .init(name: "clientToken", shape: .string(min: 1, max: 64)),
+        .init(name: "distributionConfigurationArn", shape: nonEmpty),
+        // Read-only members of get-distribution-configuration's answer.
+        .init(name: "arn", shape: nonEmpty),
+        .init(name: "timeoutMinutes", shape: .integer(min: 30, max: 720)),
+        .init(name: "dateCreated", shape: nonEmpty),
+        .init(name: "dateUpdated", shape: nonEmpty),
+    ], required: ["distributions"])
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import DistributionPlan
+
+enum Repository {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let configurations = root.appendingPathComponent("testdata/distribution")
+    static let goldens = root.appendingPathComponent("Tests/DistributionPlanTests/Fixtures")
+
+    static func text(_ url: URL) throws -> String {
+        try String(contentsOf: url, encoding: .utf8)
+    }
+}
+
+/// The context every golden plan is made with.
+let goldenContext = PlanContext(sourceRegion: "us-east-1", ownerAccount: "123456789012",
+                                buildDate: "2026-11-24T09-00-00Z", buildVersion: 3)
+
+@Suite("Plans")
+struct PlanTests {
+    static let validConfigurations = [
+        "multi-region-cross-account-kms", "windows-fast-launch", "organization-sharing", "container",
+        "s3-export-all-formats", "get-distribution-configuration-response", "get-image-response",
+    ]
+
+    static func plan(_ name: String, _ context: PlanContext = goldenContext) throws -> Plan {
+        var context = context
+        if name == "windows-fast-launch" { context.platform = .windows }
+        let outcome = DistributionPlanner.plan(document: try Repository.text(Repository.configurations.appendingPathComponent(name + ".json")),
+                                               context: context)
+        #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        return try #require(outcome.plan)
+    }
+
+    /// Compares with the golden file; UPDATE_GOLDENS=1 rewrites it instead.
+    static func expectGolden(_ actual: String, _ file: String) throws {
+        let url = Repository.goldens.appendingPathComponent(file)
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDENS"] == "1" {
+            try actual.write(to: url, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try Repository.text(url)
+        #expect(actual == expected, "\(file) differs from its golden; UPDATE_GOLDENS=1 swift test rewrites it after review")
+    }
+
+    @Test(arguments: validConfigurations)
+    func goldenText(name: String) throws {
+        try Self.expectGolden(TextRenderer.render(Self.plan(name)), name + ".txt")
+    }
+
+    @Test(arguments: validConfigurations)
+    func goldenJSON(name: String) throws {
+        let json = JSONRenderer.render(try Self.plan(name))
+        try Self.expectGolden(json, name + ".json")
+        // The rendering is real JSON with the documented top-level keys.
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect(object?["schemaVersion"] as? Int == 1)
+        #expect(Set(object?.keys.map { $0 } ?? []) == ["schemaVersion", "context", "totals", "tasks", "prerequisites", "warnings"])
+    }
+
+    @Test func responseFormsPlanLikeTheRequest() throws {
+        let request = try Self.plan("multi-region-cross-account-kms")
+        let response = try Self.plan("get-distribution-configuration-response")
+        #expect(request.tasks == response.tasks)
+        #expect(TextRenderer.render(request) == TextRenderer.render(response))
+    }
+
+    @Test func getImageCarriesThePlatform() throws {
+        let outcome = DistributionPlanner.plan(document: try Repository.text(Repository.configurations.appendingPathComponent("get-image-response.json")),
+                                               context: goldenContext)
+        #expect(outcome.form == .getImage)
+        #expect(outcome.plan?.context.platform == .windows)
+        #expect(outcome.plan?.tasks.filter { $0.kind == .enableFastLaunch }.count == 2)
+        let windows = try Self.plan("windows-fast-launch")
+        #expect(outcome.plan?.tasks == windows.tasks)
+    }
+
+    @Test func tasksFollowTheWorkflowOrder() throws {
+        let plan = try Self.plan("multi-region-cross-account-kms")
+        let ids = plan.tasks.map(\.id)
+        #expect(ids == [
+            "modify-image-attribute:us-east-1",
+            "put-ssm-parameter:us-east-1:123456789012:/images/web-app/latest",
+            "copy-image:eu-west-1",
+            "copy-image:eu-west-1:222222222222",
+            "copy-image:eu-west-1:333333333333",
+            "create-launch-template-version:eu-west-1:lt-0123456789abcdef0",
+            "set-default-launch-template-version:eu-west-1:lt-0123456789abcdef0",
+            "copy-image:ap-southeast-2",
+            "export-image:ap-southeast-2",
+        ])
+        let byID = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.id, $0) })
+        #expect(byID["put-ssm-parameter:us-east-1:123456789012:/images/web-app/latest"]?.dependsOn == ["modify-image-attribute:us-east-1"])
+        #expect(byID["copy-image:eu-west-1:333333333333"]?.dependsOn == ["copy-image:eu-west-1"])
+        // The template lives in account 333333333333, so it gets that account's copy.
+        let template = try #require(byID["create-launch-template-version:eu-west-1:lt-0123456789abcdef0"])
+        #expect(template.account == "333333333333")
+        #expect(template.dependsOn == ["copy-image:eu-west-1:333333333333"])
+        #expect(template.parameters.last == .init("LaunchTemplateData", .object([.init("ImageId", .string("{{ami:eu-west-1:333333333333}}"))])))
+        #expect(byID["export-image:ap-southeast-2"]?.dependsOn == ["copy-image:ap-southeast-2"])
+        // Every dependency names an earlier task.
+        for (position, task) in plan.tasks.enumerated() {
+            for dependency in task.dependsOn {
+                #expect(ids[..<position].contains(dependency), "\(task.id) depends on \(dependency)")
+            }
+        }
+        #expect(TextRenderer.headline(plan.totals) == "9 tasks: 4 AMI copies in 2 regions and 2 other accounts, 1 launch permission change, 1 launch template version, 1 default version change, 1 SSM parameter, 1 S3 export")
+    }
+
+    @Test func copiesCarryNameKeyAndTags() throws {
+        let plan = try Self.plan("multi-region-cross-account-kms")
+        let copy = try #require(plan.tasks.first { $0.id == "copy-image:eu-west-1:222222222222" })
+        #expect(copy.parameters.map(\.key) == ["SourceRegion", "SourceImageId", "Region", "Name", "Encrypted", "KmsKeyId", "RoleName"])
+        #expect(copy.parameters[3].value == .string("web-app 2026-11-24T09-00-00Z"))
+        #expect(copy.parameters[6].value == .string("EC2ImageBuilderDistributionCrossAccountRole"))
+    }
+
+    @Test func jsonEscapesWhatNeedsEscaping() throws {
+        let json = #"{"name": "esc", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "description": "say \"hi\"\n\\ \u0001 é"}}]}"#
+        let plan = try #require(DistributionPlanner.plan(document: json, context: goldenContext).plan)
+        let rendered = JSONRenderer.render(plan)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(rendered.utf8)) as? [String: Any])
+        let task = try #require((object["tasks"] as? [[String: Any]])?.first)
+        #expect((task["parameters"] as? [String: Any])?["Description"] as? String == "say \"hi\"\n\\ \u{01} é")
+    }
+
+    @Test(arguments: ["duplicate-region", "missing-build-date", "fast-launch-template-both", "misspelled-keys", "empty-region", "malformed"])
+    func brokenConfigurationsAreRefused(name: String) throws {
+        let text = try Repository.text(Repository.configurations.appendingPathComponent("broken/\(name).json"))
+        let outcome = DistributionPlanner.plan(document: text, context: PlanContext(sourceRegion: "us-east-1", platform: .windows))
+        #expect(outcome.plan == nil)
+        #expect(!outcome.errors.isEmpty)
+        let first = try #require(outcome.errors.first)
+        switch name {
+        case "duplicate-region": #expect(first.description == "distributions[1].region: region us-east-1 is already listed at distributions[0]; give each region once")
+        case "missing-build-date": #expect(first.path == "distributions[0].amiDistributionConfiguration.name")
+        case "fast-launch-template-both": #expect(first.description == "distributions[0].fastLaunchConfigurations[0].launchTemplate: give launchTemplateId or launchTemplateName, not both")
+        case "misspelled-keys": #expect(outcome.errors.count == 3)
+        case "empty-region": #expect(first.path == "distributions[0]")
+        default: #expect(first.line == 3 && first.column == 27 && first.message == "malformed JSON: unexpected '}', expected a key in double quotes")
+        }
+    }
+}
