@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 @testable import DiskImage
@@ -219,5 +220,3 @@ struct ExportErrorTests {
         #expect(folder.names() == ["src.raw"])
     }
 }
-
-import Synchronization

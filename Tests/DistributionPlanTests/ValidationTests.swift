@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import DistributionPlan
 
@@ -126,10 +127,8 @@ struct ValidationTests {
 
     @Test func requestNeedsANameAndDistributions() {
         #expect(findings(#"{"description": "d"}"#) == [
-            "error distribution configuration: missing required field 'distributions'",
+            "error missing required field 'distributions'",
             "error missing required field 'name' (or 'distributionConfigurationArn' for an update)",
-        ].map { $0.replacingOccurrences(of: "distribution configuration: ", with: "") })
+        ])
     }
 }
-
-import Foundation
