@@ -30,9 +30,11 @@ final class OutputSink {
         try writeAll(bytes)
     }
 
-    /// Accounts for bytes a worker already stored at the current position through
-    /// `positionalWriter`: hashes them and moves on, without writing them again.
-    func record(writtenElsewhere bytes: UnsafeRawBufferPointer) {
+    /// Takes the next bytes of the output, which a worker may already have stored at the
+    /// current position through `positionalWriter`: then they are hashed and counted but not
+    /// written again.
+    func write(_ bytes: UnsafeRawBufferPointer, alreadyStored: Bool) throws(DiskImageError) {
+        guard alreadyStored else { return try write(bytes) }
         hasher.update(bytes)
         position += UInt64(bytes.count)
         bytesWritten += UInt64(bytes.count)

@@ -32,12 +32,8 @@ public enum Exporter {
         case let .file(path):
             outputName = splitPath(path).name
             let manifestTarget = manifestPath ?? path + ".sha256"
-            // Refuse before any work when either name is taken.
-            if !options.overwrite {
-                for taken in [path, manifestTarget] where access(taken, F_OK) == 0 {
-                    throw DiskImageError.outputExists(path: taken)
-                }
-            }
+            // Both are staged before any work, so a taken name (StagedFile refuses it) stops
+            // the export at once; a staged output already made is removed by its deinit.
             output = try StagedFile(finalPath: path, overwrite: options.overwrite)
             manifest = (manifestTarget, try StagedFile(finalPath: manifestTarget, overwrite: options.overwrite))
         case let .standardOutput(name):

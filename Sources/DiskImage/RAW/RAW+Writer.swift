@@ -50,7 +50,7 @@ public enum RAW {
                 for run in runs {
                     try sink.writeZeros(UInt64(run.lowerBound - cursor))
                     let bytes = UnsafeRawBufferPointer(rebasing: slab[run])
-                    if writer == nil { try sink.write(bytes) } else { sink.record(writtenElsewhere: bytes) }
+                    try sink.write(bytes, alreadyStored: writer != nil)
                     cursor = run.upperBound
                 }
                 try sink.writeZeros(UInt64(length - cursor))

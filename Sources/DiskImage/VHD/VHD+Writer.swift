@@ -59,7 +59,7 @@ extension VHD {
             },
             consume: { (index, _, slab) throws(DiskImageError) in
                 let stored = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
-                if writer == nil { try sink.write(stored) } else { sink.record(writtenElsewhere: stored) }
+                try sink.write(stored, alreadyStored: writer != nil)
                 let end = UInt64(allocatedBlocks[index] + 1) * blockSize
                 try context.checkpoint(.writing, completed: end)
             })
