@@ -39,7 +39,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DistributionPlanTests",
-            dependencies: ["DistributionPlan"]
+            dependencies: ["DistributionPlan"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "imgshipTests",
