@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -20,7 +21,10 @@ let package = Package(
             name: "DiskImage",
             dependencies: ["CDeflate", "COpenSSL", "CISAL"]
         ),
-        .target(name: "DistributionPlan"),
+        .target(
+            name: "DistributionPlan",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "imgship",
             dependencies: [
@@ -39,7 +43,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DistributionPlanTests",
-            dependencies: ["DistributionPlan"],
+            dependencies: ["DistributionPlan", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -12,8 +12,9 @@ public enum DistributionPlanner {
         public var warnings: [Problem] { problems.filter { $0.severity == .warning } }
     }
 
-    public static func plan(document text: String, context: PlanContext) -> Outcome {
-        let loaded = ConfigurationLoader.load(text)
+    /// `resource` picks one distribution configuration of a CloudFormation template.
+    public static func plan(document text: String, context: PlanContext, resource: String? = nil) -> Outcome {
+        let loaded = ConfigurationLoader.load(text, resource: resource)
         var context = context
         if context.platform == nil { context.platform = loaded.platform }
         guard let configuration = loaded.configuration else {

@@ -10,13 +10,14 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Check an EC2 Image Builder distribution configuration and show what distributing an image with it would do.",
         discussion: """
-        A dry run: no AWS call is made. CONFIG is the API form (create-/update-distribution-configuration \
-        --cli-input-json) or the answer of get-distribution-configuration or get-image. Errors exit 2; \
-        warnings are printed and exit 0 unless --strict.
+        A dry run: no AWS call is made. CONFIG, JSON or YAML, is the API form (create-/update-distribution-configuration \
+        --cli-input-json), the answer of get-distribution-configuration or get-image, or a CloudFormation template \
+        with an AWS::ImageBuilder::DistributionConfiguration resource. Errors exit 2; warnings are printed and exit 0 \
+        unless --strict.
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json
+        case text, json, script
     }
 
     @Argument(help: "The configuration file, or - for standard input.")
@@ -37,7 +38,10 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "The build version for {{ imagebuilder:buildVersion }}.")
     var buildVersion: Int = 1
 
-    @Option(name: .shortAndLong, help: "text or json.")
+    @Option(help: "The logical id of the distribution configuration to plan, when a CloudFormation template has several.")
+    var resource: String?
+
+    @Option(name: .shortAndLong, help: "text, json, or script (a bash script of AWS CLI commands; imgship never runs it).")
     var output: Format = .text
 
     @Flag(help: "Treat warnings as errors.")
@@ -63,7 +67,7 @@ struct PlanCommand: ParsableCommand {
         }
         let context = PlanContext(sourceRegion: sourceRegion, ownerAccount: account, platform: platform,
                                   buildDate: buildDate ?? Self.now(), buildVersion: buildVersion)
-        let outcome = DistributionPlanner.plan(document: text, context: context)
+        let outcome = DistributionPlanner.plan(document: text, context: context, resource: resource)
         let name = config == "-" ? "<stdin>" : config
         for problem in outcome.problems {
             let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
@@ -76,6 +80,7 @@ struct PlanCommand: ParsableCommand {
         switch output {
         case .text: print(TextRenderer.render(plan), terminator: "")
         case .json: print(JSONRenderer.render(plan), terminator: "")
+        case .script: print(ScriptRenderer.render(plan), terminator: "")
         }
         if strict && !outcome.warnings.isEmpty {
             writeToStandardError("imgship: \(outcome.warnings.count) warning(s) with --strict\n")

@@ -18,18 +18,36 @@ let goldenContext = PlanContext(sourceRegion: "us-east-1", ownerAccount: "123456
 
 @Suite("Plans")
 struct PlanTests {
+    /// Files in testdata/distribution; `#Name` picks a resource of a CloudFormation template.
     static let validConfigurations = [
-        "multi-region-cross-account-kms", "windows-fast-launch", "organization-sharing", "container",
-        "s3-export-all-formats", "get-distribution-configuration-response", "get-image-response",
+        "multi-region-cross-account-kms.json", "windows-fast-launch.json", "organization-sharing.json", "container.json",
+        "s3-export-all-formats.json", "get-distribution-configuration-response.json", "get-image-response.json",
+        "licenses-launch-templates.json", "cloudformation-template.json", "cloudformation-template.yaml",
+        "cloudformation-two-configurations.yaml#FleetAmiDistribution", "cloudformation-two-configurations.yaml#FleetContainerDistribution",
     ]
 
     static func plan(_ name: String, _ context: PlanContext = goldenContext) throws -> Plan {
         var context = context
-        if name == "windows-fast-launch" { context.platform = .windows }
-        let outcome = DistributionPlanner.plan(document: try Repository.text(Repository.configurations.appendingPathComponent(name + ".json")),
-                                               context: context)
+        if name.hasPrefix("windows-fast-launch") { context.platform = .windows }
+        let parts = name.split(separator: "#").map(String.init)
+        let file = parts[0].contains(".") ? parts[0] : parts[0] + ".json"
+        let outcome = DistributionPlanner.plan(document: try Repository.text(Repository.configurations.appendingPathComponent(file)),
+                                               context: context, resource: parts.count > 1 ? parts[1] : nil)
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
         return try #require(outcome.plan)
+    }
+
+    /// Goldens are kept once per distinct plan: the other forms of the same configuration are
+    /// compared with their request form instead (cloudFormationFormsPlanLikeTheRequest,
+    /// responseFormsPlanLikeTheRequest, getImageCarriesThePlatform).
+    static let goldenConfigurations = validConfigurations.filter {
+        !["cloudformation-template.json", "cloudformation-template.yaml", "get-distribution-configuration-response.json",
+          "get-image-response.json"].contains($0)
+    }
+
+    /// The golden files' name: `container.json` is `container`, `x.yaml#Resource` is `x-yaml-Resource`.
+    static func goldenName(_ name: String) -> String {
+        name.replacing(".json", with: "").replacing(".yaml", with: "-yaml").replacing("#", with: "-")
     }
 
     /// Compares with the golden file; UPDATE_GOLDENS=1 rewrites it instead.
@@ -43,26 +61,43 @@ struct PlanTests {
         #expect(actual == expected, "\(file) differs from its golden; UPDATE_GOLDENS=1 swift test rewrites it after review")
     }
 
-    @Test(arguments: validConfigurations)
+    @Test(arguments: goldenConfigurations)
     func goldenText(name: String) throws {
-        try Self.expectGolden(TextRenderer.render(Self.plan(name)), name + ".txt")
+        try Self.expectGolden(TextRenderer.render(Self.plan(name)), Self.goldenName(name) + ".txt")
     }
 
-    @Test(arguments: validConfigurations)
+    @Test(arguments: goldenConfigurations)
     func goldenJSON(name: String) throws {
         let json = JSONRenderer.render(try Self.plan(name))
-        try Self.expectGolden(json, name + ".json")
+        try Self.expectGolden(json, Self.goldenName(name) + ".json")
         // The rendering is real JSON with the documented top-level keys.
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect(object?["schemaVersion"] as? Int == 1)
         #expect(Set(object?.keys.map { $0 } ?? []) == ["schemaVersion", "context", "totals", "tasks", "prerequisites", "warnings"])
     }
 
+    @Test(arguments: goldenConfigurations)
+    func goldenScript(name: String) throws {
+        try Self.expectGolden(ScriptRenderer.render(Self.plan(name)), Self.goldenName(name) + ".sh")
+    }
+
+    @Test func cloudFormationFormsPlanLikeTheRequest() throws {
+        let request = try Self.plan("licenses-launch-templates.json")
+        for template in ["cloudformation-template.json", "cloudformation-template.yaml"] {
+            let plan = try Self.plan(template)
+            #expect(plan.tasks == request.tasks, "\(template)")
+            #expect(plan.prerequisites == request.prerequisites, "\(template)")
+            #expect(JSONRenderer.render(plan) == JSONRenderer.render(request), "\(template)")
+            #expect(ScriptRenderer.render(plan) == ScriptRenderer.render(request), "\(template)")
+        }
+    }
+
     @Test func responseFormsPlanLikeTheRequest() throws {
-        let request = try Self.plan("multi-region-cross-account-kms")
-        let response = try Self.plan("get-distribution-configuration-response")
+        let request = try Self.plan("multi-region-cross-account-kms.json")
+        let response = try Self.plan("get-distribution-configuration-response.json")
         #expect(request.tasks == response.tasks)
         #expect(TextRenderer.render(request) == TextRenderer.render(response))
+        #expect(JSONRenderer.render(request) == JSONRenderer.render(response))
     }
 
     @Test func getImageCarriesThePlatform() throws {
@@ -71,12 +106,13 @@ struct PlanTests {
         #expect(outcome.form == .getImage)
         #expect(outcome.plan?.context.platform == .windows)
         #expect(outcome.plan?.tasks.filter { $0.kind == .enableFastLaunch }.count == 2)
-        let windows = try Self.plan("windows-fast-launch")
+        let windows = try Self.plan("windows-fast-launch.json")
         #expect(outcome.plan?.tasks == windows.tasks)
+        #expect(outcome.plan.map(JSONRenderer.render) == JSONRenderer.render(windows))
     }
 
     @Test func tasksFollowTheWorkflowOrder() throws {
-        let plan = try Self.plan("multi-region-cross-account-kms")
+        let plan = try Self.plan("multi-region-cross-account-kms.json")
         let ids = plan.tasks.map(\.id)
         #expect(ids == [
             "modify-image-attribute:us-east-1",
@@ -108,7 +144,7 @@ struct PlanTests {
     }
 
     @Test func copiesCarryNameKeyAndTags() throws {
-        let plan = try Self.plan("multi-region-cross-account-kms")
+        let plan = try Self.plan("multi-region-cross-account-kms.json")
         let copy = try #require(plan.tasks.first { $0.id == "copy-image:eu-west-1:222222222222" })
         #expect(copy.parameters.map(\.key) == ["SourceRegion", "SourceImageId", "Region", "Name", "Encrypted", "KmsKeyId", "RoleName"])
         #expect(copy.parameters[3].value == .string("web-app 2026-11-24T09-00-00Z"))

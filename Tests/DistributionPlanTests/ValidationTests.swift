@@ -119,12 +119,6 @@ struct ValidationTests {
         #expect(outcome.plan?.sourceRegion == "eu-north-1")
     }
 
-    @Test func cloudFormationIsRefusedClearlyForNow() {
-        let outcome = DistributionPlanner.plan(document: #"{"Resources": {}}"#, context: PlanContext())
-        #expect(outcome.form == .cloudFormation)
-        #expect(outcome.errors.map(\.message) == ["CloudFormation templates are not supported yet; give the API form (--cli-input-json)"])
-    }
-
     @Test func requestNeedsANameAndDistributions() {
         #expect(findings(#"{"description": "d"}"#) == [
             "error missing required field 'distributions'",

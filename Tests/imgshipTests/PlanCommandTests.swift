@@ -46,4 +46,19 @@ struct PlanCommandTests {
         #expect(result.status == 2)
         #expect(result.standardError.hasPrefix("<stdin>:3:27: error: malformed JSON: unexpected '}', expected a key in double quotes\n"))
     }
+
+    @Test func cloudFormationYAMLToScript() throws {
+        let file = "\(Self.testdata)/cloudformation-two-configurations.yaml"
+        let ambiguous = try runProcess(ExportCommandTests.binary, ["plan", file, "--source-region", "eu-central-1"])
+        #expect(ambiguous.status == 2)
+        #expect(ambiguous.standardError.hasPrefix("\(file): error: Resources: the template has 2 distribution configurations (FleetAmiDistribution, FleetContainerDistribution); choose one with --resource\n"))
+        let result = try runProcess(ExportCommandTests.binary, ["plan", file, "--source-region", "eu-central-1", "--resource", "FleetAmiDistribution",
+                                                                "--account", "123456789012", "-o", "script"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let script = String(decoding: result.standardOutput, as: UTF8.self)
+        #expect(script.hasPrefix("#!/usr/bin/env bash\n# Distribution plan for \"fleet-ami\""))
+        #expect(script.contains("\nset -euo pipefail\n"))
+        #expect(script.contains("AMI_eu_west_3=$(aws ec2 copy-image --region eu-west-3 --source-region eu-central-1 --source-image-id \"$BUILD_AMI\""))
+        #expect(script.contains("wait_for_image eu-west-3 \"$AMI_eu_west_3\"\n"))
+    }
 }

@@ -60,6 +60,23 @@ public struct ConfigValue: Sendable, Equatable {
         if case let .object(members) = kind { members } else { nil }
     }
 
+    /// The function of a CloudFormation intrinsic function call (`{"Ref": ...}`,
+    /// `{"Fn::Sub": ...}`, or YAML's `!Ref` read into that form), nil for anything else.
+    public var intrinsicFunction: String? {
+        guard case let .object(members) = kind, members.count == 1 else { return nil }
+        let key = members[0].key
+        return key == "Ref" || key == "Condition" || key.hasPrefix("Fn::") ? key : nil
+    }
+
+    /// A scalar's text as written: strings, numbers and booleans; nil for the rest.
+    var scalarText: String? {
+        switch kind {
+        case let .string(text), let .number(text): text
+        case let .bool(value): value ? "true" : "false"
+        default: nil
+        }
+    }
+
     /// What the value is, in the words an error message uses.
     var typeName: String {
         switch kind {

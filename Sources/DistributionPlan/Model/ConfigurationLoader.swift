@@ -20,25 +20,26 @@ public enum ConfigurationLoader {
         public var problems: [Problem]
     }
 
-    public static func load(_ text: String) -> Result {
+    /// Reads `text`, JSON or YAML, of any supported form. `resource` picks one distribution
+    /// configuration of a CloudFormation template that has several.
+    public static func load(_ text: String, resource: String? = nil) -> Result {
         let document: ConfigValue
+        let isJSON = text.first { !$0.isWhitespace }.map { $0 == "{" || $0 == "[" } ?? true
         do {
-            document = try JSONParser.parse(text)
+            document = isJSON ? try JSONParser.parse(text) : try YAMLReader.parse(text)
         } catch {
-            var problem = Problem(.error, "", "malformed JSON: \(error.message)")
+            var problem = Problem(.error, "", "malformed \(isJSON ? "JSON" : "YAML"): \(error.message)")
             problem.line = error.line
             problem.column = error.column
             return Result(form: nil, configuration: nil, platform: nil, problems: [problem])
         }
         guard let members = document.members else {
             return Result(form: nil, configuration: nil, platform: nil,
-                          problems: [Problem(.error, "", "expected a JSON object at the top, found \(document.typeName)", at: document)])
+                          problems: [Problem(.error, "", "expected an object at the top, found \(document.typeName)", at: document)])
         }
         let keys = Set(members.map(\.key))
         if keys.contains("Resources") || keys.contains("AWSTemplateFormatVersion") {
-            return Result(form: .cloudFormation, configuration: nil, platform: nil, problems: [
-                Problem(.error, "", "CloudFormation templates are not supported yet; give the API form (--cli-input-json)", at: document),
-            ])
+            return loadTemplate(document, resource: resource)
         }
         if let image = document["image"] {
             var problems: [Problem] = []
@@ -62,6 +63,43 @@ public enum ConfigurationLoader {
             return check(configuration, path: "distributionConfiguration", form: .getDistributionConfiguration)
         }
         return check(document, path: "", form: .apiRequest)
+    }
+
+    private static func loadTemplate(_ template: ConfigValue, resource wanted: String?) -> Result {
+        func failure(_ problem: Problem) -> Result {
+            Result(form: .cloudFormation, configuration: nil, platform: nil, problems: [problem])
+        }
+        let resources: [CloudFormationTemplate.Resource]
+        switch CloudFormationTemplate.resources(in: template) {
+        case let .success(found): resources = found
+        case let .failure(problem): return failure(problem)
+        }
+        let names = resources.map(\.logicalID).joined(separator: ", ")
+        let chosen: CloudFormationTemplate.Resource
+        if let wanted {
+            guard let match = resources.first(where: { $0.logicalID == wanted }) else {
+                return failure(Problem(.error, "Resources", "no \(CloudFormationTemplate.resourceType) resource named \(wanted); the template has \(names)"))
+            }
+            chosen = match
+        } else if resources.count > 1 {
+            return failure(Problem(.error, "Resources", "the template has \(resources.count) distribution configurations (\(names)); choose one with --resource"))
+        } else {
+            chosen = resources[0]
+        }
+
+        var validator = SchemaValidator(naming: .cloudFormation)
+        let shape = Schema.configuration(for: .cloudFormation)
+        var base = Path()
+        for component in chosen.path.split(separator: ".") { base = base.member(String(component)) }
+        validator.check(chosen.properties, shape, base)
+        if let condition = chosen.condition {
+            validator.appendProblem(Problem(.warning, "Resources.\(chosen.logicalID).Condition",
+                                            "the resource exists only when condition \(condition) holds; planned as if it does"))
+        }
+        let properties = CloudFormationTemplate.apiSpelling(of: chosen.properties, shape)
+        let configuration = properties.members == nil ? nil
+            : DistributionConfiguration(properties, path: chosen.path, naming: .cloudFormation)
+        return Result(form: .cloudFormation, configuration: configuration, platform: nil, problems: validator.problems.sorted())
     }
 
     private static func check(_ value: ConfigValue, path: String, form: InputForm) -> Result {

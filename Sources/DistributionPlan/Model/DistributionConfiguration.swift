@@ -7,6 +7,8 @@ public struct DistributionConfiguration: Sendable {
     public var tags: [(key: String, value: String)]
     /// Where `distributions` sits in the document ("distributions" or a nested path).
     var path: String
+    /// How the document spells field names, for the cross-field rules' paths and messages.
+    var naming: FieldNaming = .api
 
     public struct Distribution: Sendable {
         public var region: String
@@ -80,10 +82,12 @@ public struct DistributionConfiguration: Sendable {
 
 extension DistributionConfiguration {
     /// Builds the typed model from a document the schema walk accepted; members that failed
-    /// it are simply absent here (their errors are already reported).
-    init(_ value: ConfigValue, path: String) {
-        let distributionsPath = path.isEmpty ? "distributions" : path + ".distributions"
+    /// it are simply absent here (their errors are already reported). `value` is in the API's
+    /// spelling; `path` and `naming` say where it sits in the document and how that spells it.
+    init(_ value: ConfigValue, path: String, naming: FieldNaming = .api) {
+        let distributionsPath = (path.isEmpty ? "" : path + ".") + naming.name("distributions")
         self.path = distributionsPath
+        self.naming = naming
         name = value["name"]?.string
         description = value["description"]?.string
         tags = Self.tags(value["tags"])

@@ -54,13 +54,24 @@ public enum JSONRenderer {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
+    /// One value as JSON on one line, for command-line arguments.
+    static func compact(_ value: PlanValue) -> String {
+        var writer = Writer()
+        writer.compact = true
+        writer.write(value, indent: 0)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
     /// Appends to one byte buffer: plans of tens of thousands of tasks render in well under a
     /// second this way, where string concatenation took over one.
     private struct Writer {
         var bytes: [UInt8] = []
+        /// One line, no spaces: for command-line arguments.
+        var compact = false
         private var pads: [[UInt8]] = [[]]
 
         private mutating func pad(_ level: Int) -> [UInt8] {
+            if compact { return [] }
             while pads.count <= level { pads.append(pads[pads.count - 1] + [0x20, 0x20]) }
             return pads[level]
         }
@@ -72,28 +83,37 @@ public enum JSONRenderer {
             case let .bool(flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
             case let .list(items):
                 if items.isEmpty { bytes.append(contentsOf: "[]".utf8); return }
-                bytes.append(contentsOf: "[\n".utf8)
+                bytes.append(contentsOf: compact ? "[".utf8 : "[\n".utf8)
                 let inner = pad(indent + 1)
                 for (index, item) in items.enumerated() {
                     bytes.append(contentsOf: inner)
                     write(item, indent: indent + 1)
-                    bytes.append(contentsOf: index + 1 < items.count ? ",\n".utf8 : "\n".utf8)
+                    separate(last: index + 1 == items.count)
                 }
                 bytes.append(contentsOf: pad(indent))
                 bytes.append(UInt8(ascii: "]"))
             case let .object(members):
                 if members.isEmpty { bytes.append(contentsOf: "{}".utf8); return }
-                bytes.append(contentsOf: "{\n".utf8)
+                bytes.append(contentsOf: compact ? "{".utf8 : "{\n".utf8)
                 let inner = pad(indent + 1)
                 for (index, member) in members.enumerated() {
                     bytes.append(contentsOf: inner)
                     writeString(member.key)
-                    bytes.append(contentsOf: ": ".utf8)
+                    bytes.append(contentsOf: compact ? ":".utf8 : ": ".utf8)
                     write(member.value, indent: indent + 1)
-                    bytes.append(contentsOf: index + 1 < members.count ? ",\n".utf8 : "\n".utf8)
+                    separate(last: index + 1 == members.count)
                 }
                 bytes.append(contentsOf: pad(indent))
                 bytes.append(UInt8(ascii: "}"))
+            }
+        }
+
+        private mutating func separate(last: Bool) {
+            switch (compact, last) {
+            case (true, true): break
+            case (true, false): bytes.append(UInt8(ascii: ","))
+            case (false, true): bytes.append(contentsOf: "\n".utf8)
+            case (false, false): bytes.append(contentsOf: ",\n".utf8)
             }
         }
 

@@ -8,15 +8,17 @@ enum CrossFieldRules {
     static func check(_ configuration: DistributionConfiguration, context: PlanContext) -> [Problem] {
         var problems: [Problem] = []
         let owner = context.owner
+        // Paths and field names in messages are spelled as the document spells them.
+        let field = configuration.naming.path
         var firstEntryOfRegion: [String: String] = [:]
 
         for entry in configuration.distributions {
             let path = entry.path
             func error(_ subpath: String, _ message: String, _ at: ConfigValue? = nil) {
-                problems.append(Problem(.error, subpath.isEmpty ? path : "\(path).\(subpath)", message, at: at ?? entry.value))
+                problems.append(Problem(.error, subpath.isEmpty ? path : "\(path).\(field(subpath))", message, at: at ?? entry.value))
             }
             func warning(_ subpath: String, _ message: String, _ at: ConfigValue? = nil) {
-                problems.append(Problem(.warning, subpath.isEmpty ? path : "\(path).\(subpath)", message, at: at ?? entry.value))
+                problems.append(Problem(.warning, subpath.isEmpty ? path : "\(path).\(field(subpath))", message, at: at ?? entry.value))
             }
 
             if let first = firstEntryOfRegion[entry.region] {
@@ -25,13 +27,16 @@ enum CrossFieldRules {
                 firstEntryOfRegion[entry.region] = path
             }
 
-            let hasOutput = entry.ami != nil || entry.container != nil || !entry.licenseConfigurationArns.isEmpty
-                || !entry.launchTemplates.isEmpty || entry.s3Export != nil || !entry.fastLaunch.isEmpty || !entry.ssmParameters.isEmpty
+            // Read from the document, not the model: an output whose fields failed the schema
+            // walk is still there, and reporting it missing would be noise.
+            let outputKeys = ["amiDistributionConfiguration", "containerDistributionConfiguration", "licenseConfigurationArns",
+                              "launchTemplateConfigurations", "s3ExportConfiguration", "fastLaunchConfigurations", "ssmParameterConfigurations"]
+            let hasOutput = outputKeys.contains { entry.value[$0] != nil }
             if !hasOutput {
                 error("", "one or more outputs should be provided for each region (an AMI, container, launch template, export, fast launch or SSM parameter configuration)")
             }
             if entry.ami != nil && entry.container != nil {
-                warning("", "both amiDistributionConfiguration and containerDistributionConfiguration: the API accepts it, CloudFormation documents one per region, and only the one matching the recipe is used")
+                warning("", "both \(field("amiDistributionConfiguration")) and \(field("containerDistributionConfiguration")): the API accepts it, CloudFormation documents one per region, and only the one matching the recipe is used")
             }
 
             let amiValue = entry.value["amiDistributionConfiguration"]
@@ -60,7 +65,7 @@ enum CrossFieldRules {
                 }
                 let sharedAccounts = ami.targetAccountIds + (ami.launchPermission?.userIds ?? [])
                 if !sharedAccounts.isEmpty && ami.kmsKeyId == nil {
-                    warning("amiDistributionConfiguration", "shared with other accounts without kmsKeyId: if the image is encrypted with the default EBS key, those accounts cannot use it; give a customer managed key", amiValue)
+                    warning("amiDistributionConfiguration", "shared with other accounts without \(field("kmsKeyId")): if the image is encrypted with the default EBS key, those accounts cannot use it; give a customer managed key", amiValue)
                 }
                 var seen: Set<String> = []
                 for (index, account) in ami.targetAccountIds.enumerated() {
@@ -77,14 +82,14 @@ enum CrossFieldRules {
                 let templatePath = "launchTemplateConfigurations[\(index)]"
                 let at = entry.value["launchTemplateConfigurations"]?.array?[index]
                 if let account = template.accountId, account != owner, !targets.contains(account), !permitted.contains(account) {
-                    warning(templatePath + ".accountId", "account \(account) gets neither a copy of the AMI (targetAccountIds) nor launch permission (launchPermission.userIds) in \(entry.region); the new template version would point at an AMI it cannot launch", at?["accountId"])
+                    warning(templatePath + ".accountId", "account \(account) gets neither a copy of the AMI (\(field("targetAccountIds"))) nor launch permission (\(field("launchPermission.userIds"))) in \(entry.region); the new template version would point at an AMI it cannot launch", at?["accountId"])
                 }
             }
 
             for (index, parameter) in entry.ssmParameters.enumerated() {
                 let at = entry.value["ssmParameterConfigurations"]?.array?[index]
                 if let account = parameter.amiAccountId, account != owner, !targets.contains(account) {
-                    error("ssmParameterConfigurations[\(index)].amiAccountId", "account \(account) is not a target account of \(entry.region) (amiDistributionConfiguration.targetAccountIds), so it gets no AMI id to store", at?["amiAccountId"])
+                    error("ssmParameterConfigurations[\(index)].amiAccountId", "account \(account) is not a target account of \(entry.region) (\(field("amiDistributionConfiguration.targetAccountIds"))), so it gets no AMI id to store", at?["amiAccountId"])
                 }
             }
 
@@ -95,7 +100,7 @@ enum CrossFieldRules {
                     error(fastPath, "fast launch is for Windows AMIs only; this plan is for \(context.platform?.rawValue ?? "linux") (pass --platform windows for a Windows image)", at)
                 }
                 if fast.launchTemplateId != nil && fast.launchTemplateName != nil {
-                    error(fastPath + ".launchTemplate", "give launchTemplateId or launchTemplateName, not both", at?["launchTemplate"])
+                    error(fastPath + ".launchTemplate", "give \(field("launchTemplateId")) or \(field("launchTemplateName")), not both", at?["launchTemplate"])
                 }
                 if let account = fast.accountId, account != owner {
                     error(fastPath + ".accountId", "fast launch cannot be enabled for another account's copy (\(account)); enable it from that account", at?["accountId"])

@@ -1,6 +1,6 @@
 /// One finding about a configuration: where it is (JSON path and, when known, line and
 /// column) and what is wrong. Errors stop planning; warnings are printed and planning goes on.
-public struct Problem: Sendable, Equatable, CustomStringConvertible, Comparable {
+public struct Problem: Error, Sendable, Equatable, CustomStringConvertible, Comparable {
     public enum Severity: String, Sendable, Codable {
         case error, warning
     }

@@ -92,6 +92,29 @@ enum Schema {
         .init(name: "ssmParameterConfigurations", shape: .list(ssmParameter)),
     ], required: ["region"])
 
+    /// The shape a document of this spelling is checked against.
+    static func configuration(for naming: FieldNaming) -> Shape {
+        naming == .api ? configuration : cloudFormationProperties
+    }
+
+    /// The `Properties` of `AWS::ImageBuilder::DistributionConfiguration` (CloudFormation's
+    /// resource schema): the request's members without the API-only ones, `Name` required, and
+    /// no S3 export, which the resource does not have.
+    static let cloudFormationProperties: Shape = {
+        guard case let .structure(name, members, _) = configuration,
+              case let .list(distribution, min, max)? = members.first(where: { $0.name == "distributions" })?.shape,
+              case let .structure(entryName, entryMembers, entryRequired) = distribution else { fatalError("Schema.configuration changed shape") }
+        let entry = Shape.structure(name: entryName, members: entryMembers.filter { $0.name != "s3ExportConfiguration" }, required: entryRequired)
+        let kept: [Shape.Member] = members.compactMap { member in
+            switch member.name {
+            case "distributions": .init(name: member.name, shape: .list(entry, min: min, max: max))
+            case "name", "description", "tags": member
+            default: nil
+            }
+        }
+        return .structure(name: name, members: kept, required: ["name", "distributions"])
+    }()
+
     /// The create/update request body; the response form has the same members plus the
     /// service's read-only ones.
     static let configuration = Shape.structure(name: "distribution configuration", members: [

@@ -1,19 +1,24 @@
-/// Walks a document against a `Shape` and collects every problem, each with its path.
+/// Walks a document against a `Shape` and collects every problem, each with its path, in the
+/// document's own field spelling.
 struct SchemaValidator {
     private(set) var problems: [Problem] = []
+    let naming: FieldNaming
 
     mutating func appendProblem(_ problem: Problem) { problems.append(problem) }
     private var patterns: [String: Regex<AnyRegexOutput>] = [:]
     /// Every member name of every structure, and where it belongs, for "did you mean".
     private let owners: [String: [String]]
 
-    init() {
+    init(naming: FieldNaming = .api) {
+        self.naming = naming
         var owners: [String: [String]] = [:]
         func collect(_ shape: Shape) {
             switch shape {
             case let .structure(name, members, _):
+                let home = Self.display(name, naming)
                 for member in members {
-                    if !(owners[member.name]?.contains(name) ?? false) { owners[member.name, default: []].append(name) }
+                    let key = naming.name(member.name)
+                    if !(owners[key]?.contains(home) ?? false) { owners[key, default: []].append(home) }
                     collect(member.shape)
                 }
             case let .list(item, _, _): collect(item)
@@ -21,23 +26,33 @@ struct SchemaValidator {
             default: break
             }
         }
-        collect(Schema.configuration)
+        collect(Schema.configuration(for: naming))
         self.owners = owners
     }
 
+    /// A structure's name as messages show it: "distribution configuration" stays prose.
+    private static func display(_ structureName: String, _ naming: FieldNaming) -> String {
+        structureName.contains(" ") ? structureName : naming.path(structureName)
+    }
+
     mutating func check(_ value: ConfigValue, _ shape: Shape, _ path: Path) {
+        if naming == .cloudFormation, let function = value.intrinsicFunction {
+            let what = function == "Condition" ? "a CloudFormation condition" : "\(function) (an intrinsic function)"
+            return report(.error, path, "\(what) is resolved by CloudFormation at deploy time and imgship does not guess its value; write the literal value to plan this configuration", value)
+        }
+        let value = naming == .cloudFormation ? Self.coerced(value, to: shape) : value
         switch shape {
         case let .structure(name, members, required):
             guard let fields = value.members else { return mismatch(value, "an object", path) }
             for (key, field) in fields {
-                if let member = members.first(where: { $0.name == key }) {
+                if let member = members.first(where: { naming.name($0.name) == key }) {
                     check(field, member.shape, path.member(key))
                 } else {
-                    report(.error, path.member(key), unknownKeyMessage(key, in: name, known: members.map(\.name)), field)
+                    report(.error, path.member(key), unknownKeyMessage(key, in: Self.display(name, naming), members: members), field)
                 }
             }
-            for member in members where required.contains(member.name) && value[member.name] == nil {
-                report(.error, path, "missing required field '\(member.name)'", value)
+            for member in members where required.contains(member.name) && value[naming.name(member.name)] == nil {
+                report(.error, path, "missing required field '\(naming.name(member.name))'", value)
             }
         case let .list(item, min, max):
             guard let items = value.array else { return mismatch(value, "a list", path) }
@@ -80,6 +95,25 @@ struct SchemaValidator {
         }
     }
 
+    /// CloudFormation converts scalars to the type a property declares (`AccountId: 123456789012`
+    /// in YAML is a number, `Enabled: "true"` a string); the API does not.
+    static func coerced(_ value: ConfigValue, to shape: Shape) -> ConfigValue {
+        var converted = value
+        switch (shape, value.kind) {
+        case (.string, .number), (.string, .bool):
+            converted.kind = .string(value.scalarText!)
+        case let (.integer, .string(text)) where Int(text) != nil:
+            converted.kind = .number(text)
+        case (.boolean, .string("true")):
+            converted.kind = .bool(true)
+        case (.boolean, .string("false")):
+            converted.kind = .bool(false)
+        default:
+            break
+        }
+        return converted
+    }
+
     private mutating func mismatch(_ value: ConfigValue, _ expected: String, _ path: Path) {
         report(.error, path, "expected \(expected), found \(value.typeName)", value)
     }
@@ -88,10 +122,21 @@ struct SchemaValidator {
         problems.append(Problem(severity, path.text, message, at: value))
     }
 
-    /// "unknown key", with the closest known key of this structure or the structure the key
+    /// "unknown key", with the closest known key of this structure, the key's spelling in
+    /// this document's naming when it is written in the other one, or the structure the key
     /// belongs to when it is valid elsewhere.
-    private func unknownKeyMessage(_ key: String, in structure: String, known: [String]) -> String {
+    private func unknownKeyMessage(_ key: String, in structure: String, members: [Shape.Member]) -> String {
         let lowered = key.lowercased()
+        let known = members.map { naming.name($0.name) }
+        if naming == .cloudFormation && lowered == "s3exportconfiguration" {
+            return "CloudFormation's \(CloudFormationTemplate.resourceType) has no S3ExportConfiguration; give S3 exports in the API form (create-distribution-configuration)"
+        }
+        let otherSpelling = members.first { member in
+            [member.name, FieldNaming.cloudFormation.name(member.name)].contains { $0.lowercased() == lowered }
+        }
+        if let otherSpelling {
+            return "unknown key '\(key)'; did you mean '\(naming.name(otherSpelling.name))'?"
+        }
         let scored = known.map { ($0, editDistance(lowered, $0.lowercased())) }.min { $0.1 < $1.1 }
         if let (candidate, distance) = scored, distance <= max(2, key.count / 4) {
             return "unknown key '\(key)'; did you mean '\(candidate)'?"

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import DistributionPlan
+
+/// The `script` rendering: bash accepts every one, and run against stand-in `aws` and `docker`
+/// commands it makes the calls of the plan, in order, with the ids the earlier calls returned.
+@Suite("Plans as scripts")
+struct ScriptTests {
+    @Test(arguments: PlanTests.validConfigurations)
+    func bashAcceptsTheScript(name: String) throws {
+        let folder = try TemporaryFolder()
+        let script = folder.file("plan.sh")
+        try ScriptRenderer.render(PlanTests.plan(name)).write(toFile: script, atomically: true, encoding: .utf8)
+        let result = try runProcess("/bin/bash", ["-n", script])
+        #expect(result.status == 0, "\(result.standardError)")
+    }
+
+    /// Logs each call with the access key it ran under (the owner's has none) and answers as
+    /// the AWS CLI would with `--query ... --output text`.
+    static let fakeAWS = #"""
+        #!/bin/bash
+        echo "${AWS_ACCESS_KEY_ID:-owner} $*" >> "$CALL_LOG"
+        case "$2" in
+          get-caller-identity) echo 123456789012 ;;
+          assume-role) account=${4#arn:aws:iam::}; printf 'key-%s\tsecret\ttoken\n' "${account%%:*}" ;;
+          copy-image) echo "ami-$4-${AWS_ACCESS_KEY_ID:-owner}" ;;
+          describe-images) printf 'snap-1\tsnap-2\n' ;;
+          create-launch-template-version) echo 7 ;;
+          export-image) echo export-ami-0123 ;;
+          get-login-password) echo password ;;
+        esac
+        """#
+
+    static func run(_ plan: Plan, arguments: [String] = ["ami-build"], environment: [String: String] = [:]) throws -> (ProcessResult, [String]) {
+        let folder = try TemporaryFolder()
+        try fakeAWS.write(toFile: folder.file("aws"), atomically: true, encoding: .utf8)
+        try "#!/bin/bash\necho \"docker $*\" >> \"$CALL_LOG\"\n[[ $1 != login ]] || cat > /dev/null\n".write(toFile: folder.file("docker"), atomically: true, encoding: .utf8)
+        for tool in ["aws", "docker"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.file(tool))
+        }
+        try ScriptRenderer.render(plan).write(toFile: folder.file("plan.sh"), atomically: true, encoding: .utf8)
+        var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        variables["PATH"] = folder.path + ":/usr/bin:/bin"
+        variables["CALL_LOG"] = folder.file("calls.log")
+        variables["AWS_ACCESS_KEY_ID"] = nil
+        let result = try runProcess("/bin/bash", [folder.file("plan.sh")] + arguments, environment: variables)
+        let log = (try? String(contentsOfFile: folder.file("calls.log"), encoding: .utf8)) ?? ""
+        return (result, log.split(separator: "\n").map(String.init))
+    }
+
+    @Test func crossAccountPlanRunsInOrderWithCapturedIDs() throws {
+        let plan = try PlanTests.plan("multi-region-cross-account-kms.json")
+        let (result, calls) = try Self.run(plan)
+        #expect(result.status == 0, "\(result.standardError)")
+        let copy333 = try #require(calls.first { $0.hasPrefix("key-333333333333 ec2 copy-image --region eu-west-1") })
+        #expect(copy333.contains("--source-region us-east-1 --source-image-id ami-build --name web-app 2026-11-24T09-00-00Z --encrypted"))
+        // The template version in account 333333333333 names that account's copy, after it is available.
+        let copyID = "ami-eu-west-1-key-333333333333"
+        let template = try #require(calls.firstIndex { $0.contains("create-launch-template-version") })
+        #expect(calls[template] == "key-333333333333 ec2 create-launch-template-version --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --source-version $Latest --launch-template-data {\"ImageId\":\"\(copyID)\"} --query LaunchTemplateVersion.VersionNumber --output text")
+        let wait = try #require(calls.firstIndex { $0 == "key-333333333333 ec2 wait image-available --region eu-west-1 --image-ids \(copyID)" })
+        #expect(wait < template)
+        let setDefault = try #require(calls.firstIndex(of: "key-333333333333 ec2 modify-launch-template --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --default-version 7"))
+        #expect(setDefault > template)
+        // Target accounts get the build AMI and its snapshots shared before they copy it.
+        let share = try #require(calls.firstIndex { $0 == "owner ec2 modify-image-attribute --region us-east-1 --image-id ami-build --launch-permission Add=[{UserId=333333333333}]" })
+        #expect(calls[share...].contains("owner ec2 modify-snapshot-attribute --region us-east-1 --snapshot-id snap-2 --attribute createVolumePermission --operation-type add --user-ids 333333333333"))
+        #expect(share < calls.firstIndex(of: copy333)!)
+        // The export uses the region's copy; every copy is waited for by the end.
+        #expect(calls.contains { $0.hasPrefix("owner ec2 export-image --region ap-southeast-2 --image-id ami-ap-southeast-2-owner ") && $0.contains("--s3-export-location {\"S3Bucket\":\"exports-syd\",\"S3Prefix\":\"web-app/\"}") })
+        #expect(calls.last == calls.first { $0.hasPrefix("key-222222222222 ec2 wait image-available --region eu-west-1") })
+        #expect(calls.filter { $0.contains(" copy-image ") }.count == plan.totals.byKind[.copyImage])
+    }
+
+    @Test func refusesOtherAccountsAndMissingArguments() throws {
+        let plan = try PlanTests.plan("organization-sharing.json", PlanContext(sourceRegion: "us-east-1", ownerAccount: "999999999999"))
+        let (wrongAccount, calls) = try Self.run(plan)
+        #expect(wrongAccount.status == 1)
+        #expect(wrongAccount.standardError == "run this with credentials of the owner account 999999999999, not 123456789012\n")
+        #expect(calls == ["owner sts get-caller-identity --query Account --output text"])
+        let (noImage, _) = try Self.run(plan, arguments: [])
+        #expect(noImage.status != 0)
+        #expect(noImage.standardError.contains("BUILD_AMI_ID (the AMI built in us-east-1)"))
+    }
+
+    @Test func containersArePushedWithEachTag() throws {
+        let plan = try PlanTests.plan("container.json")
+        let (result, calls) = try Self.run(plan, arguments: [], environment: ["CONTAINER_IMAGE": "api:build-42"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(calls.contains("docker tag api:build-42 123456789012.dkr.ecr.us-east-1.amazonaws.com/api-service:1.4.0"))
+        #expect(calls.contains("docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/api-service:1.4.0"))
+        #expect(!calls.contains { $0.contains("copy-image") })
+    }
+
+    @Test func quotingSurvivesShellMetacharacters() throws {
+        let json = #"{"name": "quotes", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "app {{ imagebuilder:buildDate }}", "description": "it's $HOME `id` \"quoted\" \\ back", "amiTags": {"Note": "a'b $(x)"}}}]}"#
+        let plan = try #require(DistributionPlanner.plan(document: json, context: goldenContext).plan)
+        let (result, calls) = try Self.run(plan)
+        #expect(result.status == 0, "\(result.standardError)")
+        let copy = try #require(calls.first { $0.contains("copy-image") })
+        #expect(copy.contains(#"--description it's $HOME `id` "quoted" \ back"#))
+        #expect(copy.contains(#"--tag-specifications [{"ResourceType":"image","Tags":[{"Key":"Note","Value":"a'b $(x)"}]}]"#))
+    }
+}
