@@ -13,6 +13,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     case sizeTooLarge(format: String, size: UInt64, limit: UInt64)
     /// The output (or its manifest) exists and overwriting was not asked for.
     case outputExists(path: String)
+    /// A source image's structure is damaged or not what its format allows.
+    case malformedImage(path: String, offset: UInt64, reason: String)
     /// The source changed while it was being read.
     case sourceChanged(path: String, offset: UInt64, reason: String)
     /// A compressor failed on a buffer that it should always handle.
@@ -31,6 +33,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(format) cannot hold \(size) bytes: its limit is \(limit) bytes (\(limit >> 30) GiB)"
         case let .outputExists(path):
             return "\(path) exists; pass --force to overwrite it"
+        case let .malformedImage(path, offset, reason):
+            return "\(path) at offset \(offset): \(reason)"
         case let .sourceChanged(path, offset, reason):
             return "\(path) at offset \(offset): \(reason)"
         case let .compression(offset, reason):

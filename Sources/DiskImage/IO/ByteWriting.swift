@@ -33,3 +33,34 @@ extension UnsafeMutableRawBufferPointer {
 func roundUp<T: FixedWidthInteger>(_ value: T, toMultipleOf unit: T) -> T {
     (value + unit - 1) / unit * unit
 }
+
+extension Array where Element == UInt8 {
+    /// The integer stored big-endian at `offset`; the caller has checked the bounds.
+    func loadBigEndian<T: FixedWidthInteger>(_: T.Type = T.self, at offset: Int) -> T {
+        var value: T = 0
+        for index in offset..<(offset + MemoryLayout<T>.size) { value = value << 8 | T(self[index]) }
+        return value
+    }
+
+    /// The integer stored little-endian at `offset`; the caller has checked the bounds.
+    func loadLittleEndian<T: FixedWidthInteger>(_: T.Type = T.self, at offset: Int) -> T {
+        var value: T = 0
+        for index in (offset..<(offset + MemoryLayout<T>.size)).reversed() { value = value << 8 | T(self[index]) }
+        return value
+    }
+}
+
+extension SourceImage {
+    /// `count` bytes at `offset` of the file, or an error naming what was being read when the
+    /// file ends first.
+    func bytes(_ count: Int, at offset: UInt64, reading what: String) throws(DiskImageError) -> [UInt8] {
+        guard offset <= fileSize, UInt64(count) <= fileSize - offset else {
+            throw DiskImageError.malformedImage(path: path, offset: offset,
+                                                reason: "\(what) (\(count) bytes) runs past the end of the file (\(fileSize) bytes)")
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+        defer { buffer.deallocate() }
+        try readExactly(into: buffer, at: offset)
+        return [UInt8](UnsafeRawBufferPointer(buffer))
+    }
+}

@@ -1,6 +1,6 @@
 /// What a format writer gets: the source, the size to present, the ordered sink and options.
 struct ExportContext {
-    let source: SourceImage
+    let source: any VirtualDisk
     /// The virtual size of the output; past the source's end it reads as zeros.
     let virtualSize: UInt64
     let sink: OutputSink

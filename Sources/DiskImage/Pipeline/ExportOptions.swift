@@ -43,6 +43,8 @@ public struct ExportProgress: Sendable {
 /// Everything an export can be told besides its source and output.
 public struct ExportOptions: Sendable {
     public var format: OutputFormat
+    /// How to read the source; nil means what its bytes say.
+    public var sourceFormat: SourceFormat?
     /// Worker threads for reading, zero detection and compression.
     public var threads: Int
     /// VMDK grain compression.
@@ -63,6 +65,7 @@ public struct ExportOptions: Sendable {
     public var progress: (@Sendable (ExportProgress) -> Void)?
 
     public init(format: OutputFormat,
+                sourceFormat: SourceFormat? = nil,
                 threads: Int = 0,
                 level: DeflateLevel = .standard,
                 adapter: VMDK.Adapter = .lsilogic,
@@ -73,6 +76,7 @@ public struct ExportOptions: Sendable {
                 isCancelled: @escaping @Sendable () -> Bool = { false },
                 progress: (@Sendable (ExportProgress) -> Void)? = nil) {
         self.format = format
+        self.sourceFormat = sourceFormat
         self.threads = threads
         self.level = level
         self.adapter = adapter
@@ -89,6 +93,8 @@ public struct ExportOptions: Sendable {
 public struct ExportSummary: Sendable, Codable, Equatable {
     public var format: OutputFormat
     public var source: String
+    /// The format the source was read as.
+    public var sourceFormat: String
     /// The output path, or "-" for standard output.
     public var output: String
     /// The sha256sum manifest written, if any.

@@ -22,7 +22,8 @@ public enum Exporter {
                               manifestPath: String? = nil,
                               options: ExportOptions) throws(DiskImageError) -> ExportSummary {
         let started = monotonicSeconds()
-        let source = try SourceImage(path: sourcePath)
+        let opened = try ImageReader.open(path: sourcePath, format: options.sourceFormat)
+        let source = opened.disk
         let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options)
 
         let output: StagedFile?
@@ -69,7 +70,7 @@ public enum Exporter {
         case let .file(path): path
         case .standardOutput: "-"
         }
-        return ExportSummary(format: options.format, source: sourcePath, output: outputPath,
+        return ExportSummary(format: options.format, source: sourcePath, sourceFormat: opened.info.format.rawValue, output: outputPath,
                              manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
                              outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
                              seconds: monotonicSeconds() - started, warnings: warnings)
@@ -77,7 +78,7 @@ public enum Exporter {
 
     /// The virtual size to write: the source size, rounded up to a whole MiB on request and to
     /// a whole sector for the sector-based formats; then checked against the format's limit.
-    static func plannedVirtualSize(source: SourceImage, options: ExportOptions) throws(DiskImageError) -> (UInt64, [String]) {
+    static func plannedVirtualSize(source: any VirtualDisk, options: ExportOptions) throws(DiskImageError) -> (UInt64, [String]) {
         guard source.size > 0 else {
             throw DiskImageError.unsupportedSource(path: source.path, reason: "is empty (0 bytes); there is no disk to export")
         }

@@ -1,0 +1,134 @@
+internal import CDeflate
+import Synchronization
+
+/// Where one cluster (qcow2), grain (VMDK) or block (VHD) of a virtual disk is kept.
+enum ClusterLocation: Equatable {
+    /// Never written: reads as zeros.
+    case unallocated
+    /// Marked as zeros by the format.
+    case zero
+    /// Stored as is at this file offset.
+    case stored(UInt64)
+    /// Stored compressed; the reader knows its framing.
+    case compressed(UInt64)
+}
+
+/// A disk kept in a container file as fixed-size clusters located through tables the reader
+/// loaded and checked when it opened the file. The tables are never changed afterwards, so
+/// workers read concurrently.
+protocol ClusterMappedDisk: VirtualDisk {
+    var file: SourceImage { get }
+    /// Bytes per cluster; a power of two.
+    var clusterSize: Int { get }
+    func location(ofCluster index: UInt64) -> ClusterLocation
+    /// Fills `buffer` (`clusterSize` bytes) with the cluster stored compressed at `offset`.
+    func decompressCluster(_ index: UInt64, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DiskImageError)
+}
+
+extension ClusterMappedDisk {
+    var path: String { file.path }
+
+    private var clusterCount: UInt64 { (size + UInt64(clusterSize) - 1) / UInt64(clusterSize) }
+
+    func dataRanges(in window: Range<UInt64>) throws(DiskImageError) -> [Range<UInt64>] {
+        let end = min(window.upperBound, size)
+        guard window.lowerBound < end else { return [] }
+        let unit = UInt64(clusterSize)
+        var ranges: [Range<UInt64>] = []
+        var cluster = window.lowerBound / unit
+        while cluster * unit < end {
+            switch location(ofCluster: cluster) {
+            case .stored, .compressed:
+                let start = max(cluster * unit, window.lowerBound)
+                let stop = min((cluster + 1) * unit, end)
+                if let last = ranges.last, last.upperBound == start {
+                    ranges[ranges.count - 1] = last.lowerBound..<stop
+                } else {
+                    ranges.append(start..<stop)
+                }
+            case .unallocated, .zero:
+                break
+            }
+            cluster += 1
+        }
+        return ranges
+    }
+
+    func nextDataOffset(from offset: UInt64) -> UInt64? {
+        guard offset < size else { return nil }
+        let unit = UInt64(clusterSize)
+        var cluster = offset / unit
+        while cluster < clusterCount {
+            switch location(ofCluster: cluster) {
+            case .stored, .compressed: return max(offset, cluster * unit)
+            case .unallocated, .zero: cluster += 1
+            }
+        }
+        return nil
+    }
+
+    func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
+        let unit = UInt64(clusterSize)
+        var done = 0
+        var scratch: UnsafeMutableRawBufferPointer?
+        defer { scratch?.deallocate() }
+        while done < buffer.count {
+            let position = offset + UInt64(done)
+            let cluster = position / unit
+            let within = Int(position % unit)
+            let length = min(buffer.count - done, clusterSize - within)
+            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + length)])
+            switch location(ofCluster: cluster) {
+            case .unallocated, .zero:
+                piece.initializeMemory(as: UInt8.self, repeating: 0)
+            case let .stored(hostOffset):
+                try file.readExactly(into: piece, at: hostOffset + UInt64(within))
+            case let .compressed(hostOffset):
+                if length == clusterSize {
+                    try decompressCluster(cluster, at: hostOffset, into: piece)
+                } else {
+                    if scratch == nil { scratch = .allocate(byteCount: clusterSize, alignment: 64) }
+                    try decompressCluster(cluster, at: hostOffset, into: scratch!)
+                    piece.copyMemory(from: UnsafeRawBufferPointer(rebasing: scratch![within..<(within + length)]))
+                }
+            }
+            done += length
+        }
+    }
+}
+
+/// Shared libdeflate decompressors: one is not safe to use from two threads at once, and
+/// making one per cluster would cost more than the decompression.
+final class DecompressorPool: Sendable {
+    static let shared = DecompressorPool()
+    /// A decompressor is used by one thread at a time: the pool hands it out and takes it back.
+    private struct Decompressor: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private let idle = Mutex<[Decompressor]>([])
+
+    enum Framing {
+        /// qcow2: raw DEFLATE (RFC 1951).
+        case deflate
+        /// VMDK: zlib (RFC 1950).
+        case zlib
+    }
+
+    /// Decompresses `input` (which may run on past the stream's end) into `output`; the
+    /// number of bytes produced, nil when the data is not a valid stream or does not fit.
+    func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, framing: Framing) -> Int? {
+        let taken = idle.withLock { $0.popLast() } ?? Decompressor(pointer: libdeflate_alloc_decompressor()!)
+        defer { idle.withLock { $0.append(taken) } }
+        let decompressor = taken.pointer
+        var produced = 0
+        var consumed = 0
+        let result: libdeflate_result = switch framing {
+        case .deflate:
+            libdeflate_deflate_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
+        case .zlib:
+            libdeflate_zlib_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
+        }
+        return result == LIBDEFLATE_SUCCESS ? produced : nil
+    }
+}
