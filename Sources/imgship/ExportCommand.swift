@@ -8,15 +8,18 @@ import Foundation
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a raw image or block device as RAW, VHD or stream-optimized VMDK, with a SHA-256 manifest.",
+        abstract: "Convert an image (raw, VHD, VMDK or qcow2) or block device to RAW, VHD or stream-optimized VMDK, with a SHA-256 manifest.",
         discussion: """
-        The manifest OUTPUT.sha256 is in sha256sum format: `sha256sum -c OUTPUT.sha256` passes in \
+        The source format is read from the file's bytes, never its name; --source-format overrides it. The manifest OUTPUT.sha256 is in sha256sum format: `sha256sum -c OUTPUT.sha256` passes in \
         OUTPUT's folder. The output is written under a temporary name and renamed when complete. \
         SOURCE_DATE_EPOCH, when set, is the VHD time stamp.
         """)
 
-    @Argument(help: "A raw image file (sparse or not) or a block device.")
+    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2) or a block device.")
     var source: String
+
+    @Option(help: "Read the source as raw, vhd, vmdk or qcow2 instead of what its bytes say.")
+    var sourceFormat: SourceFormat?
 
     @Option(name: [.short, .long], help: "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed or vmdk (stream-optimized); any case.")
     var format: OutputFormat
@@ -77,7 +80,7 @@ struct ExportCommand: ParsableCommand {
         }
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { UInt64($0) }
         let options = ExportOptions(
-            format: format, threads: threads ?? 0, level: level, adapter: adapter,
+            format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level, adapter: adapter,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: bar.map { bar in { @Sendable progress in bar.update(progress) } })
@@ -153,5 +156,9 @@ extension DeflateLevel: ExpressibleByArgument {
 }
 
 extension VMDK.Adapter: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+extension SourceFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }

@@ -21,6 +21,11 @@ protocol ClusterMappedDisk: VirtualDisk {
     /// Bytes per cluster; a power of two.
     var clusterSize: Int { get }
     func location(ofCluster index: UInt64) -> ClusterLocation
+    /// Clusters per second-level table (L2 table, grain table); 1 where there is none.
+    var clustersPerTable: UInt64 { get }
+    /// Whether second-level table `index` exists: scans skip the clusters of a missing one,
+    /// so a huge, empty disk costs nothing to walk.
+    func hasTable(_ index: UInt64) -> Bool
     /// Fills `buffer` (`clusterSize` bytes) with the cluster stored compressed at `offset`.
     func decompressCluster(_ index: UInt64, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DiskImageError)
 }
@@ -59,6 +64,10 @@ extension ClusterMappedDisk {
         let unit = UInt64(clusterSize)
         var cluster = offset / unit
         while cluster < clusterCount {
+            if cluster % clustersPerTable == 0 || cluster == offset / unit, !hasTable(cluster / clustersPerTable) {
+                cluster = (cluster / clustersPerTable + 1) * clustersPerTable
+                continue
+            }
             switch location(ofCluster: cluster) {
             case .stored, .compressed: return max(offset, cluster * unit)
             case .unallocated, .zero: cluster += 1

@@ -151,6 +151,11 @@ public enum ImageReader {
         var allocated = file.allocatedBytes
         var start: UInt64 = 0
         for extent in descriptor.extents {
+            // Text numbers can be anything: keep every sum inside 64 bits and 64 PiB.
+            let limit: UInt64 = 1 << 56
+            guard extent.sectors < limit / 512, extent.offset < limit / 512, start + extent.sectors * 512 <= limit else {
+                throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "extent of \(extent.sectors) sectors at sector \(extent.offset) is absurd")
+            }
             let length = extent.sectors * 512
             var disk: (any VirtualDisk)?
             if let name = extent.fileName {

@@ -147,6 +147,12 @@ final class QCOW2Image: ClusterMappedDisk {
         compressedClusterCount = compressed
     }
 
+    var clustersPerTable: UInt64 { 1 << UInt64(l2Bits) }
+
+    func hasTable(_ index: UInt64) -> Bool {
+        index < UInt64(l2Start.count) && l2Start[Int(index)] >= 0
+    }
+
     func location(ofCluster index: UInt64) -> ClusterLocation {
         let l1 = Int(index >> UInt64(l2Bits))
         guard l1 < l2Start.count else { return .unallocated }

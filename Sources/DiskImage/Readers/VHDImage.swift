@@ -116,6 +116,12 @@ final class VHDDynamicImage: ClusterMappedDisk {
         allocatedBlocks = allocated
     }
 
+    var clustersPerTable: UInt64 { 1 }
+
+    func hasTable(_ index: UInt64) -> Bool {
+        index < UInt64(blockTable.count) && blockTable[Int(index)] != 0xFFFF_FFFF
+    }
+
     func location(ofCluster index: UInt64) -> ClusterLocation {
         guard index < UInt64(blockTable.count) else { return .unallocated }
         let sector = blockTable[Int(index)]

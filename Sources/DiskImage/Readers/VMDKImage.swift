@@ -182,6 +182,12 @@ final class VMDKSparseImage: ClusterMappedDisk {
         allocatedGrains = allocated
     }
 
+    var clustersPerTable: UInt64 { UInt64(entriesPerTable) }
+
+    func hasTable(_ index: UInt64) -> Bool {
+        index < UInt64(tableStart.count) && tableStart[Int(index)] >= 0
+    }
+
     func location(ofCluster index: UInt64) -> ClusterLocation {
         let table = Int(index / UInt64(entriesPerTable))
         guard table < tableStart.count, tableStart[table] >= 0 else { return .unallocated }

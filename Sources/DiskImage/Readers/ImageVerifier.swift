@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `imgship verify` found: every check made, passed or not, in order.
+public struct VerificationReport: Sendable {
+    public struct Check: Sendable {
+        public var name: String
+        public var passed: Bool
+        /// What was seen, for the line printed after the name.
+        public var detail: String
+    }
+
+    public var info: ImageInfo?
+    public var checks: [Check] = []
+    public var sha256: String?
+
+    public var passed: Bool { !checks.isEmpty && checks.allSatisfy(\.passed) }
+
+    mutating func record(_ name: String, _ passed: Bool, _ detail: String) {
+        checks.append(Check(name: name, passed: passed, detail: detail))
+    }
+}
+
+public enum ImageVerifier {
+    /// Walks the whole structure of the image at `path` (tables on open, then every stored
+    /// cluster read and every compressed one inflated), then compares the file's SHA-256 with
+    /// `manifestPath`, or `path.sha256` when it exists. Problems are checks that failed; only
+    /// an image that cannot be opened at all throws.
+    public static func verify(path: String, format: SourceFormat? = nil, manifestPath: String? = nil) throws(DiskImageError) -> VerificationReport {
+        var report = VerificationReport()
+        let opened: OpenedImage
+        do {
+            opened = try ImageReader.open(path: path, format: format)
+        } catch let error {
+            if case .malformedImage = error {
+                report.record("structure", false, "\(error)")
+                return report
+            }
+            throw error
+        }
+        report.info = opened.info
+        report.record("structure", true, "header and every table entry lie inside the file")
+        for finding in opened.findings {
+            report.record(finding.check, finding.passed, finding.passed ? "matches" : "does not match")
+        }
+        report.checks += try streamChecks(opened)
+
+        // Every byte of data the tables point at, read (and inflated) as an export would.
+        let disk = opened.disk
+        let window: UInt64 = 4 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(window), alignment: 64)
+        defer { buffer.deallocate() }
+        var dataBytes: UInt64 = 0
+        var position: UInt64 = 0
+        do {
+            while let next = disk.nextDataOffset(from: position) {
+                let start = next / window * window
+                for range in try disk.dataRanges(in: start..<min(start + window, disk.size)) {
+                    try disk.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(range.count)]), at: range.lowerBound)
+                    dataBytes += UInt64(range.count)
+                }
+                position = start + window
+            }
+            report.record("data", true, "\(dataBytes) bytes of allocated data read\(opened.info.details.contains { $0.value.hasPrefix("deflate") } ? " and inflated" : "")")
+        } catch let error {
+            guard case .malformedImage = error else { throw error }
+            report.record("data", false, "\(error)")
+        }
+
+        // The file's digest against its manifest.
+        let hasher = SHA256Hasher()
+        let file = try SourceImage(path: path)
+        var offset: UInt64 = 0
+        while offset < file.fileSize {
+            let length = Int(min(window, file.fileSize - offset))
+            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+            try file.readExactly(into: part, at: offset)
+            hasher.update(UnsafeRawBufferPointer(part))
+            offset += UInt64(length)
+        }
+        let digest = hasher.finalizeHex()
+        report.sha256 = digest
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let manifest = manifestPath ?? path + ".sha256"
+        if manifestPath == nil && access(manifest, F_OK) != 0 {
+            report.record("sha256", true, "\(digest) (no \(manifest) to compare with)")
+            return report
+        }
+        guard let text = readSmallFile(manifest) else {
+            report.record("sha256", false, "cannot read the manifest \(manifest)")
+            return report
+        }
+        let lines = text.split(separator: "\n").compactMap { line -> (digest: String, name: String)? in
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].count == 64 else { return nil }
+            var listed = String(parts[1])
+            if listed.hasPrefix(" ") || listed.hasPrefix("*") { listed.removeFirst() }
+            return (String(parts[0]).lowercased(), listed)
+        }
+        let entry = lines.first { $0.name == name || $0.name.hasSuffix("/" + name) } ?? (lines.count == 1 ? lines[0] : nil)
+        guard let entry else {
+            report.record("sha256", false, "\(manifest) has no line for \(name)")
+            return report
+        }
+        report.record("sha256", entry.digest == digest,
+                      entry.digest == digest ? "\(digest) matches \(manifest)" : "\(digest), but \(manifest) says \(entry.digest)")
+        return report
+    }
+
+    /// Checks of stream-optimized VMDK framing: the footer repeats the header, and an
+    /// end-of-stream marker closes the file.
+    private static func streamChecks(_ opened: OpenedImage) throws(DiskImageError) -> [VerificationReport.Check] {
+        guard let image = opened.disk as? VMDKSparseImage, image.footerUsed else { return [] }
+        let file = image.file
+        var header = try file.bytes(512, at: 0, reading: "the header")
+        var footer = try file.bytes(512, at: file.fileSize - 1024, reading: "the footer")
+        let endMarker = try file.bytes(512, at: file.fileSize - 512, reading: "the end-of-stream marker")
+        // The footer differs from the header only in the grain directory offset.
+        header.replaceSubrange(56..<64, with: [UInt8](repeating: 0, count: 8))
+        footer.replaceSubrange(56..<64, with: [UInt8](repeating: 0, count: 8))
+        return [
+            .init(name: "footer repeats the header", passed: header == footer, detail: header == footer ? "matches" : "differs"),
+            .init(name: "end-of-stream marker", passed: endMarker.allSatisfy { $0 == 0 }, detail: endMarker.allSatisfy { $0 == 0 } ? "present" : "missing"),
+        ]
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        guard let file = try? SourceImage(path: path), file.fileSize <= 16 << 20,
+              let bytes = try? file.bytes(Int(file.fileSize), at: 0, reading: "the manifest") else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

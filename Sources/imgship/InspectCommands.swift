@@ -1,0 +1,92 @@
+import ArgumentParser
+import DiskImage
+import Foundation
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show an image's format, sizes and the format's own fields.")
+
+    @Argument(help: "An image file or block device.")
+    var image: String
+
+    @Option(help: "Read the image as raw, vhd, vmdk or qcow2 instead of what its bytes say.")
+    var sourceFormat: SourceFormat?
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let opened: OpenedImage
+        do throws(DiskImageError) {
+            opened = try ImageReader.open(path: image, format: sourceFormat)
+        } catch {
+            writeToStandardError("imgship: error: \(error)\n")
+            throw ExitCode(1)
+        }
+        let info = opened.info
+        if json {
+            var object: [String: Any] = [
+                "path": info.path, "format": info.format.rawValue, "subformat": info.subformat,
+                "virtualSize": info.virtualSize, "fileSize": info.fileSize, "allocatedBytes": info.allocatedBytes,
+            ]
+            object["details"] = Dictionary(uniqueKeysWithValues: info.details.map { (Self.jsonKey($0.key), $0.value) })
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("\(info.path): \(info.format.rawValue) (\(info.subformat))")
+        print("virtual size:      \(info.virtualSize) bytes (\(formatBytes(info.virtualSize)))")
+        print("file size:         \(info.fileSize) bytes")
+        print("allocated:         \(info.allocatedBytes) bytes on disk")
+        for (key, value) in info.details {
+            print("\((key + ":").padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)")
+        }
+    }
+
+    /// "cluster size" is "clusterSize" in JSON.
+    static func jsonKey(_ key: String) -> String {
+        let words = key.split(separator: " ")
+        return words.enumerated().map { $0 == 0 ? String($1) : $1.prefix(1).uppercased() + $1.dropFirst() }.joined()
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check an image's whole structure and its SHA-256 against its manifest.",
+        discussion: """
+        Every table entry must lie inside the file, every stored cluster must read and every compressed one \
+        inflate to its size; checksums and footer copies are compared where the format has them. The file's \
+        SHA-256 is compared with IMAGE.sha256 or --manifest. Exits 1 when any check fails.
+        """)
+
+    @Argument(help: "An image file.")
+    var image: String
+
+    @Option(help: "The sha256sum manifest to check against (default: IMAGE.sha256 when it exists).")
+    var manifest: String?
+
+    @Option(help: "Read the image as raw, vhd, vmdk or qcow2 instead of what its bytes say.")
+    var sourceFormat: SourceFormat?
+
+    func run() throws {
+        let report: VerificationReport
+        do throws(DiskImageError) {
+            report = try ImageVerifier.verify(path: image, format: sourceFormat, manifestPath: manifest)
+        } catch {
+            writeToStandardError("imgship: error: \(error)\n")
+            throw ExitCode(1)
+        }
+        if let info = report.info {
+            print("\(image): \(info.format.rawValue) (\(info.subformat)), \(info.virtualSize) bytes virtual")
+        }
+        for check in report.checks {
+            print("\(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
+        }
+        guard report.passed else {
+            writeToStandardError("imgship: \(image): \(report.checks.filter { !$0.passed }.count) check(s) failed\n")
+            throw ExitCode(1)
+        }
+    }
+}
