@@ -143,7 +143,9 @@ final class VMDKSparseImage: ClusterMappedDisk {
             guard algorithm == 1 else { throw malformed(headerOffset + 77, "compression algorithm \(algorithm); VMDK defines only 1 (deflate)") }
         }
         if descriptorOffset != 0 && descriptorSectors != 0 {
-            guard descriptorSectors <= 2048 else { throw malformed(28, "embedded descriptor of \(descriptorSectors) sectors is absurd") }
+            guard descriptorSectors <= 2048, descriptorOffset < 1 << 47 else {
+                throw malformed(headerOffset + 28, "embedded descriptor of \(descriptorSectors) sectors at sector \(descriptorOffset) is absurd")
+            }
             let text = try file.bytes(Int(descriptorSectors) * 512, at: descriptorOffset * 512, reading: "the embedded descriptor")
             descriptor = try VMDKDescriptorText(String(decoding: text.prefix { $0 != 0 }, as: UTF8.self), path: path)
         } else {
