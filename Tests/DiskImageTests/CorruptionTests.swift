@@ -173,4 +173,72 @@ struct CorruptionTests {
         }
         #expect(outcomes["refused", default: 0] + outcomes["failed a check", default: 0] > 0, "\(outcomes)")
     }
+
+    /// Tables that hand the same stored bytes to two places would let a small file stand for
+    /// an enormous disk (one cluster read and inflated millions of times): they are refused.
+    @Test(.enabled(if: which("qemu-img") != nil, "needs qemu-img (Debian qemu-utils) to make a qcow2"))
+    func sharedClustersAndTablesAreRefused() throws {
+        // qcow2, clusters stored as they are: two L2 entries and two L1 entries sharing.
+        let stored = try Specimen("qcow2")
+        let qemu = try #require(which("qemu-img"))
+        let plain = stored.folder.file("plain.qcow2")
+        try #require(try runProcess(qemu, ["convert", "-f", "raw", "-O", "qcow2", stored.folder.file("source.raw"), plain]).status == 0)
+        let plainBytes = try fileBytes(plain)
+        let l1Offset = Int(plainBytes.loadBigEndian(UInt64.self, at: 40))
+        let l2Offset = Int(plainBytes.loadBigEndian(UInt64.self, at: l1Offset) & 0x00FF_FFFF_FFFF_FE00)
+        let storedSlots = (0..<16).filter { plainBytes.loadBigEndian(UInt64.self, at: l2Offset + $0 * 8) != 0 }
+        try #require(storedSlots.count >= 2)
+        let (first, second) = (storedSlots[0], storedSlots[1])
+        let firstHost = plainBytes.loadBigEndian(UInt64.self, at: l2Offset + first * 8) & 0x00FF_FFFF_FFFF_FE00
+        let sharedData = stored.folder.file("shared-data.qcow2")
+        var copy = plainBytes
+        copy.replaceSubrange((l2Offset + second * 8)..<(l2Offset + second * 8 + 8), with: plainBytes[(l2Offset + first * 8)..<(l2Offset + first * 8 + 8)])
+        try Data(copy).write(to: URL(fileURLWithPath: sharedData))
+        var error = Self.openingError(sharedData)
+        #expect(error == "\(sharedData) at offset \(l2Offset + second * 8): cluster at virtual offset \(second * 65536) points at \(firstHost), a cluster another table entry already uses; a standalone image never shares clusters")
+
+        // A second L1 entry on the first L2 table (the disk made 1 GiB, two L1 entries).
+        let sharedTable = stored.folder.file("shared-table.qcow2")
+        copy = plainBytes
+        Self.storeBigEndian(UInt64(1) << 30, at: 24, in: &copy)
+        Self.storeBigEndian(UInt32(2), at: 36, in: &copy)
+        copy.replaceSubrange((l1Offset + 8)..<(l1Offset + 16), with: plainBytes[l1Offset..<(l1Offset + 8)])
+        try Data(copy).write(to: URL(fileURLWithPath: sharedTable))
+        error = Self.openingError(sharedTable)
+        #expect(error == "\(sharedTable) at offset \(l1Offset + 8): L1 entry 1 points at \(l2Offset), a cluster another table entry already uses; a standalone image never shares clusters")
+
+        // Compressed clusters may share host clusters, but never a start.
+        let compressed = try Specimen("qcow2")
+        let cl1 = Int(compressed.bytes.loadBigEndian(UInt64.self, at: 40))
+        let cl2 = Int(compressed.bytes.loadBigEndian(UInt64.self, at: cl1) & 0x00FF_FFFF_FFFF_FE00)
+        let compressedSlots = (0..<16).filter { compressed.bytes.loadBigEndian(UInt64.self, at: cl2 + $0 * 8) != 0 }
+        try #require(compressedSlots.count >= 2)
+        let entry = compressed.bytes[(cl2 + compressedSlots[0] * 8)..<(cl2 + compressedSlots[0] * 8 + 8)]
+        let sharedCompressed = try compressed.damaged("shared-compressed.qcow2") {
+            $0.replaceSubrange((cl2 + compressedSlots[1] * 8)..<(cl2 + compressedSlots[1] * 8 + 8), with: entry)
+        }
+        error = Self.openingError(sharedCompressed)
+        // With 64 KiB clusters a compressed entry's host offset is its low 54 bits.
+        let start = compressed.bytes.loadBigEndian(UInt64.self, at: cl2 + compressedSlots[0] * 8) & ((1 << 54) - 1)
+        #expect(error == "\(sharedCompressed) at offset \(start): two compressed clusters start at \(start); a standalone image never shares clusters")
+
+        // VHD: two BAT entries on one block.
+        let vhd = try Specimen("vhd")
+        let bat = Int(vhd.bytes.loadBigEndian(UInt64.self, at: 512 + 16))
+        let sector = vhd.bytes.loadBigEndian(UInt32.self, at: bat)
+        let sharedBlock = try vhd.damaged("shared-block.vhd") { Self.storeBigEndian(sector, at: bat + 4, in: &$0) }
+        error = Self.openingError(sharedBlock)
+        #expect(error == "\(sharedBlock) at offset \(bat + 4): block 1 at sector \(sector) overlaps another block; every block has its own place in the file")
+
+        // VMDK: two grain table entries on one grain.
+        let vmdk = try Specimen("vmdk")
+        let directory = Int(vmdk.bytes.loadLittleEndian(UInt64.self, at: vmdk.bytes.count - 1024 + 56)) * 512
+        let table = Int(vmdk.bytes.loadLittleEndian(UInt32.self, at: directory)) * 512
+        let grains = (0..<48).filter { vmdk.bytes.loadLittleEndian(UInt32.self, at: table + $0 * 4) > 1 }
+        try #require(grains.count >= 2)
+        let grainSector = vmdk.bytes.loadLittleEndian(UInt32.self, at: table + grains[0] * 4)
+        let sharedGrain = try vmdk.damaged("shared-grain.vmdk") { Self.storeLittleEndian(grainSector, at: table + grains[1] * 4, in: &$0) }
+        error = Self.openingError(sharedGrain)
+        #expect(error == "\(sharedGrain) at offset \(table + grains[1] * 4): grain \(grains[1]) at sector \(grainSector) overlaps another grain or table; every grain has its own place in the file")
+    }
 }

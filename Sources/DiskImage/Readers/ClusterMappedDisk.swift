@@ -141,3 +141,42 @@ final class DecompressorPool: Sendable {
         return result == LIBDEFLATE_SUCCESS ? produced : nil
     }
 }
+
+/// The parts of an image file its tables hand out, each of which may be handed out once.
+///
+/// A standalone image never maps two places of its disk, or two tables, onto the same stored
+/// bytes: sharing comes only with internal snapshots and backing files, which are not part
+/// of the disk imgship reads. Left unchecked, a damaged file of a few megabytes could map one
+/// cluster or one table a million times over, and a reader would hold, read and inflate
+/// terabytes from it. The map costs one bit per `unit` of the file.
+struct FileSpaceClaims {
+    private var bits: [UInt64]
+    private let unitShift: UInt64
+
+    /// `unit` (a power of two) is the granularity of every claim: the sector for VHD and
+    /// VMDK, the cluster for qcow2, whose structures all start and end on that boundary.
+    init(fileSize: UInt64, unit: Int) {
+        unitShift = UInt64(unit.trailingZeroBitCount)
+        let units = (fileSize >> unitShift) + 2
+        bits = [UInt64](repeating: 0, count: Int((units + 63) / 64))
+    }
+
+    /// Claims the units that `length` bytes at `offset` touch (`offset + length` lies within
+    /// the file: callers check that first); false when any of them was already claimed.
+    mutating func claim(_ offset: UInt64, length: UInt64) -> Bool {
+        let first = offset >> unitShift
+        let last = (offset + max(length, 1) - 1) >> unitShift
+        var unit = first
+        var free = true
+        while unit <= last {
+            let word = Int(unit / 64)
+            let bit = unit % 64
+            let count = min(64 - bit, last - unit + 1)
+            let mask = count == 64 ? UInt64.max : ((1 << count) - 1) << bit
+            if bits[word] & mask != 0 { free = false }
+            bits[word] |= mask
+            unit += count
+        }
+        return free
+    }
+}

@@ -104,6 +104,9 @@ final class QCOW2Image: ClusterMappedDisk {
         var starts = [Int32](repeating: -1, count: Int(needed))
         var compressed = 0
         let fileSize = file.fileSize
+        var claims = FileSpaceClaims(fileSize: fileSize, unit: clusterSize)
+        // Compressed clusters share host clusters, byte-packed; only their starts must differ.
+        var compressedStarts: [UInt64] = []
         for index in 0..<Int(needed) {
             let entryOffset = l1Offset + UInt64(index * 8)
             let tableOffset = l1.loadBigEndian(UInt64.self, at: index * 8) & Self.offsetMask
@@ -112,6 +115,9 @@ final class QCOW2Image: ClusterMappedDisk {
                 throw malformed(entryOffset, "L1 entry \(index) points at \(tableOffset), which is not cluster-aligned")
             }
             let table = try file.bytes(clusterSize, at: tableOffset, reading: "the L2 table of L1 entry \(index)")
+            guard claims.claim(tableOffset, length: UInt64(clusterSize)) else {
+                throw malformed(entryOffset, "L1 entry \(index) points at \(tableOffset), a cluster another table entry already uses; a standalone image never shares clusters")
+            }
             starts[index] = Int32(entries.count)
             entries.reserveCapacity(entries.count + l2Count)
             for slot in 0..<l2Count {
@@ -124,6 +130,7 @@ final class QCOW2Image: ClusterMappedDisk {
                         throw malformed(where_, "compressed cluster at virtual offset \(virtual) points at \(hostOffset), past the end of the file (\(fileSize) bytes)")
                     }
                     compressed += 1
+                    compressedStarts.append(hostOffset)
                 } else {
                     if version == 2 && entry & Self.zeroFlag != 0 {
                         throw malformed(where_, "L2 entry has the zero flag, which qcow2 version 2 does not have")
@@ -137,10 +144,17 @@ final class QCOW2Image: ClusterMappedDisk {
                         guard hostOffset <= fileSize, used <= fileSize - hostOffset else {
                             throw malformed(where_, "cluster at virtual offset \(virtual) points at \(hostOffset), past the end of the file (\(fileSize) bytes)")
                         }
+                        guard claims.claim(hostOffset, length: UInt64(clusterSize)) else {
+                            throw malformed(where_, "cluster at virtual offset \(virtual) points at \(hostOffset), a cluster another table entry already uses; a standalone image never shares clusters")
+                        }
                     }
                 }
                 entries.append(entry)
             }
+        }
+        compressedStarts.sort()
+        for (earlier, later) in zip(compressedStarts, compressedStarts.dropFirst()) where earlier == later {
+            throw malformed(later, "two compressed clusters start at \(later); a standalone image never shares clusters")
         }
         l2Entries = entries
         l2Start = starts

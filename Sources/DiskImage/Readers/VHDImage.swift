@@ -100,6 +100,7 @@ final class VHDDynamicImage: ClusterMappedDisk {
         var table: [UInt32] = []
         table.reserveCapacity(Int(needed))
         var allocated = 0
+        var claims = FileSpaceClaims(fileSize: file.fileSize, unit: 512)
         for index in 0..<Int(needed) {
             let sector = tableBytes.loadBigEndian(UInt32.self, at: index * 4)
             if sector != 0xFFFF_FFFF {
@@ -107,6 +108,9 @@ final class VHDDynamicImage: ClusterMappedDisk {
                 let used = min(UInt64(blockSize), size - UInt64(index) * UInt64(blockSize))
                 guard dataStart <= file.fileSize, used <= file.fileSize - dataStart else {
                     throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
+                }
+                guard claims.claim(UInt64(sector) * 512, length: bitmapBytes + used) else {
+                    throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
                 }
                 allocated += 1
             }

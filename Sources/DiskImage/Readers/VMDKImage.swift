@@ -70,12 +70,13 @@ struct VMDKDescriptorText {
 }
 
 private extension StringProtocol {
+    /// Linear in the length: `dropFirst`/`dropLast` one character at a time walk the string
+    /// from its start each time, which a damaged descriptor full of blanks turns quadratic.
     func trimmingCharacters(in set: String) -> String {
         let characters = Set(set)
-        var text = Substring(self)
-        while let first = text.first, characters.contains(first) { text = text.dropFirst() }
-        while let last = text.last, characters.contains(last) { text = text.dropLast() }
-        return String(text)
+        guard let first = firstIndex(where: { !characters.contains($0) }),
+              let last = lastIndex(where: { !characters.contains($0) }) else { return "" }
+        return String(self[first...last])
     }
 }
 
@@ -160,10 +161,14 @@ final class VMDKSparseImage: ClusterMappedDisk {
         var starts = [Int32](repeating: -1, count: tables)
         var allocated = 0
         let fileSize = file.fileSize
+        var claims = FileSpaceClaims(fileSize: fileSize, unit: 512)
         for table in 0..<tables {
             let tableSector = UInt64(directory.loadLittleEndian(UInt32.self, at: table * 4))
             guard tableSector != 0 else { continue }
             let tableBytes = try file.bytes(entriesPerTable * 4, at: tableSector * 512, reading: "grain table \(table) (grain directory entry at \(directoryOffset * 512 + UInt64(table * 4)))")
+            guard claims.claim(tableSector * 512, length: UInt64(entriesPerTable * 4)) else {
+                throw malformed(directoryOffset * 512 + UInt64(table * 4), "grain directory entry \(table) points at sector \(tableSector), which another table or grain already uses")
+            }
             starts[table] = Int32(entries.count)
             for slot in 0..<entriesPerTable {
                 let grainSector = tableBytes.loadLittleEndian(UInt32.self, at: slot * 4)
@@ -173,6 +178,10 @@ final class VMDKSparseImage: ClusterMappedDisk {
                     let needed = isCompressed ? UInt64(VMDK.grainMarkerSize) : min(UInt64(clusterSize), size - grain * UInt64(clusterSize))
                     guard hostOffset <= fileSize, needed <= fileSize - hostOffset else {
                         throw malformed(tableSector * 512 + UInt64(slot * 4), "grain \(grain) at sector \(grainSector) runs past the end of the file (\(fileSize) bytes)")
+                    }
+                    // A compressed grain's length is known only from its marker: its first sector is its own.
+                    guard claims.claim(hostOffset, length: needed) else {
+                        throw malformed(tableSector * 512 + UInt64(slot * 4), "grain \(grain) at sector \(grainSector) overlaps another grain or table; every grain has its own place in the file")
                     }
                     allocated += 1
                 }

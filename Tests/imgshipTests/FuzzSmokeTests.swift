@@ -1,0 +1,27 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A short run of the libFuzzer harness of each reader (tools/fuzz): it builds with the fuzzer
+/// and address sanitizer, and 2,000 mutated images per format neither crash, hang nor leak.
+@Suite("fuzz smoke run")
+struct FuzzSmokeTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test(.enabled(if: which("qemu-img") != nil, "needs qemu-img (Debian qemu-utils) for the seeds"),
+          .timeLimit(.minutes(20)))
+    func eachReaderSurvivesMutatedImages() throws {
+        let folder = try TemporaryFolder()
+        var environment = ProcessInfo.processInfo.environment
+        environment["IMGSHIP"] = ExportCommandTests.binary
+        environment["FUZZ_WORK"] = folder.path
+        let result = try runProcess("/bin/bash", ["\(Self.repository)/tools/fuzz/run", "2000"], environment: environment)
+        #expect(result.status == 0, "\(result.standardError)")
+        for format in ["vhd", "vmdk", "qcow2"] {
+            #expect(result.standardError.contains("== \(format): 2000 runs\n"), "\(result.standardError)")
+        }
+        #expect(result.standardError.components(separatedBy: "Done 2000 runs").count == 4, "\(result.standardError)")
+        #expect(!folder.names().contains { $0.hasPrefix("crash-") })
+    }
+}

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DiskImage
+
+/// One libFuzzer entry for every reader: the format to read comes from IMGSHIP_FUZZ_FORMAT
+/// (raw, vhd, vmdk, qcow2), so each reader is fuzzed on its own with its own corpus. The
+/// input is written to a file in /dev/shm because the readers read files, then opened
+/// (every table checked) and verified (every cluster read and inflated). Errors are the
+/// expected outcome; a crash, a hang or a leak is a finding.
+nonisolated(unsafe) private var format: SourceFormat?
+nonisolated(unsafe) private var inputPath = ""
+
+/// SwiftPM links an executable with `main` aliased to `<Module>_main`, which a library-parsed
+/// module never defines; this one hands the command line to libFuzzer's own driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ testOneInput: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+) -> Int32
+
+@_cdecl("FuzzReaders_main")
+public func fuzzReadersMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments, testOneInput)
+}
+
+@_cdecl("LLVMFuzzerInitialize")
+public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>) -> Int32 {
+    if let name = getenv("IMGSHIP_FUZZ_FORMAT") {
+        format = SourceFormat(rawValue: String(cString: name))
+    }
+    inputPath = "/dev/shm/imgship-fuzz-\(getpid())"
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func testOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let descriptor = open(inputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard descriptor >= 0 else { return 0 }
+    var written = 0
+    while written < size {
+        let count = write(descriptor, data + written, size - written)
+        if count <= 0 { break }
+        written += count
+    }
+    close(descriptor)
+    _ = try? ImageVerifier.verify(path: inputPath, format: format)
+    return 0
+}
