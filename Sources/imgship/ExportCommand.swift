@@ -18,10 +18,10 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2) or a block device.")
     var source: String
 
-    @Option(help: "Read the source as raw, vhd, vmdk or qcow2 instead of what its bytes say.")
+    @Option(help: "Read the source as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
-    @Option(name: [.short, .long], help: "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed or vmdk (stream-optimized); any case.")
+    @Option(name: [.short, .long], help: "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed, vmdk (stream-optimized) or ova (OVF package of a stream-optimized VMDK); any case.")
     var format: OutputFormat
 
     @Option(name: [.short, .long], help: "The output path, or - for standard output.")
@@ -57,12 +57,27 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
+    @Option(help: "OVA: virtual CPUs of the virtual machine.")
+    var cpus = 2
+
+    @Option(name: .customLong("memory-mib"), help: "OVA: memory of the virtual machine, in MiB.")
+    var memoryMiB = 2048
+
+    @Option(name: .customLong("os-type"), help: "OVA: guest operating system: linux64, windows64 or other64.")
+    var osType: VirtualMachineSettings.OperatingSystem = .linux64
+
     func validate() throws {
         if let threads, threads < 1 || threads > 256 {
             throw ValidationError("--threads must be between 1 and 256, got \(threads)")
         }
         if let uuid, UUID(uuidString: uuid) == nil {
             throw ValidationError("--uuid must be a UUID such as 8a6f0a3e-1f7c-4d2e-9b1a-3c5d7e9f0a1b, got '\(uuid)'")
+        }
+        if cpus < 1 || cpus > 768 {
+            throw ValidationError("--cpus must be between 1 and 768, got \(cpus)")
+        }
+        if memoryMiB < 4 || memoryMiB > 24 << 20 {
+            throw ValidationError("--memory-mib must be between 4 and 25165824 (24 TiB), got \(memoryMiB)")
         }
         if output == "-" && json {
             throw ValidationError("--json prints on standard output, which -o - already uses for the image")
@@ -83,7 +98,8 @@ struct ExportCommand: ParsableCommand {
             format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level, adapter: adapter,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
-            progress: bar.map { bar in { @Sendable progress in bar.update(progress) } })
+            progress: bar.map { bar in { @Sendable progress in bar.update(progress) } },
+            machine: VirtualMachineSettings(cpus: cpus, memoryMiB: memoryMiB, operatingSystem: osType))
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -158,6 +174,8 @@ extension DeflateLevel: ExpressibleByArgument {
 extension VMDK.Adapter: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
+
+extension VirtualMachineSettings.OperatingSystem: ExpressibleByArgument {}
 
 extension SourceFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }

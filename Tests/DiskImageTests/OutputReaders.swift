@@ -5,6 +5,27 @@ import Testing
 /// rebuild the virtual disk so it can be compared with the source byte for byte.
 enum OutputReader {
     /// Dynamic VHD: checks both footers and the header, returns the disk and the BAT.
+    /// The members of a tar archive (USTAR, octal sizes), in order: read here from the
+    /// format's definition, not with imgship's own parser.
+    static func tarMembers(_ file: [UInt8]) throws -> [(name: String, bytes: [UInt8])] {
+        var members: [(name: String, bytes: [UInt8])] = []
+        var offset = 0
+        while offset + 512 <= file.count, file[offset..<(offset + 512)].contains(where: { $0 != 0 }) {
+            let header = Array(file[offset..<(offset + 512)])
+            guard String(decoding: header[257..<262], as: UTF8.self) == "ustar" else { throw OutputReaderError("no ustar magic at \(offset)") }
+            let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+            let sizeText = String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
+            guard let size = Int(sizeText, radix: 8) else { throw OutputReaderError("bad size \(sizeText) at \(offset)") }
+            var sum = 0
+            for (index, byte) in header.enumerated() { sum += (148..<156).contains(index) ? 0x20 : Int(byte) }
+            let stored = String(decoding: header[148..<156].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
+            guard Int(stored, radix: 8) == sum else { throw OutputReaderError("checksum of \(name)") }
+            members.append((name, Array(file[(offset + 512)..<(offset + 512 + size)])))
+            offset += 512 + (size + 511) / 512 * 512
+        }
+        return members
+    }
+
     static func dynamicVHD(_ file: [UInt8]) throws -> (disk: [UInt8], table: [UInt32]) {
         #expect(Array(file[0..<8]) == Array("conectix".utf8))
         #expect(Array(file[0..<512]) == Array(file[(file.count - 512)...]), "footer copy at 0 equals the footer")
@@ -104,4 +125,9 @@ enum OutputReader {
         }
         return result
     }
+}
+
+struct OutputReaderError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

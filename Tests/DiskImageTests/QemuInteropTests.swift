@@ -11,7 +11,7 @@ struct QemuInteropTests {
         case awkward, allZero, random, filesystem
     }
 
-    static let qemuFormat: [OutputFormat: String] = [.raw: "raw", .vhdFixed: "vpc", .vhdDynamic: "vpc", .vmdk: "vmdk"]
+    static let qemuFormat: [OutputFormat: String] = [.raw: "raw", .vhdFixed: "vpc", .vhdDynamic: "vpc", .vmdk: "vmdk", .ova: "vmdk"]
 
     static func make(_ sample: Sample, in folder: TemporaryFolder) throws -> String {
         let path = folder.file("\(sample.rawValue).raw")
@@ -50,20 +50,28 @@ struct QemuInteropTests {
         let output = folder.file("out.\(format.fileExtension)")
         let summary = try Exporter.export(source: source, to: .file(output), options: fixedOptions(format))
         let qemuFormat = Self.qemuFormat[format]!
+        // qemu-img does not open OVAs: it checks the disk inside, as a hypervisor imports it.
+        var image = output
+        if format == .ova {
+            let members = try OutputReader.tarMembers(try readFile(output))
+            #expect(members.map(\.name) == ["out.ovf", "out.mf", "out.vmdk"])
+            image = folder.file("out.vmdk")
+            try Data(try #require(members.last).bytes).write(to: URL(fileURLWithPath: image))
+        }
 
-        let compare = try runProcess(qemu, ["compare", "-f", "raw", "-F", qemuFormat, source, output])
+        let compare = try runProcess(qemu, ["compare", "-f", "raw", "-F", qemuFormat, source, image])
         #expect(compare.status == 0, "qemu-img compare: \(String(decoding: compare.standardOutput, as: UTF8.self)) \(compare.standardError)")
 
-        let info = try runProcess(qemu, ["info", "-f", qemuFormat, "--output=json", output])
+        let info = try runProcess(qemu, ["info", "-f", qemuFormat, "--output=json", image])
         #expect(info.status == 0, "qemu-img info: \(info.standardError)")
         let json = try #require(try JSONSerialization.jsonObject(with: info.standardOutput) as? [String: Any])
         let sourceSize = try FileManager.default.attributesOfItem(atPath: source)[.size] as? UInt64
         #expect((json["virtual-size"] as? NSNumber)?.uint64Value == sourceSize, "exact virtual size")
         #expect(json["format"] as? String == qemuFormat)
-        if format == .vmdk {
+        if format == .vmdk || format == .ova {
             let specific = (json["format-specific"] as? [String: Any])?["data"] as? [String: Any]
             #expect(specific?["create-type"] as? String == "streamOptimized")
-            let check = try runProcess(qemu, ["check", "-f", "vmdk", output])
+            let check = try runProcess(qemu, ["check", "-f", "vmdk", image])
             #expect(check.status == 0, "qemu-img check: \(check.standardError)")
         }
 

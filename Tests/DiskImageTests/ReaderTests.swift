@@ -79,7 +79,13 @@ struct ReaderTests {
         let image = folder.file("image.\(format.fileExtension)")
         try Exporter.export(source: source, to: .file(image), options: fixedOptions(format))
         let opened = try ImageReader.open(path: image)
-        #expect(opened.info.format.rawValue == (format == .raw ? "raw" : format == .vmdk ? "vmdk" : "vhd"))
+        let expected: SourceFormat = switch format {
+        case .raw: .raw
+        case .vhdFixed, .vhdDynamic: .vhd
+        case .vmdk: .vmdk
+        case .ova: .ova
+        }
+        #expect(opened.info.format == expected)
         let back = folder.file("back.raw")
         try Exporter.export(source: image, to: .file(back), options: fixedOptions(.raw))
         let original = try fileBytes(source)

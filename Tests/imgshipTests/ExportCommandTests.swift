@@ -42,7 +42,7 @@ struct ExportCommandTests {
         #expect(json["seconds"] is NSNumber && json["megabytesPerSecond"] is NSNumber && json["bytesWritten"] is NSNumber)
     }
 
-    @Test(arguments: ["raw", "vhd-fixed", "vhd", "vmdk"])
+    @Test(arguments: ["raw", "vhd-fixed", "vhd", "vmdk", "ova"])
     func standardOutputCarriesTheSameBytesAsAFile(format: String) throws {
         let folder = try TemporaryFolder()
         let source = try makeSource(in: folder)

@@ -22,14 +22,26 @@ public final class SourceImage: VirtualDisk {
     public let isBlockDevice: Bool
     let descriptor: Int32
     let supportsHoleQueries: Bool
+    /// Where the image starts in the file: 0, or a member's offset inside an archive (OVA).
+    let base: UInt64
 
     public convenience init(path: String) throws(DiskImageError) {
         try self.init(path: path, diskSize: nil)
     }
 
     /// Opens `path`; `diskSize`, when given, limits the disk to the file's first bytes.
-    init(path: String, diskSize: UInt64?) throws(DiskImageError) {
-        self.path = path
+    convenience init(path: String, diskSize: UInt64?) throws(DiskImageError) {
+        try self.init(path: path, diskSize: diskSize, member: nil)
+    }
+
+    /// Opens the `member` bytes of the file at `path` as an image of their own (a disk inside
+    /// an OVA); `path` is then the name messages use, such as `appliance.ova:appliance.vmdk`.
+    convenience init(archive: String, member: Range<UInt64>, name: String) throws(DiskImageError) {
+        try self.init(path: archive, diskSize: nil, member: (member, archive + ":" + name))
+    }
+
+    private init(path: String, diskSize: UInt64?, member: (range: Range<UInt64>, name: String)?) throws(DiskImageError) {
+        self.path = member?.name ?? path
         let fd = try retryingInterrupts("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
         var info = stat()
         if fstat(fd, &info) != 0 {
@@ -38,9 +50,10 @@ public final class SourceImage: VirtualDisk {
             throw DiskImageError.system(call: "fstat", path: path, errno: code)
         }
         let type = info.st_mode & S_IFMT
+        let wholeSize: UInt64
         switch type {
         case S_IFREG:
-            self.fileSize = UInt64(info.st_size)
+            wholeSize = UInt64(info.st_size)
             self.isBlockDevice = false
         case S_IFBLK:
             // lseek to the end reports a block device's size without an ioctl.
@@ -50,7 +63,7 @@ public final class SourceImage: VirtualDisk {
                 close(fd)
                 throw DiskImageError.system(call: "lseek(SEEK_END)", path: path, errno: code)
             }
-            self.fileSize = UInt64(end)
+            wholeSize = UInt64(end)
             self.isBlockDevice = true
         case S_IFDIR:
             close(fd)
@@ -59,6 +72,17 @@ public final class SourceImage: VirtualDisk {
             close(fd)
             throw DiskImageError.unsupportedSource(path: path, reason: "is not a regular file or a block device")
         }
+        if let member {
+            guard member.range.upperBound <= wholeSize else {
+                close(fd)
+                throw DiskImageError.malformedImage(path: path, offset: member.range.lowerBound,
+                                                    reason: "\(member.name) runs past the end of the file (\(wholeSize) bytes)")
+            }
+            self.fileSize = UInt64(member.range.count)
+        } else {
+            self.fileSize = wholeSize
+        }
+        self.base = member?.range.lowerBound ?? 0
         self.size = min(diskSize ?? fileSize, fileSize)
         self.allocatedBytes = UInt64(info.st_blocks) * 512
         self.descriptor = fd
@@ -84,16 +108,18 @@ public final class SourceImage: VirtualDisk {
         var ranges: [Range<UInt64>] = []
         var position = window.lowerBound
         while position < end {
-            let dataStart = lseek(descriptor, off_t(position), SEEK_DATA)
+            let found = lseek(descriptor, off_t(base + position), SEEK_DATA)
+            let dataStart = found < 0 ? found : found - off_t(base)
             if dataStart < 0 {
                 if errno == ENXIO { break }  // no data after position
                 throw DiskImageError.system(call: "lseek(SEEK_DATA)", path: path, errno: errno)
             }
             if UInt64(dataStart) >= end { break }
-            let holeStart = lseek(descriptor, dataStart, SEEK_HOLE)
-            if holeStart < 0 {
+            let foundHole = lseek(descriptor, dataStart + off_t(base), SEEK_HOLE)
+            if foundHole < 0 {
                 throw DiskImageError.system(call: "lseek(SEEK_HOLE)", path: path, errno: errno)
             }
+            let holeStart = foundHole - off_t(base)
             let dataEnd = min(UInt64(holeStart), end)
             ranges.append(UInt64(dataStart)..<dataEnd)
             position = dataEnd
@@ -106,17 +132,22 @@ public final class SourceImage: VirtualDisk {
     public func nextDataOffset(from offset: UInt64) -> UInt64? {
         guard offset < size else { return nil }
         guard supportsHoleQueries else { return offset }
-        let found = lseek(descriptor, off_t(offset), SEEK_DATA)
+        let found = lseek(descriptor, off_t(base + offset), SEEK_DATA)
         if found < 0 { return errno == ENXIO ? nil : offset }  // on other errors, read and see
-        return UInt64(found)
+        let next = UInt64(found) - base
+        return next < size ? next : nil
     }
 
     /// Reads `buffer.count` bytes at `offset`; running into the end of file is an error.
     public func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
+        // A member's end is not the file's: what follows it belongs to the archive.
+        if base != 0, offset > fileSize || UInt64(buffer.count) > fileSize - offset {
+            throw DiskImageError.sourceChanged(path: path, offset: min(offset, fileSize), reason: "unexpected end of the archive member")
+        }
         var done = 0
         while done < buffer.count {
             let count = try retryingInterrupts("pread", path: path) {
-                pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+                pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(base + offset) + off_t(done))
             }
             if count == 0 {
                 throw DiskImageError.sourceChanged(path: path, offset: offset + UInt64(done),

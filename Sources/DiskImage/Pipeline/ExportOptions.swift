@@ -4,6 +4,8 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
     case vhdFixed = "vhd-fixed"
     case vhdDynamic = "vhd-dynamic"
     case vmdk
+    /// An OVF package: descriptor, manifest and a stream-optimized VMDK in one tar archive.
+    case ova
 
     /// Accepts the names case-insensitively, so AWS's `VMDK`, `RAW` and `VHD` work as given;
     /// plain `vhd` means dynamic, like qemu-img's `vpc` default.
@@ -13,6 +15,7 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
         case "vhd", "vhd-dynamic", "vpc": self = .vhdDynamic
         case "vhd-fixed": self = .vhdFixed
         case "vmdk", "vmdk-stream", "streamoptimized": self = .vmdk
+        case "ova": self = .ova
         default: return nil
         }
     }
@@ -23,6 +26,7 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
         case .raw: "raw"
         case .vhdFixed, .vhdDynamic: "vhd"
         case .vmdk: "vmdk"
+        case .ova: "ova"
         }
     }
 }
@@ -63,6 +67,8 @@ public struct ExportOptions: Sendable {
     public var isCancelled: @Sendable () -> Bool
     /// Called on the writing thread after each batch.
     public var progress: (@Sendable (ExportProgress) -> Void)?
+    /// The virtual machine an OVA declares around its disk.
+    public var machine: VirtualMachineSettings
 
     public init(format: OutputFormat,
                 sourceFormat: SourceFormat? = nil,
@@ -74,7 +80,8 @@ public struct ExportOptions: Sendable {
                 timestamp: UInt64? = nil,
                 diskIdentifier: [UInt8]? = nil,
                 isCancelled: @escaping @Sendable () -> Bool = { false },
-                progress: (@Sendable (ExportProgress) -> Void)? = nil) {
+                progress: (@Sendable (ExportProgress) -> Void)? = nil,
+                machine: VirtualMachineSettings = VirtualMachineSettings()) {
         self.format = format
         self.sourceFormat = sourceFormat
         self.threads = threads
@@ -86,6 +93,7 @@ public struct ExportOptions: Sendable {
         self.diskIdentifier = diskIdentifier ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
         self.isCancelled = isCancelled
         self.progress = progress
+        self.machine = machine
     }
 }
 

@@ -56,6 +56,11 @@ public enum Exporter {
         case .vhdFixed: try VHD.writeFixed(context)
         case .vhdDynamic: try VHD.writeDynamic(context)
         case .vmdk: try VMDK.writeStreamOptimized(context)
+        case .ova:
+            // The disk is staged beside the output (or in TMPDIR for standard output), then
+            // copied into the archive after the descriptor and the manifest that name its digest.
+            let stagingFolder = output.map { splitPath($0.finalPath).folder } ?? temporaryFolder()
+            try OVA.writePackage(context, stagingFolder: stagingFolder)
         }
         let digest = try sink.finish()
         try output?.commit()

@@ -1,6 +1,8 @@
 /// The formats imgship reads.
 public enum SourceFormat: String, CaseIterable, Sendable {
     case raw, vhd, vmdk, qcow2
+    /// An OVF package (tar) holding one disk: its disk is what is read.
+    case ova
 }
 
 /// What `imgship info` shows of an image.
@@ -39,6 +41,7 @@ public enum ImageReader {
         if head.starts(with: QCOW2Image.magic) { return .qcow2 }
         if head.starts(with: VMDKSparseImage.magic) || head.starts(with: Array("# Disk DescriptorFile".utf8)) { return .vmdk }
         if head.starts(with: VHDFooter.cookie) { return .vhd }
+        if head.count == 512, Array(head[257..<262]) == Array("ustar".utf8) { return .ova }
         if file.fileSize >= 512, !file.isBlockDevice || file.fileSize % 512 == 0 {
             let tail = try file.bytes(8, at: file.fileSize - 512, reading: "the last sector")
             if tail == VHDFooter.cookie { return .vhd }
@@ -52,7 +55,12 @@ public enum ImageReader {
         let file = try SourceImage(path: path)
         let resolved: SourceFormat
         if let format { resolved = format } else { resolved = try detect(file) }
-        switch resolved {
+        return try open(file: file, as: resolved)
+    }
+
+    static func open(file: SourceImage, as format: SourceFormat) throws(DiskImageError) -> OpenedImage {
+        let path = file.path
+        switch format {
         case .raw:
             let info = ImageInfo(path: path, format: .raw, subformat: file.isBlockDevice ? "block device" : "file",
                                  virtualSize: file.size, fileSize: file.fileSize, allocatedBytes: file.allocatedBytes, details: [])
@@ -74,6 +82,8 @@ public enum ImageReader {
             return try openVHD(file)
         case .vmdk:
             return try openVMDK(file)
+        case .ova:
+            return try openOVA(file)
         }
     }
 
@@ -83,7 +93,7 @@ public enum ImageReader {
                   allocatedBytes: file.allocatedBytes, details: details.map { (key: $0.0, value: $0.1) })
     }
 
-    private static func openVHD(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
+    static func openVHD(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
         guard file.fileSize >= 512 else {
             throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "\(file.fileSize) bytes is too short for a VHD footer")
         }
@@ -121,7 +131,7 @@ public enum ImageReader {
         }
     }
 
-    private static func openVMDK(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
+    static func openVMDK(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
         let head = try file.bytes(Int(min(512, file.fileSize)), at: 0, reading: "the first sector")
         if head.starts(with: VMDKSparseImage.magic) {
             let image = try VMDKSparseImage(file: file)

@@ -45,6 +45,9 @@ public enum ImageVerifier {
             report.record(finding.check, finding.passed, finding.passed ? "matches" : "does not match")
         }
         report.checks += try streamChecks(opened)
+        if opened.info.format == .ova {
+            report.checks += try packageManifestChecks(path: path)
+        }
 
         // Every byte of data the tables point at, read (and inflated) as an export would.
         let disk = opened.disk
@@ -123,6 +126,65 @@ public enum ImageVerifier {
             .init(name: "footer repeats the header", passed: header == footer, detail: header == footer ? "matches" : "differs"),
             .init(name: "end-of-stream marker", passed: endMarker.allSatisfy { $0 == 0 }, detail: endMarker.allSatisfy { $0 == 0 } ? "present" : "missing"),
         ]
+    }
+
+    /// An OVA's `.mf`: every `SHA256(member)= digest` line against the member's bytes, and
+    /// every member but the manifest listed.
+    private static func packageManifestChecks(path: String) throws(DiskImageError) -> [VerificationReport.Check] {
+        let file = try SourceImage(path: path)
+        let archive = try OVAArchive(file)
+        guard let manifest = archive.member(endingWith: ".mf").first else {
+            return [.init(name: "OVA manifest", passed: false, detail: "the package has no .mf")]
+        }
+        guard manifest.size <= 1 << 20 else {
+            return [.init(name: "OVA manifest", passed: false, detail: "\(manifest.name) is \(manifest.size) bytes, absurd for a manifest")]
+        }
+        let text = String(decoding: try file.bytes(Int(manifest.size), at: manifest.offset, reading: "the manifest"), as: UTF8.self)
+        var checks: [VerificationReport.Check] = []
+        var listed: Set<String> = []
+        for line in text.split(whereSeparator: \.isNewline) where !line.allSatisfy(\.isWhitespace) {
+            // SHA256(name)= digest
+            guard let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")"), open < close,
+                  line[line.index(after: close)...].hasPrefix("= ") else {
+                checks.append(.init(name: "\(manifest.name) line", passed: false, detail: "\"\(line)\" is not ALGORITHM(name)= digest"))
+                continue
+            }
+            let algorithm = line[..<open].uppercased()
+            let name = String(line[line.index(after: open)..<close])
+            let expected = line[line.index(close, offsetBy: 3)...].trimmingPrefix(" ").lowercased()
+            listed.insert(name)
+            guard algorithm == "SHA256" else {
+                checks.append(.init(name: "\(name) digest", passed: false, detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA256 manifests only"))
+                continue
+            }
+            guard let member = archive.members.first(where: { $0.name == name }) else {
+                checks.append(.init(name: "\(name) digest", passed: false, detail: "\(manifest.name) lists \(name), which the package does not hold"))
+                continue
+            }
+            let digest = try sha256(of: file, range: member.offset..<(member.offset + member.size))
+            checks.append(.init(name: "\(name) digest", passed: digest == expected,
+                                detail: digest == expected ? "\(digest) matches \(manifest.name)" : "\(digest), but \(manifest.name) says \(expected)"))
+        }
+        for member in archive.members where member.name != manifest.name && !listed.contains(member.name) {
+            checks.append(.init(name: "\(member.name) digest", passed: false, detail: "\(member.name) is not in \(manifest.name)"))
+        }
+        return checks
+    }
+
+    static func sha256(of file: SourceImage, range: Range<UInt64>) throws(DiskImageError) -> String {
+        let hasher = SHA256Hasher()
+        let window = 4 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 64)
+        defer { buffer.deallocate() }
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let length = Int(min(UInt64(window), range.upperBound - offset))
+            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+            try file.readExactly(into: part, at: offset)
+            hasher.update(UnsafeRawBufferPointer(part))
+            offset += UInt64(length)
+        }
+        return hasher.finalizeHex()
     }
 
     private static func readSmallFile(_ path: String) -> String? {

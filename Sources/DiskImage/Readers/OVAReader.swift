@@ -1,0 +1,112 @@
+/// The members of an OVA: where each one's bytes lie in the archive.
+struct OVAArchive {
+    struct Member {
+        var name: String
+        var offset: UInt64
+        var size: UInt64
+    }
+
+    let members: [Member]
+
+    /// Reads every header of the tar archive `file`, checking each against the file.
+    init(_ file: SourceImage) throws(DiskImageError) {
+        var members: [Member] = []
+        var offset: UInt64 = 0
+        let block = UInt64(USTAR.blockSize)
+        while offset + block <= file.fileSize {
+            let header = try file.bytes(USTAR.blockSize, at: offset, reading: "a tar header")
+            guard let parsed = try USTAR.parse(header, at: offset, path: file.path) else { break }
+            let dataOffset = offset + block
+            guard parsed.size <= file.fileSize - dataOffset else {
+                throw DiskImageError.malformedImage(path: file.path, offset: offset + 124,
+                                                    reason: "member \"\(parsed.name)\" of \(parsed.size) bytes runs past the end of the file (\(file.fileSize) bytes)")
+            }
+            switch parsed.type {
+            case UInt8(ascii: "0"), 0:
+                members.append(Member(name: parsed.name, offset: dataOffset, size: parsed.size))
+            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
+                throw DiskImageError.unsupportedSource(path: file.path, reason: "uses pax or GNU extended tar headers (before \"\(parsed.name)\"); imgship reads OVAs of plain USTAR members")
+            default:
+                break  // directories and links carry no data an OVA needs
+            }
+            guard members.count <= 4096 else {
+                throw DiskImageError.malformedImage(path: file.path, offset: offset, reason: "more than 4096 members; not an OVA")
+            }
+            offset = dataOffset + (parsed.size + block - 1) / block * block
+        }
+        guard !members.isEmpty else {
+            throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "a tar archive with no files; an OVA holds an .ovf, an .mf and its disks")
+        }
+        self.members = members
+    }
+
+    func member(endingWith suffix: String) -> [Member] {
+        members.filter { $0.name.lowercased().hasSuffix(suffix) }
+    }
+}
+
+/// The disk capacity an OVF descriptor declares for its disk, in bytes: `ovf:capacity` times
+/// `ovf:capacityAllocationUnits` (`byte`, or `byte * 2^N`). Nil when the text has none.
+func ovfDiskCapacity(_ descriptor: String) -> UInt64? {
+    func attribute(_ name: String) -> String? {
+        guard let start = descriptor.firstRange(of: " " + name + "=\"")?.upperBound,
+              let end = descriptor[start...].firstIndex(of: "\"") else { return nil }
+        return String(descriptor[start..<end])
+    }
+    guard let capacity = attribute("ovf:capacity").flatMap(UInt64.init) else { return nil }
+    guard let units = attribute("ovf:capacityAllocationUnits")?.replacing(" ", with: "") else { return capacity }
+    if units == "byte" { return capacity }
+    guard units.hasPrefix("byte*2^"), let power = UInt64(units.dropFirst(7)), power < 64 else { return nil }
+    let (product, overflow) = capacity.multipliedReportingOverflow(by: 1 << power)
+    return overflow ? nil : product
+}
+
+extension ImageReader {
+    /// An OVA: its one disk is opened as the image, named `archive.ova:disk.vmdk` in messages.
+    /// The package's layout is checked here; the manifest's digests are `verify`'s work.
+    static func openOVA(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
+        let archive = try OVAArchive(file)
+        let descriptors = archive.member(endingWith: ".ovf")
+        guard let descriptorMember = descriptors.first else {
+            throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "the archive has no .ovf descriptor, so it is not an OVA")
+        }
+        let disks = archive.members.filter { [".vmdk", ".vhd", ".img", ".raw", ".qcow2"].contains(where: $0.name.lowercased().hasSuffix) }
+        guard disks.count == 1, let diskMember = disks.first else {
+            throw DiskImageError.unsupportedSource(path: file.path, reason: disks.isEmpty
+                ? "holds no disk (.vmdk, .vhd, .img, .raw or .qcow2 member)"
+                : "holds \(disks.count) disks (\(disks.map(\.name).joined(separator: ", "))); imgship reads OVAs of one disk")
+        }
+        let disk = try SourceImage(archive: file.path, member: diskMember.offset..<(diskMember.offset + diskMember.size), name: diskMember.name)
+        let inner: OpenedImage = switch try detect(disk) {
+        case .vmdk: try openVMDK(disk)
+        case .vhd: try openVHD(disk)
+        case .qcow2: try open(file: disk, as: .qcow2)
+        case .raw: try open(file: disk, as: .raw)
+        case .ova:
+            throw DiskImageError.unsupportedSource(path: disk.path, reason: "is an OVA inside an OVA")
+        }
+
+        guard descriptorMember.size <= 16 << 20 else {
+            throw DiskImageError.malformedImage(path: file.path, offset: descriptorMember.offset, reason: "an OVF descriptor of \(descriptorMember.size) bytes is absurd")
+        }
+        let descriptorText = String(decoding: try file.bytes(Int(descriptorMember.size), at: descriptorMember.offset, reading: "the OVF descriptor"), as: UTF8.self)
+        let capacity = ovfDiskCapacity(descriptorText)
+        let manifests = archive.member(endingWith: ".mf")
+        var findings: [(check: String, passed: Bool)] = [
+            ("the .ovf is the first member", archive.members.first?.name == descriptorMember.name),
+            ("the .mf follows the .ovf", manifests.count == 1 && archive.members.count > 1 && archive.members[1].name == manifests[0].name),
+            ("the OVF declares the disk's capacity (\(inner.info.virtualSize) bytes)", capacity == inner.info.virtualSize),
+        ]
+        findings += inner.findings
+        var details: [(key: String, value: String)] = [
+            ("descriptor", descriptorMember.name),
+            ("manifest", manifests.map(\.name).joined(separator: ", ")),
+            ("disk", "\(diskMember.name) (\(inner.info.format.rawValue) \(inner.info.subformat), \(diskMember.size) bytes)"),
+            ("ovf capacity", capacity.map { "\($0) bytes" } ?? "not found"),
+        ]
+        details += inner.info.details
+        let info = ImageInfo(path: file.path, format: .ova, subformat: "\(inner.info.format.rawValue) \(inner.info.subformat)",
+                             virtualSize: inner.info.virtualSize, fileSize: file.fileSize, allocatedBytes: file.allocatedBytes, details: details)
+        return OpenedImage(disk: inner.disk, info: info, findings: findings)
+    }
+}
