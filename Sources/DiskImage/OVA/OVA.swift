@@ -305,7 +305,7 @@ extension OVA {
 
     static func sha256Hex(_ bytes: [UInt8]) -> String {
         let hasher = SHA256Hasher()
-        bytes.withUnsafeBytes { hasher.update($0) }
+        hasher.update(bytes)
         return hasher.finalizeHex()
     }
 }

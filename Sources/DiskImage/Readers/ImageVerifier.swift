@@ -72,17 +72,8 @@ public enum ImageVerifier {
         }
 
         // The file's digest against its manifest.
-        let hasher = SHA256Hasher()
         let file = try SourceImage(path: path)
-        var offset: UInt64 = 0
-        while offset < file.fileSize {
-            let length = Int(min(window, file.fileSize - offset))
-            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-            try file.readExactly(into: part, at: offset)
-            hasher.update(UnsafeRawBufferPointer(part))
-            offset += UInt64(length)
-        }
-        let digest = hasher.finalizeHex()
+        let digest = try sha256(of: file, range: 0..<file.fileSize)
         report.sha256 = digest
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let manifest = manifestPath ?? path + ".sha256"
