@@ -22,12 +22,17 @@ let package = Package(
             dependencies: ["CDeflate", "COpenSSL", "CISAL"]
         ),
         .target(
-            name: "DistributionPlan",
+            name: "ConfigDocument",
             dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "DistributionPlan",
+            dependencies: ["ConfigDocument"]
         ),
         .executableTarget(
             name: "imgship",
             dependencies: [
+                "ConfigDocument",
                 "DiskImage",
                 "DistributionPlan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -43,7 +48,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DistributionPlanTests",
-            dependencies: ["DistributionPlan", "TestSupport"],
+            dependencies: ["DistributionPlan", "ConfigDocument", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

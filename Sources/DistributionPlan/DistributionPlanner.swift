@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// The planner's front door: document text in, problems and (when there are no errors) a plan
 /// out.
 public enum DistributionPlanner {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import ConfigDocument
 @testable import DistributionPlan
 
 /// A template with one distribution configuration whose `Properties` are `properties`, in YAML.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import ConfigDocument
 @testable import DistributionPlan
 
 /// The `script` rendering: bash accepts every one, and run against stand-in `aws` and `docker`

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ConfigDocument
 @testable import DistributionPlan
 
 /// Problems as `severity path: message` lines, for compact expectations.

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// The `AWS::ImageBuilder::DistributionConfiguration` resources of a CloudFormation template
 /// (JSON or YAML), and the translation of their PascalCase `Properties` into the API's
 /// spelling once they have been checked in their own.

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// Reads a configuration document of any supported shape into a checked model.
 public enum ConfigurationLoader {
     /// The document shapes imgship recognises, by their top-level members.
@@ -24,14 +26,10 @@ public enum ConfigurationLoader {
     /// configuration of a CloudFormation template that has several.
     public static func load(_ text: String, resource: String? = nil) -> Result {
         let document: ConfigValue
-        let isJSON = text.first { !$0.isWhitespace }.map { $0 == "{" || $0 == "[" } ?? true
         do {
-            document = isJSON ? try JSONParser.parse(text) : try YAMLReader.parse(text)
+            document = try DocumentReader.parse(text)
         } catch {
-            var problem = Problem(.error, "", "malformed \(isJSON ? "JSON" : "YAML"): \(error.message)")
-            problem.line = error.line
-            problem.column = error.column
-            return Result(form: nil, configuration: nil, platform: nil, problems: [problem])
+            return Result(form: nil, configuration: nil, platform: nil, problems: [error])
         }
         guard let members = document.members else {
             return Result(form: nil, configuration: nil, platform: nil,

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// A distribution configuration that passed the schema checks: typed, in document order.
 /// Each part keeps the JSON path it came from, for the cross-field rules' messages.
 public struct DistributionConfiguration: Sendable {

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// A value in a task's API parameters. Objects keep their members in the order written, so
 /// renderings are deterministic and read like the AWS CLI's own input.
 public indirect enum PlanValue: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// Expands a checked configuration into the tasks Image Builder would carry out, following
 /// the distribution workflow: copies, then launch permissions, then licenses, launch
 /// templates, SSM parameters, fast launch and export; container distribution alongside.

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// The rules that span fields (distribution.md, "Cross-field rules"), checked on the typed
 /// model with the plan's context. Every finding is reported; none stops the others.
 enum CrossFieldRules {

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// Walks a document against a `Shape` and collects every problem, each with its path, in the
 /// document's own field spelling.
 struct SchemaValidator {
@@ -137,8 +139,7 @@ struct SchemaValidator {
         if let otherSpelling {
             return "unknown key '\(key)'; did you mean '\(naming.name(otherSpelling.name))'?"
         }
-        let scored = known.map { ($0, editDistance(lowered, $0.lowercased())) }.min { $0.1 < $1.1 }
-        if let (candidate, distance) = scored, distance <= max(2, key.count / 4) {
+        if let candidate = closestName(to: key, among: known) {
             return "unknown key '\(key)'; did you mean '\(candidate)'?"
         }
         if let homes = owners[key] {
@@ -158,21 +159,4 @@ struct SchemaValidator {
         guard let regex = patterns[pattern] else { return true }
         return (try? regex.firstMatch(in: text)) != nil
     }
-}
-
-/// Levenshtein distance, for "did you mean".
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = previous
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        swap(&previous, &current)
-    }
-    return previous[b.count]
 }

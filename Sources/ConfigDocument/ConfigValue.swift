@@ -69,7 +69,7 @@ public struct ConfigValue: Sendable, Equatable {
     }
 
     /// A scalar's text as written: strings, numbers and booleans; nil for the rest.
-    var scalarText: String? {
+    public var scalarText: String? {
         switch kind {
         case let .string(text), let .number(text): text
         case let .bool(value): value ? "true" : "false"
@@ -78,7 +78,7 @@ public struct ConfigValue: Sendable, Equatable {
     }
 
     /// What the value is, in the words an error message uses.
-    var typeName: String {
+    public var typeName: String {
         switch kind {
         case .object: "an object"
         case .array: "a list"

@@ -7,8 +7,8 @@ import Yams
 /// the schema walk may accept it as the string the user meant, leading zero included.
 /// CloudFormation's short-form tags (`!Ref X`, `!Sub "..."`) become the long form
 /// (`{"Ref": "X"}`, `{"Fn::Sub": "..."}`) so they are reported like the JSON form.
-enum YAMLReader {
-    static func parse(_ text: String) throws(JSONParser.SyntaxError) -> ConfigValue {
+public enum YAMLReader {
+    public static func parse(_ text: String) throws(JSONParser.SyntaxError) -> ConfigValue {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

@@ -35,14 +35,20 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible, Comp
 }
 
 /// A JSON path being built while walking a document.
-struct Path {
-    private(set) var text = ""
+public struct Path: Sendable {
+    public private(set) var text = ""
 
-    func member(_ key: String) -> Path {
+    public init() {}
+
+    private init(text: String) {
+        self.text = text
+    }
+
+    public func member(_ key: String) -> Path {
         Path(text: text.isEmpty ? key : text + "." + key)
     }
 
-    func item(_ index: Int) -> Path {
+    public func item(_ index: Int) -> Path {
         Path(text: text + "[\(index)]")
     }
 }

@@ -1,10 +1,10 @@
 /// A strict JSON parser (RFC 8259) that records each value's line and column and reports a
 /// syntax error with the position it was found at.
-struct JSONParser {
-    struct SyntaxError: Error, Equatable {
-        var line: Int
-        var column: Int
-        var message: String
+public struct JSONParser {
+    public struct SyntaxError: Error, Equatable {
+        public var line: Int
+        public var column: Int
+        public var message: String
     }
 
     private let bytes: [UInt8]
@@ -17,7 +17,7 @@ struct JSONParser {
         bytes = Array(text.utf8)
     }
 
-    static func parse(_ text: String) throws(SyntaxError) -> ConfigValue {
+    public static func parse(_ text: String) throws(SyntaxError) -> ConfigValue {
         var parser = JSONParser(text)
         parser.skipWhitespace()
         let value = try parser.parseValue()

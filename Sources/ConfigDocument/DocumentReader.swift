@@ -1,0 +1,41 @@
+/// Reads a JSON or YAML document into position-keeping values, choosing the syntax by the
+/// first character: `{` or `[` is JSON, anything else YAML.
+public enum DocumentReader {
+    public static func parse(_ text: String) throws(Problem) -> ConfigValue {
+        let isJSON = text.first { !$0.isWhitespace }.map { $0 == "{" || $0 == "[" } ?? true
+        do {
+            return isJSON ? try JSONParser.parse(text) : try YAMLReader.parse(text)
+        } catch {
+            var problem = Problem(.error, "", "malformed \(isJSON ? "JSON" : "YAML"): \(error.message)")
+            problem.line = error.line
+            problem.column = error.column
+            throw problem
+        }
+    }
+}
+
+/// The name of `candidates` closest to `key` when it is close enough to be a likely typo,
+/// for "did you mean" hints.
+public func closestName(to key: String, among candidates: [String]) -> String? {
+    let lowered = key.lowercased()
+    let scored = candidates.map { ($0, editDistance(lowered, $0.lowercased())) }.min { $0.1 < $1.1 }
+    guard let (candidate, distance) = scored, distance <= max(2, key.count / 4) else { return nil }
+    return candidate
+}
+
+/// Levenshtein distance, for "did you mean".
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = previous
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}
