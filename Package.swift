@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "imgship", targets: ["imgship"]),
         .library(name: "DiskImage", targets: ["DiskImage"]),
         .library(name: "DistributionPlan", targets: ["DistributionPlan"]),
+        .library(name: "ExportJob", targets: ["ExportJob"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,12 +30,17 @@ let package = Package(
             name: "DistributionPlan",
             dependencies: ["ConfigDocument"]
         ),
+        .target(
+            name: "ExportJob",
+            dependencies: ["DiskImage", "ConfigDocument"]
+        ),
         .executableTarget(
             name: "imgship",
             dependencies: [
                 "ConfigDocument",
                 "DiskImage",
                 "DistributionPlan",
+                "ExportJob",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

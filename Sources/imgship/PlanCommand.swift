@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import ArgumentParser
+import DiskImage
 import DistributionPlan
+import ExportJob
 import Foundation
 
 struct PlanCommand: ParsableCommand {
@@ -47,6 +49,14 @@ struct PlanCommand: ParsableCommand {
     @Flag(help: "Treat warnings as errors.")
     var strict = false
 
+    @Option(name: .customLong("emit-job"), help: ArgumentHelp(
+        "Print, instead of the plan, a job file (imgship job) exporting this image as each region's s3ExportConfiguration says.",
+        valueName: "source-image"))
+    var emitJob: String?
+
+    @Option(help: "With --emit-job: the local folder standing for S3; buckets become its subfolders.")
+    var jobDestination = "exports"
+
     func validate() throws {
         if let account, account.count != 12 || !account.allSatisfy(\.isNumber) {
             throw ValidationError("--account must be a 12-digit account id, got '\(account)'")
@@ -54,17 +64,7 @@ struct PlanCommand: ParsableCommand {
     }
 
     func run() throws {
-        let text: String
-        do {
-            if config == "-" {
-                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-            } else {
-                text = try String(contentsOfFile: config, encoding: .utf8)
-            }
-        } catch {
-            writeToStandardError("imgship: error: \(config): cannot read: \((error as NSError).localizedDescription)\n")
-            throw ExitCode(2)
-        }
+        let text = try readDocument(config)
         let context = PlanContext(sourceRegion: sourceRegion, ownerAccount: account, platform: platform,
                                   buildDate: buildDate ?? Self.now(), buildVersion: buildVersion)
         let outcome = DistributionPlanner.plan(document: text, context: context, resource: resource)
@@ -77,15 +77,38 @@ struct PlanCommand: ParsableCommand {
             writeToStandardError("imgship: \(outcome.errors.count) error(s); no plan\n")
             throw ExitCode(2)
         }
-        switch output {
-        case .text: print(TextRenderer.render(plan), terminator: "")
-        case .json: print(JSONRenderer.render(plan), terminator: "")
-        case .script: print(ScriptRenderer.render(plan), terminator: "")
+        if let emitJob {
+            guard !plan.exports.isEmpty else {
+                writeToStandardError("imgship: error: \(name): no region has an s3ExportConfiguration; there is nothing to export\n")
+                throw ExitCode(2)
+            }
+            print(Self.job(exporting: emitJob, to: jobDestination, as: plan.exports).json(), terminator: "")
+        } else {
+            switch output {
+            case .text: print(TextRenderer.render(plan), terminator: "")
+            case .json: print(JSONRenderer.render(plan), terminator: "")
+            case .script: print(ScriptRenderer.render(plan), terminator: "")
+            }
         }
         if strict && !outcome.warnings.isEmpty {
             writeToStandardError("imgship: \(outcome.warnings.count) warning(s) with --strict\n")
             throw ExitCode(2)
         }
+    }
+
+    /// One export a region: the image in that region's disk image format, bucket and prefix.
+    /// Image Builder names the object `export-ami-<id>`; the AMI id exists only after the
+    /// build, so the local name is `export-<image name>-<region>`. Paths are absolute, as the
+    /// job file may be saved anywhere.
+    static func job(exporting source: String, to destination: String, as exports: [PlannedExport]) -> JobFile {
+        let current = FileManager.default.currentDirectoryPath
+        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : current + "/" + path }
+        let imageName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+        return JobFile(exports: exports.map { export in
+            JobFile.Export(source: absolute(source), formats: [OutputFormat(parsing: export.diskImageFormat) ?? .raw],
+                           destination: absolute(destination), s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix,
+                           name: "export-\(imageName)-\(export.region)")
+        })
     }
 
     /// Image Builder's buildDate form, UTC: 2026-11-24T09-30-00Z has no colons, which AMI
@@ -101,4 +124,18 @@ struct PlanCommand: ParsableCommand {
 
 extension PlanContext.Platform: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+/// The text of a configuration or job file, or of standard input for `-`; exit 2 when it
+/// cannot be read.
+func readDocument(_ path: String) throws -> String {
+    do {
+        if path == "-" {
+            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+        return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        writeToStandardError("imgship: error: \(path): cannot read: \((error as NSError).localizedDescription)\n")
+        throw ExitCode(2)
+    }
 }

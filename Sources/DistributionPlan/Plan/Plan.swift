@@ -78,6 +78,26 @@ public struct PlanTotals: Sendable, Equatable {
     public var copyAccounts = 0
 }
 
+/// One region's S3 export, typed, for tools that produce the same files locally
+/// (`imgship plan --emit-job`). Image Builder names the object
+/// `<s3Prefix>export-ami-<id>.<vmdk|raw|vhd>`.
+public struct PlannedExport: Sendable, Equatable {
+    public var region: String
+    /// VMDK, RAW or VHD, as configured.
+    public var diskImageFormat: String
+    public var s3Bucket: String
+    public var s3Prefix: String?
+    public var roleName: String
+
+    init(region: String, export: DistributionConfiguration.S3Export) {
+        self.region = region
+        diskImageFormat = export.diskImageFormat
+        s3Bucket = export.s3Bucket
+        s3Prefix = export.s3Prefix
+        roleName = export.roleName
+    }
+}
+
 /// The expanded plan: everything a renderer needs.
 public struct Plan: Sendable {
     public var configurationName: String?
@@ -85,6 +105,8 @@ public struct Plan: Sendable {
     /// The source region actually used (given, or the first listed).
     public var sourceRegion: String
     public var tasks: [PlanTask]
+    /// The S3 exports of the plan's export-image tasks, in region order.
+    public var exports: [PlannedExport]
     public var prerequisites: [Prerequisite]
     public var warnings: [Problem]
     public var totals: PlanTotals

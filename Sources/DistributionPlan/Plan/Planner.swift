@@ -56,7 +56,10 @@ public enum Planner {
         for task in tasks { totals.byKind[task.kind, default: 0] += 1 }
         totals.copyRegions = copyRegions.count
         totals.copyAccounts = copyAccounts.count
-        return Plan(configurationName: configuration.name, context: context, sourceRegion: sourceRegion, tasks: tasks,
+        let exports = configuration.distributions.compactMap { entry in
+            entry.s3Export.map { PlannedExport(region: entry.region, export: $0) }
+        }
+        return Plan(configurationName: configuration.name, context: context, sourceRegion: sourceRegion, tasks: tasks, exports: exports,
                     prerequisites: prerequisites.items, warnings: warnings, totals: totals)
     }
 

@@ -1,0 +1,348 @@
+import ConfigDocument
+import DiskImage
+
+/// A batch of exports, read from a JSON or YAML job file (schema in README, `schemaVersion` 1).
+///
+/// Each export names a source image, the formats to write it in and where: outputs follow the
+/// layout of EC2 ExportImage in S3, `<destination>/<s3Bucket>/<s3Prefix><name>.<extension>`,
+/// so a later `aws s3 sync <destination>/<s3Bucket> s3://<s3Bucket>` puts each object under
+/// the key Image Builder would use.
+public struct JobFile: Sendable, Equatable {
+    public static let schemaVersion = 1
+
+    public var exports: [Export]
+
+    public init(exports: [Export]) {
+        self.exports = exports
+    }
+
+    /// One source image written in one or more formats.
+    public struct Export: Sendable, Equatable {
+        /// The image path as written; relative paths are relative to the job file's folder.
+        public var source: String
+        /// How to read the source; nil means what its bytes say.
+        public var sourceFormat: SourceFormat?
+        public var formats: [OutputFormat]
+        /// The local folder standing for S3; relative like `source`.
+        public var destination: String
+        public var s3Bucket: String?
+        /// Prepended to the file name as S3 prepends it to the key: `exports/` makes a folder,
+        /// `vm-` a name prefix.
+        public var s3Prefix: String?
+        /// The file name without extension; nil means the source's name without its extension.
+        public var name: String?
+        public var options: Options
+
+        public init(source: String, sourceFormat: SourceFormat? = nil, formats: [OutputFormat], destination: String,
+                    s3Bucket: String? = nil, s3Prefix: String? = nil, name: String? = nil, options: Options = Options()) {
+            self.source = source
+            self.sourceFormat = sourceFormat
+            self.formats = formats
+            self.destination = destination
+            self.s3Bucket = s3Bucket
+            self.s3Prefix = s3Prefix
+            self.name = name
+            self.options = options
+        }
+
+        /// The output file name for `format`: prefix, name and extension.
+        public func fileName(for format: OutputFormat) -> String {
+            let base = name ?? Self.defaultName(forSource: source)
+            return (s3Prefix ?? "") + base + "." + format.fileExtension
+        }
+
+        /// `images/web.raw` is `web`; `/dev/sdb` is `sdb`.
+        static func defaultName(forSource source: String) -> String {
+            let last = source.split(separator: "/").last.map(String.init) ?? source
+            guard let dot = last.lastIndex(of: "."), dot != last.startIndex else { return last }
+            return String(last[..<dot])
+        }
+    }
+
+    /// The export options a job may set; the same as `imgship export`'s.
+    public struct Options: Sendable, Equatable {
+        public var level: DeflateLevel
+        public var adapter: VMDK.Adapter
+        public var alignToMiB: Bool
+        public var machine: VirtualMachineSettings
+
+        public init(level: DeflateLevel = .standard, adapter: VMDK.Adapter = .lsilogic, alignToMiB: Bool = false,
+                    machine: VirtualMachineSettings = VirtualMachineSettings()) {
+            self.level = level
+            self.adapter = adapter
+            self.alignToMiB = alignToMiB
+            self.machine = machine
+        }
+    }
+}
+
+/// A job file that cannot be run: every problem found, each with its path and position.
+public struct InvalidJobFile: Error, Sendable {
+    public var problems: [Problem]
+}
+
+extension JobFile {
+    /// Reads and checks a job document, collecting every problem rather than stopping at the first.
+    public static func decode(_ text: String) throws(InvalidJobFile) -> JobFile {
+        let document: ConfigValue
+        do {
+            document = try DocumentReader.parse(text)
+        } catch {
+            throw InvalidJobFile(problems: [error])
+        }
+        var reader = JobFileReader()
+        let job = reader.read(document)
+        guard let job, reader.problems.isEmpty else {
+            throw InvalidJobFile(problems: reader.problems.sorted())
+        }
+        return job
+    }
+}
+
+/// The walk behind `JobFile.decode`: one method a structure, problems appended as found.
+private struct JobFileReader {
+    var problems: [Problem] = []
+
+    static let topKeys = ["schemaVersion", "exports"]
+    static let exportKeys = ["source", "sourceFormat", "formats", "destination", "s3Bucket", "s3Prefix", "name", "options"]
+    static let optionKeys = ["level", "adapter", "alignMiB", "cpus", "memoryMiB", "osType"]
+    static let formatNames = ["raw", "vhd", "vhd-dynamic", "vhd-fixed", "vmdk", "ova"]
+
+    mutating func read(_ document: ConfigValue) -> JobFile? {
+        let root = Path()
+        guard checkKeys(document, root, allowed: Self.topKeys, structure: "the job") else { return nil }
+        if let version = document["schemaVersion"] {
+            if version.int != JobFile.schemaVersion {
+                fail(root.member("schemaVersion"), "this imgship reads schemaVersion \(JobFile.schemaVersion), found \(version.scalarText ?? version.typeName)", version)
+            }
+        } else {
+            fail(root, "missing required field 'schemaVersion' (\(JobFile.schemaVersion))", document)
+        }
+        guard let exportsValue = document["exports"] else {
+            fail(root, "missing required field 'exports' (a list of exports)", document)
+            return nil
+        }
+        guard let items = exportsValue.array else {
+            fail(root.member("exports"), "expected a list of exports, found \(exportsValue.typeName)", exportsValue)
+            return nil
+        }
+        if items.isEmpty {
+            fail(root.member("exports"), "the list is empty; give at least one export", exportsValue)
+        }
+        let exports = items.enumerated().compactMap { index, item in
+            readExport(item, root.member("exports").item(index))
+        }
+        guard exports.count == items.count else { return nil }
+        return JobFile(exports: exports)
+    }
+
+    private mutating func readExport(_ value: ConfigValue, _ path: Path) -> JobFile.Export? {
+        guard checkKeys(value, path, allowed: Self.exportKeys, structure: "an export") else { return nil }
+        let before = problems.count
+        let source = requiredString(value, "source", path)
+        let destination = requiredString(value, "destination", path)
+        var sourceFormat: SourceFormat?
+        if let text = optionalString(value, "sourceFormat", path) {
+            sourceFormat = SourceFormat(rawValue: text.lowercased())
+            if sourceFormat == nil {
+                fail(path.member("sourceFormat"), "\"\(text)\" is not a source format; expected one of \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", "))", value["sourceFormat"])
+            }
+        }
+        let formats = readFormats(value, path)
+        let s3Bucket = optionalString(value, "s3Bucket", path)
+        if let s3Bucket, !Self.isBucketName(s3Bucket) {
+            fail(path.member("s3Bucket"), "\"\(s3Bucket)\" is not an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit", value["s3Bucket"])
+        }
+        let s3Prefix = optionalString(value, "s3Prefix", path)
+        if let s3Prefix, let reason = Self.prefixProblem(s3Prefix) {
+            fail(path.member("s3Prefix"), "\"\(s3Prefix)\" \(reason)", value["s3Prefix"])
+        }
+        let name = optionalString(value, "name", path)
+        if let name, name.isEmpty || name.contains("/") || name == "." || name == ".." || name.contains("\u{0}") {
+            fail(path.member("name"), "\"\(name)\" is not a file name: give a name without '/' (the folder comes from destination, s3Bucket and s3Prefix)", value["name"])
+        }
+        let options = readOptions(value["options"], path.member("options"))
+        guard problems.count == before, let source, let destination, let formats, let options else { return nil }
+        return JobFile.Export(source: source, sourceFormat: sourceFormat, formats: formats, destination: destination,
+                              s3Bucket: s3Bucket, s3Prefix: s3Prefix, name: name, options: options)
+    }
+
+    private mutating func readFormats(_ export: ConfigValue, _ path: Path) -> [OutputFormat]? {
+        guard let value = export["formats"] else {
+            fail(path, "missing required field 'formats' (a list of \(Self.formatNames.joined(separator: ", ")))", export)
+            return nil
+        }
+        // A single format as a string is accepted: it is what people write for one format.
+        let items = value.array ?? [value]
+        if items.isEmpty {
+            fail(path.member("formats"), "the list is empty; give at least one of \(Self.formatNames.joined(separator: ", "))", value)
+            return nil
+        }
+        var formats: [OutputFormat] = []
+        var extensions: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            let itemPath = value.array == nil ? path.member("formats") : path.member("formats").item(index)
+            guard let text = item.string else {
+                fail(itemPath, "expected a format name, found \(item.typeName)", item)
+                continue
+            }
+            guard let format = OutputFormat(parsing: text) else {
+                fail(itemPath, "\"\(text)\" is not an output format; expected one of \(Self.formatNames.joined(separator: ", "))", item)
+                continue
+            }
+            if let earlier = extensions[format.fileExtension] {
+                fail(itemPath, "\"\(text)\" writes the same .\(format.fileExtension) file as formats[\(earlier)]; give one of them, or a second export with another name", item)
+                continue
+            }
+            extensions[format.fileExtension] = index
+            formats.append(format)
+        }
+        return formats.count == items.count ? formats : nil
+    }
+
+    private mutating func readOptions(_ value: ConfigValue?, _ path: Path) -> JobFile.Options? {
+        var options = JobFile.Options()
+        guard let value else { return options }
+        guard checkKeys(value, path, allowed: Self.optionKeys, structure: "options") else { return nil }
+        let before = problems.count
+        if let level = value["level"] {
+            if let text = level.scalarText, level.bool == nil, let parsed = DeflateLevel(parsing: text) {
+                options.level = parsed
+            } else {
+                fail(path.member("level"), "expected fast, default, best or a number 1 to 12, found \(level.scalarText.map { "\"\($0)\"" } ?? level.typeName)", level)
+            }
+        }
+        if let text = optionalString(value, "adapter", path) {
+            if let adapter = VMDK.Adapter(rawValue: text.lowercased()) {
+                options.adapter = adapter
+            } else {
+                fail(path.member("adapter"), "\"\(text)\" is not a VMDK adapter; expected one of \(VMDK.Adapter.allCases.map(\.rawValue).joined(separator: ", "))", value["adapter"])
+            }
+        }
+        if let align = value["alignMiB"] {
+            if let flag = align.bool {
+                options.alignToMiB = flag
+            } else {
+                fail(path.member("alignMiB"), "expected true or false, found \(align.typeName)", align)
+            }
+        }
+        if let cpus = integer(value, "cpus", path, in: 1...768) { options.machine.cpus = cpus }
+        if let memory = integer(value, "memoryMiB", path, in: 4...(24 << 20)) { options.machine.memoryMiB = memory }
+        if let text = optionalString(value, "osType", path) {
+            if let system = VirtualMachineSettings.OperatingSystem(rawValue: text.lowercased()) {
+                options.machine.operatingSystem = system
+            } else {
+                fail(path.member("osType"), "\"\(text)\" is not an OS type; expected one of \(VirtualMachineSettings.OperatingSystem.allCases.map(\.rawValue).joined(separator: ", "))", value["osType"])
+            }
+        }
+        return problems.count == before ? options : nil
+    }
+
+    // MARK: Fields
+
+    /// False (with a problem) when `value` is not an object; unknown keys are reported and
+    /// the walk goes on, so one typo does not hide other problems.
+    private mutating func checkKeys(_ value: ConfigValue, _ path: Path, allowed: [String], structure: String) -> Bool {
+        guard let members = value.members else {
+            fail(path, "expected \(structure) as an object, found \(value.typeName)", value)
+            return false
+        }
+        for (key, member) in members where !allowed.contains(key) {
+            let hint = closestName(to: key, among: allowed).map { "did you mean '\($0)'?" }
+                ?? "expected one of \(allowed.joined(separator: ", "))"
+            fail(path.member(key), "unknown key '\(key)'; \(hint)", member)
+        }
+        return true
+    }
+
+    private mutating func requiredString(_ object: ConfigValue, _ key: String, _ path: Path) -> String? {
+        guard object[key] != nil else {
+            fail(path, "missing required field '\(key)'", object)
+            return nil
+        }
+        return optionalString(object, key, path)
+    }
+
+    private mutating func optionalString(_ object: ConfigValue, _ key: String, _ path: Path) -> String? {
+        guard let value = object[key] else { return nil }
+        guard let text = value.string else {
+            fail(path.member(key), "expected a string, found \(value.typeName)", value)
+            return nil
+        }
+        if text.isEmpty {
+            fail(path.member(key), "is empty", value)
+            return nil
+        }
+        return text
+    }
+
+    private mutating func integer(_ object: ConfigValue, _ key: String, _ path: Path, in range: ClosedRange<Int>) -> Int? {
+        guard let value = object[key] else { return nil }
+        guard let number = value.int, range.contains(number) else {
+            fail(path.member(key), "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(value.scalarText ?? value.typeName)", value)
+            return nil
+        }
+        return number
+    }
+
+    private mutating func fail(_ path: Path, _ message: String, _ value: ConfigValue?) {
+        problems.append(Problem(.error, path.text, message, at: value))
+    }
+
+    // MARK: S3 names
+
+    /// S3's rules for bucket names (general purpose buckets).
+    static func isBucketName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (3...63).contains(bytes.count) else { return false }
+        func isLetterOrDigit(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        guard let first = bytes.first, let last = bytes.last, isLetterOrDigit(first), isLetterOrDigit(last) else { return false }
+        return bytes.allSatisfy { isLetterOrDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") } && !name.contains("..")
+    }
+
+    /// Why a prefix cannot stand for a local path, or nil. S3 keys may hold anything; a
+    /// folder on disk may not climb out of its bucket.
+    static func prefixProblem(_ prefix: String) -> String? {
+        if prefix.hasPrefix("/") { return "starts with '/'; S3 prefixes are relative to the bucket" }
+        if prefix.contains("\u{0}") { return "contains a NUL character" }
+        let components = prefix.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        if components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            return "has an empty, '.' or '..' folder; it would not land under the same key locally"
+        }
+        return nil
+    }
+}
+
+extension JobFile {
+    /// The job as a JSON job file, keys in schema order, options only where they differ from
+    /// the defaults; `decode` reads it back to an equal job.
+    public func json() -> String {
+        let quoted = jsonString
+        let defaults = Options()
+        var entries: [String] = []
+        for export in exports {
+            var fields = ["\"source\": \(quoted(export.source))"]
+            if let format = export.sourceFormat { fields.append("\"sourceFormat\": \(quoted(format.rawValue))") }
+            fields.append("\"formats\": [\(export.formats.map { quoted($0.rawValue) }.joined(separator: ", "))]")
+            fields.append("\"destination\": \(quoted(export.destination))")
+            if let bucket = export.s3Bucket { fields.append("\"s3Bucket\": \(quoted(bucket))") }
+            if let prefix = export.s3Prefix { fields.append("\"s3Prefix\": \(quoted(prefix))") }
+            if let name = export.name { fields.append("\"name\": \(quoted(name))") }
+            var options: [String] = []
+            let chosen = export.options
+            if chosen.level != defaults.level { options.append("\"level\": \(quoted(chosen.level.description))") }
+            if chosen.adapter != defaults.adapter { options.append("\"adapter\": \(quoted(chosen.adapter.rawValue))") }
+            if chosen.alignToMiB { options.append("\"alignMiB\": true") }
+            if chosen.machine.cpus != defaults.machine.cpus { options.append("\"cpus\": \(chosen.machine.cpus)") }
+            if chosen.machine.memoryMiB != defaults.machine.memoryMiB { options.append("\"memoryMiB\": \(chosen.machine.memoryMiB)") }
+            if chosen.machine.operatingSystem != defaults.machine.operatingSystem {
+                options.append("\"osType\": \(quoted(chosen.machine.operatingSystem.rawValue))")
+            }
+            if !options.isEmpty { fields.append("\"options\": {\(options.joined(separator: ", "))}") }
+            entries.append("    {\n      " + fields.joined(separator: ",\n      ") + "\n    }")
+        }
+        return "{\n  \"schemaVersion\": \(Self.schemaVersion),\n  \"exports\": [\n" + entries.joined(separator: ",\n") + "\n  ]\n}\n"
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// What a job run did: every output's result, the SHA256SUMS lists written, and problems of
+/// the job itself. Saved as `job-report.json` (schema in README).
+public struct JobReport: Sendable {
+    public static let schemaVersion = 1
+
+    public var started: Date
+    public var seconds: Double = 0
+    /// In job file order.
+    public var results: [UnitResult]
+    /// The SHA256SUMS files written, one per output folder.
+    public var checksumLists: [String] = []
+    /// Problems of the job rather than of one output, such as a SHA256SUMS that could not be written.
+    public var errors: [String] = []
+
+    public init(started: Date, results: [UnitResult]) {
+        self.started = started
+        self.results = results
+    }
+
+    public func count(_ status: UnitResult.Status) -> Int {
+        results.filter { $0.status == status }.count
+    }
+
+    /// True when every output is there and good.
+    public var succeeded: Bool {
+        errors.isEmpty && results.allSatisfy { $0.status == .exported || $0.status == .skipped }
+    }
+
+    /// Writes `SHA256SUMS` in each folder that holds a good output: one sha256sum line per
+    /// output of this job in that folder, sorted by file name, so `sha256sum -c SHA256SUMS`
+    /// checks them all. Failed outputs are left out; the list is replaced as a whole.
+    mutating func writeChecksumLists() {
+        var byFolder: [String: [(name: String, sha256: String)]] = [:]
+        for result in results where result.status == .exported || result.status == .skipped {
+            guard let sha256 = result.sha256 else { continue }
+            byFolder[result.unit.folder, default: []].append((result.unit.fileName, sha256))
+        }
+        for folder in byFolder.keys.sorted() {
+            let lines = (byFolder[folder] ?? []).sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+                .map { "\($0.sha256)  \($0.name)\n" }.joined()
+            let path = folder + "/SHA256SUMS"
+            do {
+                try Data(lines.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                checksumLists.append(path)
+            } catch {
+                errors.append("\(path): cannot write: \((error as NSError).localizedDescription)")
+            }
+        }
+    }
+
+    /// The report as JSON, keys sorted; absent values are `null` so every record has every key.
+    public func json(jobFile: String) -> String {
+        func quoted(_ text: String?) -> String {
+            text.map(jsonString) ?? "null"
+        }
+        func number(_ value: Double) -> String {
+            String(format: "%.3f", value)
+        }
+        var lines = ["{"]
+        lines.append("  \"checksumLists\": [\(checksumLists.map { quoted($0) }.joined(separator: ", "))],")
+        lines.append("  \"errors\": [\(errors.map { quoted($0) }.joined(separator: ", "))],")
+        lines.append("  \"exports\": [")
+        for (index, result) in results.enumerated() {
+            let fields = [
+                "\"bytes\": \(result.bytes.map(String.init) ?? "null")",
+                "\"entry\": \(quoted(result.unit.entry))",
+                "\"error\": \(quoted(result.error))",
+                "\"format\": \(quoted(result.unit.format.rawValue))",
+                "\"manifest\": \(quoted(result.unit.manifest))",
+                "\"path\": \(quoted(result.unit.output))",
+                "\"replaced\": \(quoted(result.replaced))",
+                "\"seconds\": \(number(result.seconds))",
+                "\"sha256\": \(quoted(result.sha256))",
+                "\"source\": \(quoted(result.unit.source))",
+                "\"status\": \(quoted(result.status.rawValue))",
+            ]
+            lines.append("    {" + fields.joined(separator: ", ") + "}" + (index + 1 < results.count ? "," : ""))
+        }
+        lines.append("  ],")
+        lines.append("  \"job\": \(quoted(jobFile)),")
+        lines.append("  \"schemaVersion\": \(Self.schemaVersion),")
+        lines.append("  \"seconds\": \(number(seconds)),")
+        lines.append("  \"started\": \(quoted(ISO8601DateFormatter().string(from: started))),")
+        let totals = UnitResult.Status.allCases.map { "\"\($0.rawValue)\": \(count($0))" }.joined(separator: ", ")
+        lines.append("  \"totals\": {\(totals)}")
+        lines.append("}")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `text` as a JSON string, slashes unescaped so paths read as written.
+func jsonString(_ text: String) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.withoutEscapingSlashes]
+    let data = (try? encoder.encode(text)) ?? Data("\"\"".utf8)
+    return String(decoding: data, as: UTF8.self)
+}

@@ -1,0 +1,338 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConfigDocument
+import DiskImage
+import Foundation
+
+/// One output of a job: an export entry written in one format, with its paths resolved.
+public struct ExportUnit: Sendable, Equatable {
+    /// The entry's path in the job file, `exports[2]`.
+    public var entry: String
+    public var source: String
+    public var sourceFormat: SourceFormat?
+    public var format: OutputFormat
+    public var output: String
+    /// `output.sha256`, in sha256sum format.
+    public var manifest: String { output + ".sha256" }
+    public var options: JobFile.Options
+
+    /// The folder the output lands in; its SHA256SUMS lists it.
+    public var folder: String {
+        output.lastIndex(of: "/").map { String(output[..<$0]) } ?? "."
+    }
+
+    public var fileName: String {
+        output.lastIndex(of: "/").map { String(output[output.index(after: $0)...]) } ?? output
+    }
+
+    /// Compressing formats keep every core busy on their own; the others are bound by the one
+    /// SHA-256 stream of their output and leave cores idle (see README, "Running jobs").
+    var isCompressing: Bool { format == .vmdk || format == .ova }
+}
+
+extension JobFile {
+    /// The outputs of the job in file order, paths resolved against `baseFolder` (the job
+    /// file's folder). Two outputs with one path are an error naming both entries.
+    public func units(baseFolder: String) throws(InvalidJobFile) -> [ExportUnit] {
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : (baseFolder == "." ? path : baseFolder + "/" + path)
+        }
+        var units: [ExportUnit] = []
+        var owners: [String: String] = [:]
+        var problems: [Problem] = []
+        for (index, export) in exports.enumerated() {
+            var folder = resolve(export.destination)
+            if let bucket = export.s3Bucket { folder += "/" + bucket }
+            for format in export.formats {
+                let entry = "exports[\(index)]"
+                let output = normalized(folder + "/" + export.fileName(for: format))
+                if let owner = owners[output] {
+                    problems.append(Problem(.error, entry, "writes \(output) as \(format.rawValue), which \(owner) also writes; give one of them another name, s3Prefix or destination"))
+                    continue
+                }
+                owners[output] = "\(entry) (\(format.rawValue))"
+                units.append(ExportUnit(entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
+                                        format: format, output: output, options: export.options))
+            }
+        }
+        guard problems.isEmpty else { throw InvalidJobFile(problems: problems) }
+        return units
+    }
+
+    /// `a//b/./c` as `a/b/c`, so two spellings of one path are seen as one.
+    private func normalized(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        let parts = path.split(separator: "/").filter { $0 != "." }
+        return (absolute ? "/" : "") + parts.joined(separator: "/")
+    }
+}
+
+/// What became of one output.
+public struct UnitResult: Sendable, Equatable {
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        /// Written in this run.
+        case exported
+        /// Already there, and it verified against its manifest.
+        case skipped
+        case failed
+        /// Not started, or stopped, because the job was interrupted.
+        case cancelled
+    }
+
+    public var unit: ExportUnit
+    public var status: Status
+    /// Output bytes; nil when there is no output.
+    public var bytes: UInt64?
+    public var sha256: String?
+    public var seconds: Double
+    /// Why it failed.
+    public var error: String?
+    /// Why an existing output was replaced (with `replaceInvalid`).
+    public var replaced: String?
+}
+
+/// How many exports run at once.
+public enum JobConcurrency: Sendable, Equatable {
+    /// Compressing exports (vmdk, ova) one at a time with every core; the others, bound by
+    /// their SHA-256 stream, up to one a core.
+    case automatic
+    /// `n` exports at a time, each with its share of the cores.
+    case fixed(Int)
+}
+
+/// Runs a job's exports: skips outputs that exist and verify, writes the rest, and lists
+/// every good output in a SHA256SUMS per folder.
+public struct JobRunner: Sendable {
+    public var concurrency: JobConcurrency
+    /// Export again over an output that exists but does not verify (or lacks its manifest,
+    /// or is older than its source) instead of failing it.
+    public var replaceInvalid: Bool
+    /// Unix time for VHD footers (SOURCE_DATE_EPOCH); nil means now.
+    public var timestamp: UInt64?
+    public var isCancelled: @Sendable () -> Bool
+    /// Called once an output, in the order outputs finish: the result, how many are done, and
+    /// how many there are.
+    public var onFinish: @Sendable (UnitResult, Int, Int) -> Void
+    public var cores: Int
+
+    public init(concurrency: JobConcurrency = .automatic, replaceInvalid: Bool = false, timestamp: UInt64? = nil,
+                isCancelled: @escaping @Sendable () -> Bool = { false },
+                onFinish: @escaping @Sendable (UnitResult, Int, Int) -> Void = { _, _, _ in },
+                cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
+        self.concurrency = concurrency
+        self.replaceInvalid = replaceInvalid
+        self.timestamp = timestamp
+        self.isCancelled = isCancelled
+        self.onFinish = onFinish
+        self.cores = cores
+    }
+
+    /// What a run would do with each output, without reading or writing any image.
+    public enum Intent: String, Sendable {
+        case export = "export"
+        case verify = "verify, then skip if it passes"
+        case missingSource = "fail: the source does not exist"
+        case noManifest = "fail: the output exists without its manifest (export again with --force)"
+    }
+
+    public func intents(_ units: [ExportUnit]) -> [Intent] {
+        units.map { unit in
+            if !fileExists(unit.source) { return .missingSource }
+            if fileExists(unit.output) { return fileExists(unit.manifest) ? .verify : (replaceInvalid ? .export : .noManifest) }
+            return .export
+        }
+    }
+
+    /// Runs every unit (a failure does not stop the others), then writes the SHA256SUMS lists.
+    public func run(_ units: [ExportUnit]) -> JobReport {
+        let started = Date()
+        let clockStart = DispatchTime.now().uptimeNanoseconds
+        let slots: Int
+        let weight: @Sendable (ExportUnit) -> Int
+        let threads: @Sendable (ExportUnit) -> Int
+        switch concurrency {
+        case .automatic:
+            let cores = cores
+            slots = cores
+            weight = { $0.isCompressing ? cores : 1 }
+            threads = { _ in cores }
+        case let .fixed(count):
+            let share = max(1, cores / count)
+            slots = count
+            weight = { _ in 1 }
+            threads = { _ in share }
+        }
+        let queue = UnitQueue(units: units, slots: slots)
+        let group = DispatchGroup()
+        for _ in 0..<min(slots, max(1, units.count)) {
+            group.enter()
+            let worker = Thread {
+                while let index = queue.claim(weight: weight) {
+                    let unit = units[index]
+                    let result = execute(unit, threads: threads(unit))
+                    let done = queue.finish(index, result: result, weight: weight(unit))
+                    onFinish(result, done, units.count)
+                }
+                group.leave()
+            }
+            worker.stackSize = 4 << 20
+            worker.start()
+        }
+        group.wait()
+        let results = queue.collected()
+        var report = JobReport(started: started, results: results)
+        report.writeChecksumLists()
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - clockStart) / 1e9
+        return report
+    }
+
+    // MARK: One output
+
+    func execute(_ unit: ExportUnit, threads: Int) -> UnitResult {
+        let clockStart = DispatchTime.now().uptimeNanoseconds
+        var result = UnitResult(unit: unit, status: .failed, seconds: 0)
+        defer { result.seconds = Double(DispatchTime.now().uptimeNanoseconds - clockStart) / 1e9 }
+        guard !isCancelled() else {
+            result.status = .cancelled
+            return result
+        }
+        var overwrite = false
+        if fileExists(unit.output) {
+            switch check(existing: unit) {
+            case let .verified(sha256, bytes):
+                result.status = .skipped
+                result.sha256 = sha256
+                result.bytes = bytes
+                return result
+            case let .invalid(reason):
+                guard replaceInvalid else {
+                    result.error = "\(unit.output) \(reason); remove it or run with --force to export it again"
+                    return result
+                }
+                overwrite = true
+                result.replaced = reason
+            }
+        } else if fileExists(unit.manifest) {
+            // A manifest whose image is gone (deleted to redo it) describes nothing.
+            unlink(unit.manifest)
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: unit.folder, withIntermediateDirectories: true)
+        } catch {
+            result.error = "\(unit.folder): cannot create the folder: \((error as NSError).localizedDescription)"
+            return result
+        }
+        let options = ExportOptions(format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
+                                    level: unit.options.level, adapter: unit.options.adapter,
+                                    alignToMiB: unit.options.alignToMiB, overwrite: overwrite, timestamp: timestamp,
+                                    isCancelled: isCancelled, machine: unit.options.machine)
+        do throws(DiskImageError) {
+            let summary = try Exporter.export(source: unit.source, to: .file(unit.output), manifestPath: unit.manifest, options: options)
+            result.status = .exported
+            result.sha256 = summary.sha256
+            result.bytes = summary.outputSize
+        } catch {
+            result.status = error == .cancelled ? .cancelled : .failed
+            result.error = "\(error)"
+        }
+        return result
+    }
+
+    enum ExistingOutput {
+        case verified(sha256: String, bytes: UInt64)
+        case invalid(String)
+    }
+
+    /// Whether an output already there can stand: its manifest exists, it is newer than its
+    /// source, and its structure and digest verify.
+    func check(existing unit: ExportUnit) -> ExistingOutput {
+        guard fileExists(unit.manifest) else {
+            return .invalid("exists without its manifest \(unit.manifest)")
+        }
+        var outputStatus = stat()
+        var sourceStatus = stat()
+        if stat(unit.output, &outputStatus) == 0, stat(unit.source, &sourceStatus) == 0,
+           (sourceStatus.st_mode & S_IFMT) == S_IFREG,
+           (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec) {
+            return .invalid("is older than its source \(unit.source), which changed after it was written")
+        }
+        let verification: VerificationReport
+        do throws(DiskImageError) {
+            verification = try ImageVerifier.verify(path: unit.output, format: unit.format.readerFormat, manifestPath: unit.manifest)
+        } catch {
+            return .invalid("cannot be verified: \(error)")
+        }
+        guard verification.passed, let sha256 = verification.sha256 else {
+            let failures = verification.checks.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }
+            return .invalid("does not verify (\(failures.joined(separator: "; ")))")
+        }
+        return .verified(sha256: sha256, bytes: UInt64(max(0, outputStatus.st_size)))
+    }
+}
+
+extension OutputFormat {
+    /// How to read an output of this format back.
+    var readerFormat: SourceFormat {
+        switch self {
+        case .raw: .raw
+        case .vhdFixed, .vhdDynamic: .vhd
+        case .vmdk: .vmdk
+        case .ova: .ova
+        }
+    }
+}
+
+func fileExists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+}
+
+/// The units not yet started and the cores free, shared by the job's worker threads.
+private final class UnitQueue: @unchecked Sendable {
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private let units: [ExportUnit]
+    private var pending: [Int]
+    private var freeSlots: Int
+    private var results: [UnitResult?]
+    private var done = 0
+
+    init(units: [ExportUnit], slots: Int) {
+        self.units = units
+        pending = Array(units.indices)
+        freeSlots = slots
+        results = Array(repeating: nil, count: units.count)
+    }
+
+    /// The first pending unit that fits in the free slots, waiting until one does; nil when
+    /// none is left.
+    func claim(weight: (ExportUnit) -> Int) -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if pending.isEmpty { return nil }
+            if let position = pending.firstIndex(where: { weight(units[$0]) <= freeSlots }) {
+                let index = pending.remove(at: position)
+                freeSlots -= weight(units[index])
+                return index
+            }
+            condition.wait()
+        }
+    }
+
+    func finish(_ index: Int, result: UnitResult, weight: Int) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        results[index] = result
+        freeSlots += weight
+        done += 1
+        condition.broadcast()
+        return done
+    }
+
+    func collected() -> [UnitResult] {
+        condition.lock()
+        defer { condition.unlock() }
+        return results.compactMap { $0 }
+    }
+}

@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import ExportJob
+import Foundation
+
+struct JobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job",
+        abstract: "Run the exports a job file lists, skipping outputs that are already there and verify.",
+        discussion: """
+        JOBFILE (JSON or YAML, schema in README) lists source images, formats and destinations; outputs land at \
+        DESTINATION/S3BUCKET/S3PREFIX+NAME.EXT, as EC2 ExportImage names its S3 objects. Relative paths are relative \
+        to the job file's folder. Each folder gets a SHA256SUMS; job-report.json records every output. A failed \
+        export does not stop the others. Exits 0 when every output is good, 1 when any failed, 2 for a bad job file, \
+        130 when interrupted.
+        """)
+
+    @Argument(help: "The job file, or - for standard input.")
+    var jobFile: String
+
+    @Flag(help: "Check the job and show what each output would do; read and write no image.")
+    var dryRun = false
+
+    @Option(help: "Exports at a time: auto (compressing formats one at a time on all cores, the others one a core) or a number.")
+    var concurrency: ConcurrencyChoice = .automatic
+
+    @Flag(help: "Export again over outputs that exist but do not verify, lack their manifest or are older than their source.")
+    var force = false
+
+    @Option(help: "Where to write the report (default: job-report.json beside the job file).")
+    var report: String?
+
+    @Flag(help: "Print the report (or, with --dry-run, the intents) as JSON on standard output instead of a table.")
+    var json = false
+
+    func run() throws {
+        let text = try readDocument(jobFile)
+        let shownName = jobFile == "-" ? "<stdin>" : jobFile
+        let baseFolder = jobFile == "-" ? "." : URL(fileURLWithPath: jobFile).deletingLastPathComponent().path
+        let units: [ExportUnit]
+        do throws(InvalidJobFile) {
+            units = try JobFile.decode(text).units(baseFolder: jobFile.contains("/") ? baseFolder : ".")
+        } catch {
+            for problem in error.problems {
+                let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
+                writeToStandardError("\(shownName)\(position): error: \(problem)\n")
+            }
+            writeToStandardError("imgship: \(error.problems.count) error(s) in the job file; nothing exported\n")
+            throw ExitCode(2)
+        }
+
+        installInterruptHandlers()
+        let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { UInt64($0) }
+        let width = String(units.count).count
+        var runner = JobRunner(concurrency: concurrency.value, replaceInvalid: force, timestamp: epoch,
+                               isCancelled: { interruptRequested.load(ordering: .relaxed) })
+        if dryRun {
+            printIntents(units, runner.intents(units))
+            return
+        }
+        runner.onFinish = { result, done, total in
+            let counter = "[" + String(repeating: " ", count: width - String(done).count) + "\(done)/\(total)]"
+            var line = "\(counter) \(result.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(result.unit.output)"
+            switch result.status {
+            case .exported:
+                line += "  \(result.bytes.map(Self.size) ?? "")  \(String(format1: result.seconds)) s"
+                if let replaced = result.replaced { line += "  (replaced: it \(replaced))" }
+            case .skipped: line += "  (verified against its manifest)"
+            case .failed, .cancelled: line += result.error.map { ": \($0)" } ?? ""
+            }
+            writeToStandardError(line + "\n")
+        }
+        var outcome = runner.run(units)
+        let reportPath = report ?? (jobFile == "-" ? "job-report.json" : baseFolder + "/job-report.json")
+        let reportText = outcome.json(jobFile: shownName)
+        do {
+            try Data(reportText.utf8).write(to: URL(fileURLWithPath: reportPath), options: .atomic)
+        } catch {
+            outcome.errors.append("\(reportPath): cannot write the report: \((error as NSError).localizedDescription)")
+        }
+        if json {
+            print(outcome.json(jobFile: shownName), terminator: "")
+        } else {
+            printTable(outcome, reportPath: reportPath)
+        }
+        for error in outcome.errors {
+            writeToStandardError("imgship: error: \(error)\n")
+        }
+        if interruptRequested.load(ordering: .relaxed) { throw ExitCode(130) }
+        if !outcome.succeeded { throw ExitCode(1) }
+    }
+
+    private func printTable(_ outcome: JobReport, reportPath: String) {
+        let rows = outcome.results.map { result in
+            [result.status.rawValue, result.unit.format.rawValue, result.bytes.map(Self.size) ?? "-",
+             String(format1: result.seconds), result.unit.output]
+        }
+        printColumns(["STATUS", "FORMAT", "SIZE", "SECONDS", "OUTPUT"], rows)
+        let counts = UnitResult.Status.allCases.compactMap { status in
+            outcome.count(status) > 0 ? "\(outcome.count(status)) \(status.rawValue)" : nil
+        }
+        print("\(outcome.results.count) output(s): \(counts.joined(separator: ", ")) in \(String(format1: outcome.seconds)) s")
+        for list in outcome.checksumLists { print("checksums: \(list)") }
+        print("report: \(reportPath)")
+    }
+
+    private func printIntents(_ units: [ExportUnit], _ intents: [JobRunner.Intent]) {
+        if json {
+            struct Row: Encodable {
+                var entry, source, format, path, action: String
+            }
+            let rows = zip(units, intents).map { unit, intent in
+                Row(entry: unit.entry, source: unit.source, format: unit.format.rawValue, path: unit.output, action: intent.rawValue)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+            if let data = try? encoder.encode(rows) { print(String(decoding: data, as: UTF8.self)) }
+            return
+        }
+        printColumns(["ENTRY", "FORMAT", "OUTPUT", "ACTION"], zip(units, intents).map { unit, intent in
+            [unit.entry, unit.format.rawValue, unit.output, intent.rawValue]
+        })
+        print("\(units.count) output(s); dry run: nothing read or written")
+    }
+
+    private func printColumns(_ header: [String], _ rows: [[String]]) {
+        let widths = header.indices.map { column in
+            ([header] + rows).map { $0[column].count }.max() ?? 0
+        }
+        for row in [header] + rows {
+            let cells = row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }
+            print(cells.joined(separator: "  "))
+        }
+    }
+
+    /// Bytes for people: 456.1 MB (decimal, as qemu-img and ls -h --si print).
+    static func size(_ bytes: UInt64) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var value = Double(bytes)
+        var index = 0
+        while value >= 1000 && index < units.count - 1 {
+            value /= 1000
+            index += 1
+        }
+        return index == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[index]
+    }
+}
+
+/// `--concurrency auto` or a number.
+enum ConcurrencyChoice: ExpressibleByArgument {
+    case automatic
+    case fixed(Int)
+
+    init?(argument: String) {
+        if argument == "auto" {
+            self = .automatic
+        } else if let count = Int(argument), (1...64).contains(count) {
+            self = .fixed(count)
+        } else {
+            return nil
+        }
+    }
+
+    var defaultValueDescription: String { "auto" }
+
+    var value: JobConcurrency {
+        switch self {
+        case .automatic: .automatic
+        case let .fixed(count): .fixed(count)
+        }
+    }
+}
