@@ -58,6 +58,10 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "ExportJobTests",
+            dependencies: ["ExportJob", "DiskImage", "ConfigDocument", "TestSupport"]
+        ),
+        .testTarget(
             name: "imgshipTests",
             dependencies: ["imgship", "TestSupport"]
         ),

@@ -100,7 +100,7 @@ extension JobFile {
 }
 
 /// The walk behind `JobFile.decode`: one method a structure, problems appended as found.
-private struct JobFileReader {
+struct JobFileReader {
     var problems: [Problem] = []
 
     static let topKeys = ["schemaVersion", "exports"]

@@ -115,6 +115,8 @@ public struct JobRunner: Sendable {
     /// how many there are.
     public var onFinish: @Sendable (UnitResult, Int, Int) -> Void
     public var cores: Int
+    /// Called as an output starts, while no other output can start or finish.
+    var onStart: @Sendable (ExportUnit) -> Void = { _ in }
 
     public init(concurrency: JobConcurrency = .automatic, replaceInvalid: Bool = false, timestamp: UInt64? = nil,
                 isCancelled: @escaping @Sendable () -> Bool = { false },
@@ -168,11 +170,10 @@ public struct JobRunner: Sendable {
         for _ in 0..<min(slots, max(1, units.count)) {
             group.enter()
             let worker = Thread {
-                while let index = queue.claim(weight: weight) {
+                while let index = queue.claim(weight: weight, onStart: onStart) {
                     let unit = units[index]
                     let result = execute(unit, threads: threads(unit))
-                    let done = queue.finish(index, result: result, weight: weight(unit))
-                    onFinish(result, done, units.count)
+                    queue.finish(index, result: result, weight: weight(unit), onFinish: onFinish)
                 }
                 group.leave()
             }
@@ -306,7 +307,7 @@ private final class UnitQueue: @unchecked Sendable {
 
     /// The first pending unit that fits in the free slots, waiting until one does; nil when
     /// none is left.
-    func claim(weight: (ExportUnit) -> Int) -> Int? {
+    func claim(weight: (ExportUnit) -> Int, onStart: (ExportUnit) -> Void) -> Int? {
         condition.lock()
         defer { condition.unlock() }
         while true {
@@ -314,20 +315,23 @@ private final class UnitQueue: @unchecked Sendable {
             if let position = pending.firstIndex(where: { weight(units[$0]) <= freeSlots }) {
                 let index = pending.remove(at: position)
                 freeSlots -= weight(units[index])
+                onStart(units[index])
                 return index
             }
             condition.wait()
         }
     }
 
-    func finish(_ index: Int, result: UnitResult, weight: Int) -> Int {
+    /// Records the result and frees the unit's slots; `onFinish` runs first, under the lock, so
+    /// progress lines come out whole and in order.
+    func finish(_ index: Int, result: UnitResult, weight: Int, onFinish: (UnitResult, Int, Int) -> Void) {
         condition.lock()
         defer { condition.unlock() }
         results[index] = result
-        freeSlots += weight
         done += 1
+        onFinish(result, done, units.count)
+        freeSlots += weight
         condition.broadcast()
-        return done
     }
 
     func collected() -> [UnitResult] {

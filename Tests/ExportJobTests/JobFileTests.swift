@@ -1,0 +1,117 @@
+import ConfigDocument
+import DiskImage
+@testable import ExportJob
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Job files")
+struct JobFileTests {
+    func problems(_ text: String) -> [String] {
+        do {
+            _ = try JobFile.decode(text)
+            return []
+        } catch {
+            return error.problems.map { problem in
+                (problem.line.map { "\($0):\(problem.column ?? 0) " } ?? "") + problem.description
+            }
+        }
+    }
+
+    @Test func fullEntryIsRead() throws {
+        let job = try JobFile.decode(#"""
+        {"schemaVersion": 1, "exports": [{
+          "source": "img/golden.qcow2", "sourceFormat": "QCOW2", "formats": ["VMDK", "vhd-fixed", "ova"],
+          "destination": "out", "s3Bucket": "my.bucket-1", "s3Prefix": "a/b/vm-", "name": "golden-7",
+          "options": {"level": "best", "adapter": "buslogic", "alignMiB": true, "cpus": 4, "memoryMiB": 4096, "osType": "windows64"}
+        }]}
+        """#)
+        let export = try #require(job.exports.first)
+        #expect(export.sourceFormat == .qcow2)
+        #expect(export.formats == [.vmdk, .vhdFixed, .ova])
+        #expect(export.options == JobFile.Options(level: .best, adapter: .buslogic, alignToMiB: true,
+                                                  machine: VirtualMachineSettings(cpus: 4, memoryMiB: 4096, operatingSystem: .windows64)))
+        let units = try job.units(baseFolder: "/jobs")
+        #expect(units.map(\.output) == ["/jobs/out/my.bucket-1/a/b/vm-golden-7.vmdk", "/jobs/out/my.bucket-1/a/b/vm-golden-7.vhd",
+                                        "/jobs/out/my.bucket-1/a/b/vm-golden-7.ova"])
+        #expect(units.map(\.folder) == Array(repeating: "/jobs/out/my.bucket-1/a/b", count: 3))
+        #expect(units[0].source == "/jobs/img/golden.qcow2")
+        #expect(units[0].manifest == "/jobs/out/my.bucket-1/a/b/vm-golden-7.vmdk.sha256")
+    }
+
+    @Test func writtenJobReadsBackEqual() throws {
+        let job = JobFile(exports: [
+            JobFile.Export(source: "/images/a \"quoted\".raw", formats: [.raw, .vmdk], destination: "/exports",
+                           s3Bucket: "bucket-a", s3Prefix: "x/", name: "export-a-us-east-1",
+                           options: JobFile.Options(level: .fast, alignToMiB: true)),
+            JobFile.Export(source: "relative/b.vhd", sourceFormat: .vhd, formats: [.vhdDynamic], destination: "out"),
+        ])
+        #expect(try JobFile.decode(job.json()) == job)
+    }
+
+    @Test func defaultNameIsTheSourceWithoutItsExtension() {
+        #expect(JobFile.Export.defaultName(forSource: "images/web.raw") == "web")
+        #expect(JobFile.Export.defaultName(forSource: "/dev/sdb") == "sdb")
+        #expect(JobFile.Export.defaultName(forSource: "disk.v2.qcow2") == "disk.v2")
+        #expect(JobFile.Export.defaultName(forSource: ".hidden") == ".hidden")
+    }
+
+    @Test func structuralProblemsNameTheirPath() {
+        #expect(problems("[]") == ["1:1 expected the job as an object, found a list"])
+        #expect(problems(#"{"exports": []}"#) == ["1:1 missing required field 'schemaVersion' (1)", "1:13 exports: the list is empty; give at least one export"])
+        #expect(problems(#"{"schemaVersion": 2, "exports": "all"}"#) == ["1:19 schemaVersion: this imgship reads schemaVersion 1, found 2",
+                                                                         "1:33 exports: expected a list of exports, found a string"])
+        #expect(problems(#"{"schemaVersion": 1, "export": []}"#) == ["1:1 missing required field 'exports' (a list of exports)",
+                                                                     "1:32 export: unknown key 'export'; did you mean 'exports'?"])
+        #expect(problems("schemaVersion: 1\nexports:\n  - source: [a]\n    formats: vmdk\n    destination: ''\n")
+            == ["3:13 exports[0].source: expected a string, found a list", "5:18 exports[0].destination: is empty"])
+        #expect(problems("{\"schemaVersion\": 1,\n \"exports\": [{\"source\": \"a\", \"formats\": [\"raw\", 7], \"destination\": \"o\", \"options\": []}]}")
+            == ["2:49 exports[0].formats[1]: expected a format name, found a number", "2:84 exports[0].options: expected options as an object, found a list"])
+        #expect(problems(#"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["vhd", "vhd-fixed"], "destination": "o"}]}"#)
+            == [#"1:69 exports[0].formats[1]: "vhd-fixed" writes the same .vhd file as formats[0]; give one of them, or a second export with another name"#])
+        #expect(problems("{\"schemaVersion\": 1, \"exports\": [{\"source\": \"a\", \"formats\": [\"raw\"], \"destination\": \"o\",\n  \"options\": {\"cpus\": 0, \"alignMiB\": \"yes\", \"osType\": \"beos\", \"adapter\": \"scsi\", \"levle\": 3}}]}")
+            == ["2:23 exports[0].options.cpus: expected a whole number from 1 to 768, found 0",
+                "2:38 exports[0].options.alignMiB: expected true or false, found a string",
+                "2:55 exports[0].options.osType: \"beos\" is not an OS type; expected one of linux64, windows64, other64",
+                "2:74 exports[0].options.adapter: \"scsi\" is not a VMDK adapter; expected one of lsilogic, ide, buslogic",
+                "2:91 exports[0].options.levle: unknown key 'levle'; did you mean 'level'?"])
+    }
+
+    @Test(arguments: [
+        ("/abs/", "starts with '/'; S3 prefixes are relative to the bucket"),
+        ("a//b/", "has an empty, '.' or '..' folder; it would not land under the same key locally"),
+        ("../up/", "has an empty, '.' or '..' folder; it would not land under the same key locally"),
+        ("a/./b", "has an empty, '.' or '..' folder; it would not land under the same key locally"),
+    ])
+    func prefixesThatCannotBeFoldersAreRefused(prefix: String, reason: String) {
+        let text = #"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["raw"], "destination": "o", "s3Prefix": "\#(prefix)"}]}"#
+        #expect(problems(text) == ["1:102 exports[0].s3Prefix: \"\(prefix)\" \(reason)"])
+    }
+
+    @Test func goodPrefixesAndBuckets() {
+        for prefix in ["exports/", "vm-", "a/b/c/", "2026-11-24/images/x"] {
+            #expect(JobFileReader.prefixProblem(prefix) == nil, "\(prefix)")
+        }
+        for bucket in ["abc", "my.bucket-1", String(repeating: "a", count: 63)] {
+            #expect(JobFileReader.isBucketName(bucket), "\(bucket)")
+        }
+        for bucket in ["ab", "-abc", "abc-", "ABC", "a_b_c", "a..b", String(repeating: "a", count: 64)] {
+            #expect(!JobFileReader.isBucketName(bucket), "\(bucket)")
+        }
+    }
+
+    @Test func twoExportsWritingOnePathAreRefused() throws {
+        let job = try JobFile.decode("""
+        schemaVersion: 1
+        exports:
+          - {source: one/disk.raw, formats: [vmdk, raw], destination: out}
+          - {source: two/disk.qcow2, formats: [vmdk], destination: ./out/}
+        """)
+        do {
+            _ = try job.units(baseFolder: "/j")
+            Issue.record("expected a conflict")
+        } catch {
+            #expect(error.problems.map(\.description) == ["exports[1]: writes /j/out/disk.vmdk as vmdk, which exports[0] (vmdk) also writes; give one of them another name, s3Prefix or destination"])
+        }
+    }
+}

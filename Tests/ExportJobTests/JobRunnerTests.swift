@@ -1,0 +1,73 @@
+import DiskImage
+@testable import ExportJob
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite("Job runner")
+struct JobRunnerTests {
+    func makeDisk(_ path: String) throws {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 4 * 1024 * 1024)
+        try handle.seek(toOffset: 1024 * 1024)
+        try handle.write(contentsOf: Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 * 13 / 7) }))
+        try handle.close()
+    }
+
+    /// An interrupted job finishes what it is writing, starts nothing more, and leaves only
+    /// complete outputs under their names.
+    @Test(arguments: [JobConcurrency.fixed(1), .automatic])
+    func interruptedJobLeavesOnlyCompleteOutputs(concurrency: JobConcurrency) throws {
+        let folder = try TemporaryFolder()
+        try makeDisk(folder.file("disk.raw"))
+        let job = JobFile(exports: [JobFile.Export(source: "disk.raw", formats: [.vmdk, .raw, .vhdFixed, .ova], destination: "out")])
+        let units = try job.units(baseFolder: folder.path)
+        let interrupted = Atomic<Bool>(false)
+        let runner = JobRunner(concurrency: concurrency, isCancelled: { interrupted.load(ordering: .relaxed) },
+                               onFinish: { _, _, _ in interrupted.store(true, ordering: .relaxed) }, cores: 1)
+        let report = runner.run(units)
+        #expect(report.results.map(\.status) == [.exported, .cancelled, .cancelled, .cancelled])
+        #expect(!report.succeeded)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).sorted()
+        #expect(names == ["SHA256SUMS", "disk.vmdk", "disk.vmdk.sha256"])
+        #expect(try String(contentsOfFile: folder.file("out/SHA256SUMS"), encoding: .utf8) == "\(report.results[0].sha256 ?? "")  disk.vmdk\n")
+    }
+
+    /// With automatic concurrency, a compressing export never shares the cores, and the
+    /// SHA-bound ones never exceed one a core.
+    @Test func automaticConcurrencyRunsCompressingExportsAlone() throws {
+        let folder = try TemporaryFolder()
+        try makeDisk(folder.file("disk.raw"))
+        let job = JobFile(exports: [
+            JobFile.Export(source: "disk.raw", formats: [.raw, .vmdk, .vhdFixed], destination: "a"),
+            JobFile.Export(source: "disk.raw", formats: [.ova, .vhdDynamic, .raw], destination: "b"),
+            JobFile.Export(source: "disk.raw", formats: [.raw, .vhdFixed, .vmdk], destination: "c"),
+        ])
+        let units = try job.units(baseFolder: folder.path)
+        let running = Mutex<(now: [OutputFormat], overlaps: [[OutputFormat]])>(([], []))
+        var runner = JobRunner(concurrency: .automatic, cores: 2)
+        runner.onStart = { unit in
+            running.withLock { state in
+                state.now.append(unit.format)
+                state.overlaps.append(state.now)
+            }
+        }
+        runner.onFinish = { result, _, _ in
+            running.withLock { state in
+                if let position = state.now.firstIndex(of: result.unit.format) {
+                    state.now.remove(at: position)
+                }
+            }
+        }
+        let report = runner.run(units)
+        #expect(report.results.allSatisfy { $0.status == .exported })
+        let overlaps = running.withLock { $0.overlaps }
+        #expect(overlaps.count == units.count)
+        for together in overlaps {
+            #expect(together.count <= 2)
+            if together.contains(.vmdk) || together.contains(.ova) { #expect(together.count == 1, "\(together)") }
+        }
+    }
+}
