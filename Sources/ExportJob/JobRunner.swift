@@ -47,6 +47,10 @@ extension JobFile {
             for format in export.formats {
                 let entry = "exports[\(index)]"
                 let output = normalized(folder + "/" + export.fileName(for: format))
+                if output == normalized(resolve(export.source)) {
+                    problems.append(Problem(.error, entry, "writes its \(format.rawValue) output over its own source \(output); give another name, s3Prefix or destination"))
+                    continue
+                }
                 if let owner = owners[output] {
                     problems.append(Problem(.error, entry, "writes \(output) as \(format.rawValue), which \(owner) also writes; give one of them another name, s3Prefix or destination"))
                     continue
@@ -199,6 +203,14 @@ public struct JobRunner: Sendable {
             return result
         }
         var overwrite = false
+        var outputStatus = stat()
+        var sourceStatus = stat()
+        if stat(unit.output, &outputStatus) == 0, stat(unit.source, &sourceStatus) == 0,
+           outputStatus.st_dev == sourceStatus.st_dev, outputStatus.st_ino == sourceStatus.st_ino {
+            // Through a link the job file cannot see: replacing it would destroy what it reads.
+            result.error = "\(unit.output) is the source \(unit.source) itself; give another name, s3Prefix or destination"
+            return result
+        }
         if fileExists(unit.output) {
             switch check(existing: unit) {
             case let .verified(sha256, bytes):

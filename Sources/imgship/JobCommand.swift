@@ -68,7 +68,11 @@ struct JobCommand: ParsableCommand {
                 line += "  \(result.bytes.map(Self.size) ?? "")  \(String(format1: result.seconds)) s"
                 if let replaced = result.replaced { line += "  (replaced: it \(replaced))" }
             case .skipped: line += "  (verified against its manifest)"
-            case .failed, .cancelled: line += result.error.map { ": \($0)" } ?? ""
+            case .failed, .cancelled:
+                // Errors about the output start with its path, which the line already shows.
+                if let error = result.error {
+                    line += ": " + (error.hasPrefix(result.unit.output + " ") ? String(error.dropFirst(result.unit.output.count + 1)) : error)
+                }
             }
             writeToStandardError(line + "\n")
         }

@@ -114,4 +114,27 @@ struct JobFileTests {
             #expect(error.problems.map(\.description) == ["exports[1]: writes /j/out/disk.vmdk as vmdk, which exports[0] (vmdk) also writes; give one of them another name, s3Prefix or destination"])
         }
     }
+
+    @Test func anOutputOverItsOwnSourceIsRefused() throws {
+        let job = try JobFile.decode(#"{"schemaVersion": 1, "exports": [{"source": "out/disk.raw", "formats": ["vmdk", "raw"], "destination": "out"}]}"#)
+        do {
+            _ = try job.units(baseFolder: "/j")
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.problems.map(\.description) == ["exports[0]: writes its raw output over its own source /j/out/disk.raw; give another name, s3Prefix or destination"])
+        }
+    }
+
+    @Test func anOutputLinkedToItsSourceIsNotReplaced() throws {
+        let folder = try TemporaryFolder()
+        let source = folder.file("disk.raw")
+        try Data(repeating: 7, count: 1 << 20).write(to: URL(fileURLWithPath: source))
+        try FileManager.default.createDirectory(atPath: folder.file("out"), withIntermediateDirectories: true)
+        try FileManager.default.linkItem(atPath: source, toPath: folder.file("out/disk.raw"))
+        let units = try JobFile(exports: [JobFile.Export(source: "disk.raw", formats: [.raw], destination: "out")]).units(baseFolder: folder.path)
+        let report = JobRunner(replaceInvalid: true).run(units)
+        #expect(report.results.map(\.status) == [.failed])
+        #expect(report.results.first?.error == "\(folder.file("out/disk.raw")) is the source \(source) itself; give another name, s3Prefix or destination")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: source)) == Data(repeating: 7, count: 1 << 20))
+    }
 }
