@@ -161,7 +161,11 @@ public struct JobRunner: Sendable {
         case .automatic:
             let cores = cores
             slots = cores
-            weight = { $0.isCompressing ? cores : 1 }
+            // An output already there is verified (one thread, reading) before anything is
+            // written: it shares the cores even when its format compresses.
+            weight = { unit in
+                unit.isCompressing && !(fileExists(unit.output) && fileExists(unit.manifest)) ? cores : 1
+            }
             threads = { _ in cores }
         case let .fixed(count):
             let share = max(1, cores / count)
@@ -174,10 +178,10 @@ public struct JobRunner: Sendable {
         for _ in 0..<min(slots, max(1, units.count)) {
             group.enter()
             let worker = Thread {
-                while let index = queue.claim(weight: weight, onStart: onStart) {
+                while let (index, claimed) = queue.claim(weight: weight, onStart: onStart) {
                     let unit = units[index]
                     let result = execute(unit, threads: threads(unit))
-                    queue.finish(index, result: result, weight: weight(unit), onFinish: onFinish)
+                    queue.finish(index, result: result, weight: claimed, onFinish: onFinish)
                 }
                 group.leave()
             }
@@ -317,18 +321,20 @@ private final class UnitQueue: @unchecked Sendable {
         results = Array(repeating: nil, count: units.count)
     }
 
-    /// The first pending unit that fits in the free slots, waiting until one does; nil when
-    /// none is left.
-    func claim(weight: (ExportUnit) -> Int, onStart: (ExportUnit) -> Void) -> Int? {
+    /// The first pending unit that fits in the free slots, and the slots it took, waiting
+    /// until one fits; nil when none is left.
+    func claim(weight: (ExportUnit) -> Int, onStart: (ExportUnit) -> Void) -> (Int, Int)? {
         condition.lock()
         defer { condition.unlock() }
         while true {
             if pending.isEmpty { return nil }
-            if let position = pending.firstIndex(where: { weight(units[$0]) <= freeSlots }) {
-                let index = pending.remove(at: position)
-                freeSlots -= weight(units[index])
+            for (position, index) in pending.enumerated() where freeSlots > 0 {
+                let slots = weight(units[index])
+                guard slots <= freeSlots else { continue }
+                pending.remove(at: position)
+                freeSlots -= slots
                 onStart(units[index])
-                return index
+                return (index, slots)
             }
             condition.wait()
         }
