@@ -4,7 +4,7 @@ import Glibc
 import DiskImage
 
 /// One libFuzzer entry for every reader: the format to read comes from IMGSHIP_FUZZ_FORMAT
-/// (raw, vhd, vmdk, qcow2), so each reader is fuzzed on its own with its own corpus. The
+/// (raw, vhd, vmdk, qcow2, ova), so each reader is fuzzed on its own with its own corpus. The
 /// input is written to a file in /dev/shm because the readers read files, then opened
 /// (every table checked) and verified (every cluster read and inflated). Errors are the
 /// expected outcome; a crash, a hang or a leak is a finding.
