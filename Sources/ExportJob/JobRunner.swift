@@ -180,7 +180,9 @@ public struct JobRunner: Sendable {
             let worker = Thread {
                 while let (index, claimed) = queue.claim(weight: weight, onStart: onStart) {
                     let unit = units[index]
-                    let result = execute(unit, threads: threads(unit))
+                    let unitStart = DispatchTime.now().uptimeNanoseconds
+                    var result = execute(unit, threads: threads(unit))
+                    result.seconds = Double(DispatchTime.now().uptimeNanoseconds - unitStart) / 1e9
                     queue.finish(index, result: result, weight: claimed, onFinish: onFinish)
                 }
                 group.leave()
@@ -199,9 +201,7 @@ public struct JobRunner: Sendable {
     // MARK: One output
 
     func execute(_ unit: ExportUnit, threads: Int) -> UnitResult {
-        let clockStart = DispatchTime.now().uptimeNanoseconds
         var result = UnitResult(unit: unit, status: .failed, seconds: 0)
-        defer { result.seconds = Double(DispatchTime.now().uptimeNanoseconds - clockStart) / 1e9 }
         guard !isCancelled() else {
             result.status = .cancelled
             return result

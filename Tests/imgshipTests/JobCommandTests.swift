@@ -116,6 +116,7 @@ struct JobCommandTests {
         for entry in firstReport.exports {
             #expect(entry.bytes == (try FileManager.default.attributesOfItem(atPath: entry.path)[.size] as? UInt64))
             #expect(entry.sha256?.count == 64)
+            #expect(entry.seconds > 0)
         }
         // The report is also saved beside the job file.
         let saved = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: folder.file("job-report.json"))))
