@@ -234,10 +234,8 @@ public struct JobRunner: Sendable {
             // A manifest whose image is gone (deleted to redo it) describes nothing.
             unlink(unit.manifest)
         }
-        do {
-            try FileManager.default.createDirectory(atPath: unit.folder, withIntermediateDirectories: true)
-        } catch {
-            result.error = "\(unit.folder): cannot create the folder: \((error as NSError).localizedDescription)"
+        if let failure = createFolders(unit.folder) {
+            result.error = failure
             return result
         }
         let options = ExportOptions(format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
@@ -302,6 +300,25 @@ extension OutputFormat {
 
 func fileExists(_ path: String) -> Bool {
     access(path, F_OK) == 0
+}
+
+/// `mkdir -p`: nil when `path` is a folder at the end, else what failed, with the folder and
+/// the system's reason.
+func createFolders(_ path: String) -> String? {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/") {
+        prefix += component
+        if mkdir(prefix, 0o777) != 0 {
+            let code = errno
+            var status = stat()
+            guard code == EEXIST, stat(prefix, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+                let reason = code == EEXIST ? "exists and is not a folder" : String(cString: strerror(code))
+                return "\(prefix): cannot create the folder: mkdir: \(reason)"
+            }
+        }
+        prefix += "/"
+    }
+    return nil
 }
 
 /// The units not yet started and the cores free, shared by the job's worker threads.

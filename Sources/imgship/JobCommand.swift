@@ -23,7 +23,7 @@ struct JobCommand: ParsableCommand {
     @Flag(help: "Check the job and show what each output would do; read and write no image.")
     var dryRun = false
 
-    @Option(help: "Exports at a time: auto (compressing formats one at a time on all cores, the others one a core) or a number.")
+    @Option(help: "Exports at a time: auto (compressing formats one at a time on all cores, the others one a core) or a number from 1 to 64.")
     var concurrency: ConcurrencyChoice = .automatic
 
     @Flag(help: "Export again over outputs that exist but do not verify, lack their manifest or are older than their source.")

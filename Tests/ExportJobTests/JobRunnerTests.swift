@@ -70,4 +70,20 @@ struct JobRunnerTests {
             if together.contains(.vmdk) || together.contains(.ova) { #expect(together.count == 1, "\(together)") }
         }
     }
+
+    /// A destination that cannot be made fails its outputs with the folder and the reason;
+    /// the job's other outputs are made.
+    @Test func destinationThatCannotBeMadeFailsOnlyItsOutputs() throws {
+        let folder = try TemporaryFolder()
+        try makeDisk(folder.file("disk.raw"))
+        let job = JobFile(exports: [
+            JobFile.Export(source: "disk.raw", formats: [.raw], destination: "disk.raw/out"),
+            JobFile.Export(source: "disk.raw", formats: [.vhdDynamic], destination: "good"),
+        ])
+        let report = JobRunner(cores: 2).run(try job.units(baseFolder: folder.path))
+        #expect(report.results.map(\.status) == [.failed, .exported])
+        #expect(report.results[0].error == "\(folder.file("disk.raw")): cannot create the folder: mkdir: exists and is not a folder")
+        #expect(report.checksumLists == [folder.file("good/SHA256SUMS")])
+    }
 }
+
