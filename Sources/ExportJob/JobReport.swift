@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// What a job run did: every output's result, the SHA256SUMS lists written, and problems of
@@ -28,16 +31,29 @@ public struct JobReport: Sendable {
         errors.isEmpty && results.allSatisfy { $0.status == .exported || $0.status == .skipped }
     }
 
-    /// Writes `SHA256SUMS` in each folder that holds a good output: one sha256sum line per
+    /// Writes `SHA256SUMS` in each folder the job writes to: one sha256sum line per good
     /// output of this job in that folder, sorted by file name, so `sha256sum -c SHA256SUMS`
-    /// checks them all. Failed outputs are left out; the list is replaced as a whole.
+    /// checks them all. Failed outputs are left out, and a folder whose outputs all failed
+    /// keeps no list. An interrupted job changes no list: the outputs it did not reach are
+    /// still unchecked.
     mutating func writeChecksumLists() {
+        guard !results.contains(where: { $0.status == .cancelled }) else { return }
+        // Every folder of the job, with its good outputs (possibly none).
         var byFolder: [String: [(name: String, sha256: String)]] = [:]
-        for result in results where result.status == .exported || result.status == .skipped {
-            guard let sha256 = result.sha256 else { continue }
-            byFolder[result.unit.folder, default: []].append((result.unit.fileName, sha256))
+        for result in results {
+            var entries = byFolder[result.unit.folder] ?? []
+            if result.status == .exported || result.status == .skipped, let sha256 = result.sha256 {
+                entries.append((result.unit.fileName, sha256))
+            }
+            byFolder[result.unit.folder] = entries
         }
-        for folder in byFolder.keys.sorted() {
+        for (folder, entries) in byFolder where entries.isEmpty {
+            let path = folder + "/SHA256SUMS"
+            if unlink(path) != 0 && errno != ENOENT {
+                errors.append("\(path): cannot remove the list, whose outputs all failed: \(String(cString: strerror(errno)))")
+            }
+        }
+        for folder in byFolder.keys.sorted() where !(byFolder[folder] ?? []).isEmpty {
             let lines = (byFolder[folder] ?? []).sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
                 .map { "\($0.sha256)  \($0.name)\n" }.joined()
             let path = folder + "/SHA256SUMS"
