@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "imgship", targets: ["imgship"]),
         .library(name: "DiskImage", targets: ["DiskImage"]),
+        .library(name: "ConfigDocument", targets: ["ConfigDocument"]),
         .library(name: "DistributionPlan", targets: ["DistributionPlan"]),
         .library(name: "ExportJob", targets: ["ExportJob"]),
     ],
