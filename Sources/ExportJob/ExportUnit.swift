@@ -14,16 +14,12 @@ public struct ExportUnit: Sendable, Equatable {
     public var options: JobFile.Options
 
     /// The folder the output lands in; its SHA256SUMS lists it.
-    public var folder: String {
-        output.lastIndex(of: "/").map { String(output[..<$0]) } ?? "."
-    }
+    public var folder: String { splitPath(output).folder }
 
-    public var fileName: String {
-        output.lastIndex(of: "/").map { String(output[output.index(after: $0)...]) } ?? output
-    }
+    public var fileName: String { splitPath(output).name }
 
     /// Compressing formats keep every core busy on their own; the others are bound by the one
-    /// SHA-256 stream of their output and leave cores idle (see README, "Running jobs").
+    /// SHA-256 stream of their output and leave cores idle (see README, `imgship job`, `--concurrency`).
     var isCompressing: Bool { format == .vmdk || format == .ova }
 }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConfigDocument
 import Foundation
 
 /// What a job run did: every output's result, the SHA256SUMS lists written, and problems of
@@ -104,12 +105,4 @@ public struct JobReport: Sendable {
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
     }
-}
-
-/// `text` as a JSON string, slashes unescaped so paths read as written.
-func jsonString(_ text: String) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.withoutEscapingSlashes]
-    let data = (try? encoder.encode(text)) ?? Data("\"\"".utf8)
-    return String(decoding: data, as: UTF8.self)
 }

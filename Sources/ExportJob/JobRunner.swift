@@ -141,14 +141,15 @@ public struct JobRunner: Sendable {
         var overwrite = false
         var outputStatus = stat()
         var sourceStatus = stat()
-        if stat(unit.output, &outputStatus) == 0, stat(unit.source, &sourceStatus) == 0,
-           outputStatus.st_dev == sourceStatus.st_dev, outputStatus.st_ino == sourceStatus.st_ino {
+        let outputExists = stat(unit.output, &outputStatus) == 0
+        let sourceExists = stat(unit.source, &sourceStatus) == 0
+        if outputExists, sourceExists, outputStatus.st_dev == sourceStatus.st_dev, outputStatus.st_ino == sourceStatus.st_ino {
             // Through a link the job file cannot see: replacing it would destroy what it reads.
             result.error = "\(unit.output) is the source \(unit.source) itself; give another name, s3Prefix or destination"
             return result
         }
-        if fileExists(unit.output) {
-            switch check(existing: unit) {
+        if outputExists {
+            switch check(existing: unit, output: outputStatus, source: sourceExists ? sourceStatus : nil) {
             case let .verified(sha256, bytes):
                 result.status = .skipped
                 result.sha256 = sha256
@@ -192,15 +193,13 @@ public struct JobRunner: Sendable {
     }
 
     /// Whether an output already there can stand: its manifest exists, it is newer than its
-    /// source, and its structure and digest verify.
-    func check(existing unit: ExportUnit) -> ExistingOutput {
+    /// source, and its structure and digest verify. `output` and `source` are their `stat`s
+    /// (nil for a source that is not there).
+    func check(existing unit: ExportUnit, output outputStatus: stat, source sourceStatus: stat?) -> ExistingOutput {
         guard fileExists(unit.manifest) else {
             return .invalid("exists without its manifest \(unit.manifest)")
         }
-        var outputStatus = stat()
-        var sourceStatus = stat()
-        if stat(unit.output, &outputStatus) == 0, stat(unit.source, &sourceStatus) == 0,
-           (sourceStatus.st_mode & S_IFMT) == S_IFREG,
+        if let sourceStatus, (sourceStatus.st_mode & S_IFMT) == S_IFREG,
            (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec) {
             return .invalid("is older than its source \(unit.source), which changed after it was written")
         }

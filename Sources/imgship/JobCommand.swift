@@ -65,7 +65,7 @@ struct JobCommand: ParsableCommand {
             var line = "\(counter) \(result.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(result.unit.output)"
             switch result.status {
             case .exported:
-                line += "  \(result.bytes.map(Self.size) ?? "")  \(String(format1: result.seconds)) s"
+                line += "  \(result.bytes.map(formatBytes) ?? "")  \(String(format1: result.seconds)) s"
                 if let replaced = result.replaced { line += "  (replaced: it \(replaced))" }
             case .skipped: line += "  (verified against its manifest)"
             case .failed, .cancelled:
@@ -98,7 +98,7 @@ struct JobCommand: ParsableCommand {
 
     private func printTable(_ outcome: JobReport, reportPath: String) {
         let rows = outcome.results.map { result in
-            [result.status.rawValue, result.unit.format.rawValue, result.bytes.map(Self.size) ?? "-",
+            [result.status.rawValue, result.unit.format.rawValue, result.bytes.map(formatBytes) ?? "-",
              String(format1: result.seconds), result.unit.output]
         }
         printColumns(["STATUS", "FORMAT", "SIZE", "SECONDS", "OUTPUT"], rows)
@@ -139,18 +139,6 @@ struct JobCommand: ParsableCommand {
             }
             print(cells.joined(separator: "  "))
         }
-    }
-
-    /// Bytes for people: 456.1 MB (decimal, as qemu-img and ls -h --si print).
-    static func size(_ bytes: UInt64) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var value = Double(bytes)
-        var index = 0
-        while value >= 1000 && index < units.count - 1 {
-            value /= 1000
-            index += 1
-        }
-        return index == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[index]
     }
 }
 

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// Renders a plan as JSON with a fixed key order and `schemaVersion`, documented in README.
 /// Written by hand rather than through JSONEncoder so key order follows the plan, not a hash.
 public enum JSONRenderer {
@@ -78,7 +80,7 @@ public enum JSONRenderer {
 
         mutating func write(_ value: PlanValue, indent: Int) {
             switch value {
-            case let .string(text): writeString(text)
+            case let .string(text): appendJSONString(text, to: &bytes)
             case let .int(number): bytes.append(contentsOf: String(number).utf8)
             case let .bool(flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
             case let .list(items):
@@ -98,7 +100,7 @@ public enum JSONRenderer {
                 let inner = pad(indent + 1)
                 for (index, member) in members.enumerated() {
                     bytes.append(contentsOf: inner)
-                    writeString(member.key)
+                    appendJSONString(member.key, to: &bytes)
                     bytes.append(contentsOf: compact ? ":".utf8 : ": ".utf8)
                     write(member.value, indent: indent + 1)
                     separate(last: index + 1 == members.count)
@@ -115,29 +117,6 @@ public enum JSONRenderer {
             case (false, true): bytes.append(contentsOf: "\n".utf8)
             case (false, false): bytes.append(contentsOf: ",\n".utf8)
             }
-        }
-
-        mutating func writeString(_ text: String) {
-            bytes.append(UInt8(ascii: "\""))
-            let utf8 = text.utf8
-            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                bytes.append(contentsOf: utf8)
-            } else {
-                for byte in utf8 {
-                    switch byte {
-                    case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
-                    case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
-                    case 0x0A: bytes.append(contentsOf: "\\n".utf8)
-                    case 0x0D: bytes.append(contentsOf: "\\r".utf8)
-                    case 0x09: bytes.append(contentsOf: "\\t".utf8)
-                    case 0..<0x20:
-                        let hex = String(byte, radix: 16)
-                        bytes.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
-                    default: bytes.append(byte)
-                    }
-                }
-            }
-            bytes.append(UInt8(ascii: "\""))
         }
     }
 }
