@@ -34,11 +34,14 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "linux, windows or macos (default: linux, or what get-image says).")
     var platform: PlanContext.Platform?
 
-    @Option(help: "The build date for {{ imagebuilder:buildDate }} (default: now, UTC).")
+    @Option(help: "The build date for {{ imagebuilder:buildDate }} (default: get-image's, else now, UTC).")
     var buildDate: String?
 
-    @Option(help: "The build version for {{ imagebuilder:buildVersion }}.")
-    var buildVersion: Int = 1
+    @Option(help: "The build version for {{ imagebuilder:buildVersion }} (default: get-image's, else 1).")
+    var buildVersion: Int?
+
+    @Option(help: "The image recipe's name: AMIs without a configured name are named '<recipe name> <build date>' (default: get-image's).")
+    var recipeName: String?
 
     @Option(help: "The logical id of the distribution configuration to plan, when a CloudFormation template has several.")
     var resource: String?
@@ -58,15 +61,29 @@ struct PlanCommand: ParsableCommand {
     var jobDestination = "exports"
 
     func validate() throws {
-        if let account, account.count != 12 || !account.allSatisfy(\.isNumber) {
+        if let account, account.utf8.count != 12 || !account.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
             throw ValidationError("--account must be a 12-digit account id, got '\(account)'")
+        }
+        if let sourceRegion, !Partition.isRegionName(sourceRegion) {
+            throw ValidationError("--source-region must be a region name such as us-east-1 (\(Partition.regionPattern)), got '\(sourceRegion)'")
+        }
+        if let buildVersion, buildVersion < 1 {
+            throw ValidationError("--build-version must be 1 or more, got \(buildVersion)")
+        }
+        // Image Builder's recipe name pattern (API reference, ImageRecipe.name).
+        if let recipeName, recipeName.wholeMatch(of: #/[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]/#) == nil {
+            throw ValidationError("--recipe-name must be an Image Builder recipe name (letters, digits, - _ and spaces, 3 to 128 characters), got '\(recipeName)'")
+        }
+        if let buildDate, buildDate.wholeMatch(of: #/[0-9A-Za-z.\-_]{1,64}/#) == nil {
+            throw ValidationError("--build-date must be letters, digits, '-', '_' and '.' (AMI names allow no ':'), such as 2026-11-24T09-30-00Z, got '\(buildDate)'")
         }
     }
 
     func run() throws {
         let text = try readDocument(config)
         let context = PlanContext(sourceRegion: sourceRegion, ownerAccount: account, platform: platform,
-                                  buildDate: buildDate ?? Self.now(), buildVersion: buildVersion)
+                                  buildDate: buildDate, buildVersion: buildVersion, recipeName: recipeName,
+                                  fallbackBuildDate: Self.now())
         let outcome = DistributionPlanner.plan(document: text, context: context, resource: resource)
         let name = config == "-" ? "<stdin>" : config
         for problem in outcome.problems {

@@ -66,7 +66,7 @@ struct CloudFormationTests {
         ])
         let fixed = yaml.replacing("- region:", with: "- Region:")
         #expect(findings(fixed, PlanContext(sourceRegion: "us-east-1", platform: .windows)) == [
-            "warning Resources.Dist.Properties.Distributions[0].FastLaunchConfigurations[0].MaxParallelLaunches: 2 is below 6, the least EC2 EnableFastLaunch accepts",
+            "error Resources.Dist.Properties.Distributions[0].FastLaunchConfigurations[0].MaxParallelLaunches: 2 is below 6, the least EC2 EnableFastLaunch accepts",
             "error Resources.Dist.Properties.Distributions[0].FastLaunchConfigurations[0].LaunchTemplate: give LaunchTemplateId or LaunchTemplateName, not both",
             "error Resources.Dist.Properties.Distributions[0].SsmParameterConfigurations[0].AmiAccountId: account 333333333333 is not a target account of us-east-1 (AmiDistributionConfiguration.TargetAccountIds), so it gets no AMI id to store",
         ])
@@ -91,8 +91,8 @@ struct CloudFormationTests {
         let outcome = DistributionPlanner.plan(document: yaml, context: PlanContext(sourceRegion: "eu-west-1", platform: .windows))
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
         let plan = try #require(outcome.plan)
-        #expect(plan.tasks.map(\.id) == ["copy-image:us-east-1", "copy-image:us-east-1:012345678901", "enable-fast-launch:us-east-1:0"])
-        #expect(plan.tasks[2].parameters.last == .init("MaxParallelLaunches", .int(6)))
+        #expect(plan.tasks.map(\.id) == ["share-build-image:012345678901", "copy-image:us-east-1", "copy-image:us-east-1:012345678901", "enable-fast-launch:us-east-1:0"])
+        #expect(plan.tasks[3].parameter("MaxParallelLaunches") == .int(6))
         // The API form is not converted: botocore would refuse a number for an account id.
         #expect(findings(request(#""amiDistributionConfiguration": {"targetAccountIds": [123456789012]}"#)) == [
             "error distributions[0].amiDistributionConfiguration.targetAccountIds[0]: expected a string, found a number",
@@ -143,7 +143,7 @@ struct CloudFormationTests {
         let outcome = DistributionPlanner.plan(document: yaml, context: PlanContext(sourceRegion: "us-east-1"))
         #expect(outcome.form == .apiRequest)
         #expect(outcome.errors.isEmpty)
-        #expect(outcome.plan?.tasks.map(\.id) == ["copy-image:us-east-1:222222222222"])
+        #expect(outcome.plan?.tasks.map(\.id) == ["share-build-image:222222222222", "copy-image:us-east-1:222222222222"])
     }
 }
 

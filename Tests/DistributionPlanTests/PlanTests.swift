@@ -29,7 +29,11 @@ struct PlanTests {
 
     static func plan(_ name: String, _ context: PlanContext = goldenContext) throws -> Plan {
         var context = context
-        if name.hasPrefix("windows-fast-launch") { context.platform = .windows }
+        if name.hasPrefix("windows-fast-launch") {
+            // What the get-image form of the same configuration states about its image.
+            context.platform = .windows
+            context.recipeName = "windows-server-2022"
+        }
         let parts = name.split(separator: "#").map(String.init)
         let file = parts[0].contains(".") ? parts[0] : parts[0] + ".json"
         let outcome = DistributionPlanner.plan(document: try Repository.text(Repository.configurations.appendingPathComponent(file)),
@@ -74,7 +78,7 @@ struct PlanTests {
         // The rendering is real JSON with the documented top-level keys.
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect(object?["schemaVersion"] as? Int == 1)
-        #expect(Set(object?.keys.map { $0 } ?? []) == ["schemaVersion", "context", "totals", "tasks", "prerequisites", "warnings"])
+        #expect(Set(object?.keys.map { $0 } ?? []) == ["schemaVersion", "context", "totals", "buildImage", "tasks", "prerequisites", "assumptions", "warnings"])
     }
 
     @Test(arguments: validConfigurations)
@@ -116,6 +120,9 @@ struct PlanTests {
         let plan = try Self.plan("multi-region-cross-account-kms.json")
         let ids = plan.tasks.map(\.id)
         #expect(ids == [
+            "tag-build-image:us-east-1",
+            "share-build-image:222222222222",
+            "share-build-image:333333333333",
             "modify-image-attribute:us-east-1",
             "put-ssm-parameter:us-east-1:123456789012:/images/web-app/latest",
             "copy-image:eu-west-1",
@@ -128,12 +135,17 @@ struct PlanTests {
         ])
         let byID = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.id, $0) })
         #expect(byID["put-ssm-parameter:us-east-1:123456789012:/images/web-app/latest"]?.dependsOn == ["modify-image-attribute:us-east-1"])
-        #expect(byID["copy-image:eu-west-1:333333333333"]?.dependsOn == ["copy-image:eu-west-1"])
+        // A target account copies the build AMI shared with it, not the owner's copy.
+        #expect(byID["copy-image:eu-west-1:333333333333"]?.dependsOn == ["share-build-image:333333333333"])
+        let share = try #require(byID["share-build-image:333333333333"])
+        #expect(share.region == "us-east-1" && share.account == "123456789012")
+        #expect(share.parameter("ForCopiesIn") == .list([.string("eu-west-1")]))
         // The template lives in account 333333333333, so it gets that account's copy.
         let template = try #require(byID["create-launch-template-version:eu-west-1:lt-0123456789abcdef0"])
         #expect(template.account == "333333333333")
+        #expect(template.assumeRole == "arn:aws:iam::333333333333:role/EC2ImageBuilderDistributionCrossAccountRole")
         #expect(template.dependsOn == ["copy-image:eu-west-1:333333333333"])
-        #expect(template.parameters.last == .init("LaunchTemplateData", .object([.init("ImageId", .string("{{ami:eu-west-1:333333333333}}"))])))
+        #expect(template.parameter("LaunchTemplateData") == .object([.init("ImageId", .reference(.image(region: "eu-west-1", account: "333333333333")))]))
         #expect(byID["export-image:ap-southeast-2"]?.dependsOn == ["copy-image:ap-southeast-2"])
         // Every dependency names an earlier task.
         for (position, task) in plan.tasks.enumerated() {
@@ -141,24 +153,35 @@ struct PlanTests {
                 #expect(ids[..<position].contains(dependency), "\(task.id) depends on \(dependency)")
             }
         }
-        #expect(TextRenderer.headline(plan.totals) == "9 tasks: 4 AMI copies in 2 regions and 2 other accounts, 1 launch permission change, 1 launch template version, 1 default version change, 1 SSM parameter, 1 S3 export")
+        #expect(TextRenderer.headline(plan.totals) == "12 tasks: 4 AMI copies in 2 regions and 2 other accounts, 2 build AMI shares, 1 build AMI tagging, 1 launch permission change, 1 launch template version, 1 default version change, 1 SSM parameter, 1 S3 export")
     }
 
-    @Test func copiesCarryNameKeyAndTags() throws {
+    /// CopyImage's own parameters (EC2 API reference, CopyImage): no Region member (the
+    /// endpoint is the region) and no RoleName (the role is how the call is made, a field of
+    /// the task); a deterministic ClientToken.
+    @Test func copiesCarryTheAPIParameters() throws {
         let plan = try Self.plan("multi-region-cross-account-kms.json")
         let copy = try #require(plan.tasks.first { $0.id == "copy-image:eu-west-1:222222222222" })
-        #expect(copy.parameters.map(\.key) == ["SourceRegion", "SourceImageId", "Region", "Name", "Encrypted", "KmsKeyId", "RoleName"])
-        #expect(copy.parameters[3].value == .string("web-app 2026-11-24T09-00-00Z"))
-        #expect(copy.parameters[6].value == .string("EC2ImageBuilderDistributionCrossAccountRole"))
+        #expect(copy.parameters.map(\.key) == ["SourceRegion", "SourceImageId", "Name", "Encrypted", "KmsKeyId", "ClientToken"])
+        #expect(copy.parameter("Name") == .string("web-app 2026-11-24T09-00-00Z"))
+        #expect(copy.assumeRole == "arn:aws:iam::222222222222:role/EC2ImageBuilderDistributionCrossAccountRole")
+        let again = try Self.plan("multi-region-cross-account-kms.json")
+        #expect(again.tasks.map { $0.parameter("ClientToken") } == plan.tasks.map { $0.parameter("ClientToken") })
+        var other = goldenContext
+        other.buildVersion = 4
+        let next = try Self.plan("multi-region-cross-account-kms.json", other)
+        let token = try #require(copy.parameter("ClientToken")?.displayText)
+        #expect(token.count <= 64 && token.hasPrefix("imgship-"))
+        #expect(next.tasks.first { $0.id == copy.id }?.parameter("ClientToken")?.displayText != token)
     }
 
     @Test func jsonEscapesWhatNeedsEscaping() throws {
-        let json = #"{"name": "esc", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "description": "say \"hi\"\n\\ \u0001 é"}}]}"#
+        let json = #"{"name": "esc", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "description": "say \"hi\"\n\\ \t é"}}]}"#
         let plan = try #require(DistributionPlanner.plan(document: json, context: goldenContext).plan)
         let rendered = JSONRenderer.render(plan)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(rendered.utf8)) as? [String: Any])
         let task = try #require((object["tasks"] as? [[String: Any]])?.first)
-        #expect((task["parameters"] as? [String: Any])?["Description"] as? String == "say \"hi\"\n\\ \u{01} é")
+        #expect((task["parameters"] as? [String: Any])?["Description"] as? String == "say \"hi\"\n\\ \t é")
     }
 
     @Test(arguments: ["duplicate-region", "missing-build-date", "fast-launch-template-both", "misspelled-keys", "empty-region", "malformed"])

@@ -18,22 +18,40 @@ struct ScriptTests {
     }
 
     /// Logs each call with the access key it ran under (the owner's has none) and answers as
-    /// the AWS CLI would with `--query ... --output text`.
+    /// the AWS CLI would with `--query ... --output text`: AMI ids are numbered in call order,
+    /// nothing exists yet (look-ups find no AMI, no parameter, no license), and the account
+    /// in `REFUSE_ACCOUNT` cannot be assumed.
     static let fakeAWS = #"""
         #!/bin/bash
         echo "${AWS_ACCESS_KEY_ID:-owner} $*" >> "$CALL_LOG"
         case "$2" in
           get-caller-identity) echo 123456789012 ;;
-          assume-role) account=${4#arn:aws:iam::}; printf 'key-%s\tsecret\ttoken\n' "${account%%:*}" ;;
-          copy-image) echo "ami-$4-${AWS_ACCESS_KEY_ID:-owner}" ;;
-          describe-images) printf 'snap-1\tsnap-2\n' ;;
+          assume-role)
+            account=${4#arn:aws:iam::}; account=${account%%:*}
+            if [[ $account == "${REFUSE_ACCOUNT:-}" ]]; then echo "AccessDenied for $account" >&2; exit 254; fi
+            if [[ -n ${EMPTY_CREDENTIALS:-} ]]; then echo; exit 0; fi
+            printf 'key-%s\tsecret\ttoken\n' "$account" ;;
+          copy-image)
+            count=$(( $(cat "$CALL_LOG.amis" 2>/dev/null || echo 0) + 1 )); echo $count > "$CALL_LOG.amis"
+            printf 'ami-%017x\n' "$count" ;;
+          describe-images)
+            case "$*" in
+              *--owners*) echo None ;;
+              *SnapshotId*) printf 'snap-0001\tsnap-0002\n' ;;
+              *) echo available ;;
+            esac ;;
+          describe-launch-template-versions) printf '6\tami-0ffffffffffffffff\n' ;;
           create-launch-template-version) echo 7 ;;
-          export-image) echo export-ami-0123 ;;
+          get-parameter) echo "ParameterNotFound" >&2; exit 254 ;;
+          list-license-specifications-for-resource) echo "" ;;
+          export-image) echo export-ami-0123456789abcdef0 ;;
           get-login-password) echo password ;;
         esac
         """#
 
-    static func run(_ plan: Plan, arguments: [String] = ["ami-build"], environment: [String: String] = [:]) throws -> (ProcessResult, [String]) {
+    static let buildAMI = "ami-0123456789abcdef0"
+
+    static func run(_ plan: Plan, arguments: [String] = [buildAMI], environment: [String: String] = [:]) throws -> (ProcessResult, [String]) {
         let folder = try TemporaryFolder()
         try fakeAWS.write(toFile: folder.file("aws"), atomically: true, encoding: .utf8)
         try "#!/bin/bash\necho \"docker $*\" >> \"$CALL_LOG\"\n[[ $1 != login ]] || cat > /dev/null\n".write(toFile: folder.file("docker"), atomically: true, encoding: .utf8)
@@ -50,28 +68,72 @@ struct ScriptTests {
         return (result, log.split(separator: "\n").map(String.init))
     }
 
+    /// The ids the script printed, by task id (`copy-image:eu-west-1: ami-...`).
+    static func printedIDs(_ result: ProcessResult) -> [String: String] {
+        var ids: [String: String] = [:]
+        for line in String(decoding: result.standardOutput, as: UTF8.self).split(separator: "\n") {
+            guard let separator = line.range(of: ": ", options: .backwards) else { continue }
+            ids[String(line[..<separator.lowerBound])] = String(line[separator.upperBound...])
+        }
+        return ids
+    }
+
     @Test func crossAccountPlanRunsInOrderWithCapturedIDs() throws {
         let plan = try PlanTests.plan("multi-region-cross-account-kms.json")
         let (result, calls) = try Self.run(plan)
         #expect(result.status == 0, "\(result.standardError)")
+        let ids = Self.printedIDs(result)
+        let copyID = try #require(ids["copy-image:eu-west-1:333333333333"])
         let copy333 = try #require(calls.first { $0.hasPrefix("key-333333333333 ec2 copy-image --region eu-west-1") })
-        #expect(copy333.contains("--source-region us-east-1 --source-image-id ami-build --name web-app 2026-11-24T09-00-00Z --encrypted"))
+        #expect(copy333.contains("--source-region us-east-1 --source-image-id \(Self.buildAMI) --name web-app 2026-11-24T09-00-00Z --encrypted"))
+        #expect(copy333.contains("--client-token imgship-"))
+        // Before copying, the account looks for an AMI of that name it made in an earlier run.
+        let lookup = try #require(calls.firstIndex { $0.hasPrefix("key-333333333333 ec2 describe-images --region eu-west-1 --owners self --filters Name=name,Values=web-app 2026-11-24T09-00-00Z") })
+        #expect(lookup < calls.firstIndex(of: copy333)!)
         // The template version in account 333333333333 names that account's copy, after it is available.
-        let copyID = "ami-eu-west-1-key-333333333333"
         let template = try #require(calls.firstIndex { $0.contains("create-launch-template-version") })
-        #expect(calls[template] == "key-333333333333 ec2 create-launch-template-version --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --source-version $Latest --launch-template-data {\"ImageId\":\"\(copyID)\"} --query LaunchTemplateVersion.VersionNumber --output text")
+        #expect(calls[template].hasPrefix("key-333333333333 ec2 create-launch-template-version --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --source-version $Latest --launch-template-data {\"ImageId\":\"\(copyID)\"} --client-token imgship-"))
         let wait = try #require(calls.firstIndex { $0 == "key-333333333333 ec2 wait image-available --region eu-west-1 --image-ids \(copyID)" })
         #expect(wait < template)
         let setDefault = try #require(calls.firstIndex(of: "key-333333333333 ec2 modify-launch-template --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --default-version 7"))
         #expect(setDefault > template)
         // Target accounts get the build AMI and its snapshots shared before they copy it.
-        let share = try #require(calls.firstIndex { $0 == "owner ec2 modify-image-attribute --region us-east-1 --image-id ami-build --launch-permission Add=[{UserId=333333333333}]" })
-        #expect(calls[share...].contains("owner ec2 modify-snapshot-attribute --region us-east-1 --snapshot-id snap-2 --attribute createVolumePermission --operation-type add --user-ids 333333333333"))
+        let share = try #require(calls.firstIndex { $0 == "owner ec2 modify-image-attribute --region us-east-1 --image-id \(Self.buildAMI) --launch-permission Add=[{UserId=333333333333}]" })
+        #expect(calls[share...].contains("owner ec2 modify-snapshot-attribute --region us-east-1 --snapshot-id snap-0002 --attribute createVolumePermission --operation-type add --user-ids 333333333333"))
         #expect(share < calls.firstIndex(of: copy333)!)
         // The export uses the region's copy; every copy is waited for by the end.
-        #expect(calls.contains { $0.hasPrefix("owner ec2 export-image --region ap-southeast-2 --image-id ami-ap-southeast-2-owner ") && $0.contains("--s3-export-location {\"S3Bucket\":\"exports-syd\",\"S3Prefix\":\"web-app/\"}") })
+        let sydney = try #require(ids["copy-image:ap-southeast-2"])
+        #expect(calls.contains { $0.hasPrefix("owner ec2 export-image --region ap-southeast-2 --image-id \(sydney) ") && $0.contains("--s3-export-location {\"S3Bucket\":\"exports-syd\",\"S3Prefix\":\"web-app/\"}") })
         #expect(calls.last == calls.first { $0.hasPrefix("key-222222222222 ec2 wait image-available --region eu-west-1") })
         #expect(calls.filter { $0.contains(" copy-image ") }.count == plan.totals.byKind[.copyImage])
+        #expect(result.standardError.contains("imgship plan: export-image:ap-southeast-2"))
+    }
+
+    /// `set -e` does not reach into `$(...)`: without inherit_errexit and the credential
+    /// checks, a refused assume-role ran the copy with the owner's credentials.
+    @Test func refusedAssumeRoleStopsTheScript() throws {
+        let plan = try PlanTests.plan("multi-region-cross-account-kms.json")
+        let (result, calls) = try Self.run(plan, environment: ["REFUSE_ACCOUNT": "333333333333"])
+        #expect(result.status != 0)
+        let refused = try #require(calls.lastIndex { $0.contains("assume-role") && $0.contains("333333333333") })
+        #expect(refused == calls.count - 1, "calls after the refused assume-role: \(calls[(refused + 1)...])")
+        #expect(!calls.contains { $0.contains("copy-image") && $0.contains("333333333333") })
+        #expect(result.standardError.contains("cannot assume arn:aws:iam::333333333333:role/EC2ImageBuilderDistributionCrossAccountRole"))
+        #expect(result.standardError.contains("stopped with status 1 in task copy-image:eu-west-1:333333333333"))
+        #expect(result.standardError.contains("not done: copy-image:eu-west-1:333333333333"))
+        #expect(result.standardError.contains("not done: export-image:ap-southeast-2"))
+        #expect(!result.standardError.contains("not done: copy-image:eu-west-1:222222222222"))
+    }
+
+    /// Credentials that come back empty are refused as firmly as a refusal.
+    @Test func emptyCredentialsStopTheScript() throws {
+        let plan = try PlanTests.plan("multi-region-cross-account-kms.json")
+        let (result, calls) = try Self.run(plan, environment: ["EMPTY_CREDENTIALS": "1"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("gave no credentials; stopping"))
+        let assume = try #require(calls.firstIndex { $0.contains("assume-role") })
+        #expect(assume == calls.count - 1)
+        #expect(!calls.contains { $0.hasPrefix("key-") })
     }
 
     @Test func refusesOtherAccountsAndMissingArguments() throws {

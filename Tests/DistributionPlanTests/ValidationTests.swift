@@ -61,7 +61,11 @@ struct ValidationTests {
             #"error distributions[0].amiDistributionConfiguration.targetAccountIds[0]: "12345" has 5 characters; exactly 12 allowed"#,
             "error distributions[0].amiDistributionConfiguration.amiTags.aws:owner: keys starting with 'aws:' are reserved",
             #"error distributions[0].amiDistributionConfiguration.launchPermission.organizationArns[0]: "arn:aws:organizations::123456789012:organization/o-abc" does not match ^arn:aws[^:]*:organizations::[0-9]{12}:organization/o-[a-z0-9]{10,32}$"#,
+            // VM Import/Export user guide, "Export considerations": license-included Windows is refused.
+            "warning distributions[0].s3ExportConfiguration: VM Export refuses license-included Windows images; only bring-your-own-license Windows images can be exported as vmdk",
             #"error distributions[0].s3ExportConfiguration.diskImageFormat: "vmdk" is not one of "VMDK", "RAW", "VHD"; did you mean "VMDK"?"#,
+            // S3 user guide, "Bucket naming rules": 3 to 63 characters.
+            #"error distributions[0].s3ExportConfiguration.s3Bucket: "b" has 1 characters; 3 to 63 allowed"#,
             "error distributions[0].fastLaunchConfigurations[0].enabled: expected true or false, found a string",
             "error distributions[0].fastLaunchConfigurations[0].snapshotConfiguration.targetResourceCount: 0 is below the minimum 1",
             #"error distributions[0].ssmParameterConfigurations[0].parameterName: "bad name!" does not match ^[a-zA-Z0-9_.\-\/]+$"#,
@@ -92,9 +96,13 @@ struct ValidationTests {
             #"error distributions[0].amiDistributionConfiguration.launchPermission.userGroups[1]: "admins" is not a launch permission group; EC2 knows only "all""#,
             "error distributions[1]: one or more outputs should be provided for each region (an AMI, container, launch template, export, fast launch or SSM parameter configuration)",
             "error distributions[2].region: region us-east-1 is already listed at distributions[0]; give each region once",
+            // KMS developer guide, "Key identifiers": an alias resolves in the calling account.
+            #"warning distributions[3].amiDistributionConfiguration.kmsKeyId: "alias/app" is not an ARN: the copies in target accounts are made there, where it names the target account's own key; give the key ARN to use the owner's key"#,
             "error distributions[3].fastLaunchConfigurations[0]: fast launch is for Windows AMIs only; this plan is for linux (pass --platform windows for a Windows image)",
-            "warning distributions[3].fastLaunchConfigurations[0].maxParallelLaunches: 4 is below 6, the least EC2 EnableFastLaunch accepts",
-            "error distributions[3].fastLaunchConfigurations[0].accountId: fast launch cannot be enabled for another account's copy (222222222222); enable it from that account",
+            // EC2 API reference, EnableFastLaunch: MaxParallelLaunches must be 6 or greater.
+            "error distributions[3].fastLaunchConfigurations[0].maxParallelLaunches: 4 is below 6, the least EC2 EnableFastLaunch accepts",
+            // distribution.md: another account's fast launch is documented by AWS's examples; a warning.
+            "warning distributions[3].fastLaunchConfigurations[0].accountId: fast launch is enabled in account 222222222222, on that account's copy, through the cross-account role.",
             "error distributions[3].fastLaunchConfigurations[0].launchTemplate: give launchTemplateId or launchTemplateName, not both",
             "error distributions[3].ssmParameterConfigurations[0].amiAccountId: account 333333333333 is not a target account of us-west-2 (amiDistributionConfiguration.targetAccountIds), so it gets no AMI id to store",
             "warning distributions[3].launchTemplateConfigurations[0].accountId: account 444444444444 gets neither a copy of the AMI (targetAccountIds) nor launch permission (launchPermission.userIds) in us-west-2; the new template version would point at an AMI it cannot launch",
@@ -109,7 +117,7 @@ struct ValidationTests {
         let long = request(#""amiDistributionConfiguration": {"name": "\#(String(repeating: "n", count: 110)){{ imagebuilder:buildDate }}"}"#)
         #expect(findings(long, PlanContext(sourceRegion: "us-east-1", buildDate: "2026-11-24T09-00-00Z")) == [
             #"error distributions[0].amiDistributionConfiguration.name: "\#(String(repeating: "n", count: 110)){{ imagebuilder:buildDate }}" has 138 characters; 1 to 127 allowed"#,
-            #"error distributions[0].amiDistributionConfiguration.name: expands to "\#(String(repeating: "n", count: 110))2026-11-24T09-00-00Z" (130 characters); EC2 allows 3 to 128"#,
+            #"error distributions[0].amiDistributionConfiguration.name: expands to "\#(String(repeating: "n", count: 110))2026-11-24T09-00-00Z": 130 characters; EC2 allows 3 to 128"#,
         ])
     }
 

@@ -17,9 +17,32 @@ public enum ConfigurationLoader {
         public var form: InputForm?
         /// Nil when the document could not be read at all.
         public var configuration: DistributionConfiguration?
-        /// The platform the document states (get-image), if any.
-        public var platform: PlanContext.Platform?
+        /// What the document states about the build (get-image, ARNs of responses).
+        public var stated = StatedContext()
         public var problems: [Problem]
+
+        /// The platform the document states (get-image), if any.
+        public var platform: PlanContext.Platform? { stated.platform?.value }
+    }
+
+    /// A fact a document states, with where it says it.
+    public struct Stated<Value: Sendable & Equatable>: Sendable, Equatable {
+        public var value: Value
+        /// The JSON path of the field it comes from.
+        public var path: String
+        var at: ConfigValue?
+    }
+
+    /// The context a response carries: get-image's ARN gives the build region, the owner and
+    /// the build version, its `name` the recipe's name, its `dateCreated` the build date; a
+    /// get-distribution-configuration ARN gives the owner.
+    public struct StatedContext: Sendable, Equatable {
+        public var platform: Stated<PlanContext.Platform>?
+        public var ownerAccount: Stated<String>?
+        public var sourceRegion: Stated<String>?
+        public var recipeName: Stated<String>?
+        public var buildVersion: Stated<Int>?
+        public var buildDate: Stated<String>?
     }
 
     /// Reads `text`, JSON or YAML, of any supported form. `resource` picks one distribution
@@ -29,10 +52,10 @@ public enum ConfigurationLoader {
         do {
             document = try DocumentReader.parse(text)
         } catch {
-            return Result(form: nil, configuration: nil, platform: nil, problems: [error])
+            return Result(form: nil, configuration: nil, problems: [error])
         }
         guard let members = document.members else {
-            return Result(form: nil, configuration: nil, platform: nil,
+            return Result(form: nil, configuration: nil,
                           problems: [Problem(.error, "", "expected an object at the top, found \(document.typeName)", at: document)])
         }
         let keys = Set(members.map(\.key))
@@ -41,19 +64,42 @@ public enum ConfigurationLoader {
         }
         if let image = document["image"] {
             var problems: [Problem] = []
-            var platform: PlanContext.Platform?
-            if let text = image["platform"]?.string {
-                platform = PlanContext.Platform(rawValue: text.lowercased())
-                if platform == nil {
-                    problems.append(Problem(.error, "image.platform", "\"\(text)\" is not one of \"Windows\", \"Linux\", \"macOS\"", at: image["platform"]))
+            var stated = StatedContext()
+            if let platformValue = image["platform"], let text = platformValue.string {
+                if let platform = PlanContext.Platform(rawValue: text.lowercased()) {
+                    stated.platform = Stated(value: platform, path: "image.platform", at: platformValue)
+                } else {
+                    problems.append(Problem(.error, "image.platform", "\"\(text)\" is not one of \"Windows\", \"Linux\", \"macOS\"", at: platformValue))
                 }
+            }
+            // arn:aws:imagebuilder:REGION:ACCOUNT:image/NAME/x.y.z/BUILD (Image Builder API, Image.arn)
+            if let arnValue = image["arn"], let text = arnValue.string {
+                if let arn = ARN(text), arn.service == "imagebuilder", arn.resource.hasPrefix("image/") {
+                    stated.sourceRegion = Stated(value: arn.region, path: "image.arn", at: arnValue)
+                    stated.ownerAccount = Stated(value: arn.account, path: "image.arn", at: arnValue)
+                    let parts = arn.resource.split(separator: "/")
+                    if parts.count == 4, let build = Int(parts[3]) {
+                        stated.buildVersion = Stated(value: build, path: "image.arn", at: arnValue)
+                    }
+                } else {
+                    problems.append(Problem(.error, "image.arn", "\"\(text)\" is not an Image Builder image ARN (arn:PARTITION:imagebuilder:REGION:ACCOUNT:image/NAME/VERSION/BUILD)", at: arnValue))
+                }
+            }
+            if let nameValue = image["name"], let name = nameValue.string {
+                stated.recipeName = Stated(value: name, path: "image.name", at: nameValue)
+            }
+            // Image Builder writes dates as 2026-11-24T09:00:00.000Z; AMI names allow no colon,
+            // and {{ imagebuilder:buildDate }} is that date with dashes for colons.
+            if let dateValue = image["dateCreated"], let date = dateValue.string {
+                stated.buildDate = Stated(value: date.replacing(":", with: "-"), path: "image.dateCreated", at: dateValue)
             }
             guard let configuration = image["distributionConfiguration"] else {
                 problems.append(Problem(.error, "image", "has no distributionConfiguration: the image was not distributed", at: image))
-                return Result(form: .getImage, configuration: nil, platform: platform, problems: problems)
+                return Result(form: .getImage, configuration: nil, stated: stated, problems: problems)
             }
             var result = check(configuration, path: "image.distributionConfiguration", form: .getImage)
-            result.platform = platform
+            if stated.ownerAccount == nil { stated.ownerAccount = result.stated.ownerAccount }
+            result.stated = stated
             result.problems = (problems + result.problems).sorted()
             return result
         }
@@ -65,7 +111,7 @@ public enum ConfigurationLoader {
 
     private static func loadTemplate(_ template: ConfigValue, resource wanted: String?) -> Result {
         func failure(_ problem: Problem) -> Result {
-            Result(form: .cloudFormation, configuration: nil, platform: nil, problems: [problem])
+            Result(form: .cloudFormation, configuration: nil, problems: [problem])
         }
         let resources: [CloudFormationTemplate.Resource]
         switch CloudFormationTemplate.resources(in: template) {
@@ -97,18 +143,39 @@ public enum ConfigurationLoader {
         let properties = CloudFormationTemplate.apiSpelling(of: chosen.properties, shape)
         let configuration = properties.members == nil ? nil
             : DistributionConfiguration(properties, path: chosen.path, naming: .cloudFormation)
-        return Result(form: .cloudFormation, configuration: configuration, platform: nil, problems: validator.problems.sorted())
+        return Result(form: .cloudFormation, configuration: configuration, problems: validator.problems.sorted())
     }
 
     private static func check(_ value: ConfigValue, path: String, form: InputForm) -> Result {
-        var validator = SchemaValidator()
+        var validator = SchemaValidator(isResponse: form != .apiRequest)
         var base = Path()
         for component in path.split(separator: ".") { base = base.member(String(component)) }
         validator.check(value, Schema.configuration, base)
-        if form == .apiRequest && value["name"] == nil && value["distributionConfigurationArn"] == nil {
-            validator.appendProblem(Problem(.error, path, "missing required field 'name' (or 'distributionConfigurationArn' for an update)", at: value))
+        func at(_ field: String) -> String { path.isEmpty ? field : path + "." + field }
+        if form == .apiRequest {
+            if value["distributionConfigurationArn"] != nil {
+                // UpdateDistributionConfigurationRequest has neither member (API model 2019-12-02).
+                for field in ["name", "tags"] {
+                    if let member = value[field] {
+                        validator.appendProblem(Problem(.error, at(field), "the update form (distributionConfigurationArn) takes no '\(field)': a configuration's name and tags cannot be changed by an update", at: member))
+                    }
+                }
+            } else if value["name"] == nil {
+                validator.appendProblem(Problem(.error, path, "missing required field 'name' (or 'distributionConfigurationArn' for an update)", at: value))
+            }
+        }
+        var stated = StatedContext()
+        for field in ["arn", "distributionConfigurationArn"] {
+            guard let arnValue = value[field], let text = arnValue.string else { continue }
+            // arn:aws:imagebuilder:REGION:ACCOUNT:distribution-configuration/NAME
+            if let arn = ARN(text), arn.service == "imagebuilder", arn.resource.hasPrefix("distribution-configuration/"),
+               arn.account.utf8.count == 12, arn.account.allSatisfy(\.isNumber) {
+                stated.ownerAccount = Stated(value: arn.account, path: at(field), at: arnValue)
+            } else {
+                validator.appendProblem(Problem(.error, at(field), "\"\(text)\" is not a distribution configuration ARN (arn:PARTITION:imagebuilder:REGION:ACCOUNT:distribution-configuration/NAME)", at: arnValue))
+            }
         }
         let configuration = value.members == nil ? nil : DistributionConfiguration(value, path: path)
-        return Result(form: form, configuration: configuration, platform: nil, problems: validator.problems.sorted())
+        return Result(form: form, configuration: configuration, stated: stated, problems: validator.problems.sorted())
     }
 }

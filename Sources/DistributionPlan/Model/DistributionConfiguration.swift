@@ -55,7 +55,8 @@ public struct DistributionConfiguration: Sendable {
     public struct LaunchTemplate: Sendable {
         public var launchTemplateId: String
         public var accountId: String?
-        public var setDefaultVersion: Bool
+        /// Nil when the configuration does not say; the service then treats it as true.
+        public var setDefaultVersion: Bool?
     }
 
     public struct S3Export: Sendable {
@@ -103,7 +104,7 @@ extension DistributionConfiguration {
                 launchTemplates: (entry["launchTemplateConfigurations"]?.array ?? []).compactMap { template in
                     template["launchTemplateId"]?.string.map {
                         LaunchTemplate(launchTemplateId: $0, accountId: template["accountId"]?.string,
-                                       setDefaultVersion: template["setDefaultVersion"]?.bool ?? false)
+                                       setDefaultVersion: template["setDefaultVersion"]?.bool)
                     }
                 },
                 s3Export: entry["s3ExportConfiguration"].flatMap { export in

@@ -10,9 +10,12 @@ public enum JSONRenderer {
             .init("sourceRegion", .string(plan.sourceRegion)),
             .init("ownerAccount", .string(plan.display(account: plan.context.owner))),
             .init("platform", .string(plan.context.platform?.rawValue ?? "linux")),
-            .init("buildDate", .string(plan.context.buildDate)),
-            .init("buildVersion", .int(plan.context.buildVersion)),
+            .init("buildDate", .string(plan.context.effectiveBuildDate)),
+            .init("buildVersion", .int(plan.context.effectiveBuildVersion)),
+            .init("partition", .string(plan.partition.name)),
+            .init("planId", .string(plan.id)),
         ]
+        if let recipe = plan.context.recipeName { context.append(.init("recipeName", .string(recipe))) }
         if let name = plan.configurationName { context.insert(.init("configurationName", .string(name)), at: 0) }
         var byKind: [PlanValue.Member] = []
         for kind in TaskKind.allCases {
@@ -27,17 +30,26 @@ public enum JSONRenderer {
                 .init("copyAccounts", .int(plan.totals.copyAccounts)),
                 .init("byKind", .object(byKind)),
             ])),
+            .init("buildImage", plan.buildImage.map { image in
+                var members: [PlanValue.Member] = [.init("region", .string(image.region)), .init("name", image.name)]
+                if let description = image.description { members.append(.init("description", .string(description))) }
+                return .object(members)
+            } ?? .null),
             .init("tasks", .list(plan.tasks.map { task in
-                .object([
+                var members: [PlanValue.Member] = [
                     .init("id", .string(task.id)),
                     .init("kind", .string(task.kind.rawValue)),
                     .init("region", .string(task.region)),
                     .init("account", .string(plan.display(account: task.account))),
                     .init("apiCall", .string(task.kind.apiCall)),
+                ]
+                if let role = task.assumeRole { members.append(.init("assumeRole", .string(role))) }
+                members += [
                     .init("parameters", .object(task.parameters)),
                     .init("dependsOn", .list(task.dependsOn.map(PlanValue.string))),
                     .init("summary", .string(task.summary)),
-                ])
+                ]
+                return .object(members)
             })),
             .init("prerequisites", .list(plan.prerequisites.map { item in
                 .object([
@@ -46,6 +58,7 @@ public enum JSONRenderer {
                     .init("requirement", .string(item.requirement)),
                 ])
             })),
+            .init("assumptions", .list(plan.assumptions.map(PlanValue.string))),
             .init("warnings", .list(plan.warnings.map { warning in
                 .object([.init("path", .string(warning.path)), .init("message", .string(warning.message))])
             })),
@@ -81,8 +94,10 @@ public enum JSONRenderer {
         mutating func write(_ value: PlanValue, indent: Int) {
             switch value {
             case let .string(text): appendJSONString(text, to: &bytes)
+            case .reference, .joined: appendJSONString(value.displayText, to: &bytes)
             case let .int(number): bytes.append(contentsOf: String(number).utf8)
             case let .bool(flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+            case .null: bytes.append(contentsOf: "null".utf8)
             case let .list(items):
                 if items.isEmpty { bytes.append(contentsOf: "[]".utf8); return }
                 bytes.append(contentsOf: compact ? "[".utf8 : "[\n".utf8)

@@ -6,7 +6,11 @@ public enum TextRenderer {
         let title = plan.configurationName.map { "\"\($0)\"" } ?? "(unnamed)"
         out += "Distribution plan for \(title)\n"
         out += "source region \(plan.sourceRegion), owner \(plan.display(account: plan.context.owner)), "
-        out += "platform \(plan.context.platform?.rawValue ?? "linux"), build \(plan.context.buildDate) version \(plan.context.buildVersion)\n"
+        out += "platform \(plan.context.platform?.rawValue ?? "linux"), build \(plan.context.effectiveBuildDate) version \(plan.context.effectiveBuildVersion)\n"
+        if let image = plan.buildImage {
+            out += "build AMI: \"\(image.name.displayText)\"" + (image.description.map { ", description \"\($0)\"" } ?? "")
+            out += " (Image Builder names it so when it creates it in \(image.region))\n"
+        }
         out += "Totals: \(headline(plan.totals))\n"
 
         var regions: [String] = []
@@ -27,7 +31,9 @@ public enum TextRenderer {
             for account in accounts {
                 out += "  \(plan.display(account: account))\n"
                 for task in byAccount[account]! {
-                    out += "    \(task.kind.rawValue): \(task.summary)\n"
+                    out += "    \(task.kind.rawValue): \(task.summary)"
+                    out += task.assumeRole.map { " (as \($0))" } ?? ""
+                    out += "\n"
                 }
             }
         }
@@ -37,13 +43,46 @@ public enum TextRenderer {
                 out += "  \(plan.display(account: item.account)) in \(item.regions.joined(separator: ", ")): \(item.requirement)\n"
             }
         }
+        if !plan.assumptions.isEmpty {
+            out += "\nAssumptions\n"
+            for assumption in plan.assumptions {
+                out += "  assumption: \(assumption)\n"
+            }
+        }
         if !plan.warnings.isEmpty {
             out += "\nWarnings\n"
             for warning in plan.warnings {
                 out += "  \(warning)\n"
             }
         }
+        return visibleLines(out)
+    }
+
+    /// The text with every control character but the line breaks it is made of shown as an
+    /// escape (`\n` inside a value, `\u{1B}`): a value from a configuration can neither start a
+    /// line of its own nor drive the terminal.
+    static func visibleLines(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { escapedForDisplay(String($0)) }.joined(separator: "\n")
+    }
+
+    /// `text` on one line: control characters (line breaks included) as escapes.
+    public static func escapedForDisplay(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar): out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
         return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     /// "12 tasks: 5 AMI copies in 3 regions and 2 accounts, 1 launch permission change, ..."
@@ -57,6 +96,8 @@ public enum TextRenderer {
             parts.append(copies)
         }
         let labels: [(TaskKind, String, String)] = [
+            (.shareBuildImage, "build AMI share", "build AMI shares"),
+            (.tagBuildImage, "build AMI tagging", "build AMI taggings"),
             (.modifyImageAttribute, "launch permission change", "launch permission changes"),
             (.associateLicenses, "license association", "license associations"),
             (.createLaunchTemplateVersion, "launch template version", "launch template versions"),

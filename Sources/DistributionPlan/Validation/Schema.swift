@@ -5,7 +5,9 @@ indirect enum Shape: Sendable {
     case structure(name: String, members: [Member], required: Set<String>)
     case list(Shape, min: Int = 0, max: Int = .max)
     case map(value: Shape, min: Int = 0, max: Int = .max, keyMax: Int = .max, keyPattern: String? = nil)
-    case string(min: Int = 1, max: Int = .max, pattern: String? = nil, values: [String]? = nil)
+    /// `freeText` strings (descriptions, tag values) may hold tabs and line breaks; every other
+    /// string is refused with any control character, as the service's own patterns refuse them.
+    case string(min: Int = 1, max: Int = .max, pattern: String? = nil, values: [String]? = nil, freeText: Bool = false)
     case integer(min: Int = .min, max: Int = .max)
     case boolean
 
@@ -19,9 +21,27 @@ enum Schema {
     static let accountID = Shape.string(min: 12, max: 12, pattern: "^[0-9]{12}$")
     static let accountList = Shape.list(accountID, min: 1, max: 1536)
     static let nonEmpty = Shape.string(min: 1, max: 1024)
+    static let description = Shape.string(min: 1, max: 1024, freeText: true)
     static let launchTemplateID = Shape.string(min: 1, max: 1024, pattern: "^lt-[a-z0-9-_]{17}$")
-    static let tags = Shape.map(value: .string(min: 0, max: 256), min: 1, max: 50, keyMax: 128,
+    static let tags = Shape.map(value: .string(min: 0, max: 256, freeText: true), min: 1, max: 50, keyMax: 128,
                                 keyPattern: "^(?!aws:)[a-zA-Z0-9\\s_.:/=+\\-@]*$")
+    /// Region names (botocore's partition region regex, as `Partition.regionPattern`).
+    static let region = Shape.string(min: 1, max: 1024, pattern: Partition.regionPattern)
+    /// A KMS key as EC2 CopyImage's KmsKeyId takes it: key id, alias name, key or alias ARN
+    /// (EC2 API reference, CopyImage).
+    static let kmsKey = Shape.string(min: 1, max: 1024, pattern: #"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key/[a-zA-Z0-9-]+|alias/[a-zA-Z0-9/_-]+)|alias/[a-zA-Z0-9/_-]+|(mrk-)?[a-f0-9-]{32,36})$"#)
+    /// IAM role names (IAM API reference, Role.RoleName).
+    static let roleName = Shape.string(min: 1, max: 64, pattern: #"^[\w+=,.@-]+$"#)
+    /// S3 bucket naming rules (S3 user guide, "Bucket naming rules"): 3-63 lowercase letters,
+    /// digits, dots and hyphens, starting and ending with a letter or digit.
+    static let bucket = Shape.string(min: 3, max: 63, pattern: "^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+    /// ECR repository names (ECR API reference, CreateRepository.repositoryName).
+    static let repositoryName = Shape.string(min: 2, max: 256, pattern: "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+    /// Image tags as ECR and Docker take them (ECR API reference, PutImage.imageTag).
+    static let containerTag = Shape.string(min: 1, max: 128, pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    /// EC2 launch template names and versions (EC2 API reference, LaunchTemplateSpecification).
+    static let launchTemplateName = Shape.string(min: 3, max: 128, pattern: #"^[a-zA-Z0-9().\-/_]+$"#)
+    static let launchTemplateVersion = Shape.string(min: 1, max: 1024, pattern: #"^(\$Latest|\$Default|[0-9]+)$"#)
 
     static let launchPermission = Shape.structure(name: "launchPermission", members: [
         .init(name: "userIds", shape: accountList),
@@ -32,19 +52,19 @@ enum Schema {
 
     static let amiDistribution = Shape.structure(name: "amiDistributionConfiguration", members: [
         .init(name: "name", shape: .string(min: 1, max: 127, pattern: "^[-_A-Za-z0-9{][-_A-Za-z0-9\\s:{}\\.]+[-_A-Za-z0-9}]$")),
-        .init(name: "description", shape: nonEmpty),
+        .init(name: "description", shape: description),
         .init(name: "targetAccountIds", shape: accountList),
         .init(name: "amiTags", shape: tags),
-        .init(name: "kmsKeyId", shape: nonEmpty),
+        .init(name: "kmsKeyId", shape: kmsKey),
         .init(name: "launchPermission", shape: launchPermission),
     ], required: [])
 
     static let containerDistribution = Shape.structure(name: "containerDistributionConfiguration", members: [
-        .init(name: "description", shape: nonEmpty),
-        .init(name: "containerTags", shape: .list(nonEmpty)),
+        .init(name: "description", shape: description),
+        .init(name: "containerTags", shape: .list(containerTag)),
         .init(name: "targetRepository", shape: .structure(name: "targetRepository", members: [
             .init(name: "service", shape: .string(values: ["ECR"])),
-            .init(name: "repositoryName", shape: nonEmpty),
+            .init(name: "repositoryName", shape: repositoryName),
         ], required: ["service", "repositoryName"])),
     ], required: ["targetRepository"])
 
@@ -55,9 +75,9 @@ enum Schema {
     ], required: ["launchTemplateId"])
 
     static let s3Export = Shape.structure(name: "s3ExportConfiguration", members: [
-        .init(name: "roleName", shape: nonEmpty),
+        .init(name: "roleName", shape: roleName),
         .init(name: "diskImageFormat", shape: .string(values: ["VMDK", "RAW", "VHD"])),
-        .init(name: "s3Bucket", shape: nonEmpty),
+        .init(name: "s3Bucket", shape: bucket),
         .init(name: "s3Prefix", shape: nonEmpty),
     ], required: ["roleName", "diskImageFormat", "s3Bucket"])
 
@@ -69,8 +89,8 @@ enum Schema {
         .init(name: "maxParallelLaunches", shape: .integer(min: 1)),
         .init(name: "launchTemplate", shape: .structure(name: "launchTemplate", members: [
             .init(name: "launchTemplateId", shape: launchTemplateID),
-            .init(name: "launchTemplateName", shape: nonEmpty),
-            .init(name: "launchTemplateVersion", shape: nonEmpty),
+            .init(name: "launchTemplateName", shape: launchTemplateName),
+            .init(name: "launchTemplateVersion", shape: launchTemplateVersion),
         ], required: [])),
         .init(name: "accountId", shape: accountID),
     ], required: ["enabled"])
@@ -82,7 +102,7 @@ enum Schema {
     ], required: ["parameterName"])
 
     static let distribution = Shape.structure(name: "distributions[]", members: [
-        .init(name: "region", shape: nonEmpty),
+        .init(name: "region", shape: region),
         .init(name: "amiDistributionConfiguration", shape: amiDistribution),
         .init(name: "containerDistributionConfiguration", shape: containerDistribution),
         .init(name: "licenseConfigurationArns", shape: .list(.string(pattern: "^arn:aws[^:]*:license-manager:[^:]+:[0-9]{12}:license-configuration:lic-[a-z0-9-_]{32}$"), min: 1, max: 50)),
@@ -119,7 +139,7 @@ enum Schema {
     /// service's read-only ones.
     static let configuration = Shape.structure(name: "distribution configuration", members: [
         .init(name: "name", shape: .string(min: 3, max: 128, pattern: "^[-_A-Za-z-0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z-0-9]$")),
-        .init(name: "description", shape: nonEmpty),
+        .init(name: "description", shape: description),
         .init(name: "distributions", shape: .list(distribution, min: 1)),
         .init(name: "tags", shape: tags),
         .init(name: "clientToken", shape: .string(min: 1, max: 64)),

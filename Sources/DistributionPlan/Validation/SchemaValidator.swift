@@ -5,14 +5,18 @@ import ConfigDocument
 struct SchemaValidator {
     private(set) var problems: [Problem] = []
     let naming: FieldNaming
+    /// Responses (get-distribution-configuration, get-image) are what the service wrote, not
+    /// requests: the request's size minimums do not apply (the AWS CLI prints `"tags": {}`).
+    let isResponse: Bool
 
     mutating func appendProblem(_ problem: Problem) { problems.append(problem) }
     private var patterns: [String: Regex<AnyRegexOutput>] = [:]
     /// Every member name of every structure, and where it belongs, for "did you mean".
     private let owners: [String: [String]]
 
-    init(naming: FieldNaming = .api) {
+    init(naming: FieldNaming = .api, isResponse: Bool = false) {
         self.naming = naming
+        self.isResponse = isResponse
         var owners: [String: [String]] = [:]
         func collect(_ shape: Shape) {
             switch shape {
@@ -65,10 +69,12 @@ struct SchemaValidator {
             }
         case let .map(valueShape, min, max, keyMax, keyPattern):
             guard let fields = value.members else { return mismatch(value, "an object of string values", path) }
-            if fields.count < min { report(.error, path, "has \(fields.count) entries; at least \(min) required", value) }
+            if fields.count < min && !isResponse { report(.error, path, "has \(fields.count) entries; at least \(min) required", value) }
             if fields.count > max { report(.error, path, "has \(fields.count) entries; at most \(max) allowed", value) }
             for (key, field) in fields {
-                if key.isEmpty || key.count > keyMax {
+                if let control = Self.firstControlCharacter(in: key, freeText: false) {
+                    report(.error, path.member(key), "key contains the control character \(control.name) at character \(control.offset + 1); keys allow none", field)
+                } else if key.isEmpty || key.count > keyMax {
                     report(.error, path.member(key), "key must be 1 to \(keyMax) characters", field)
                 } else if let keyPattern, !matches(key, keyPattern) {
                     let reason = key.hasPrefix("aws:") ? "keys starting with 'aws:' are reserved" : "key does not match \(keyPattern)"
@@ -76,10 +82,12 @@ struct SchemaValidator {
                 }
                 check(field, valueShape, path.member(key))
             }
-        case let .string(min, max, pattern, values):
+        case let .string(min, max, pattern, values, freeText):
             guard let text = value.string else { return mismatch(value, "a string", path) }
             let length = text.count
-            if length < min || length > max {
+            if let control = Self.firstControlCharacter(in: text, freeText: freeText) {
+                report(.error, path, "contains the control character \(control.name) at character \(control.offset + 1); \(freeText ? "only tabs and line breaks are allowed in text" : "this field allows none")", value)
+            } else if length < min || length > max {
                 let range = max == .max ? "at least \(min)" : min == max ? "exactly \(min)" : "\(min) to \(max)"
                 report(.error, path, "\"\(text)\" has \(length) characters; \(range) allowed", value)
             } else if let values, !values.contains(text) {
@@ -95,6 +103,20 @@ struct SchemaValidator {
         case .boolean:
             if value.bool == nil { mismatch(value, "true or false", path) }
         }
+    }
+
+    /// The first control character (C0, DEL or C1) in `text`, shown as `U+000A`, with its
+    /// position in characters; tabs and line breaks are allowed in free text.
+    static func firstControlCharacter(in text: String, freeText: Bool) -> (name: String, offset: Int)? {
+        for (offset, scalar) in text.unicodeScalars.enumerated() {
+            let value = scalar.value
+            let isControl = value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+            if isControl && !(freeText && (value == 0x09 || value == 0x0A || value == 0x0D)) {
+                let hex = String(value, radix: 16, uppercase: true)
+                return ("U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex, offset)
+            }
+        }
+        return nil
     }
 
     /// CloudFormation converts scalars to the type a property declares (`AccountId: 123456789012`
