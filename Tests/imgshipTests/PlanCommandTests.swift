@@ -61,4 +61,31 @@ struct PlanCommandTests {
         #expect(script.contains("AMI_eu_west_3=$(aws ec2 copy-image --region eu-west-3 --source-region eu-central-1 --source-image-id \"$BUILD_AMI\""))
         #expect(script.contains("wait_for_image eu-west-3 \"$AMI_eu_west_3\"\n"))
     }
+
+    /// Flags reach the script too: each is checked against the service's pattern first.
+    @Test(arguments: [
+        (["--source-region", "eu-west-1; touch X"], "--source-region must be a region name"),
+        (["--account", "12345678901x"], "--account must be a 12-digit account id"),
+        (["--recipe-name", "web$(id)"], "--recipe-name must be an Image Builder recipe name"),
+        (["--build-date", "2026-11-24T09:00:00Z"], "--build-date must be letters, digits"),
+        (["--build-version", "0"], "--build-version must be 1 or more"),
+    ])
+    func hostileFlagsAreRefused(flags: [String], message: String) throws {
+        let result = try runProcess(ExportCommandTests.binary, ["plan", "\(Self.testdata)/container.json"] + flags)
+        #expect(result.status == 64)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+    }
+
+    @Test func recipeNameNamesUnnamedAMIs() throws {
+        let folder = try TemporaryFolder()
+        try #"{"name": "n", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {}}, {"region": "eu-west-1", "amiDistributionConfiguration": {}}]}"#
+            .write(toFile: folder.file("unnamed.json"), atomically: true, encoding: .utf8)
+        let result = try runProcess(ExportCommandTests.binary, ["plan", folder.file("unnamed.json"), "--source-region", "us-east-1",
+                                                                "--build-date", "2026-11-24T09-00-00Z", "--recipe-name", "web recipe", "-o", "script"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let script = String(decoding: result.standardOutput, as: UTF8.self)
+        #expect(script.contains("--name 'web recipe 2026-11-24T09-00-00Z'"))
+        #expect(script.contains("# assumption: no AMI name is configured for eu-west-1: Image Builder names the AMI after the recipe and the build date, planned as \"web recipe 2026-11-24T09-00-00Z\""))
+    }
 }
