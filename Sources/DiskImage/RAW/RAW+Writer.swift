@@ -3,6 +3,9 @@
 public enum RAW {
     /// Zero detection granularity, as qemu-img's default `-S 4k`.
     static let pageSize = 4096
+    /// Largest virtual size: a file's length is an off_t (Int64). Filesystems allow less
+    /// (ext4: 16 TiB, XFS: 8 EiB); ftruncate then fails with EFBIG before anything is written.
+    public static let maximumSize = UInt64(Int64.max)
     /// Bytes per pipeline batch.
     static let batchSize = 2 * 1024 * 1024
 
