@@ -19,6 +19,7 @@ public enum RAW {
         // The body starts at the sink's current position (0 for RAW and fixed VHD).
         let origin = sink.position
         let writer = sink.positionalWriter
+        try sink.reserveLength(origin + virtualSize)
         // Skipped batches are holes: the sink still hashes their zeros, in steps that keep
         // Ctrl-C and progress working through a terabyte of them.
         var hashedUpTo: UInt64 = 0
