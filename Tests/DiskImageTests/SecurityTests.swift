@@ -133,6 +133,37 @@ struct SecurityTests {
         #expect(opened.info.virtualSize == 3 * 4096)
     }
 
+    // MARK: sources that are not files
+
+    @Test func streamsSocketsAndCharacterDevicesAreRefusedAsSources() throws {
+        let folder = try TemporaryFolder()
+        let fifo = folder.file("pipe")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // No writer: the open must not wait for one.
+        #expect(throws: DiskImageError.unsupportedSource(path: fifo, reason: "is a FIFO; " + SourceImage.streamRefusal)) {
+            try ImageReader.open(path: fifo)
+        }
+        #expect(throws: DiskImageError.unsupportedSource(path: "standard input", reason: SourceImage.streamRefusal)) {
+            try ImageReader.open(path: "-")
+        }
+        #expect(throws: DiskImageError.unsupportedSource(path: "/dev/zero", reason: "is a character device; expected a raw image file or a block device")) {
+            try ImageReader.open(path: "/dev/zero")
+        }
+        let socketPath = folder.file("sock")
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socketPath.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        #expect(throws: DiskImageError.unsupportedSource(path: socketPath, reason: "is a socket; expected a raw image file or a block device")) {
+            try ImageReader.open(path: socketPath)
+        }
+    }
+
     // MARK: one stored range standing for many
 
     @Test func overlappingRangesOfOneFileAreRefused() throws {

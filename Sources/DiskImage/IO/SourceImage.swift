@@ -48,7 +48,17 @@ public final class SourceImage: VirtualDisk {
 
 
     private convenience init(path: String, diskSize: UInt64?, member: (range: Range<UInt64>, name: String)?) throws(DiskImageError) {
-        let fd = try retryingInterrupts("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        // A source is read more than once (tables, then data; a dynamic VHD in two passes), so
+        // a stream cannot be one. Say so instead of failing to open "-", or waiting forever
+        // on a FIFO without a writer (O_NONBLOCK: the open returns at once; fstat refuses it).
+        if path == "-" && access(path, F_OK) != 0 {
+            throw DiskImageError.unsupportedSource(path: "standard input", reason: Self.streamRefusal)
+        }
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK {
+            throw DiskImageError.unsupportedSource(path: path, reason: "is a socket; expected a raw image file or a block device")
+        }
+        let fd = try retryingInterrupts("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         try self.init(descriptor: fd, path: path, diskSize: diskSize, member: member)
     }
 
@@ -93,10 +103,15 @@ public final class SourceImage: VirtualDisk {
         case S_IFDIR:
             close(fd)
             throw DiskImageError.unsupportedSource(path: path, reason: "is a directory, expected a raw image file or a block device")
+        case S_IFIFO:
+            close(fd)
+            throw DiskImageError.unsupportedSource(path: path, reason: "is a FIFO; " + Self.streamRefusal)
         default:
             close(fd)
-            throw DiskImageError.unsupportedSource(path: path, reason: "is not a regular file or a block device")
+            throw DiskImageError.unsupportedSource(path: path, reason: "is \(fileTypeName(type)); expected a raw image file or a block device")
         }
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
         if let member {
             guard member.range.upperBound <= wholeSize else {
                 close(fd)
@@ -124,6 +139,8 @@ public final class SourceImage: VirtualDisk {
     deinit {
         close(descriptor)
     }
+
+    static let streamRefusal = "imgship reads a source more than once (its tables, then its data), so it reads regular files and block devices only: save the stream to a file first"
 
     /// True when the bytes `range` (offsets in this image) are stored in the file, with no
     /// hole: a table a reader is about to load must be. Unknown (no hole queries, a block
