@@ -15,6 +15,9 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     case outputExists(path: String)
     /// A source image's structure is damaged or not what its format allows.
     case malformedImage(path: String, offset: UInt64, reason: String)
+    /// A VMDK descriptor names an extent imgship will not read: outside the descriptor's
+    /// folder or archive, not a regular file, or bytes another extent already reads.
+    case refusedExtent(descriptor: String, line: Int, extent: String, reason: String)
     /// The source changed while it was being read.
     case sourceChanged(path: String, offset: UInt64, reason: String)
     /// A compressor failed on a buffer that it should always handle.
@@ -35,6 +38,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(path) exists; pass --force to overwrite it"
         case let .malformedImage(path, offset, reason):
             return "\(path) at offset \(offset): \(reason)"
+        case let .refusedExtent(descriptor, line, extent, reason):
+            return "\(descriptor) line \(line): extent \"\(extent)\" \(reason)"
         case let .sourceChanged(path, offset, reason):
             return "\(path) at offset \(offset): \(reason)"
         case let .compression(offset, reason):

@@ -21,6 +21,10 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Read the source as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
+    @Flag(name: .customLong("allow-external-extents"),
+          help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
+    var allowExternalExtents = false
+
     @Option(name: [.short, .long], help: "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed, vmdk (stream-optimized) or ova (OVF package of a stream-optimized VMDK); any case.")
     var format: OutputFormat
 
@@ -99,7 +103,8 @@ struct ExportCommand: ParsableCommand {
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: bar.map { bar in { @Sendable progress in bar.update(progress) } },
-            machine: VirtualMachineSettings(cpus: cpus, memoryMiB: memoryMiB, operatingSystem: osType))
+            machine: VirtualMachineSettings(cpus: cpus, memoryMiB: memoryMiB, operatingSystem: osType),
+            allowExternalExtents: allowExternalExtents)
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent

@@ -13,13 +13,17 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "Read the image as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
+    @Flag(name: .customLong("allow-external-extents"),
+          help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
+    var allowExternalExtents = false
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func run() throws {
         let opened: OpenedImage
         do throws(DiskImageError) {
-            opened = try ImageReader.open(path: image, format: sourceFormat)
+            opened = try ImageReader.open(path: image, format: sourceFormat, allowExternalExtents: allowExternalExtents)
         } catch {
             writeToStandardError("imgship: error: \(error)\n")
             throw ExitCode(1)
@@ -70,10 +74,15 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Read the image as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
+    @Flag(name: .customLong("allow-external-extents"),
+          help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
+    var allowExternalExtents = false
+
     func run() throws {
         let report: VerificationReport
         do throws(DiskImageError) {
-            report = try ImageVerifier.verify(path: image, format: sourceFormat, manifestPath: manifest)
+            report = try ImageVerifier.verify(path: image, format: sourceFormat, manifestPath: manifest,
+                                              allowExternalExtents: allowExternalExtents)
         } catch {
             writeToStandardError("imgship: error: \(error)\n")
             throw ExitCode(1)

@@ -63,4 +63,13 @@ extension SourceImage {
         try readExactly(into: buffer, at: offset)
         return [UInt8](UnsafeRawBufferPointer(buffer))
     }
+
+    /// Tables above 1 MiB must be stored bytes, not a hole of a sparse file: a hole reads as
+    /// zeros and costs nothing on disk, so a few kilobytes could otherwise stand for a table of
+    /// gigabytes in memory. A range past the end is left to `bytes` to report.
+    func requireStored(_ offset: UInt64, length: UInt64, field: UInt64, what: String) throws(DiskImageError) {
+        guard length > 1 << 20, offset <= fileSize, length <= fileSize - offset, !isStored(offset..<(offset + length)) else { return }
+        throw DiskImageError.malformedImage(path: path, offset: field,
+                                            reason: "\(what) (\(length) bytes at \(offset)) lies in a hole of the file; a table that large must be stored")
+    }
 }

@@ -71,6 +71,15 @@ final class OutputSink {
         }
     }
 
+    /// Sets a regular file's length to `length` now, as a hole, so a size the filesystem
+    /// cannot hold (ext4 stops at 16 TiB) fails at once with EFBIG, not after hashing
+    /// terabytes of zeros. `finish` sets the same length again.
+    func reserveLength(_ length: UInt64) throws(DiskImageError) {
+        guard isSeekable else { return }
+        guard length <= UInt64(Int64.max) else { throw DiskImageError.system(call: "ftruncate", path: path, errno: EFBIG) }
+        _ = try retryingInterrupts("ftruncate", path: path) { ftruncate(descriptor, off_t(length)) }
+    }
+
     /// Sets the final length (a trailing zero run is a hole) and returns the SHA-256 hex digest.
     func finish() throws(DiskImageError) -> String {
         if isSeekable {

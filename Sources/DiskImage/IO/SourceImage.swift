@@ -2,6 +2,16 @@
 import Glibc
 #endif
 
+/// A file's device and inode numbers, which tell whether two open files are one.
+struct FileIdentity: Hashable, Comparable {
+    var device: UInt64
+    var inode: UInt64
+
+    static func < (a: FileIdentity, b: FileIdentity) -> Bool {
+        (a.device, a.inode) < (b.device, b.inode)
+    }
+}
+
 /// A local file opened for reading: a raw image (a regular file, sparse or not, or a block
 /// device), or the container file a format reader reads its structures from.
 ///
@@ -24,6 +34,8 @@ public final class SourceImage: VirtualDisk {
     let supportsHoleQueries: Bool
     /// Where the image starts in the file: 0, or a member's offset inside an archive (OVA).
     let base: UInt64
+    /// The file's device and inode: two paths (or two archive members) of one file share it.
+    let identity: FileIdentity
 
     public convenience init(path: String) throws(DiskImageError) {
         try self.init(path: path, diskSize: nil)
@@ -34,15 +46,38 @@ public final class SourceImage: VirtualDisk {
         try self.init(path: path, diskSize: diskSize, member: nil)
     }
 
-    /// Opens the `member` bytes of the file at `path` as an image of their own (a disk inside
-    /// an OVA); `path` is then the name messages use, such as `appliance.ova:appliance.vmdk`.
-    convenience init(archive: String, member: Range<UInt64>, name: String) throws(DiskImageError) {
-        try self.init(path: archive, diskSize: nil, member: (member, archive + ":" + name))
+
+    private convenience init(path: String, diskSize: UInt64?, member: (range: Range<UInt64>, name: String)?) throws(DiskImageError) {
+        // A source is read more than once (tables, then data; a dynamic VHD in two passes), so
+        // a stream cannot be one. Say so instead of failing to open "-", or waiting forever
+        // on a FIFO without a writer (O_NONBLOCK: the open returns at once; fstat refuses it).
+        if path == "-" && access(path, F_OK) != 0 {
+            throw DiskImageError.unsupportedSource(path: "standard input", reason: Self.streamRefusal)
+        }
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK {
+            throw DiskImageError.unsupportedSource(path: path, reason: "is a socket; expected a raw image file or a block device")
+        }
+        let fd = try retryingInterrupts("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        try self.init(descriptor: fd, path: path, diskSize: diskSize, member: member)
     }
 
-    private init(path: String, diskSize: UInt64?, member: (range: Range<UInt64>, name: String)?) throws(DiskImageError) {
+    /// Takes over `fd`, an open descriptor of `path` (closed here on error, by deinit after).
+    convenience init(descriptor fd: Int32, path: String) throws(DiskImageError) {
+        try self.init(descriptor: fd, path: path, diskSize: nil, member: nil)
+    }
+
+    /// Opens the `member` bytes of the open archive `archive` as an image of their own (a disk
+    /// inside an OVA), through the archive's own descriptor, so the path is never looked up
+    /// again; messages name it `appliance.ova:appliance.vmdk`.
+    convenience init(member: Range<UInt64>, of archive: SourceImage, name: String) throws(DiskImageError) {
+        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: archive.path) { fcntl(archive.descriptor, F_DUPFD_CLOEXEC, 0) }
+        let range = (archive.base + member.lowerBound)..<(archive.base + member.upperBound)
+        try self.init(descriptor: fd, path: archive.path, diskSize: nil, member: (range, archive.path + ":" + name))
+    }
+
+    private init(descriptor fd: Int32, path: String, diskSize: UInt64?, member: (range: Range<UInt64>, name: String)?) throws(DiskImageError) {
         self.path = member?.name ?? path
-        let fd = try retryingInterrupts("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
         var info = stat()
         if fstat(fd, &info) != 0 {
             let code = errno
@@ -68,10 +103,15 @@ public final class SourceImage: VirtualDisk {
         case S_IFDIR:
             close(fd)
             throw DiskImageError.unsupportedSource(path: path, reason: "is a directory, expected a raw image file or a block device")
+        case S_IFIFO:
+            close(fd)
+            throw DiskImageError.unsupportedSource(path: path, reason: "is a FIFO; " + Self.streamRefusal)
         default:
             close(fd)
-            throw DiskImageError.unsupportedSource(path: path, reason: "is not a regular file or a block device")
+            throw DiskImageError.unsupportedSource(path: path, reason: "is \(fileTypeName(type)); expected a raw image file or a block device")
         }
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
         if let member {
             guard member.range.upperBound <= wholeSize else {
                 close(fd)
@@ -85,6 +125,7 @@ public final class SourceImage: VirtualDisk {
         self.base = member?.range.lowerBound ?? 0
         self.size = min(diskSize ?? fileSize, fileSize)
         self.allocatedBytes = UInt64(info.st_blocks) * 512
+        self.identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         self.descriptor = fd
         // Some filesystems answer SEEK_DATA with EINVAL; then everything counts as data.
         // ENXIO means "no data at all", which is an answer too.
@@ -97,6 +138,25 @@ public final class SourceImage: VirtualDisk {
 
     deinit {
         close(descriptor)
+    }
+
+    static let streamRefusal = "imgship reads a source more than once (its tables, then its data), so it reads regular files and block devices only: save the stream to a file first"
+
+    /// True when the bytes `range` (offsets in this image) are stored in the file, with no
+    /// hole: a table a reader is about to load must be. Unknown (no hole queries, a block
+    /// device) counts as stored.
+    func isStored(_ range: Range<UInt64>) -> Bool {
+        guard supportsHoleQueries, !range.isEmpty else { return true }
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let data = lseek(descriptor, off_t(base + position), SEEK_DATA)
+            if data < 0 { return errno != ENXIO }
+            guard UInt64(data) - base <= position else { return false }
+            let hole = lseek(descriptor, data, SEEK_HOLE)
+            if hole < 0 { return true }
+            position = UInt64(hole) - base
+        }
+        return true
     }
 
     /// The data ranges (absolute offsets) that intersect `window`, in order. Anything else in

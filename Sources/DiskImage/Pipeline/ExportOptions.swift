@@ -69,6 +69,9 @@ public struct ExportOptions: Sendable {
     public var progress: (@Sendable (ExportProgress) -> Void)?
     /// The virtual machine an OVA declares around its disk.
     public var machine: VirtualMachineSettings
+    /// Let a VMDK descriptor's extents be files outside its folder (the user's own); they
+    /// must still be regular files. Off by default: see `ImageReader.open`.
+    public var allowExternalExtents: Bool
 
     public init(format: OutputFormat,
                 sourceFormat: SourceFormat? = nil,
@@ -81,7 +84,8 @@ public struct ExportOptions: Sendable {
                 diskIdentifier: [UInt8]? = nil,
                 isCancelled: @escaping @Sendable () -> Bool = { false },
                 progress: (@Sendable (ExportProgress) -> Void)? = nil,
-                machine: VirtualMachineSettings = VirtualMachineSettings()) {
+                machine: VirtualMachineSettings = VirtualMachineSettings(),
+                allowExternalExtents: Bool = false) {
         self.format = format
         self.sourceFormat = sourceFormat
         self.threads = threads
@@ -94,6 +98,7 @@ public struct ExportOptions: Sendable {
         self.isCancelled = isCancelled
         self.progress = progress
         self.machine = machine
+        self.allowExternalExtents = allowExternalExtents
     }
 }
 

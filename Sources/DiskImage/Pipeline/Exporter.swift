@@ -22,7 +22,7 @@ public enum Exporter {
                               manifestPath: String? = nil,
                               options: ExportOptions) throws(DiskImageError) -> ExportSummary {
         let started = monotonicSeconds()
-        let opened = try ImageReader.open(path: sourcePath, format: options.sourceFormat)
+        let opened = try ImageReader.open(path: sourcePath, format: options.sourceFormat, allowExternalExtents: options.allowExternalExtents)
         let source = opened.disk
         let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options)
 
@@ -101,8 +101,13 @@ public enum Exporter {
             warnings.append("virtual size rounded up from \(size) to \(aligned) bytes: \(options.format.rawValue) stores whole 512-byte sectors")
             size = aligned
         }
-        if (options.format == .vhdFixed || options.format == .vhdDynamic) && size > VHD.maximumSize {
-            throw DiskImageError.sizeTooLarge(format: "vhd", size: size, limit: VHD.maximumSize)
+        switch options.format {
+        case .vhdFixed, .vhdDynamic:
+            if size > VHD.maximumSize { throw DiskImageError.sizeTooLarge(format: "vhd", size: size, limit: VHD.maximumSize) }
+        case .vmdk, .ova:
+            if size > VMDK.maximumSize { throw DiskImageError.sizeTooLarge(format: "a stream-optimized vmdk", size: size, limit: VMDK.maximumSize) }
+        case .raw:
+            if size > RAW.maximumSize { throw DiskImageError.sizeTooLarge(format: "raw (off_t)", size: size, limit: RAW.maximumSize) }
         }
         return (size, warnings)
     }

@@ -3,6 +3,9 @@
 public enum RAW {
     /// Zero detection granularity, as qemu-img's default `-S 4k`.
     static let pageSize = 4096
+    /// Largest virtual size: a file's length is an off_t (Int64). Filesystems allow less
+    /// (ext4: 16 TiB, XFS: 8 EiB); ftruncate then fails with EFBIG before anything is written.
+    public static let maximumSize = UInt64(Int64.max)
     /// Bytes per pipeline batch.
     static let batchSize = 2 * 1024 * 1024
 
@@ -16,6 +19,7 @@ public enum RAW {
         // The body starts at the sink's current position (0 for RAW and fixed VHD).
         let origin = sink.position
         let writer = sink.positionalWriter
+        try sink.reserveLength(origin + virtualSize)
         // Skipped batches are holes: the sink still hashes their zeros, in steps that keep
         // Ctrl-C and progress working through a terabyte of them.
         var hashedUpTo: UInt64 = 0

@@ -51,14 +51,17 @@ public enum ImageReader {
 
     /// Opens `path` as `format`, or as what its bytes say when `format` is nil. Every table
     /// is read and checked here, before any data is.
-    public static func open(path: String, format: SourceFormat? = nil) throws(DiskImageError) -> OpenedImage {
+    ///
+    /// A VMDK descriptor's extents must be regular files in the descriptor's folder;
+    /// `allowExternalExtents` lets them be the user's own files elsewhere (still regular files).
+    public static func open(path: String, format: SourceFormat? = nil, allowExternalExtents: Bool = false) throws(DiskImageError) -> OpenedImage {
         let file = try SourceImage(path: path)
         let resolved: SourceFormat
         if let format { resolved = format } else { resolved = try detect(file) }
-        return try open(file: file, as: resolved)
+        return try open(file: file, as: resolved, allowExternalExtents: allowExternalExtents)
     }
 
-    static func open(file: SourceImage, as format: SourceFormat) throws(DiskImageError) -> OpenedImage {
+    static func open(file: SourceImage, as format: SourceFormat, allowExternalExtents: Bool = false) throws(DiskImageError) -> OpenedImage {
         let path = file.path
         switch format {
         case .raw:
@@ -81,7 +84,7 @@ public enum ImageReader {
         case .vhd:
             return try openVHD(file)
         case .vmdk:
-            return try openVMDK(file)
+            return try openVMDK(file, extents: .folder(descriptorPath: file.path, allowExternal: allowExternalExtents))
         case .ova:
             return try openOVA(file)
         }
@@ -131,7 +134,8 @@ public enum ImageReader {
         }
     }
 
-    static func openVMDK(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
+    /// Opens a VMDK: a sparse extent, or a text descriptor whose extents come from `extents`.
+    static func openVMDK(_ file: SourceImage, extents: ExtentSource) throws(DiskImageError) -> OpenedImage {
         let head = try file.bytes(Int(min(512, file.fileSize)), at: 0, reading: "the first sector")
         if head.starts(with: VMDKSparseImage.magic) {
             let image = try VMDKSparseImage(file: file)
@@ -155,11 +159,11 @@ public enum ImageReader {
         guard !descriptor.extents.isEmpty else {
             throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "the descriptor names no extents")
         }
-        let folder = file.path.contains("/") ? String(file.path[...file.path.lastIndex(of: "/")!]) : ""
         var parts: [ConcatenatedDisk.Part] = []
         var fileSize = file.fileSize
         var allocated = file.allocatedBytes
         var start: UInt64 = 0
+        var claims = ExtentClaims(descriptor: file.path)
         for extent in descriptor.extents {
             // Text numbers can be anything: keep every sum inside 64 bits and 64 PiB.
             let limit: UInt64 = 1 << 56
@@ -169,13 +173,8 @@ public enum ImageReader {
             let length = extent.sectors * 512
             var disk: (any VirtualDisk)?
             if let name = extent.fileName {
-                let extentPath = name.hasPrefix("/") ? name : folder + name
-                let extentFile: SourceImage
-                do {
-                    extentFile = try SourceImage(path: extentPath)
-                } catch {
-                    throw DiskImageError.unsupportedSource(path: file.path, reason: "names the extent \"\(name)\", which cannot be opened: \(error)")
-                }
+                let extentFile = try extents.open(name, line: extent.line, descriptor: file.path)
+                let extentPath = extentFile.path
                 fileSize += extentFile.fileSize
                 allocated += extentFile.allocatedBytes
                 switch extent.kind {
@@ -183,8 +182,10 @@ public enum ImageReader {
                     guard extent.offset * 512 + length <= extentFile.fileSize else {
                         throw DiskImageError.malformedImage(path: extentPath, offset: 0, reason: "the flat extent of \(length) bytes at sector \(extent.offset) runs past the end of the file (\(extentFile.fileSize) bytes)")
                     }
+                    try claims.add(extentFile, (extent.offset * 512)..<(extent.offset * 512 + length), extent: name, line: extent.line)
                     disk = FlatExtent(file: extentFile, start: extent.offset * 512, size: length)
                 case .sparse:
+                    try claims.add(extentFile, nil, extent: name, line: extent.line)
                     let sparse = try VMDKSparseImage(file: extentFile)
                     guard sparse.size >= length else {
                         throw DiskImageError.malformedImage(path: extentPath, offset: 12, reason: "the sparse extent holds \(sparse.size) bytes; the descriptor says \(length)")
@@ -254,10 +255,23 @@ final class ConcatenatedDisk: VirtualDisk {
         self.parts = parts
     }
 
+    /// The index of the first part that ends after `offset` (binary search: a split disk has
+    /// thousands of parts, and every window would otherwise walk them from the first).
+    private func firstPart(endingAfter offset: UInt64) -> Int {
+        var low = 0
+        var high = parts.count
+        while low < high {
+            let middle = (low + high) / 2
+            if parts[middle].start + parts[middle].size > offset { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
     func dataRanges(in window: Range<UInt64>) throws(DiskImageError) -> [Range<UInt64>] {
         var ranges: [Range<UInt64>] = []
-        for part in parts where part.start < window.upperBound && part.start + part.size > window.lowerBound {
-            guard let disk = part.disk else { continue }
+        for part in parts[firstPart(endingAfter: window.lowerBound)...] {
+            if part.start >= window.upperBound { break }
+            guard let disk = part.disk, part.size > 0 else { continue }
             let local = (max(window.lowerBound, part.start) - part.start)..<(min(window.upperBound, part.start + part.size) - part.start)
             for range in try disk.dataRanges(in: local) {
                 let shifted = (range.lowerBound + part.start)..<(range.upperBound + part.start)
@@ -272,8 +286,8 @@ final class ConcatenatedDisk: VirtualDisk {
     }
 
     func nextDataOffset(from offset: UInt64) -> UInt64? {
-        for part in parts where part.start + part.size > offset {
-            guard let disk = part.disk else { continue }
+        for part in parts[firstPart(endingAfter: offset)...] {
+            guard let disk = part.disk, part.size > 0 else { continue }
             if let found = disk.nextDataOffset(from: offset > part.start ? offset - part.start : 0), found < part.size {
                 return part.start + found
             }
@@ -283,7 +297,7 @@ final class ConcatenatedDisk: VirtualDisk {
 
     func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
         var done = 0
-        for part in parts where done < buffer.count {
+        for part in parts[firstPart(endingAfter: offset)...] where done < buffer.count {
             let position = offset + UInt64(done)
             guard position < part.start + part.size, position >= part.start else { continue }
             let length = Int(min(UInt64(buffer.count - done), part.start + part.size - position))

@@ -26,12 +26,14 @@ public enum ImageVerifier {
     /// Walks the whole structure of the image at `path` (tables on open, then every stored
     /// cluster read and every compressed one inflated), then compares the file's SHA-256 with
     /// `manifestPath`, or `path.sha256` when it exists. Problems are checks that failed; only
-    /// an image that cannot be opened at all throws.
-    public static func verify(path: String, format: SourceFormat? = nil, manifestPath: String? = nil) throws(DiskImageError) -> VerificationReport {
+    /// an image that cannot be opened at all throws. `allowExternalExtents` is
+    /// `ImageReader.open`'s.
+    public static func verify(path: String, format: SourceFormat? = nil, manifestPath: String? = nil,
+                              allowExternalExtents: Bool = false) throws(DiskImageError) -> VerificationReport {
         var report = VerificationReport()
         let opened: OpenedImage
         do {
-            opened = try ImageReader.open(path: path, format: format)
+            opened = try ImageReader.open(path: path, format: format, allowExternalExtents: allowExternalExtents)
         } catch let error {
             if case .malformedImage = error {
                 report.record("structure", false, "\(error)")
@@ -133,6 +135,12 @@ public enum ImageVerifier {
         let text = String(decoding: try file.bytes(Int(manifest.size), at: manifest.offset, reading: "the manifest"), as: UTF8.self)
         var checks: [VerificationReport.Check] = []
         var listed: Set<String> = []
+        var repeated: [String: Int] = [:]
+        var repeatedOrder: [String] = []
+        // Each member is hashed once, whatever the manifest says: a manifest repeating the
+        // line of a large disk would otherwise have it read once a line.
+        var membersByName: [String: OVAArchive.Member] = [:]
+        for member in archive.members where membersByName[member.name] == nil { membersByName[member.name] = member }
         for line in text.split(whereSeparator: \.isNewline) where !line.allSatisfy(\.isWhitespace) {
             // SHA256(name)= digest
             guard let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")"), open < close,
@@ -143,18 +151,26 @@ public enum ImageVerifier {
             let algorithm = line[..<open].uppercased()
             let name = String(line[line.index(after: open)..<close])
             let expected = line[line.index(close, offsetBy: 3)...].trimmingPrefix(" ").lowercased()
-            listed.insert(name)
+            guard listed.insert(name).inserted else {
+                if repeated[name] == nil { repeatedOrder.append(name) }
+                repeated[name, default: 1] += 1
+                continue
+            }
             guard algorithm == "SHA256" else {
                 checks.append(.init(name: "\(name) digest", passed: false, detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA256 manifests only"))
                 continue
             }
-            guard let member = archive.members.first(where: { $0.name == name }) else {
+            guard let member = membersByName[name] else {
                 checks.append(.init(name: "\(name) digest", passed: false, detail: "\(manifest.name) lists \(name), which the package does not hold"))
                 continue
             }
             let digest = try sha256(of: file, range: member.offset..<(member.offset + member.size))
             checks.append(.init(name: "\(name) digest", passed: digest == expected,
                                 detail: digest == expected ? "\(digest) matches \(manifest.name)" : "\(digest), but \(manifest.name) says \(expected)"))
+        }
+        for name in repeatedOrder {
+            checks.append(.init(name: "\(name) digest", passed: false,
+                                detail: "\(manifest.name) lists \(name) \(repeated[name] ?? 2) times; a manifest gives one digest a file"))
         }
         for member in archive.members where member.name != manifest.name && !listed.contains(member.name) {
             checks.append(.init(name: "\(member.name) digest", passed: false, detail: "\(member.name) is not in \(manifest.name)"))

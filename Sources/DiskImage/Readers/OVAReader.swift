@@ -76,9 +76,10 @@ extension ImageReader {
                 ? "holds no disk (.vmdk, .vhd, .img, .raw or .qcow2 member)"
                 : "holds \(disks.count) disks (\(disks.map(\.name).joined(separator: ", "))); imgship reads OVAs of one disk")
         }
-        let disk = try SourceImage(archive: file.path, member: diskMember.offset..<(diskMember.offset + diskMember.size), name: diskMember.name)
+        let disk = try SourceImage(member: diskMember.offset..<(diskMember.offset + diskMember.size), of: file, name: diskMember.name)
         let inner: OpenedImage = switch try detect(disk) {
-        case .vmdk: try openVMDK(disk)
+        // A descriptor in the package names members of the package, never files outside it.
+        case .vmdk: try openVMDK(disk, extents: .archive(file, members: archive.members))
         case .vhd: try openVHD(disk)
         case .qcow2: try open(file: disk, as: .qcow2)
         case .raw: try open(file: disk, as: .raw)

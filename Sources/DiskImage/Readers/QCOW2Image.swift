@@ -118,8 +118,12 @@ final class QCOW2Image: ClusterMappedDisk {
             guard claims.claim(tableOffset, length: UInt64(clusterSize)) else {
                 throw malformed(entryOffset, "L1 entry \(index) points at \(tableOffset), a cluster another table entry already uses; a standalone image never shares clusters")
             }
+            // A table of zeros maps nothing (it may be a hole of a sparse file): keep none,
+            // so memory follows the entries that point somewhere, not the tables named.
+            if table.allSatisfy({ $0 == 0 }) { continue }
+            // Appending grows the array geometrically; reserving exactly one more table each
+            // time (as this did) copied every earlier table again: quadratic in the tables.
             starts[index] = Int32(entries.count)
-            entries.reserveCapacity(entries.count + l2Count)
             for slot in 0..<l2Count {
                 let entry = table.loadBigEndian(UInt64.self, at: slot * 8)
                 let where_ = tableOffset + UInt64(slot * 8)

@@ -95,26 +95,38 @@ final class VHDDynamicImage: ClusterMappedDisk {
         guard UInt64(entries) >= needed else {
             throw malformed(headerOffset + 28, "the BAT has \(entries) entries, too few for \(size) bytes in blocks of \(blockSize)")
         }
-        let tableBytes = try file.bytes(Int(needed) * 4, at: tableOffset, reading: "the block allocation table")
+        let tableLength = needed * 4
+        guard tableOffset <= file.fileSize, tableLength <= file.fileSize - tableOffset else {
+            throw malformed(headerOffset + 16, "the block allocation table (\(tableLength) bytes at \(tableOffset)) runs past the end of the file (\(file.fileSize) bytes)")
+        }
+        try file.requireStored(tableOffset, length: tableLength, field: headerOffset + 16, what: "the block allocation table")
         bitmapBytes = roundUp(UInt64(blockSize / 512 + 7) / 8, toMultipleOf: 512)
         var table: [UInt32] = []
         table.reserveCapacity(Int(needed))
         var allocated = 0
         var claims = FileSpaceClaims(fileSize: file.fileSize, unit: 512)
-        for index in 0..<Int(needed) {
-            let sector = tableBytes.loadBigEndian(UInt32.self, at: index * 4)
-            if sector != 0xFFFF_FFFF {
-                let dataStart = UInt64(sector) * 512 + bitmapBytes
-                let used = min(UInt64(blockSize), size - UInt64(index) * UInt64(blockSize))
-                guard dataStart <= file.fileSize, used <= file.fileSize - dataStart else {
-                    throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
+        // Read in 1 MiB pieces: the table is held once, as entries, never twice.
+        let piece = 1 << 18
+        var index = 0
+        while index < Int(needed) {
+            let count = min(piece, Int(needed) - index)
+            let tableBytes = try file.bytes(count * 4, at: tableOffset + UInt64(index * 4), reading: "the block allocation table")
+            for slot in 0..<count {
+                let sector = tableBytes.loadBigEndian(UInt32.self, at: slot * 4)
+                if sector != 0xFFFF_FFFF {
+                    let dataStart = UInt64(sector) * 512 + bitmapBytes
+                    let used = min(UInt64(blockSize), size - UInt64(index) * UInt64(blockSize))
+                    guard dataStart <= file.fileSize, used <= file.fileSize - dataStart else {
+                        throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
+                    }
+                    guard claims.claim(UInt64(sector) * 512, length: bitmapBytes + used) else {
+                        throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
+                    }
+                    allocated += 1
                 }
-                guard claims.claim(UInt64(sector) * 512, length: bitmapBytes + used) else {
-                    throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
-                }
-                allocated += 1
+                table.append(sector)
+                index += 1
             }
-            table.append(sector)
         }
         blockTable = table
         allocatedBlocks = allocated

@@ -9,6 +9,8 @@ struct VMDKDescriptorText {
         var fileName: String?
         /// Sectors into a flat file where the extent starts.
         var offset: UInt64
+        /// The descriptor line (from 1) that names the extent.
+        var line: Int
     }
 
     var createType: String?
@@ -58,7 +60,7 @@ struct VMDKDescriptorText {
             } else if kind != .zero {
                 throw DiskImageError.malformedImage(path: path, offset: 0, reason: "descriptor line \(number + 1): a \(kind.rawValue) extent needs a file name")
             }
-            extents.append(Extent(sectors: sectors, kind: kind, fileName: fileName, offset: offset))
+            extents.append(Extent(sectors: sectors, kind: kind, fileName: fileName, offset: offset, line: number + 1))
         }
         if let parentFileNameHint, !parentFileNameHint.isEmpty {
             throw DiskImageError.unsupportedSource(path: path, reason: "is a VMDK delta disk on the parent \"\(parentFileNameHint)\"; imgship reads standalone images only: consolidate the snapshot chain first")
@@ -156,6 +158,7 @@ final class VMDKSparseImage: ClusterMappedDisk {
         let grains = (capacity + grainSectors - 1) / grainSectors
         let tables = Int((grains + UInt64(entriesPerTable) - 1) / UInt64(entriesPerTable))
         guard directoryOffset < UInt64.max / 512 else { throw malformed(headerOffset + 56, "grain directory offset \(directoryOffset) is absurd") }
+        try file.requireStored(directoryOffset * 512, length: UInt64(tables * 4), field: headerOffset + 56, what: "the grain directory")
         let directory = try file.bytes(tables * 4, at: directoryOffset * 512, reading: "the grain directory")
         var entries: [UInt32] = []
         var starts = [Int32](repeating: -1, count: tables)
@@ -169,6 +172,8 @@ final class VMDKSparseImage: ClusterMappedDisk {
             guard claims.claim(tableSector * 512, length: UInt64(entriesPerTable * 4)) else {
                 throw malformed(directoryOffset * 512 + UInt64(table * 4), "grain directory entry \(table) points at sector \(tableSector), which another table or grain already uses")
             }
+            // A table of zeros maps nothing (qemu leaves new tables as holes): keep none.
+            if tableBytes.allSatisfy({ $0 == 0 }) { continue }
             starts[table] = Int32(entries.count)
             for slot in 0..<entriesPerTable {
                 let grainSector = tableBytes.loadLittleEndian(UInt32.self, at: slot * 4)

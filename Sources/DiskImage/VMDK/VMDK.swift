@@ -14,6 +14,14 @@ public enum VMDK {
     /// Sectors before the first grain: header and descriptor, rounded up to a grain.
     static let overheadSectors: UInt64 = roundUp(1 + descriptorSectors, toMultipleOf: grainSectors)
 
+    /// Largest virtual size imgship writes: 62 TiB, the largest virtual disk VMware attaches
+    /// (vSphere configuration maximums, VMFS 5 and 6: 62 TB). The header's capacity field would
+    /// hold 2^64 sectors, but nothing reads that: qemu refuses grain directories of over 32 Mi
+    /// entries (1 PiB of 64 KiB grains in 512-entry tables), and every grain table entry is a
+    /// 32-bit sector offset, so at most 2 TiB of compressed grains fit in the file anyway. At
+    /// 62 TiB the grain directory is 7.75 MiB, in the output and in memory.
+    public static let maximumSize: UInt64 = 62 << 40
+
     /// The disk controller written to `ddb.adapterType`; it also decides the geometry.
     public enum Adapter: String, Sendable, CaseIterable {
         case lsilogic, ide, buslogic
