@@ -79,7 +79,7 @@ struct PlanCommandTests {
 
     @Test func recipeNameNamesUnnamedAMIs() throws {
         let folder = try TemporaryFolder()
-        try #"{"name": "n", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {}}, {"region": "eu-west-1", "amiDistributionConfiguration": {}}]}"#
+        try #"{"name": "unnamed-amis", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {}}, {"region": "eu-west-1", "amiDistributionConfiguration": {}}]}"#
             .write(toFile: folder.file("unnamed.json"), atomically: true, encoding: .utf8)
         let result = try runProcess(ExportCommandTests.binary, ["plan", folder.file("unnamed.json"), "--source-region", "us-east-1",
                                                                 "--build-date", "2026-11-24T09-00-00Z", "--recipe-name", "web recipe", "-o", "script"])
