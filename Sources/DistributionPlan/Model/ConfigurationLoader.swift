@@ -99,6 +99,7 @@ public enum ConfigurationLoader {
             }
             var result = check(configuration, path: "image.distributionConfiguration", form: .getImage)
             if stated.ownerAccount == nil { stated.ownerAccount = result.stated.ownerAccount }
+            if stated.sourceRegion == nil { stated.sourceRegion = result.stated.sourceRegion }
             result.stated = stated
             result.problems = (problems + result.problems).sorted()
             return result
@@ -153,6 +154,14 @@ public enum ConfigurationLoader {
         validator.check(value, Schema.configuration, base)
         func at(_ field: String) -> String { path.isEmpty ? field : path + "." + field }
         if form == .apiRequest {
+            // CreateDistributionConfiguration and UpdateDistributionConfiguration take none of
+            // the members the service writes (Image Builder API reference; timeoutMinutes:
+            // "You can't set this property when you create or update").
+            for field in ["arn", "timeoutMinutes", "dateCreated", "dateUpdated"] {
+                if let member = value[field] {
+                    validator.appendProblem(Problem(.error, at(field), "is written by the service in get-distribution-configuration's answer; a create or update request cannot set it", at: member))
+                }
+            }
             if value["distributionConfigurationArn"] != nil {
                 // UpdateDistributionConfigurationRequest has neither member (API model 2019-12-02).
                 for field in ["name", "tags"] {
@@ -171,6 +180,9 @@ public enum ConfigurationLoader {
             if let arn = ARN(text), arn.service == "imagebuilder", arn.resource.hasPrefix("distribution-configuration/"),
                arn.account.utf8.count == 12, arn.account.allSatisfy(\.isNumber) {
                 stated.ownerAccount = Stated(value: arn.account, path: at(field), at: arnValue)
+                // A configuration is a regional resource, used by pipelines of its own region:
+                // the image is built there (Image Builder user guide, "Region 1 is the source").
+                stated.sourceRegion = Stated(value: arn.region, path: at(field), at: arnValue)
             } else {
                 validator.appendProblem(Problem(.error, at(field), "\"\(text)\" is not a distribution configuration ARN (arn:PARTITION:imagebuilder:REGION:ACCOUNT:distribution-configuration/NAME)", at: arnValue))
             }

@@ -110,6 +110,10 @@ enum CrossFieldRules {
                         // CopyImage runs in each target account, where a key id or alias names
                         // that account's key (KMS developer guide, "Key identifiers").
                         warning("amiDistributionConfiguration.kmsKeyId", "\"\(key)\" is not an ARN: the copies in target accounts are made there, where it names the target account's own key; give the key ARN to use the owner's key", at)
+                    } else {
+                        // Image Builder API reference, AmiDistributionConfiguration.kmsKeyId: "the
+                        // Key ARN or the Alias ARN"; EC2 CopyImage also takes an id or alias name.
+                        warning("amiDistributionConfiguration.kmsKeyId", "\"\(key)\" is not an ARN; Image Builder documents a key ARN or alias ARN here (EC2 CopyImage also takes a key id or alias name, resolved in the owner account of \(entry.region))", at)
                     }
                 }
                 for (index, arn) in (ami.launchPermission?.organizationArns ?? []).enumerated() {
