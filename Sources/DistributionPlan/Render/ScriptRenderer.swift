@@ -132,7 +132,8 @@ struct ShellWord {
             }
             if safe { return text }
             if text.unicodeScalars.contains(where: Self.needsEscape) { return Self.ansiCQuoted(text) }
-            return "'" + text.replacing("'", with: "'\\''") + "'"
+            // Most quoted values (names with spaces, JSON) hold no quote: skip the search then.
+            return "'" + (text.utf8.contains(UInt8(ascii: "'")) ? text.replacing("'", with: "'\\''") : text) + "'"
         }
         var out = "\""
         for segment in segments {
@@ -197,20 +198,34 @@ private struct Script {
     private var copyOfTask: [String: String] = [:]
     private var lastRegion: String?
 
-    init(plan: Plan) { self.plan = plan }
+    /// Every reference a task parameter makes, for the header's checks.
+    private let references: Set<PlanReference>
+
+    init(plan: Plan) {
+        self.plan = plan
+        var references: Set<PlanReference> = []
+        for task in plan.tasks {
+            for parameter in task.parameters { references.formUnion(parameter.value.references) }
+        }
+        self.references = references
+    }
 
     private var owner: String { plan.context.owner }
     private var hasAMIWork: Bool { plan.tasks.contains { $0.kind != .distributeContainer } }
     private var crossAccount: Bool { plan.tasks.contains { $0.assumeRole != nil } }
     private var containers: Bool { plan.tasks.contains { $0.kind == .distributeContainer } }
-    private var references: Set<PlanReference> {
-        Set(plan.tasks.flatMap { $0.parameters.flatMap(\.value.references) })
-    }
 
     /// Shell names for references: `BUILD_AMI`, `AMI_eu_west_1_222222222222`,
     /// `VERSION_eu_west_1_lt_0123...`, `EXPORT_ap_southeast_2`, `RECIPE_NAME`.
     static func variableName(_ reference: PlanReference) -> String {
-        func name(_ text: String) -> String { String(text.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }) }
+        func name(_ text: String) -> String {
+            String(decoding: text.utf8.map { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): byte
+                default: UInt8(ascii: "_")
+                }
+            }, as: UTF8.self)
+        }
         switch reference {
         case .buildImage: return "BUILD_AMI"
         case .recipeName: return "RECIPE_NAME"
