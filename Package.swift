@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(
             name: "DistributionPlanTests",
             dependencies: ["DistributionPlan", "ConfigDocument", "TestSupport"],
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures", "Moto"]
         ),
         .testTarget(
             name: "ExportJobTests",

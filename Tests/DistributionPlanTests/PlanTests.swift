@@ -27,7 +27,9 @@ struct PlanTests {
         "cloudformation-two-configurations.yaml#FleetAmiDistribution", "cloudformation-two-configurations.yaml#FleetContainerDistribution",
     ]
 
-    static func plan(_ name: String, _ context: PlanContext = goldenContext) throws -> Plan {
+    /// `replacing` rewrites the document's text first (old text to new), as the moto tests put the
+    /// launch template ids moto made in place of the configuration's.
+    static func plan(_ name: String, _ context: PlanContext = goldenContext, replacing: [String: String] = [:]) throws -> Plan {
         var context = context
         if name.hasPrefix("windows-fast-launch") {
             // What the get-image form of the same configuration states about its image.
@@ -36,8 +38,11 @@ struct PlanTests {
         }
         let parts = name.split(separator: "#").map(String.init)
         let file = parts[0].contains(".") ? parts[0] : parts[0] + ".json"
-        let outcome = DistributionPlanner.plan(document: try Repository.text(Repository.configurations.appendingPathComponent(file)),
-                                               context: context, resource: parts.count > 1 ? parts[1] : nil)
+        var document = try Repository.text(Repository.configurations.appendingPathComponent(file))
+        for (old, new) in replacing {
+            document = document.replacing(old, with: new)
+        }
+        let outcome = DistributionPlanner.plan(document: document, context: context, resource: parts.count > 1 ? parts[1] : nil)
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
         return try #require(outcome.plan)
     }
