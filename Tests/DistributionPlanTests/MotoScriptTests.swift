@@ -14,7 +14,9 @@ struct MotoScriptTests {
     /// - `ec2 export-image`: moto has no ExportImage; the answer is a new export task id
     ///   (the same one again for a repeated `--client-token`).
     /// - `ec2 enable-fast-launch`: moto has no EnableFastLaunch.
-    /// - `license-manager update-license-specifications-for-resource`: moto has no License Manager.
+    /// - `license-manager update-license-specifications-for-resource` and
+    ///   `list-license-specifications-for-resource`: moto has no License Manager; the stand-in
+    ///   keeps the associations, so the script's look-up before associating sees its first run.
     /// - `ec2 copy-image` run with another account's keys: moto looks the source AMI up in the
     ///   caller's own account, so a copy of an AMI the owner shared fails there. Emulated honestly:
     ///   the owner must have given the account launch permission on the AMI and create-volume
@@ -24,6 +26,7 @@ struct MotoScriptTests {
     /// `docker` is a stand-in too (container distribution): it logs its calls.
     static let notImplementedByMoto = [
         "ec2 export-image", "ec2 enable-fast-launch", "license-manager update-license-specifications-for-resource",
+        "license-manager list-license-specifications-for-resource",
     ]
 
     /// Logs every call (access key, then the arguments, separated by U+001F) to IMGSHIP_CALL_LOG;
@@ -142,14 +145,16 @@ struct MotoScriptTests {
         try state.expectMatches(seeded)
     }
 
-    @Test(.disabled("today's script copies again, makes new template versions and SSM parameter versions on a rerun; enable when the rerun-safe script (describe-images before copying, --client-token) lands"),
-          arguments: cases)
+    /// A rerun after success changes nothing: copies are found by name, template versions
+    /// that already launch the AMI and parameters that already hold it are left alone.
+    @Test(arguments: cases)
     func secondRunChangesNothing(_ testCase: Case) throws {
         let seeded = try Self.seed(testCase.name)
         let first = try Self.run(seeded)
         #expect(first.status == 0, "\(first.standardError)")
         let before = try MotoState.observe(seeded)
         let exportsBefore = try seeded.world.emulatedCalls().filter { $0.operation == "ExportImage" }.compactMap { $0.response?["ExportImageTaskId"]?.string }
+        let associationsBefore = try seeded.world.emulatedCalls().filter { $0.operation == "UpdateLicenseSpecificationsForResource" }.count
         let second = try Self.run(seeded)
         #expect(second.status == 0, "\(second.standardError)")
         Self.expectNoRejectedCall(second, testCase.name + " (second run)")
@@ -160,6 +165,8 @@ struct MotoScriptTests {
         #expect(after.parameters == before.parameters, "the second run wrote SSM parameters again")
         let exportsAfter = try seeded.world.emulatedCalls().filter { $0.operation == "ExportImage" }.compactMap { $0.response?["ExportImageTaskId"]?.string }
         #expect(Set(exportsAfter) == Set(exportsBefore), "the second run started other exports")
+        let associationsAfter = try seeded.world.emulatedCalls().filter { $0.operation == "UpdateLicenseSpecificationsForResource" }.count
+        #expect(associationsAfter == associationsBefore, "the second run associated licenses again")
     }
 
     static let crossAccountCases = cases.filter { testCase in
@@ -177,13 +184,8 @@ struct MotoScriptTests {
         #expect(!String(decoding: result.standardOutput, as: UTF8.self).contains("distribution done"))
         let calls = seeded.world.calls()
         let refusal = try #require(calls.firstIndex { $0.arguments.starts(with: ["sts", "assume-role"]) && $0.arguments.joined(separator: " ").contains(":\(refused):role/") })
-        // Until in_account fails closed (`shopt -s inherit_errexit`), the command after a refused
-        // AssumeRole still runs, with empty keys.
-        withKnownIssue("in_account runs the command after a refused AssumeRole") {
-            #expect(calls.count == refusal + 1, "calls after the refused AssumeRole: \(calls[(refusal + 1)...].map { $0.arguments.joined(separator: " ") })")
-        } when: {
-            !seeded.script.contains("inherit_errexit")
-        }
+        #expect(calls.count == refusal + 1, "calls after the refused AssumeRole: \(calls[(refusal + 1)...].map { $0.arguments.joined(separator: " ") })")
+        #expect(result.standardError.contains("cannot assume arn:aws:iam::\(refused):role/EC2ImageBuilderDistributionCrossAccountRole"))
     }
 }
 
@@ -231,7 +233,7 @@ struct MotoState {
         for task in seeded.plan.tasks {
             switch task.kind.rawValue {
             case "modify-image-attribute":
-                let image = state.resolve(task.string("ImageId") ?? "", plan: seeded.plan)
+                let image = state.resolve(task.value("ImageId"), plan: seeded.plan)
                 let key = task.id
                 requests.append(AWSRequest(account: task.account, region: task.region, service: "ec2", operation: "DescribeImageAttribute",
                                            params: ["ImageId": .string(image), "Attribute": .string("launchPermission")]))
@@ -272,15 +274,19 @@ struct MotoState {
         return state
     }
 
-    /// Plan text with its AMI references (`{{ami:build}}`, `{{ami:REGION}}`,
-    /// `{{ami:REGION:ACCOUNT}}`) replaced by the ids found in moto.
-    func resolve(_ text: String, plan: Plan) -> String {
-        var text = text.replacing(Planner.buildImage, with: buildImage)
-        for task in plan.tasks where task.kind.rawValue == "copy-image" {
-            let reference = task.account == plan.context.owner ? Planner.image(in: task.region) : Planner.image(in: task.region, account: task.account)
-            if let image = images[task.id]?.first { text = text.replacing(reference, with: image) }
+    /// A plan value with its references (the build AMI, each copy's AMI) replaced by the ids
+    /// found in moto.
+    func resolve(_ value: PlanValue?, plan: Plan) -> String {
+        switch value {
+        case let .string(text)?: return text
+        case .reference(.buildImage)?: return buildImage
+        case let .reference(.image(region, account))?:
+            let owner = account ?? plan.context.owner
+            let copy = plan.tasks.first { $0.kind == .copyImage && $0.region == region && $0.account == owner }
+            return copy.flatMap { images[$0.id]?.first } ?? ""
+        case let .joined(parts)?: return parts.map { resolve($0, plan: plan) }.joined()
+        default: return ""
         }
-        return text
     }
 
     func expectMatches(_ seeded: MotoScriptTests.Seeded) throws {
@@ -315,7 +321,7 @@ struct MotoState {
             case "create-launch-template-version":
                 let id = try #require(task.string("LaunchTemplateId"))
                 let template = try #require(templates["\(task.region) \(id)"], "\(task.id): template not found")
-                let image = resolve(task.value("LaunchTemplateData")?.member("ImageId")?.string ?? "", plan: plan)
+                let image = resolve(task.value("LaunchTemplateData")?.member("ImageId"), plan: plan)
                 #expect(template.latest == 2, "\(task.id): versions \(template.latest), one made by the script expected")
                 #expect(template.latestImage == image, "\(task.id): the new version launches \(template.latestImage ?? "nothing"), not \(image)")
                 let setsDefault = plan.tasks.contains { $0.kind.rawValue == "set-default-launch-template-version" && $0.region == task.region
@@ -323,13 +329,13 @@ struct MotoState {
                 #expect(template.defaultVersion == (setsDefault ? template.latest : 1), "\(task.id): default version \(template.defaultVersion)")
             case "put-ssm-parameter":
                 let name = try #require(task.string("Name"))
-                let value = resolve(task.string("Value") ?? "", plan: plan)
+                let value = resolve(task.value("Value"), plan: plan)
                 #expect(parameters["\(task.account) \(task.region) \(name)"]?.value == value, "\(task.id): \(String(describing: parameters["\(task.account) \(task.region) \(name)"]))")
             case "export-image", "enable-fast-launch", "associate-licenses":
                 let operation = ["export-image": "ExportImage", "enable-fast-launch": "EnableFastLaunch",
                                  "associate-licenses": "UpdateLicenseSpecificationsForResource"][kind] ?? kind
                 let key = kind == "associate-licenses" ? "ResourceArn" : "ImageId"
-                let expected = resolve(task.string(key) ?? "", plan: plan)
+                let expected = resolve(task.value(key), plan: plan)
                 let made = emulated.filter { $0.operation == operation && $0.region == task.region && $0.account == task.account }
                 #expect(made.contains { $0.params[key]?.string == expected }, "\(task.id): no \(operation) with \(key) \(expected): \(made.map(\.params))")
             case "distribute-container":

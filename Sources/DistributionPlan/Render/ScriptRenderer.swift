@@ -481,11 +481,12 @@ private struct Script {
                     + output("LicenseSpecifications[].LicenseConfigurationArn"))
             line("missing=()")
             line("for license in \(licenses.map { quoted($0) }.joined(separator: " ")); do")
-            line("  [[ $'\\t'\"$associated\"$'\\t' == *$'\\t'\"$license\"$'\\t'* ]] || missing+=(\"LicenseConfigurationArn=$license\")")
+            // The ARNs matched License Manager's pattern, so they need no JSON escaping.
+            line("  [[ $'\\t'\"$associated\"$'\\t' == *$'\\t'\"$license\"$'\\t'* ]] || missing+=(\"{\\\"LicenseConfigurationArn\\\":\\\"$license\\\"}\")")
             line("done")
             line("if (( ${#missing[@]} > 0 )); then")
             line("  " + (aws("license-manager", "update-license-specifications-for-resource") + [.literal("--resource-arn"), resource]).map(\.rendered).joined(separator: " ")
-                 + " --add-license-specifications \"${missing[@]}\"")
+                 + " --add-license-specifications \"[$(IFS=,; echo \"${missing[*]}\")]\"")
             line("fi")
         case .createLaunchTemplateVersion:
             let variable = Script.variableName(.launchTemplateVersion(task: task.id))

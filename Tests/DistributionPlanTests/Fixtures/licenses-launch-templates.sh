@@ -177,10 +177,10 @@ begin_task associate-licenses:us-east-1
 associated=$(aws license-manager list-license-specifications-for-resource --region us-east-1 --resource-arn "arn:aws:ec2:us-east-1::image/${BUILD_AMI}" --query 'LicenseSpecifications[].LicenseConfigurationArn' --output text)
 missing=()
 for license in arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0a1b2c3d4e5f60718293a4b5c6d7e8f9; do
-  [[ $'\t'"$associated"$'\t' == *$'\t'"$license"$'\t'* ]] || missing+=("LicenseConfigurationArn=$license")
+  [[ $'\t'"$associated"$'\t' == *$'\t'"$license"$'\t'* ]] || missing+=("{\"LicenseConfigurationArn\":\"$license\"}")
 done
 if (( ${#missing[@]} > 0 )); then
-  aws license-manager update-license-specifications-for-resource --region us-east-1 --resource-arn "arn:aws:ec2:us-east-1::image/${BUILD_AMI}" --add-license-specifications "${missing[@]}"
+  aws license-manager update-license-specifications-for-resource --region us-east-1 --resource-arn "arn:aws:ec2:us-east-1::image/${BUILD_AMI}" --add-license-specifications "[$(IFS=,; echo "${missing[*]}")]"
 fi
 end_task
 
@@ -272,10 +272,10 @@ begin_task associate-licenses:us-west-2
 associated=$(aws license-manager list-license-specifications-for-resource --region us-west-2 --resource-arn "arn:aws:ec2:us-west-2::image/${AMI_us_west_2}" --query 'LicenseSpecifications[].LicenseConfigurationArn' --output text)
 missing=()
 for license in arn:aws:license-manager:us-west-2:123456789012:license-configuration:lic-99887766554433221100ffeeddccbbaa; do
-  [[ $'\t'"$associated"$'\t' == *$'\t'"$license"$'\t'* ]] || missing+=("LicenseConfigurationArn=$license")
+  [[ $'\t'"$associated"$'\t' == *$'\t'"$license"$'\t'* ]] || missing+=("{\"LicenseConfigurationArn\":\"$license\"}")
 done
 if (( ${#missing[@]} > 0 )); then
-  aws license-manager update-license-specifications-for-resource --region us-west-2 --resource-arn "arn:aws:ec2:us-west-2::image/${AMI_us_west_2}" --add-license-specifications "${missing[@]}"
+  aws license-manager update-license-specifications-for-resource --region us-west-2 --resource-arn "arn:aws:ec2:us-west-2::image/${AMI_us_west_2}" --add-license-specifications "[$(IFS=,; echo "${missing[*]}")]"
 fi
 end_task
 wait_for_image us-west-2 "$AMI_us_west_2_777788889999" in_account 777788889999

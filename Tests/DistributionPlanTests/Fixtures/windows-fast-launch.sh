@@ -88,10 +88,10 @@ begin_task associate-licenses:us-east-1
 associated=$(aws license-manager list-license-specifications-for-resource --region us-east-1 --resource-arn "arn:aws:ec2:us-east-1::image/${BUILD_AMI}" --query 'LicenseSpecifications[].LicenseConfigurationArn' --output text)
 missing=()
 for license in arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef; do
-  [[ $'\t'"$associated"$'\t' == *$'\t'"$license"$'\t'* ]] || missing+=("LicenseConfigurationArn=$license")
+  [[ $'\t'"$associated"$'\t' == *$'\t'"$license"$'\t'* ]] || missing+=("{\"LicenseConfigurationArn\":\"$license\"}")
 done
 if (( ${#missing[@]} > 0 )); then
-  aws license-manager update-license-specifications-for-resource --region us-east-1 --resource-arn "arn:aws:ec2:us-east-1::image/${BUILD_AMI}" --add-license-specifications "${missing[@]}"
+  aws license-manager update-license-specifications-for-resource --region us-east-1 --resource-arn "arn:aws:ec2:us-east-1::image/${BUILD_AMI}" --add-license-specifications "[$(IFS=,; echo "${missing[*]}")]"
 fi
 end_task
 

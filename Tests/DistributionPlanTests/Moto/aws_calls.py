@@ -198,7 +198,19 @@ class Emulator:
                 "OwnerId": account, "State": "enabling"}
 
     def update_license_specifications_for_resource(self, account, credentials, region, params):
+        """Associations are kept per resource, so a look-up sees what earlier calls associated."""
+        licenses = self.state.setdefault("licenses", {}).setdefault(params["ResourceArn"], [])
+        for spec in params.get("AddLicenseSpecifications", []):
+            if spec["LicenseConfigurationArn"] not in licenses:
+                licenses.append(spec["LicenseConfigurationArn"])
+        for spec in params.get("RemoveLicenseSpecifications", []):
+            if spec["LicenseConfigurationArn"] in licenses:
+                licenses.remove(spec["LicenseConfigurationArn"])
         return {}
+
+    def list_license_specifications_for_resource(self, account, credentials, region, params):
+        licenses = self.state.get("licenses", {}).get(params["ResourceArn"], [])
+        return {"LicenseSpecifications": [{"LicenseConfigurationArn": arn} for arn in licenses]}
 
     def copy_image(self, account, credentials, region, params):
         """A copy into another account of an AMI the owner shared: EC2 copies it when the owner gave the
