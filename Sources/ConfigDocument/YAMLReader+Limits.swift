@@ -14,13 +14,15 @@ extension YAMLReader {
     /// or whose nesting, aliases expanded, is deeper than `DocumentReader.maximumDepth`.
     /// Syntax errors are left to Yams, which reports them.
     static func checkLimits(_ text: String) throws(JSONParser.SyntaxError) {
+        // libyaml asserts its input is not NULL; an empty document has nothing to count.
+        guard !text.isEmpty else { return }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             throw JSONParser.SyntaxError(line: 1, column: 1, message: "cannot start the YAML parser (out of memory)")
         }
         defer { yaml_parser_delete(&parser) }
-        var bytes = Array(text.utf8)
-        let outcome: JSONParser.SyntaxError? = bytes.withUnsafeMutableBufferPointer { buffer in
+        let bytes = Array(text.utf8)
+        let outcome: JSONParser.SyntaxError? = bytes.withUnsafeBufferPointer { buffer in
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
             var walk = LimitWalk()

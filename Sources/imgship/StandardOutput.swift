@@ -13,7 +13,7 @@ func writeToStandardOutput(_ text: String) throws {
     var offset = 0
     while offset < bytes.count {
         let count = bytes.withUnsafeBytes { buffer in
-            write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+            write(STDOUT_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
         }
         if count < 0 && errno == EINTR { continue }
         guard count > 0 else {
