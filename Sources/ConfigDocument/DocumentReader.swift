@@ -1,7 +1,22 @@
 /// Reads a JSON or YAML document into position-keeping values, choosing the syntax by the
 /// first character: `{` or `[` is JSON, anything else YAML.
+///
+/// Before parsing, the text passes `DocumentText.check` (no NUL byte, no byte-order mark; a
+/// `String` is valid UTF-8 already). Limits: JSON and YAML nest at most
+/// `DocumentReader.maximumDepth` levels, and YAML aliases add at most
+/// `YAMLReader.aliasNodeBudget` nodes to the document.
 public enum DocumentReader {
+    /// How deep objects and arrays (mappings and sequences) may nest, in JSON and YAML alike.
+    public static let maximumDepth = 256
+
+    /// Reads a document given as bytes: `DocumentText.check`'s problems (invalid UTF-8 and the
+    /// rest, with their positions), then `parse(_:)`'s.
+    public static func parse(bytes: [UInt8]) throws(Problem) -> ConfigValue {
+        try parse(DocumentText.decode(bytes))
+    }
+
     public static func parse(_ text: String) throws(Problem) -> ConfigValue {
+        try DocumentText.check(text.utf8)
         let isJSON = text.first { !$0.isWhitespace }.map { $0 == "{" || $0 == "[" } ?? true
         do {
             return isJSON ? try JSONParser.parse(text) : try YAMLReader.parse(text)

@@ -83,7 +83,7 @@ public struct JSONParser {
 
     private mutating func enter() throws(SyntaxError) {
         depth += 1
-        if depth > 256 { throw error("nesting deeper than 256 levels") }
+        if depth > DocumentReader.maximumDepth { throw error("nesting deeper than \(DocumentReader.maximumDepth) levels") }
     }
 
     private mutating func parseObject() throws(SyntaxError) -> ConfigValue.Kind {
@@ -91,6 +91,8 @@ public struct JSONParser {
         defer { depth -= 1 }
         index += 1
         var members: [(key: String, value: ConfigValue)] = []
+        // The keys so far, so a duplicate is found in constant time whatever the object's size.
+        var keys: Set<String> = []
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -104,7 +106,7 @@ public struct JSONParser {
             let keyLine = line
             let keyColumn = column
             let key = try parseString()
-            if members.contains(where: { $0.key == key }) {
+            guard keys.insert(key).inserted else {
                 throw SyntaxError(line: keyLine, column: keyColumn, message: "duplicate key \"\(key)\"")
             }
             skipWhitespace()

@@ -7,8 +7,12 @@ import Yams
 /// the schema walk may accept it as the string the user meant, leading zero included.
 /// CloudFormation's short-form tags (`!Ref X`, `!Sub "..."`) become the long form
 /// (`{"Ref": "X"}`, `{"Fn::Sub": "..."}`) so they are reported like the JSON form.
+///
+/// Aliases are expanded, as the JSON form would spell them out, up to `aliasNodeBudget` nodes
+/// a document; nesting is bounded by `DocumentReader.maximumDepth` (see `checkLimits`).
 public enum YAMLReader {
     public static func parse(_ text: String) throws(JSONParser.SyntaxError) -> ConfigValue {
+        try checkLimits(text)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -114,6 +118,10 @@ public enum YAMLReader {
     private static func syntaxError(_ error: YamlError, in text: String) -> JSONParser.SyntaxError {
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            if problem.hasPrefix("Maximum nesting level reached") {
+                // libyaml's own bound (1000 levels), met before checkLimits sees an event.
+                return JSONParser.SyntaxError(line: mark.line, column: mark.column, message: "nesting deeper than \(DocumentReader.maximumDepth) levels")
+            }
             let while_ = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
             return JSONParser.SyntaxError(line: mark.line, column: mark.column, message: problem + while_)
         case let .duplicatedKeysInMapping(duplicates, context):

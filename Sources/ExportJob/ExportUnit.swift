@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ConfigDocument
 import DiskImage
+import Foundation
 
 /// One output of a job: an export entry written in one format, with its paths resolved.
 public struct ExportUnit: Sendable, Equatable {
@@ -9,6 +13,9 @@ public struct ExportUnit: Sendable, Equatable {
     public var sourceFormat: SourceFormat?
     public var format: OutputFormat
     public var output: String
+    /// `output` as the file system finds it (`resolvedPath`): one file is one string however
+    /// it is spelled, so two outputs cannot be one file and one folder gets one SHA256SUMS.
+    public var resolvedOutput: String
     /// `output.sha256`, in sha256sum format.
     public var manifest: String { output + ".sha256" }
     public var options: JobFile.Options
@@ -25,13 +32,16 @@ public struct ExportUnit: Sendable, Equatable {
 
 extension JobFile {
     /// The outputs of the job in file order, paths resolved against `baseFolder` (the job
-    /// file's folder). Two outputs with one path are an error naming both entries.
+    /// file's folder). Two outputs that are one file (however spelled: `out/../out`, a
+    /// symbolic link to a folder) are an error naming both entries; so is an output that is its
+    /// own source.
     public func units(baseFolder: String) throws(InvalidJobFile) -> [ExportUnit] {
         func resolve(_ path: String) -> String {
             path.hasPrefix("/") ? path : (baseFolder == "." ? path : baseFolder + "/" + path)
         }
         var units: [ExportUnit] = []
-        var owners: [String: String] = [:]
+        // Resolved output path: the entry and format that write it, and its spelling there.
+        var owners: [String: (owner: String, output: String)] = [:]
         var problems: [Problem] = []
         for (index, export) in exports.enumerated() {
             var folder = resolve(export.destination)
@@ -39,17 +49,19 @@ extension JobFile {
             for format in export.formats {
                 let entry = "exports[\(index)]"
                 let output = normalized(folder + "/" + export.fileName(for: format))
-                if output == normalized(resolve(export.source)) {
+                let resolvedOutput = resolvedPath(output)
+                if resolvedOutput == resolvedPath(resolve(export.source)) {
                     problems.append(Problem(.error, entry, "writes its \(format.rawValue) output over its own source \(output); give another name, s3Prefix or destination"))
                     continue
                 }
-                if let owner = owners[output] {
-                    problems.append(Problem(.error, entry, "writes \(output) as \(format.rawValue), which \(owner) also writes; give one of them another name, s3Prefix or destination"))
+                if let (owner, spelling) = owners[resolvedOutput] {
+                    let same = spelling == output ? "" : ", the file \(spelling)"
+                    problems.append(Problem(.error, entry, "writes \(output) as \(format.rawValue)\(same), which \(owner) also writes; give one of them another name, s3Prefix or destination"))
                     continue
                 }
-                owners[output] = "\(entry) (\(format.rawValue))"
+                owners[resolvedOutput] = ("\(entry) (\(format.rawValue))", output)
                 units.append(ExportUnit(entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
-                                        format: format, output: output, options: export.options))
+                                        format: format, output: output, resolvedOutput: resolvedOutput, options: export.options))
             }
         }
         guard problems.isEmpty else { throw InvalidJobFile(problems: problems) }
@@ -62,4 +74,45 @@ extension JobFile {
         let parts = path.split(separator: "/").filter { $0 != "." }
         return (absolute ? "/" : "") + parts.joined(separator: "/")
     }
+}
+
+/// `path` as the file system finds it: absolute (relative to the current folder), every
+/// symbolic link along the part that exists followed, `.` and `..` taken away. What does not
+/// exist yet is taken as written. Two spellings of one file give one string.
+func resolvedPath(_ path: String) -> String {
+    var current: [Substring] = []
+    if !path.hasPrefix("/") {
+        current = FileManager.default.currentDirectoryPath.split(separator: "/")
+    }
+    // Components still to walk, the next one last.
+    var pending = Array(path.split(separator: "/").reversed())
+    var links = 0
+    while let component = pending.popLast() {
+        if component == "." { continue }
+        if component == ".." {
+            // `current` holds no link, so its parent is the physical one.
+            _ = current.popLast()
+            continue
+        }
+        let candidate = "/" + (current + [component]).joined(separator: "/")
+        // 40 links, as the kernel's ELOOP: past that the rest is taken as written.
+        if links < 40, let target = symbolicLinkTarget(candidate) {
+            links += 1
+            if target.hasPrefix("/") { current = [] }
+            pending.append(contentsOf: target.split(separator: "/").reversed())
+            continue
+        }
+        current.append(component)
+    }
+    return "/" + current.joined(separator: "/")
+}
+
+/// What the symbolic link at `path` points at; nil when `path` is not a link.
+private func symbolicLinkTarget(_ path: String) -> String? {
+    var status = stat()
+    guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return nil }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink(path, &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

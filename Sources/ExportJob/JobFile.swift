@@ -155,11 +155,15 @@ struct JobFileReader {
         }
         let s3Prefix = optionalString(value, "s3Prefix", path)
         if let s3Prefix, let reason = Self.prefixProblem(s3Prefix) {
-            fail(path.member("s3Prefix"), "\"\(s3Prefix)\" \(reason)", value["s3Prefix"])
+            fail(path.member("s3Prefix"), "\(Self.hasLineBreak(s3Prefix) ? jsonString(s3Prefix) : "\"\(s3Prefix)\"") \(reason)", value["s3Prefix"])
         }
         let name = optionalString(value, "name", path)
         if let name, name.isEmpty || name.contains("/") || name == "." || name == ".." || name.contains("\u{0}") {
             fail(path.member("name"), "\"\(name)\" is not a file name: give a name without '/' (the folder comes from destination, s3Bucket and s3Prefix)", value["name"])
+        } else if let name, Self.hasLineBreak(name) {
+            fail(path.member("name"), "\(jsonString(name)) has a line break, which would split its SHA256SUMS line; give a name without one", value["name"])
+        } else if name == nil, let source, Self.hasLineBreak(JobFile.Export.defaultName(forSource: source)) {
+            fail(path.member("source"), "the file name of \(jsonString(source)) has a line break, which would split its outputs' SHA256SUMS lines; give a name", value["source"])
         }
         let options = readOptions(value["options"], path.member("options"))
         guard problems.count == before, let source, let destination, let formats, let options else { return nil }
@@ -291,6 +295,11 @@ struct JobFileReader {
 
     // MARK: S3 names
 
+    /// A line feed or carriage return: a sha256sum list holds one file a line.
+    static func hasLineBreak(_ text: String) -> Bool {
+        text.utf8.contains { $0 == 0x0A || $0 == 0x0D }
+    }
+
     /// S3's rules for bucket names (general purpose buckets).
     static func isBucketName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
@@ -307,6 +316,7 @@ struct JobFileReader {
     static func prefixProblem(_ prefix: String) -> String? {
         if prefix.hasPrefix("/") { return "starts with '/'; S3 prefixes are relative to the bucket" }
         if prefix.contains("\u{0}") { return "contains a NUL character" }
+        if hasLineBreak(prefix) { return "has a line break, which would split its outputs' SHA256SUMS lines" }
         let components = prefix.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         if components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
             return "has an empty, '.' or '..' folder; it would not land under the same key locally"

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ConfigDocument
+import DiskImage
 import Foundation
 
 /// What a job run did: every output's result, the SHA256SUMS lists written, and problems of
@@ -33,37 +34,75 @@ public struct JobReport: Sendable {
     }
 
     /// Writes `SHA256SUMS` in each folder the job writes to: one sha256sum line per good
-    /// output of this job in that folder, sorted by file name, so `sha256sum -c SHA256SUMS`
-    /// checks them all. Failed outputs are left out, and a folder whose outputs all failed
-    /// keeps no list. An interrupted job changes no list: the outputs it did not reach are
-    /// still unchecked.
+    /// output in that folder, sorted by file name, so `sha256sum -c SHA256SUMS` checks them
+    /// all. The list is updated, not replaced: lines for other files (another job's outputs in
+    /// the same folder) stay while their file is there, this job's outputs get their digest,
+    /// and its failed outputs lose their line; a list left with no line is removed. Each update
+    /// holds an exclusive `flock` on the folder, so two jobs finishing together both end up in
+    /// the list. An interrupted job changes no list: the outputs it did not reach are still
+    /// unchecked.
     mutating func writeChecksumLists() {
         guard !results.contains(where: { $0.status == .cancelled }) else { return }
-        // Every folder of the job, with its good outputs (possibly none).
-        var byFolder: [String: [(name: String, sha256: String)]] = [:]
+        // Every folder of the job by its resolved path (two spellings are one list): the
+        // spelling shown, the names this job writes there, and the good ones' digests.
+        var byFolder: [String: (folder: String, names: Set<String>, good: [String: String])] = [:]
         for result in results {
-            var entries = byFolder[result.unit.folder] ?? []
+            let key = splitPath(result.unit.resolvedOutput).folder
+            var list = byFolder[key] ?? (result.unit.folder, [], [:])
+            list.names.insert(result.unit.fileName)
             if result.status == .exported || result.status == .skipped, let sha256 = result.sha256 {
-                entries.append((result.unit.fileName, sha256))
+                list.good[result.unit.fileName] = sha256
             }
-            byFolder[result.unit.folder] = entries
+            byFolder[key] = list
         }
-        for (folder, entries) in byFolder where entries.isEmpty {
-            let path = folder + "/SHA256SUMS"
+        for list in byFolder.values.sorted(by: { $0.folder < $1.folder }) {
+            updateChecksumList(in: list.folder, names: list.names, good: list.good)
+        }
+    }
+
+    /// One folder's `SHA256SUMS`, updated under the folder's lock; see `writeChecksumLists`.
+    private mutating func updateChecksumList(in folder: String, names: Set<String>, good: [String: String]) {
+        let path = folder + "/SHA256SUMS"
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            // A folder that could not be made holds no list; its outputs failed saying so.
+            if !good.isEmpty {
+                errors.append("\(folder): cannot open the folder to update its SHA256SUMS: \(String(cString: strerror(errno)))")
+            }
+            return
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                errors.append("\(path): cannot lock the folder: flock: \(String(cString: strerror(errno)))")
+                return
+            }
+        }
+        var lines = good.mapValues { "\($0)  " }
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
+            for line in existing.split(separator: "\n") {
+                // `DIGEST  NAME` or `DIGEST *NAME`, as sha256sum writes them.
+                let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2, parts[0].count == 64, parts[0].allSatisfy(\.isHexDigit),
+                      parts[1].hasPrefix(" ") || parts[1].hasPrefix("*") else { continue }
+                let name = String(parts[1].dropFirst())
+                guard !names.contains(name), lines[name] == nil, !name.contains("/"), fileExists(folder + "/" + name) else { continue }
+                lines[name] = String(parts[0]) + " " + String(parts[1].prefix(1))
+            }
+        }
+        guard !lines.isEmpty else {
             if unlink(path) != 0 && errno != ENOENT {
                 errors.append("\(path): cannot remove the list, whose outputs all failed: \(String(cString: strerror(errno)))")
             }
+            return
         }
-        for folder in byFolder.keys.sorted() where !(byFolder[folder] ?? []).isEmpty {
-            let lines = (byFolder[folder] ?? []).sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
-                .map { "\($0.sha256)  \($0.name)\n" }.joined()
-            let path = folder + "/SHA256SUMS"
-            do {
-                try Data(lines.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-                checksumLists.append(path)
-            } catch {
-                errors.append("\(path): cannot write: \((error as NSError).localizedDescription)")
-            }
+        let text = lines.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            .map { (lines[$0] ?? "") + $0 + "\n" }.joined()
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            checksumLists.append(path)
+        } catch {
+            errors.append("\(path): cannot write: \((error as NSError).localizedDescription)")
         }
     }
 

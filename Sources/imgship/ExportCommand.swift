@@ -132,12 +132,12 @@ struct ExportCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(JSONSummary(summary))
-            print(String(decoding: data, as: UTF8.self))
+            try writeToStandardOutput(String(decoding: data, as: UTF8.self) + "\n")
         } else if !toStandardOutput {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
-            print("\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
-                + "\(summary.outputSize) bytes, \(String(format1: summary.seconds)) s, \(Int(rate)) MB/s")
-            print("sha256 \(summary.sha256)  -> \(summary.manifest ?? "")")
+            try writeToStandardOutput("\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
+                + "\(summary.outputSize) bytes, \(String(format1: summary.seconds)) s, \(Int(rate)) MB/s\n"
+                + "sha256 \(summary.sha256)  -> \(summary.manifest ?? "")\n")
         }
     }
 }

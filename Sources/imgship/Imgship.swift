@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 
 @main
@@ -7,4 +10,12 @@ struct Imgship: ParsableCommand {
         abstract: "Convert disk images for hypervisors and clouds, with SHA-256 manifests.",
         version: "0.1.0",
         subcommands: [ExportCommand.self, InfoCommand.self, VerifyCommand.self, PlanCommand.self, JobCommand.self])
+
+    /// Every command writes its output with `writeToStandardOutput`: with SIGPIPE ignored, a
+    /// reader that went away (`imgship plan ... | head -1`) is a write error the command
+    /// reports and exits 1 on, instead of a death by signal without a word.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }

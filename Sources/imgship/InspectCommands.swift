@@ -36,16 +36,19 @@ struct InfoCommand: ParsableCommand {
             ]
             object["details"] = Dictionary(uniqueKeysWithValues: info.details.map { (Self.jsonKey($0.key), $0.value) })
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            try writeToStandardOutput(String(decoding: data, as: UTF8.self) + "\n")
             return
         }
-        print("\(info.path): \(info.format.rawValue) (\(info.subformat))")
-        print("virtual size:      \(info.virtualSize) bytes (\(formatBytes(info.virtualSize)))")
-        print("file size:         \(info.fileSize) bytes")
-        print("allocated:         \(info.allocatedBytes) bytes on disk")
+        var lines = [
+            "\(info.path): \(info.format.rawValue) (\(info.subformat))",
+            "virtual size:      \(info.virtualSize) bytes (\(formatBytes(info.virtualSize)))",
+            "file size:         \(info.fileSize) bytes",
+            "allocated:         \(info.allocatedBytes) bytes on disk",
+        ]
         for (key, value) in info.details {
-            print("\((key + ":").padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)")
+            lines.append("\((key + ":").padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)")
         }
+        try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
     }
 
     /// "cluster size" is "clusterSize" in JSON.
@@ -87,12 +90,14 @@ struct VerifyCommand: ParsableCommand {
             writeToStandardError("imgship: error: \(error)\n")
             throw ExitCode(1)
         }
+        var lines: [String] = []
         if let info = report.info {
-            print("\(image): \(info.format.rawValue) (\(info.subformat)), \(info.virtualSize) bytes virtual")
+            lines.append("\(image): \(info.format.rawValue) (\(info.subformat)), \(info.virtualSize) bytes virtual")
         }
         for check in report.checks {
-            print("\(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
+            lines.append("\(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
         }
+        try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
         guard report.passed else {
             writeToStandardError("imgship: \(image): \(report.checks.filter { !$0.passed }.count) check(s) failed\n")
             throw ExitCode(1)

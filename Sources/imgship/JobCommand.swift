@@ -57,7 +57,7 @@ struct JobCommand: ParsableCommand {
         var runner = JobRunner(concurrency: concurrency.value, replaceInvalid: force, timestamp: epoch,
                                isCancelled: { interruptRequested.load(ordering: .relaxed) })
         if dryRun {
-            printIntents(units, runner.intents(units))
+            try printIntents(units, runner.intents(units))
             return
         }
         runner.onFinish = { result, done, total in
@@ -84,33 +84,31 @@ struct JobCommand: ParsableCommand {
         } catch {
             outcome.errors.append("\(reportPath): cannot write the report: \((error as NSError).localizedDescription)")
         }
-        if json {
-            print(outcome.json(jobFile: shownName), terminator: "")
-        } else {
-            printTable(outcome, reportPath: reportPath)
-        }
+        // The job's own errors are told even when standard output fails, after what it could print.
+        let printed = Result { try writeToStandardOutput(json ? outcome.json(jobFile: shownName) : table(outcome, reportPath: reportPath)) }
         for error in outcome.errors {
             writeToStandardError("imgship: error: \(error)\n")
         }
+        try printed.get()
         if interruptRequested.load(ordering: .relaxed) { throw ExitCode(130) }
         if !outcome.succeeded { throw ExitCode(1) }
     }
 
-    private func printTable(_ outcome: JobReport, reportPath: String) {
+    private func table(_ outcome: JobReport, reportPath: String) -> String {
         let rows = outcome.results.map { result in
             [result.status.rawValue, result.unit.format.rawValue, result.bytes.map(formatBytes) ?? "-",
              String(format1: result.seconds), result.unit.output]
         }
-        printColumns(["STATUS", "FORMAT", "SIZE", "SECONDS", "OUTPUT"], rows)
+        var text = columns(["STATUS", "FORMAT", "SIZE", "SECONDS", "OUTPUT"], rows)
         let counts = UnitResult.Status.allCases.compactMap { status in
             outcome.count(status) > 0 ? "\(outcome.count(status)) \(status.rawValue)" : nil
         }
-        print("\(outcome.results.count) output(s): \(counts.joined(separator: ", ")) in \(String(format1: outcome.seconds)) s")
-        for list in outcome.checksumLists { print("checksums: \(list)") }
-        print("report: \(reportPath)")
+        text += "\(outcome.results.count) output(s): \(counts.joined(separator: ", ")) in \(String(format1: outcome.seconds)) s\n"
+        for list in outcome.checksumLists { text += "checksums: \(list)\n" }
+        return text + "report: \(reportPath)\n"
     }
 
-    private func printIntents(_ units: [ExportUnit], _ intents: [JobRunner.Intent]) {
+    private func printIntents(_ units: [ExportUnit], _ intents: [JobRunner.Intent]) throws {
         if json {
             struct Row: Encodable {
                 var entry, source, format, path, action: String
@@ -120,25 +118,27 @@ struct JobCommand: ParsableCommand {
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-            if let data = try? encoder.encode(rows) { print(String(decoding: data, as: UTF8.self)) }
+            if let data = try? encoder.encode(rows) { try writeToStandardOutput(String(decoding: data, as: UTF8.self) + "\n") }
             return
         }
-        printColumns(["ENTRY", "FORMAT", "OUTPUT", "ACTION"], zip(units, intents).map { unit, intent in
+        try writeToStandardOutput(columns(["ENTRY", "FORMAT", "OUTPUT", "ACTION"], zip(units, intents).map { unit, intent in
             [unit.entry, unit.format.rawValue, unit.output, intent.rawValue]
-        })
-        print("\(units.count) output(s); dry run: nothing read or written")
+        }) + "\(units.count) output(s); dry run: nothing read or written\n")
     }
 
-    private func printColumns(_ header: [String], _ rows: [[String]]) {
+    /// The rows under the header, each column as wide as its widest cell, one line each.
+    private func columns(_ header: [String], _ rows: [[String]]) -> String {
         let widths = header.indices.map { column in
             ([header] + rows).map { $0[column].count }.max() ?? 0
         }
+        var text = ""
         for row in [header] + rows {
             let cells = row.enumerated().map { column, cell in
                 column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }
-            print(cells.joined(separator: "  "))
+            text += cells.joined(separator: "  ") + "\n"
         }
+        return text
     }
 }
 

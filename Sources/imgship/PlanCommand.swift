@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import ConfigDocument
 import DiskImage
 import DistributionPlan
 import ExportJob
@@ -99,12 +100,12 @@ struct PlanCommand: ParsableCommand {
                 writeToStandardError("imgship: error: \(name): no region has an s3ExportConfiguration; there is nothing to export\n")
                 throw ExitCode(2)
             }
-            print(Self.job(exporting: emitJob, to: jobDestination, as: plan.exports).json(), terminator: "")
+            try writeToStandardOutput(Self.job(exporting: emitJob, to: jobDestination, as: plan.exports).json())
         } else {
             switch output {
-            case .text: print(TextRenderer.render(plan), terminator: "")
-            case .json: print(JSONRenderer.render(plan), terminator: "")
-            case .script: print(ScriptRenderer.render(plan), terminator: "")
+            case .text: try writeToStandardOutput(TextRenderer.render(plan))
+            case .json: try writeToStandardOutput(JSONRenderer.render(plan))
+            case .script: try writeToStandardOutput(ScriptRenderer.render(plan))
             }
         }
         if strict && !outcome.warnings.isEmpty {
@@ -144,15 +145,25 @@ extension PlanContext.Platform: ExpressibleByArgument {
 }
 
 /// The text of a configuration or job file, or of standard input for `-`; exit 2 when it
-/// cannot be read.
+/// cannot be read, or is not UTF-8 text (`DocumentText`: the first invalid byte, a NUL byte
+/// or a byte-order mark, named by its offset and line:column).
 func readDocument(_ path: String) throws -> String {
+    let bytes: [UInt8]
     do {
         if path == "-" {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
+        } else {
+            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         }
-        return try String(contentsOfFile: path, encoding: .utf8)
     } catch {
         writeToStandardError("imgship: error: \(path): cannot read: \((error as NSError).localizedDescription)\n")
+        throw ExitCode(2)
+    }
+    do throws(Problem) {
+        return try DocumentText.decode(bytes)
+    } catch {
+        let name = path == "-" ? "<stdin>" : path
+        writeToStandardError("\(name):\(error.line ?? 1):\(error.column ?? 1): error: \(error)\n")
         throw ExitCode(2)
     }
 }

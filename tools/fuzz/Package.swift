@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
-// libFuzzer harnesses for imgship's image readers. Built apart from the main package, which
-// never links them: see tools/fuzz/run.
+// libFuzzer harnesses for imgship's image and configuration readers. Built apart from the
+// main package, which never links them: see tools/fuzz/run.
 import PackageDescription
 
 let package = Package(
@@ -11,7 +11,12 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "FuzzReaders",
-            dependencies: [.product(name: "DiskImage", package: "imgship")],
+            dependencies: [
+                .product(name: "DiskImage", package: "imgship"),
+                .product(name: "ConfigDocument", package: "imgship"),
+                .product(name: "DistributionPlan", package: "imgship"),
+                .product(name: "ExportJob", package: "imgship"),
+            ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
     ],

@@ -1,15 +1,29 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConfigDocument
 import DiskImage
+import DistributionPlan
+import ExportJob
 
-/// One libFuzzer entry for every reader: the format to read comes from IMGSHIP_FUZZ_FORMAT
-/// (raw, vhd, vmdk, qcow2, ova), so each reader is fuzzed on its own with its own corpus. The
-/// input is written to a file in /dev/shm because the readers read files, then opened
-/// (every table checked) and verified (every cluster read and inflated). Errors are the
-/// expected outcome; a crash, a hang or a leak is a finding.
+/// One libFuzzer entry for every reader: the format to read comes from IMGSHIP_FUZZ_FORMAT,
+/// so each reader is fuzzed on its own with its own corpus.
+///
+/// - Images (raw, vhd, vmdk, qcow2, ova): the input is written to a file in /dev/shm because
+///   the readers read files, then opened (every table checked) and verified (every cluster
+///   read and inflated).
+/// - Configuration files (json, yaml): the input's bytes pass DocumentText's checks, then the
+///   JSON parser or the YAML reader, then the whole planner (and its three renderers when a
+///   plan comes out) and the job file reader, which read either syntax.
+///
+/// Errors are the expected outcome; a crash, a hang or a leak is a finding.
 nonisolated(unsafe) private var format: SourceFormat?
+nonisolated(unsafe) private var syntax: Syntax?
 nonisolated(unsafe) private var inputPath = ""
+
+private enum Syntax: String {
+    case json, yaml
+}
 
 /// SwiftPM links an executable with `main` aliased to `<Module>_main`, which a library-parsed
 /// module never defines; this one hands the command line to libFuzzer's own driver.
@@ -31,6 +45,7 @@ public func fuzzReadersMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMu
 public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>) -> Int32 {
     if let name = getenv("IMGSHIP_FUZZ_FORMAT") {
         format = SourceFormat(rawValue: String(cString: name))
+        syntax = Syntax(rawValue: String(cString: name))
     }
     inputPath = "/dev/shm/imgship-fuzz-\(getpid())"
     return 0
@@ -38,6 +53,10 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutabl
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    if let syntax {
+        readConfiguration(Array(UnsafeBufferPointer(start: data, count: size)), as: syntax)
+        return 0
+    }
     let descriptor = open(inputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard descriptor >= 0 else { return 0 }
     var written = 0
@@ -49,4 +68,23 @@ public func testOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     close(descriptor)
     _ = try? ImageVerifier.verify(path: inputPath, format: format)
     return 0
+}
+
+private func readConfiguration(_ bytes: [UInt8], as syntax: Syntax) {
+    guard let text = try? DocumentText.decode(bytes) else { return }
+    switch syntax {
+    case .json: _ = try? JSONParser.parse(text)
+    case .yaml: _ = try? YAMLReader.parse(text)
+    }
+    let context = PlanContext(sourceRegion: "us-east-1", ownerAccount: "123456789012", buildDate: "2026-11-24T09-00-00Z")
+    let outcome = DistributionPlanner.plan(document: text, context: context)
+    if let plan = outcome.plan {
+        _ = TextRenderer.render(plan)
+        _ = JSONRenderer.render(plan)
+        _ = ScriptRenderer.render(plan)
+    }
+    if let job = try? JobFile.decode(text) {
+        _ = try? job.units(baseFolder: "/fuzz")
+        _ = job.json()
+    }
 }

@@ -1,0 +1,147 @@
+import ConfigDocument
+import Foundation
+import Testing
+
+/// The bounds on what a configuration file can make the readers do: alias expansion, nesting,
+/// object size, and the bytes that are not text.
+@Suite("document limits")
+struct DocumentLimitsTests {
+    /// "Billion laughs": `levels` anchors, each a list of nine aliases of the one before, so
+    /// the last stands for 9^levels strings.
+    static func laughs(levels: Int) -> String {
+        let names = "abcdefghijklmnopqrstuvwxyz".map(String.init)
+        var lines = [#"a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]"#]
+        for level in 1..<levels {
+            let alias = "*" + names[level - 1]
+            lines.append("\(names[level]): &\(names[level]) [" + Array(repeating: alias, count: 9).joined(separator: ",") + "]")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func problem(_ text: String) -> Problem? {
+        do {
+            _ = try DocumentReader.parse(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func problem(bytes: [UInt8]) -> Problem? {
+        do {
+            _ = try DocumentReader.parse(bytes: bytes)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func seconds(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    @Test func billionLaughsStopsAtTheAliasPastTheBudget() throws {
+        let text = Self.laughs(levels: 9)
+        #expect(text.utf8.count < 500)
+        var found: Problem?
+        let elapsed = seconds { found = problem(text) }
+        let error = try #require(found)
+        // *e on line 6 is the alias whose copy takes the expansion past 100,000 nodes.
+        #expect(error.line == 6)
+        #expect(error.column == 8)
+        #expect(error.message == "malformed YAML: alias *e takes the nodes aliases add to the document to 141148, more than the 100000 allowed (each alias is a copy of its anchor's 66430 nodes)")
+        #expect(elapsed < 2, "\(elapsed) s")
+    }
+
+    @Test func aliasesUnderTheBudgetExpand() throws {
+        // 9^5 = 59049 strings: within the budget, and read as the JSON form would spell them.
+        let value = try DocumentReader.parse(Self.laughs(levels: 5))
+        func strings(_ value: ConfigValue) -> Int {
+            switch value.kind {
+            case let .array(items): items.map(strings).reduce(0, +)
+            case let .object(members): members.map { strings($0.value) }.reduce(0, +)
+            default: 1
+            }
+        }
+        #expect(value["e"].map(strings) == 59049)
+        let anchored = try DocumentReader.parse("base: &base {KmsKeyId: k1, Encrypted: true}\ncopy: *base\n")
+        #expect(anchored["copy"] == anchored["base"])
+        // Six levels (9^6 strings) are past it, though the document is 6 lines.
+        #expect(problem(Self.laughs(levels: 6))?.line == 6)
+    }
+
+    @Test func anAliasAsAMappingKeyIsCountedBeforeYamsHashesIt() throws {
+        // Yams hashes whole mapping keys while composing: the budget must hold before it.
+        let text = Self.laughs(levels: 9) + "j: {? *i : x}\n"
+        var found: Problem?
+        let elapsed = seconds { found = problem(text) }
+        #expect(found?.message.hasPrefix("malformed YAML: alias *e ") == true)
+        #expect(elapsed < 2, "\(elapsed) s")
+    }
+
+    @Test func nestingIsBoundedIn256Levels() throws {
+        #expect(DocumentReader.maximumDepth == 256)
+        let json256 = String(repeating: "[", count: 256) + String(repeating: "]", count: 256)
+        #expect(problem(json256) == nil)
+        let json = String(repeating: "[", count: 257) + String(repeating: "]", count: 257)
+        #expect(problem(json).map { "\($0.line ?? 0):\($0.column ?? 0) \($0.message)" } == "1:257 malformed JSON: nesting deeper than 256 levels")
+        let yaml256 = "a: " + String(repeating: "[", count: 255) + String(repeating: "]", count: 255)
+        #expect(problem(yaml256) == nil)
+        for depth in [257, 5000] {
+            let yaml = "a: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+            #expect(problem(yaml)?.message == "malformed YAML: nesting deeper than 256 levels", "\(depth)")
+        }
+        // Block style, one level a line.
+        let block = (0..<300).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n") + " x\n"
+        let blockProblem = try #require(problem(block))
+        #expect(blockProblem.message == "malformed YAML: nesting deeper than 256 levels")
+        #expect(blockProblem.line == 257)
+        // An alias of a deep node, used deep again.
+        let deep = String(repeating: "[", count: 200) + "x" + String(repeating: "]", count: 200)
+        let aliased = "a: &deep \(deep)\nb: " + String(repeating: "[", count: 100) + "*deep" + String(repeating: "]", count: 100)
+        let aliasProblem = try #require(problem(aliased))
+        #expect(aliasProblem.message == "malformed YAML: alias *deep makes the nesting deeper than 256 levels")
+        #expect(aliasProblem.line == 2)
+    }
+
+    @Test func duplicateKeysAreFoundInLinearTime() throws {
+        let count = 100_000
+        let text = "{" + (0..<count).map { "\"k\($0)\": \($0)" }.joined(separator: ",") + "}"
+        var value: ConfigValue?
+        let elapsed = seconds { value = try? DocumentReader.parse(text) }
+        #expect(value?.members?.count == count)
+        #expect(elapsed < 5, "\(elapsed) s for \(count) keys")
+        let duplicate = "{" + (0..<count).map { "\"k\($0)\": \($0)" }.joined(separator: ",") + ",\n \"k77\": 1}"
+        let found = problem(duplicate)
+        #expect(found.map { "\($0.line ?? 0):\($0.column ?? 0) \($0.message)" } == "2:2 malformed JSON: duplicate key \"k77\"")
+    }
+
+    @Test(arguments: [
+        // (bytes, line:column, message)
+        ([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D], "1:7", "invalid UTF-8: byte 0xff at offset 6 cannot start a character"),
+        (Array("{\n \"a\": \"".utf8) + [0xC0, 0xAF, 0x22, 0x7D], "2:8", "invalid UTF-8: byte 0xc0 at offset 9 cannot start a character"),
+        (Array("a: ".utf8) + [0xED, 0xA0, 0x80], "1:4", "invalid UTF-8: bytes ed a0 at offset 3 are not a character"),
+        (Array("a: ".utf8) + [0xF4, 0x90, 0x80, 0x80], "1:4", "invalid UTF-8: bytes f4 90 at offset 3 are not a character"),
+        (Array("a: ".utf8) + [0xC3, 0x28], "1:4", "invalid UTF-8: bytes c3 28 at offset 3 are not a character"),
+        (Array("a:\nb: ".utf8) + [0xE2, 0x82], "2:4", "invalid UTF-8: the file ends inside the character started by e2 82 at offset 6"),
+        (Array("{\"a\":\n\n 1,\u{0}}".utf8), "3:4", "NUL byte at offset 10; a configuration file is text"),
+        ([0xEF, 0xBB, 0xBF] + Array("{\"a\": 1}".utf8), "1:1", "the file starts with a UTF-8 byte-order mark (ef bb bf); save it as UTF-8 without a BOM"),
+        ([0xFF, 0xFE, 0x7B, 0x00], "1:1", "the file starts with a UTF-16 byte-order mark (ff fe); save it as UTF-8"),
+    ] as [([UInt8], String, String)])
+    func bytesThatAreNotTextAreRefusedWithTheirPosition(bytes: [UInt8], position: String, message: String) throws {
+        let found = try #require(problem(bytes: bytes))
+        #expect("\(found.line ?? 0):\(found.column ?? 0)" == position)
+        #expect(found.message == message)
+    }
+
+    @Test func textPassesTheSameChecks() throws {
+        // A String is UTF-8 already; NUL and a leading BOM are still refused.
+        #expect(problem("{\"a\": \"\u{0}\"}")?.message == "NUL byte at offset 7; a configuration file is text")
+        #expect(problem("\u{FEFF}a: 1\n")?.message.hasPrefix("the file starts with a UTF-8 byte-order mark") == true)
+        // Characters of every length read as they are; an escaped NUL is a character, not a byte.
+        let value = try DocumentReader.parse(bytes: Array("{\"a\": \"é€😀\\u0000\"}".utf8))
+        #expect(value["a"]?.string == "é€😀\u{0}")
+    }
+}
