@@ -11,6 +11,9 @@ public struct ExportUnit: Sendable, Equatable {
     public var output: String
     /// `output.sha256`, in sha256sum format.
     public var manifest: String { output + ".sha256" }
+    /// `output.imgship.json`: what the output was made from and how (`OutputRecord`),
+    /// committed with the output and its manifest.
+    public var record: String { output + ".imgship.json" }
     public var options: JobFile.Options
 
     /// The folder the output lands in; its SHA256SUMS lists it.
@@ -21,6 +24,21 @@ public struct ExportUnit: Sendable, Equatable {
     /// Compressing formats keep every core busy on their own; the others are bound by the one
     /// SHA-256 stream of their output and leave cores idle (see README, `imgship job`, `--concurrency`).
     var isCompressing: Bool { format == .vmdk || format == .ova }
+
+    /// Everything that shapes the output's bytes besides the source, in words, for the
+    /// record: a rerun with any of these changed exports the output again.
+    var settings: [String: String] {
+        [
+            "format": format.rawValue,
+            "sourceFormat": sourceFormat?.rawValue ?? "detected",
+            "level": "\(options.level)",
+            "adapter": options.adapter.rawValue,
+            "alignMiB": "\(options.alignToMiB)",
+            "cpus": "\(options.machine.cpus)",
+            "memoryMiB": "\(options.machine.memoryMiB)",
+            "osType": options.machine.operatingSystem.rawValue,
+        ]
+    }
 }
 
 extension JobFile {
