@@ -15,7 +15,7 @@ struct ExportCommand: ParsableCommand {
         SOURCE_DATE_EPOCH, when set, is the VHD time stamp.
         """)
 
-    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2) or a block device.")
+    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2), a block device, or - (standard input) or a FIFO, read as raw unless --source-format says otherwise.")
     var source: String
 
     @Option(help: "Read the source as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")

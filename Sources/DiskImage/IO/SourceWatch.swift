@@ -65,8 +65,11 @@ public struct SourceStatus: Sendable, Equatable, Codable {
 /// export instead of yielding an output that mixes old data, new data and zeros.
 struct SourceWatch {
     private var watched: [(file: SourceImage, status: SourceStatus)] = []
+    /// False when the files were not opened by a name (standard input, a staged stream).
+    private let checksNames: Bool
 
-    init(_ files: [SourceImage]) {
+    init(_ files: [SourceImage], checksNames: Bool = true) {
+        self.checksNames = checksNames
         for file in files {
             if let status = Self.status(of: file) { watched.append((file, status)) }
         }
@@ -86,15 +89,14 @@ struct SourceWatch {
     func check() throws(DiskImageError) {
         for (file, before) in watched {
             guard var now = Self.status(of: file) else { continue }
-            if before.isRegularFile {
+            if before.isRegularFile && checksNames {
                 // The open file may be unchanged while another file took its name.
                 var named = stat()
-                if stat(file.openedPath, &named) == 0 {
-                    now.device = UInt64(named.st_dev)
-                    now.inode = UInt64(named.st_ino)
-                } else {
-                    now.inode = 0
+                guard stat(file.openedPath, &named) == 0 else {
+                    throw DiskImageError.sourceModified(path: file.path, change: "its name was removed")
                 }
+                now.device = UInt64(named.st_dev)
+                now.inode = UInt64(named.st_ino)
             }
             if let change = before.change(to: now) {
                 throw DiskImageError.sourceModified(path: file.path, change: change)

@@ -20,15 +20,18 @@ final class StagedFile {
 
     /// Fails with `.refusedOutput` when `finalPath` is a directory, a device node or one of
     /// `protected`, and with `.outputExists` when it exists and `overwrite` is false. `mode`
-    /// is the temporary file's (0600 for staging copies nobody else should read).
-    init(finalPath: String, overwrite: Bool, mode: mode_t = 0o666, protecting protected: [ProtectedFile] = []) throws(DiskImageError) {
+    /// is the temporary file's (0600 for staging copies nobody else should read). A
+    /// `scratch` file is never moved into place (a staging copy): its final name only names
+    /// the temporary one, and what is there does not matter.
+    init(finalPath: String, overwrite: Bool, mode: mode_t = 0o666, protecting protected: [ProtectedFile] = [],
+         scratch: Bool = false) throws(DiskImageError) {
         self.finalPath = finalPath
         self.overwrite = overwrite
         self.protected = protected
-        if let reason = OutputSafety.refusal(toReplace: finalPath, protecting: protected) {
+        if !scratch, let reason = OutputSafety.refusal(toReplace: finalPath, protecting: protected) {
             throw DiskImageError.refusedOutput(path: finalPath, reason: reason)
         }
-        if !overwrite && access(finalPath, F_OK) == 0 {
+        if !scratch && !overwrite && access(finalPath, F_OK) == 0 {
             throw DiskImageError.outputExists(path: finalPath)
         }
         let (folder, name) = splitPath(finalPath)

@@ -28,7 +28,7 @@ enum StreamStaging {
     static func stage(descriptor given: Int32, label: String, isCancelled: () -> Bool) throws(DiskImageError) -> StagedFile {
         let folder = temporaryFolder()
         OutputSafety.removeStaleTemporaries(in: folder)
-        let staged = try StagedFile(finalPath: folder + "/imgship-stream", overwrite: true, mode: 0o600)
+        let staged = try StagedFile(finalPath: folder + "/imgship-stream", overwrite: true, mode: 0o600, scratch: true)
         // O_NONBLOCK: opening a FIFO without a writer returns at once; poll waits for one.
         let fd = given >= 0 ? given : try retryingInterrupts("open", path: label) { open(label, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
         defer { if given < 0 { close(fd) } }

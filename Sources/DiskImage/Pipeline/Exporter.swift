@@ -81,7 +81,7 @@ public enum Exporter {
         let opened = try ImageReader.open(file: file, as: format, allowExternalExtents: options.allowExternalExtents, streamed: streamed)
         let source = opened.disk
         let sourceFiles = SourceWatch.files(of: opened, main: file)
-        let watch = SourceWatch(sourceFiles)
+        let watch = SourceWatch(sourceFiles, checksNames: !(streamed || isStandardInput))
         let protected = sourceFiles.map { ProtectedFile(path: $0.path, identity: $0.identity) }
         let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options)
 
