@@ -27,17 +27,23 @@ public struct ExportUnit: Sendable, Equatable {
 
     /// Everything that shapes the output's bytes besides the source, in words, for the
     /// record: a rerun with any of these changed exports the output again.
+    /// Only what the format uses counts: a new VMDK level leaves a raw output alone.
     var settings: [String: String] {
-        [
+        var settings = [
             "format": format.rawValue,
             "sourceFormat": sourceFormat?.rawValue ?? "detected",
-            "level": "\(options.level)",
-            "adapter": options.adapter.rawValue,
             "alignMiB": "\(options.alignToMiB)",
-            "cpus": "\(options.machine.cpus)",
-            "memoryMiB": "\(options.machine.memoryMiB)",
-            "osType": options.machine.operatingSystem.rawValue,
         ]
+        if format == .vmdk || format == .ova {
+            settings["level"] = "\(options.level)"
+            settings["adapter"] = options.adapter.rawValue
+        }
+        if format == .ova {
+            settings["cpus"] = "\(options.machine.cpus)"
+            settings["memoryMiB"] = "\(options.machine.memoryMiB)"
+            settings["osType"] = options.machine.operatingSystem.rawValue
+        }
+        return settings
     }
 }
 

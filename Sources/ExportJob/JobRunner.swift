@@ -108,6 +108,9 @@ public struct JobRunner: Sendable {
             weight = { _ in 1 }
             threads = { _ in share }
         }
+        // Temporary files of killed runs go first, even where every output is then skipped
+        // (a live writer's keep their lock, and a pending manifest its output's pair).
+        for folder in Set(units.map(\.folder)).sorted() { OutputSafety.removeStaleTemporaries(in: folder) }
         let queue = UnitQueue(units: units, slots: slots)
         let group = DispatchGroup()
         for _ in 0..<min(slots, max(1, units.count)) {

@@ -5,7 +5,7 @@ import Foundation
 
 /// The rules that keep an export from destroying what it should not touch: what a path may be
 /// before a regular file is moved onto it, and which leftovers of killed runs may be removed.
-enum OutputSafety {
+public enum OutputSafety {
     /// Why a regular file must not be moved onto `path`, or nil when it may (it does not
     /// exist, or it is a regular file, or a link to one, that is none of `protected`).
     static func refusal(toReplace path: String, protecting protected: [ProtectedFile]) -> String? {
@@ -69,7 +69,7 @@ enum OutputSafety {
     /// stands alone is kept: it completes that pair (see `PendingManifest`). Returns the
     /// names removed.
     @discardableResult
-    static func removeStaleTemporaries(in folder: String) -> [String] {
+    public static func removeStaleTemporaries(in folder: String) -> [String] {
         guard let directory = opendir(folder) else { return [] }
         defer { closedir(directory) }
         var removed: [String] = []

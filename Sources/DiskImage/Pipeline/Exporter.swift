@@ -184,6 +184,8 @@ public enum Exporter {
             try manifest.staged.place()
         }
         for staged in [record, output, manifest?.staged] { staged?.close() }
+        // Manifests an interrupted run left for the output this one replaced are obsolete now.
+        if let manifest, output != nil { OutputSafety.removeStaleTemporaries(in: splitPath(manifest.path).folder) }
         for path in [output?.finalPath, manifest?.path, record?.finalPath].compactMap({ $0 }) {
             syncFolder(of: path)
         }
