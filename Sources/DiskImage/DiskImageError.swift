@@ -20,6 +20,12 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     case refusedExtent(descriptor: String, line: Int, extent: String, reason: String)
     /// The source changed while it was being read.
     case sourceChanged(path: String, offset: UInt64, reason: String)
+    /// The output (or manifest) path is one imgship will not replace with a regular file: a
+    /// directory, a device node, or the source itself.
+    case refusedOutput(path: String, reason: String)
+    /// The source's size, times or identity differ at the end of the export from the start:
+    /// it changed while it was read, and the output may mix old and new data.
+    case sourceModified(path: String, change: String)
     /// A compressor failed on a buffer that it should always handle.
     case compression(offset: UInt64, reason: String)
     /// The user interrupted the export.
@@ -42,6 +48,10 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(descriptor) line \(line): extent \"\(extent)\" \(reason)"
         case let .sourceChanged(path, offset, reason):
             return "\(path) at offset \(offset): \(reason)"
+        case let .refusedOutput(path, reason):
+            return "\(path): \(reason)"
+        case let .sourceModified(path, change):
+            return "\(path): changed while it was read (\(change)); the export was abandoned and no output was written"
         case let .compression(offset, reason):
             return "compressing the grain at offset \(offset): \(reason)"
         case .cancelled:

@@ -18,6 +18,9 @@ public struct ExportUnit: Sendable, Equatable {
     public var resolvedOutput: String
     /// `output.sha256`, in sha256sum format.
     public var manifest: String { output + ".sha256" }
+    /// `output.imgship.json`: what the output was made from and how (`OutputRecord`),
+    /// committed with the output and its manifest.
+    public var record: String { output + ".imgship.json" }
     public var options: JobFile.Options
 
     /// The folder the output lands in; its SHA256SUMS lists it.
@@ -28,6 +31,27 @@ public struct ExportUnit: Sendable, Equatable {
     /// Compressing formats keep every core busy on their own; the others are bound by the one
     /// SHA-256 stream of their output and leave cores idle (see README, `imgship job`, `--concurrency`).
     var isCompressing: Bool { format == .vmdk || format == .ova }
+
+    /// Everything that shapes the output's bytes besides the source, in words, for the
+    /// record: a rerun with any of these changed exports the output again.
+    /// Only what the format uses counts: a new VMDK level leaves a raw output alone.
+    var settings: [String: String] {
+        var settings = [
+            "format": format.rawValue,
+            "sourceFormat": sourceFormat?.rawValue ?? "detected",
+            "alignMiB": "\(options.alignToMiB)",
+        ]
+        if format == .vmdk || format == .ova {
+            settings["level"] = "\(options.level)"
+            settings["adapter"] = options.adapter.rawValue
+        }
+        if format == .ova {
+            settings["cpus"] = "\(options.machine.cpus)"
+            settings["memoryMiB"] = "\(options.machine.memoryMiB)"
+            settings["osType"] = options.machine.operatingSystem.rawValue
+        }
+        return settings
+    }
 }
 
 extension JobFile {

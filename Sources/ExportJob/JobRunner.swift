@@ -77,7 +77,10 @@ public struct JobRunner: Sendable {
     public func intents(_ units: [ExportUnit]) -> [Intent] {
         units.map { unit in
             if !fileExists(unit.source) { return .missingSource }
-            if fileExists(unit.output) { return fileExists(unit.manifest) ? .verify : (replaceInvalid ? .export : .noManifest) }
+            if fileExists(unit.output) {
+                if fileExists(unit.manifest) || !PendingManifest.find(for: unit.manifest).isEmpty { return .verify }
+                return replaceInvalid ? .export : .noManifest
+            }
             return .export
         }
     }
@@ -105,6 +108,9 @@ public struct JobRunner: Sendable {
             weight = { _ in 1 }
             threads = { _ in share }
         }
+        // Temporary files of killed runs go first, even where every output is then skipped
+        // (a live writer's keep their lock, and a pending manifest its output's pair).
+        for folder in Set(units.map(\.folder)).sorted() { OutputSafety.removeStaleTemporaries(in: folder) }
         let queue = UnitQueue(units: units, slots: slots)
         let group = DispatchGroup()
         for _ in 0..<min(slots, max(1, units.count)) {
@@ -162,10 +168,16 @@ public struct JobRunner: Sendable {
                 }
                 overwrite = true
                 result.replaced = reason
+            case let .outdated(reason):
+                // This job's own output (its record says so), made from another source or
+                // with other settings, or left by an interrupted run: made again.
+                overwrite = true
+                result.replaced = reason
             }
-        } else if fileExists(unit.manifest) {
-            // A manifest whose image is gone (deleted to redo it) describes nothing.
-            unlink(unit.manifest)
+        } else {
+            // A manifest or record whose image is gone (deleted to redo it, or an interrupted
+            // run) describes nothing.
+            for path in [unit.manifest, unit.record] where fileExists(path) { unlink(path) }
         }
         if let failure = createFolders(unit.folder) {
             result.error = failure
@@ -176,7 +188,12 @@ public struct JobRunner: Sendable {
                                     alignToMiB: unit.options.alignToMiB, overwrite: overwrite, timestamp: timestamp,
                                     isCancelled: isCancelled, machine: unit.options.machine)
         do throws(DiskImageError) {
-            let summary = try Exporter.export(source: unit.source, to: .file(unit.output), manifestPath: unit.manifest, options: options)
+            let settings = unit.settings
+            let sidecar = Exporter.Sidecar(path: unit.record) { sha256, source in
+                OutputRecord(sha256: sha256, source: source, settings: settings).encoded()
+            }
+            let summary = try Exporter.export(source: unit.source, to: .file(unit.output), manifestPath: unit.manifest,
+                                              sidecar: sidecar, options: options)
             result.status = .exported
             result.sha256 = summary.sha256
             result.bytes = summary.outputSize
@@ -189,28 +206,51 @@ public struct JobRunner: Sendable {
 
     enum ExistingOutput {
         case verified(sha256: String, bytes: UInt64)
+        /// Not known to be good: failed without `replaceInvalid` (`--force`).
         case invalid(String)
+        /// Known to be this job's and out of date, or left half committed: made again.
+        case outdated(String)
     }
 
-    /// Whether an output already there can stand: its manifest exists, it is newer than its
-    /// source, and its structure and digest verify. `output` and `source` are their `stat`s
-    /// (nil for a source that is not there).
+    /// Whether an output already there can stand: its manifest exists, it was made from the
+    /// source and settings as they are now (its record says so; without one, it is newer than
+    /// its source), and its structure and digest verify. `output` and `source` are their
+    /// `stat`s (nil for a source that is not there).
     func check(existing unit: ExportUnit, output outputStatus: stat, source sourceStatus: stat?) -> ExistingOutput {
-        guard fileExists(unit.manifest) else {
-            return .invalid("exists without its manifest \(unit.manifest)")
+        var verification: VerificationReport?
+        if !fileExists(unit.manifest) {
+            guard !PendingManifest.find(for: unit.manifest).isEmpty else {
+                return .invalid("exists without its manifest \(unit.manifest)")
+            }
+            // A run killed between moving the output and its manifest into place: verifying
+            // completes the pair when the manifest it left matches the output.
+            let report = try? ImageVerifier.verify(path: unit.output, format: unit.format.readerFormat, manifestPath: unit.manifest)
+            guard let report, report.passed, fileExists(unit.manifest) else {
+                return .outdated("was left without its manifest by an interrupted run")
+            }
+            verification = report
         }
-        if let sourceStatus, (sourceStatus.st_mode & S_IFMT) == S_IFREG,
+        var recordIsCurrent = false
+        if let record = OutputRecord.read(unit.record), record.sha256 == manifestDigest(unit.manifest, name: unit.fileName) {
+            let now = sourceStatus.map { SourceStatus(path: unit.source, $0) }
+            if let change = record.change(source: now, settings: unit.settings) {
+                return .outdated(change)
+            }
+            recordIsCurrent = true
+        }
+        if !recordIsCurrent, let sourceStatus, (sourceStatus.st_mode & S_IFMT) == S_IFREG,
            (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec) {
             return .invalid("is older than its source \(unit.source), which changed after it was written")
         }
-        let verification: VerificationReport
-        do throws(DiskImageError) {
-            verification = try ImageVerifier.verify(path: unit.output, format: unit.format.readerFormat, manifestPath: unit.manifest)
-        } catch {
-            return .invalid("cannot be verified: \(error)")
+        if verification == nil {
+            do throws(DiskImageError) {
+                verification = try ImageVerifier.verify(path: unit.output, format: unit.format.readerFormat, manifestPath: unit.manifest)
+            } catch {
+                return .invalid("cannot be verified: \(error)")
+            }
         }
-        guard verification.passed, let sha256 = verification.sha256 else {
-            let failures = verification.checks.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }
+        guard let verification, verification.passed, let sha256 = verification.sha256 else {
+            let failures = (verification?.checks ?? []).filter { !$0.passed }.map { "\($0.name): \($0.detail)" }
             return .invalid("does not verify (\(failures.joined(separator: "; ")))")
         }
         return .verified(sha256: sha256, bytes: UInt64(max(0, outputStatus.st_size)))

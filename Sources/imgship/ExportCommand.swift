@@ -15,7 +15,7 @@ struct ExportCommand: ParsableCommand {
         SOURCE_DATE_EPOCH, when set, is the VHD time stamp.
         """)
 
-    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2) or a block device.")
+    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2), a block device, or - (standard input) or a FIFO, read as raw unless --source-format says otherwise.")
     var source: String
 
     @Option(help: "Read the source as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
@@ -31,8 +31,12 @@ struct ExportCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "The output path, or - for standard output.")
     var output: String
 
-    @Flag(help: "Overwrite an existing output and manifest.")
+    @Flag(help: "Overwrite an existing output and manifest (never a directory, device node or the source).")
     var force = false
+
+    @Flag(name: .customLong("to-device"),
+          help: "Write the image onto the block device given with -o, from its first byte (what the device holds is lost; a mounted device is refused).")
+    var toDevice = false
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -83,6 +87,9 @@ struct ExportCommand: ParsableCommand {
         if memoryMiB < 4 || memoryMiB > 24 << 20 {
             throw ValidationError("--memory-mib must be between 4 and 25165824 (24 TiB), got \(memoryMiB)")
         }
+        if toDevice && output == "-" {
+            throw ValidationError("--to-device needs the device's path with -o, not -")
+        }
         if output == "-" && json {
             throw ValidationError("--json prints on standard output, which -o - already uses for the image")
         }
@@ -109,6 +116,8 @@ struct ExportCommand: ParsableCommand {
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
             destination = .standardOutput(name: name ?? sourceName + "." + format.fileExtension)
+        } else if toDevice {
+            destination = .device(output)
         } else {
             destination = .file(output)
         }
@@ -135,9 +144,14 @@ struct ExportCommand: ParsableCommand {
             try writeToStandardOutput(String(decoding: data, as: UTF8.self) + "\n")
         } else if !toStandardOutput {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
-            try writeToStandardOutput("\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
+            var text = "\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
                 + "\(summary.outputSize) bytes, \(String(format1: summary.seconds)) s, \(Int(rate)) MB/s\n"
-                + "sha256 \(summary.sha256)  -> \(summary.manifest ?? "")\n")
+            if let manifest = summary.manifest {
+                text += "sha256 \(summary.sha256)  -> \(manifest)\n"
+            } else {
+                text += "sha256 \(summary.sha256)  (of the first \(summary.outputSize) bytes of \(summary.output))\n"
+            }
+            try writeToStandardOutput(text)
         }
     }
 }
@@ -162,6 +176,7 @@ extension Exporter.Destination {
         switch self {
         case let .file(path): URL(fileURLWithPath: path).lastPathComponent
         case let .standardOutput(name): name
+        case let .device(path): URL(fileURLWithPath: path).lastPathComponent
         }
     }
 }

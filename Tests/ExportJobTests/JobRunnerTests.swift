@@ -32,7 +32,7 @@ struct JobRunnerTests {
         #expect(!report.succeeded)
         // No list is written: the next run verifies disk.vmdk and lists everything.
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).sorted()
-        #expect(names == ["disk.vmdk", "disk.vmdk.sha256"])
+        #expect(names == ["disk.vmdk", "disk.vmdk.imgship.json", "disk.vmdk.sha256"])
         #expect(report.checksumLists.isEmpty)
     }
 

@@ -207,7 +207,8 @@ struct JobCommandTests {
         }
         // Nothing under the failed exports' names, no temporary files, and a good list.
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).sorted()
-        #expect(names == ["SHA256SUMS", "present.vhd", "present.vhd.sha256", "present.vmdk", "present.vmdk.sha256"])
+        #expect(names == ["SHA256SUMS", "present.vhd", "present.vhd.imgship.json", "present.vhd.sha256",
+                          "present.vmdk", "present.vmdk.imgship.json", "present.vmdk.sha256"])
         #expect(try checkSums(in: folder.file("out")) == ["present.vhd", "present.vmdk"])
         #expect(result.standardError.contains("failed    \(folder.file("out/absent.vmdk")):"))
     }

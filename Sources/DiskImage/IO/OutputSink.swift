@@ -17,11 +17,16 @@ final class OutputSink {
     private(set) var bytesWritten: UInt64 = 0
     private let hasher = SHA256Hasher()
 
-    init(descriptor: Int32, path: String) {
+    /// `stream`: write every byte in order with `write(2)`, never `pwrite` or `ftruncate`,
+    /// whatever the descriptor is. Standard output is always a stream: redirected to a file
+    /// (`>> file`, `1<>file`) it may already hold bytes before its current position, and
+    /// positional writes or a truncate would destroy them. A block device is one too: its
+    /// old contents are not holes, so zero runs must be written.
+    init(descriptor: Int32, path: String, stream: Bool = false) {
         self.descriptor = descriptor
         self.path = path
         var info = stat()
-        self.isSeekable = fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        self.isSeekable = !stream && fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(DiskImageError) {

@@ -36,6 +36,9 @@ public final class SourceImage: VirtualDisk {
     let base: UInt64
     /// The file's device and inode: two paths (or two archive members) of one file share it.
     let identity: FileIdentity
+    /// The path that was opened (an archive's for its members), to look the name up again:
+    /// a source renamed over while it is read no longer has this file under it.
+    let openedPath: String
 
     public convenience init(path: String) throws(DiskImageError) {
         try self.init(path: path, diskSize: nil)
@@ -73,11 +76,24 @@ public final class SourceImage: VirtualDisk {
     convenience init(member: Range<UInt64>, of archive: SourceImage, name: String) throws(DiskImageError) {
         let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: archive.path) { fcntl(archive.descriptor, F_DUPFD_CLOEXEC, 0) }
         let range = (archive.base + member.lowerBound)..<(archive.base + member.upperBound)
-        try self.init(descriptor: fd, path: archive.path, diskSize: nil, member: (range, archive.path + ":" + name))
+        try self.init(descriptor: fd, path: archive.openedPath, diskSize: nil, member: (range, archive.path + ":" + name))
+    }
+
+    /// The first `diskSize` bytes of `file`, through a duplicate of its descriptor (a fixed
+    /// VHD's disk precedes its footer), so the path is never opened again.
+    convenience init(prefixOf file: SourceImage, diskSize: UInt64) throws(DiskImageError) {
+        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: file.path) { fcntl(file.descriptor, F_DUPFD_CLOEXEC, 0) }
+        if file.base == 0 && file.path == file.openedPath {
+            try self.init(descriptor: fd, path: file.openedPath, diskSize: diskSize, member: nil)
+        } else {
+            try self.init(descriptor: fd, path: file.openedPath, diskSize: diskSize,
+                          member: (file.base..<(file.base + file.fileSize), file.path))
+        }
     }
 
     private init(descriptor fd: Int32, path: String, diskSize: UInt64?, member: (range: Range<UInt64>, name: String)?) throws(DiskImageError) {
         self.path = member?.name ?? path
+        self.openedPath = path
         var info = stat()
         if fstat(fd, &info) != 0 {
             let code = errno

@@ -4,18 +4,34 @@ import Glibc
 
 /// A file written under a temporary name in its final folder and moved into place only when
 /// complete, so a reader never sees a partial output under the final name.
+///
+/// The temporary file is `.NAME.imgship-XXXX`, and its writer holds an advisory `flock` on it
+/// for as long as it has that name: a temporary file whose lock is free was left by a killed
+/// run, and the next export into the folder removes it (`OutputSafety.removeStaleTemporaries`).
 final class StagedFile {
     let finalPath: String
     let temporaryPath: String
     let descriptor: Int32
     let overwrite: Bool
+    /// Files the move must never replace (the source, by any name).
+    let protected: [ProtectedFile]
     private var isOpen = true
+    private(set) var isPlaced = false
 
-    /// Fails with `.outputExists` when `finalPath` exists and `overwrite` is false.
-    init(finalPath: String, overwrite: Bool) throws(DiskImageError) {
+    /// Fails with `.refusedOutput` when `finalPath` is a directory, a device node or one of
+    /// `protected`, and with `.outputExists` when it exists and `overwrite` is false. `mode`
+    /// is the temporary file's (0600 for staging copies nobody else should read). A
+    /// `scratch` file is never moved into place (a staging copy): its final name only names
+    /// the temporary one, and what is there does not matter.
+    init(finalPath: String, overwrite: Bool, mode: mode_t = 0o666, protecting protected: [ProtectedFile] = [],
+         scratch: Bool = false) throws(DiskImageError) {
         self.finalPath = finalPath
         self.overwrite = overwrite
-        if !overwrite && access(finalPath, F_OK) == 0 {
+        self.protected = protected
+        if !scratch, let reason = OutputSafety.refusal(toReplace: finalPath, protecting: protected) {
+            throw DiskImageError.refusedOutput(path: finalPath, reason: reason)
+        }
+        if !scratch && !overwrite && access(finalPath, F_OK) == 0 {
             throw DiskImageError.outputExists(path: finalPath)
         }
         let (folder, name) = splitPath(finalPath)
@@ -23,11 +39,20 @@ final class StagedFile {
         while true {
             let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
             let candidate = folder + "/." + name + ".imgship-" + suffix
-            let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            let fd = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
             if fd >= 0 {
-                self.temporaryPath = candidate
-                self.descriptor = fd
-                return
+                // A cleaner that found the file before the lock was taken has removed it
+                // while holding the lock (so it has no name left): take another name.
+                var info = stat()
+                if flock(fd, LOCK_EX) == 0, fstat(fd, &info) == 0, info.st_nlink > 0 {
+                    self.temporaryPath = candidate
+                    self.descriptor = fd
+                    return
+                }
+                Glibc.close(fd)
+                attempt += 1
+                if attempt > 16 { throw DiskImageError.system(call: "flock", path: candidate, errno: EAGAIN) }
+                continue
             }
             let code = errno
             attempt += 1
@@ -41,46 +66,70 @@ final class StagedFile {
         discard()
     }
 
-    /// fsync, then move into place: rename when overwriting, link (which never replaces) when
-    /// not, then fsync the folder so the new name survives a crash.
+    /// fsync, move into place, close, fsync the folder: `sync` then `place` then `close`.
     func commit() throws(DiskImageError) {
+        try sync()
+        try place()
+        close()
+        syncFolder(of: finalPath)
+    }
+
+    func sync() throws(DiskImageError) {
         _ = try retryingInterrupts("fsync", path: temporaryPath) { fsync(descriptor) }
-        close(descriptor)
-        isOpen = false
+    }
+
+    /// Moves the file into place, keeping it open (and locked) until `close`: rename when
+    /// overwriting, link (which never replaces) when not. What is at the final name is looked
+    /// at again first: a directory, device or source that appeared since is still refused.
+    func place() throws(DiskImageError) {
+        if let reason = OutputSafety.refusal(toReplace: finalPath, protecting: protected) {
+            throw DiskImageError.refusedOutput(path: finalPath, reason: reason)
+        }
         if overwrite {
             _ = try retryingInterrupts("rename", path: finalPath) { rename(temporaryPath, finalPath) }
-        } else {
-            if link(temporaryPath, finalPath) != 0 {
-                let code = errno
-                if code == EEXIST {
-                    unlink(temporaryPath)
-                    throw DiskImageError.outputExists(path: finalPath)
-                }
-                // Filesystems without hard links: fall back to rename after one more check.
-                if access(finalPath, F_OK) == 0 {
-                    unlink(temporaryPath)
-                    throw DiskImageError.outputExists(path: finalPath)
-                }
-                _ = try retryingInterrupts("rename", path: finalPath) { rename(temporaryPath, finalPath) }
-            } else {
-                unlink(temporaryPath)
+        } else if link(temporaryPath, finalPath) != 0 {
+            let code = errno
+            if code == EEXIST {
+                throw DiskImageError.outputExists(path: finalPath)
             }
+            // Filesystems without hard links: fall back to rename after one more check.
+            if access(finalPath, F_OK) == 0 {
+                throw DiskImageError.outputExists(path: finalPath)
+            }
+            _ = try retryingInterrupts("rename", path: finalPath) { rename(temporaryPath, finalPath) }
+        } else {
+            unlink(temporaryPath)
         }
-        let folder = splitPath(finalPath).folder
-        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folderDescriptor >= 0 {
-            fsync(folderDescriptor)
-            close(folderDescriptor)
+        isPlaced = true
+    }
+
+    /// Closes the descriptor (releasing the lock); the temporary file stays unless placed.
+    func close() {
+        if isOpen {
+            Glibc.close(descriptor)
+            isOpen = false
         }
     }
 
-    /// Removes the temporary file; harmless after `commit`.
+    /// Removes the temporary file unless it was moved into place; harmless after `commit`.
     func discard() {
-        if isOpen {
-            close(descriptor)
-            isOpen = false
+        if !isPlaced && isOpen {
+            // Unlinked while still locked, so a cleaner never sees it half gone.
             unlink(temporaryPath)
         }
+        close()
+    }
+
+    /// Removes the file just moved into place, when a later step of the same commit failed;
+    /// only while the name still holds this file.
+    func withdraw() {
+        guard isPlaced, isOpen else { return }
+        var placed = stat()
+        var mine = stat()
+        if lstat(finalPath, &placed) == 0, fstat(descriptor, &mine) == 0, placed.st_dev == mine.st_dev, placed.st_ino == mine.st_ino {
+            unlink(finalPath)
+        }
+        isPlaced = false
     }
 }
 

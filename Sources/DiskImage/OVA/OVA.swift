@@ -263,7 +263,9 @@ extension OVA {
                                                    reason: "makes the OVA member name \"\(name)\", longer than the 100 bytes a tar header holds; choose a shorter output name or --name")
         }
 
-        let staged = try StagedFile(finalPath: stagingFolder + "/" + names.disk, overwrite: true)
+        // Mode 0600: a copy of the disk that nobody else needs to read, wherever it is staged.
+        OutputSafety.removeStaleTemporaries(in: stagingFolder)
+        let staged = try StagedFile(finalPath: stagingFolder + "/" + names.disk, overwrite: true, mode: 0o600, scratch: true)
         defer { staged.discard() }
         let diskSink = OutputSink(descriptor: staged.descriptor, path: staged.temporaryPath)
         let diskContext = ExportContext(source: context.source, virtualSize: context.virtualSize, sink: diskSink,

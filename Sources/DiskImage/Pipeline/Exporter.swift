@@ -9,45 +9,130 @@ public enum Exporter {
     public enum Destination: Sendable, Equatable {
         /// A file, written under a temporary name and renamed when complete.
         case file(String)
-        /// Standard output; `name` goes into the VMDK descriptor and the manifest line.
+        /// Standard output; `name` goes into the VMDK descriptor and the manifest line. It is
+        /// written as a stream, in order from its current position, whatever it is.
         case standardOutput(name: String)
+        /// A block device, written in place from its first byte (`--to-device`); nothing else
+        /// is ever written onto a device.
+        case device(String)
+    }
+
+    /// A record written, and moved into place, with the output and its manifest: the job
+    /// keeps what it needs to tell on a rerun whether the output is still current.
+    public struct Sidecar: Sendable {
+        public var path: String
+        /// The record's bytes, given the output's digest and the source's status at the start.
+        public var contents: @Sendable (_ sha256: String, _ source: SourceStatus?) -> [UInt8]
+
+        public init(path: String, contents: @escaping @Sendable (_ sha256: String, _ source: SourceStatus?) -> [UInt8]) {
+            self.path = path
+            self.contents = contents
+        }
     }
 
     /// Runs one export. On any error, including cancellation, nothing is left under the final
     /// names.
+    ///
+    /// The output and its manifest are committed together: the manifest is written first
+    /// under its temporary name, then the output is moved into place, then the manifest. A
+    /// kill between the two moves leaves the output with its manifest still under the
+    /// temporary name, which `imgship verify` and job resumption recognise and complete
+    /// (`PendingManifest`). When replacing, the old manifest is removed before the new output
+    /// takes its name, so an old manifest never stands beside a new output.
     /// - Parameter manifestPath: where to write the sha256sum-format manifest; nil means
-    ///   `OUTPUT.sha256` for a file and no manifest for standard output.
+    ///   `OUTPUT.sha256` for a file and no manifest for standard output or a device.
+    /// - Parameter sidecar: a record to commit with the pair (moved into place first).
     @discardableResult
     public static func export(source sourcePath: String, to destination: Destination,
-                              manifestPath: String? = nil,
+                              manifestPath: String? = nil, sidecar: Sidecar? = nil,
                               options: ExportOptions) throws(DiskImageError) -> ExportSummary {
         let started = monotonicSeconds()
-        let opened = try ImageReader.open(path: sourcePath, format: options.sourceFormat, allowExternalExtents: options.allowExternalExtents)
+        // Standard input and FIFOs are copied to a temporary file first (removed on return).
+        var staged: StagedFile?
+        defer { staged?.discard() }
+        let file: SourceImage
+        let streamed: Bool
+        if let stream = StreamStaging.streamDescriptor(for: sourcePath) {
+            if stream.descriptor == STDIN_FILENO, let direct = try standardInputFile() {
+                file = direct
+                streamed = false
+            } else {
+                let copy = try StreamStaging.stage(descriptor: stream.descriptor, label: stream.label, isCancelled: options.isCancelled)
+                staged = copy
+                let fd = try retryingInterrupts("open", path: copy.temporaryPath) { open(copy.temporaryPath, O_RDONLY | O_CLOEXEC) }
+                file = try SourceImage(descriptor: fd, path: stream.label)
+                streamed = true
+            }
+        } else {
+            file = try SourceImage(path: sourcePath)
+            streamed = false
+        }
+        // A stream is raw unless told otherwise: its bytes are not judged (a descriptor from
+        // a pipe has no folder for its extents).
+        let isStandardInput = StreamStaging.streamDescriptor(for: sourcePath)?.descriptor == STDIN_FILENO
+        let format: SourceFormat
+        if let given = options.sourceFormat {
+            format = given
+        } else if streamed || isStandardInput {
+            format = .raw
+        } else {
+            format = try ImageReader.detect(file)
+        }
+        let opened = try ImageReader.open(file: file, as: format, allowExternalExtents: options.allowExternalExtents, streamed: streamed)
         let source = opened.disk
+        let sourceFiles = SourceWatch.files(of: opened, main: file)
+        let watch = SourceWatch(sourceFiles, checksNames: !(streamed || isStandardInput))
+        let protected = sourceFiles.map { ProtectedFile(path: $0.path, identity: $0.identity) }
         let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options)
 
         let output: StagedFile?
         let outputName: String
-        let manifest: (path: String, staged: StagedFile)?
+        var manifest: (path: String, staged: StagedFile)?
+        var record: StagedFile?
+        var sinkDescriptor: Int32 = STDOUT_FILENO
+        var sinkPath = "standard output"
+        var deviceDescriptor: Int32 = -1
+        defer { if deviceDescriptor >= 0 { close(deviceDescriptor) } }
         switch destination {
         case let .file(path):
             outputName = splitPath(path).name
             let manifestTarget = manifestPath ?? path + ".sha256"
-            // Both are staged before any work, so a taken name (StagedFile refuses it) stops
-            // the export at once; a staged output already made is removed by its deinit.
-            output = try StagedFile(finalPath: path, overwrite: options.overwrite)
-            manifest = (manifestTarget, try StagedFile(finalPath: manifestTarget, overwrite: options.overwrite))
+            try refuseManifestOnOutput(manifestTarget, output: path)
+            // Leftovers of killed runs go first; a live writer's files keep their lock.
+            OutputSafety.removeStaleTemporaries(in: splitPath(path).folder)
+            if splitPath(manifestTarget).folder != splitPath(path).folder {
+                OutputSafety.removeStaleTemporaries(in: splitPath(manifestTarget).folder)
+            }
+            // All are staged before any work, so a taken name (StagedFile refuses it) stops
+            // the export at once; a staged file already made is removed by its deinit.
+            output = try StagedFile(finalPath: path, overwrite: options.overwrite, protecting: protected)
+            manifest = (manifestTarget, try StagedFile(finalPath: manifestTarget, overwrite: options.overwrite, protecting: protected))
+            if let sidecar {
+                record = try StagedFile(finalPath: sidecar.path, overwrite: true, protecting: protected)
+            }
+            sinkDescriptor = output!.descriptor
+            sinkPath = path
         case let .standardOutput(name):
             outputName = name
             output = nil
+            try refuseStandardOutputOnSource(protected)
             if let manifestPath {
-                manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite))
-            } else {
-                manifest = nil
+                manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite, protecting: protected))
+            }
+        case let .device(path):
+            outputName = splitPath(path).name
+            output = nil
+            deviceDescriptor = try openDevice(path, sourceFiles: sourceFiles, virtualSize: virtualSize, format: options.format)
+            sinkDescriptor = deviceDescriptor
+            sinkPath = path
+            if let manifestPath {
+                try refuseManifestOnOutput(manifestPath, output: path)
+                manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite, protecting: protected))
             }
         }
 
-        let sink = OutputSink(descriptor: output?.descriptor ?? STDOUT_FILENO, path: output?.finalPath ?? "standard output")
+        let stream = output == nil
+        let sink = OutputSink(descriptor: sinkDescriptor, path: sinkPath, stream: stream)
         let workers = options.threads > 0 ? options.threads : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let context = ExportContext(source: source, virtualSize: virtualSize, sink: sink, options: options,
                                     workerCount: workers, outputName: outputName)
@@ -57,28 +142,144 @@ public enum Exporter {
         case .vhdDynamic: try VHD.writeDynamic(context)
         case .vmdk: try VMDK.writeStreamOptimized(context)
         case .ova:
-            // The disk is staged beside the output (or in TMPDIR for standard output), then
-            // copied into the archive after the descriptor and the manifest that name its digest.
+            // The disk is staged beside the output (or in TMPDIR otherwise), then copied into
+            // the archive after the descriptor and the manifest that name its digest.
             let stagingFolder = output.map { splitPath($0.finalPath).folder } ?? temporaryFolder()
             try OVA.writePackage(context, stagingFolder: stagingFolder)
         }
         let digest = try sink.finish()
-        try output?.commit()
+        // A source that changed while it was read gives an output of neither version.
+        try watch.check()
+        if deviceDescriptor >= 0 {
+            _ = try retryingInterrupts("fsync", path: sinkPath) { fsync(deviceDescriptor) }
+        }
+
+        // The commit: everything written and synced under temporary names, then moved into
+        // place record, output, manifest.
+        try output?.sync()
         if let manifest {
             let line = Array("\(digest)  \(outputName)\n".utf8)
             let manifestSink = OutputSink(descriptor: manifest.staged.descriptor, path: manifest.path)
             try manifestSink.write(line)
             _ = try manifestSink.finish()
-            try manifest.staged.commit()
+            try manifest.staged.sync()
         }
+        if let record, let sidecar {
+            let recordSink = OutputSink(descriptor: record.descriptor, path: sidecar.path)
+            try recordSink.write(sidecar.contents(digest, watch.primary))
+            _ = try recordSink.finish()
+            try record.sync()
+        }
+        if let output, let manifest {
+            if options.overwrite { try removeReplacedManifest(manifest.path, protecting: protected) }
+            try record?.place()
+            try output.place()
+            do throws(DiskImageError) {
+                try manifest.staged.place()
+            } catch {
+                output.withdraw()
+                throw error
+            }
+        } else if let manifest {
+            try manifest.staged.place()
+        }
+        for staged in [record, output, manifest?.staged] { staged?.close() }
+        // Manifests an interrupted run left for the output this one replaced are obsolete now.
+        if let manifest, output != nil { OutputSafety.removeStaleTemporaries(in: splitPath(manifest.path).folder) }
+        for path in [output?.finalPath, manifest?.path, record?.finalPath].compactMap({ $0 }) {
+            syncFolder(of: path)
+        }
+
         let outputPath: String = switch destination {
         case let .file(path): path
         case .standardOutput: "-"
+        case let .device(path): path
         }
         return ExportSummary(format: options.format, source: sourcePath, sourceFormat: opened.info.format.rawValue, output: outputPath,
                              manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
                              outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
                              seconds: monotonicSeconds() - started, warnings: warnings)
+    }
+
+    /// Standard input when it is a regular file or block device (`< disk.raw`): read in place
+    /// through a duplicate of descriptor 0, no copy needed. nil for anything else.
+    static func standardInputFile() throws(DiskImageError) -> SourceImage? {
+        var info = stat()
+        guard fstat(STDIN_FILENO, &info) == 0, [S_IFREG, S_IFBLK].contains(info.st_mode & S_IFMT) else { return nil }
+        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: "standard input") { fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) }
+        return try SourceImage(descriptor: fd, path: "standard input")
+    }
+
+    /// `--manifest` naming the output would have one replace the other.
+    static func refuseManifestOnOutput(_ manifest: String, output: String) throws(DiskImageError) {
+        var manifestStatus = stat()
+        var outputStatus = stat()
+        let sameFile = stat(manifest, &manifestStatus) == 0 && stat(output, &outputStatus) == 0
+            && manifestStatus.st_dev == outputStatus.st_dev && manifestStatus.st_ino == outputStatus.st_ino
+        if sameFile || OutputSafety.location(manifest) == OutputSafety.location(output) {
+            throw DiskImageError.refusedOutput(path: manifest, reason: "is the output \(output) itself; give the manifest another name")
+        }
+    }
+
+    /// Standard output redirected onto the source (`>> disk.raw`) would read what it writes.
+    static func refuseStandardOutputOnSource(_ protected: [ProtectedFile]) throws(DiskImageError) {
+        var info = stat()
+        guard fstat(STDOUT_FILENO, &info) == 0 else { return }
+        let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        if let source = protected.first(where: { $0.identity == identity }) {
+            throw DiskImageError.refusedOutput(path: "standard output", reason: "is the source \(source.path); an export never writes onto what it reads")
+        }
+    }
+
+    /// Opens the block device `path` for `--to-device`: exclusively (a mounted or otherwise
+    /// claimed device is refused by the kernel with EBUSY), never the device holding a source
+    /// or its filesystem, and large enough when the output's size is known now.
+    static func openDevice(_ path: String, sourceFiles: [SourceImage], virtualSize: UInt64, format: OutputFormat) throws(DiskImageError) -> Int32 {
+        var named = stat()
+        guard stat(path, &named) == 0 else { throw DiskImageError.system(call: "stat", path: path, errno: errno) }
+        guard named.st_mode & S_IFMT == S_IFBLK else {
+            throw DiskImageError.refusedOutput(path: path, reason: "is \(fileTypeName(named.st_mode & S_IFMT)), not a block device; --to-device writes onto block devices only (give the file with -o alone)")
+        }
+        let fd = try retryingInterrupts("open", path: path) { open(path, O_WRONLY | O_EXCL | O_CLOEXEC) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFBLK else {
+            close(fd)
+            throw DiskImageError.refusedOutput(path: path, reason: "is no longer a block device")
+        }
+        for file in sourceFiles {
+            var source = stat()
+            guard fstat(file.descriptor, &source) == 0 else { continue }
+            let isThatDevice = source.st_mode & S_IFMT == S_IFBLK && source.st_rdev == info.st_rdev
+            if isThatDevice || source.st_dev == info.st_rdev {
+                close(fd)
+                throw DiskImageError.refusedOutput(path: path, reason: isThatDevice
+                    ? "is the source \(file.path); an export never writes onto what it reads"
+                    : "holds the filesystem of the source \(file.path); an export never writes onto what it reads")
+            }
+        }
+        let capacity = UInt64(max(0, lseek(fd, 0, SEEK_END)))
+        _ = lseek(fd, 0, SEEK_SET)
+        let needed: UInt64? = switch format {
+        case .raw: virtualSize
+        case .vhdFixed: virtualSize + 512
+        default: nil
+        }
+        if let needed, needed > capacity {
+            close(fd)
+            throw DiskImageError.refusedOutput(path: path, reason: "holds \(capacity) bytes; the \(format.rawValue) image needs \(needed)")
+        }
+        return fd
+    }
+
+    /// Before a new output takes the name of an old one, the old manifest goes, so a kill in
+    /// between leaves an output without a manifest (unverified), never beside a wrong one.
+    static func removeReplacedManifest(_ path: String, protecting protected: [ProtectedFile]) throws(DiskImageError) {
+        if let reason = OutputSafety.refusal(toReplace: path, protecting: protected) {
+            throw DiskImageError.refusedOutput(path: path, reason: reason)
+        }
+        if unlink(path) != 0 && errno != ENOENT {
+            throw DiskImageError.system(call: "unlink", path: path, errno: errno)
+        }
     }
 
     /// The virtual size to write: the source size, rounded up to a whole MiB on request and to

@@ -61,7 +61,8 @@ public enum ImageReader {
         return try open(file: file, as: resolved, allowExternalExtents: allowExternalExtents)
     }
 
-    static func open(file: SourceImage, as format: SourceFormat, allowExternalExtents: Bool = false) throws(DiskImageError) -> OpenedImage {
+    /// `streamed`: the file is a copy of a stream, so a VMDK descriptor in it may name no extents.
+    static func open(file: SourceImage, as format: SourceFormat, allowExternalExtents: Bool = false, streamed: Bool = false) throws(DiskImageError) -> OpenedImage {
         let path = file.path
         switch format {
         case .raw:
@@ -84,7 +85,7 @@ public enum ImageReader {
         case .vhd:
             return try openVHD(file)
         case .vmdk:
-            return try openVMDK(file, extents: .folder(descriptorPath: file.path, allowExternal: allowExternalExtents))
+            return try openVMDK(file, extents: streamed ? .none : .folder(descriptorPath: file.path, allowExternal: allowExternalExtents))
         case .ova:
             return try openOVA(file)
         }
@@ -115,7 +116,7 @@ public enum ImageReader {
                 throw DiskImageError.malformedImage(path: file.path, offset: footerOffset + 48,
                                                     reason: "a fixed VHD of \(footer.virtualSize) bytes needs a file of at least \(footer.virtualSize + 512) bytes; it has \(file.fileSize)")
             }
-            let disk = try SourceImage(path: file.path, diskSize: footer.virtualSize)
+            let disk = try SourceImage(prefixOf: file, diskSize: footer.virtualSize)
             return OpenedImage(disk: disk, info: info(disk, file, .vhd, "fixed", details), findings: findings)
         case .dynamic:
             let image = try VHDDynamicImage(file: file, footer: footer)

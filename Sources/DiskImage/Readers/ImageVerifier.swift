@@ -79,6 +79,18 @@ public enum ImageVerifier {
         report.sha256 = digest
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let manifest = manifestPath ?? path + ".sha256"
+        if access(manifest, F_OK) != 0 && !PendingManifest.find(for: manifest).isEmpty {
+            // An export killed between moving its output and its manifest into place: finish
+            // the move when the manifest it left gives this digest; otherwise the output is
+            // not the one that manifest describes.
+            var mismatched: [String] = []
+            if let completed = PendingManifest.complete(manifest, digest: digest, name: name, mismatched: &mismatched) {
+                report.record("sha256", true, "\(digest) matches \(manifest) (completed an interrupted export: the manifest was still \(splitPath(completed).name))")
+            } else {
+                report.record("sha256", false, "\(digest), but \(manifest) is missing and the manifest an interrupted export left says \(mismatched.first ?? "something else"): the output is unverified")
+            }
+            return report
+        }
         if manifestPath == nil && access(manifest, F_OK) != 0 {
             report.record("sha256", true, "\(digest) (no \(manifest) to compare with)")
             return report
@@ -87,13 +99,7 @@ public enum ImageVerifier {
             report.record("sha256", false, "cannot read the manifest \(manifest)")
             return report
         }
-        let lines = text.split(separator: "\n").compactMap { line -> (digest: String, name: String)? in
-            let parts = line.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].count == 64 else { return nil }
-            var listed = String(parts[1])
-            if listed.hasPrefix(" ") || listed.hasPrefix("*") { listed.removeFirst() }
-            return (String(parts[0]).lowercased(), listed)
-        }
+        let lines = ManifestLine.parse(text).map { (digest: $0.digest, name: $0.name) }
         let entry = lines.first { $0.name == name || $0.name.hasSuffix("/" + name) } ?? (lines.count == 1 ? lines[0] : nil)
         guard let entry else {
             report.record("sha256", false, "\(manifest) has no line for \(name)")

@@ -15,6 +15,9 @@ enum ExtentSource {
     case folder(descriptorPath: String, allowExternal: Bool)
     /// Members of the archive `archive` (an OVA) that holds the descriptor, and nothing else.
     case archive(SourceImage, members: [OVAArchive.Member])
+    /// None: the descriptor was read from a stream (standard input, a FIFO), which has no
+    /// folder its names could be relative to.
+    case none
 
     /// Opens the extent file `name` named on `line` of `descriptor`.
     func open(_ name: String, line: Int, descriptor: String) throws(DiskImageError) -> SourceImage {
@@ -28,6 +31,8 @@ enum ExtentSource {
                 throw refused("is not a member of \(archive.path); expected a file of the same archive, as a descriptor inside an OVA may name nothing else")
             }
             return try SourceImage(member: member.offset..<(member.offset + member.size), of: archive, name: member.name)
+        case .none:
+            throw refused("cannot be read: the descriptor came from a stream, which has no folder; export the descriptor file beside its extents instead")
         case let .folder(descriptorPath, allowExternal):
             return try openInFolder(name, descriptorPath: descriptorPath, allowExternal: allowExternal, refused: refused)
         }
