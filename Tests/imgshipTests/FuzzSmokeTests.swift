@@ -4,7 +4,8 @@ import TestSupport
 
 /// A short run of the libFuzzer harness of each reader (tools/fuzz): it builds with the fuzzer
 /// and address sanitizer, and 2,000 mutated images per format, and 2,000 mutated JSON and
-/// YAML configuration files, neither crash, hang, leak nor pass their memory limit.
+/// YAML configuration files and VMDK text descriptors, neither crash, hang, leak nor pass their
+/// memory limit.
 @Suite("fuzz smoke run")
 struct FuzzSmokeTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -19,7 +20,7 @@ struct FuzzSmokeTests {
         environment["FUZZ_WORK"] = folder.path
         let result = try runProcess("/bin/bash", ["\(Self.repository)/tools/fuzz/run", "2000"], environment: environment)
         #expect(result.status == 0, "\(result.standardError)")
-        let formats = ["vhd", "vmdk", "qcow2", "ova", "json", "yaml"]
+        let formats = ["vhd", "vmdk", "qcow2", "ova", "json", "yaml", "descriptor"]
         for format in formats {
             #expect(result.standardError.contains("== \(format): 2000 runs\n"), "\(result.standardError)")
         }

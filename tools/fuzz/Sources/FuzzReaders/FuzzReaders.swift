@@ -16,10 +16,16 @@ import ExportJob
 ///   JSON parser or the YAML reader, then the whole planner (and its three renderers when a
 ///   plan comes out) and the job file reader, which read either syntax.
 ///
+/// - VMDK text descriptors (descriptor): the input is written as `disk.vmdk` in a folder that
+///   holds a real flat extent, a FIFO, a symbolic link to a file outside the folder and a
+///   subfolder, so the descriptor parser and the extent rules (inside the folder, regular
+///   files only, no byte of a file read twice) meet every kind of name.
+///
 /// Errors are the expected outcome; a crash, a hang or a leak is a finding.
 nonisolated(unsafe) private var format: SourceFormat?
 nonisolated(unsafe) private var syntax: Syntax?
 nonisolated(unsafe) private var inputPath = ""
+nonisolated(unsafe) private var descriptorMode = false
 
 private enum Syntax: String {
     case json, yaml
@@ -48,7 +54,31 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutabl
         syntax = Syntax(rawValue: String(cString: name))
     }
     inputPath = "/dev/shm/imgship-fuzz-\(getpid())"
+    if let name = getenv("IMGSHIP_FUZZ_FORMAT"), String(cString: name) == "descriptor" {
+        descriptorMode = true
+        format = .vmdk
+        inputPath = makeDescriptorFolder() + "/disk.vmdk"
+    }
     return 0
+}
+
+/// The folder a fuzzed descriptor lives in: `flat.bin` (64 KiB, some data), `sub/inner.bin`,
+/// a FIFO `pipe` with no writer, and `outside`, a link to /etc/hostname.
+private func makeDescriptorFolder() -> String {
+    let folder = "/dev/shm/imgship-fuzz-descriptor-\(getpid())"
+    mkdir(folder, 0o700)
+    mkdir(folder + "/sub", 0o700)
+    for (name, size) in [("flat.bin", 65536), ("sub/inner.bin", 4096)] {
+        let descriptor = open(folder + "/" + name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { continue }
+        var bytes = [UInt8](repeating: 0, count: size)
+        for index in stride(from: 0, to: size, by: 97) { bytes[index] = UInt8(truncatingIfNeeded: index) }
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, size) }
+        close(descriptor)
+    }
+    mkfifo(folder + "/pipe", 0o600)
+    symlink("/etc/hostname", folder + "/outside")
+    return folder
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -67,6 +97,10 @@ public func testOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     close(descriptor)
     _ = try? ImageVerifier.verify(path: inputPath, format: format)
+    if descriptorMode {
+        // The descriptor is read without the folder rule too: the file-type rule must still hold.
+        _ = try? ImageVerifier.verify(path: inputPath, format: format, allowExternalExtents: true)
+    }
     return 0
 }
 
