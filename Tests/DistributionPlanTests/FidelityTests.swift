@@ -195,3 +195,21 @@ struct FidelityTests {
         #expect(plan.tasks.map(\.id) == ["share-build-image:222222222222", "copy-image:eu-west-1", "copy-image:eu-west-1:222222222222"])
     }
 }
+
+extension FidelityTests {
+    /// The region pattern of the issue, `^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$`, checked by hand.
+    @Test(arguments: [("us-east-1", true), ("us-gov-west-1", true), ("us-iso-east-1", true), ("us-isob-east-1", true),
+                      ("cn-north-1", true), ("eu-isoe-west-1", true), ("ap-southeast-10", true), ("us-east", false),
+                      ("US-east-1", false), ("use-east-1", false), ("us-gov-west-1a", false), ("us-isoxy-east-1", false),
+                      ("us-east-1;", false), ("us--1", false), ("", false), ("us-east-1\n", false)])
+    func regionNames(name: String, valid: Bool) {
+        #expect(Partition.isRegionName(name) == valid)
+    }
+
+    /// Tag values are not names: a variable in one is applied as written, and said so.
+    @Test func variablesInTagValuesAreStated() throws {
+        let plan = try Self.plan(request(#""amiDistributionConfiguration": {"name": "t {{ imagebuilder:buildDate }}", "amiTags": {"Release": "{{ imagebuilder:buildVersion }}"}}"#, region: "eu-west-1"))
+        #expect(plan.tasks.first?.parameter("TagSpecifications")?.displayText.contains(#""Value":"{{ imagebuilder:buildVersion }}""#) == true)
+        #expect(plan.assumptions.contains(#"amiTags Release in eu-west-1 is applied as written, "{{ imagebuilder:buildVersion }}": Image Builder documents its {{ }} variables for AMI names, not for tags"#))
+    }
+}

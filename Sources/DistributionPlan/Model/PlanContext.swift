@@ -53,10 +53,18 @@ public struct Partition: Sendable, Equatable {
     /// two letters, an optional `-gov` or `-iso[x]`, a direction, a number.
     public static let regionPattern = #"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$"#
 
-    nonisolated(unsafe) private static let region = try! Regex(regionPattern)
-
+    /// Checked by hand rather than with a Regex: the pattern is fixed, and a literal regex
+    /// cannot be built from `regionPattern` without a `try!`.
     public static func isRegionName(_ text: String) -> Bool {
-        text.utf8.count <= 64 && (try? region.wholeMatch(in: text)) != nil
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        func letters(_ part: Substring) -> Bool { !part.isEmpty && part.utf8.allSatisfy { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") } }
+        func digits(_ part: Substring) -> Bool { !part.isEmpty && part.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
+        guard text.utf8.count <= 64, parts.count == 3 || parts.count == 4, parts[0].utf8.count == 2, letters(parts[0]),
+              digits(parts[parts.count - 1]), letters(parts[parts.count - 2]) else { return false }
+        // The optional second part: `gov`, `iso` or `iso` and one letter.
+        guard parts.count == 4 else { return true }
+        let middle = parts[1]
+        return middle == "gov" || middle == "iso" || (middle.utf8.count == 4 && middle.hasPrefix("iso") && letters(middle))
     }
 
     /// The partition of a region, by its prefix (botocore's endpoints.json `regionRegex`).

@@ -122,6 +122,11 @@ private struct Builder {
         if let key = sourceEntry?.ami?.kmsKeyId {
             assume("kmsKeyId \(key) in the source region \(sourceRegion) encrypts only the copies made there for target accounts; the build AMI keeps the encryption its recipe gave it")
         }
+        for entry in configuration.distributions {
+            for tag in entry.ami?.amiTags ?? [] where tag.value.firstMatch(of: CrossFieldRules.anyVariable) != nil {
+                assume("amiTags \(tag.key) in \(entry.region) is applied as written, \"\(tag.value)\": Image Builder documents its {{ }} variables for AMI names, not for tags")
+            }
+        }
         if let tags = sourceEntry?.ami?.amiTags, !tags.isEmpty {
             tasks.append(PlanTask(id: "tag-build-image:\(sourceRegion)", kind: .tagBuildImage, region: sourceRegion, account: owner,
                                   parameters: [.init("Resources", .list([Planner.buildImage])), .init("Tags", tagList(tags))],

@@ -3,6 +3,7 @@
 # Source region us-east-1 (partition aws), platform linux, build 2026-11-24T09-00-00Z version 3, plan 4ff570656cfbe09b.
 # 16 tasks: 4 AMI copies in 2 regions and 2 other accounts, 2 build AMI shares, 1 build AMI tagging, 2 license associations, 3 launch template versions, 2 default version changes, 2 SSM parameters.
 # assumption: kmsKeyId arn:aws:kms:us-east-1:123456789012:alias/golden-images in the source region us-east-1 encrypts only the copies made there for target accounts; the build AMI keeps the encryption its recipe gave it
+# assumption: amiTags Release in us-east-1 is applied as written, "{{ imagebuilder:buildVersion }}": Image Builder documents its {{ }} variables for AMI names, not for tags
 # Review it, then run it with the owner account's credentials:
 #   bash sql-server-golden-image.sh ami-0123456789abcdef0   # the AMI Image Builder built in us-east-1
 # A rerun after a failure picks up where it stopped: copies, template versions and parameters that
