@@ -53,14 +53,58 @@ public enum DistributionPlanner {
         take("--build-version", &context.buildVersion, stated.buildVersion) { String($0) }
         take("--build-date", &context.buildDate, stated.buildDate) { $0 }
         take("--recipe-name", &context.recipeName, stated.recipeName) { $0 }
-        if let region = stated.sourceRegion, !Partition.isRegionName(region.value) {
-            problems.append(Problem(.error, region.path, "\"\(region.value)\" is not a region name (\(Partition.regionPattern))", at: region.at))
+        // Every value of the context reaches the script: each is checked here, whoever gave it
+        // (the command line checks its flags too, to answer with a usage error).
+        func refuse<Value>(_ fact: ConfigurationLoader.Stated<Value>?, _ flag: String, _ message: String) {
+            problems.append(Problem(.error, fact?.path ?? "", (fact == nil ? "\(flag): " : "") + message, at: fact?.at))
+        }
+        if let region = context.sourceRegion, !Partition.isRegionName(region) {
+            refuse(stated.sourceRegion, "--source-region", "\"\(region)\" is not a region name (\(Partition.regionPattern))")
             context.sourceRegion = nil
         }
-        if let account = context.ownerAccount, account.utf8.count != 12 || !account.allSatisfy(\.isNumber) {
-            problems.append(Problem(.error, stated.ownerAccount?.path ?? "", "the owner account \"\(account)\" is not a 12-digit account id", at: stated.ownerAccount?.at))
+        if let account = context.ownerAccount, !isAccountID(account) {
+            refuse(stated.ownerAccount, "--account", "the owner account \"\(account)\" is not a 12-digit account id")
             context.ownerAccount = nil
         }
+        if let recipe = context.recipeName, !isRecipeName(recipe) {
+            refuse(stated.recipeName, "--recipe-name", "\"\(recipe)\" is not an Image Builder recipe name (letters, digits, '-', '_' and spaces, 3 to 128 characters)")
+            context.recipeName = nil
+        }
+        if let date = context.buildDate, !isBuildDate(date) {
+            refuse(stated.buildDate, "--build-date", "\"\(date)\" is not a build date AMI names can hold (letters, digits, '-', '_' and '.', at most 64)")
+            context.buildDate = nil
+        }
+        if let version = context.buildVersion, version < 1 {
+            refuse(stated.buildVersion, "--build-version", "\(version) is not a build version (1 or more)")
+            context.buildVersion = nil
+        }
         return context
+    }
+
+    private static func ascii(_ text: String, _ allowed: (UInt8) -> Bool) -> Bool {
+        text.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || allowed(byte)
+        }
+    }
+
+    /// Twelve ASCII digits (Unicode digits such as `١` are not account ids).
+    public static func isAccountID(_ text: String) -> Bool {
+        text.utf8.count == 12 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// Image Builder's recipe name pattern (API reference, ImageRecipe.name):
+    /// `^[-_A-Za-z-0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z-0-9]$`.
+    public static func isRecipeName(_ text: String) -> Bool {
+        let count = text.utf8.count
+        return count >= 3 && count <= 128 && text.first != " " && text.last != " "
+            && ascii(text) { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: " ") }
+    }
+
+    /// What `{{ imagebuilder:buildDate }}` may stand for: it ends up in AMI names, which allow
+    /// no `:`, so letters, digits, `-`, `_` and `.`.
+    public static func isBuildDate(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && ascii(text) { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 }

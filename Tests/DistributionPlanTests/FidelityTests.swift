@@ -213,3 +213,55 @@ extension FidelityTests {
         #expect(plan.assumptions.contains(#"amiTags Release in eu-west-1 is applied as written, "{{ imagebuilder:buildVersion }}": Image Builder documents its {{ }} variables for AMI names, not for tags"#))
     }
 }
+
+/// Found by review: each was accepted before.
+@Suite("Context and patterns, whoever gives them")
+struct ContextValidationTests {
+    /// Without --account the owner is unknown; a target account must never be taken for it.
+    @Test func anUnknownOwnerIsNoTargetAccount() throws {
+        let json = request(#""amiDistributionConfiguration": {"name": "o {{ imagebuilder:buildDate }}", "targetAccountIds": ["111111111111", "222222222222"], "kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"}"#, region: "eu-west-1")
+        let plan = try #require(DistributionPlanner.plan(document: json, context: PlanContext(sourceRegion: "us-east-1")).plan)
+        #expect(plan.tasks.filter { $0.kind == .copyImage }.map(\.account) == ["<owner>", "111111111111", "222222222222"])
+        #expect(plan.tasks.first { $0.id == "copy-image:eu-west-1:111111111111" }?.assumeRole == "arn:aws:iam::111111111111:role/EC2ImageBuilderDistributionCrossAccountRole")
+    }
+
+    /// The library checks the context as the command line does: a caller of
+    /// `DistributionPlanner.plan` cannot get an unchecked value into a script.
+    @Test(arguments: [
+        (PlanContext(sourceRegion: "us-east-1$(touch X)"), "--source-region: \"us-east-1$(touch X)\" is not a region name"),
+        (PlanContext(sourceRegion: "us-east-1", ownerAccount: "١٢٣٤٥٦"), "--account: the owner account \"١٢٣٤٥٦\" is not a 12-digit account id"),
+        (PlanContext(sourceRegion: "us-east-1", recipeName: "web'$(id)"), "--recipe-name: \"web'$(id)\" is not an Image Builder recipe name"),
+        (PlanContext(sourceRegion: "us-east-1", buildDate: "2026-11-24T09:00:00Z"), "--build-date: \"2026-11-24T09:00:00Z\" is not a build date"),
+    ])
+    func hostileContextIsRefused(context: PlanContext, message: String) {
+        let outcome = DistributionPlanner.plan(document: request(#""amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}"#), context: context)
+        #expect(outcome.plan == nil)
+        #expect(outcome.errors.contains { $0.message.hasPrefix(message) }, "\(outcome.errors)")
+    }
+
+    /// get-image's name and date become the default AMI name: both are checked, and the name
+    /// they make must pass EC2's rule.
+    @Test func getImageNameAndDateAreChecked() {
+        let document = #"""
+            {"image": {"arn": "arn:aws:imagebuilder:us-east-1:123456789012:image/web/1.0.0/1", "name": "bad,name'$(touch X)'", "dateCreated": "2026/11 $(id)",
+              "distributionConfiguration": {"name": "web", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {}}]}}}
+            """#
+        let problems = findings(document, PlanContext())
+        #expect(problems.contains(#"error image.name: "bad,name'$(touch X)'" is not an Image Builder recipe name (letters, digits, '-', '_' and spaces, 3 to 128 characters)"#))
+        #expect(problems.contains(#"error image.dateCreated: "2026/11 $(id)" is not a build date AMI names can hold (letters, digits, '-', '_' and '.', at most 64)"#))
+        let tooLong = request(#""amiDistributionConfiguration": {}"#)
+        var context = PlanContext(sourceRegion: "us-east-1", buildDate: "2026-11-24T09-00-00Z")
+        context.recipeName = String(repeating: "r", count: 120)
+        #expect(findings(tooLong, context).contains { $0.hasPrefix("error distributions[0].amiDistributionConfiguration: no name is given, so the AMI would be named") && $0.hasSuffix("141 characters; EC2 allows 3 to 128") })
+    }
+
+    /// The service's patterns mean ASCII classes: `\d` is not every digit, `\w` not every letter.
+    @Test func patternsAreASCII() {
+        #expect(findings(request(#""amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}"#, region: "eu-west-١")).contains {
+            $0.hasPrefix(#"error distributions[0].region: "eu-west-١" does not match"#)
+        })
+        #expect(findings(request(#""s3ExportConfiguration": {"roleName": "vmimpôrt", "diskImageFormat": "RAW", "s3Bucket": "bucket"}"#)).contains {
+            $0.hasPrefix(#"error distributions[0].s3ExportConfiguration.roleName: "vmimpôrt" does not match"#)
+        })
+    }
+}

@@ -6,7 +6,9 @@ import TestSupport
 /// The `script` rendering run for real: the AWS CLI against moto_server (EC2, SSM, STS and ECR
 /// emulated on loopback), then moto's state compared with what the plan's tasks say. Nothing
 /// here names a fixture's AMIs or calls: every expectation is read from the `Plan`.
-@Suite("Plans as scripts against moto", .enabled(if: MotoServer.isInstalled, "needs moto_server and aws (bash tools/setup installs them)"))
+/// Skipped only on a developer machine without moto; in CI (`CI` set) a missing moto fails.
+@Suite("Plans as scripts against moto",
+       .enabled(if: MotoServer.isInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "needs moto_server and aws (bash tools/setup installs them)"))
 struct MotoScriptTests {
     /// Calls moto 5.2.1 does not implement, which the stand-in `aws` answers as the service would
     /// (see Moto/aws_calls.py), after checking the arguments against botocore's model of the call
@@ -63,10 +65,17 @@ struct MotoScriptTests {
         }
     }
 
-    static let cases: [Case] = {
+    static let cases = distinctScripts(PlanTests.validConfigurations)
+
+    /// The documentation corpus's valid configurations (testdata/distribution/corpus/valid),
+    /// each planned with the context its `.expect` gives.
+    static let corpusCases = distinctScripts(FixtureCorpusTests.valid.map { "corpus/" + $0 })
+
+    /// One case per distinct script; the configurations that render the same script are named.
+    static func distinctScripts(_ names: [String]) -> [Case] {
         var cases: [Case] = []
         var caseOfScript: [String: Int] = [:]
-        for name in PlanTests.validConfigurations {
+        for name in names {
             // A configuration that does not plan still gets its case, which then fails.
             let script = (try? ScriptRenderer.render(PlanTests.plan(name))) ?? name
             if let index = caseOfScript[script] {
@@ -77,7 +86,7 @@ struct MotoScriptTests {
             }
         }
         return cases
-    }()
+    }
 
     /// A run's world: moto seeded with the build AMI and the configuration's launch templates,
     /// and the plan made with moto's template ids in place of the configuration's.
@@ -101,10 +110,12 @@ struct MotoScriptTests {
         for task in original.tasks {
             var id = task.string("LaunchTemplateId")
             if task.kind.rawValue == "enable-fast-launch" { id = task.value("LaunchTemplate")?.member("LaunchTemplateId")?.string }
-            guard let id, !templates.contains(where: { $0.id == id && $0.region == task.region && $0.account == task.account }) else { continue }
-            templates.append((id, task.region, task.account))
+            // A response's owner stands for moto's caller (see below).
+            let account = task.account == original.context.ownerAccount ? owner : task.account
+            guard let id, !templates.contains(where: { $0.id == id && $0.region == task.region && $0.account == account }) else { continue }
+            templates.append((id, task.region, account))
             let data: [String: JSONValue] = ["InstanceType": .string("t3.micro")]
-            requests.append(AWSRequest(account: task.account, region: task.region, service: "ec2", operation: "CreateLaunchTemplate", params: [
+            requests.append(AWSRequest(account: account, region: task.region, service: "ec2", operation: "CreateLaunchTemplate", params: [
                 "LaunchTemplateName": .string("imgship-\(id)"), "LaunchTemplateData": .object(data),
                 "TagSpecifications": .list([.object(["ResourceType": .string("launch-template"),
                                                      "Tags": .list([.object(["Key": .string("CreatedBy"), "Value": .string("EC2 Image Builder")])])])]),
@@ -117,6 +128,9 @@ struct MotoScriptTests {
             let created = try world.decode(answers[index + 1], as: CreatedTemplate.self, request: requests[index + 1])
             replacing[template.id] = created.LaunchTemplate.LaunchTemplateId
         }
+        // The script checks it runs as the plan's owner, and moto's caller is 123456789012: a
+        // response naming another owner in its ARN is planned as if that were the owner.
+        if let stated = original.context.ownerAccount, stated != owner { replacing[stated] = owner }
         let plan = try PlanTests.plan(name, replacing: replacing)
         return Seeded(world: world, plan: plan, script: ScriptRenderer.render(plan), buildImage: build)
     }
@@ -125,7 +139,7 @@ struct MotoScriptTests {
     /// CONTAINER_IMAGE set for container distribution.
     static func run(_ seeded: Seeded, extra: [String: String] = [:]) throws -> ProcessResult {
         try seeded.world.run(script: seeded.script, arguments: [seeded.buildImage],
-                             extra: ["CONTAINER_IMAGE": "imgship-test/app:build"].merging(extra) { $1 })
+                             extra: ["CONTAINER_IMAGE": "imgship-test/app:build", "RECIPE_NAME": "imgship-recipe"].merging(extra) { $1 })
     }
 
     /// The AWS CLI refused no call: no parameter validation error, no usage error.
@@ -143,6 +157,33 @@ struct MotoScriptTests {
         Self.expectNoRejectedCall(result, testCase.name)
         let state = try MotoState.observe(seeded)
         try state.expectMatches(seeded)
+    }
+
+    /// The documentation corpus runs too (once each: the reruns are covered above).
+    @Test(arguments: corpusCases)
+    func corpusScriptCarriesOutThePlan(_ testCase: Case) throws {
+        let seeded = try Self.seed(testCase.name)
+        let result = try Self.run(seeded)
+        #expect(result.status == 0, "\(result.standardError)")
+        Self.expectNoRejectedCall(result, testCase.name)
+        let state = try MotoState.observe(seeded)
+        try state.expectMatches(seeded)
+    }
+
+    /// A run that stops midway (the role of one target account refused), then a rerun once the
+    /// role works: the rerun finishes the plan, and nothing the first run made is made twice.
+    @Test(arguments: crossAccountCases.prefix(1))
+    func rerunAfterAFailureFinishesThePlan(_ testCase: Case) throws {
+        let seeded = try Self.seed(testCase.name)
+        let refused = try #require(seeded.plan.tasks.last { $0.account != MotoWorld.ownerAccount }?.account)
+        let first = try Self.run(seeded, extra: ["IMGSHIP_REFUSE_ACCOUNT": refused])
+        #expect(first.status != 0)
+        #expect(first.standardError.contains("not done: "))
+        let second = try Self.run(seeded)
+        #expect(second.status == 0, "\(second.standardError)")
+        Self.expectNoRejectedCall(second, testCase.name + " (rerun)")
+        // One AMI per copy task and one new version per template, as after a single run.
+        try MotoState.observe(seeded).expectMatches(seeded)
     }
 
     /// A rerun after success changes nothing: copies are found by name, template versions
@@ -221,7 +262,7 @@ struct MotoState {
         let imageRequests = copies.map { task in
             AWSRequest(account: task.account, region: task.region, service: "ec2", operation: "DescribeImages", params: [
                 "Owners": .list([.string("self")]),
-                "Filters": .list([.object(["Name": .string("name"), "Values": .list([.string(task.string("Name") ?? "")])])]),
+                "Filters": .list([.object(["Name": .string("name"), "Values": .list([.string(state.resolve(task.value("Name"), plan: seeded.plan))])])]),
             ])
         }
         for (index, answer) in try world.batch(imageRequests).enumerated() {
@@ -280,6 +321,7 @@ struct MotoState {
         switch value {
         case let .string(text)?: return text
         case .reference(.buildImage)?: return buildImage
+        case .reference(.recipeName)?: return "imgship-recipe"  // RECIPE_NAME, as MotoScriptTests.run sets it
         case let .reference(.image(region, account))?:
             let owner = account ?? plan.context.owner
             let copy = plan.tasks.first { $0.kind == .copyImage && $0.region == region && $0.account == owner }
@@ -298,7 +340,8 @@ struct MotoState {
             let kind = task.kind.rawValue
             switch kind {
             case "copy-image":
-                let name = try #require(task.string("Name"), "\(task.id) has no Name to find its AMI by")
+                let name = resolve(task.value("Name"), plan: plan)
+                #expect(!name.isEmpty, "\(task.id) has no Name to find its AMI by")
                 #expect(images[task.id]?.count == 1, "\(task.id): AMIs named \"\(name)\" in \(task.account) \(task.region): \(images[task.id] ?? [])")
                 // moto 5.2.1's CopyImage drops TagSpecifications (EC2 applies them), so the tags are
                 // checked on the CopyImage call the script made.
@@ -342,7 +385,7 @@ struct MotoState {
                 let repository = task.string("repositoryName") ?? ""
                 var tags = task.value("tags")?.items.compactMap(\.string) ?? []
                 if tags.isEmpty { tags = ["latest"] }
-                let registry = "\(plan.context.owner).dkr.ecr.\(task.region).amazonaws.com"
+                let registry = "\(plan.context.owner).dkr.ecr.\(task.region).\(plan.partition.dnsSuffix)"
                 for tag in tags {
                     #expect(seeded.world.dockerCalls().contains("docker push \(registry)/\(repository):\(tag)"), "\(task.id): no push of \(tag)")
                 }

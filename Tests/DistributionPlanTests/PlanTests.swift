@@ -29,8 +29,16 @@ struct PlanTests {
 
     /// `replacing` rewrites the document's text first (old text to new), as the moto tests put the
     /// launch template ids moto made in place of the configuration's.
-    static func plan(_ name: String, _ context: PlanContext = goldenContext, replacing: [String: String] = [:]) throws -> Plan {
-        var context = context
+    /// Plans a file of testdata/distribution with the golden context, or, for `corpus/...`
+    /// files, with the context (and resource) their `.expect` gives.
+    static func plan(_ name: String, _ context: PlanContext? = nil, replacing: [String: String] = [:]) throws -> Plan {
+        var resource: String?
+        var context = context ?? goldenContext
+        if name.hasPrefix("corpus/") {
+            let expected = try FixtureCorpusTests.expectation(String(name.dropFirst("corpus/".count)))
+            if context == goldenContext { context = FixtureCorpusTests.planContext(expected.context) }
+            resource = expected.resource
+        }
         if name.hasPrefix("windows-fast-launch") {
             // What the get-image form of the same configuration states about its image.
             context.platform = .windows
@@ -42,7 +50,7 @@ struct PlanTests {
         for (old, new) in replacing {
             document = document.replacing(old, with: new)
         }
-        let outcome = DistributionPlanner.plan(document: document, context: context, resource: parts.count > 1 ? parts[1] : nil)
+        let outcome = DistributionPlanner.plan(document: document, context: context, resource: parts.count > 1 ? parts[1] : resource)
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
         return try #require(outcome.plan)
     }

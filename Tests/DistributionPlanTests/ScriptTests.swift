@@ -144,7 +144,7 @@ struct ScriptTests {
         #expect(calls == ["owner sts get-caller-identity --query Account --output text"])
         let (noImage, _) = try Self.run(plan, arguments: [])
         #expect(noImage.status != 0)
-        #expect(noImage.standardError.contains("BUILD_AMI_ID (the AMI built in us-east-1)"))
+        #expect(noImage.standardError.contains("BUILD_AMI_ID (the AMI Image Builder built in the source region)"))
     }
 
     @Test func containersArePushedWithEachTag() throws {

@@ -178,7 +178,7 @@ public enum ConfigurationLoader {
             guard let arnValue = value[field], let text = arnValue.string else { continue }
             // arn:aws:imagebuilder:REGION:ACCOUNT:distribution-configuration/NAME
             if let arn = ARN(text), arn.service == "imagebuilder", arn.resource.hasPrefix("distribution-configuration/"),
-               arn.account.utf8.count == 12, arn.account.allSatisfy(\.isNumber) {
+               DistributionPlanner.isAccountID(arn.account) {
                 stated.ownerAccount = Stated(value: arn.account, path: at(field), at: arnValue)
                 // A configuration is a regional resource, used by pipelines of its own region:
                 // the image is built there (Image Builder user guide, "Region 1 is the source").

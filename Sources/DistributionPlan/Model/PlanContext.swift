@@ -4,8 +4,9 @@ public struct PlanContext: Sendable, Equatable {
         case linux, windows, macos
     }
 
-    /// The account placeholder shown when no owner account is given.
-    public static let placeholderOwner = "111111111111"
+    /// The owner's stand-in when no owner account is known: not an account id, so it can
+    /// never be mistaken for a target account of the same number.
+    public static let placeholderOwner = "<owner>"
 
     /// The region the image is built in; nil means the document's (get-image's ARN) or the
     /// first listed region.

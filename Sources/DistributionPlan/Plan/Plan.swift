@@ -194,8 +194,6 @@ public struct Plan: Sendable {
     public var warnings: [Problem]
     public var totals: PlanTotals
 
-    /// How an account is shown: the placeholder owner as `<owner>`.
-    public func display(account: String) -> String {
-        account == PlanContext.placeholderOwner && context.ownerAccount == nil ? "<owner>" : account
-    }
+    /// How an account is shown (the unknown owner is already `<owner>`).
+    public func display(account: String) -> String { account }
 }

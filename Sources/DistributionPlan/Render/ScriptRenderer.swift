@@ -278,7 +278,7 @@ private struct Script {
         line("}")
         line()
         if hasAMIWork {
-            line("BUILD_AMI=\"${1:?usage: $0 BUILD_AMI_ID (the AMI built in \(plan.sourceRegion))}\"")
+            line("BUILD_AMI=\"${1:?usage: $0 BUILD_AMI_ID (the AMI Image Builder built in the source region)}\"")
             line("expect_id '^ami-[0-9a-f]{8,17}$' \"$BUILD_AMI\" 'the build AMI id'")
         }
         if references.contains(.recipeName) {
@@ -366,11 +366,13 @@ private struct Script {
         }
         if plan.tasks.contains(where: { $0.kind == .copyImage }) {
             line()
-            line("# The caller's AMI named NAME in REGION, or nothing: a rerun reuses a copy made before.")
+            line("# The caller's AMI named NAME in REGION, pending or available, or nothing: a rerun reuses")
+            line("# a copy made before (a failed one is not reused: it would stop every rerun).")
             line("find_image() {")
             line("  local region=$1 name=$2 found")
             line("  shift 2")
-            line("  found=$(\"$@\" aws ec2 describe-images --region \"$region\" --owners self --filters \"Name=name,Values=$name\" \\")
+            line("  found=$(\"$@\" aws ec2 describe-images --region \"$region\" --owners self \\")
+            line("    --filters \"Name=name,Values=$name\" 'Name=state,Values=pending,available' \\")
             line("    --query 'Images[0].ImageId' --output text)")
             line("  [[ $found == None ]] || printf '%s\\n' \"$found\"")
             line("}")

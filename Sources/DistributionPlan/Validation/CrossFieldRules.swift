@@ -74,6 +74,12 @@ enum CrossFieldRules {
             }
 
             let amiValue = entry.value["amiDistributionConfiguration"]
+            // Without a name the AMI is named "<recipe name> <build date>" (distribution.md):
+            // that name must pass EC2's rule too.
+            if entry.ami != nil && entry.ami?.name == nil, let recipe = context.recipeName,
+               let violation = ec2NameViolation("\(recipe) \(context.effectiveBuildDate)") {
+                error("amiDistributionConfiguration", "no name is given, so the AMI would be named \"\(recipe) \(context.effectiveBuildDate)\" after the recipe and the build date: \(violation)", amiValue)
+            }
             // The owner's AMI in this region is encrypted with kmsKeyId only when it is a copy:
             // in the source region the key applies to target-account copies alone.
             let ownerImageEncrypted = entry.ami?.kmsKeyId != nil && !isSourceRegion

@@ -176,9 +176,12 @@ struct SchemaValidator {
             return text.utf8.count == 12 && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
         }
         if patterns[pattern] == nil {
-            patterns[pattern] = try? Regex(pattern)
+            // The service's patterns mean ASCII classes: `\d` is 0-9, `\w` [A-Za-z0-9_], not
+            // every Unicode digit or letter Swift's Regex matches by default.
+            patterns[pattern] = (try? Regex(pattern))?.asciiOnlyCharacterClasses()
         }
-        guard let regex = patterns[pattern] else { return true }
+        // A pattern that does not compile refuses everything rather than nothing.
+        guard let regex = patterns[pattern] else { return false }
         return (try? regex.firstMatch(in: text)) != nil
     }
 }

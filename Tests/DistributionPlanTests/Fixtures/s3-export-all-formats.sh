@@ -18,7 +18,7 @@ expect_id() {
   fi
 }
 
-BUILD_AMI="${1:?usage: $0 BUILD_AMI_ID (the AMI built in us-east-1)}"
+BUILD_AMI="${1:?usage: $0 BUILD_AMI_ID (the AMI Image Builder built in the source region)}"
 expect_id '^ami-[0-9a-f]{8,17}$' "$BUILD_AMI" 'the build AMI id'
 CALLER_ACCOUNT=$(aws sts get-caller-identity --query Account --output text)
 expect_id '^[0-9]{12}$' "$CALLER_ACCOUNT" 'the caller account'
@@ -54,11 +54,13 @@ report() {
 }
 trap report EXIT
 
-# The caller's AMI named NAME in REGION, or nothing: a rerun reuses a copy made before.
+# The caller's AMI named NAME in REGION, pending or available, or nothing: a rerun reuses
+# a copy made before (a failed one is not reused: it would stop every rerun).
 find_image() {
   local region=$1 name=$2 found
   shift 2
-  found=$("$@" aws ec2 describe-images --region "$region" --owners self --filters "Name=name,Values=$name" \
+  found=$("$@" aws ec2 describe-images --region "$region" --owners self \
+    --filters "Name=name,Values=$name" 'Name=state,Values=pending,available' \
     --query 'Images[0].ImageId' --output text)
   [[ $found == None ]] || printf '%s\n' "$found"
 }
