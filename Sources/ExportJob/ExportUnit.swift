@@ -30,7 +30,7 @@ public struct ExportUnit: Sendable, Equatable {
 
     /// Compressing formats keep every core busy on their own; the others are bound by the one
     /// SHA-256 stream of their output and leave cores idle (see README, `imgship job`, `--concurrency`).
-    var isCompressing: Bool { format == .vmdk || format == .ova }
+    var isCompressing: Bool { format.entry.compresses }
 
     /// Everything that shapes the output's bytes besides the source, in words, for the
     /// record: a rerun with any of these changed exports the output again.
@@ -41,11 +41,11 @@ public struct ExportUnit: Sendable, Equatable {
             "sourceFormat": sourceFormat?.rawValue ?? "detected",
             "alignMiB": "\(options.alignToMiB)",
         ]
-        if format == .vmdk || format == .ova {
+        if format.entry.compresses {
             settings["level"] = "\(options.level)"
             settings["adapter"] = options.adapter.rawValue
         }
-        if format == .ova {
+        if format.entry.declaresMachine {
             settings["cpus"] = "\(options.machine.cpus)"
             settings["memoryMiB"] = "\(options.machine.memoryMiB)"
             settings["osType"] = options.machine.operatingSystem.rawValue

@@ -106,7 +106,7 @@ struct JobFileReader {
     static let topKeys = ["schemaVersion", "exports"]
     static let exportKeys = ["source", "sourceFormat", "formats", "destination", "s3Bucket", "s3Prefix", "name", "options"]
     static let optionKeys = ["level", "adapter", "alignMiB", "cpus", "memoryMiB", "osType"]
-    static let formatNames = ["raw", "vhd", "vhd-dynamic", "vhd-fixed", "vmdk", "ova"]
+    static let formatNames = ImageFormat.valueNames
 
     mutating func read(_ document: ConfigValue) -> JobFile? {
         let root = Path()

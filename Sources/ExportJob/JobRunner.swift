@@ -224,7 +224,7 @@ public struct JobRunner: Sendable {
             }
             // A run killed between moving the output and its manifest into place: verifying
             // completes the pair when the manifest it left matches the output.
-            let report = try? ImageVerifier.verify(path: unit.output, format: unit.format.readerFormat, manifestPath: unit.manifest)
+            let report = try? ImageVerifier.verify(path: unit.output, format: unit.format.entry.verifiedAs, manifestPath: unit.manifest)
             guard let report, report.passed, fileExists(unit.manifest) else {
                 return .outdated("was left without its manifest by an interrupted run")
             }
@@ -244,7 +244,7 @@ public struct JobRunner: Sendable {
         }
         if verification == nil {
             do throws(DiskImageError) {
-                verification = try ImageVerifier.verify(path: unit.output, format: unit.format.readerFormat, manifestPath: unit.manifest)
+                verification = try ImageVerifier.verify(path: unit.output, format: unit.format.entry.verifiedAs, manifestPath: unit.manifest)
             } catch {
                 return .invalid("cannot be verified: \(error)")
             }
@@ -254,18 +254,6 @@ public struct JobRunner: Sendable {
             return .invalid("does not verify (\(failures.joined(separator: "; ")))")
         }
         return .verified(sha256: sha256, bytes: UInt64(max(0, outputStatus.st_size)))
-    }
-}
-
-extension OutputFormat {
-    /// How to read an output of this format back.
-    var readerFormat: SourceFormat {
-        switch self {
-        case .raw: .raw
-        case .vhdFixed, .vhdDynamic: .vhd
-        case .vmdk: .vmdk
-        case .ova: .ova
-        }
     }
 }
 

@@ -8,24 +8,24 @@ import Foundation
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Convert an image (raw, VHD, VMDK or qcow2) or block device to RAW, VHD or stream-optimized VMDK, with a SHA-256 manifest.",
+        abstract: "Convert an image (\(ImageFormat.sourceList)) or block device to \(ImageFormat.helpList), with a SHA-256 manifest.",
         discussion: """
         The source format is read from the file's bytes, never its name; --source-format overrides it. The manifest OUTPUT.sha256 is in sha256sum format: `sha256sum -c OUTPUT.sha256` passes in \
         OUTPUT's folder. The output is written under a temporary name and renamed when complete. \
         SOURCE_DATE_EPOCH, when set, is the VHD time stamp.
         """)
 
-    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2), a block device, or - (standard input) or a FIFO, read as raw unless --source-format says otherwise.")
+    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2; OVA), a block device, or - (standard input) or a FIFO, read as raw unless --source-format says otherwise.")
     var source: String
 
-    @Option(help: "Read the source as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
+    @Option(help: "Read the source as \(ImageFormat.sourceList) instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
     @Flag(name: .customLong("allow-external-extents"),
           help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
     var allowExternalExtents = false
 
-    @Option(name: [.short, .long], help: "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed, vmdk (stream-optimized) or ova (OVF package of a stream-optimized VMDK); any case.")
+    @Option(name: [.short, .long], help: "\(ImageFormat.helpList); any case.")
     var format: OutputFormat
 
     @Option(name: [.short, .long], help: "The output path, or - for standard output.")
@@ -183,7 +183,7 @@ extension Exporter.Destination {
 
 extension OutputFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
-    public static var allValueStrings: [String] { ["raw", "vhd", "vhd-dynamic", "vhd-fixed", "vmdk"] }
+    public static var allValueStrings: [String] { ImageFormat.valueNames }
 }
 
 extension DeflateLevel: ExpressibleByArgument {

@@ -10,7 +10,7 @@ struct InfoCommand: ParsableCommand {
     @Argument(help: "An image file or block device.")
     var image: String
 
-    @Option(help: "Read the image as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
+    @Option(help: "Read the image as \(ImageFormat.sourceList) instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
     @Flag(name: .customLong("allow-external-extents"),
@@ -74,7 +74,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The sha256sum manifest to check against (default: IMAGE.sha256 when it exists).")
     var manifest: String?
 
-    @Option(help: "Read the image as raw, vhd, vmdk, qcow2 or ova instead of what its bytes say.")
+    @Option(help: "Read the image as \(ImageFormat.sourceList) instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
     @Flag(name: .customLong("allow-external-extents"),

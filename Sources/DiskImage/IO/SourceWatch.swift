@@ -112,7 +112,7 @@ struct SourceWatch {
             switch disk {
             case let file as SourceImage: if seen.insert(file.identity).inserted { files.append(file) }
             case let flat as FlatExtent: add(flat.file)
-            case let sparse as VMDKSparseImage: add(sparse.file)
+            case let sparse as VMDK.SparseDisk: add(sparse.file)
             case let concatenated as ConcatenatedDisk: for part in concatenated.parts { add(part.disk) }
             default: break
             }

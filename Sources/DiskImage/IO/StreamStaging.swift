@@ -73,3 +73,9 @@ enum StreamStaging {
         return staged
     }
 }
+
+/// Where temporary files go when there is no output folder: TMPDIR, or /tmp.
+func temporaryFolder() -> String {
+    if let value = getenv("TMPDIR"), value.pointee != 0 { return String(cString: value) }
+    return "/tmp"
+}

@@ -6,29 +6,6 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
     case vmdk
     /// An OVF package: descriptor, manifest and a stream-optimized VMDK in one tar archive.
     case ova
-
-    /// Accepts the names case-insensitively, so AWS's `VMDK`, `RAW` and `VHD` work as given;
-    /// plain `vhd` means dynamic, like qemu-img's `vpc` default.
-    public init?(parsing text: String) {
-        switch text.lowercased() {
-        case "raw", "img": self = .raw
-        case "vhd", "vhd-dynamic", "vpc": self = .vhdDynamic
-        case "vhd-fixed": self = .vhdFixed
-        case "vmdk", "vmdk-stream", "streamoptimized": self = .vmdk
-        case "ova": self = .ova
-        default: return nil
-        }
-    }
-
-    /// The file extension for outputs of this format.
-    public var fileExtension: String {
-        switch self {
-        case .raw: "raw"
-        case .vhdFixed, .vhdDynamic: "vhd"
-        case .vmdk: "vmdk"
-        case .ova: "ova"
-        }
-    }
 }
 
 /// What an export is in the middle of, for progress displays.

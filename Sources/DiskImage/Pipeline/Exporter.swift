@@ -136,17 +136,9 @@ public enum Exporter {
         let workers = options.threads > 0 ? options.threads : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let context = ExportContext(source: source, virtualSize: virtualSize, sink: sink, options: options,
                                     workerCount: workers, outputName: outputName)
-        switch options.format {
-        case .raw: try RAW.writeBody(context)
-        case .vhdFixed: try VHD.writeFixed(context)
-        case .vhdDynamic: try VHD.writeDynamic(context)
-        case .vmdk: try VMDK.writeStreamOptimized(context)
-        case .ova:
-            // The disk is staged beside the output (or in TMPDIR otherwise), then copied into
-            // the archive after the descriptor and the manifest that name its digest.
-            let stagingFolder = output.map { splitPath($0.finalPath).folder } ?? temporaryFolder()
-            try OVA.writePackage(context, stagingFolder: stagingFolder)
-        }
+        // A package stages members beside the output (or in TMPDIR otherwise).
+        let stagingFolder = output.map { splitPath($0.finalPath).folder } ?? temporaryFolder()
+        try options.format.entry.write(context, stagingFolder)
         let digest = try sink.finish()
         // A source that changed while it was read gives an output of neither version.
         try watch.check()
@@ -259,11 +251,7 @@ public enum Exporter {
         }
         let capacity = UInt64(max(0, lseek(fd, 0, SEEK_END)))
         _ = lseek(fd, 0, SEEK_SET)
-        let needed: UInt64? = switch format {
-        case .raw: virtualSize
-        case .vhdFixed: virtualSize + 512
-        default: nil
-        }
+        let needed = format.entry.deviceBytes(virtualSize)
         if let needed, needed > capacity {
             close(fd)
             throw DiskImageError.refusedOutput(path: path, reason: "holds \(capacity) bytes; the \(format.rawValue) image needs \(needed)")
@@ -297,18 +285,14 @@ public enum Exporter {
             }
             size = aligned
         }
-        if options.format != .raw && size % 512 != 0 {
+        let entry = options.format.entry
+        if entry.sectorAligned && size % 512 != 0 {
             let aligned = roundUp(size, toMultipleOf: 512)
             warnings.append("virtual size rounded up from \(size) to \(aligned) bytes: \(options.format.rawValue) stores whole 512-byte sectors")
             size = aligned
         }
-        switch options.format {
-        case .vhdFixed, .vhdDynamic:
-            if size > VHD.maximumSize { throw DiskImageError.sizeTooLarge(format: "vhd", size: size, limit: VHD.maximumSize) }
-        case .vmdk, .ova:
-            if size > VMDK.maximumSize { throw DiskImageError.sizeTooLarge(format: "a stream-optimized vmdk", size: size, limit: VMDK.maximumSize) }
-        case .raw:
-            if size > RAW.maximumSize { throw DiskImageError.sizeTooLarge(format: "raw (off_t)", size: size, limit: RAW.maximumSize) }
+        if size > entry.sizeLimit.bytes {
+            throw DiskImageError.sizeTooLarge(format: entry.sizeLimit.name, size: size, limit: entry.sizeLimit.bytes)
         }
         return (size, warnings)
     }

@@ -113,14 +113,15 @@ public enum ImageVerifier {
     /// Checks of stream-optimized VMDK framing: the footer repeats the header, and an
     /// end-of-stream marker closes the file.
     private static func streamChecks(_ opened: OpenedImage) throws(DiskImageError) -> [VerificationReport.Check] {
-        guard let image = opened.disk as? VMDKSparseImage, image.footerUsed else { return [] }
+        guard let image = opened.disk as? VMDK.SparseDisk, image.footerUsed else { return [] }
         let file = image.file
         var header = try file.bytes(512, at: 0, reading: "the header")
         var footer = try file.bytes(512, at: file.fileSize - 1024, reading: "the footer")
         let endMarker = try file.bytes(512, at: file.fileSize - 512, reading: "the end-of-stream marker")
         // The footer differs from the header only in the grain directory offset.
-        header.replaceSubrange(56..<64, with: [UInt8](repeating: 0, count: 8))
-        footer.replaceSubrange(56..<64, with: [UInt8](repeating: 0, count: 8))
+        let gdOffset = VMDK.SparseExtentHeader.Offset.gdOffset
+        header.replaceSubrange(gdOffset..<(gdOffset + 8), with: [UInt8](repeating: 0, count: 8))
+        footer.replaceSubrange(gdOffset..<(gdOffset + 8), with: [UInt8](repeating: 0, count: 8))
         return [
             .init(name: "footer repeats the header", passed: header == footer, detail: header == footer ? "matches" : "differs"),
             .init(name: "end-of-stream marker", passed: endMarker.allSatisfy { $0 == 0 }, detail: endMarker.allSatisfy { $0 == 0 } ? "present" : "missing"),
@@ -131,7 +132,7 @@ public enum ImageVerifier {
     /// every member but the manifest listed.
     private static func packageManifestChecks(path: String) throws(DiskImageError) -> [VerificationReport.Check] {
         let file = try SourceImage(path: path)
-        let archive = try OVAArchive(file)
+        let archive = try OVA.Archive(file)
         guard let manifest = archive.member(endingWith: ".mf").first else {
             return [.init(name: "OVA manifest", passed: false, detail: "the package has no .mf")]
         }
@@ -145,7 +146,7 @@ public enum ImageVerifier {
         var repeatedOrder: [String] = []
         // Each member is hashed once, whatever the manifest says: a manifest repeating the
         // line of a large disk would otherwise have it read once a line.
-        var membersByName: [String: OVAArchive.Member] = [:]
+        var membersByName: [String: OVA.Archive.Member] = [:]
         for member in archive.members where membersByName[member.name] == nil { membersByName[member.name] = member }
         for line in text.split(whereSeparator: \.isNewline) where !line.allSatisfy(\.isWhitespace) {
             // SHA256(name)= digest

@@ -101,8 +101,7 @@ extension VMDK {
                                                          reason: "deflate output did not fit its bound")
                     }
                     let grainIndex = firstGrain + UInt64(grain)
-                    slab.storeLittleEndian(grainIndex * grainSectors, at: used)                       // lba
-                    slab.storeLittleEndian(UInt32(compressedSize), at: used + 8)                       // size
+                    GrainMarker(lba: grainIndex * grainSectors, compressedSize: UInt32(compressedSize)).store(into: slab, at: used)
                     let end = used + grainMarkerSize + compressedSize
                     let padded = roundUp(end, toMultipleOf: sectorSize)
                     UnsafeMutableRawBufferPointer(rebasing: slab[end..<padded]).initializeMemory(as: UInt8.self, repeating: 0)

@@ -1,5 +1,6 @@
+extension OVA {
 /// The members of an OVA: where each one's bytes lie in the archive.
-struct OVAArchive {
+struct Archive {
     struct Member {
         var name: String
         var offset: UInt64
@@ -15,7 +16,7 @@ struct OVAArchive {
         let block = UInt64(USTAR.blockSize)
         while offset + block <= file.fileSize {
             let header = try file.bytes(USTAR.blockSize, at: offset, reading: "a tar header")
-            guard let parsed = try USTAR.parse(header, at: offset, path: file.path) else { break }
+            guard let parsed = try TarHeader(decoding: header, at: offset, path: file.path) else { break }
             let dataOffset = offset + block
             guard parsed.size <= file.fileSize - dataOffset else {
                 throw DiskImageError.malformedImage(path: file.path, offset: offset + 124,
@@ -45,27 +46,10 @@ struct OVAArchive {
     }
 }
 
-/// The disk capacity an OVF descriptor declares for its disk, in bytes: `ovf:capacity` times
-/// `ovf:capacityAllocationUnits` (`byte`, or `byte * 2^N`). Nil when the text has none.
-func ovfDiskCapacity(_ descriptor: String) -> UInt64? {
-    func attribute(_ name: String) -> String? {
-        guard let start = descriptor.firstRange(of: " " + name + "=\"")?.upperBound,
-              let end = descriptor[start...].firstIndex(of: "\"") else { return nil }
-        return String(descriptor[start..<end])
-    }
-    guard let capacity = attribute("ovf:capacity").flatMap(UInt64.init) else { return nil }
-    guard let units = attribute("ovf:capacityAllocationUnits")?.replacing(" ", with: "") else { return capacity }
-    if units == "byte" { return capacity }
-    guard units.hasPrefix("byte*2^"), let power = UInt64(units.dropFirst(7)), power < 64 else { return nil }
-    let (product, overflow) = capacity.multipliedReportingOverflow(by: 1 << power)
-    return overflow ? nil : product
-}
-
-extension ImageReader {
     /// An OVA: its one disk is opened as the image, named `archive.ova:disk.vmdk` in messages.
     /// The package's layout is checked here; the manifest's digests are `verify`'s work.
-    static func openOVA(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
-        let archive = try OVAArchive(file)
+    static func open(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
+        let archive = try Archive(file)
         let descriptors = archive.member(endingWith: ".ovf")
         guard let descriptorMember = descriptors.first else {
             throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "the archive has no .ovf descriptor, so it is not an OVA")
@@ -77,12 +61,12 @@ extension ImageReader {
                 : "holds \(disks.count) disks (\(disks.map(\.name).joined(separator: ", "))); imgship reads OVAs of one disk")
         }
         let disk = try SourceImage(member: diskMember.offset..<(diskMember.offset + diskMember.size), of: file, name: diskMember.name)
-        let inner: OpenedImage = switch try detect(disk) {
+        let inner: OpenedImage = switch try ImageReader.detect(disk) {
         // A descriptor in the package names members of the package, never files outside it.
-        case .vmdk: try openVMDK(disk, extents: .archive(file, members: archive.members))
-        case .vhd: try openVHD(disk)
-        case .qcow2: try open(file: disk, as: .qcow2)
-        case .raw: try open(file: disk, as: .raw)
+        case .vmdk: try VMDK.open(disk, extents: .archive(file, members: archive.members))
+        case .vhd: try VHD.open(disk)
+        case .qcow2: try QCOW2.open(disk)
+        case .raw: RAW.open(disk)
         case .ova:
             throw DiskImageError.unsupportedSource(path: disk.path, reason: "is an OVA inside an OVA")
         }

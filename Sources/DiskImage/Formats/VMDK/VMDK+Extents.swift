@@ -14,7 +14,7 @@ enum ExtentSource {
     /// file must still be a regular file.
     case folder(descriptorPath: String, allowExternal: Bool)
     /// Members of the archive `archive` (an OVA) that holds the descriptor, and nothing else.
-    case archive(SourceImage, members: [OVAArchive.Member])
+    case archive(SourceImage, members: [OVA.Archive.Member])
     /// None: the descriptor was read from a stream (standard input, a FIFO), which has no
     /// folder its names could be relative to.
     case none

@@ -1,13 +1,4 @@
-/// A raw disk image: the virtual disk's bytes, nothing else. Written sparse: zero pages of
-/// the source become holes in a regular file.
-public enum RAW {
-    /// Zero detection granularity, as qemu-img's default `-S 4k`.
-    static let pageSize = 4096
-    /// Largest virtual size: a file's length is an off_t (Int64). Filesystems allow less
-    /// (ext4: 16 TiB, XFS: 8 EiB); ftruncate then fails with EFBIG before anything is written.
-    public static let maximumSize = UInt64(Int64.max)
-    /// Bytes per pipeline batch.
-    static let batchSize = 2 * 1024 * 1024
+extension RAW {
 
     /// Writes the virtual disk's bytes in order; the body of RAW and of fixed VHD.
     static func writeBody(_ context: ExportContext) throws(DiskImageError) {

@@ -1,6 +1,21 @@
 /// VMware's stream-optimized sparse VMDK (Virtual Disk Format 5.0, "Stream-Optimized
 /// Compressed Sparse Extents"), the form ESXi, vSphere, AWS VM Import and VirtualBox import.
 /// All integers are little-endian; every structure starts on a 512-byte sector.
+///
+/// ```
+/// sector 0   1            21        128 (overHead)
+/// +--------+------------+---------+------------------------------------------------------+
+/// | header | descriptor | zeros   | grain: lba u64, size u32, zlib data (padded to 512)  |
+/// | KDMV   | text, 20   |         | ... ascending LBA; after each 32 MiB span with data: |
+/// | gd=-1  | sectors    |         | GT marker + grain table (512 x u32 sector offsets)   |
+/// +--------+------------+---------+------------------------------------------------------+
+/// ... | GD marker + grain directory | FOOTER marker | footer (header, real gdOffset) | EOS |
+/// ```
+/// Header: "Hosted Sparse Extent Header" (`VMDK.SparseExtentHeader`); markers: "Stream-
+/// Optimized Compressed Sparse Extents" (`VMDK.MetadataMarker`, `VMDK.GrainMarker`);
+/// descriptor: "The Descriptor File" (`VMDK.Descriptor`). Reading: `VMDK+Reader.swift`
+/// (and `VMDK+Extents.swift` for a descriptor's extent files); the grain writer:
+/// `VMDK+Writer.swift`.
 public enum VMDK {
     /// Bytes per sector.
     static let sectorSize = 512

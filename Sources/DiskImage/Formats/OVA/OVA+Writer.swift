@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension OVA {
+    /// Writes the whole package to `context.sink`: the stream-optimized VMDK is exported into
+    /// a staged file in `stagingFolder` first (the manifest before it in the archive needs its
+    /// digest), then the descriptor, manifest and disk follow one another in the archive.
+    static func writePackage(_ context: ExportContext, stagingFolder: String) throws(DiskImageError) {
+        let names = memberNames(forPackage: context.outputName)
+        let modificationTime = context.options.timestamp
+        for name in [names.ovf, names.manifest, names.disk] where USTAR.header(name: name, size: 0, modificationTime: 0) == nil {
+            throw DiskImageError.unsupportedSource(path: context.outputName,
+                                                   reason: "makes the OVA member name \"\(name)\", longer than the 100 bytes a tar header holds; choose a shorter output name or --name")
+        }
+
+        // Mode 0600: a copy of the disk that nobody else needs to read, wherever it is staged.
+        OutputSafety.removeStaleTemporaries(in: stagingFolder)
+        let staged = try StagedFile(finalPath: stagingFolder + "/" + names.disk, overwrite: true, mode: 0o600, scratch: true)
+        defer { staged.discard() }
+        let diskSink = OutputSink(descriptor: staged.descriptor, path: staged.temporaryPath)
+        let diskContext = ExportContext(source: context.source, virtualSize: context.virtualSize, sink: diskSink,
+                                        options: context.options, workerCount: context.workerCount, outputName: names.disk)
+        try VMDK.writeStreamOptimized(diskContext)
+        let diskDigest = try diskSink.finish()
+        let diskSize = diskSink.position
+
+        let machineName = String(names.disk.dropLast(5))
+        let descriptor = Array(OVA.descriptor(machineName: machineName, diskFile: names.disk, diskFileSize: diskSize,
+                                              capacity: context.virtualSize, adapter: context.options.adapter,
+                                              settings: context.options.machine).utf8)
+        let descriptorDigest = sha256Hex(descriptor)
+        let manifest = Array((manifestLine(name: names.ovf, digest: descriptorDigest) + manifestLine(name: names.disk, digest: diskDigest)).utf8)
+
+        let sink = context.sink
+        for (name, content) in [(names.ovf, descriptor), (names.manifest, manifest)] {
+            try sink.write(USTAR.header(name: name, size: UInt64(content.count), modificationTime: modificationTime)!)
+            try sink.write(content)
+            try sink.write([UInt8](repeating: 0, count: USTAR.padding(after: UInt64(content.count))))
+        }
+        try sink.write(USTAR.header(name: names.disk, size: diskSize, modificationTime: modificationTime)!)
+        let chunk = 4 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        let disk = try SourceImage(path: staged.temporaryPath)
+        var offset: UInt64 = 0
+        while offset < diskSize {
+            let length = Int(min(UInt64(chunk), diskSize - offset))
+            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+            try disk.readExactly(into: part, at: offset)
+            try sink.write(UnsafeRawBufferPointer(part))
+            offset += UInt64(length)
+            if context.options.isCancelled() { throw DiskImageError.cancelled }
+        }
+        // The member's padding, then two zero blocks that end the archive.
+        try sink.write([UInt8](repeating: 0, count: USTAR.padding(after: diskSize) + 2 * USTAR.blockSize))
+    }
+
+    static func sha256Hex(_ bytes: [UInt8]) -> String {
+        let hasher = SHA256Hasher()
+        hasher.update(bytes)
+        return hasher.finalizeHex()
+    }
+}

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The virtual machine an OVA declares around its one disk: what VMware, VirtualBox and VM
+/// Import create when they import it.
+public struct VirtualMachineSettings: Sendable, Equatable {
+    /// Guest operating systems by their CIM `OperatingSystemSection` id and VMware guest id.
+    public enum OperatingSystem: String, Sendable, CaseIterable, Codable {
+        case linux64, windows64, other64
+
+        var cimIdentifier: Int {
+            switch self {
+            case .linux64: 101  // CIM_OperatingSystem "Linux 64-Bit"
+            case .other64: 102  // "Other 64-Bit"
+            case .windows64: 103  // "Microsoft Windows Server 2008 R2" and later 64-bit Windows
+            }
+        }
+
+        var vmwareGuest: String {
+            switch self {
+            case .linux64: "otherLinux64Guest"
+            case .other64: "otherGuest64"
+            case .windows64: "windows9Server64Guest"
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .linux64: "Linux 64-bit"
+            case .other64: "Other 64-bit"
+            case .windows64: "Microsoft Windows Server 64-bit"
+            }
+        }
+    }
+
+    public var cpus: Int
+    public var memoryMiB: Int
+    public var operatingSystem: OperatingSystem
+
+    public init(cpus: Int = 2, memoryMiB: Int = 2048, operatingSystem: OperatingSystem = .linux64) {
+        self.cpus = cpus
+        self.memoryMiB = memoryMiB
+        self.operatingSystem = operatingSystem
+    }
+}
+
+/// OVA packages (DMTF DSP0243 OVF 1.0, section 5.3 "Distribution as a single file"): a USTAR
+/// archive of an OVF descriptor, its manifest and one stream-optimized VMDK, in that order.
+///
+/// ```
+/// +-----------+----------+-----------+---------+-----------+---------------------+----------+
+/// | tar hdr   | NAME.ovf | tar hdr   | NAME.mf | tar hdr   | NAME.vmdk           | 2 zero   |
+/// | 512       | (padded  | 512       | SHA256( | 512       | stream-optimized    | blocks   |
+/// |           |  to 512) |           | ..)= .. |           | (padded to 512)     | (end)    |
+/// +-----------+----------+-----------+---------+-----------+---------------------+----------+
+/// ```
+/// Tar header: `OVA.TarHeader`; descriptor and manifest lines: `OVA+Descriptor.swift`.
+/// Reading: `OVA+Reader.swift`; writing: `OVA+Writer.swift`.
+public enum OVA {
+    /// The names of the three members for a package named `name` (`appliance.ova` gives
+    /// `appliance.ovf`, `appliance.mf`, `appliance.vmdk`).
+    static func memberNames(forPackage name: String) -> (ovf: String, manifest: String, disk: String) {
+        let base = name.lowercased().hasSuffix(".ova") ? String(name.dropLast(4)) : name
+        return (base + ".ovf", base + ".mf", base + ".vmdk")
+    }
+}

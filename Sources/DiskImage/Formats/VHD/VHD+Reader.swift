@@ -1,0 +1,138 @@
+extension VHD {
+    /// Opens a VHD: the footer at the end decides fixed (the bytes before it are the disk) or
+    /// dynamic (`DynamicDisk`); a differencing disk is refused, naming its parent.
+    static func open(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
+        guard file.fileSize >= 512 else {
+            throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "\(file.fileSize) bytes is too short for a VHD footer")
+        }
+        let footerOffset = file.fileSize - 512
+        let footerBytes = try file.bytes(Footer.size, at: footerOffset, reading: "the VHD footer")
+        let footer = try Footer(decoding: footerBytes, fileOffset: footerOffset, path: file.path)
+        let geometry = footer.geometry
+        var details: [(String, String)] = [
+            ("disk type", "\(footer.diskType)"),
+            ("creator", "\"\(footer.creatorApplication)\" on \"\(footer.creatorHostOS)\""),
+            ("geometry", "\(geometry.cylinders)/\(geometry.heads)/\(geometry.sectorsPerTrack) (C/H/S)"),
+            ("current size", "\(footer.currentSize)"),
+        ]
+        var findings: [(String, Bool)] = [("footer checksum", footer.checksumMatches)]
+        switch footer.diskType {
+        case .fixed:
+            guard footer.virtualSize <= footerOffset else {
+                throw DiskImageError.malformedImage(
+                    path: file.path, offset: footerOffset + UInt64(Footer.Offset.currentSize),
+                    reason: "a fixed VHD of \(footer.virtualSize) bytes needs a file of at least \(footer.virtualSize + 512) bytes; it has \(file.fileSize)")
+            }
+            let disk = try SourceImage(prefixOf: file, diskSize: footer.virtualSize)
+            return OpenedImage(disk: disk, info: ImageReader.info(disk, file, .vhd, "fixed", details), findings: findings)
+        case .dynamic:
+            let image = try DynamicDisk(file: file, footer: footer, footerBytes: footerBytes)
+            details.append(("block size", "\(image.clusterSize)"))
+            details.append(("allocated blocks", "\(image.allocatedBlocks)"))
+            findings.append(("dynamic header checksum", image.headerChecksumMatches))
+            findings.append(("footer copy at the start equals the footer", image.headerCopyMatches))
+            return OpenedImage(disk: image, info: ImageReader.info(image, file, .vhd, "dynamic", details), findings: findings)
+        case .differencing:
+            let header = try? file.bytes(DynamicHeader.size, at: footer.dataOffset, reading: "the dynamic header")
+            let parent = header.map(DynamicHeader.parentName(in:)) ?? "?"
+            throw DiskImageError.unsupportedSource(path: file.path, reason: "is a differencing VHD on the parent \"\(parent)\"; imgship reads standalone images only: merge it into its parent first")
+        }
+    }
+
+    /// A dynamic VHD opened for reading: the BAT is loaded and every entry checked against the
+    /// file. Blocks are read whole from the file: a dynamic disk's sector bitmaps only matter
+    /// for differencing disks, which imgship refuses.
+    final class DynamicDisk: ClusterMappedDisk {
+        let file: SourceImage
+        let footer: Footer
+        let size: UInt64
+        let clusterSize: Int
+        let headerChecksumMatches: Bool
+        let headerCopyMatches: Bool
+        let allocatedBlocks: Int
+        private let blockTable: [UInt32]
+        private let bitmapBytes: UInt64
+
+        init(file: SourceImage, footer: Footer, footerBytes: [UInt8]) throws(DiskImageError) {
+            self.file = file
+            self.footer = footer
+            let path = file.path
+            size = footer.virtualSize
+            let headerOffset = footer.dataOffset
+            func malformed(_ offset: UInt64, _ reason: String) -> DiskImageError {
+                .malformedImage(path: path, offset: offset, reason: reason)
+            }
+            let header = try DynamicHeader(
+                decoding: file.bytes(DynamicHeader.size, at: headerOffset, reading: "the VHD dynamic disk header"),
+                at: headerOffset, path: path)
+            headerChecksumMatches = header.checksumMatches
+            let copy = try file.bytes(Footer.size, at: 0, reading: "the VHD footer copy")
+            headerCopyMatches = copy == footerBytes
+            let tableOffset = header.tableOffset
+            let entries = Int(header.maxTableEntries)
+            let blockSize = Int(header.blockSize)
+            guard blockSize >= 512, blockSize <= 256 << 20, blockSize & (blockSize - 1) == 0 else {
+                throw malformed(headerOffset + UInt64(DynamicHeader.Offset.blockSize),
+                                "block size \(blockSize); expected a power of two from 512 bytes to 256 MiB")
+            }
+            clusterSize = blockSize
+            let needed = (size + UInt64(blockSize) - 1) / UInt64(blockSize)
+            guard UInt64(entries) >= needed else {
+                throw malformed(headerOffset + UInt64(DynamicHeader.Offset.maxTableEntries),
+                                "the BAT has \(entries) entries, too few for \(size) bytes in blocks of \(blockSize)")
+            }
+            let tableField = headerOffset + UInt64(DynamicHeader.Offset.tableOffset)
+            let tableLength = needed * 4
+            guard tableOffset <= file.fileSize, tableLength <= file.fileSize - tableOffset else {
+                throw malformed(tableField, "the block allocation table (\(tableLength) bytes at \(tableOffset)) runs past the end of the file (\(file.fileSize) bytes)")
+            }
+            try file.requireStored(tableOffset, length: tableLength, field: tableField, what: "the block allocation table")
+            bitmapBytes = roundUp(UInt64(blockSize / 512 + 7) / 8, toMultipleOf: 512)
+            var table: [UInt32] = []
+            table.reserveCapacity(Int(needed))
+            var allocated = 0
+            var claims = FileSpaceClaims(fileSize: file.fileSize, unit: 512)
+            // Read in 1 MiB pieces: the table is held once, as entries, never twice.
+            let piece = 1 << 18
+            var index = 0
+            while index < Int(needed) {
+                let count = min(piece, Int(needed) - index)
+                let tableBytes = try file.bytes(count * 4, at: tableOffset + UInt64(index * 4), reading: "the block allocation table")
+                for slot in 0..<count {
+                    let sector = tableBytes.loadBigEndian(UInt32.self, at: slot * 4)
+                    if sector != 0xFFFF_FFFF {
+                        let dataStart = UInt64(sector) * 512 + bitmapBytes
+                        let used = min(UInt64(blockSize), size - UInt64(index) * UInt64(blockSize))
+                        guard dataStart <= file.fileSize, used <= file.fileSize - dataStart else {
+                            throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
+                        }
+                        guard claims.claim(UInt64(sector) * 512, length: bitmapBytes + used) else {
+                            throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
+                        }
+                        allocated += 1
+                    }
+                    table.append(sector)
+                    index += 1
+                }
+            }
+            blockTable = table
+            allocatedBlocks = allocated
+        }
+
+        var clustersPerTable: UInt64 { 1 }
+
+        func hasTable(_ index: UInt64) -> Bool {
+            index < UInt64(blockTable.count) && blockTable[Int(index)] != 0xFFFF_FFFF
+        }
+
+        func location(ofCluster index: UInt64) -> ClusterLocation {
+            guard index < UInt64(blockTable.count) else { return .unallocated }
+            let sector = blockTable[Int(index)]
+            return sector == 0xFFFF_FFFF ? .unallocated : .stored(UInt64(sector) * 512 + bitmapBytes)
+        }
+
+        func decompressCluster(_ index: UInt64, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DiskImageError) {
+            preconditionFailure("VHD blocks are never compressed")
+        }
+    }
+}
