@@ -150,13 +150,9 @@ extension PlanContext.Platform: ExpressibleByArgument {
 func readDocument(_ path: String) throws -> String {
     let bytes: [UInt8]
     do {
-        if path == "-" {
-            bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
-        } else {
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        }
+        bytes = try readAllBytes(path)
     } catch {
-        writeToStandardError("imgship: error: \(path): cannot read: \((error as NSError).localizedDescription)\n")
+        writeToStandardError("imgship: error: \(path): cannot read: \(error.reason)\n")
         throw ExitCode(2)
     }
     do throws(Problem) {
@@ -165,5 +161,36 @@ func readDocument(_ path: String) throws -> String {
         let name = path == "-" ? "<stdin>" : path
         writeToStandardError("\(name):\(error.line ?? 1):\(error.column ?? 1): error: \(error)\n")
         throw ExitCode(2)
+    }
+}
+
+/// Why a configuration file could not be read.
+struct DocumentReadError: Error {
+    var reason: String
+}
+
+/// Configuration and job files are small; a larger input is refused instead of read into memory.
+let maximumDocumentBytes = 64 << 20
+
+/// The bytes of `path` (or standard input for `-`), read with read(2) to the end, so a FIFO or
+/// a process substitution (`<(git show main:dist.json)`) reads as a file does; at most
+/// `maximumDocumentBytes`.
+func readAllBytes(_ path: String) throws(DocumentReadError) -> [UInt8] {
+    let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw DocumentReadError(reason: String(cString: strerror(errno))) }
+    defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count == 0 { return bytes }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw DocumentReadError(reason: String(cString: strerror(errno)))
+        }
+        bytes.append(contentsOf: chunk[..<count])
+        if bytes.count > maximumDocumentBytes {
+            throw DocumentReadError(reason: "larger than \(maximumDocumentBytes >> 20) MiB, more than a configuration or job file holds")
+        }
     }
 }

@@ -88,4 +88,14 @@ struct PlanCommandTests {
         #expect(script.contains("--name 'web recipe 2026-11-24T09-00-00Z'"))
         #expect(script.contains("# assumption: no AMI name is configured for eu-west-1: Image Builder names the AMI after the recipe and the build date, planned as \"web recipe 2026-11-24T09-00-00Z\""))
     }
+
+    /// `imgship plan <(git show main:dist.json)`: a FIFO reads as a file does.
+    @Test func readsAProcessSubstitution() throws {
+        let result = try runProcess("/bin/bash", ["-c", "'\(ExportCommandTests.binary)' plan <(cat '\(Self.testdata)/container.json') --source-region us-east-1"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(String(decoding: result.standardOutput, as: UTF8.self).hasPrefix("Distribution plan for \"api-container\"\n"))
+        let folder = try runProcess(ExportCommandTests.binary, ["plan", Self.testdata, "--source-region", "us-east-1"])
+        #expect(folder.status == 2)
+        #expect(folder.standardError == "imgship: error: \(Self.testdata): cannot read: Is a directory\n")
+    }
 }
