@@ -10,7 +10,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     /// The source cannot be exported as asked.
     case unsupportedSource(path: String, reason: String)
     /// The image is too large for the output format.
-    case sizeTooLarge(format: String, size: UInt64, limit: UInt64)
+    /// `path` is the source whose size it is, when known.
+    case sizeTooLarge(path: String?, format: String, size: UInt64, limit: UInt64)
     /// The output (or its manifest) exists and overwriting was not asked for.
     case outputExists(path: String)
     /// A source image's structure is damaged or not what its format allows.
@@ -38,8 +39,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(path): \(call) failed: \(reason) (errno \(code))"
         case let .unsupportedSource(path, reason):
             return "\(path): \(reason)"
-        case let .sizeTooLarge(format, size, limit):
-            return "\(format) cannot hold \(size) bytes: its limit is \(limit) bytes (\(limit >> 30) GiB)"
+        case let .sizeTooLarge(path, format, size, limit):
+            return (path.map { "\($0): " } ?? "") + "\(format) cannot hold \(size) bytes: its limit is \(limit) bytes (\(limit >> 30) GiB)"
         case let .outputExists(path):
             return "\(path) exists; pass --force to overwrite it"
         case let .malformedImage(path, offset, reason):

@@ -202,8 +202,8 @@ struct ExportErrorTests {
             let error = #expect(throws: DiskImageError.self) {
                 try Exporter.export(source: folder.file("huge.raw"), to: .file(folder.file("out.vhd")), options: fixedOptions(format))
             }
-            #expect(error == .sizeTooLarge(format: "vhd", size: 2041 << 30, limit: 2040 << 30))
-            #expect(error?.description == "vhd cannot hold 2191507062784 bytes: its limit is 2190433320960 bytes (2040 GiB)")
+            #expect(error == .sizeTooLarge(path: folder.file("huge.raw"), format: "vhd", size: 2041 << 30, limit: 2040 << 30))
+            #expect(error?.description == "\(folder.file("huge.raw")): vhd cannot hold 2191507062784 bytes: its limit is 2190433320960 bytes (2040 GiB)")
         }
         #expect(folder.names() == ["huge.raw"])
     }

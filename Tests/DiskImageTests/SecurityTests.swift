@@ -267,7 +267,7 @@ struct SecurityTests {
                                       (.ova, "a stream-optimized vmdk", VMDK.maximumSize),
                                       (.vhdDynamic, "vhd", VHD.maximumSize)] {
             let output = layout.folder.file("out.\(format.fileExtension)")
-            #expect(throws: DiskImageError.sizeTooLarge(format: name, size: size, limit: limit)) {
+            #expect(throws: DiskImageError.sizeTooLarge(path: layout.descriptor, format: name, size: size, limit: limit)) {
                 try Exporter.export(source: layout.descriptor, to: .file(output), options: fixedOptions(format))
             }
             #expect(!FileManager.default.fileExists(atPath: output))

@@ -73,9 +73,9 @@ struct HostileImageTests {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         let size: UInt64 = 140_737_488_355_327 * 512
         let expected = [
-            "vmdk": "imgship: error: a stream-optimized vmdk cannot hold \(size) bytes: its limit is \(UInt64(62) << 40) bytes (63488 GiB)\n",
-            "ova": "imgship: error: a stream-optimized vmdk cannot hold \(size) bytes: its limit is \(UInt64(62) << 40) bytes (63488 GiB)\n",
-            "vhd": "imgship: error: vhd cannot hold \(size) bytes: its limit is \(UInt64(0xFF00_0000) * 512) bytes (2040 GiB)\n",
+            "vmdk": "imgship: error: \(path): a stream-optimized vmdk cannot hold \(size) bytes: its limit is \(UInt64(62) << 40) bytes (63488 GiB)\n",
+            "ova": "imgship: error: \(path): a stream-optimized vmdk cannot hold \(size) bytes: its limit is \(UInt64(62) << 40) bytes (63488 GiB)\n",
+            "vhd": "imgship: error: \(path): vhd cannot hold \(size) bytes: its limit is \(UInt64(0xFF00_0000) * 512) bytes (2040 GiB)\n",
         ]
         for (format, message) in expected {
             let (result, peak) = try Self.measured(["export", path, "-f", format, "-o", folder.file("out.\(format)"), "--no-progress"])

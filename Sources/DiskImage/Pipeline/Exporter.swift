@@ -83,7 +83,7 @@ public enum Exporter {
         let sourceFiles = SourceWatch.files(of: opened, main: file)
         let watch = SourceWatch(sourceFiles, checksNames: !(streamed || isStandardInput))
         let protected = sourceFiles.map { ProtectedFile(path: $0.path, identity: $0.identity) }
-        let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options)
+        let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options, path: sourcePath)
 
         let output: StagedFile?
         let outputName: String
@@ -272,7 +272,7 @@ public enum Exporter {
 
     /// The virtual size to write: the source size, rounded up to a whole MiB on request and to
     /// a whole sector for the sector-based formats; then checked against the format's limit.
-    static func plannedVirtualSize(source: any VirtualDisk, options: ExportOptions) throws(DiskImageError) -> (UInt64, [String]) {
+    static func plannedVirtualSize(source: any VirtualDisk, options: ExportOptions, path: String? = nil) throws(DiskImageError) -> (UInt64, [String]) {
         guard source.size > 0 else {
             throw DiskImageError.unsupportedSource(path: source.path, reason: "is empty (0 bytes); there is no disk to export")
         }
@@ -292,7 +292,7 @@ public enum Exporter {
             size = aligned
         }
         if size > entry.sizeLimit.bytes {
-            throw DiskImageError.sizeTooLarge(format: entry.sizeLimit.name, size: size, limit: entry.sizeLimit.bytes)
+            throw DiskImageError.sizeTooLarge(path: path, format: entry.sizeLimit.name, size: size, limit: entry.sizeLimit.bytes)
         }
         return (size, warnings)
     }

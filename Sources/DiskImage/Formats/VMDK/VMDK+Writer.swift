@@ -58,7 +58,7 @@ extension VMDK {
         func sectorOffset(_ position: UInt64) throws(DiskImageError) -> UInt32 {
             let sector = position / UInt64(sectorSize)
             guard sector <= UInt64(UInt32.max) else {
-                throw DiskImageError.sizeTooLarge(format: "a stream-optimized vmdk (32-bit sector offsets)",
+                throw DiskImageError.sizeTooLarge(path: nil, format: "a stream-optimized vmdk (32-bit sector offsets)",
                                                   size: position, limit: UInt64(UInt32.max) * UInt64(sectorSize))
             }
             return UInt32(sector)
