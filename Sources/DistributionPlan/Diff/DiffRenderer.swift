@@ -43,7 +43,13 @@ import ConfigDocument
 ///   }],
 ///   "prerequisites": [{"action": "added" | "removed", "account": string, "regions": [string],
 ///                      "requirement": string}],
-///   "assumptions": [{"action": "added" | "removed", "text": string}]
+///   "assumptions": [{"action": "added" | "removed", "text": string}],
+///   "cost"?: {                          // when an estimate was asked for (PlanDiff.withCost)
+///     "priceDate": string, "imageSizeGiB": int,
+///     "old": Totals, "new": Totals, "delta": Totals
+///       // Totals: {"snapshotGiB": int, "transferGiB": int, "s3GiB": int,
+///       //          "monthlyCents": int, "oneTimeCents": int}  (USD cents, see CostRenderer)
+///   }
 /// }
 /// ```
 public enum DiffRenderer {
@@ -147,6 +153,9 @@ public enum DiffRenderer {
                 out += "  \(fieldMarker(item.action)) assumption: \(show(item.text))\n"
             }
         }
+        if let cost = diff.cost {
+            out += "\n" + CostRenderer.deltaText(cost, color: color)
+        }
         out += "\n" + paint(totalsLine(diff), .bold) + "\n"
         return out
     }
@@ -170,7 +179,7 @@ public enum DiffRenderer {
             return .object(members)
         }
         func optional(_ text: String?) -> PlanValue { text.map(PlanValue.string) ?? .null }
-        let members: [PlanValue.Member] = [
+        var members: [PlanValue.Member] = [
             .init("schemaVersion", .int(schemaVersion)),
             .init("old", side(diff.oldName, diff.oldTaskCount)),
             .init("new", side(diff.newName, diff.newTaskCount)),
@@ -191,6 +200,7 @@ public enum DiffRenderer {
                 .object([.init("action", .string(item.action.rawValue)), .init("text", .string(item.text))])
             })),
         ]
+        if let cost = diff.cost { members.append(.init("cost", CostRenderer.deltaJSON(cost))) }
         // Written member by member, the tasks one at a time: a diff of two fleet plans holds
         // 50,000 tasks, and a tree of them all would be built only to be thrown away.
         var writer = PrettyJSONWriter()

@@ -142,6 +142,8 @@ public struct PlanDiff: Sendable {
     public var prerequisites: [PrerequisiteChange]
     public var assumptions: [AssumptionChange]
     public var totals: Totals
+    /// The cost difference, when the caller asked for one (`withCost`).
+    public var cost: CostDelta?
     /// Task counts of both plans, for the headline.
     public var oldTaskCount: Int
     public var newTaskCount: Int
@@ -195,7 +197,7 @@ public struct PlanDiff: Sendable {
         return PlanDiff(oldName: old.configurationName, newName: new.configurationName,
                         context: contextChanges(old, new), tasks: tasks,
                         prerequisites: prerequisiteChanges(old, new), assumptions: assumptionChanges(old, new),
-                        totals: totals, oldTaskCount: old.tasks.count, newTaskCount: new.tasks.count)
+                        totals: totals, cost: nil, oldTaskCount: old.tasks.count, newTaskCount: new.tasks.count)
     }
 
     static func contextChanges(_ old: Plan, _ new: Plan) -> [ContextChange] {
