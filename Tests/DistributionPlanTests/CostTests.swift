@@ -31,6 +31,16 @@ struct CostTests {
         #expect(text.contains("Why this is an estimate"))
     }
 
+    @Test func goldenEstimate() throws {
+        let plan = try PlanTests.plan("multi-region-cross-account-kms.json")
+        let estimate = CostEstimator.estimate(plan: plan, imageSize: ImageSize(gib: 30, source: .recipe(path: "imageRecipe.blockDeviceMappings")))
+        try PlanTests.expectGolden(CostRenderer.text(estimate), "cost/multi-region-cross-account-kms-30gib.txt")
+        let json = CostRenderer.json(estimate)
+        try PlanTests.expectGolden(json, "cost/multi-region-cross-account-kms-30gib.json")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect((object["totals"] as? [String: Any])?["monthlyCents"] as? Int == 690)
+    }
+
     @Test func everyCommercialRegionIsPriced() throws {
         // botocore's endpoints.json, partition aws (botocore 1.43).
         let regions = ["af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",

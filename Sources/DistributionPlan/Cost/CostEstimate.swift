@@ -56,11 +56,12 @@ public struct CostEstimate: Sendable, Equatable {
 /// Estimates what a plan stores, moves and costs.
 ///
 /// Rules (each from the page named):
-/// - Every AMI copy (`copy-image`, to another region or into another account) is a full
-///   snapshot set of the image in the destination region and account: a copy of an AMI is a
-///   new snapshot with no earlier snapshot to be incremental to (EBS user guide, "Copy an
-///   Amazon EBS snapshot": a first copy into a Region is full, later copies of the same
-///   lineage incremental).
+/// - Every AMI copy (`copy-image`, to another region or into another account) is counted as
+///   a full snapshot set of the image in the destination region and account: an upper bound.
+///   The first copy into a region is full; a later copy may be incremental to an earlier copy
+///   of the same snapshot lineage (EBS user guide, "Copy an Amazon EBS snapshot", and the
+///   "How AWS Pricing Works" whitepaper, Amazon EBS: copies are charged for the data
+///   transferred between regions and then at the destination's snapshot rate).
 /// - A copy to another region moves the image's size across regions once, charged at the
 ///   source region's inter-region rate; a copy inside the source region moves nothing (EC2
 ///   pricing, data transfer within a region is free between these services).
@@ -113,9 +114,9 @@ public enum CostEstimator {
             lines.append(line)
         }
         var caveats = [
-            "an estimate from list prices of \(prices.date) (\(prices.source)), before taxes, discounts and free tiers",
-            "each copy is counted as a full snapshot set of \(size) GiB: the first copy of an image into a region and account is full; snapshots store only written blocks, so a mostly empty disk stores less",
-            "later builds are new AMIs: each build's copies are full again unless old AMIs are deregistered and their snapshots deleted",
+            "an estimate from the price table of \(prices.date) (\(prices.source)), before taxes, discounts and free tiers",
+            "each copy is counted as a full snapshot set of \(size) GiB, an upper bound: the first copy of an image into a region and account is full, but snapshots store only written blocks, so a mostly empty disk stores less",
+            "every build makes new copies: a copy can be incremental to an earlier copy of the same snapshot lineage in that region and account, so later builds may add less than this; old AMIs keep their snapshots until deregistered and deleted",
             "S3 export objects are counted at the disk size, an upper bound: VMDK and VHD leave out unused space",
         ]
         if !unpriced.isEmpty {

@@ -54,7 +54,7 @@ public struct PriceTable: Sendable, Equatable {
     /// price of the nearest comparable region. Prices change; a prices file overrides them.
     public static let bundled = PriceTable(
         date: "2025-06-01",
-        source: "AWS list prices (EBS, EC2 data transfer, S3 pricing pages), compiled 2025-06-01",
+        source: "AWS on-demand list prices: EBS, EC2 data transfer and S3 pricing pages",
         regions: [
             "us-east-1": .init(snapshotGBMonth: 0.05, interRegionTransferGB: 0.02, s3StandardGBMonth: 0.023),
             "us-east-2": .init(snapshotGBMonth: 0.05, interRegionTransferGB: 0.02, s3StandardGBMonth: 0.023),

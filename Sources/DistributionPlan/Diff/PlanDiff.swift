@@ -431,13 +431,17 @@ enum FieldComparison {
         path.isEmpty ? key : path + "." + key
     }
 
+    /// Walks both values once: objects member by member, lists as sets, anything else by
+    /// equality. (Checking whole subtrees for equality at every level would compare the same
+    /// leaves once per level: 50,000 changed tasks make that show.)
     static func compare(_ old: PlanValue, _ new: PlanValue, path: String, into changes: inout [Change]) {
-        if old == new { return }
         switch (old, new) {
         case let (.object(before), .object(after)):
-            for member in before {
+            for (index, member) in before.enumerated() {
                 let memberPath = join(path, member.key)
-                if let match = after.first(where: { $0.key == member.key }) {
+                // Members are usually in the same order on both sides.
+                let match = index < after.count && after[index].key == member.key ? after[index] : after.first { $0.key == member.key }
+                if let match {
                     compare(member.value, match.value, path: memberPath, into: &changes)
                 } else {
                     changes.append(change(memberPath, .removed, old: member.value, new: nil))
@@ -447,21 +451,21 @@ enum FieldComparison {
                 changes.append(change(join(path, member.key), .added, old: nil, new: member.value))
             }
         case let (.list(before), .list(after)):
-            compareLists(before, after, path: path, into: &changes)
+            if before != after { compareLists(before, after, path: path, into: &changes) }
         default:
-            changes.append(change(path, .changed, old: old, new: new))
+            if old != new { changes.append(change(path, .changed, old: old, new: new)) }
         }
     }
 
     /// The member that identifies an entry of a list of objects, when every entry has it:
     /// `Key` of EC2 tags, `ResourceType` of tag specifications.
-    static func identity(of items: [PlanValue]) -> String? {
+    static func identity(of before: [PlanValue], _ after: [PlanValue]) -> String? {
         for key in ["Key", "ResourceType"] {
-            let all = items.allSatisfy { item in
+            func has(_ item: PlanValue) -> Bool {
                 if case let .object(members) = item { return members.contains { $0.key == key } }
                 return false
             }
-            if all { return key }
+            if before.allSatisfy(has), after.allSatisfy(has) { return key }
         }
         return nil
     }
@@ -474,7 +478,7 @@ enum FieldComparison {
     /// Lists are compared as sets (Image Builder applies them as sets: launch permissions,
     /// target accounts, tags); entries with an identity member are matched by it.
     static func compareLists(_ before: [PlanValue], _ after: [PlanValue], path: String, into changes: inout [Change]) {
-        if let key = identity(of: before + after), !before.isEmpty || !after.isEmpty {
+        if !before.isEmpty || !after.isEmpty, let key = identity(of: before, after) {
             func name(_ item: PlanValue) -> String { member(key, of: item)?.displayText ?? "" }
             for item in before {
                 let itemPath = "\(path)[\(key)=\(name(item))]"
