@@ -1,0 +1,88 @@
+import ConfigDocument
+
+/// The size of the image a plan distributes, in GiB, and where it comes from.
+public struct ImageSize: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        /// Given on the command line (`--image-size`).
+        case given
+        /// The sum of the recipe's EBS `volumeSize`s, at this JSON path.
+        case recipe(path: String)
+    }
+
+    /// GiB: EBS volume sizes are whole GiB (EC2 API reference, EbsBlockDevice.VolumeSize).
+    public var gib: Int
+    public var source: Source
+
+    public init(gib: Int, source: Source = .given) {
+        self.gib = gib
+        self.source = source
+    }
+
+    /// What a recipe document says about the image's size.
+    public struct Reading: Sendable {
+        /// Nil when no mapping gives a size.
+        public var size: ImageSize?
+        /// Mappings that add a volume without a `volumeSize`: the size comes from the parent
+        /// image or the snapshot, which imgship cannot see.
+        public var unsizedDevices: [String]
+        public var problems: [Problem]
+    }
+
+    /// The image size from a recipe's `blockDeviceMappings`: the sum of `ebs.volumeSize` of the
+    /// mappings that add a device (a mapping with `noDevice` removes one; Image Builder API,
+    /// InstanceBlockDeviceMapping). Reads get-image-recipe (`imageRecipe`), get-image
+    /// (`image.imageRecipe`), a create-image-recipe request, or an `AWS::ImageBuilder::ImageRecipe`
+    /// resource of a CloudFormation template (`BlockDeviceMappings[].Ebs.VolumeSize`).
+    public static func fromRecipe(document text: String) -> Reading {
+        let document: ConfigValue
+        do {
+            document = try DocumentReader.parse(text)
+        } catch {
+            return Reading(size: nil, unsizedDevices: [], problems: [error])
+        }
+        guard let (recipe, path, naming) = recipeObject(in: document) else {
+            return Reading(size: nil, unsizedDevices: [], problems: [Problem(.error, "", "no image recipe with blockDeviceMappings found (imageRecipe, image.imageRecipe, a recipe request, or an AWS::ImageBuilder::ImageRecipe resource)", at: document)])
+        }
+        return sum(recipe, path: path, naming: naming)
+    }
+
+    /// The recipe object of a document, its path and its field spelling.
+    static func recipeObject(in document: ConfigValue) -> (ConfigValue, String, FieldNaming)? {
+        if let recipe = document["imageRecipe"] { return (recipe, "imageRecipe", .api) }
+        if let recipe = document["image"]?["imageRecipe"] { return (recipe, "image.imageRecipe", .api) }
+        if document["blockDeviceMappings"] != nil { return (document, "", .api) }
+        for (name, resource) in document["Resources"]?.members ?? [] where resource["Type"]?.string == "AWS::ImageBuilder::ImageRecipe" {
+            if let properties = resource["Properties"] { return (properties, "Resources.\(name).Properties", .cloudFormation) }
+        }
+        return nil
+    }
+
+    static func sum(_ recipe: ConfigValue, path: String, naming: FieldNaming) -> Reading {
+        func field(_ name: String) -> String { naming.name(name) }
+        func at(_ suffix: String) -> String { path.isEmpty ? suffix : path + "." + suffix }
+        var total = 0
+        var sized = false
+        var unsized: [String] = []
+        var problems: [Problem] = []
+        let mappings = recipe[field("blockDeviceMappings")]?.array ?? []
+        for (index, mapping) in mappings.enumerated() {
+            let device = mapping[field("deviceName")]?.string ?? "#\(index)"
+            if mapping[field("noDevice")] != nil { continue }
+            guard let ebs = mapping[field("ebs")] else { continue }
+            guard let sizeValue = ebs[field("volumeSize")] else {
+                unsized.append(device)
+                continue
+            }
+            guard let size = sizeValue.int ?? sizeValue.string.flatMap({ Int($0) }), size > 0 else {
+                problems.append(Problem(.error, at("\(field("blockDeviceMappings"))[\(index)].\(field("ebs")).\(field("volumeSize"))"), "expected a size in GiB, found \(sizeValue.typeName)", at: sizeValue))
+                continue
+            }
+            let (sum, overflow) = total.addingReportingOverflow(size)
+            if overflow { break }
+            total = sum
+            sized = true
+        }
+        return Reading(size: sized ? ImageSize(gib: total, source: .recipe(path: at(field("blockDeviceMappings")))) : nil,
+                       unsizedDevices: unsized, problems: problems)
+    }
+}
