@@ -35,8 +35,8 @@ let package = Package(
             name: "ExportJob",
             dependencies: ["DiskImage", "ConfigDocument"]
         ),
-        .executableTarget(
-            name: "imgship",
+        .target(
+            name: "ImgshipCommands",
             dependencies: [
                 "ConfigDocument",
                 "DiskImage",
@@ -44,6 +44,10 @@ let package = Package(
                 "ExportJob",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "imgship",
+            dependencies: ["ImgshipCommands"]
         ),
         .target(
             name: "TestSupport",
@@ -64,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "imgshipTests",
-            dependencies: ["imgship", "TestSupport"]
+            dependencies: ["imgship", "ImgshipCommands", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -71,7 +71,7 @@ struct PlanCommandTests {
         (["--build-version", "0"], "--build-version must be 1 or more"),
     ])
     func hostileFlagsAreRefused(flags: [String], message: String) throws {
-        let result = try runProcess(ExportCommandTests.binary, ["plan", "\(Self.testdata)/container.json"] + flags)
+        let result = InProcess.parse(["plan", "\(Self.testdata)/container.json"] + flags)
         #expect(result.status == 64)
         #expect(result.standardOutput.isEmpty)
         #expect(result.standardError.contains(message), "\(result.standardError)")

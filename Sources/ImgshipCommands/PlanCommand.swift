@@ -114,19 +114,15 @@ struct PlanCommand: ParsableCommand {
         }
     }
 
-    /// One export a region: the image in that region's disk image format, bucket and prefix.
-    /// Image Builder names the object `export-ami-<id>`; the AMI id exists only after the
-    /// build, so the local name is `export-<image name>-<region>`. Paths are absolute, as the
-    /// job file may be saved anywhere.
+    /// The job `--emit-job` prints: the plan's exports as plain values, paths made absolute
+    /// against the current directory.
     static func job(exporting source: String, to destination: String, as exports: [PlannedExport]) -> JobFile {
-        let current = FileManager.default.currentDirectoryPath
-        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : current + "/" + path }
-        let imageName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
-        return JobFile(exports: exports.map { export in
-            JobFile.Export(source: absolute(source), formats: [OutputFormat(parsing: export.diskImageFormat) ?? .raw],
-                           destination: absolute(destination), s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix,
-                           name: "export-\(imageName)-\(export.region)")
-        })
+        JobFile(exporting: source, to: destination,
+                as: exports.map { export in
+                    JobFile.RegionExport(region: export.region, diskImageFormat: export.diskImageFormat,
+                                         s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix)
+                },
+                currentDirectory: FileManager.default.currentDirectoryPath)
     }
 
     /// Image Builder's buildDate form, UTC: 2026-11-24T09-30-00Z has no colons, which AMI
