@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "imgshipTests",
-            dependencies: ["imgship", "ImgshipCommands", "TestSupport"]
+            dependencies: ["imgship", "ImgshipCommands", "DiskImage", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

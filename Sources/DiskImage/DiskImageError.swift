@@ -32,6 +32,9 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     /// The user interrupted the export.
     case cancelled
 
+    /// What `outputExists` says after the path.
+    public static let outputExistsAdvice = "exists; pass --force to overwrite it"
+
     public var description: String {
         switch self {
         case let .system(call, path, code):
@@ -42,7 +45,7 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
         case let .sizeTooLarge(path, format, size, limit):
             return (path.map { "\($0): " } ?? "") + "\(format) cannot hold \(size) bytes: its limit is \(limit) bytes (\(limit >> 30) GiB)"
         case let .outputExists(path):
-            return "\(path) exists; pass --force to overwrite it"
+            return "\(path) \(Self.outputExistsAdvice)"
         case let .malformedImage(path, offset, reason):
             return "\(path) at offset \(offset): \(reason)"
         case let .refusedExtent(descriptor, line, extent, reason):

@@ -22,8 +22,10 @@ public struct UnitResult: Sendable, Equatable {
     public var bytes: UInt64?
     public var sha256: String?
     public var seconds: Double
-    /// Why it failed.
-    public var error: String?
+    /// Why it failed, typed until printed.
+    public var failure: UnitFailure?
+    /// Why it failed, as printed and reported.
+    public var error: String? { failure?.description }
     /// Why an existing output was replaced (with `replaceInvalid`).
     public var replaced: String?
 }
@@ -151,7 +153,7 @@ public struct JobRunner: Sendable {
         let sourceExists = stat(unit.source, &sourceStatus) == 0
         if outputExists, sourceExists, outputStatus.st_dev == sourceStatus.st_dev, outputStatus.st_ino == sourceStatus.st_ino {
             // Through a link the job file cannot see: replacing it would destroy what it reads.
-            result.error = "\(unit.output) is the source \(unit.source) itself; give another name, s3Prefix or destination"
+            result.failure = .outputIsSource(output: unit.output, source: unit.source)
             return result
         }
         if outputExists {
@@ -163,7 +165,7 @@ public struct JobRunner: Sendable {
                 return result
             case let .invalid(reason):
                 guard replaceInvalid else {
-                    result.error = "\(unit.output) \(reason); remove it or run with --force to export it again"
+                    result.failure = .outputNotReplaced(output: unit.output, reason: reason)
                     return result
                 }
                 overwrite = true
@@ -180,7 +182,7 @@ public struct JobRunner: Sendable {
             for path in [unit.manifest, unit.record] where fileExists(path) { unlink(path) }
         }
         if let failure = createFolders(unit.folder) {
-            result.error = failure
+            result.failure = .folder(failure)
             return result
         }
         let options = ExportOptions(format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
@@ -199,7 +201,7 @@ public struct JobRunner: Sendable {
             result.bytes = summary.outputSize
         } catch {
             result.status = error == .cancelled ? .cancelled : .failed
-            result.error = "\(error)"
+            result.failure = .export(error)
         }
         return result
     }

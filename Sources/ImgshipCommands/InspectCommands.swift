@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigDocument
 import DiskImage
 import Foundation
 
@@ -30,13 +31,7 @@ struct InfoCommand: ParsableCommand {
         }
         let info = opened.info
         if json {
-            var object: [String: Any] = [
-                "path": info.path, "format": info.format.rawValue, "subformat": info.subformat,
-                "virtualSize": info.virtualSize, "fileSize": info.fileSize, "allocatedBytes": info.allocatedBytes,
-            ]
-            object["details"] = Dictionary(uniqueKeysWithValues: info.details.map { (Self.jsonKey($0.key), $0.value) })
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            try writeToStandardOutput(String(decoding: data, as: UTF8.self) + "\n")
+            try writeToStandardOutput(Self.json(info).encoded() + "\n")
             return
         }
         var lines = [
@@ -49,6 +44,24 @@ struct InfoCommand: ParsableCommand {
             lines.append("\((key + ":").padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)")
         }
         try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
+    }
+
+    /// The `--json` object. Keys in the order earlier releases printed them (JSONSerialization's
+    /// `.sortedKeys`: case-insensitive, digits as numbers), so the bytes stay the same.
+    static func json(_ info: ImageInfo) -> JSONOutput {
+        func sorted(_ members: [(key: String, value: JSONOutput)]) -> JSONOutput {
+            .object(members.sorted { left, right in
+                left.key.compare(right.key, options: [.numeric, .caseInsensitive, .forcedOrdering],
+                                 range: left.key.startIndex..<left.key.endIndex,
+                                 locale: Locale(identifier: "")) == .orderedAscending
+            })
+        }
+        return sorted([
+            ("path", .string(info.path)), ("format", .string(info.format.rawValue)),
+            ("subformat", .string(info.subformat)), ("virtualSize", .unsigned(info.virtualSize)),
+            ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
+            ("details", sorted(info.details.map { (jsonKey($0.key), .string($0.value)) })),
+        ])
     }
 
     /// "cluster size" is "clusterSize" in JSON.

@@ -69,10 +69,8 @@ struct JobCommand: ParsableCommand {
                 if let replaced = result.replaced { line += "  (replaced: it \(replaced))" }
             case .skipped: line += "  (verified against its manifest)"
             case .failed, .cancelled:
-                // Errors about the output start with its path, which the line already shows.
-                if let error = result.error {
-                    line += ": " + (error.hasPrefix(result.unit.output + " ") ? String(error.dropFirst(result.unit.output.count + 1)) : error)
-                }
+                // The line already shows the output's path.
+                if let failure = result.failure { line += ": " + failure.detail(besides: result.unit.output) }
             }
             writeToStandardError(line + "\n")
         }
