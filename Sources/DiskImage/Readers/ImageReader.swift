@@ -63,7 +63,6 @@ public enum ImageReader {
 
     /// `streamed`: the file is a copy of a stream, so a VMDK descriptor in it may name no extents.
     static func open(file: SourceImage, as format: SourceFormat, allowExternalExtents: Bool = false, streamed: Bool = false) throws(DiskImageError) -> OpenedImage {
-        let path = file.path
         switch format {
         case .raw:
             return RAW.open(file)
