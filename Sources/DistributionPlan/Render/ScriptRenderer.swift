@@ -151,9 +151,7 @@ struct ShellWord {
 
     /// Control characters and Unicode line separators: written as escapes, so a value never
     /// spans lines of the script.
-    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
-    }
+    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool { scalar.isControlOrLineSeparator }
 
     /// Bash's `$'...'` quoting: backslash escapes for `\\`, `'` and control characters,
     /// everything else as it is (bash manual, "ANSI-C Quoting").

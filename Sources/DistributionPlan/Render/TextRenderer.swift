@@ -83,9 +83,7 @@ public enum TextRenderer {
         return out
     }
 
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
-    }
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.isControlOrLineSeparator }
 
     /// "12 tasks: 5 AMI copies in 3 regions and 2 accounts, 1 launch permission change, ..."
     public static func headline(_ totals: PlanTotals) -> String {
@@ -114,5 +112,14 @@ public enum TextRenderer {
         }
         let head = plural(totals.tasks, "task", "tasks")
         return parts.isEmpty ? head : head + ": " + parts.joined(separator: ", ")
+    }
+}
+
+extension Unicode.Scalar {
+    /// C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: what the
+    /// schema refuses outside free text, what plain text shows as an escape, and what the
+    /// script writes with `$'...'`, so a value can never start a line of its own.
+    var isControlOrLineSeparator: Bool {
+        value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
     }
 }

@@ -110,8 +110,7 @@ struct SchemaValidator {
     static func firstControlCharacter(in text: String, freeText: Bool) -> (name: String, offset: Int)? {
         for (offset, scalar) in text.unicodeScalars.enumerated() {
             let value = scalar.value
-            let isControl = value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
-            if isControl && !(freeText && (value == 0x09 || value == 0x0A || value == 0x0D)) {
+            if scalar.isControlOrLineSeparator && !(freeText && (value == 0x09 || value == 0x0A || value == 0x0D)) {
                 let hex = String(value, radix: 16, uppercase: true)
                 return ("U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex, offset)
             }
