@@ -62,7 +62,8 @@ struct PlanCommand: ParsableCommand {
     var jobDestination = "exports"
 
     func validate() throws {
-        if let account, account.utf8.count != 12 || !account.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+        // The same checks DistributionPlanner makes of any context, answered here as usage errors.
+        if let account, !DistributionPlanner.isAccountID(account) {
             throw ValidationError("--account must be a 12-digit account id, got '\(account)'")
         }
         if let sourceRegion, !Partition.isRegionName(sourceRegion) {
@@ -71,11 +72,10 @@ struct PlanCommand: ParsableCommand {
         if let buildVersion, buildVersion < 1 {
             throw ValidationError("--build-version must be 1 or more, got \(buildVersion)")
         }
-        // Image Builder's recipe name pattern (API reference, ImageRecipe.name).
-        if let recipeName, recipeName.wholeMatch(of: #/[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]/#) == nil {
+        if let recipeName, !DistributionPlanner.isRecipeName(recipeName) {
             throw ValidationError("--recipe-name must be an Image Builder recipe name (letters, digits, - _ and spaces, 3 to 128 characters), got '\(recipeName)'")
         }
-        if let buildDate, buildDate.wholeMatch(of: #/[0-9A-Za-z.\-_]{1,64}/#) == nil {
+        if let buildDate, !DistributionPlanner.isBuildDate(buildDate) {
             throw ValidationError("--build-date must be letters, digits, '-', '_' and '.' (AMI names allow no ':'), such as 2026-11-24T09-30-00Z, got '\(buildDate)'")
         }
     }
