@@ -149,19 +149,10 @@ struct MotoScriptTests {
         }
     }
 
-    @Test(arguments: cases)
+    /// Every valid configuration: the top-level ones and the documentation corpus's (once
+    /// each; the reruns below use the top-level ones).
+    @Test(arguments: cases + corpusCases)
     func scriptCarriesOutThePlan(_ testCase: Case) throws {
-        let seeded = try Self.seed(testCase.name)
-        let result = try Self.run(seeded)
-        #expect(result.status == 0, "\(result.standardError)")
-        Self.expectNoRejectedCall(result, testCase.name)
-        let state = try MotoState.observe(seeded)
-        try state.expectMatches(seeded)
-    }
-
-    /// The documentation corpus runs too (once each: the reruns are covered above).
-    @Test(arguments: corpusCases)
-    func corpusScriptCarriesOutThePlan(_ testCase: Case) throws {
         let seeded = try Self.seed(testCase.name)
         let result = try Self.run(seeded)
         #expect(result.status == 0, "\(result.standardError)")
