@@ -12,6 +12,9 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible, Comp
     public var message: String
     public var line: Int?
     public var column: Int?
+    /// The file it is in, when a command reads several (`--recipe`, `--prices`); nil for the
+    /// command's main document.
+    public var file: String?
 
     public init(_ severity: Severity, _ path: String, _ message: String, at value: ConfigValue? = nil) {
         self.severity = severity
@@ -23,6 +26,13 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible, Comp
         }
     }
 
+    /// The problem as found in `file`.
+    public func located(in file: String) -> Problem {
+        var problem = self
+        problem.file = file
+        return problem
+    }
+
     /// `path: message`, the form the CLI prints after the file name and position.
     public var description: String {
         path.isEmpty ? message : "\(path): \(message)"
@@ -30,7 +40,8 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible, Comp
 
     /// Document order: by position where known, then by path.
     public static func < (lhs: Problem, rhs: Problem) -> Bool {
-        (lhs.line ?? Int.max, lhs.column ?? 0, lhs.path, lhs.message) < (rhs.line ?? Int.max, rhs.column ?? 0, rhs.path, rhs.message)
+        (lhs.file ?? "", lhs.line ?? Int.max, lhs.column ?? 0, lhs.path, lhs.message)
+            < (rhs.file ?? "", rhs.line ?? Int.max, rhs.column ?? 0, rhs.path, rhs.message)
     }
 }
 

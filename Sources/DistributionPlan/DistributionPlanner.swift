@@ -9,6 +9,8 @@ public enum DistributionPlanner {
         public var problems: [Problem]
         /// Nil when any error was found.
         public var plan: Plan?
+        /// The configuration as read, when it could be read (the pipeline checks look at it).
+        public var configuration: DistributionConfiguration?
 
         public var errors: [Problem] { problems.filter { $0.severity == .error } }
         public var warnings: [Problem] { problems.filter { $0.severity == .warning } }
@@ -28,10 +30,10 @@ public enum DistributionPlanner {
         problems += CrossFieldRules.check(configuration, context: context)
         problems.sort()
         guard !problems.contains(where: { $0.severity == .error }) else {
-            return Outcome(form: loaded.form, problems: problems, plan: nil)
+            return Outcome(form: loaded.form, problems: problems, plan: nil, configuration: configuration)
         }
         let plan = Planner.plan(configuration, context: context, warnings: problems.filter { $0.severity == .warning })
-        return Outcome(form: loaded.form, problems: problems, plan: plan)
+        return Outcome(form: loaded.form, problems: problems, plan: plan, configuration: configuration)
     }
 
     /// The command line's context completed by what the document states. A flag that

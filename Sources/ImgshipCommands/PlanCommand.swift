@@ -8,47 +8,47 @@ import DistributionPlan
 import ExportJob
 import Foundation
 
+/// `imgship plan`: a group whose default subcommand plans one configuration, so
+/// `imgship plan CONFIG` and `imgship plan diff OLD NEW` both read as they should.
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Check an EC2 Image Builder distribution configuration and show what distributing an image with it would do.",
         discussion: """
-        A dry run: no AWS call is made. CONFIG, JSON or YAML, is the API form (create-/update-distribution-configuration \
-        --cli-input-json), the answer of get-distribution-configuration or get-image, or a CloudFormation template \
-        with an AWS::ImageBuilder::DistributionConfiguration resource. Errors exit 2; warnings are printed and exit 0 \
-        unless --strict.
-        """)
+        A dry run: no AWS call is made. `imgship plan CONFIG` plans one configuration (the show subcommand); \
+        `imgship plan diff OLD NEW` shows what changing OLD into NEW would change.
+        """,
+        subcommands: [PlanShowCommand.self, PlanDiffCommand.self],
+        defaultSubcommand: PlanShowCommand.self)
+}
 
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json, script
-    }
+struct PlanShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Plan one distribution configuration (the default: `imgship plan CONFIG`).",
+        discussion: """
+        CONFIG, JSON or YAML, is the API form (create-/update-distribution-configuration --cli-input-json), the answer \
+        of get-distribution-configuration or get-image, or a CloudFormation template with an \
+        AWS::ImageBuilder::DistributionConfiguration resource. With --pipeline, --recipe and --infrastructure (or a \
+        get-image answer or a template that carries them) the header shows the pipeline, and its schedule, block \
+        devices and placement are checked; with --image-size or a recipe, the plan ends with its size and an estimate \
+        of its cost. Errors exit 2; warnings are printed and exit 0 unless --strict.
+        """)
 
     @Argument(help: "The configuration file, or - for standard input.")
     var config: String
 
-    @Option(help: "The region the image is built in (default: the first listed region).")
-    var sourceRegion: String?
+    @OptionGroup(title: "Context")
+    var context: PlanContextOptions
 
-    @Option(help: "The owner account id (default: a placeholder shown as <owner>).")
-    var account: String?
+    @OptionGroup(title: "Pipeline, size and cost")
+    var review: PlanReviewOptions
 
-    @Option(help: "linux, windows or macos (default: linux, or what get-image says).")
-    var platform: PlanContext.Platform?
+    @Option(help: "How many next starts of the pipeline's schedule to show (1 to 100).")
+    var next = 1
 
-    @Option(help: "The build date for {{ imagebuilder:buildDate }} (default: get-image's, else now, UTC).")
-    var buildDate: String?
-
-    @Option(help: "The build version for {{ imagebuilder:buildVersion }} (default: get-image's, else 1).")
-    var buildVersion: Int?
-
-    @Option(help: "The image recipe's name: AMIs without a configured name are named '<recipe name> <build date>' (default: get-image's).")
-    var recipeName: String?
-
-    @Option(help: "The logical id of the distribution configuration to plan, when a CloudFormation template has several.")
-    var resource: String?
-
-    @Option(name: .shortAndLong, help: "text, json, or script (a bash script of AWS CLI commands; imgship never runs it).")
-    var output: Format = .text
+    @OptionGroup(title: "Output")
+    var output: PlanOutputOptions
 
     @Flag(help: "Treat warnings as errors.")
     var strict = false
@@ -58,58 +58,47 @@ struct PlanCommand: ParsableCommand {
         valueName: "source-image"))
     var emitJob: String?
 
-    @Option(help: "With --emit-job: the local folder standing for S3; buckets become its subfolders.")
-    var jobDestination = "exports"
+    @Option(help: "With --emit-job: the local folder standing for S3; buckets become its subfolders (default: exports).")
+    var jobDestination: String?
 
     func validate() throws {
-        // The same checks DistributionPlanner makes of any context, answered here as usage errors.
-        if let account, !DistributionPlanner.isAccountID(account) {
-            throw ValidationError("--account must be a 12-digit account id, got '\(account)'")
+        guard (1...100).contains(next) else { throw ValidationError("--next must be 1 to 100, got \(next)") }
+        if jobDestination != nil && emitJob == nil {
+            throw ValidationError("--job-destination applies only with --emit-job")
         }
-        if let sourceRegion, !Partition.isRegionName(sourceRegion) {
-            throw ValidationError("--source-region must be a region name such as us-east-1 (\(Partition.regionPattern)), got '\(sourceRegion)'")
-        }
-        if let buildVersion, buildVersion < 1 {
-            throw ValidationError("--build-version must be 1 or more, got \(buildVersion)")
-        }
-        if let recipeName, !DistributionPlanner.isRecipeName(recipeName) {
-            throw ValidationError("--recipe-name must be an Image Builder recipe name (letters, digits, - _ and spaces, 3 to 128 characters), got '\(recipeName)'")
-        }
-        if let buildDate, !DistributionPlanner.isBuildDate(buildDate) {
-            throw ValidationError("--build-date must be letters, digits, '-', '_' and '.' (AMI names allow no ':'), such as 2026-11-24T09-30-00Z, got '\(buildDate)'")
+        if emitJob != nil, let format = output.explicitFormat, format != .json {
+            throw ValidationError("--emit-job prints a job file (JSON); --format \(format.rawValue) does not apply")
         }
     }
 
     func run() throws {
-        let text = try readDocument(config)
-        let context = PlanContext(sourceRegion: sourceRegion, ownerAccount: account, platform: platform,
-                                  buildDate: buildDate, buildVersion: buildVersion, recipeName: recipeName,
-                                  fallbackBuildDate: Self.now())
-        let outcome = DistributionPlanner.plan(document: text, context: context, resource: resource)
-        let name = config == "-" ? "<stdin>" : config
-        for problem in outcome.problems {
-            let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
-            writeToStandardError("\(name)\(position): \(problem.severity.rawValue): \(problem)\n")
-        }
-        guard let plan = outcome.plan else {
-            writeToStandardError("imgship: \(outcome.errors.count) error(s); no plan\n")
+        let documents = try review.documents()
+        let review = PlanReview.make(config: NamedDocument(name: nil, text: try readDocument(config)),
+                                     context: context.planContext(fallbackBuildDate: Self.now()),
+                                     inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next))
+        let name = displayName(config)
+        printProblems(review.problems, in: name)
+        guard let plan = review.plan else {
+            writeToStandardError("imgship: \(review.errors.count) error(s); no plan\n")
             throw ExitCode(2)
         }
+        let text: String
         if let emitJob {
             guard !plan.exports.isEmpty else {
                 writeToStandardError("imgship: error: \(name): no region has an s3ExportConfiguration; there is nothing to export\n")
                 throw ExitCode(2)
             }
-            try writeToStandardOutput(Self.job(exporting: emitJob, to: jobDestination, as: plan.exports).json())
+            text = Self.job(exporting: emitJob, to: jobDestination ?? "exports", as: plan.exports).json()
         } else {
-            switch output {
-            case .text: try writeToStandardOutput(TextRenderer.render(plan))
-            case .json: try writeToStandardOutput(JSONRenderer.render(plan))
-            case .script: try writeToStandardOutput(ScriptRenderer.render(plan))
+            switch output.resolvedFormat {
+            case .text: text = review.text(plan)
+            case .json: text = review.json(plan)
+            case .script: text = ScriptRenderer.render(plan)
             }
         }
-        if strict && !outcome.warnings.isEmpty {
-            writeToStandardError("imgship: \(outcome.warnings.count) warning(s) with --strict\n")
+        try output.write(text)
+        if strict && !review.warnings.isEmpty {
+            writeToStandardError("imgship: \(review.warnings.count) warning(s) with --strict\n")
             throw ExitCode(2)
         }
     }
@@ -134,6 +123,20 @@ struct PlanCommand: ParsableCommand {
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour))-\(two(parts.tm_min))-\(two(parts.tm_sec))Z"
     }
+}
+
+/// The problems of a plan's documents on standard error, `file:line:column: severity: path:
+/// message`; a problem without a file of its own is `mainDocument`'s.
+func printProblems(_ problems: [Problem], in mainDocument: String) {
+    for problem in problems {
+        let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
+        writeToStandardError("\(problem.file ?? mainDocument)\(position): \(problem.severity.rawValue): \(problem)\n")
+    }
+}
+
+/// How a document path is shown in messages: `-` is standard input.
+func displayName(_ path: String) -> String {
+    path == "-" ? "<stdin>" : path
 }
 
 extension PlanContext.Platform: ExpressibleByArgument {

@@ -47,8 +47,8 @@ struct OutputErrorTests {
         """.write(toFile: job, atomically: true, encoding: .utf8)
         return [
             ["plan", config, "--source-region", "us-east-1"],
-            ["plan", config, "--source-region", "us-east-1", "-o", "json"],
-            ["plan", config, "--source-region", "us-east-1", "-o", "script"],
+            ["plan", config, "--source-region", "us-east-1", "--format", "json"],
+            ["plan", config, "--source-region", "us-east-1", "--format", "script"],
             ["plan", config, "--source-region", "us-east-1", "--emit-job", "disk.raw"],
             ["info", Self.example, "--json"],
             ["info", Self.example],

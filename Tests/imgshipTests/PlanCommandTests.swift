@@ -31,7 +31,7 @@ struct PlanCommandTests {
 
     @Test func warningsPrintAndFailOnlyWhenStrict() throws {
         let file = "\(Self.testdata)/container.json"
-        let relaxed = try runProcess(ExportCommandTests.binary, ["plan", file, "-o", "json"])
+        let relaxed = try runProcess(ExportCommandTests.binary, ["plan", file, "--format", "json"])
         #expect(relaxed.status == 0)
         #expect(relaxed.standardError == "\(file): warning: no --source-region given; assuming the first listed region, us-east-1\n")
         let json = try JSONSerialization.jsonObject(with: relaxed.standardOutput) as? [String: Any]
@@ -53,7 +53,7 @@ struct PlanCommandTests {
         #expect(ambiguous.status == 2)
         #expect(ambiguous.standardError.hasPrefix("\(file): error: Resources: the template has 2 distribution configurations (FleetAmiDistribution, FleetContainerDistribution); choose one with --resource\n"))
         let result = try runProcess(ExportCommandTests.binary, ["plan", file, "--source-region", "eu-central-1", "--resource", "FleetAmiDistribution",
-                                                                "--account", "123456789012", "-o", "script"])
+                                                                "--account", "123456789012", "--format", "script"])
         #expect(result.status == 0, "\(result.standardError)")
         let script = String(decoding: result.standardOutput, as: UTF8.self)
         #expect(script.hasPrefix("#!/usr/bin/env bash\n# Distribution plan for \"fleet-ami\""))
@@ -82,7 +82,7 @@ struct PlanCommandTests {
         try #"{"name": "unnamed-amis", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {}}, {"region": "eu-west-1", "amiDistributionConfiguration": {}}]}"#
             .write(toFile: folder.file("unnamed.json"), atomically: true, encoding: .utf8)
         let result = try runProcess(ExportCommandTests.binary, ["plan", folder.file("unnamed.json"), "--source-region", "us-east-1",
-                                                                "--build-date", "2026-11-24T09-00-00Z", "--recipe-name", "web recipe", "-o", "script"])
+                                                                "--build-date", "2026-11-24T09-00-00Z", "--recipe-name", "web recipe", "--format", "script"])
         #expect(result.status == 0, "\(result.standardError)")
         let script = String(decoding: result.standardOutput, as: UTF8.self)
         #expect(script.contains("--name 'web recipe 2026-11-24T09-00-00Z'"))

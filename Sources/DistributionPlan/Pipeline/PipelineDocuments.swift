@@ -62,16 +62,41 @@ public struct PipelineDocuments: Sendable {
     /// `platform` let the cross checks see the distribution: S3 export is refused for macOS.
     public static func load(pipeline: String? = nil, recipe: String? = nil, infrastructure: String? = nil,
                             distribution: DistributionConfiguration? = nil, platform: PlanContext.Platform? = nil) -> PipelineDocuments {
-        var documents = PipelineDocuments(pipeline: nil, recipe: nil, infrastructure: nil, problems: [])
-        for text in [pipeline, recipe, infrastructure].compactMap({ $0 }) {
+        load([pipeline, recipe, infrastructure].compactMap { $0.map { NamedDocument(name: nil, text: $0) } },
+             distribution: distribution, platform: platform)
+    }
+
+    /// Reads and checks `documents`, in any order, each a pipeline, recipe or infrastructure
+    /// document, a get-image response or a template; problems of a named document name it.
+    public static func load(_ documents: [NamedDocument], distribution: DistributionConfiguration? = nil,
+                            platform: PlanContext.Platform? = nil) -> PipelineDocuments {
+        var result = PipelineDocuments(pipeline: nil, recipe: nil, infrastructure: nil, problems: [])
+        for document in documents {
+            let before = result.problems.count
             do {
-                documents.read(try DocumentReader.parse(text))
+                result.read(try DocumentReader.parse(document.text))
             } catch {
-                documents.problems.append(error)
+                result.problems.append(error)
+            }
+            if let name = document.name {
+                for index in before..<result.problems.count { result.problems[index].file = name }
             }
         }
-        documents.crossCheck(distribution: distribution, platform: platform)
-        return documents
+        result.crossCheck(distribution: distribution, platform: platform)
+        return result
+    }
+
+    /// Whether a distribution's own document carries pipeline parts too: a get-image response
+    /// (recipe, infrastructure) or a template with pipeline, recipe or infrastructure
+    /// resources. A text search first, so a large configuration is not parsed twice for nothing.
+    public static func carriesPipelineParts(_ text: String) -> Bool {
+        if text.contains("AWS::ImageBuilder::ImagePipeline") || text.contains("AWS::ImageBuilder::ImageRecipe")
+            || text.contains("AWS::ImageBuilder::ContainerRecipe") || text.contains("AWS::ImageBuilder::InfrastructureConfiguration") {
+            return true
+        }
+        guard text.contains("imageRecipe") || text.contains("containerRecipe") || text.contains("infrastructureConfiguration"),
+              let document = try? DocumentReader.parse(text), let image = document["image"] else { return false }
+        return image["imageRecipe"] != nil || image["containerRecipe"] != nil || image["infrastructureConfiguration"] != nil
     }
 
     /// Takes whatever `document` holds.
@@ -273,5 +298,60 @@ public struct PipelineDocuments: Sendable {
             lines.append(placement)
         }
         return Summary(lines: lines)
+    }
+}
+
+extension PipelineDocuments {
+    /// The pipeline for `plan --format json` (member `pipeline`), parts absent from the
+    /// documents left out:
+    /// ```
+    /// {"name"?: string, "status"?: string, "platform"?: "Linux" | "Windows" | "macOS",
+    ///  "schedule"?: {"expression": string, "timezone": string, "startCondition": string,
+    ///                "next": [{"local": string, "utc": string}]},
+    ///  "recipe"?: {"kind": "image" | "container", "name"?: string, "version"?: string,
+    ///              "parentImage"?: string, "components": [string], "sizeGiB"?: int},
+    ///  "infrastructure"?: {"name"?: string, "instanceTypes": [string], "tenancy"?: string,
+    ///                      "hostId"?: string, "hostResourceGroupArn"?: string,
+    ///                      "availabilityZone"?: string}}
+    /// ```
+    public func jsonValue(now: Date, nextRuns: Int = 1) -> PlanValue {
+        var members: [PlanValue.Member] = []
+        func optional(_ key: String, _ text: String?, into list: inout [PlanValue.Member]) {
+            if let text { list.append(.init(key, .string(text))) }
+        }
+        if let pipeline {
+            optional("name", pipeline.name, into: &members)
+            optional("status", pipeline.status, into: &members)
+            if let schedule = pipeline.schedule {
+                let starts = schedule.nextStarts(after: now, count: max(1, nextRuns))
+                members.append(.init("schedule", .object([
+                    .init("expression", .string(schedule.expression)),
+                    .init("timezone", .string(schedule.timeZoneName)),
+                    .init("startCondition", .string(schedule.startCondition.rawValue)),
+                    .init("next", .list(starts.map { .object([.init("local", .string($0.local)), .init("utc", .string($0.utc))]) })),
+                ])))
+            }
+        }
+        optional("platform", (pipeline?.platform ?? recipe?.platform)?.rawValue, into: &members)
+        if let recipe {
+            var fields: [PlanValue.Member] = [.init("kind", .string(recipe.kind))]
+            optional("name", recipe.name, into: &fields)
+            optional("version", recipe.version, into: &fields)
+            optional("parentImage", recipe.parentImage, into: &fields)
+            fields.append(.init("components", .list(recipe.componentArns.map(PlanValue.string))))
+            if let size = recipe.size { fields.append(.init("sizeGiB", .int(size.gib))) }
+            members.append(.init("recipe", .object(fields)))
+        }
+        if let infrastructure {
+            var fields: [PlanValue.Member] = []
+            optional("name", infrastructure.name, into: &fields)
+            fields.append(.init("instanceTypes", .list(infrastructure.instanceTypes.map(PlanValue.string))))
+            optional("tenancy", infrastructure.tenancy, into: &fields)
+            optional("hostId", infrastructure.hostId, into: &fields)
+            optional("hostResourceGroupArn", infrastructure.hostResourceGroupArn, into: &fields)
+            optional("availabilityZone", infrastructure.availabilityZone, into: &fields)
+            members.append(.init("infrastructure", .object(fields)))
+        }
+        return .object(members)
     }
 }

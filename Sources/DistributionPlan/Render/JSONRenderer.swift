@@ -6,6 +6,11 @@ public enum JSONRenderer {
     public static let schemaVersion = 1
 
     public static func render(_ plan: Plan) -> String {
+        render(plan, adding: [])
+    }
+
+    /// `adding`: members after the plan's own (`pipeline`, `cost`).
+    public static func render(_ plan: Plan, adding extra: [PlanValue.Member]) -> String {
         var context: [PlanValue.Member] = [
             .init("sourceRegion", .string(plan.sourceRegion)),
             .init("ownerAccount", .string(plan.display(account: plan.context.owner))),
@@ -62,7 +67,7 @@ public enum JSONRenderer {
             .init("warnings", .list(plan.warnings.map { warning in
                 .object([.init("path", .string(warning.path)), .init("message", .string(warning.message))])
             })),
-        ])
+        ] + extra)
         var writer = Writer()
         writer.write(document, indent: 0)
         writer.bytes.append(UInt8(ascii: "\n"))

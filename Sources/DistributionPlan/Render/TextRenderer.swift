@@ -2,6 +2,12 @@
 /// account in plan order, then prerequisites and warnings.
 public enum TextRenderer {
     public static func render(_ plan: Plan) -> String {
+        render(plan, pipeline: [], cost: nil)
+    }
+
+    /// `pipeline`: the lines of the pipeline that builds the image (`PlanReview`), shown in the
+    /// header; `cost`: the size and cost estimate, shown after the tasks.
+    public static func render(_ plan: Plan, pipeline: [String], cost: CostEstimate?) -> String {
         var out = ""
         let title = plan.configurationName.map { "\"\($0)\"" } ?? "(unnamed)"
         out += "Distribution plan for \(title)\n"
@@ -11,6 +17,7 @@ public enum TextRenderer {
             out += "build AMI: \"\(image.name.displayText)\"" + (image.description.map { ", description \"\($0)\"" } ?? "")
             out += " (Image Builder names it so when it creates it in \(image.region))\n"
         }
+        for line in pipeline { out += line + "\n" }
         out += "Totals: \(headline(plan.totals))\n"
 
         var regions: [String] = []
@@ -37,6 +44,7 @@ public enum TextRenderer {
                 }
             }
         }
+        if let cost { out += "\n" + CostRenderer.text(cost) }
         if !plan.prerequisites.isEmpty {
             out += "\nPrerequisites\n"
             for item in plan.prerequisites {

@@ -1,0 +1,142 @@
+import ConfigDocument
+import Foundation
+
+/// A document's text and the name its problems are reported under; nil for the command's main
+/// document, which the caller names itself.
+public struct NamedDocument: Sendable {
+    public var name: String?
+    public var text: String
+
+    public init(name: String?, text: String) {
+        self.name = name
+        self.text = text
+    }
+}
+
+/// What a reviewer sees of one distribution configuration (`imgship plan`, each side of
+/// `imgship plan diff`): the plan, the pipeline that builds the image it distributes, and the
+/// size and cost of distributing it. The command line only reads files and prints.
+public struct PlanReview: Sendable {
+    /// Everything beside the configuration and its context.
+    public struct Inputs: Sendable {
+        /// The logical id of the configuration to plan in a template with several.
+        public var resource: String?
+        /// `--image-size`: wins over any recipe.
+        public var imageSizeGiB: Int?
+        /// `--recipe`, `--pipeline`, `--infrastructure`: any of them may be a get-image response
+        /// or a template standing for several.
+        public var recipe: NamedDocument?
+        public var pipeline: NamedDocument?
+        public var infrastructure: NamedDocument?
+        /// `--prices`: laid over the bundled price table.
+        public var prices: NamedDocument?
+        /// How many next starts of the schedule to show.
+        public var nextRuns: Int
+        /// The instant next starts are counted from.
+        public var now: Date
+
+        public init(resource: String? = nil, imageSizeGiB: Int? = nil, recipe: NamedDocument? = nil,
+                    pipeline: NamedDocument? = nil, infrastructure: NamedDocument? = nil,
+                    prices: NamedDocument? = nil, nextRuns: Int = 1, now: Date = Date()) {
+            self.resource = resource
+            self.imageSizeGiB = imageSizeGiB
+            self.recipe = recipe
+            self.pipeline = pipeline
+            self.infrastructure = infrastructure
+            self.prices = prices
+            self.nextRuns = nextRuns
+            self.now = now
+        }
+    }
+
+    /// Nil when any document has an error.
+    public var plan: Plan?
+    /// Every problem of every document, the main document's with `file` nil.
+    public var problems: [Problem]
+    /// Nil when no pipeline, recipe or infrastructure was given or carried by the configuration.
+    public var pipeline: PipelineDocuments?
+    /// The pipeline's lines for the plan's header; empty without a pipeline.
+    public var pipelineSummary: [String]
+    /// Nil when neither `--image-size` nor a recipe gives the image's size.
+    public var imageSize: ImageSize?
+    public var prices: PriceTable
+    /// Nil without an image size or a plan.
+    public var cost: CostEstimate?
+    /// The instant and count of the schedule's next starts shown.
+    var now: Date
+    var nextRuns: Int
+
+    public var errors: [Problem] { problems.filter { $0.severity == .error } }
+    public var warnings: [Problem] { problems.filter { $0.severity == .warning } }
+
+    /// Plans `config` and reads what `inputs` give beside it.
+    public static func make(config: NamedDocument, context: PlanContext, inputs: Inputs) -> PlanReview {
+        let outcome = DistributionPlanner.plan(document: config.text, context: context, resource: inputs.resource)
+        var problems = outcome.problems.map { problem in config.name.map(problem.located(in:)) ?? problem }
+
+        // A get-image response or a template may carry the pipeline's parts itself.
+        var documents = [inputs.pipeline, inputs.recipe, inputs.infrastructure].compactMap { $0 }
+        if PipelineDocuments.carriesPipelineParts(config.text) { documents.insert(config, at: 0) }
+        var pipeline: PipelineDocuments?
+        if !documents.isEmpty {
+            let loaded = PipelineDocuments.load(documents, distribution: outcome.configuration,
+                                                platform: outcome.plan?.context.platform ?? context.platform)
+            problems += loaded.problems
+            pipeline = loaded
+        }
+
+        var imageSize = inputs.imageSizeGiB.map { ImageSize(gib: $0) }
+        if imageSize == nil, let recipe = inputs.recipe {
+            // The recipe's own reading names the devices whose size comes from elsewhere.
+            let reading = ImageSize.fromRecipe(document: recipe.text)
+            imageSize = reading.size
+            if !reading.unsizedDevices.isEmpty {
+                let warning = Problem(.warning, "", "\(reading.unsizedDevices.joined(separator: ", ")) "
+                    + "\(reading.unsizedDevices.count == 1 ? "has" : "have") no volumeSize: the size comes from the parent image "
+                    + "or snapshot, which imgship cannot see, and is not counted in the image size")
+                problems.append(recipe.name.map(warning.located(in:)) ?? warning)
+            }
+        }
+        if imageSize == nil { imageSize = pipeline?.recipe?.size }
+
+        var prices = PriceTable.bundled
+        if let file = inputs.prices {
+            let overridden = prices.overridden(byJSON: file.text)
+            prices = overridden.table
+            problems += overridden.problems.map { problem in file.name.map(problem.located(in:)) ?? problem }
+        }
+
+        let failed = problems.contains { $0.severity == .error }
+        let plan = failed ? nil : outcome.plan
+        return PlanReview(plan: plan, problems: problems, pipeline: pipeline,
+                          pipelineSummary: pipeline?.summary(now: inputs.now, nextRuns: inputs.nextRuns).lines ?? [],
+                          imageSize: imageSize, prices: prices,
+                          cost: plan.flatMap { plan in imageSize.map { CostEstimator.estimate(plan: plan, imageSize: $0, prices: prices) } },
+                          now: inputs.now, nextRuns: inputs.nextRuns)
+    }
+}
+
+extension PlanReview {
+    /// The plan for people: the pipeline in the header, the size and cost after the tasks.
+    public func text(_ plan: Plan) -> String {
+        TextRenderer.render(plan, pipeline: pipelineSummary, cost: cost)
+    }
+
+    /// The plan's JSON with `pipeline` and `cost` members when there is a pipeline or an
+    /// estimate (schemas: `PipelineDocuments.jsonValue`, `CostRenderer`).
+    public func json(_ plan: Plan) -> String {
+        var extra: [PlanValue.Member] = []
+        if let pipeline { extra.append(.init("pipeline", pipeline.jsonValue(now: now, nextRuns: nextRuns))) }
+        if let cost { extra.append(.init("cost", CostRenderer.jsonValue(cost))) }
+        return JSONRenderer.render(plan, adding: extra)
+    }
+
+    /// The diff of two reviews' plans, with the cost delta when either side knows the image's
+    /// size (the new side's size and prices first). Nil when either has no plan.
+    public static func diff(old: PlanReview, new: PlanReview) -> PlanDiff? {
+        guard let oldPlan = old.plan, let newPlan = new.plan else { return nil }
+        let diff = PlanDiff.compare(old: oldPlan, new: newPlan)
+        guard let size = new.imageSize ?? old.imageSize else { return diff }
+        return diff.withCost(old: oldPlan, new: newPlan, imageSize: size, prices: new.prices)
+    }
+}
