@@ -22,6 +22,10 @@ public struct ExportUnit: Sendable, Equatable {
     /// committed with the output and its manifest.
     public var record: String { output + ".imgship.json" }
     public var options: JobFile.Options
+    /// The output's path as the job file names it (destination, bucket, prefix and name,
+    /// before the job file's folder is put in front): the same on every machine, whatever
+    /// folder the job runs from, so shards deal outputs by it (`JobShard`).
+    public var shardKey: String = ""
 
     /// The folder the output lands in; its SHA256SUMS lists it.
     public var folder: String { splitPath(output).folder }
@@ -84,8 +88,10 @@ extension JobFile {
                     continue
                 }
                 owners[resolvedOutput] = ("\(entry) (\(format.rawValue))", output)
+                let named = export.destination + (export.s3Bucket.map { "/" + $0 } ?? "") + "/" + export.fileName(for: format)
                 units.append(ExportUnit(entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
-                                        format: format, output: output, resolvedOutput: resolvedOutput, options: export.options))
+                                        format: format, output: output, resolvedOutput: resolvedOutput, options: export.options,
+                                        shardKey: normalized(named)))
             }
         }
         guard problems.isEmpty else { throw InvalidJobFile(problems: problems) }

@@ -188,6 +188,7 @@ public struct JobRunner: Sendable {
         let options = ExportOptions(format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
                                     level: unit.options.level, adapter: unit.options.adapter,
                                     alignToMiB: unit.options.alignToMiB, overwrite: overwrite, timestamp: timestamp,
+                                    diskIdentifier: timestamp.map { Self.reproducibleIdentifier(epoch: $0, output: unit.shardKey) },
                                     isCancelled: isCancelled, machine: unit.options.machine)
         do throws(DiskImageError) {
             let settings = unit.settings
@@ -204,6 +205,20 @@ public struct JobRunner: Sendable {
             result.failure = .export(error)
         }
         return result
+    }
+
+    /// The disk identifier (VHD unique id, VMDK CID) of an output when the job runs with a
+    /// fixed time (`SOURCE_DATE_EPOCH`): the first 16 bytes of SHA-256 of the time and the
+    /// output's path as the job file names it, so a rerun, or the same job split into shards
+    /// on other machines, writes the same bytes (reproducible-builds.org, SOURCE_DATE_EPOCH),
+    /// while two outputs of one job still differ. Without a fixed time it is random.
+    static func reproducibleIdentifier(epoch: UInt64, output: String) -> [UInt8] {
+        let hasher = SHA256Hasher()
+        hasher.update(Array("imgship disk identifier\u{0}\(epoch)\u{0}\(output)".utf8))
+        let hex = Array(hasher.finalizeHex().utf8.prefix(32))
+        return stride(from: 0, to: hex.count, by: 2).map { index in
+            UInt8(String(decoding: hex[index..<index + 2], as: UTF8.self), radix: 16) ?? 0
+        }
     }
 
     enum ExistingOutput {

@@ -11,11 +11,14 @@ public enum UnitFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case folder(String)
     /// The export failed or was interrupted.
     case export(DiskImageError)
+    /// What a sharded job's merge found (`JobMerge`): a shard's own failure as its report
+    /// gives it, or an output that does not verify now.
+    case merge(String)
 
     public var description: String {
         switch self {
         case let .outputIsSource(output, _), let .outputNotReplaced(output, _): "\(output) \(detail(besides: output))"
-        case let .folder(message): message
+        case let .folder(message), let .merge(message): message
         case let .export(error): "\(error)"
         }
     }
@@ -30,7 +33,7 @@ public enum UnitFailure: Error, Sendable, Equatable, CustomStringConvertible {
             "\(reason); remove it or run with --force to export it again"
         case let .export(.outputExists(path)) where path == output:
             DiskImageError.outputExistsAdvice
-        case .outputIsSource, .outputNotReplaced, .folder, .export:
+        case .outputIsSource, .outputNotReplaced, .folder, .export, .merge:
             description
         }
     }

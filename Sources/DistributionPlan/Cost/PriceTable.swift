@@ -72,7 +72,7 @@ public struct PriceTable: Sendable, Equatable {
             "ap-southeast-2": .init(snapshotGBMonth: 0.055, interRegionTransferGB: 0.098, s3StandardGBMonth: 0.025),
             "ap-southeast-3": .init(snapshotGBMonth: 0.05, interRegionTransferGB: 0.10, s3StandardGBMonth: 0.025),
             "ap-southeast-4": .init(snapshotGBMonth: 0.055, interRegionTransferGB: 0.10, s3StandardGBMonth: 0.025, note: "priced as ap-southeast-2 (storage)"),
-            "ap-southeast-5": .init(snapshotGBMonth: 0.05, interRegionTransferGB: 0.09, s3StandardGBMonth: 0.025, note: "priced as ap-southeast-1"),
+            "ap-southeast-5": .init(snapshotGBMonth: 0.05, interRegionTransferGB: 0.08, s3StandardGBMonth: 0.025, note: "storage priced as ap-southeast-1"),
             "ap-southeast-6": .init(snapshotGBMonth: 0.055, interRegionTransferGB: 0.10, s3StandardGBMonth: 0.025, note: "priced as ap-southeast-2 (storage)"),
             "ap-southeast-7": .init(snapshotGBMonth: 0.05, interRegionTransferGB: 0.09, s3StandardGBMonth: 0.025, note: "priced as ap-southeast-1"),
             "ca-central-1": .init(snapshotGBMonth: 0.055, interRegionTransferGB: 0.02, s3StandardGBMonth: 0.025),

@@ -22,10 +22,14 @@ public enum BlockDeviceRules {
     }
 
     /// Per type (EBS user guide, "Amazon EBS volume types"; sizes capped at the Image Builder
-    /// model's 16000, iops at its 64000).
+    /// model's 16000, iops at its 64000). EC2 raised gp3 to 64 TiB, 80,000 IOPS and 2,000 MiB/s
+    /// in September 2025 (botocore ec2 1.40.40 documentation, AWS What's New 2025-09), and
+    /// io2 goes to 64 TiB and 256,000 IOPS; the Image Builder model (botocore 1.43.67:
+    /// `EbsVolumeSizeInteger` 1-16000, `EbsIopsInteger` 100-64000, `EbsVolumeThroughput`
+    /// 125-1000) has not followed, and a recipe passes through it first.
     public static let limits: [String: Limits] = [
-        // gp3: 3,000-16,000 IOPS, 500 IOPS per GiB; throughput 125-1,000 MiB/s (below).
-        "gp3": Limits(size: 1...16000, iops: 3000...16000, iopsPerGiB: 500, iopsRequired: false),
+        // gp3: 3,000-80,000 IOPS (the model: 64,000), 500 IOPS per GiB; throughput below.
+        "gp3": Limits(size: 1...16000, iops: 3000...64000, iopsPerGiB: 500, iopsRequired: false),
         // gp2: IOPS follow the size (3 per GiB); they cannot be provisioned.
         "gp2": Limits(size: 1...16000, iops: nil, iopsPerGiB: nil, iopsRequired: false),
         // io1: 100-64,000 IOPS, at most 50 per GiB; 4 GiB and up.
@@ -39,7 +43,8 @@ public enum BlockDeviceRules {
         "standard": Limits(size: 1...1024, iops: nil, iopsPerGiB: nil, iopsRequired: false),
     ]
 
-    /// gp3 throughput, MiB/s (API model `EbsVolumeThroughput`; EBS user guide, gp3).
+    /// gp3 throughput, MiB/s (Image Builder API model `EbsVolumeThroughput`; EC2 allows 2,000
+    /// since September 2025).
     public static let gp3Throughput = 125...1000
     /// gp3: at most 0.25 MiB/s of throughput per provisioned IOPS, so throughput x 4 <= iops
     /// (EBS user guide, gp3 "Throughput performance").

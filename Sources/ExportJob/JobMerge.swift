@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConfigDocument
+import DiskImage
+import Foundation
+
+/// `imgship job FILE --merge`: the reports of a sharded job's shards made into the report one
+/// unsharded run would have written (timings aside), with every output checked.
+///
+/// Each shard wrote `job-report.I-of-N.json` beside the job file. The merge needs all N of
+/// them, one N; each output of the job must be in exactly one of them (matched by its entry
+/// and format, which do not depend on the folder a shard ran from). Outputs a shard exported
+/// or skipped are verified again against their manifests here, so a shard that lied or a
+/// file changed since is caught; then every folder's `SHA256SUMS` is written from the merged
+/// results, and the merged report is what `job-report.json` holds.
+public enum JobMerge {
+    /// One output's line in a shard's report.
+    public struct ReportedResult: Sendable, Equatable {
+        public var status: UnitResult.Status
+        public var seconds: Double
+        public var replaced: String?
+        public var error: String?
+    }
+
+    /// One shard's report, read back.
+    public struct ShardReport: Sendable {
+        public var shard: JobShard
+        public var path: String
+        public var started: Date?
+        public var seconds: Double
+        /// By `entry` and format, as `ExportUnit` names them.
+        public var results: [String: ReportedResult]
+
+        static func key(entry: String, format: String) -> String { entry + " " + format }
+    }
+
+    /// Why the merge could not be made: every reason, each naming its file.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var reasons: [String]
+        public var description: String { reasons.joined(separator: "\n") }
+    }
+
+    /// The shard reports in `folder` (`job-report.I-of-N.json`), sorted by index.
+    public static func reportPaths(in folder: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.compactMap { name -> (JobShard, String)? in
+            guard name.hasPrefix("job-report."), name.hasSuffix(".json") else { return nil }
+            let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
+            guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")),
+                  shard.reportName == name else { return nil }
+            return (shard, (folder == "." ? "" : folder + "/") + name)
+        }
+        .sorted { ($0.0.count, $0.0.index) < ($1.0.count, $1.0.index) }
+        .map(\.1)
+    }
+
+    /// Reads one shard's report; the shard comes from its name.
+    public static func read(_ path: String) throws(Failure) -> ShardReport {
+        let name = splitPath(path).name
+        let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
+        guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")) else {
+            throw Failure(reasons: ["\(path): not a shard report name (job-report.I-of-N.json)"])
+        }
+        let document: ConfigValue
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            document = try DocumentReader.parse(text)
+        } catch let problem as Problem {
+            throw Failure(reasons: ["\(path):\(problem.line ?? 1):\(problem.column ?? 1): \(problem)"])
+        } catch {
+            throw Failure(reasons: ["\(path): cannot read: \((error as NSError).localizedDescription)"])
+        }
+        guard let exports = document["exports"]?.array else {
+            throw Failure(reasons: ["\(path): expected a job report with an exports list"])
+        }
+        var results: [String: ReportedResult] = [:]
+        var reasons: [String] = []
+        for (index, item) in exports.enumerated() {
+            guard let entry = item["entry"]?.string, let format = item["format"]?.string,
+                  let status = item["status"]?.string.flatMap(UnitResult.Status.init(rawValue:)) else {
+                reasons.append("\(path): exports[\(index)]: expected entry, format and status (\(UnitResult.Status.allCases.map(\.rawValue).joined(separator: ", ")))")
+                continue
+            }
+            let seconds = item["seconds"].flatMap { value -> Double? in
+                if case let .number(digits) = value.kind { return Double(digits) }
+                return nil
+            } ?? 0
+            results[ShardReport.key(entry: entry, format: format)] =
+                ReportedResult(status: status, seconds: seconds, replaced: item["replaced"]?.string, error: item["error"]?.string)
+        }
+        guard reasons.isEmpty else { throw Failure(reasons: reasons) }
+        let started = document["started"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) }
+        let seconds = document["seconds"].flatMap { value -> Double? in
+            if case let .number(digits) = value.kind { return Double(digits) }
+            return nil
+        } ?? 0
+        return ShardReport(shard: shard, path: path, started: started, seconds: seconds, results: results)
+    }
+
+    /// The merged report of `units` (the whole job, in job order) from the shards' reports.
+    /// Fails, naming every reason, when a shard's report is missing, the reports disagree on
+    /// N, or an output is in none of them or in two.
+    public static func merge(_ units: [ExportUnit], reports: [ShardReport]) throws(Failure) -> JobReport {
+        var reasons: [String] = []
+        let counts = Set(reports.map(\.shard.count))
+        guard let count = counts.first, counts.count == 1 else {
+            let found = reports.isEmpty ? "no shard report (job-report.I-of-N.json)" : "reports of \(counts.sorted().map(String.init).joined(separator: " and ")) shards"
+            throw Failure(reasons: ["found \(found); expected the reports of one sharded run"])
+        }
+        let present = Set(reports.map(\.shard.index))
+        let missing = (0..<count).filter { !present.contains($0) }
+        if !missing.isEmpty {
+            reasons.append("no report from shard \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) (job-report.\(missing[0])-of-\(count).json): run it, then merge again")
+        }
+        var results: [UnitResult] = []
+        for unit in units {
+            let key = ShardReport.key(entry: unit.entry, format: unit.format.rawValue)
+            let holders = reports.filter { $0.results[key] != nil }
+            guard let holder = holders.first, let reported = holder.results[key] else {
+                if missing.isEmpty { reasons.append("\(unit.output) (\(unit.entry), \(unit.format.rawValue)) is in no shard's report") }
+                continue
+            }
+            if holders.count > 1 {
+                reasons.append("\(unit.output) (\(unit.entry), \(unit.format.rawValue)) is in the reports of shards \(holders.map(\.shard.description).joined(separator: " and ")): were they run with different --shard-by?")
+                continue
+            }
+            results.append(checked(unit, reported))
+        }
+        guard reasons.isEmpty else { throw Failure(reasons: reasons) }
+        var report = JobReport(started: reports.compactMap(\.started).min() ?? Date(), results: results)
+        report.seconds = reports.map(\.seconds).max() ?? 0
+        report.writeChecksumLists()
+        return report
+    }
+
+    /// What the merged report says of one output: a shard's exported or skipped output only
+    /// when it verifies against its manifest now.
+    static func checked(_ unit: ExportUnit, _ reported: ReportedResult) -> UnitResult {
+        var result = UnitResult(unit: unit, status: reported.status, seconds: reported.seconds, replaced: reported.replaced)
+        switch reported.status {
+        case .exported, .skipped:
+            do throws(DiskImageError) {
+                let verification = try ImageVerifier.verify(path: unit.output, format: unit.format.entry.verifiedAs, manifestPath: unit.manifest)
+                guard verification.passed, let sha256 = verification.sha256 else {
+                    let failures = verification.checks.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }
+                    result.status = .failed
+                    result.failure = .merge("its shard reported it \(reported.status.rawValue), but it does not verify now (\(failures.joined(separator: "; ")))")
+                    return result
+                }
+                result.sha256 = sha256
+                var status = stat()
+                result.bytes = stat(unit.output, &status) == 0 ? UInt64(max(0, status.st_size)) : nil
+            } catch {
+                result.status = .failed
+                result.failure = .merge("its shard reported it \(reported.status.rawValue), but it cannot be verified now: \(error)")
+            }
+        case .failed, .cancelled:
+            result.failure = reported.error.map { .merge($0) }
+        }
+        return result
+    }
+}
