@@ -53,8 +53,9 @@ struct PlanDiffCommand: ParsableCommand {
         // One instant for both sides, so a build date taken from the clock cannot differ.
         let context = self.context.planContext(fallbackBuildDate: PlanShowCommand.now())
         let inputs = review.inputs(documents, resource: self.context.resource)
-        let oldReview = PlanReview.make(config: NamedDocument(name: displayName(old), text: oldText), context: context, inputs: inputs)
-        let newReview = PlanReview.make(config: NamedDocument(name: displayName(new), text: newText), context: context, inputs: inputs)
+        let (oldReview, newReview) = PlanReview.makePair(old: NamedDocument(name: displayName(old), text: oldText),
+                                                         new: NamedDocument(name: displayName(new), text: newText),
+                                                         context: context, inputs: inputs)
         // The side documents (--recipe, ...) are read for both sides: print their problems once.
         var seen: [Problem] = []
         for problem in oldReview.problems + newReview.problems where !seen.contains(problem) {
