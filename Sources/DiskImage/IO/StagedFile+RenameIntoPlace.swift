@@ -16,8 +16,10 @@ extension StagedFile {
         syncFolder(of: finalPath)
     }
 
+    /// A failure names the final path, the one the user gave: the temporary name means
+    /// nothing to them, and ENOSPC or EIO may wait until fsync (fsync(2): "EIO, ENOSPC").
     func sync() throws(DiskImageError) {
-        _ = try retryingInterrupts("fsync", path: temporaryPath) { SystemCalls.fsync(descriptor) }
+        _ = try retryingInterrupts("fsync", path: finalPath) { SystemCalls.fsync(descriptor) }
     }
 
     /// Moves the file into place, keeping it open (and locked) until `close`: rename when
