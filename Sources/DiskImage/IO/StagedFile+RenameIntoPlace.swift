@@ -5,8 +5,8 @@ import Glibc
 /// The rename into place: a staged file, written and synced under its temporary name, takes
 /// its final name in one step, so a reader finds the old file or the whole new one, never
 /// part of it. rename(2) replaces atomically; link(2) never replaces (EEXIST). Then the
-/// folder is synced, so the new name survives a crash (fsync(2): "calling fsync() on a file
-/// descriptor for the directory is also needed").
+/// folder is synced, so the new name survives a crash (fsync(2): "an explicit fsync() on a
+/// file descriptor for the directory is also needed").
 extension StagedFile {
     /// fsync, move into place, close, fsync the folder: `sync` then `place` then `close`.
     func commit() throws(DiskImageError) {
@@ -17,7 +17,7 @@ extension StagedFile {
     }
 
     /// A failure names the final path, the one the user gave: the temporary name means
-    /// nothing to them, and ENOSPC or EIO may wait until fsync (fsync(2): "EIO, ENOSPC").
+    /// nothing to them, and a write's ENOSPC or EIO may surface only here (fsync(2), ERRORS).
     func sync() throws(DiskImageError) {
         _ = try retryingInterrupts("fsync", path: finalPath) { SystemCalls.fsync(descriptor) }
     }

@@ -11,7 +11,7 @@ import Glibc
 /// (`SystemCalls+PlantedFailures.swift`): with none planted that is one relaxed atomic load,
 /// nothing against the system call itself, and no dispatch through a table or existential.
 package enum SystemCalls {
-    /// The calls by name, for planting failures and for messages.
+    /// The calls by name, to plant a failure for one of them.
     package enum Call: String, Sendable, CaseIterable {
         case open, close, pread, pwrite, read, write, fsync, ftruncate, lseek, fstat, stat, lstat
         case fcntl, flock, poll, link, rename, unlink, access, mkdir, opendir, realpath, readlink
