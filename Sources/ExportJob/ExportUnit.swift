@@ -140,9 +140,6 @@ func resolvedPath(_ path: String) -> String {
 /// What the symbolic link at `path` points at; nil when `path` is not a link.
 private func symbolicLinkTarget(_ path: String) -> String? {
     var status = stat()
-    guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return nil }
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let count = readlink(path, &buffer, buffer.count - 1)
-    guard count > 0 else { return nil }
-    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard SystemCalls.lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return nil }
+    return SystemCalls.readLink(path)
 }

@@ -63,7 +63,7 @@ public struct JobReport: Sendable {
     /// One folder's `SHA256SUMS`, updated under the folder's lock; see `writeChecksumLists`.
     private mutating func updateChecksumList(in folder: String, names: Set<String>, good: [String: String]) {
         let path = folder + "/SHA256SUMS"
-        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let descriptor = SystemCalls.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {
             // A folder that could not be made holds no list; its outputs failed saying so.
             if !good.isEmpty {
@@ -71,8 +71,8 @@ public struct JobReport: Sendable {
             }
             return
         }
-        defer { close(descriptor) }
-        while flock(descriptor, LOCK_EX) != 0 {
+        defer { SystemCalls.close(descriptor) }
+        while SystemCalls.flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else {
                 errors.append("\(path): cannot lock the folder: flock: \(String(cString: strerror(errno)))")
                 return
@@ -91,7 +91,7 @@ public struct JobReport: Sendable {
             }
         }
         guard !lines.isEmpty else {
-            if unlink(path) != 0 && errno != ENOENT {
+            if SystemCalls.unlink(path) != 0 && errno != ENOENT {
                 errors.append("\(path): cannot remove the list, whose outputs all failed: \(String(cString: strerror(errno)))")
             }
             return

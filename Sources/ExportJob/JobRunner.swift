@@ -149,8 +149,8 @@ public struct JobRunner: Sendable {
         var overwrite = false
         var outputStatus = stat()
         var sourceStatus = stat()
-        let outputExists = stat(unit.output, &outputStatus) == 0
-        let sourceExists = stat(unit.source, &sourceStatus) == 0
+        let outputExists = SystemCalls.stat(unit.output, &outputStatus) == 0
+        let sourceExists = SystemCalls.stat(unit.source, &sourceStatus) == 0
         if outputExists, sourceExists, outputStatus.st_dev == sourceStatus.st_dev, outputStatus.st_ino == sourceStatus.st_ino {
             // Through a link the job file cannot see: replacing it would destroy what it reads.
             result.failure = .outputIsSource(output: unit.output, source: unit.source)
@@ -179,7 +179,7 @@ public struct JobRunner: Sendable {
         } else {
             // A manifest or record whose image is gone (deleted to redo it, or an interrupted
             // run) describes nothing.
-            for path in [unit.manifest, unit.record] where fileExists(path) { unlink(path) }
+            for path in [unit.manifest, unit.record] where fileExists(path) { SystemCalls.unlink(path) }
         }
         if let failure = createFolders(unit.folder) {
             result.failure = .folder(failure)
@@ -275,7 +275,7 @@ public struct JobRunner: Sendable {
 }
 
 func fileExists(_ path: String) -> Bool {
-    access(path, F_OK) == 0
+    SystemCalls.access(path, F_OK) == 0
 }
 
 /// `mkdir -p`: nil when `path` is a folder at the end, else what failed, with the folder and
@@ -284,10 +284,10 @@ func createFolders(_ path: String) -> String? {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for component in path.split(separator: "/") {
         prefix += component
-        if mkdir(prefix, 0o777) != 0 {
+        if SystemCalls.mkdir(prefix, 0o777) != 0 {
             let code = errno
             var status = stat()
-            guard code == EEXIST, stat(prefix, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            guard code == EEXIST, SystemCalls.stat(prefix, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
                 let reason = code == EEXIST ? "exists and is not a folder" : String(cString: strerror(code))
                 return "\(prefix): cannot create the folder: mkdir: \(reason)"
             }

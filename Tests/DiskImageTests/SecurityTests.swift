@@ -39,7 +39,7 @@ struct SecurityTests {
             try Data(SecurityTests.descriptor(extents).utf8).write(to: URL(fileURLWithPath: descriptor))
             secret = folder.file("secret.raw")
             try Data(repeating: 0x5A, count: 4096).write(to: URL(fileURLWithPath: secret))
-            realImages = try #require(realPath(images))
+            realImages = try #require(SystemCalls.realPath(images))
         }
 
         func openingError(allowExternal: Bool = false) -> DiskImageError? {
@@ -64,7 +64,7 @@ struct SecurityTests {
 
     @Test func anExtentClimbingOutOfTheFolderIsRefused() throws {
         let layout = try Layout([#"RW 8 FLAT "../secret.raw" 0"#])
-        let secret = try #require(realPath(layout.secret))
+        let secret = try #require(SystemCalls.realPath(layout.secret))
         #expect(layout.openingError() == .refusedExtent(
             descriptor: layout.descriptor, line: 6, extent: "../secret.raw",
             reason: "resolves to \(secret), outside the descriptor's folder \(layout.realImages); expected a file in that folder (\(Self.optIn))"))
@@ -78,7 +78,7 @@ struct SecurityTests {
     @Test func aLinkInsideTheFolderPointingOutIsRefused() throws {
         let layout = try Layout([#"RW 8 FLAT "link.raw" 0"#])
         try FileManager.default.createSymbolicLink(atPath: layout.images + "/link.raw", withDestinationPath: layout.secret)
-        let secret = try #require(realPath(layout.secret))
+        let secret = try #require(SystemCalls.realPath(layout.secret))
         #expect(layout.openingError() == .refusedExtent(
             descriptor: layout.descriptor, line: 6, extent: "link.raw",
             reason: "resolves to \(secret), outside the descriptor's folder \(layout.realImages); expected a file in that folder (\(Self.optIn))"))

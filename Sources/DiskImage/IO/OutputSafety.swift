@@ -10,10 +10,10 @@ public enum OutputSafety {
     /// exist, or it is a regular file, or a link to one, that is none of `protected`).
     static func refusal(toReplace path: String, protecting protected: [ProtectedFile]) -> String? {
         var link = stat()
-        guard lstat(path, &link) == 0 else { return nil }
+        guard SystemCalls.lstat(path, &link) == 0 else { return nil }
         var target = link
         let isLink = link.st_mode & S_IFMT == S_IFLNK
-        if isLink && stat(path, &target) != 0 {
+        if isLink && SystemCalls.stat(path, &target) != 0 {
             return nil  // a dangling link: replacing it loses nothing but the link
         }
         let through = isLink ? " (through a symbolic link)" : ""
@@ -38,13 +38,13 @@ public enum OutputSafety {
     /// location compare equal even before the file exists.
     static func location(_ path: String) -> String {
         let (folder, name) = splitPath(path)
-        return (realPath(folder) ?? folder) + "/" + name
+        return (SystemCalls.realPath(folder) ?? folder) + "/" + name
     }
 
     /// Takes `descriptor`'s advisory lock without waiting: true when it was free.
     static func tryLock(_ descriptor: Int32) -> Bool {
         while true {
-            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+            if SystemCalls.flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
             if errno != EINTR { return false }
         }
     }
@@ -70,20 +70,17 @@ public enum OutputSafety {
     /// names removed.
     @discardableResult
     public static func removeStaleTemporaries(in folder: String) -> [String] {
-        guard let directory = opendir(folder) else { return [] }
-        defer { closedir(directory) }
         var removed: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in SystemCalls.names(inFolder: folder) ?? [] {
             guard let final = finalName(ofTemporary: name) else { continue }
             if final.hasSuffix(".sha256") {
                 let output = folder + "/" + String(final.dropLast(7))
-                if access(output, F_OK) == 0 && access(folder + "/" + final, F_OK) != 0 { continue }
+                if SystemCalls.access(output, F_OK) == 0 && SystemCalls.access(folder + "/" + final, F_OK) != 0 { continue }
             }
             let path = folder + "/" + name
             guard let held = lockIfStale(path) else { continue }
-            if unlink(path) == 0 { removed.append(name) }
-            close(held)
+            if SystemCalls.unlink(path) == 0 { removed.append(name) }
+            SystemCalls.close(held)
         }
         return removed
     }
@@ -92,13 +89,13 @@ public enum OutputSafety {
     /// this user, not a link, lock free, and still the file at that name once locked. The
     /// caller closes the returned descriptor (which releases the lock).
     static func lockIfStale(_ path: String) -> Int32? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        let fd = SystemCalls.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var opened = stat()
         var named = stat()
-        guard fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG, opened.st_uid == geteuid(),
-              tryLock(fd), lstat(path, &named) == 0, named.st_dev == opened.st_dev, named.st_ino == opened.st_ino else {
-            close(fd)
+        guard SystemCalls.fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG, opened.st_uid == SystemCalls.effectiveUser(),
+              tryLock(fd), SystemCalls.lstat(path, &named) == 0, named.st_dev == opened.st_dev, named.st_ino == opened.st_ino else {
+            SystemCalls.close(fd)
             return nil
         }
         return fd
@@ -118,17 +115,14 @@ public enum PendingManifest {
     /// The temporary files of `manifest` whose writer is gone, oldest first.
     public static func find(for manifest: String) -> [String] {
         let (folder, name) = splitPath(manifest)
-        guard let directory = opendir(folder) else { return [] }
-        defer { closedir(directory) }
         var found: [(String, Int)] = []
-        while let entry = readdir(directory) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for entryName in SystemCalls.names(inFolder: folder) ?? [] {
             guard OutputSafety.finalName(ofTemporary: entryName) == name else { continue }
             let path = folder + "/" + entryName
             guard let fd = OutputSafety.lockIfStale(path) else { continue }
             var info = stat()
-            fstat(fd, &info)
-            close(fd)
+            _ = SystemCalls.fstat(fd, &info)
+            SystemCalls.close(fd)
             found.append((path, info.st_mtim.tv_sec))
         }
         return found.sorted { $0.1 < $1.1 }.map(\.0)
@@ -140,11 +134,11 @@ public enum PendingManifest {
     static func complete(_ manifest: String, digest: String, name: String, mismatched: inout [String]) -> String? {
         for path in find(for: manifest) {
             guard let fd = OutputSafety.lockIfStale(path) else { continue }
-            defer { close(fd) }
+            defer { SystemCalls.close(fd) }
             var info = stat()
-            guard fstat(fd, &info) == 0, info.st_size <= 1 << 16 else { continue }
+            guard SystemCalls.fstat(fd, &info) == 0, info.st_size <= 1 << 16 else { continue }
             var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-            let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            let count = bytes.withUnsafeMutableBytes { SystemCalls.pread(fd, $0.baseAddress, $0.count, 0) }
             guard count == bytes.count else { continue }
             let lines = ManifestLine.parse(String(decoding: bytes, as: UTF8.self))
             let entry = lines.first { $0.name == name || $0.name.hasSuffix("/" + name) } ?? (lines.count == 1 ? lines[0] : nil)
@@ -152,11 +146,9 @@ public enum PendingManifest {
                 mismatched.append(entry?.digest ?? "nothing for \(name)")
                 continue
             }
-            if link(path, manifest) == 0 {
-                unlink(path)
-            } else if errno == EEXIST {
-                return nil
-            } else if rename(path, manifest) != 0 {
+            do throws(DiskImageError) {
+                guard try moveWithoutReplacing(path, to: manifest) else { return nil }
+            } catch {
                 continue
             }
             syncFolder(of: manifest)
@@ -179,14 +171,5 @@ struct ManifestLine {
             if listed.hasPrefix(" ") || listed.hasPrefix("*") { listed.removeFirst() }
             return ManifestLine(digest: String(parts[0]).lowercased(), name: listed)
         }
-    }
-}
-
-/// fsyncs the folder holding `path`, so a rename in it survives a crash.
-func syncFolder(of path: String) {
-    let folderDescriptor = open(splitPath(path).folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if folderDescriptor >= 0 {
-        fsync(folderDescriptor)
-        close(folderDescriptor)
     }
 }

@@ -26,7 +26,7 @@ final class OutputSink {
         self.descriptor = descriptor
         self.path = path
         var info = stat()
-        self.isSeekable = !stream && fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        self.isSeekable = !stream && SystemCalls.fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(DiskImageError) {
@@ -82,13 +82,13 @@ final class OutputSink {
     func reserveLength(_ length: UInt64) throws(DiskImageError) {
         guard isSeekable else { return }
         guard length <= UInt64(Int64.max) else { throw DiskImageError.system(call: "ftruncate", path: path, errno: EFBIG) }
-        _ = try retryingInterrupts("ftruncate", path: path) { ftruncate(descriptor, off_t(length)) }
+        _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(length)) }
     }
 
     /// Sets the final length (a trailing zero run is a hole) and returns the SHA-256 hex digest.
     func finish() throws(DiskImageError) -> String {
         if isSeekable {
-            _ = try retryingInterrupts("ftruncate", path: path) { ftruncate(descriptor, off_t(position)) }
+            _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(position)) }
         }
         return hasher.finalizeHex()
     }
@@ -100,7 +100,7 @@ final class OutputSink {
             var done = 0
             while done < bytes.count {
                 done += try retryingInterrupts("write", path: path) {
-                    Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+                    SystemCalls.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
                 }
             }
         }
@@ -118,7 +118,7 @@ struct PositionalWriter: Sendable {
         var done = 0
         while done < bytes.count {
             done += try retryingInterrupts("pwrite", path: path) {
-                pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                SystemCalls.pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             }
         }
     }

@@ -54,14 +54,14 @@ public final class SourceImage: VirtualDisk {
         // A source is read more than once (tables, then data; a dynamic VHD in two passes), so
         // a stream cannot be one. Say so instead of failing to open "-", or waiting forever
         // on a FIFO without a writer (O_NONBLOCK: the open returns at once; fstat refuses it).
-        if path == "-" && access(path, F_OK) != 0 {
+        if path == "-" && SystemCalls.access(path, F_OK) != 0 {
             throw DiskImageError.unsupportedSource(path: "standard input", reason: Self.streamRefusal)
         }
         var info = stat()
-        if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK {
+        if SystemCalls.stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK {
             throw DiskImageError.unsupportedSource(path: path, reason: "is a socket; expected a raw image file or a block device")
         }
-        let fd = try retryingInterrupts("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        let fd = try retryingInterrupts("open", path: path) { SystemCalls.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         try self.init(descriptor: fd, path: path, diskSize: diskSize, member: member)
     }
 
@@ -74,7 +74,7 @@ public final class SourceImage: VirtualDisk {
     /// inside an OVA), through the archive's own descriptor, so the path is never looked up
     /// again; messages name it `appliance.ova:appliance.vmdk`.
     convenience init(member: Range<UInt64>, of archive: SourceImage, name: String) throws(DiskImageError) {
-        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: archive.path) { fcntl(archive.descriptor, F_DUPFD_CLOEXEC, 0) }
+        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: archive.path) { SystemCalls.fcntl(archive.descriptor, F_DUPFD_CLOEXEC, 0) }
         let range = (archive.base + member.lowerBound)..<(archive.base + member.upperBound)
         try self.init(descriptor: fd, path: archive.openedPath, diskSize: nil, member: (range, archive.path + ":" + name))
     }
@@ -82,7 +82,7 @@ public final class SourceImage: VirtualDisk {
     /// The first `diskSize` bytes of `file`, through a duplicate of its descriptor (a fixed
     /// VHD's disk precedes its footer), so the path is never opened again.
     convenience init(prefixOf file: SourceImage, diskSize: UInt64) throws(DiskImageError) {
-        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: file.path) { fcntl(file.descriptor, F_DUPFD_CLOEXEC, 0) }
+        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: file.path) { SystemCalls.fcntl(file.descriptor, F_DUPFD_CLOEXEC, 0) }
         if file.base == 0 && file.path == file.openedPath {
             try self.init(descriptor: fd, path: file.openedPath, diskSize: diskSize, member: nil)
         } else {
@@ -95,9 +95,9 @@ public final class SourceImage: VirtualDisk {
         self.path = member?.name ?? path
         self.openedPath = path
         var info = stat()
-        if fstat(fd, &info) != 0 {
+        if SystemCalls.fstat(fd, &info) != 0 {
             let code = errno
-            close(fd)
+            SystemCalls.close(fd)
             throw DiskImageError.system(call: "fstat", path: path, errno: code)
         }
         let type = info.st_mode & S_IFMT
@@ -108,29 +108,29 @@ public final class SourceImage: VirtualDisk {
             self.isBlockDevice = false
         case S_IFBLK:
             // lseek to the end reports a block device's size without an ioctl.
-            let end = lseek(fd, 0, SEEK_END)
+            let end = SystemCalls.lseek(fd, 0, SEEK_END)
             if end < 0 {
                 let code = errno
-                close(fd)
+                SystemCalls.close(fd)
                 throw DiskImageError.system(call: "lseek(SEEK_END)", path: path, errno: code)
             }
             wholeSize = UInt64(end)
             self.isBlockDevice = true
         case S_IFDIR:
-            close(fd)
+            SystemCalls.close(fd)
             throw DiskImageError.unsupportedSource(path: path, reason: "is a directory, expected a raw image file or a block device")
         case S_IFIFO:
-            close(fd)
+            SystemCalls.close(fd)
             throw DiskImageError.unsupportedSource(path: path, reason: "is a FIFO; " + Self.streamRefusal)
         default:
-            close(fd)
+            SystemCalls.close(fd)
             throw DiskImageError.unsupportedSource(path: path, reason: "is \(fileTypeName(type)); expected a raw image file or a block device")
         }
-        let flags = fcntl(fd, F_GETFL)
-        if flags >= 0 && flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        let flags = SystemCalls.fcntl(fd, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK != 0 { _ = SystemCalls.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
         if let member {
             guard member.range.upperBound <= wholeSize else {
-                close(fd)
+                SystemCalls.close(fd)
                 throw DiskImageError.malformedImage(path: path, offset: member.range.lowerBound,
                                                     reason: "\(member.name) runs past the end of the file (\(wholeSize) bytes)")
             }
@@ -148,12 +148,12 @@ public final class SourceImage: VirtualDisk {
         if isBlockDevice {
             self.supportsHoleQueries = false
         } else {
-            self.supportsHoleQueries = lseek(fd, 0, SEEK_DATA) >= 0 || errno == ENXIO
+            self.supportsHoleQueries = SystemCalls.lseek(fd, 0, SEEK_DATA) >= 0 || errno == ENXIO
         }
     }
 
     deinit {
-        close(descriptor)
+        SystemCalls.close(descriptor)
     }
 
     static let streamRefusal = "imgship reads a source more than once (its tables, then its data), so it reads regular files and block devices only: save the stream to a file first"
@@ -165,10 +165,10 @@ public final class SourceImage: VirtualDisk {
         guard supportsHoleQueries, !range.isEmpty else { return true }
         var position = range.lowerBound
         while position < range.upperBound {
-            let data = lseek(descriptor, off_t(base + position), SEEK_DATA)
+            let data = SystemCalls.lseek(descriptor, off_t(base + position), SEEK_DATA)
             if data < 0 { return errno != ENXIO }
             guard UInt64(data) - base <= position else { return false }
-            let hole = lseek(descriptor, data, SEEK_HOLE)
+            let hole = SystemCalls.lseek(descriptor, data, SEEK_HOLE)
             if hole < 0 { return true }
             position = UInt64(hole) - base
         }
@@ -184,14 +184,14 @@ public final class SourceImage: VirtualDisk {
         var ranges: [Range<UInt64>] = []
         var position = window.lowerBound
         while position < end {
-            let found = lseek(descriptor, off_t(base + position), SEEK_DATA)
+            let found = SystemCalls.lseek(descriptor, off_t(base + position), SEEK_DATA)
             let dataStart = found < 0 ? found : found - off_t(base)
             if dataStart < 0 {
                 if errno == ENXIO { break }  // no data after position
                 throw DiskImageError.system(call: "lseek(SEEK_DATA)", path: path, errno: errno)
             }
             if UInt64(dataStart) >= end { break }
-            let foundHole = lseek(descriptor, dataStart + off_t(base), SEEK_HOLE)
+            let foundHole = SystemCalls.lseek(descriptor, dataStart + off_t(base), SEEK_HOLE)
             if foundHole < 0 {
                 throw DiskImageError.system(call: "lseek(SEEK_HOLE)", path: path, errno: errno)
             }
@@ -208,7 +208,7 @@ public final class SourceImage: VirtualDisk {
     public func nextDataOffset(from offset: UInt64) -> UInt64? {
         guard offset < size else { return nil }
         guard supportsHoleQueries else { return offset }
-        let found = lseek(descriptor, off_t(base + offset), SEEK_DATA)
+        let found = SystemCalls.lseek(descriptor, off_t(base + offset), SEEK_DATA)
         if found < 0 { return errno == ENXIO ? nil : offset }  // on other errors, read and see
         let next = UInt64(found) - base
         return next < size ? next : nil
@@ -223,7 +223,7 @@ public final class SourceImage: VirtualDisk {
         var done = 0
         while done < buffer.count {
             let count = try retryingInterrupts("pread", path: path) {
-                pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(base + offset) + off_t(done))
+                SystemCalls.pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(base + offset) + off_t(done))
             }
             if count == 0 {
                 throw DiskImageError.sourceChanged(path: path, offset: offset + UInt64(done),

@@ -33,7 +33,7 @@ public struct SourceStatus: Sendable, Equatable, Codable {
     /// `path`'s status as `stat` sees it now (following links); nil when it cannot be read.
     public static func current(_ path: String) -> SourceStatus? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard SystemCalls.stat(path, &info) == 0 else { return nil }
         return SourceStatus(path: path, info)
     }
 
@@ -80,8 +80,8 @@ struct SourceWatch {
 
     static func status(of file: SourceImage) -> SourceStatus? {
         var info = stat()
-        guard fstat(file.descriptor, &info) == 0 else { return nil }
-        let size: UInt64? = info.st_mode & S_IFMT == S_IFBLK ? UInt64(max(0, lseek(file.descriptor, 0, SEEK_END))) : nil
+        guard SystemCalls.fstat(file.descriptor, &info) == 0 else { return nil }
+        let size: UInt64? = info.st_mode & S_IFMT == S_IFBLK ? UInt64(max(0, SystemCalls.lseek(file.descriptor, 0, SEEK_END))) : nil
         return SourceStatus(path: file.openedPath, info, size: size)
     }
 
@@ -92,7 +92,7 @@ struct SourceWatch {
             if before.isRegularFile && checksNames {
                 // The open file may be unchanged while another file took its name.
                 var named = stat()
-                guard stat(file.openedPath, &named) == 0 else {
+                guard SystemCalls.stat(file.openedPath, &named) == 0 else {
                     throw DiskImageError.sourceModified(path: file.path, change: "its name was removed")
                 }
                 now.device = UInt64(named.st_dev)

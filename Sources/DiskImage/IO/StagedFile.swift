@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// A file written under a temporary name in its final folder and moved into place only when
-/// complete, so a reader never sees a partial output under the final name.
+/// complete, so a reader never sees a partial output under the final name. This file makes
+/// and removes the temporary file; `StagedFile+RenameIntoPlace.swift` moves it into place.
 ///
 /// The temporary file is `.NAME.imgship-XXXX`, and its writer holds an advisory `flock` on it
 /// for as long as it has that name: a temporary file whose lock is free was left by a killed
@@ -15,8 +16,9 @@ final class StagedFile {
     let overwrite: Bool
     /// Files the move must never replace (the source, by any name).
     let protected: [ProtectedFile]
-    private var isOpen = true
-    private(set) var isPlaced = false
+    private(set) var isOpen = true
+    /// Set by `place` (`StagedFile+RenameIntoPlace.swift`), cleared by `withdraw`.
+    var isPlaced = false
 
     /// Fails with `.refusedOutput` when `finalPath` is a directory, a device node or one of
     /// `protected`, and with `.outputExists` when it exists and `overwrite` is false. `mode`
@@ -31,7 +33,7 @@ final class StagedFile {
         if !scratch, let reason = OutputSafety.refusal(toReplace: finalPath, protecting: protected) {
             throw DiskImageError.refusedOutput(path: finalPath, reason: reason)
         }
-        if !scratch && !overwrite && access(finalPath, F_OK) == 0 {
+        if !scratch && !overwrite && SystemCalls.access(finalPath, F_OK) == 0 {
             throw DiskImageError.outputExists(path: finalPath)
         }
         let (folder, name) = splitPath(finalPath)
@@ -39,17 +41,17 @@ final class StagedFile {
         while true {
             let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
             let candidate = folder + "/." + name + ".imgship-" + suffix
-            let fd = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+            let fd = SystemCalls.open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
             if fd >= 0 {
                 // A cleaner that found the file before the lock was taken has removed it
                 // while holding the lock (so it has no name left): take another name.
                 var info = stat()
-                if flock(fd, LOCK_EX) == 0, fstat(fd, &info) == 0, info.st_nlink > 0 {
+                if SystemCalls.flock(fd, LOCK_EX) == 0, SystemCalls.fstat(fd, &info) == 0, info.st_nlink > 0 {
                     self.temporaryPath = candidate
                     self.descriptor = fd
                     return
                 }
-                Glibc.close(fd)
+                SystemCalls.close(fd)
                 attempt += 1
                 if attempt > 16 { throw DiskImageError.system(call: "flock", path: candidate, errno: EAGAIN) }
                 continue
@@ -66,47 +68,10 @@ final class StagedFile {
         discard()
     }
 
-    /// fsync, move into place, close, fsync the folder: `sync` then `place` then `close`.
-    func commit() throws(DiskImageError) {
-        try sync()
-        try place()
-        close()
-        syncFolder(of: finalPath)
-    }
-
-    func sync() throws(DiskImageError) {
-        _ = try retryingInterrupts("fsync", path: temporaryPath) { fsync(descriptor) }
-    }
-
-    /// Moves the file into place, keeping it open (and locked) until `close`: rename when
-    /// overwriting, link (which never replaces) when not. What is at the final name is looked
-    /// at again first: a directory, device or source that appeared since is still refused.
-    func place() throws(DiskImageError) {
-        if let reason = OutputSafety.refusal(toReplace: finalPath, protecting: protected) {
-            throw DiskImageError.refusedOutput(path: finalPath, reason: reason)
-        }
-        if overwrite {
-            _ = try retryingInterrupts("rename", path: finalPath) { rename(temporaryPath, finalPath) }
-        } else if link(temporaryPath, finalPath) != 0 {
-            let code = errno
-            if code == EEXIST {
-                throw DiskImageError.outputExists(path: finalPath)
-            }
-            // Filesystems without hard links: fall back to rename after one more check.
-            if access(finalPath, F_OK) == 0 {
-                throw DiskImageError.outputExists(path: finalPath)
-            }
-            _ = try retryingInterrupts("rename", path: finalPath) { rename(temporaryPath, finalPath) }
-        } else {
-            unlink(temporaryPath)
-        }
-        isPlaced = true
-    }
-
     /// Closes the descriptor (releasing the lock); the temporary file stays unless placed.
     func close() {
         if isOpen {
-            Glibc.close(descriptor)
+            SystemCalls.close(descriptor)
             isOpen = false
         }
     }
@@ -115,21 +80,9 @@ final class StagedFile {
     func discard() {
         if !isPlaced && isOpen {
             // Unlinked while still locked, so a cleaner never sees it half gone.
-            unlink(temporaryPath)
+            SystemCalls.unlink(temporaryPath)
         }
         close()
-    }
-
-    /// Removes the file just moved into place, when a later step of the same commit failed;
-    /// only while the name still holds this file.
-    func withdraw() {
-        guard isPlaced, isOpen else { return }
-        var placed = stat()
-        var mine = stat()
-        if lstat(finalPath, &placed) == 0, fstat(descriptor, &mine) == 0, placed.st_dev == mine.st_dev, placed.st_ino == mine.st_ino {
-            unlink(finalPath)
-        }
-        isPlaced = false
     }
 }
 

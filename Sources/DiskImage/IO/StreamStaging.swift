@@ -12,11 +12,11 @@ enum StreamStaging {
     /// Whether `path` names a stream to stage: `-` (when no file has that name) for standard
     /// input that is not a regular file or block device, or a FIFO.
     static func streamDescriptor(for path: String) -> (descriptor: Int32, label: String)? {
-        if path == "-" && access(path, F_OK) != 0 {
+        if path == "-" && SystemCalls.access(path, F_OK) != 0 {
             return (STDIN_FILENO, "standard input")
         }
         var info = stat()
-        if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO {
+        if SystemCalls.stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO {
             return (-1, path)
         }
         return nil
@@ -30,11 +30,11 @@ enum StreamStaging {
         OutputSafety.removeStaleTemporaries(in: folder)
         let staged = try StagedFile(finalPath: folder + "/imgship-stream", overwrite: true, mode: 0o600, scratch: true)
         // O_NONBLOCK: opening a FIFO without a writer returns at once; poll waits for one.
-        let fd = given >= 0 ? given : try retryingInterrupts("open", path: label) { open(label, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
-        defer { if given < 0 { close(fd) } }
-        let flags = fcntl(fd, F_GETFL)
-        if flags >= 0 && flags & O_NONBLOCK == 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
-        defer { if flags >= 0 && flags & O_NONBLOCK == 0 { _ = fcntl(fd, F_SETFL, flags) } }
+        let fd = given >= 0 ? given : try retryingInterrupts("open", path: label) { SystemCalls.open(label, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
+        defer { if given < 0 { SystemCalls.close(fd) } }
+        let flags = SystemCalls.fcntl(fd, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK == 0 { _ = SystemCalls.fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+        defer { if flags >= 0 && flags & O_NONBLOCK == 0 { _ = SystemCalls.fcntl(fd, F_SETFL, flags) } }
 
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
@@ -53,13 +53,13 @@ enum StreamStaging {
         while true {
             if isCancelled() { throw DiskImageError.cancelled }
             var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&waiting, 1, 100)
+            let ready = SystemCalls.poll(&waiting, timeoutMilliseconds: 100)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw DiskImageError.system(call: "poll", path: label, errno: errno)
             }
             if ready == 0 { continue }
-            let count = read(fd, buffer.baseAddress! + filled, chunk - filled)
+            let count = SystemCalls.read(fd, buffer.baseAddress! + filled, chunk - filled)
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 throw DiskImageError.system(call: "read", path: label, errno: errno)
@@ -69,7 +69,7 @@ enum StreamStaging {
             if filled == chunk { try flush() }
         }
         try flush()
-        _ = try retryingInterrupts("ftruncate", path: staged.temporaryPath) { ftruncate(staged.descriptor, off_t(total)) }
+        _ = try retryingInterrupts("ftruncate", path: staged.temporaryPath) { SystemCalls.ftruncate(staged.descriptor, off_t(total)) }
         return staged
     }
 }

@@ -59,7 +59,7 @@ public enum Exporter {
             } else {
                 let copy = try StreamStaging.stage(descriptor: stream.descriptor, label: stream.label, isCancelled: options.isCancelled)
                 staged = copy
-                let fd = try retryingInterrupts("open", path: copy.temporaryPath) { open(copy.temporaryPath, O_RDONLY | O_CLOEXEC) }
+                let fd = try retryingInterrupts("open", path: copy.temporaryPath) { SystemCalls.open(copy.temporaryPath, O_RDONLY | O_CLOEXEC) }
                 file = try SourceImage(descriptor: fd, path: stream.label)
                 streamed = true
             }
@@ -92,7 +92,7 @@ public enum Exporter {
         var sinkDescriptor: Int32 = STDOUT_FILENO
         var sinkPath = "standard output"
         var deviceDescriptor: Int32 = -1
-        defer { if deviceDescriptor >= 0 { close(deviceDescriptor) } }
+        defer { if deviceDescriptor >= 0 { SystemCalls.close(deviceDescriptor) } }
         switch destination {
         case let .file(path):
             outputName = splitPath(path).name
@@ -143,7 +143,7 @@ public enum Exporter {
         // A source that changed while it was read gives an output of neither version.
         try watch.check()
         if deviceDescriptor >= 0 {
-            _ = try retryingInterrupts("fsync", path: sinkPath) { fsync(deviceDescriptor) }
+            _ = try retryingInterrupts("fsync", path: sinkPath) { SystemCalls.fsync(deviceDescriptor) }
         }
 
         // The commit: everything written and synced under temporary names, then moved into
@@ -197,8 +197,8 @@ public enum Exporter {
     /// through a duplicate of descriptor 0, no copy needed. nil for anything else.
     static func standardInputFile() throws(DiskImageError) -> SourceImage? {
         var info = stat()
-        guard fstat(STDIN_FILENO, &info) == 0, [S_IFREG, S_IFBLK].contains(info.st_mode & S_IFMT) else { return nil }
-        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: "standard input") { fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) }
+        guard SystemCalls.fstat(STDIN_FILENO, &info) == 0, [S_IFREG, S_IFBLK].contains(info.st_mode & S_IFMT) else { return nil }
+        let fd = try retryingInterrupts("fcntl(F_DUPFD_CLOEXEC)", path: "standard input") { SystemCalls.fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) }
         return try SourceImage(descriptor: fd, path: "standard input")
     }
 
@@ -206,7 +206,7 @@ public enum Exporter {
     static func refuseManifestOnOutput(_ manifest: String, output: String) throws(DiskImageError) {
         var manifestStatus = stat()
         var outputStatus = stat()
-        let sameFile = stat(manifest, &manifestStatus) == 0 && stat(output, &outputStatus) == 0
+        let sameFile = SystemCalls.stat(manifest, &manifestStatus) == 0 && SystemCalls.stat(output, &outputStatus) == 0
             && manifestStatus.st_dev == outputStatus.st_dev && manifestStatus.st_ino == outputStatus.st_ino
         if sameFile || OutputSafety.location(manifest) == OutputSafety.location(output) {
             throw DiskImageError.refusedOutput(path: manifest, reason: "is the output \(output) itself; give the manifest another name")
@@ -216,7 +216,7 @@ public enum Exporter {
     /// Standard output redirected onto the source (`>> disk.raw`) would read what it writes.
     static func refuseStandardOutputOnSource(_ protected: [ProtectedFile]) throws(DiskImageError) {
         var info = stat()
-        guard fstat(STDOUT_FILENO, &info) == 0 else { return }
+        guard SystemCalls.fstat(STDOUT_FILENO, &info) == 0 else { return }
         let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         if let source = protected.first(where: { $0.identity == identity }) {
             throw DiskImageError.refusedOutput(path: "standard output", reason: "is the source \(source.path); an export never writes onto what it reads")
@@ -228,32 +228,32 @@ public enum Exporter {
     /// or its filesystem, and large enough when the output's size is known now.
     static func openDevice(_ path: String, sourceFiles: [SourceImage], virtualSize: UInt64, format: OutputFormat) throws(DiskImageError) -> Int32 {
         var named = stat()
-        guard stat(path, &named) == 0 else { throw DiskImageError.system(call: "stat", path: path, errno: errno) }
+        guard SystemCalls.stat(path, &named) == 0 else { throw DiskImageError.system(call: "stat", path: path, errno: errno) }
         guard named.st_mode & S_IFMT == S_IFBLK else {
             throw DiskImageError.refusedOutput(path: path, reason: "is \(fileTypeName(named.st_mode & S_IFMT)), not a block device; --to-device writes onto block devices only (give the file with -o alone)")
         }
-        let fd = try retryingInterrupts("open", path: path) { open(path, O_WRONLY | O_EXCL | O_CLOEXEC) }
+        let fd = try retryingInterrupts("open", path: path) { SystemCalls.open(path, O_WRONLY | O_EXCL | O_CLOEXEC) }
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFBLK else {
-            close(fd)
+        guard SystemCalls.fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFBLK else {
+            SystemCalls.close(fd)
             throw DiskImageError.refusedOutput(path: path, reason: "is no longer a block device")
         }
         for file in sourceFiles {
             var source = stat()
-            guard fstat(file.descriptor, &source) == 0 else { continue }
+            guard SystemCalls.fstat(file.descriptor, &source) == 0 else { continue }
             let isThatDevice = source.st_mode & S_IFMT == S_IFBLK && source.st_rdev == info.st_rdev
             if isThatDevice || source.st_dev == info.st_rdev {
-                close(fd)
+                SystemCalls.close(fd)
                 throw DiskImageError.refusedOutput(path: path, reason: isThatDevice
                     ? "is the source \(file.path); an export never writes onto what it reads"
                     : "holds the filesystem of the source \(file.path); an export never writes onto what it reads")
             }
         }
-        let capacity = UInt64(max(0, lseek(fd, 0, SEEK_END)))
-        _ = lseek(fd, 0, SEEK_SET)
+        let capacity = UInt64(max(0, SystemCalls.lseek(fd, 0, SEEK_END)))
+        _ = SystemCalls.lseek(fd, 0, SEEK_SET)
         let needed = format.entry.deviceBytes(virtualSize)
         if let needed, needed > capacity {
-            close(fd)
+            SystemCalls.close(fd)
             throw DiskImageError.refusedOutput(path: path, reason: "holds \(capacity) bytes; the \(format.rawValue) image needs \(needed)")
         }
         return fd
@@ -265,7 +265,7 @@ public enum Exporter {
         if let reason = OutputSafety.refusal(toReplace: path, protecting: protected) {
             throw DiskImageError.refusedOutput(path: path, reason: reason)
         }
-        if unlink(path) != 0 && errno != ENOENT {
+        if SystemCalls.unlink(path) != 0 && errno != ENOENT {
             throw DiskImageError.system(call: "unlink", path: path, errno: errno)
         }
     }

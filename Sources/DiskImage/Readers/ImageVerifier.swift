@@ -79,7 +79,7 @@ public enum ImageVerifier {
         report.sha256 = digest
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let manifest = manifestPath ?? path + ".sha256"
-        if access(manifest, F_OK) != 0 && !PendingManifest.find(for: manifest).isEmpty {
+        if SystemCalls.access(manifest, F_OK) != 0 && !PendingManifest.find(for: manifest).isEmpty {
             // An export killed between moving its output and its manifest into place: finish
             // the move when the manifest it left gives this digest; otherwise the output is
             // not the one that manifest describes.
@@ -91,7 +91,7 @@ public enum ImageVerifier {
             }
             return report
         }
-        if manifestPath == nil && access(manifest, F_OK) != 0 {
+        if manifestPath == nil && SystemCalls.access(manifest, F_OK) != 0 {
             report.record("sha256", true, "\(digest) (no \(manifest) to compare with)")
             return report
         }

@@ -44,14 +44,14 @@ enum ExtentSource {
         // "disk.vmdk" -> "", "images/disk.vmdk" -> "images/", as names were always joined.
         let folder = descriptorPath.lastIndex(of: "/").map { String(descriptorPath[...$0]) } ?? ""
         let folderPath = folder.isEmpty ? "." : folder
-        guard let realFolder = realPath(folderPath) else {
+        guard let realFolder = SystemCalls.realPath(folderPath) else {
             throw DiskImageError.system(call: "realpath", path: folderPath, errno: errno)
         }
         if name.hasPrefix("/") && !allowExternal {
             throw refused("is an absolute path; expected a file in the descriptor's folder \(realFolder) (\(optIn))")
         }
         let candidate = name.hasPrefix("/") ? name : folder + name
-        guard let resolved = realPath(candidate) else {
+        guard let resolved = SystemCalls.realPath(candidate) else {
             let code = errno
             throw refused("cannot be opened: \(String(cString: strerror(code))) (errno \(code))")
         }
@@ -63,7 +63,7 @@ enum ExtentSource {
         }
         // The resolved path has no link left in it: O_NOFOLLOW fails if its last part became
         // one since. O_NONBLOCK: opening a FIFO must not wait for a writer.
-        let fd = Glibc.open(resolved, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        let fd = SystemCalls.open(resolved, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         if fd < 0 {
             let code = errno
             throw refused(code == ELOOP
@@ -72,45 +72,23 @@ enum ExtentSource {
         }
         // What was opened, not what the path said a moment before, decides.
         var info = stat()
-        guard fstat(fd, &info) == 0 else {
+        guard SystemCalls.fstat(fd, &info) == 0 else {
             let code = errno
-            close(fd)
+            SystemCalls.close(fd)
             throw DiskImageError.system(call: "fstat", path: resolved, errno: code)
         }
         let type = info.st_mode & S_IFMT
         guard type == S_IFREG else {
-            close(fd)
+            SystemCalls.close(fd)
             throw refused("is \(fileTypeName(type)); expected a regular file")
         }
-        if !allowExternal, let opened = realPath("/proc/self/fd/\(fd)"), !inside(opened) {
-            close(fd)
+        if !allowExternal, let opened = SystemCalls.realPath("/proc/self/fd/\(fd)"), !inside(opened) {
+            SystemCalls.close(fd)
             throw refused("resolves to \(opened), outside the descriptor's folder \(realFolder); expected a file in that folder (\(optIn))")
         }
-        let flags = fcntl(fd, F_GETFL)
-        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        let flags = SystemCalls.fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = SystemCalls.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
         return try SourceImage(descriptor: fd, path: candidate)
-    }
-}
-
-/// `realpath(3)`: the absolute path with every link and `.`/`..` resolved; nil (errno set)
-/// when it cannot be resolved.
-func realPath(_ path: String) -> String? {
-    guard let resolved = realpath(path, nil) else { return nil }
-    defer { free(resolved) }
-    return String(cString: resolved)
-}
-
-/// "a FIFO", "a character device", ... for messages.
-func fileTypeName(_ type: mode_t) -> String {
-    switch type {
-    case S_IFREG: "a regular file"
-    case S_IFDIR: "a directory"
-    case S_IFIFO: "a FIFO"
-    case S_IFCHR: "a character device"
-    case S_IFBLK: "a block device"
-    case S_IFSOCK: "a socket"
-    case S_IFLNK: "a symbolic link"
-    default: "of an unknown file type"
     }
 }
 
