@@ -51,13 +51,14 @@ final class StagedFile {
                 }
                 Glibc.close(fd)
                 attempt += 1
-                if attempt > 16 { throw DiskImageError.system(call: "flock", path: candidate, errno: EAGAIN) }
+                // Errors name the user's path, never the hidden temporary name (issue 13).
+                if attempt > 16 { throw DiskImageError.system(call: "flock", path: finalPath, errno: EAGAIN) }
                 continue
             }
             let code = errno
             attempt += 1
             if code != EEXIST || attempt > 16 {
-                throw DiskImageError.system(call: "open", path: candidate, errno: code)
+                throw DiskImageError.system(call: "open", path: finalPath, errno: code)
             }
         }
     }
@@ -75,7 +76,7 @@ final class StagedFile {
     }
 
     func sync() throws(DiskImageError) {
-        _ = try retryingInterrupts("fsync", path: temporaryPath) { fsync(descriptor) }
+        _ = try retryingInterrupts("fsync", path: finalPath) { fsync(descriptor) }
     }
 
     /// Moves the file into place, keeping it open (and locked) until `close`: rename when
