@@ -329,30 +329,28 @@ extension JobFile {
     /// The job as a JSON job file, keys in schema order, options only where they differ from
     /// the defaults; `decode` reads it back to an equal job.
     public func json() -> String {
-        let quoted = jsonString
         let defaults = Options()
-        var entries: [String] = []
-        for export in exports {
-            var fields = ["\"source\": \(quoted(export.source))"]
-            if let format = export.sourceFormat { fields.append("\"sourceFormat\": \(quoted(format.rawValue))") }
-            fields.append("\"formats\": [\(export.formats.map { quoted($0.rawValue) }.joined(separator: ", "))]")
-            fields.append("\"destination\": \(quoted(export.destination))")
-            if let bucket = export.s3Bucket { fields.append("\"s3Bucket\": \(quoted(bucket))") }
-            if let prefix = export.s3Prefix { fields.append("\"s3Prefix\": \(quoted(prefix))") }
-            if let name = export.name { fields.append("\"name\": \(quoted(name))") }
-            var options: [String] = []
+        let entries: [JSONOutput] = exports.map { export in
+            var fields: [(key: String, value: JSONOutput)] = [("source", .string(export.source))]
+            if let format = export.sourceFormat { fields.append(("sourceFormat", .string(format.rawValue))) }
+            fields.append(("formats", .array(export.formats.map { .string($0.rawValue) })))
+            fields.append(("destination", .string(export.destination)))
+            if let bucket = export.s3Bucket { fields.append(("s3Bucket", .string(bucket))) }
+            if let prefix = export.s3Prefix { fields.append(("s3Prefix", .string(prefix))) }
+            if let name = export.name { fields.append(("name", .string(name))) }
+            var options: [(key: String, value: JSONOutput)] = []
             let chosen = export.options
-            if chosen.level != defaults.level { options.append("\"level\": \(quoted(chosen.level.description))") }
-            if chosen.adapter != defaults.adapter { options.append("\"adapter\": \(quoted(chosen.adapter.rawValue))") }
-            if chosen.alignToMiB { options.append("\"alignMiB\": true") }
-            if chosen.machine.cpus != defaults.machine.cpus { options.append("\"cpus\": \(chosen.machine.cpus)") }
-            if chosen.machine.memoryMiB != defaults.machine.memoryMiB { options.append("\"memoryMiB\": \(chosen.machine.memoryMiB)") }
+            if chosen.level != defaults.level { options.append(("level", .string(chosen.level.description))) }
+            if chosen.adapter != defaults.adapter { options.append(("adapter", .string(chosen.adapter.rawValue))) }
+            if chosen.alignToMiB { options.append(("alignMiB", .bool(true))) }
+            if chosen.machine.cpus != defaults.machine.cpus { options.append(("cpus", .integer(chosen.machine.cpus))) }
+            if chosen.machine.memoryMiB != defaults.machine.memoryMiB { options.append(("memoryMiB", .integer(chosen.machine.memoryMiB))) }
             if chosen.machine.operatingSystem != defaults.machine.operatingSystem {
-                options.append("\"osType\": \(quoted(chosen.machine.operatingSystem.rawValue))")
+                options.append(("osType", .string(chosen.machine.operatingSystem.rawValue)))
             }
-            if !options.isEmpty { fields.append("\"options\": {\(options.joined(separator: ", "))}") }
-            entries.append("    {\n      " + fields.joined(separator: ",\n      ") + "\n    }")
+            if !options.isEmpty { fields.append(("options", .object(options))) }
+            return .object(fields)
         }
-        return "{\n  \"schemaVersion\": \(Self.schemaVersion),\n  \"exports\": [\n" + entries.joined(separator: ",\n") + "\n  ]\n}\n"
+        return JSONOutput.object([("schemaVersion", .integer(Self.schemaVersion)), ("exports", .array(entries))]).prettyEncoded()
     }
 }

@@ -106,42 +106,39 @@ public struct JobReport: Sendable {
         }
     }
 
-    /// The report as JSON, keys sorted; absent values are `null` so every record has every key.
+    /// The report as JSON, keys sorted; absent values are `null` so every record has every
+    /// key. One export a line (`JSONOutput.prettyEncoded`).
     public func json(jobFile: String) -> String {
-        func quoted(_ text: String?) -> String {
-            text.map(jsonString) ?? "null"
+        jsonDocument(jobFile: jobFile).prettyEncoded()
+    }
+
+    /// The report as a JSON value, for `json(jobFile:)` and `job --json`.
+    public func jsonDocument(jobFile: String) -> JSONOutput {
+        func text(_ value: String?) -> JSONOutput { value.map(JSONOutput.string) ?? .null }
+        let exports: [JSONOutput] = results.map { result in
+            .object([
+                ("bytes", result.bytes.map(JSONOutput.unsigned) ?? .null),
+                ("entry", .string(result.unit.entry)),
+                ("error", text(result.error)),
+                ("format", .string(result.unit.format.rawValue)),
+                ("manifest", .string(result.unit.manifest)),
+                ("path", .string(result.unit.output)),
+                ("replaced", text(result.replaced)),
+                ("seconds", .decimal(result.seconds, places: 3)),
+                ("sha256", text(result.sha256)),
+                ("source", .string(result.unit.source)),
+                ("status", .string(result.status.rawValue)),
+            ])
         }
-        func number(_ value: Double) -> String {
-            String(format: "%.3f", value)
-        }
-        var lines = ["{"]
-        lines.append("  \"checksumLists\": [\(checksumLists.map { quoted($0) }.joined(separator: ", "))],")
-        lines.append("  \"errors\": [\(errors.map { quoted($0) }.joined(separator: ", "))],")
-        lines.append("  \"exports\": [")
-        for (index, result) in results.enumerated() {
-            let fields = [
-                "\"bytes\": \(result.bytes.map(String.init) ?? "null")",
-                "\"entry\": \(quoted(result.unit.entry))",
-                "\"error\": \(quoted(result.error))",
-                "\"format\": \(quoted(result.unit.format.rawValue))",
-                "\"manifest\": \(quoted(result.unit.manifest))",
-                "\"path\": \(quoted(result.unit.output))",
-                "\"replaced\": \(quoted(result.replaced))",
-                "\"seconds\": \(number(result.seconds))",
-                "\"sha256\": \(quoted(result.sha256))",
-                "\"source\": \(quoted(result.unit.source))",
-                "\"status\": \(quoted(result.status.rawValue))",
-            ]
-            lines.append("    {" + fields.joined(separator: ", ") + "}" + (index + 1 < results.count ? "," : ""))
-        }
-        lines.append("  ],")
-        lines.append("  \"job\": \(quoted(jobFile)),")
-        lines.append("  \"schemaVersion\": \(Self.schemaVersion),")
-        lines.append("  \"seconds\": \(number(seconds)),")
-        lines.append("  \"started\": \(quoted(ISO8601DateFormatter().string(from: started))),")
-        let totals = UnitResult.Status.allCases.map { "\"\($0.rawValue)\": \(count($0))" }.joined(separator: ", ")
-        lines.append("  \"totals\": {\(totals)}")
-        lines.append("}")
-        return lines.joined(separator: "\n") + "\n"
+        return .object([
+            ("checksumLists", .array(checksumLists.map(JSONOutput.string))),
+            ("errors", .array(errors.map(JSONOutput.string))),
+            ("exports", .array(exports)),
+            ("job", .string(jobFile)),
+            ("schemaVersion", .integer(Self.schemaVersion)),
+            ("seconds", .decimal(seconds, places: 3)),
+            ("started", .string(ISO8601DateFormatter().string(from: started))),
+            ("totals", .object(UnitResult.Status.allCases.map { ($0.rawValue, .integer(count($0))) })),
+        ])
     }
 }

@@ -53,6 +53,9 @@ public struct JobRunner: Sendable {
     /// how many there are.
     public var onFinish: @Sendable (UnitResult, Int, Int) -> Void
     public var cores: Int
+    /// Called from an export's writing thread after each batch, with the output it is of;
+    /// nil draws nothing (and costs nothing).
+    public var onProgress: (@Sendable (ExportUnit, ExportProgress) -> Void)?
     /// Called as an output starts, while no other output can start or finish.
     var onStart: @Sendable (ExportUnit) -> Void = { _ in }
 
@@ -68,22 +71,81 @@ public struct JobRunner: Sendable {
         self.cores = cores
     }
 
-    /// What a run would do with each output, without reading or writing any image.
+    /// What a run would do with each output, without reading or writing any image. The
+    /// `fail:` intents are the failures a run would meet (`job --dry-run` exits 1 on them).
     public enum Intent: String, Sendable {
         case export = "export"
         case verify = "verify, then skip if it passes"
+        /// Its record says the source or the settings changed since: made again.
+        case remake = "export again: the source or settings changed since it was made"
+        /// Older than its source, replaced because of --force.
+        case replaceStale = "export again: the output is older than its source"
         case missingSource = "fail: the source does not exist"
         case noManifest = "fail: the output exists without its manifest (export again with --force)"
+        /// Older than its source and not known to be made from it (no current record).
+        case stale = "fail: the output is older than its source (export again with --force)"
+        case unwritableDestination = "fail: the destination folder cannot be created or written"
+
+        /// Whether a run would fail this output.
+        public var predictsFailure: Bool {
+            switch self {
+            case .export, .verify, .remake, .replaceStale: false
+            case .missingSource, .noManifest, .stale, .unwritableDestination: true
+            }
+        }
+
+        /// Whether a run would write this output.
+        var writes: Bool {
+            switch self {
+            case .export, .remake, .replaceStale: true
+            case .verify, .missingSource, .noManifest, .stale, .unwritableDestination: false
+            }
+        }
     }
 
+    /// The intent of each unit, judged as `execute` and `check(existing:)` judge an output
+    /// without verifying it: a current record, else the modification times, tell whether the
+    /// output is stale.
     public func intents(_ units: [ExportUnit]) -> [Intent] {
         units.map { unit in
-            if !fileExists(unit.source) { return .missingSource }
-            if fileExists(unit.output) {
-                if fileExists(unit.manifest) || !PendingManifest.find(for: unit.manifest).isEmpty { return .verify }
-                return replaceInvalid ? .export : .noManifest
+            let intent = intent(unit)
+            if intent.writes && !Self.canCreateFiles(in: unit.folder) { return .unwritableDestination }
+            return intent
+        }
+    }
+
+    private func intent(_ unit: ExportUnit) -> Intent {
+        var sourceStatus = stat()
+        guard stat(unit.source, &sourceStatus) == 0 else { return .missingSource }
+        var outputStatus = stat()
+        guard stat(unit.output, &outputStatus) == 0 else { return .export }
+        guard fileExists(unit.manifest) || !PendingManifest.find(for: unit.manifest).isEmpty else {
+            return replaceInvalid ? .export : .noManifest
+        }
+        if let record = OutputRecord.read(unit.record), record.sha256 == manifestDigest(unit.manifest, name: unit.fileName) {
+            let change = record.change(source: SourceStatus(path: unit.source, sourceStatus), settings: unit.settings)
+            return change == nil ? .verify : .remake
+        }
+        if (sourceStatus.st_mode & S_IFMT) == S_IFREG,
+           (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec) {
+            return replaceInvalid ? .replaceStale : .stale
+        }
+        return .verify
+    }
+
+    /// Whether an export could make `folder` (as `createFolders` would) and write in it: its
+    /// nearest existing ancestor is a folder this process may write and enter.
+    static func canCreateFiles(in folder: String) -> Bool {
+        var path = folder.isEmpty ? "." : folder
+        while true {
+            var info = stat()
+            if stat(path, &info) == 0 {
+                return (info.st_mode & S_IFMT) == S_IFDIR && access(path, W_OK | X_OK) == 0
             }
-            return .export
+            guard errno == ENOENT else { return false }
+            let parent = splitPath(path).folder
+            guard parent != path else { return false }
+            path = parent
         }
     }
 
@@ -189,7 +251,9 @@ public struct JobRunner: Sendable {
                                     level: unit.options.level, adapter: unit.options.adapter,
                                     alignToMiB: unit.options.alignToMiB, overwrite: overwrite, timestamp: timestamp,
                                     diskIdentifier: timestamp.map { Self.reproducibleIdentifier(epoch: $0, output: unit.shardKey) },
-                                    isCancelled: isCancelled, machine: unit.options.machine)
+                                    isCancelled: isCancelled,
+                                    progress: onProgress.map { report in { @Sendable progress in report(unit, progress) } },
+                                    machine: unit.options.machine)
         do throws(DiskImageError) {
             let settings = unit.settings
             let sidecar = Exporter.Sidecar(path: unit.record) { sha256, source in

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import ConfigDocument
 import DiskImage
 import Foundation
 
@@ -31,7 +32,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "The output path, or - for standard output.")
     var output: String
 
-    @Flag(help: "Overwrite an existing output and manifest (never a directory, device node or the source).")
+    @Flag(help: "Overwrite an existing output and manifest (never a directory, device node or the source); with -o -, write the image to a terminal.")
     var force = false
 
     @Flag(name: .customLong("to-device"),
@@ -41,8 +42,8 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "VMDK compression: fast, default, best or 1..12.")
-    var level: DeflateLevel = .standard
+    @Option(help: "VMDK and OVA compression: fast, default (libdeflate 5), best or 1..12; other formats warn that it does not apply.")
+    var level: DeflateLevel?
 
     @Option(help: "VMDK adapter type: lsilogic, ide or buslogic.")
     var adapter: VMDK.Adapter = .lsilogic
@@ -53,7 +54,11 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Write the sha256sum manifest here (default: OUTPUT.sha256; with -o -, standard error).")
     var manifest: String?
 
-    @Option(help: "The file name recorded in the manifest and the VMDK descriptor when writing to standard output.")
+    @Flag(name: .customLong("no-manifest"),
+          help: "Compute no SHA-256 and write no manifest (a 2 TiB sparse disk spends about 20 minutes hashing zeros).")
+    var noManifest = false
+
+    @Option(help: "With -o -: the file name recorded in the manifest and the VMDK descriptor.")
     var name: String?
 
     @Option(help: "Disk identifier (UUID) for the VHD unique id and the VMDK CID; random by default.")
@@ -65,14 +70,14 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
-    @Option(help: "OVA: virtual CPUs of the virtual machine.")
-    var cpus = 2
+    @Option(help: "OVA: virtual CPUs of the virtual machine (default: 2).")
+    var cpus: Int?
 
-    @Option(name: .customLong("memory-mib"), help: "OVA: memory of the virtual machine, in MiB.")
-    var memoryMiB = 2048
+    @Option(name: .customLong("memory-mib"), help: "OVA: memory of the virtual machine, in MiB (default: 2048).")
+    var memoryMiB: Int?
 
-    @Option(name: .customLong("os-type"), help: "OVA: guest operating system: linux64, windows64 or other64.")
-    var osType: VirtualMachineSettings.OperatingSystem = .linux64
+    @Option(name: .customLong("os-type"), help: "OVA: guest operating system: linux64, windows64 or other64 (default: linux64).")
+    var osType: VirtualMachineSettings.OperatingSystem?
 
     func validate() throws {
         if let threads, threads < 1 || threads > 256 {
@@ -81,10 +86,10 @@ struct ExportCommand: ParsableCommand {
         if let uuid, UUID(uuidString: uuid) == nil {
             throw ValidationError("--uuid must be a UUID such as 8a6f0a3e-1f7c-4d2e-9b1a-3c5d7e9f0a1b, got '\(uuid)'")
         }
-        if cpus < 1 || cpus > 768 {
+        if let cpus, cpus < 1 || cpus > 768 {
             throw ValidationError("--cpus must be between 1 and 768, got \(cpus)")
         }
-        if memoryMiB < 4 || memoryMiB > 24 << 20 {
+        if let memoryMiB, memoryMiB < 4 || memoryMiB > 24 << 20 {
             throw ValidationError("--memory-mib must be between 4 and 25165824 (24 TiB), got \(memoryMiB)")
         }
         if toDevice && output == "-" {
@@ -93,25 +98,65 @@ struct ExportCommand: ParsableCommand {
         if output == "-" && json {
             throw ValidationError("--json prints on standard output, which -o - already uses for the image")
         }
+        // A flag that does not apply is refused or warned of, never silently ignored (issue 13).
+        if name != nil && output != "-" {
+            throw ValidationError("--name names the image written to standard output; with -o PATH the name is PATH's")
+        }
+        if noManifest && manifest != nil {
+            throw ValidationError("--manifest and --no-manifest contradict each other; give one")
+        }
+    }
+
+    /// Flags given that the chosen format ignores: told as warnings, since the export is still
+    /// what was asked (tools/bench-export passes --level to every format).
+    var inapplicableFlagWarnings: [String] {
+        var warnings: [String] = []
+        if let level, !format.entry.compresses {
+            warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed; ignored")
+        }
+        if !format.entry.declaresMachine {
+            let given = [("--cpus", cpus != nil), ("--memory-mib", memoryMiB != nil), ("--os-type", osType != nil)]
+            for (flag, isGiven) in given where isGiven {
+                warnings.append("\(flag) describes the virtual machine of an OVA; \(format.rawValue) has none; ignored")
+            }
+        }
+        return warnings
     }
 
     func run() throws {
         installInterruptHandlers()
         let toStandardOutput = output == "-"
-        let showProgress = !noProgress && isatty(STDERR_FILENO) == 1
-        let bar = showProgress ? ProgressBar() : nil
+        for warning in inapplicableFlagWarnings { printProblem(.warning, warning) }
+        // Refusals that need no reading come before any work: an image on a terminal would
+        // be unreadable bytes and could leave it in a bad state; `-o DIR` or a taken name
+        // would otherwise be found only after a stream was copied.
+        if toStandardOutput && !force && isTerminal(STDOUT_FILENO) {
+            throw fail(CommandProblem(path: "standard output", what: "is a terminal; redirect the image to a file or a pipe, or pass --force to write it there",
+                                      exitStatus: .usage))
+        }
+        if !toStandardOutput && !toDevice {
+            do throws(DiskImageError) {
+                try Exporter.refuseOutputPath(output, overwrite: force)
+                if let manifest { try Exporter.refuseOutputPath(manifest, overwrite: force) }
+            } catch {
+                throw fail(error)
+            }
+        }
+        let progress = noProgress || !isTerminal(STDERR_FILENO) ? nil : ProgressBar()
         var identifier: [UInt8]?
         if let uuid, let parsed = UUID(uuidString: uuid) {
             identifier = withUnsafeBytes(of: parsed.uuid) { Array($0) }
         }
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { UInt64($0) }
+        let defaultMachine = VirtualMachineSettings()
+        let machine = VirtualMachineSettings(cpus: cpus ?? defaultMachine.cpus, memoryMiB: memoryMiB ?? defaultMachine.memoryMiB,
+                                             operatingSystem: osType ?? defaultMachine.operatingSystem)
         let options = ExportOptions(
-            format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level, adapter: adapter,
+            format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
-            progress: bar.map { bar in { @Sendable progress in bar.update(progress) } },
-            machine: VirtualMachineSettings(cpus: cpus, memoryMiB: memoryMiB, operatingSystem: osType),
-            allowExternalExtents: allowExternalExtents)
+            progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
+            machine: machine, allowExternalExtents: allowExternalExtents, computesDigest: !noManifest)
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -121,53 +166,62 @@ struct ExportCommand: ParsableCommand {
         } else {
             destination = .file(output)
         }
-
         let summary: ExportSummary
         do throws(DiskImageError) {
             summary = try Exporter.export(source: source, to: destination, manifestPath: manifest, options: options)
         } catch {
-            bar?.finish()
-            writeToStandardError("imgship: error: \(error)\n")
-            throw ExitCode(error == .cancelled ? 130 : 1)
+            progress?.finish()
+            throw fail(error)
         }
-        bar?.finish()
+        progress?.finish()
         for warning in summary.warnings {
-            writeToStandardError("imgship: warning: \(warning)\n")
+            printProblem(.warning, warning)
         }
-        if toStandardOutput && manifest == nil {
-            writeToStandardError("\(summary.sha256)  \(destination.name)\n")
+        if toStandardOutput && manifest == nil, let sha256 = summary.sha256 {
+            writeToStandardError("\(sha256)  \(destination.name)\n")
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(JSONSummary(summary))
-            try writeToStandardOutput(String(decoding: data, as: UTF8.self) + "\n")
+            try writeToStandardOutput(Self.json(summary).encoded() + "\n")
         } else if !toStandardOutput {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
             var text = "\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
                 + "\(summary.outputSize) bytes, \(String(format1: summary.seconds)) s, \(Int(rate)) MB/s\n"
-            if let manifest = summary.manifest {
-                text += "sha256 \(summary.sha256)  -> \(manifest)\n"
+            if let sha256 = summary.sha256, let manifest = summary.manifest {
+                text += "sha256 \(sha256)  -> \(manifest)\n"
+            } else if let sha256 = summary.sha256 {
+                text += "sha256 \(sha256)  (of the first \(summary.outputSize) bytes of \(summary.output))\n"
             } else {
-                text += "sha256 \(summary.sha256)  (of the first \(summary.outputSize) bytes of \(summary.output))\n"
+                text += "no sha256 computed (--no-manifest)\n"
             }
             try writeToStandardOutput(text)
         }
     }
-}
 
-/// The `--json` document: the export summary plus the throughput.
-struct JSONSummary: Encodable {
-    var summary: ExportSummary
-    init(_ summary: ExportSummary) { self.summary = summary }
-
-    enum Keys: String, CodingKey { case megabytesPerSecond }
-
-    func encode(to encoder: any Encoder) throws {
-        try summary.encode(to: encoder)
-        var container = encoder.container(keyedBy: Keys.self)
+    /// The `--json` document: the export summary plus the throughput, keys sorted as the
+    /// `JSONEncoder` (`.sortedKeys`) output of earlier releases; `manifest` and `sha256` are
+    /// absent when there is none, as that encoder left them out.
+    static func json(_ summary: ExportSummary) -> JSONOutput {
         let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
-        try container.encode((rate * 10).rounded() / 10, forKey: .megabytesPerSecond)
+        var members: [(key: String, value: JSONOutput)] = [
+            ("bytesWritten", .unsigned(summary.bytesWritten)),
+            ("format", .string(summary.format.rawValue)),
+        ]
+        if let manifest = summary.manifest { members.append(("manifest", .string(manifest))) }
+        members += [
+            ("megabytesPerSecond", .number((rate * 10).rounded() / 10)),
+            ("output", .string(summary.output)),
+            ("outputSize", .unsigned(summary.outputSize)),
+            ("seconds", .number(summary.seconds)),
+        ]
+        if let sha256 = summary.sha256 { members.append(("sha256", .string(sha256))) }
+        members += [
+            ("source", .string(summary.source)),
+            ("sourceFormat", .string(summary.sourceFormat)),
+            ("sourceSize", .unsigned(summary.sourceSize)),
+            ("virtualSize", .unsigned(summary.virtualSize)),
+            ("warnings", .array(summary.warnings.map(JSONOutput.string))),
+        ]
+        return .object(members)
     }
 }
 

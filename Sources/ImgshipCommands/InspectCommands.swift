@@ -22,12 +22,12 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        exitOnInterrupt()
         let opened: OpenedImage
         do throws(DiskImageError) {
             opened = try ImageReader.open(path: image, format: sourceFormat, allowExternalExtents: allowExternalExtents)
         } catch {
-            writeToStandardError("imgship: error: \(error)\n")
-            throw ExitCode(1)
+            throw fail(error)
         }
         let info = opened.info
         if json {
@@ -60,8 +60,16 @@ struct InfoCommand: ParsableCommand {
             ("path", .string(info.path)), ("format", .string(info.format.rawValue)),
             ("subformat", .string(info.subformat)), ("virtualSize", .unsigned(info.virtualSize)),
             ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
-            ("details", sorted(info.details.map { (jsonKey($0.key), .string($0.value)) })),
+            ("details", sorted(info.details.map { (jsonKey($0.key), json($0.value)) })),
         ])
+    }
+
+    /// Numbers (sizes, counts) are JSON numbers; the rest is text.
+    static func json(_ detail: ImageInfo.Detail) -> JSONOutput {
+        switch detail {
+        case let .number(value): .unsigned(value)
+        case let .text(value): .string(value)
+        }
     }
 
     /// "cluster size" is "clusterSize" in JSON.
@@ -78,14 +86,18 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
         Every table entry must lie inside the file, every stored cluster must read and every compressed one \
         inflate to its size; checksums and footer copies are compared where the format has them. The file's \
-        SHA-256 is compared with IMAGE.sha256 or --manifest. Exits 1 when any check fails.
+        SHA-256 is compared with IMAGE.sha256 or --manifest; a missing manifest is a failed check unless \
+        --no-manifest. Exits 1 when any check fails, 2 when the image is refused (see README, Exit status).
         """)
 
     @Argument(help: "An image file.")
     var image: String
 
-    @Option(help: "The sha256sum manifest to check against (default: IMAGE.sha256 when it exists).")
+    @Option(help: "The sha256sum manifest to check against (default: IMAGE.sha256).")
     var manifest: String?
+
+    @Flag(name: .customLong("no-manifest"), help: "Check the structure only: compute no SHA-256 and need no manifest.")
+    var noManifest = false
 
     @Option(help: "Read the image as \(ImageFormat.sourceList) instead of what its bytes say.")
     var sourceFormat: SourceFormat?
@@ -94,26 +106,63 @@ struct VerifyCommand: ParsableCommand {
           help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
     var allowExternalExtents = false
 
+    @Flag(help: "Print one JSON object: the image, every check and whether all passed.")
+    var json = false
+
+    @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar (drawn only when standard error is a terminal).")
+    var noProgress = false
+
+    func validate() throws {
+        if noManifest && manifest != nil {
+            throw ValidationError("--manifest and --no-manifest contradict each other; give one")
+        }
+    }
+
     func run() throws {
+        exitOnInterrupt()
         let report: VerificationReport
+        let progress = noProgress || !isTerminal(STDERR_FILENO) ? nil : ProgressBar()
         do throws(DiskImageError) {
             report = try ImageVerifier.verify(path: image, format: sourceFormat, manifestPath: manifest,
-                                              allowExternalExtents: allowExternalExtents)
+                                              manifestCheck: noManifest ? .skipped : .required,
+                                              allowExternalExtents: allowExternalExtents,
+                                              progress: progress.map { bar in { @Sendable state in bar.update(state) } })
         } catch {
-            writeToStandardError("imgship: error: \(error)\n")
-            throw ExitCode(1)
+            progress?.finish()
+            throw fail(error)
         }
-        var lines: [String] = []
-        if let info = report.info {
-            lines.append("\(image): \(info.format.rawValue) (\(info.subformat)), \(info.virtualSize) bytes virtual")
+        progress?.finish()
+        if json {
+            try writeToStandardOutput(Self.json(report, path: image).encoded() + "\n")
+        } else {
+            var lines: [String] = []
+            if let info = report.info {
+                lines.append("\(image): \(info.format.rawValue) (\(info.subformat)), \(info.virtualSize) bytes virtual")
+            }
+            for check in report.checks {
+                lines.append("\(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
+            }
+            try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
         }
-        for check in report.checks {
-            lines.append("\(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
-        }
-        try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
         guard report.passed else {
-            writeToStandardError("imgship: \(image): \(report.checks.filter { !$0.passed }.count) check(s) failed\n")
-            throw ExitCode(1)
+            throw fail(CommandProblem(path: image, what: "\(report.checks.filter { !$0.passed }.count) check(s) failed",
+                                      exitStatus: .workFailed))
         }
+    }
+
+    /// The `--json` object: `format`, `subformat` and `virtualSize` are null when the image's
+    /// structure could not be read; `sha256` is null with --no-manifest.
+    static func json(_ report: VerificationReport, path: String) -> JSONOutput {
+        .object([
+            ("path", .string(path)),
+            ("format", report.info.map { .string($0.format.rawValue) } ?? .null),
+            ("subformat", report.info.map { .string($0.subformat) } ?? .null),
+            ("virtualSize", report.info.map { .unsigned($0.virtualSize) } ?? .null),
+            ("passed", .bool(report.passed)),
+            ("sha256", report.sha256.map(JSONOutput.string) ?? .null),
+            ("checks", .array(report.checks.map { check in
+                .object([("name", .string(check.name)), ("passed", .bool(check.passed)), ("detail", .string(check.detail))])
+            })),
+        ])
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import ConfigDocument
 import ExportJob
 import Foundation
 
@@ -13,14 +14,14 @@ struct JobCommand: ParsableCommand {
         JOBFILE (JSON or YAML, schema in README) lists source images, formats and destinations; outputs land at \
         DESTINATION/S3BUCKET/S3PREFIX+NAME.EXT, as EC2 ExportImage names its S3 objects. Relative paths are relative \
         to the job file's folder. Each folder gets a SHA256SUMS; job-report.json records every output. A failed \
-        export does not stop the others. Exits 0 when every output is good, 1 when any failed, 2 for a bad job file, \
-        130 when interrupted.
+        export does not stop the others. Exits 0 when every output is good, 1 when any failed (with --dry-run: \
+        when any would fail), 2 for a bad job file, 130 when interrupted.
         """)
 
     @Argument(help: "The job file, or - for standard input.")
     var jobFile: String
 
-    @Flag(help: "Check the job and show what each output would do; read and write no image.")
+    @Flag(help: "Check the job and show what each output would do (exit 1 when any would fail, such as a missing source or an output older than its source); read and write no image.")
     var dryRun = false
 
     @Option(help: "Exports at a time: auto (compressing formats one at a time on all cores, the others one a core) or a number from 1 to 64.")
@@ -48,7 +49,7 @@ struct JobCommand: ParsableCommand {
                 writeToStandardError("\(shownName)\(position): error: \(problem)\n")
             }
             writeToStandardError("imgship: \(error.problems.count) error(s) in the job file; nothing exported\n")
-            throw ExitCode(2)
+            throw ExitStatus.inputRefused.exitCode
         }
 
         installInterruptHandlers()
@@ -57,10 +58,22 @@ struct JobCommand: ParsableCommand {
         var runner = JobRunner(concurrency: concurrency.value, replaceInvalid: force, timestamp: epoch,
                                isCancelled: { interruptRequested.load(ordering: .relaxed) })
         if dryRun {
-            try printIntents(units, runner.intents(units))
+            let intents = runner.intents(units)
+            try printIntents(units, intents)
+            let failing = intents.filter(\.predictsFailure).count
+            if failing > 0 {
+                throw fail(CommandProblem(path: shownName, what: "\(failing) output(s) would fail (dry run)", exitStatus: .workFailed))
+            }
             return
         }
+        // Progress on a terminal: outputs done, the overall share with its ETA, and the output
+        // being written with its own share; cleared before each result line.
+        let progress = isTerminal(STDERR_FILENO) ? JobProgressLine(outputs: units.count) : nil
+        if let progress {
+            runner.onProgress = { unit, state in progress.update(output: unit.output, state) }
+        }
         runner.onFinish = { result, done, total in
+            progress?.finished(output: result.unit.output)
             let counter = "[" + String(repeating: " ", count: width - String(done).count) + "\(done)/\(total)]"
             var line = "\(counter) \(result.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(result.unit.output)"
             switch result.status {
@@ -85,11 +98,11 @@ struct JobCommand: ParsableCommand {
         // The job's own errors are told even when standard output fails, after what it could print.
         let printed = Result { try writeToStandardOutput(json ? outcome.json(jobFile: shownName) : table(outcome, reportPath: reportPath)) }
         for error in outcome.errors {
-            writeToStandardError("imgship: error: \(error)\n")
+            printProblem(.error, error)
         }
         try printed.get()
-        if interruptRequested.load(ordering: .relaxed) { throw ExitCode(130) }
-        if !outcome.succeeded { throw ExitCode(1) }
+        if interruptRequested.load(ordering: .relaxed) { throw ExitStatus.interrupted.exitCode }
+        if !outcome.succeeded { throw ExitStatus.workFailed.exitCode }
     }
 
     private func table(_ outcome: JobReport, reportPath: String) -> String {
@@ -108,20 +121,24 @@ struct JobCommand: ParsableCommand {
 
     private func printIntents(_ units: [ExportUnit], _ intents: [JobRunner.Intent]) throws {
         if json {
-            struct Row: Encodable {
-                var entry, source, format, path, action: String
-            }
-            let rows = zip(units, intents).map { unit, intent in
-                Row(entry: unit.entry, source: unit.source, format: unit.format.rawValue, path: unit.output, action: intent.rawValue)
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-            if let data = try? encoder.encode(rows) { try writeToStandardOutput(String(decoding: data, as: UTF8.self) + "\n") }
+            try writeToStandardOutput(Self.json(units, intents).prettyEncoded())
             return
         }
         try writeToStandardOutput(columns(["ENTRY", "FORMAT", "OUTPUT", "ACTION"], zip(units, intents).map { unit, intent in
             [unit.entry, unit.format.rawValue, unit.output, intent.rawValue]
         }) + "\(units.count) output(s); dry run: nothing read or written\n")
+    }
+
+    /// `--dry-run --json`: one object an output, in job file order; `fails` is true for the
+    /// intents a run would fail on.
+    static func json(_ units: [ExportUnit], _ intents: [JobRunner.Intent]) -> JSONOutput {
+        .array(zip(units, intents).map { unit, intent in
+            .object([
+                ("entry", .string(unit.entry)), ("source", .string(unit.source)),
+                ("format", .string(unit.format.rawValue)), ("path", .string(unit.output)),
+                ("action", .string(intent.rawValue)), ("fails", .bool(intent.predictsFailure)),
+            ])
+        })
     }
 
     /// The rows under the header, each column as wide as its widest cell, one line each.

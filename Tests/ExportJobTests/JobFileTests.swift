@@ -49,6 +49,63 @@ struct JobFileTests {
         #expect(try JobFile.decode(job.json()) == job)
     }
 
+    /// The bytes the hand-built writer gave before the ordered JSON writer replaced it (issue
+    /// 13): lists and objects of scalars on one line, the rest indented by two spaces.
+    @Test func writtenJobKeepsItsLayout() {
+        let job = JobFile(exports: [
+            JobFile.Export(source: "/images/a \"quoted\".raw", formats: [.raw, .vmdk], destination: "/exports",
+                           s3Bucket: "bucket-a", s3Prefix: "x/", name: "export-a-us-east-1",
+                           options: JobFile.Options(level: .fast, alignToMiB: true)),
+            JobFile.Export(source: "relative/b.vhd", sourceFormat: .vhd, formats: [.vhdDynamic], destination: "out"),
+        ])
+        #expect(job.json() == #"""
+        {
+          "schemaVersion": 1,
+          "exports": [
+            {
+              "source": "/images/a \"quoted\".raw",
+              "formats": ["raw", "vmdk"],
+              "destination": "/exports",
+              "s3Bucket": "bucket-a",
+              "s3Prefix": "x/",
+              "name": "export-a-us-east-1",
+              "options": {"level": "fast", "alignMiB": true}
+            },
+            {
+              "source": "relative/b.vhd",
+              "sourceFormat": "vhd",
+              "formats": ["vhd-dynamic"],
+              "destination": "out"
+            }
+          ]
+        }
+
+        """#)
+    }
+
+    @Test func reportKeepsOneExportALine() {
+        var report = JobReport(started: Date(timeIntervalSince1970: 0), results: [])
+        report.seconds = 1.5
+        report.errors = ["a", "b"]
+        #expect(report.json(jobFile: "job.yaml") == """
+        {
+          "checksumLists": [],
+          "errors": ["a", "b"],
+          "exports": [],
+          "job": "job.yaml",
+          "schemaVersion": 1,
+          "seconds": 1.500,
+          "started": "1970-01-01T00:00:00Z",
+          "totals": {"exported": 0, "skipped": 0, "failed": 0, "cancelled": 0}
+        }
+
+        """)
+        #expect(JSONOutput.decimal(12.0625, places: 3).encoded() == "12.063")
+        #expect(JSONOutput.decimal(-0.5, places: 0).encoded() == "-1")
+        #expect(JSONOutput.number(0.25).encoded() == "0.25")
+        #expect(JSONOutput.number(.nan).encoded() == "null")
+    }
+
     @Test func defaultNameIsTheSourceWithoutItsExtension() {
         #expect(JobFile.Export.defaultName(forSource: "images/web.raw") == "web")
         #expect(JobFile.Export.defaultName(forSource: "/dev/sdb") == "sdb")

@@ -20,7 +20,7 @@ struct InfoJSONTests {
             "path": info.path, "format": info.format.rawValue, "subformat": info.subformat,
             "virtualSize": info.virtualSize, "fileSize": info.fileSize, "allocatedBytes": info.allocatedBytes,
         ]
-        object["details"] = Dictionary(uniqueKeysWithValues: info.details.map { (InfoCommand.jsonKey($0.key), $0.value) })
+        object["details"] = Dictionary(uniqueKeysWithValues: info.details.map { (InfoCommand.jsonKey($0.key), $0.value.description) })
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
@@ -42,5 +42,14 @@ struct InfoJSONTests {
         #expect(written == old.replacingOccurrences(of: #"\b"#, with: #"\u0008"#).replacingOccurrences(of: #"\f"#, with: #"\u000c"#))
         let decoded = try JSONSerialization.jsonObject(with: Data(written.utf8)) as? [String: Any]
         #expect(decoded?["path"] as? String == info.path)
+    }
+
+    /// Sizes and counts among the details are JSON numbers, not strings (issue 13).
+    @Test func numbersAreJSONNumbers() throws {
+        var info = Self.info(path: "/images/disk.vmdk")
+        info.details = [("grain size", .number(65536)), ("allocated grains", .number(3)), ("compression", "deflate")]
+        let written = InfoCommand.json(info).encoded()
+        #expect(written.contains(#""details":{"allocatedGrains":3,"compression":"deflate","grainSize":65536}"#), "\(written)")
+        #expect(written.contains(#""virtualSize":1099511627776"#))
     }
 }

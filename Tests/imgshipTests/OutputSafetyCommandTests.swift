@@ -58,7 +58,7 @@ struct OutputSafetyCommandTests {
         try makeSource(source)
         let before = try Data(contentsOf: URL(fileURLWithPath: source))
         let result = try runProcess("/bin/sh", ["-c", "'\(Self.binary)' export '\(source)' -f raw -o - >> '\(source)'"])
-        #expect(result.status == 1)
+        #expect(result.status == 2)
         #expect(result.standardError == "imgship: error: standard output: is the source \(source); an export never writes onto what it reads\n")
         #expect(try Data(contentsOf: URL(fileURLWithPath: source)) == before)
     }
@@ -79,15 +79,15 @@ struct OutputSafetyCommandTests {
         ]
         for (output, reason) in cases {
             let result = try runProcess(Self.binary, ["export", source, "-f", "raw", "-o", output, "--force"])
-            #expect(result.status == 1)
+            #expect(result.status == 2)
             #expect(result.standardError == "imgship: error: \(output): \(reason)\n")
         }
         // --manifest naming the source or the output.
         let onSource = try runProcess(Self.binary, ["export", source, "-f", "vhd", "-o", folder.file("out.vhd"), "--manifest", folder.file("soft.raw"), "--force"])
-        #expect(onSource.status == 1)
+        #expect(onSource.status == 2)
         #expect(onSource.standardError == "imgship: error: \(folder.file("soft.raw")): is the source \(source) (through a symbolic link); an export never replaces what it reads\n")
         let onOutput = try runProcess(Self.binary, ["export", source, "-f", "vhd", "-o", folder.file("out.vhd"), "--manifest", folder.path + "/./out.vhd", "--force"])
-        #expect(onOutput.status == 1)
+        #expect(onOutput.status == 2)
         #expect(onOutput.standardError == "imgship: error: \(folder.path)/./out.vhd: is the output \(folder.file("out.vhd")) itself; give the manifest another name\n")
         #expect(try Data(contentsOf: URL(fileURLWithPath: source)) == before)
         #expect(folder.names() == ["disk.raw", "hard.raw", "soft.raw"])
@@ -99,18 +99,18 @@ struct OutputSafetyCommandTests {
         try makeSource(source)
         try FileManager.default.createDirectory(atPath: folder.file("out.vmdk/inside"), withIntermediateDirectories: true)
         let directory = try runProcess(Self.binary, ["export", source, "-f", "vmdk", "-o", folder.file("out.vmdk"), "--force"])
-        #expect(directory.status == 1)
+        #expect(directory.status == 2)
         #expect(directory.standardError == "imgship: error: \(folder.file("out.vmdk")): is a directory; expected the path of a file\n")
         #expect(FileManager.default.fileExists(atPath: folder.file("out.vmdk/inside")))
         // A manifest onto a directory is refused before any work, too.
         let manifest = try runProcess(Self.binary, ["export", source, "-f", "raw", "-o", folder.file("x.raw"), "--manifest", folder.file("out.vmdk"), "--force"])
-        #expect(manifest.status == 1)
+        #expect(manifest.status == 2)
         #expect(!FileManager.default.fileExists(atPath: folder.file("x.raw")))
         guard Self.isRoot else { return }
         // A character device node (a copy of /dev/null's): never replaced by a file.
         #expect(mknod(folder.file("null"), S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0)
         let device = try runProcess(Self.binary, ["export", source, "-f", "raw", "-o", folder.file("null"), "--force"])
-        #expect(device.status == 1)
+        #expect(device.status == 2)
         #expect(device.standardError.hasPrefix("imgship: error: \(folder.file("null")): is a character device; imgship writes an output as a regular file"))
         var info = stat()
         #expect(lstat(folder.file("null"), &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
@@ -132,14 +132,14 @@ struct OutputSafetyCommandTests {
         defer { _ = try? runProcess(losetup, ["-d", device]) }
 
         let refused = try runProcess(Self.binary, ["export", source, "-f", "raw", "-o", device, "--force"])
-        #expect(refused.status == 1)
+        #expect(refused.status == 2)
         #expect(refused.standardError == "imgship: error: \(device): is a block device; pass --to-device to write the image onto it (what it holds is lost)\n")
         try Data("a file".utf8).write(to: URL(fileURLWithPath: folder.file("x.raw")))
         let notADevice = try runProcess(Self.binary, ["export", source, "-f", "raw", "-o", folder.file("x.raw"), "--to-device"])
-        #expect(notADevice.status == 1)
+        #expect(notADevice.status == 2)
         #expect(notADevice.standardError.contains("is a regular file, not a block device; --to-device writes onto block devices only"))
         let onItself = try runProcess(Self.binary, ["export", device, "-f", "raw", "-o", device, "--to-device"])
-        #expect(onItself.status == 1)
+        #expect(onItself.status == 2)
         #expect(onItself.standardError.contains("is the source \(device)"), "\(onItself.standardError)")
 
         let written = try runProcess(Self.binary, ["export", source, "-f", "raw", "-o", device, "--to-device"])

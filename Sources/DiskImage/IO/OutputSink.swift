@@ -6,7 +6,8 @@ import Glibc
 /// separately so a regular file can leave holes while a pipe gets real zeros.
 ///
 /// Every byte, zero runs included, passes through SHA-256, so the digest is the digest of the
-/// output as a reader will see it.
+/// output as a reader will see it; unless the sink is made without hashing
+/// (`export --no-manifest`), when no byte is hashed at all.
 final class OutputSink {
     let descriptor: Int32
     let path: String
@@ -15,23 +16,26 @@ final class OutputSink {
     private(set) var position: UInt64 = 0
     /// Bytes actually written (holes excluded).
     private(set) var bytesWritten: UInt64 = 0
-    private let hasher = SHA256Hasher()
+    /// nil when no digest is wanted: SHA-256 has no shortcut for zeros, so hashing a 2 TiB
+    /// sparse disk costs about 20 minutes even when nothing reads the digest (issue 13).
+    private let hasher: SHA256Hasher?
 
     /// `stream`: write every byte in order with `write(2)`, never `pwrite` or `ftruncate`,
     /// whatever the descriptor is. Standard output is always a stream: redirected to a file
     /// (`>> file`, `1<>file`) it may already hold bytes before its current position, and
     /// positional writes or a truncate would destroy them. A block device is one too: its
     /// old contents are not holes, so zero runs must be written.
-    init(descriptor: Int32, path: String, stream: Bool = false) {
+    init(descriptor: Int32, path: String, stream: Bool = false, hashing: Bool = true) {
         self.descriptor = descriptor
         self.path = path
+        self.hasher = hashing ? SHA256Hasher() : nil
         var info = stat()
         self.isSeekable = !stream && SystemCalls.fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(DiskImageError) {
         guard bytes.count > 0 else { return }
-        hasher.update(bytes)
+        hasher?.update(bytes)
         try writeAll(bytes)
     }
 
@@ -40,7 +44,7 @@ final class OutputSink {
     /// written again.
     func write(_ bytes: UnsafeRawBufferPointer, alreadyStored: Bool) throws(DiskImageError) {
         guard alreadyStored else { return try write(bytes) }
-        hasher.update(bytes)
+        hasher?.update(bytes)
         position += UInt64(bytes.count)
         bytesWritten += UInt64(bytes.count)
     }
@@ -63,7 +67,7 @@ final class OutputSink {
 
     func writeZeros(_ count: UInt64) throws(DiskImageError) {
         guard count > 0 else { return }
-        hasher.updateZeros(count)
+        hasher?.updateZeros(count)
         if isSeekable {
             position += count
             return
@@ -85,12 +89,13 @@ final class OutputSink {
         _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(length)) }
     }
 
-    /// Sets the final length (a trailing zero run is a hole) and returns the SHA-256 hex digest.
-    func finish() throws(DiskImageError) -> String {
+    /// Sets the final length (a trailing zero run is a hole) and returns the SHA-256 hex digest,
+    /// nil for a sink made without hashing.
+    func finish() throws(DiskImageError) -> String? {
         if isSeekable {
             _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(position)) }
         }
-        return hasher.finalizeHex()
+        return hasher?.finalizeHex()
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(DiskImageError) {

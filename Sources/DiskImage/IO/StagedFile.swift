@@ -53,13 +53,14 @@ final class StagedFile {
                 }
                 SystemCalls.close(fd)
                 attempt += 1
-                if attempt > 16 { throw DiskImageError.system(call: "flock", path: candidate, errno: EAGAIN) }
+                // Errors name the user's path, never the hidden temporary name (issue 13).
+                if attempt > 16 { throw DiskImageError.system(call: "flock", path: finalPath, errno: EAGAIN) }
                 continue
             }
             let code = errno
             attempt += 1
             if code != EEXIST || attempt > 16 {
-                throw DiskImageError.system(call: "open", path: candidate, errno: code)
+                throw DiskImageError.system(call: "open", path: finalPath, errno: code)
             }
         }
     }

@@ -14,11 +14,21 @@ public struct ExportProgress: Sendable {
         /// VHD dynamic reads the source once to learn which blocks hold data.
         case scanning
         case writing
+        /// `verify` reads every stored cluster.
+        case checking
+        /// `verify` computes the file's SHA-256.
+        case hashing
     }
     public var phase: Phase
     /// Virtual-disk bytes done and in all.
     public var completed: UInt64
     public var total: UInt64
+
+    public init(phase: Phase, completed: UInt64, total: UInt64) {
+        self.phase = phase
+        self.completed = completed
+        self.total = total
+    }
 }
 
 /// Everything an export can be told besides its source and output.
@@ -49,6 +59,10 @@ public struct ExportOptions: Sendable {
     /// Let a VMDK descriptor's extents be files outside its folder (the user's own); they
     /// must still be regular files. Off by default: see `ImageReader.open`.
     public var allowExternalExtents: Bool
+    /// Compute the output's SHA-256 and write its manifest. False (`export --no-manifest`):
+    /// no digest is computed at all and no manifest written (an OVA still hashes its members
+    /// for its own `.mf`).
+    public var computesDigest: Bool
 
     public init(format: OutputFormat,
                 sourceFormat: SourceFormat? = nil,
@@ -62,7 +76,8 @@ public struct ExportOptions: Sendable {
                 isCancelled: @escaping @Sendable () -> Bool = { false },
                 progress: (@Sendable (ExportProgress) -> Void)? = nil,
                 machine: VirtualMachineSettings = VirtualMachineSettings(),
-                allowExternalExtents: Bool = false) {
+                allowExternalExtents: Bool = false,
+                computesDigest: Bool = true) {
         self.format = format
         self.sourceFormat = sourceFormat
         self.threads = threads
@@ -76,6 +91,7 @@ public struct ExportOptions: Sendable {
         self.progress = progress
         self.machine = machine
         self.allowExternalExtents = allowExternalExtents
+        self.computesDigest = computesDigest
     }
 }
 
@@ -95,7 +111,8 @@ public struct ExportSummary: Sendable, Codable, Equatable {
     public var outputSize: UInt64
     /// Bytes actually written: holes in a sparse output are not counted.
     public var bytesWritten: UInt64
-    public var sha256: String
+    /// The output's SHA-256, hex; nil when it was not computed (`computesDigest` false).
+    public var sha256: String?
     public var seconds: Double
     /// Adjustments the user should know of, such as a size rounded up.
     public var warnings: [String]

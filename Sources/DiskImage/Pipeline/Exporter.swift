@@ -40,7 +40,8 @@ public enum Exporter {
     /// (`PendingManifest`). When replacing, the old manifest is removed before the new output
     /// takes its name, so an old manifest never stands beside a new output.
     /// - Parameter manifestPath: where to write the sha256sum-format manifest; nil means
-    ///   `OUTPUT.sha256` for a file and no manifest for standard output or a device.
+    ///   `OUTPUT.sha256` for a file and no manifest for standard output or a device. Without
+    ///   `options.computesDigest` there is no manifest and `manifestPath` must be nil.
     /// - Parameter sidecar: a record to commit with the pair (moved into place first).
     @discardableResult
     public static func export(source sourcePath: String, to destination: Destination,
@@ -96,27 +97,30 @@ public enum Exporter {
         switch destination {
         case let .file(path):
             outputName = splitPath(path).name
-            let manifestTarget = manifestPath ?? path + ".sha256"
-            try refuseManifestOnOutput(manifestTarget, output: path)
+            let manifestTarget = options.computesDigest ? manifestPath ?? path + ".sha256" : nil
+            if let manifestTarget { try refuseManifestOnOutput(manifestTarget, output: path) }
             // Leftovers of killed runs go first; a live writer's files keep their lock.
             OutputSafety.removeStaleTemporaries(in: splitPath(path).folder)
-            if splitPath(manifestTarget).folder != splitPath(path).folder {
+            if let manifestTarget, splitPath(manifestTarget).folder != splitPath(path).folder {
                 OutputSafety.removeStaleTemporaries(in: splitPath(manifestTarget).folder)
             }
             // All are staged before any work, so a taken name (StagedFile refuses it) stops
             // the export at once; a staged file already made is removed by its deinit.
-            output = try StagedFile(finalPath: path, overwrite: options.overwrite, protecting: protected)
-            manifest = (manifestTarget, try StagedFile(finalPath: manifestTarget, overwrite: options.overwrite, protecting: protected))
+            let stagedOutput = try StagedFile(finalPath: path, overwrite: options.overwrite, protecting: protected)
+            output = stagedOutput
+            if let manifestTarget {
+                manifest = (manifestTarget, try StagedFile(finalPath: manifestTarget, overwrite: options.overwrite, protecting: protected))
+            }
             if let sidecar {
                 record = try StagedFile(finalPath: sidecar.path, overwrite: true, protecting: protected)
             }
-            sinkDescriptor = output!.descriptor
+            sinkDescriptor = stagedOutput.descriptor
             sinkPath = path
         case let .standardOutput(name):
             outputName = name
             output = nil
             try refuseStandardOutputOnSource(protected)
-            if let manifestPath {
+            if let manifestPath, options.computesDigest {
                 manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite, protecting: protected))
             }
         case let .device(path):
@@ -125,14 +129,14 @@ public enum Exporter {
             deviceDescriptor = try openDevice(path, sourceFiles: sourceFiles, virtualSize: virtualSize, format: options.format)
             sinkDescriptor = deviceDescriptor
             sinkPath = path
-            if let manifestPath {
+            if let manifestPath, options.computesDigest {
                 try refuseManifestOnOutput(manifestPath, output: path)
                 manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite, protecting: protected))
             }
         }
 
         let stream = output == nil
-        let sink = OutputSink(descriptor: sinkDescriptor, path: sinkPath, stream: stream)
+        let sink = OutputSink(descriptor: sinkDescriptor, path: sinkPath, stream: stream, hashing: options.computesDigest)
         let workers = options.threads > 0 ? options.threads : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let context = ExportContext(source: source, virtualSize: virtualSize, sink: sink, options: options,
                                     workerCount: workers, outputName: outputName)
@@ -149,7 +153,7 @@ public enum Exporter {
         // The commit: everything written and synced under temporary names, then moved into
         // place record, output, manifest.
         try output?.sync()
-        if let manifest {
+        if let manifest, let digest {
             let line = Array("\(digest)  \(outputName)\n".utf8)
             let manifestSink = OutputSink(descriptor: manifest.staged.descriptor, path: manifest.path)
             try manifestSink.write(line)
@@ -158,7 +162,7 @@ public enum Exporter {
         }
         if let record, let sidecar {
             let recordSink = OutputSink(descriptor: record.descriptor, path: sidecar.path)
-            try recordSink.write(sidecar.contents(digest, watch.primary))
+            try recordSink.write(sidecar.contents(digest ?? "", watch.primary))
             _ = try recordSink.finish()
             try record.sync()
         }
@@ -172,6 +176,12 @@ public enum Exporter {
                 output.withdraw()
                 throw error
             }
+        } else if let output {
+            // No manifest (`computesDigest` false): an old one must not stand beside the new
+            // output, so it goes first, as above.
+            if options.overwrite { try removeReplacedManifest(output.finalPath + ".sha256", protecting: protected) }
+            try record?.place()
+            try output.place()
         } else if let manifest {
             try manifest.staged.place()
         }
@@ -191,6 +201,19 @@ public enum Exporter {
                              manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
                              outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
                              seconds: monotonicSeconds() - started, warnings: warnings)
+    }
+
+    /// Refuses, before any work, an output path an export would refuse after opening its
+    /// source: a directory (`-o DIR`), a device node, or an existing file without
+    /// `overwrite`. The export checks again when it stages the output; this early check
+    /// spares opening the source and copying a stream into a temporary file first.
+    public static func refuseOutputPath(_ path: String, overwrite: Bool) throws(DiskImageError) {
+        if let reason = OutputSafety.refusal(toReplace: path, protecting: []) {
+            throw DiskImageError.refusedOutput(path: path, reason: reason)
+        }
+        if !overwrite && access(path, F_OK) == 0 {
+            throw DiskImageError.outputExists(path: path)
+        }
     }
 
     /// Standard input when it is a regular file or block device (`< disk.raw`): read in place

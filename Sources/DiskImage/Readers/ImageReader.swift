@@ -18,7 +18,23 @@ public struct ImageInfo: Sendable {
     /// Bytes the files occupy on disk.
     public var allocatedBytes: UInt64
     /// The format's own fields worth knowing, in a fixed order.
-    public var details: [(key: String, value: String)]
+    public var details: [(key: String, value: Detail)]
+
+    /// One field's value: a number (a count or a size in bytes), which `info --json` writes as
+    /// a JSON number, or text. String literals and interpolations are text.
+    public enum Detail: Sendable, Equatable, CustomStringConvertible, ExpressibleByStringInterpolation {
+        case number(UInt64)
+        case text(String)
+
+        public init(stringLiteral value: String) { self = .text(value) }
+
+        public var description: String {
+            switch self {
+            case let .number(value): String(value)
+            case let .text(value): value
+            }
+        }
+    }
 }
 
 /// An image opened for reading: its disk, for export and verification, and what it is.
@@ -78,7 +94,7 @@ public enum ImageReader {
     }
 
     static func info(_ disk: any VirtualDisk, _ file: SourceImage, _ format: SourceFormat, _ subformat: String,
-                             _ details: [(String, String)]) -> ImageInfo {
+                             _ details: [(String, ImageInfo.Detail)]) -> ImageInfo {
         ImageInfo(path: file.path, format: format, subformat: subformat, virtualSize: disk.size, fileSize: file.fileSize,
                   allocatedBytes: file.allocatedBytes, details: details.map { (key: $0.0, value: $0.1) })
     }

@@ -23,13 +23,25 @@ public struct VerificationReport: Sendable {
 }
 
 public enum ImageVerifier {
+    /// What `verify` does about the image's sha256sum manifest.
+    public enum ManifestCheck: Sendable {
+        /// Compare with the manifest when there is one; a missing default manifest passes.
+        case ifPresent
+        /// A missing manifest is a failed check (`imgship verify`, unless --no-manifest).
+        case required
+        /// Compute no digest and compare nothing (`imgship verify --no-manifest`).
+        case skipped
+    }
+
     /// Walks the whole structure of the image at `path` (tables on open, then every stored
     /// cluster read and every compressed one inflated), then compares the file's SHA-256 with
     /// `manifestPath`, or `path.sha256` when it exists. Problems are checks that failed; only
     /// an image that cannot be opened at all throws. `allowExternalExtents` is
-    /// `ImageReader.open`'s.
+    /// `ImageReader.open`'s; `manifestCheck` says what a missing manifest means.
     public static func verify(path: String, format: SourceFormat? = nil, manifestPath: String? = nil,
-                              allowExternalExtents: Bool = false) throws(DiskImageError) -> VerificationReport {
+                              manifestCheck: ManifestCheck = .ifPresent,
+                              allowExternalExtents: Bool = false,
+                              progress: (@Sendable (ExportProgress) -> Void)? = nil) throws(DiskImageError) -> VerificationReport {
         var report = VerificationReport()
         let opened: OpenedImage
         do {
@@ -66,16 +78,18 @@ public enum ImageVerifier {
                     dataBytes += UInt64(range.count)
                 }
                 position = start + window
+                progress?(ExportProgress(phase: .checking, completed: min(position, disk.size), total: disk.size))
             }
-            report.record("data", true, "\(dataBytes) bytes of allocated data read\(opened.info.details.contains { $0.value.hasPrefix("deflate") } ? " and inflated" : "")")
+            report.record("data", true, "\(dataBytes) bytes of allocated data read\(opened.info.details.contains { $0.value.description.hasPrefix("deflate") } ? " and inflated" : "")")
         } catch let error {
             guard case .malformedImage = error else { throw error }
             report.record("data", false, "\(error)")
         }
 
         // The file's digest against its manifest.
+        guard manifestCheck != .skipped else { return report }
         let file = try SourceImage(path: path)
-        let digest = try sha256(of: file, range: 0..<file.fileSize)
+        let digest = try sha256(of: file, range: 0..<file.fileSize, progress: progress)
         report.sha256 = digest
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let manifest = manifestPath ?? path + ".sha256"
@@ -92,7 +106,11 @@ public enum ImageVerifier {
             return report
         }
         if manifestPath == nil && SystemCalls.access(manifest, F_OK) != 0 {
-            report.record("sha256", true, "\(digest) (no \(manifest) to compare with)")
+            if manifestCheck == .required {
+                report.record("sha256", false, "\(digest), but there is no \(manifest) to compare with (pass --no-manifest to verify without one)")
+            } else {
+                report.record("sha256", true, "\(digest) (no \(manifest) to compare with)")
+            }
             return report
         }
         guard let text = readSmallFile(manifest) else {
@@ -185,7 +203,8 @@ public enum ImageVerifier {
         return checks
     }
 
-    static func sha256(of file: SourceImage, range: Range<UInt64>) throws(DiskImageError) -> String {
+    static func sha256(of file: SourceImage, range: Range<UInt64>,
+                       progress: (@Sendable (ExportProgress) -> Void)? = nil) throws(DiskImageError) -> String {
         let hasher = SHA256Hasher()
         let window = 4 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 64)
@@ -197,6 +216,7 @@ public enum ImageVerifier {
             try file.readExactly(into: part, at: offset)
             hasher.update(UnsafeRawBufferPointer(part))
             offset += UInt64(length)
+            progress?(ExportProgress(phase: .hashing, completed: offset - range.lowerBound, total: range.upperBound - range.lowerBound))
         }
         return hasher.finalizeHex()
     }

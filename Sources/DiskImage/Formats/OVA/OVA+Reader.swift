@@ -83,9 +83,9 @@ struct Archive {
             ("the OVF declares the disk's capacity (\(inner.info.virtualSize) bytes)", capacity == inner.info.virtualSize),
         ]
         findings += inner.findings
-        var details: [(key: String, value: String)] = [
-            ("descriptor", descriptorMember.name),
-            ("manifest", manifests.map(\.name).joined(separator: ", ")),
+        var details: [(key: String, value: ImageInfo.Detail)] = [
+            ("descriptor", .text(descriptorMember.name)),
+            ("manifest", .text(manifests.map(\.name).joined(separator: ", "))),
             ("disk", "\(diskMember.name) (\(inner.info.format.rawValue) \(inner.info.subformat), \(diskMember.size) bytes)"),
             ("ovf capacity", capacity.map { "\($0) bytes" } ?? "not found"),
         ]

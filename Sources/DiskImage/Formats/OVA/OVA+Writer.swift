@@ -22,7 +22,9 @@ extension OVA {
         let diskContext = ExportContext(source: context.source, virtualSize: context.virtualSize, sink: diskSink,
                                         options: context.options, workerCount: context.workerCount, outputName: names.disk)
         try VMDK.writeStreamOptimized(diskContext)
-        let diskDigest = try diskSink.finish()
+        // The package manifest needs the member's digest even with `--no-manifest`; a hashing
+        // sink always gives one.
+        let diskDigest = try diskSink.finish() ?? ""
         let diskSize = diskSink.position
 
         let machineName = String(names.disk.dropLast(5))

@@ -5,9 +5,9 @@ extension QCOW2 {
             throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "no qcow2 magic \"QFI\\xfb\"")
         }
         let image = try Disk(file: file)
-        var details: [(String, String)] = [
+        var details: [(String, ImageInfo.Detail)] = [
             ("version", "\(image.version) (compat \(image.version == 2 ? "0.10" : "1.1"))"),
-            ("cluster size", "\(image.clusterSize)"),
+            ("cluster size", .number(UInt64(image.clusterSize))),
             ("compression", image.compressedClusterCount > 0 ? "deflate (\(image.compressedClusterCount) compressed clusters)" : "none"),
         ]
         if image.snapshotCount > 0 { details.append(("snapshots", "\(image.snapshotCount) (the active state is read)")) }

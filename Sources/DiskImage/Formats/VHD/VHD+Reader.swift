@@ -9,11 +9,11 @@ extension VHD {
         let footerBytes = try file.bytes(Footer.size, at: footerOffset, reading: "the VHD footer")
         let footer = try Footer(decoding: footerBytes, fileOffset: footerOffset, path: file.path)
         let geometry = footer.geometry
-        var details: [(String, String)] = [
+        var details: [(String, ImageInfo.Detail)] = [
             ("disk type", "\(footer.diskType)"),
             ("creator", "\"\(footer.creatorApplication)\" on \"\(footer.creatorHostOS)\""),
             ("geometry", "\(geometry.cylinders)/\(geometry.heads)/\(geometry.sectorsPerTrack) (C/H/S)"),
-            ("current size", "\(footer.currentSize)"),
+            ("current size", .number(UInt64(footer.currentSize))),
         ]
         var findings: [(String, Bool)] = [("footer checksum", footer.checksumMatches)]
         switch footer.diskType {
@@ -27,8 +27,8 @@ extension VHD {
             return OpenedImage(disk: disk, info: ImageReader.info(disk, file, .vhd, "fixed", details), findings: findings)
         case .dynamic:
             let image = try DynamicDisk(file: file, footer: footer, footerBytes: footerBytes)
-            details.append(("block size", "\(image.clusterSize)"))
-            details.append(("allocated blocks", "\(image.allocatedBlocks)"))
+            details.append(("block size", .number(UInt64(image.clusterSize))))
+            details.append(("allocated blocks", .number(UInt64(image.allocatedBlocks))))
             findings.append(("dynamic header checksum", image.headerChecksumMatches))
             findings.append(("footer copy at the start equals the footer", image.headerCopyMatches))
             return OpenedImage(disk: image, info: ImageReader.info(image, file, .vhd, "dynamic", details), findings: findings)

@@ -5,14 +5,14 @@ extension VMDK {
         if head.starts(with: SparseExtentHeader.magic) {
             let image = try SparseDisk(file: file)
             let createType = image.descriptor?.createType ?? (image.hasMarkers ? "streamOptimized" : "monolithicSparse")
-            var details: [(String, String)] = [
-                ("create type", createType),
-                ("version", "\(image.version)"),
-                ("grain size", "\(image.clusterSize)"),
+            var details: [(String, ImageInfo.Detail)] = [
+                ("create type", .text(createType)),
+                ("version", .number(UInt64(image.version))),
+                ("grain size", .number(UInt64(image.clusterSize))),
                 ("compression", image.isCompressed ? "deflate" : "none"),
-                ("allocated grains", "\(image.allocatedGrains)"),
+                ("allocated grains", .number(UInt64(image.allocatedGrains))),
             ]
-            if let adapter = image.descriptor?.adapterType { details.insert(("adapter", adapter), at: 1) }
+            if let adapter = image.descriptor?.adapterType { details.insert(("adapter", .text(adapter)), at: 1) }
             return OpenedImage(disk: image, info: ImageReader.info(image, file, .vmdk, createType, details), findings: [])
         }
         // A descriptor file naming extents beside it.
@@ -65,8 +65,8 @@ extension VMDK {
         }
         let disk = ConcatenatedDisk(path: file.path, size: start, parts: parts)
         let createType = descriptor.createType ?? "unknown"
-        var details: [(String, String)] = [("create type", createType), ("extents", "\(descriptor.extents.count)")]
-        if let adapter = descriptor.adapterType { details.insert(("adapter", adapter), at: 1) }
+        var details: [(String, ImageInfo.Detail)] = [("create type", .text(createType)), ("extents", .number(UInt64(descriptor.extents.count)))]
+        if let adapter = descriptor.adapterType { details.insert(("adapter", .text(adapter)), at: 1) }
         let info = ImageInfo(path: file.path, format: .vmdk, subformat: createType, virtualSize: start, fileSize: fileSize,
                              allocatedBytes: allocated, details: details.map { (key: $0.0, value: $0.1) })
         return OpenedImage(disk: disk, info: info, findings: [])

@@ -18,9 +18,20 @@ func writeToStandardOutput(_ text: String) throws {
         if count < 0 && errno == EINTR { continue }
         guard count > 0 else {
             let reason = count < 0 ? String(cString: strerror(errno)) : "nothing written"
-            writeToStandardError("imgship: error: standard output: write: \(reason)\n")
-            throw ExitCode(1)
+            throw fail(CommandProblem(path: "standard output", what: "write: \(reason)", exitStatus: .workFailed))
         }
         offset += count
     }
+}
+
+/// Writes `text` to standard error with write(2); a failure to write there has nowhere to be told.
+func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+/// Whether `descriptor` is a terminal: progress is drawn only there, and binary output is
+/// refused there unless --force.
+func isTerminal(_ descriptor: Int32) -> Bool {
+    isatty(descriptor) == 1
 }

@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// How serious a printed problem is.
+enum ProblemSeverity: String {
+    case error
+    case warning
+}
+
+/// Prints one problem on standard error in the form every command uses,
+/// `imgship: error: <user path>: <what>` (the path leads the problem's own text: see
+/// `DiskImageError.description` and `CommandProblem`). Errors stay typed until they get here.
+func printProblem(_ severity: ProblemSeverity, _ problem: some CustomStringConvertible) {
+    writeToStandardError("imgship: \(severity.rawValue): \(problem)\n")
+}
+
+/// Prints `failure` once and gives the exit code it maps to: `throw fail(error)`.
+func fail(_ failure: some CommandFailure) -> ExitCode {
+    printProblem(.error, failure)
+    return failure.exitStatus.exitCode
+}
