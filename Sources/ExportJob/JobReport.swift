@@ -98,11 +98,12 @@ public struct JobReport: Sendable {
         }
         let text = lines.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
             .map { (lines[$0] ?? "") + $0 + "\n" }.joined()
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        // Under a temporary name, moved into place, as every output (StagedFile+RenameIntoPlace).
+        do throws(DiskImageError) {
+            try TextOutputFile.write(text, to: path, overwrite: true)
             checksumLists.append(path)
         } catch {
-            errors.append("\(path): cannot write: \((error as NSError).localizedDescription)")
+            errors.append("cannot write the list: \(error)")
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import ConfigDocument
+import DiskImage
 import ExportJob
 import Foundation
 
@@ -36,20 +37,64 @@ struct JobCommand: ParsableCommand {
     @Flag(help: "Print the report (or, with --dry-run, the intents) as JSON on standard output instead of a table.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Run one shard of the job: I/N (0 <= I < N), or auto to read the batch engine's variables (AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE; JOB_COMPLETION_INDEX or IMGSHIP_SHARD_INDEX with IMGSHIP_SHARD_COUNT). Its report is job-report.I-of-N.json.",
+        valueName: "I/N|auto"))
+    var shard: String?
+
+    @Option(help: "How outputs are dealt to shards: path (a fixed hash of each output's path) or size (source bytes, balanced; every shard must see the same sources).")
+    var shardBy: JobShard.Balance = .path
+
+    @Flag(help: "Merge the reports of every shard (job-report.I-of-N.json), verify every output, write each folder's SHA256SUMS and job-report.json.")
+    var merge = false
+
+    func validate() throws {
+        if let shard, shard != "auto", JobShard(parsing: shard) == nil {
+            throw ValidationError("--shard must be I/N with 0 <= I < N (or auto), got '\(shard)'")
+        }
+        if merge && shard != nil {
+            throw ValidationError("--merge reads every shard's report; it takes no --shard")
+        }
+        if merge && dryRun {
+            throw ValidationError("--merge and --dry-run: a merge reads and writes no image, but it verifies every output; give one")
+        }
+        if shardBy != .path && shard == nil {
+            throw ValidationError("--shard-by applies only with --shard")
+        }
+    }
+
+    /// The shard this run is, from `--shard` or, for `auto`, the environment.
+    func resolvedShard() throws -> JobShard? {
+        guard let shard else { return nil }
+        if let fixed = JobShard(parsing: shard) { return fixed }
+        do throws(JobShard.EnvironmentError) {
+            return try JobShard.fromEnvironment(ProcessInfo.processInfo.environment)
+        } catch {
+            throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
+        }
+    }
+
     func run() throws {
         let text = try readDocument(jobFile)
         let shownName = jobFile == "-" ? "<stdin>" : jobFile
         let baseFolder = jobFile == "-" ? "." : URL(fileURLWithPath: jobFile).deletingLastPathComponent().path
-        let units: [ExportUnit]
+        var units: [ExportUnit]
         do throws(InvalidJobFile) {
             units = try JobFile.decode(text).units(baseFolder: jobFile.contains("/") ? baseFolder : ".")
         } catch {
-            for problem in error.problems {
-                let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
-                writeToStandardError("\(shownName)\(position): error: \(problem)\n")
-            }
+            printDocumentProblems(error.problems, in: shownName)
             writeToStandardError("imgship: \(error.problems.count) error(s) in the job file; nothing exported\n")
             throw ExitStatus.inputRefused.exitCode
+        }
+        let reportFolder = jobFile == "-" ? "." : baseFolder
+        if merge {
+            return try mergeShards(units, reportFolder: reportFolder, shownName: shownName)
+        }
+        let shard = try resolvedShard()
+        let allUnits = units
+        if let shard {
+            units = shard.select(allUnits, by: shardBy)
+            writeToStandardError("imgship: shard \(shard): \(units.count) of the job's \(allUnits.count) output(s)\n")
         }
 
         installInterruptHandlers()
@@ -87,13 +132,34 @@ struct JobCommand: ParsableCommand {
             }
             writeToStandardError(line + "\n")
         }
-        var outcome = runner.run(units)
-        let reportPath = report ?? (jobFile == "-" ? "job-report.json" : baseFolder + "/job-report.json")
-        let reportText = outcome.json(jobFile: shownName)
-        do {
-            try Data(reportText.utf8).write(to: URL(fileURLWithPath: reportPath), options: .atomic)
+        let outcome = runner.run(units)
+        let reportPath = report ?? reportFolder + "/" + (shard?.reportName ?? "job-report.json")
+        try finish(outcome, reportPath: reportPath, shownName: shownName)
+    }
+
+    /// `--merge`: the shards' reports made into the job's (`JobMerge`); a shard missing or an
+    /// output in none is a failed job (exit 1), each reason printed.
+    private func mergeShards(_ units: [ExportUnit], reportFolder: String, shownName: String) throws {
+        let folder = report.map { splitPath($0).folder } ?? reportFolder
+        let merged: JobReport
+        do throws(JobMerge.Failure) {
+            let reports = try JobMerge.reportPaths(in: folder).map { path throws(JobMerge.Failure) in try JobMerge.read(path) }
+            merged = try JobMerge.merge(units, reports: reports)
         } catch {
-            outcome.errors.append("\(reportPath): cannot write the report: \((error as NSError).localizedDescription)")
+            for reason in error.reasons { printProblem(.error, reason) }
+            throw ExitStatus.workFailed.exitCode
+        }
+        try finish(merged, reportPath: report ?? folder + "/job-report.json", shownName: shownName)
+    }
+
+    /// Writes the report, prints the table or JSON, and exits as the outcome says.
+    private func finish(_ outcome: JobReport, reportPath: String, shownName: String) throws {
+        var outcome = outcome
+        let reportText = outcome.json(jobFile: shownName)
+        do throws(DiskImageError) {
+            try TextOutputFile.write(reportText, to: reportPath, overwrite: true)
+        } catch {
+            outcome.errors.append("cannot write the report: \(error)")
         }
         // The job's own errors are told even when standard output fails, after what it could print.
         let printed = Result { try writeToStandardOutput(json ? outcome.json(jobFile: shownName) : table(outcome, reportPath: reportPath)) }
@@ -181,3 +247,5 @@ enum ConcurrencyChoice: ExpressibleByArgument {
         }
     }
 }
+
+extension JobShard.Balance: ExpressibleByArgument {}

@@ -77,16 +77,16 @@ struct PlanShowCommand: ParsableCommand {
                                      context: context.planContext(fallbackBuildDate: Self.now()),
                                      inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next))
         let name = displayName(config)
-        printProblems(review.problems, in: name)
+        printDocumentProblems(review.problems, in: name)
         guard let plan = review.plan else {
             writeToStandardError("imgship: \(review.errors.count) error(s); no plan\n")
-            throw ExitCode(2)
+            throw ExitStatus.inputRefused.exitCode
         }
         let text: String
         if let emitJob {
             guard !plan.exports.isEmpty else {
-                writeToStandardError("imgship: error: \(name): no region has an s3ExportConfiguration; there is nothing to export\n")
-                throw ExitCode(2)
+                throw fail(CommandProblem(path: name, what: "no region has an s3ExportConfiguration; there is nothing to export",
+                                          exitStatus: .inputRefused))
             }
             text = Self.job(exporting: emitJob, to: jobDestination ?? "exports", as: plan.exports).json()
         } else {
@@ -99,7 +99,7 @@ struct PlanShowCommand: ParsableCommand {
         try output.write(text)
         if strict && !review.warnings.isEmpty {
             writeToStandardError("imgship: \(review.warnings.count) warning(s) with --strict\n")
-            throw ExitCode(2)
+            throw ExitStatus.inputRefused.exitCode
         }
     }
 
@@ -125,15 +125,6 @@ struct PlanShowCommand: ParsableCommand {
     }
 }
 
-/// The problems of a plan's documents on standard error, `file:line:column: severity: path:
-/// message`; a problem without a file of its own is `mainDocument`'s.
-func printProblems(_ problems: [Problem], in mainDocument: String) {
-    for problem in problems {
-        let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
-        writeToStandardError("\(problem.file ?? mainDocument)\(position): \(problem.severity.rawValue): \(problem)\n")
-    }
-}
-
 /// How a document path is shown in messages: `-` is standard input.
 func displayName(_ path: String) -> String {
     path == "-" ? "<stdin>" : path
@@ -151,15 +142,15 @@ func readDocument(_ path: String) throws -> String {
     do {
         bytes = try readAllBytes(path)
     } catch {
-        writeToStandardError("imgship: error: \(path): cannot read: \(error.reason)\n")
-        throw ExitCode(2)
+        throw fail(CommandProblem(path: path, what: "cannot read: \(error.reason)", exitStatus: .inputRefused))
     }
     do throws(Problem) {
         return try DocumentText.decode(bytes)
     } catch {
-        let name = path == "-" ? "<stdin>" : path
-        writeToStandardError("\(name):\(error.line ?? 1):\(error.column ?? 1): error: \(error)\n")
-        throw ExitCode(2)
+        var problem = error
+        problem.line = problem.line ?? 1
+        printDocumentProblems([problem], in: displayName(path))
+        throw ExitStatus.inputRefused.exitCode
     }
 }
 

@@ -61,7 +61,7 @@ struct PlanDiffCommand: ParsableCommand {
         for problem in oldReview.problems + newReview.problems where !seen.contains(problem) {
             seen.append(problem)
         }
-        printProblems(seen, in: displayName(new))
+        printDocumentProblems(seen, in: displayName(new))
         guard let diff = PlanReview.diff(old: oldReview, new: newReview) else {
             let failed = [(old, oldReview), (new, newReview)].filter { $0.1.plan == nil }.map { displayName($0.0) }
             writeToStandardError("imgship: no diff: \(failed.joined(separator: " and ")) could not be planned\n")

@@ -161,14 +161,13 @@ struct PlanOutputOptions: ParsableArguments {
     /// The text to the file or standard output; a write error names the user's path and exits 1.
     func write(_ text: String) throws {
         if let legacy = legacyFormat {
-            writeToStandardError("imgship: warning: -o \(legacy.rawValue) is read as --format \(legacy.rawValue); -o takes a path (-o ./\(legacy.rawValue) writes a file)\n")
+            printProblem(.warning, "-o \(legacy.rawValue) is read as --format \(legacy.rawValue); -o takes a path (-o ./\(legacy.rawValue) writes a file)")
         }
         guard let path else { return try writeToStandardOutput(text) }
         do throws(DiskImageError) {
             try TextOutputFile.write(text, to: path, overwrite: force)
         } catch {
-            writeToStandardError("imgship: error: \(error)\n")
-            throw ExitCode(1)
+            throw fail(error)
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigDocument
 
 /// How serious a printed problem is.
 enum ProblemSeverity: String {
@@ -17,4 +18,14 @@ func printProblem(_ severity: ProblemSeverity, _ problem: some CustomStringConve
 func fail(_ failure: some CommandFailure) -> ExitCode {
     printProblem(.error, failure)
     return failure.exitStatus.exitCode
+}
+
+/// Prints the problems of configuration documents, each where it is, in the form compilers
+/// use so editors can jump to it: `file:line:column: severity: path: message`. A problem
+/// without a file of its own (`Problem.file`) is `mainDocument`'s.
+func printDocumentProblems(_ problems: [Problem], in mainDocument: String) {
+    for problem in problems {
+        let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
+        writeToStandardError("\(problem.file ?? mainDocument)\(position): \(problem.severity.rawValue): \(problem)\n")
+    }
 }

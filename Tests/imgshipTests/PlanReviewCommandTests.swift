@@ -159,7 +159,8 @@ struct PlanReviewCommandTests {
         let written = try Data(contentsOf: URL(fileURLWithPath: target))
         #expect(try JSONSerialization.jsonObject(with: written) is [String: Any])
         let again = try runProcess(Self.binary, arguments)
-        #expect(again.status == 1)
+        // An output path imgship will not write is a refused input (README, "Exit status").
+        #expect(again.status == 2)
         #expect(again.standardError == "imgship: error: \(target) exists; pass --force to overwrite it\n")
         #expect(try runProcess(Self.binary, arguments + ["--force"]).status == 0)
         #expect(folder.names() == ["diff.json"])
