@@ -85,7 +85,7 @@ struct ShardedJobTests {
         try FileManager.default.removeItem(atPath: sharded.file("out"))
         try FileManager.default.removeItem(atPath: sharded.file("job-report.json"))
 
-        var generator = SeededGenerator(seed: UInt64(count) * 7919)
+        var generator = SplitMix64(seed: UInt64(count) * 7919)
         var processes: [(shard: Int, process: Process)] = []
         for index in 0..<count {
             let process = Process()
@@ -205,18 +205,5 @@ struct ShardedJobTests {
         for package in providers { #expect(containerfile.contains(package), "\(package)") }
         #expect(containerfile.contains("swift build -c release --product imgship"))
         #expect(containerfile.contains(#"ENTRYPOINT ["/usr/local/bin/imgship"]"#))
-    }
-}
-
-/// SplitMix64: a fixed seed gives the same kills on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        value = (value ^ (value >> 27)) &* 0x94d0_49bb_1331_11eb
-        return value ^ (value >> 31)
     }
 }
