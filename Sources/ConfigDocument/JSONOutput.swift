@@ -123,3 +123,61 @@ public indirect enum JSONOutput: Sendable {
         return "\(sign)\(whole)." + String(repeating: "0", count: places - fraction.count) + fraction
     }
 }
+
+extension JSONOutput {
+    /// The document with every non-empty list and object broken over lines, two spaces a
+    /// level, ending with a newline: the layout of plans, plan diffs and cost estimates, where
+    /// each parameter gets a line a reviewer can point at.
+    public func expandedEncoded() -> String {
+        var writer = JSONWriter()
+        writer.write(self, level: 0)
+        writer.bytes.append(UInt8(ascii: "\n"))
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}
+
+/// Appends JSON in the expanded layout (`JSONOutput.expandedEncoded`) to one byte buffer. A
+/// caller may also lay out the outer levels itself with `pad` and write the values under
+/// them one at a time, so a document of 50,000 tasks is never built as one tree.
+public struct JSONWriter {
+    public var bytes: [UInt8] = []
+    /// The indentation of each level, made once.
+    private var pads: [[UInt8]] = [[]]
+
+    public init() {}
+
+    /// Two spaces for each of `level` levels.
+    public mutating func pad(_ level: Int) {
+        while pads.count <= level { pads.append(pads[pads.count - 1] + [0x20, 0x20]) }
+        bytes.append(contentsOf: pads[level])
+    }
+
+    /// `value`, its first line at the current position and the rest indented for `level`.
+    public mutating func write(_ value: JSONOutput, level: Int) {
+        switch value {
+        case let .array(elements) where !elements.isEmpty:
+            bytes.append(contentsOf: "[\n".utf8)
+            for (index, element) in elements.enumerated() {
+                pad(level + 1)
+                write(element, level: level + 1)
+                bytes.append(contentsOf: (index + 1 == elements.count ? "\n" : ",\n").utf8)
+            }
+            pad(level)
+            bytes.append(UInt8(ascii: "]"))
+        case let .object(members) where !members.isEmpty:
+            bytes.append(contentsOf: "{\n".utf8)
+            for (index, member) in members.enumerated() {
+                pad(level + 1)
+                appendJSONString(member.key, to: &bytes)
+                bytes.append(contentsOf: ": ".utf8)
+                write(member.value, level: level + 1)
+                bytes.append(contentsOf: (index + 1 == members.count ? "\n" : ",\n").utf8)
+            }
+            pad(level)
+            bytes.append(UInt8(ascii: "}"))
+        default:
+            // Scalars, `[]` and `{}` as the compact form writes them.
+            value.append(to: &bytes)
+        }
+    }
+}

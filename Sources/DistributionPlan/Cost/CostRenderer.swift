@@ -114,10 +114,7 @@ public enum CostRenderer {
 
     /// The estimate as JSON text, ending in a line break.
     public static func json(_ estimate: CostEstimate) -> String {
-        var writer = PrettyJSONWriter()
-        writer.write(jsonValue(estimate), level: 0)
-        writer.bytes.append(UInt8(ascii: "\n"))
-        return String(decoding: writer.bytes, as: UTF8.self)
+        jsonValue(estimate).jsonOutput.expandedEncoded()
     }
 
     /// The cost lines of a diff: old, new and the change, for an image of the given size.

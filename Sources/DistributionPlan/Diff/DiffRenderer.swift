@@ -203,7 +203,7 @@ public enum DiffRenderer {
         if let cost = diff.cost { members.append(.init("cost", CostRenderer.deltaJSON(cost))) }
         // Written member by member, the tasks one at a time: a diff of two fleet plans holds
         // 50,000 tasks, and a tree of them all would be built only to be thrown away.
-        var writer = PrettyJSONWriter()
+        var writer = JSONWriter()
         writer.bytes.append(contentsOf: "{\n".utf8)
         for (index, member) in members.enumerated() {
             writer.pad(1)
@@ -213,13 +213,13 @@ public enum DiffRenderer {
                 writer.bytes.append(contentsOf: "[\n".utf8)
                 for (position, task) in diff.tasks.enumerated() {
                     writer.pad(2)
-                    writer.write(taskJSON(task), level: 2)
+                    writer.write(taskJSON(task).jsonOutput, level: 2)
                     writer.bytes.append(contentsOf: (position + 1 == diff.tasks.count ? "\n" : ",\n").utf8)
                 }
                 writer.pad(1)
                 writer.bytes.append(UInt8(ascii: "]"))
             } else {
-                writer.write(member.value, level: 1)
+                writer.write(member.value.jsonOutput, level: 1)
             }
             writer.bytes.append(contentsOf: (index + 1 == members.count ? "\n" : ",\n").utf8)
         }
@@ -250,53 +250,3 @@ public enum DiffRenderer {
     }
 }
 
-/// Writes a `PlanValue` as indented JSON into one byte buffer (two spaces a level, members in
-/// their order), the layout of `JSONRenderer`'s plans.
-struct PrettyJSONWriter {
-    var bytes: [UInt8] = []
-    private var pads: [[UInt8]] = [[]]
-
-    mutating func pad(_ level: Int) {
-        while pads.count <= level { pads.append(pads[pads.count - 1] + [0x20, 0x20]) }
-        bytes.append(contentsOf: pads[level])
-    }
-
-    mutating func write(_ value: PlanValue, level: Int) {
-        switch value {
-        case let .list(items) where !items.isEmpty:
-            bytes.append(contentsOf: "[\n".utf8)
-            for (index, item) in items.enumerated() {
-                pad(level + 1)
-                write(item, level: level + 1)
-                bytes.append(contentsOf: (index + 1 == items.count ? "\n" : ",\n").utf8)
-            }
-            pad(level)
-            bytes.append(UInt8(ascii: "]"))
-        case let .object(members) where !members.isEmpty:
-            bytes.append(contentsOf: "{\n".utf8)
-            for (index, member) in members.enumerated() {
-                pad(level + 1)
-                appendJSONString(member.key, to: &bytes)
-                bytes.append(contentsOf: ": ".utf8)
-                write(member.value, level: level + 1)
-                bytes.append(contentsOf: (index + 1 == members.count ? "\n" : ",\n").utf8)
-            }
-            pad(level)
-            bytes.append(UInt8(ascii: "}"))
-        case let .string(text):
-            appendJSONString(text, to: &bytes)
-        case .reference, .joined:
-            appendJSONString(value.displayText, to: &bytes)
-        case let .int(number):
-            bytes.append(contentsOf: String(number).utf8)
-        case let .bool(flag):
-            bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .null:
-            bytes.append(contentsOf: "null".utf8)
-        case .list:
-            bytes.append(contentsOf: "[]".utf8)
-        case .object:
-            bytes.append(contentsOf: "{}".utf8)
-        }
-    }
-}

@@ -1,7 +1,8 @@
 import ConfigDocument
 
 /// Renders a plan as JSON with a fixed key order and `schemaVersion`, documented in README.
-/// Written by hand rather than through JSONEncoder so key order follows the plan, not a hash.
+/// Built as values and written by the one JSON writer (`JSONWriter`), so key order follows the
+/// plan, not a hash.
 public enum JSONRenderer {
     public static let schemaVersion = 1
 
@@ -68,75 +69,26 @@ public enum JSONRenderer {
                 .object([.init("path", .string(warning.path)), .init("message", .string(warning.message))])
             })),
         ] + extra)
-        var writer = Writer()
-        writer.write(document, indent: 0)
-        writer.bytes.append(UInt8(ascii: "\n"))
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return document.jsonOutput.expandedEncoded()
     }
 
     /// One value as JSON on one line, for command-line arguments.
     static func compact(_ value: PlanValue) -> String {
-        var writer = Writer()
-        writer.compact = true
-        writer.write(value, indent: 0)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        value.jsonOutput.encoded()
     }
+}
 
-    /// Appends to one byte buffer: plans of tens of thousands of tasks render in well under a
-    /// second this way, where string concatenation took over one.
-    private struct Writer {
-        var bytes: [UInt8] = []
-        /// One line, no spaces: for command-line arguments.
-        var compact = false
-        private var pads: [[UInt8]] = [[]]
-
-        private mutating func pad(_ level: Int) -> [UInt8] {
-            if compact { return [] }
-            while pads.count <= level { pads.append(pads[pads.count - 1] + [0x20, 0x20]) }
-            return pads[level]
-        }
-
-        mutating func write(_ value: PlanValue, indent: Int) {
-            switch value {
-            case let .string(text): appendJSONString(text, to: &bytes)
-            case .reference, .joined: appendJSONString(value.displayText, to: &bytes)
-            case let .int(number): bytes.append(contentsOf: String(number).utf8)
-            case let .bool(flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-            case .null: bytes.append(contentsOf: "null".utf8)
-            case let .list(items):
-                if items.isEmpty { bytes.append(contentsOf: "[]".utf8); return }
-                bytes.append(contentsOf: compact ? "[".utf8 : "[\n".utf8)
-                let inner = pad(indent + 1)
-                for (index, item) in items.enumerated() {
-                    bytes.append(contentsOf: inner)
-                    write(item, indent: indent + 1)
-                    separate(last: index + 1 == items.count)
-                }
-                bytes.append(contentsOf: pad(indent))
-                bytes.append(UInt8(ascii: "]"))
-            case let .object(members):
-                if members.isEmpty { bytes.append(contentsOf: "{}".utf8); return }
-                bytes.append(contentsOf: compact ? "{".utf8 : "{\n".utf8)
-                let inner = pad(indent + 1)
-                for (index, member) in members.enumerated() {
-                    bytes.append(contentsOf: inner)
-                    appendJSONString(member.key, to: &bytes)
-                    bytes.append(contentsOf: compact ? ":".utf8 : ": ".utf8)
-                    write(member.value, indent: indent + 1)
-                    separate(last: index + 1 == members.count)
-                }
-                bytes.append(contentsOf: pad(indent))
-                bytes.append(UInt8(ascii: "}"))
-            }
-        }
-
-        private mutating func separate(last: Bool) {
-            switch (compact, last) {
-            case (true, true): break
-            case (true, false): bytes.append(UInt8(ascii: ","))
-            case (false, true): bytes.append(contentsOf: "\n".utf8)
-            case (false, false): bytes.append(contentsOf: ",\n".utf8)
-            }
+extension PlanValue {
+    /// The value for the JSON writer: references as their placeholders (`{{ami:build}}`).
+    public var jsonOutput: JSONOutput {
+        switch self {
+        case let .string(text): .string(text)
+        case .reference, .joined: .string(displayText)
+        case let .int(number): .integer(number)
+        case let .bool(flag): .bool(flag)
+        case .null: .null
+        case let .list(items): .array(items.map(\.jsonOutput))
+        case let .object(members): .object(members.map { ($0.key, $0.value.jsonOutput) })
         }
     }
 }
