@@ -1,6 +1,9 @@
 /// The formats imgship reads.
 public enum SourceFormat: String, CaseIterable, Sendable {
-    case raw, vhd, vmdk, qcow2
+    case raw, vhd
+    /// Hyper-V's VHDX, fixed or dynamic.
+    case vhdx
+    case vmdk, qcow2
     /// An OVF package (tar) holding one disk: its disk is what is read.
     case ova
 }
@@ -41,6 +44,7 @@ public enum ImageReader {
         if head.starts(with: QCOW2.magic) { return .qcow2 }
         if head.starts(with: VMDK.SparseExtentHeader.magic) || head.starts(with: Array("# Disk DescriptorFile".utf8)) { return .vmdk }
         if head.starts(with: VHD.Footer.cookie) { return .vhd }
+        if head.starts(with: VHDX.FileIdentifier.signature) { return .vhdx }
         if head.count == 512, Array(head[257..<262]) == Array("ustar".utf8) { return .ova }
         if file.fileSize >= 512, !file.isBlockDevice || file.fileSize % 512 == 0 {
             let tail = try file.bytes(8, at: file.fileSize - 512, reading: "the last sector")
@@ -70,6 +74,8 @@ public enum ImageReader {
             return try QCOW2.open(file)
         case .vhd:
             return try VHD.open(file)
+        case .vhdx:
+            return try VHDX.open(file)
         case .vmdk:
             return try VMDK.open(file, extents: streamed ? .none : .folder(descriptorPath: file.path, allowExternal: allowExternalExtents))
         case .ova:
