@@ -22,6 +22,9 @@ public struct ImageInfo: Sendable {
     public var allocatedBytes: UInt64
     /// The format's own fields worth knowing, in a fixed order.
     public var details: [(key: String, value: String)]
+    /// What the disk's first sectors say about the guest (`GuestInspection.fields` for
+    /// display); nil when they could not be read.
+    public var guest: GuestInspection? = nil
 }
 
 /// An image opened for reading: its disk, for export and verification, and what it is.
@@ -62,7 +65,11 @@ public enum ImageReader {
         let file = try SourceImage(path: path)
         let resolved: SourceFormat
         if let format { resolved = format } else { resolved = try detect(file) }
-        return try open(file: file, as: resolved, allowExternalExtents: allowExternalExtents)
+        let opened = try open(file: file, as: resolved, allowExternalExtents: allowExternalExtents)
+        var info = opened.info
+        // A few sectors; a disk whose first cluster cannot be read still opens.
+        info.guest = try? GuestInspection.inspect(opened.disk)
+        return OpenedImage(disk: opened.disk, info: info, findings: opened.findings)
     }
 
     /// `streamed`: the file is a copy of a stream, so a VMDK descriptor in it may name no extents.
