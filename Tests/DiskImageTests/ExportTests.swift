@@ -144,6 +144,7 @@ extension ExportTests {
             case .vhdFixed: Array(file.dropLast(512))
             case .vhdDynamic: try OutputReader.dynamicVHD(file).disk
             case .vmdk: try OutputReader.streamVMDK(file).disk
+            case .vhdx: try OutputReader.dynamicVHDX(file).disk
             case .ova: try OutputReader.streamVMDK(try #require(OutputReader.tarMembers(file).last).bytes).disk
             }
             expectSameBytes(disk, expected, "\(format)")

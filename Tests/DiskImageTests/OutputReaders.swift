@@ -50,6 +50,50 @@ enum OutputReader {
         return (disk, table)
     }
 
+    /// Dynamic VHDX (MS-VHDX 2.2-2.6), from the file's bytes: the region table's BAT and
+    /// metadata regions, the virtual size and block size items, then the payload BAT entries
+    /// (a sector bitmap entry follows every chunk of 2^23 sectors' worth of blocks).
+    static func dynamicVHDX(_ file: [UInt8]) throws -> (disk: [UInt8], states: [UInt8]) {
+        #expect(Array(file[0..<8]) == Array("vhdxfile".utf8))
+        let regions = 192 * 1024
+        #expect(Array(file[regions..<(regions + 4)]) == Array("regi".utf8))
+        var bat = 0
+        var metadata = 0
+        for entry in 0..<Int(file.littleEndian(UInt32.self, at: regions + 8)) {
+            let base = regions + 16 + entry * 32
+            // BAT 2DC27766-..., metadata 8B7CA206-...: the first GUID field, little-endian.
+            switch file.littleEndian(UInt32.self, at: base) {
+            case 0x2DC2_7766: bat = Int(file.littleEndian(UInt64.self, at: base + 16))
+            case 0x8B7C_A206: metadata = Int(file.littleEndian(UInt64.self, at: base + 16))
+            default: throw OutputReaderError("unknown region at \(base)")
+            }
+        }
+        var size = 0
+        var blockSize = 0
+        for entry in 0..<Int(file.littleEndian(UInt16.self, at: metadata + 10)) {
+            let base = metadata + 32 + entry * 32
+            let item = metadata + Int(file.littleEndian(UInt32.self, at: base + 16))
+            switch file.littleEndian(UInt32.self, at: base) {
+            case 0xCAA1_6737: blockSize = Int(file.littleEndian(UInt32.self, at: item))
+            case 0x2FA5_4224: size = Int(file.littleEndian(UInt64.self, at: item))
+            default: break
+            }
+        }
+        let chunkRatio = (1 << 23) * 512 / blockSize
+        var disk = [UInt8](repeating: 0, count: size)
+        var states: [UInt8] = []
+        for block in 0..<((size + blockSize - 1) / blockSize) {
+            let entry = file.littleEndian(UInt64.self, at: bat + (block + block / chunkRatio) * 8)
+            states.append(UInt8(entry & 7))
+            guard entry & 7 == 6 else { continue }
+            let offset = Int(entry >> 20) << 20
+            let start = block * blockSize
+            let count = min(blockSize, size - start)
+            disk.replaceSubrange(start..<(start + count), with: file[offset..<(offset + count)])
+        }
+        return (disk, states)
+    }
+
     struct StreamVMDK {
         var disk: [UInt8]
         var grainCount = 0

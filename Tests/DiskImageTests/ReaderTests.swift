@@ -83,6 +83,7 @@ struct ReaderTests {
         case .raw: .raw
         case .vhdFixed, .vhdDynamic: .vhd
         case .vmdk: .vmdk
+        case .vhdx: .vhdx
         case .ova: .ova
         }
         #expect(opened.info.format == expected)

@@ -7,7 +7,7 @@ struct FormatListTests {
     @Test func helpTextsNameEveryOutputFormat() throws {
         let topText = InProcess.help()
         let exportText = InProcess.help(ExportCommand.self)
-        for name in ["raw", "vhd-fixed", "vhd-dynamic", "vmdk", "ova"] {
+        for name in ["raw", "vhd-fixed", "vhd-dynamic", "vmdk", "vhdx", "ova"] {
             #expect(exportText.contains(name), "export --help lacks \(name)")
         }
         // The overview line, top-level and in export --help.

@@ -46,6 +46,10 @@ public struct ImageFormat: Sendable {
                     sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize), verifiedAs: .vmdk,
                     declaresMachine: false, deviceBytes: { _ in nil },
                     write: { (context, _) throws(DiskImageError) in try VMDK.writeStreamOptimized(context) }),
+        ImageFormat(format: .vhdx, aliases: ["vhdx-dynamic"], help: "vhdx (dynamic, Hyper-V)", fileExtension: "vhdx",
+                    compresses: false, sectorAligned: true, sizeLimit: ("vhdx", VHDX.maximumSize), verifiedAs: .vhdx,
+                    declaresMachine: false, deviceBytes: { _ in nil },
+                    write: { (context, _) throws(DiskImageError) in try VHDX.writeDynamic(context) }),
         ImageFormat(format: .ova, aliases: [], help: "ova (OVF package of a stream-optimized VMDK)", fileExtension: "ova",
                     compresses: true, sectorAligned: true, sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize),
                     verifiedAs: .ova, declaresMachine: true, deviceBytes: { _ in nil },
@@ -70,13 +74,13 @@ public struct ImageFormat: Sendable {
         return names
     }
 
-    /// "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed, vmdk (stream-optimized) or ova (...)".
+    /// "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed, vmdk (stream-optimized), vhdx (dynamic, Hyper-V) or ova (...)".
     public static var helpList: String {
         let parts = all.map(\.help)
         return parts.dropLast().joined(separator: ", ") + " or " + parts.last!
     }
 
-    /// The source formats for help texts: "raw, vhd, vmdk, qcow2 or ova".
+    /// The source formats for help texts: "raw, vhd, vhdx, vmdk, qcow2 or ova".
     public static var sourceList: String {
         let names = SourceFormat.allCases.map(\.rawValue)
         return names.dropLast().joined(separator: ", ") + " or " + names.last!

@@ -24,4 +24,39 @@ struct ExportContext {
         if options.isCancelled() { throw DiskImageError.cancelled }
         options.progress?(ExportProgress(phase: phase, completed: min(completed, virtualSize), total: virtualSize))
     }
+
+    /// One flag per block of `blockSize` bytes: does it hold a non-zero byte? Blocks entirely
+    /// in source holes are decided without reading; the others are read in pieces of at most
+    /// 2 MiB and stop at the first non-zero piece, so a large block with data near its start
+    /// costs little. The first pass of the dynamic VHD and VHDX writers, whose tables precede
+    /// the blocks.
+    func findNonZeroBlocks(blockSize: Int, blockCount: Int) throws(DiskImageError) -> [Bool] {
+        let unit = UInt64(blockSize)
+        let piece = min(blockSize, 2 * 1024 * 1024)
+        let source = self.source
+        var allocated = [Bool](repeating: false, count: blockCount)
+        let pipeline = OrderedPipeline(batchCount: blockCount, workerCount: workerCount, slabCapacity: piece)
+        try pipeline.run(
+            skipTo: skipHoles(batchBytes: unit, batchCount: blockCount),
+            makeWorker: {},
+            work: { (index, _, slab) throws(DiskImageError) -> Bool in
+                let start = UInt64(index) * unit
+                for range in try source.dataRanges(in: start..<(start + unit)) {
+                    var offset = range.lowerBound
+                    while offset < range.upperBound {
+                        let length = Int(min(UInt64(piece), range.upperBound - offset))
+                        let part = UnsafeMutableRawBufferPointer(rebasing: slab[0..<length])
+                        try source.readExactly(into: part, at: offset)
+                        if !isAllZero(UnsafeRawBufferPointer(part)) { return true }
+                        offset += UInt64(length)
+                    }
+                }
+                return false
+            },
+            consume: { (index, hasData, _) throws(DiskImageError) in
+                allocated[index] = hasData
+                try checkpoint(.scanning, completed: UInt64(index + 1) * unit)
+            })
+        return allocated
+    }
 }

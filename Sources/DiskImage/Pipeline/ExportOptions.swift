@@ -4,6 +4,8 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
     case vhdFixed = "vhd-fixed"
     case vhdDynamic = "vhd-dynamic"
     case vmdk
+    /// Dynamic VHDX (Hyper-V), 32 MiB blocks.
+    case vhdx
     /// An OVF package: descriptor, manifest and a stream-optimized VMDK in one tar archive.
     case ova
 }

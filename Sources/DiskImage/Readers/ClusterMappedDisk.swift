@@ -106,6 +106,31 @@ extension ClusterMappedDisk {
     }
 }
 
+/// A disk located by one flat table of blocks (VHD, VHDX): no second-level tables, nothing
+/// compressed.
+protocol BlockTableDisk: ClusterMappedDisk {
+    var blockCount: Int { get }
+    /// Where block `index` (below `blockCount`) is stored; nil when it reads as zeros.
+    func storedOffset(ofBlock index: Int) -> UInt64?
+}
+
+extension BlockTableDisk {
+    var clustersPerTable: UInt64 { 1 }
+
+    func hasTable(_ index: UInt64) -> Bool {
+        index < UInt64(blockCount) && storedOffset(ofBlock: Int(index)) != nil
+    }
+
+    func location(ofCluster index: UInt64) -> ClusterLocation {
+        guard index < UInt64(blockCount), let offset = storedOffset(ofBlock: Int(index)) else { return .unallocated }
+        return .stored(offset)
+    }
+
+    func decompressCluster(_ index: UInt64, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DiskImageError) {
+        preconditionFailure("blocks of a flat block table are never compressed")
+    }
+}
+
 /// Shared libdeflate decompressors: one is not safe to use from two threads at once, and
 /// making one per cluster would cost more than the decompression.
 final class DecompressorPool: Sendable {

@@ -1,6 +1,9 @@
 /// The formats imgship reads.
 public enum SourceFormat: String, CaseIterable, Sendable {
-    case raw, vhd, vmdk, qcow2
+    case raw, vhd
+    /// Hyper-V's VHDX, fixed or dynamic.
+    case vhdx
+    case vmdk, qcow2
     /// An OVF package (tar) holding one disk: its disk is what is read.
     case ova
 }
@@ -35,6 +38,9 @@ public struct ImageInfo: Sendable {
             }
         }
     }
+    /// What the disk's first sectors say about the guest (`GuestInspection.fields` for
+    /// display); nil when they could not be read.
+    public var guest: GuestInspection? = nil
 }
 
 /// An image opened for reading: its disk, for export and verification, and what it is.
@@ -57,6 +63,7 @@ public enum ImageReader {
         if head.starts(with: QCOW2.magic) { return .qcow2 }
         if head.starts(with: VMDK.SparseExtentHeader.magic) || head.starts(with: Array("# Disk DescriptorFile".utf8)) { return .vmdk }
         if head.starts(with: VHD.Footer.cookie) { return .vhd }
+        if head.starts(with: VHDX.FileIdentifier.signature) { return .vhdx }
         if head.count == 512, Array(head[257..<262]) == Array("ustar".utf8) { return .ova }
         if file.fileSize >= 512, !file.isBlockDevice || file.fileSize % 512 == 0 {
             let tail = try file.bytes(8, at: file.fileSize - 512, reading: "the last sector")
@@ -74,7 +81,11 @@ public enum ImageReader {
         let file = try SourceImage(path: path)
         let resolved: SourceFormat
         if let format { resolved = format } else { resolved = try detect(file) }
-        return try open(file: file, as: resolved, allowExternalExtents: allowExternalExtents)
+        let opened = try open(file: file, as: resolved, allowExternalExtents: allowExternalExtents)
+        var info = opened.info
+        // A few sectors; a disk whose first cluster cannot be read still opens.
+        info.guest = try? GuestInspection.inspect(opened.disk)
+        return OpenedImage(disk: opened.disk, info: info, findings: opened.findings)
     }
 
     /// `streamed`: the file is a copy of a stream, so a VMDK descriptor in it may name no extents.
@@ -86,6 +97,8 @@ public enum ImageReader {
             return try QCOW2.open(file)
         case .vhd:
             return try VHD.open(file)
+        case .vhdx:
+            return try VHDX.open(file)
         case .vmdk:
             return try VMDK.open(file, extents: streamed ? .none : .folder(descriptorPath: file.path, allowExternal: allowExternalExtents))
         case .ova:

@@ -41,18 +41,25 @@ extension RAW {
                 let start = UInt64(index) * UInt64(batchSize)
                 let length = Int(min(start + UInt64(batchSize), virtualSize) - start)
                 try zeros(upTo: start)
-                var cursor = 0
-                for run in runs {
-                    try sink.writeZeros(UInt64(run.lowerBound - cursor))
-                    let bytes = UnsafeRawBufferPointer(rebasing: slab[run])
-                    try sink.write(bytes, alreadyStored: writer != nil)
-                    cursor = run.upperBound
-                }
-                try sink.writeZeros(UInt64(length - cursor))
+                try emit(runs, of: slab, length: length, to: sink, alreadyStored: writer != nil)
                 hashedUpTo = start + UInt64(length)
                 try context.checkpoint(.writing, completed: hashedUpTo)
             })
         try zeros(upTo: virtualSize)
+    }
+
+    /// Hands the sink `length` bytes of which only `runs` of `slab` may be non-zero: zeros
+    /// for the gaps (holes in a regular file), the runs' bytes (already stored by a worker
+    /// when `alreadyStored`) in between.
+    static func emit(_ runs: [Range<Int>], of slab: UnsafeRawBufferPointer, length: Int, to sink: OutputSink,
+                     alreadyStored: Bool) throws(DiskImageError) {
+        var cursor = 0
+        for run in runs {
+            try sink.writeZeros(UInt64(run.lowerBound - cursor))
+            try sink.write(UnsafeRawBufferPointer(rebasing: slab[run]), alreadyStored: alreadyStored)
+            cursor = run.upperBound
+        }
+        try sink.writeZeros(UInt64(length - cursor))
     }
 
     /// The runs of non-zero pages in `buffer[0..<length]`, coalesced. Only pages that meet a

@@ -42,7 +42,7 @@ extension VHD {
     /// A dynamic VHD opened for reading: the BAT is loaded and every entry checked against the
     /// file. Blocks are read whole from the file: a dynamic disk's sector bitmaps only matter
     /// for differencing disks, which imgship refuses.
-    final class DynamicDisk: ClusterMappedDisk {
+    final class DynamicDisk: BlockTableDisk {
         let file: SourceImage
         let footer: Footer
         let size: UInt64
@@ -119,20 +119,11 @@ extension VHD {
             allocatedBlocks = allocated
         }
 
-        var clustersPerTable: UInt64 { 1 }
+        var blockCount: Int { blockTable.count }
 
-        func hasTable(_ index: UInt64) -> Bool {
-            index < UInt64(blockTable.count) && blockTable[Int(index)] != 0xFFFF_FFFF
-        }
-
-        func location(ofCluster index: UInt64) -> ClusterLocation {
-            guard index < UInt64(blockTable.count) else { return .unallocated }
-            let sector = blockTable[Int(index)]
-            return sector == 0xFFFF_FFFF ? .unallocated : .stored(UInt64(sector) * 512 + bitmapBytes)
-        }
-
-        func decompressCluster(_ index: UInt64, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DiskImageError) {
-            preconditionFailure("VHD blocks are never compressed")
+        func storedOffset(ofBlock index: Int) -> UInt64? {
+            let sector = blockTable[index]
+            return sector == 0xFFFF_FFFF ? nil : UInt64(sector) * 512 + bitmapBytes
         }
     }
 }

@@ -18,7 +18,7 @@ extension VHD {
     static func writeDynamic(_ context: ExportContext) throws(DiskImageError) {
         let blockSize = UInt64(VHD.blockSize)
         let blockCount = Int((context.virtualSize + blockSize - 1) / blockSize)
-        let allocated = try findAllocatedBlocks(context, blockCount: blockCount)
+        let allocated = try context.findNonZeroBlocks(blockSize: VHD.blockSize, blockCount: blockCount)
 
         let sink = context.sink
         let footer = footer(.dynamic, context).encoded()
@@ -65,32 +65,5 @@ extension VHD {
             })
         try context.checkpoint(.writing, completed: virtualSize)
         try sink.write(footer)
-    }
-
-    /// One flag per block: does it hold a non-zero byte? Blocks entirely in source holes are
-    /// decided without reading.
-    private static func findAllocatedBlocks(_ context: ExportContext, blockCount: Int) throws(DiskImageError) -> [Bool] {
-        let blockSize = UInt64(VHD.blockSize)
-        let source = context.source
-        var allocated = [Bool](repeating: false, count: blockCount)
-        let pipeline = OrderedPipeline(batchCount: blockCount, workerCount: context.workerCount, slabCapacity: VHD.blockSize)
-        try pipeline.run(
-            skipTo: context.skipHoles(batchBytes: blockSize, batchCount: blockCount),
-            makeWorker: {},
-            work: { (index, _, slab) throws(DiskImageError) -> Bool in
-                let start = UInt64(index) * blockSize
-                let dataRanges = try source.dataRanges(in: start..<(start + blockSize))
-                for range in dataRanges {
-                    let part = UnsafeMutableRawBufferPointer(rebasing: slab[0..<Int(range.count)])
-                    try source.readExactly(into: part, at: range.lowerBound)
-                    if !isAllZero(UnsafeRawBufferPointer(part)) { return true }
-                }
-                return false
-            },
-            consume: { (index, hasData, _) throws(DiskImageError) in
-                allocated[index] = hasData
-                try context.checkpoint(.scanning, completed: UInt64(index + 1) * blockSize)
-            })
-        return allocated
     }
 }

@@ -1,0 +1,155 @@
+extension VHDX {
+    /// Where the structures of the files we write lie: the header section, a 1 MiB log
+    /// (empty: its GUID in the headers is zero), the BAT, the metadata region, then the
+    /// stored blocks, all on 1 MiB boundaries (section 2.2.3.1).
+    struct WrittenLayout {
+        let bat: BATLayout
+        let logOffset = VHDX.headerSectionSize
+        let logLength = VHDX.alignment
+        var batOffset: UInt64 { logOffset + logLength }
+        /// At least 1 MiB; a whole number of MiB.
+        let batLength: UInt64
+        var metadataOffset: UInt64 { batOffset + batLength }
+        let metadataLength = VHDX.alignment
+        var firstBlockOffset: UInt64 { metadataOffset + metadataLength }
+
+        init(virtualSize: UInt64) {
+            bat = BATLayout(virtualSize: virtualSize, blockSize: UInt64(VHDX.blockSize),
+                            logicalSectorSize: UInt64(VHDX.logicalSectorSize))
+            batLength = roundUp(max(bat.entryCount * UInt64(BATEntry.size), 1), toMultipleOf: VHDX.alignment)
+        }
+    }
+
+    /// The GUIDs of a file we write, from the export's disk identifier so that outputs are
+    /// reproducible: page 83 data is the identifier itself, the write GUIDs variations of it
+    /// (section 2.2.2 asks only that they change when the file or its data does).
+    static func guids(_ identifier: [UInt8]) -> (page83: GUID, fileWrite: GUID, dataWrite: GUID) {
+        let base = (identifier + [UInt8](repeating: 0, count: 16)).prefix(16)
+        return (GUID(bytes: Array(base)), GUID(bytes: base.map { $0 ^ 0x5A }), GUID(bytes: base.map { $0 ^ 0xA5 }))
+    }
+
+    /// Dynamic VHDX with 32 MiB blocks. The BAT precedes the blocks, so a first pass finds
+    /// which blocks hold a non-zero byte (those become FULLY_PRESENT, the others
+    /// NOT_PRESENT); the second writes the file strictly in order, hashing as it goes, so the
+    /// output may be a pipe. Blocks are written in 2 MiB pieces, and all-zero pieces inside
+    /// a stored block are holes of a regular file: memory stays that of the 2 MiB pipeline
+    /// and a mostly empty block costs few writes.
+    static func writeDynamic(_ context: ExportContext) throws(DiskImageError) {
+        let blockSize = UInt64(VHDX.blockSize)
+        let virtualSize = context.virtualSize
+        let layout = WrittenLayout(virtualSize: virtualSize)
+        let blockCount = Int(layout.bat.payloadBlocks)
+        let allocated = try context.findNonZeroBlocks(blockSize: VHDX.blockSize, blockCount: blockCount)
+        let storedBlocks = allocated.indices.filter { allocated[$0] }
+
+        let sink = context.sink
+        func pad(to offset: UInt64) throws(DiskImageError) { try sink.writeZeros(offset - sink.position) }
+        let ids = guids(context.options.diskIdentifier)
+
+        try sink.write(FileIdentifier(creator: "imgship").encoded())            // 0 file identifier
+        for (index, offset) in VHDX.headerOffsets.enumerated() {                // 64 KiB, 128 KiB headers
+            try pad(to: offset)
+            // The second header is the current one: the larger sequence number.
+            try sink.write(Header(sequenceNumber: UInt64(index + 1), fileWriteGUID: ids.fileWrite, dataWriteGUID: ids.dataWrite,
+                                  logOffset: layout.logOffset, logLength: UInt32(layout.logLength)).encoded())
+        }
+        let regions = RegionTable(entries: [
+            .init(guid: RegionID.blockAllocationTable, fileOffset: layout.batOffset, length: UInt32(layout.batLength)),
+            .init(guid: RegionID.metadata, fileOffset: layout.metadataOffset, length: UInt32(layout.metadataLength)),
+        ]).encoded()
+        for offset in VHDX.regionTableOffsets {                                 // 192 KiB, 256 KiB region tables
+            try pad(to: offset)
+            try sink.write(regions)
+        }
+        try pad(to: layout.batOffset)                                           // 1 MiB log: empty
+
+        var table = [UInt8](repeating: 0, count: Int(layout.bat.entryCount) * BATEntry.size)
+        for (position, block) in storedBlocks.enumerated() {                    // BAT
+            let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + UInt64(position) * blockSize)
+            table.storeLittleEndian(entry.encoded(), at: Int(layout.bat.entryIndex(ofBlock: UInt64(block))) * BATEntry.size)
+        }
+        // Blocks not stored and the sector bitmap entries stay 0: NOT_PRESENT.
+        try sink.write(table)
+        table = []
+        try pad(to: layout.metadataOffset)
+
+        let metadata = DiskMetadata(fileParameters: FileParameters(blockSize: UInt32(VHDX.blockSize)), virtualDiskSize: virtualSize,
+                                    page83Data: ids.page83, logicalSectorSize: logicalSectorSize, physicalSectorSize: physicalSectorSize)
+        try sink.write(metadata.encoded())                                      // metadata region
+        try pad(to: layout.firstBlockOffset)
+
+        try writeBlocks(context, storedBlocks: storedBlocks, firstBlockOffset: layout.firstBlockOffset)
+        try context.checkpoint(.writing, completed: virtualSize)
+    }
+
+    /// The stored blocks, in order, each a whole 32 MiB in the file (a reader checks that a
+    /// block lies inside the file), written in 2 MiB pieces.
+    private static func writeBlocks(_ context: ExportContext, storedBlocks: [Int], firstBlockOffset: UInt64) throws(DiskImageError) {
+        let blockSize = UInt64(VHDX.blockSize)
+        let piece = RAW.batchSize
+        let subWrite = 256 * 1024
+        let piecesPerBlock = VHDX.blockSize / piece
+        let batchCount = storedBlocks.count * piecesPerBlock
+        let source = context.source
+        let sink = context.sink
+        let virtualSize = context.virtualSize
+        let writer = sink.positionalWriter
+        @Sendable func virtualStart(_ index: Int) -> UInt64 {
+            UInt64(storedBlocks[index / piecesPerBlock]) * blockSize + UInt64(index % piecesPerBlock * piece)
+        }
+        @Sendable func fileOffset(_ index: Int) -> UInt64 {
+            firstBlockOffset + UInt64(index / piecesPerBlock) * blockSize + UInt64(index % piecesPerBlock * piece)
+        }
+        // From a candidate piece to the first piece of a stored block that may hold data.
+        let skipTo: @Sendable (Int) -> Int = { candidate in
+            guard candidate < batchCount, let next = source.nextDataOffset(from: virtualStart(candidate)) else { return batchCount }
+            let block = Int(next / blockSize)
+            var low = candidate / piecesPerBlock
+            var high = storedBlocks.count
+            while low < high {
+                let middle = (low + high) / 2
+                if storedBlocks[middle] < block { low = middle + 1 } else { high = middle }
+            }
+            guard low < storedBlocks.count else { return batchCount }
+            let index = storedBlocks[low] == block ? low * piecesPerBlock + Int(next % blockSize) / piece : low * piecesPerBlock
+            return max(candidate, index)
+        }
+        // Skipped pieces are holes: the sink still hashes their zeros.
+        func zeros(upTo end: UInt64) throws(DiskImageError) {
+            while sink.position < end {
+                try sink.writeZeros(min(end - sink.position, 64 << 20))
+                if context.options.isCancelled() { throw DiskImageError.cancelled }
+            }
+        }
+        let pipeline = OrderedPipeline(batchCount: batchCount, workerCount: context.workerCount, slabCapacity: piece)
+        try pipeline.run(
+            skipTo: skipTo,
+            makeWorker: {},
+            work: { (index, _, slab) throws(DiskImageError) -> [Range<Int>] in
+                let start = virtualStart(index)
+                let end = min(start + UInt64(piece), virtualSize)
+                guard start < end else { return [] }
+                let length = Int(end - start)
+                try source.read(start..<end, into: slab, zeroingHolesWithin: piece)
+                guard !isAllZero(UnsafeRawBufferPointer(rebasing: slab[0..<length])) else { return [] }
+                // Whole pieces, zeros and all: splitting them at zero pages costs more in system
+                // calls than the zeros cost to write. Written 256 KiB at a time: a 2 MiB write at
+                // a 2 MiB boundary has Linux (6.x ext4) allocate a 2 MiB page cache folio, which
+                // on a machine with fragmented memory waits for compaction; VHD's blocks, 512
+                // bytes off the boundary, never meet it.
+                if let writer {
+                    for part in stride(from: 0, to: length, by: subWrite) {
+                        let bytes = UnsafeRawBufferPointer(rebasing: slab[part..<min(part + subWrite, length)])
+                        try writer.write(bytes, at: fileOffset(index) + UInt64(part))
+                    }
+                }
+                return [0..<length]
+            },
+            consume: { (index, runs, slab) throws(DiskImageError) in
+                try zeros(upTo: fileOffset(index))
+                try RAW.emit(runs, of: slab, length: piece, to: sink, alreadyStored: writer != nil)
+                try context.checkpoint(.writing, completed: virtualStart(index) + UInt64(piece))
+            })
+        try zeros(upTo: firstBlockOffset + UInt64(storedBlocks.count) * blockSize)
+    }
+}
