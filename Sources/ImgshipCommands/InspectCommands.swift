@@ -41,7 +41,11 @@ struct InfoCommand: ParsableCommand {
             "allocated:         \(info.allocatedBytes) bytes on disk",
         ]
         for (key, value) in info.details {
-            lines.append("\((key + ":").padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)")
+            lines.append(Self.labelled(key, value))
+        }
+        // What the guest's first sectors say: what a target's firmware choice is made from.
+        for (key, value) in info.guest?.fields ?? [] {
+            lines.append(Self.labelled(key, value))
         }
         try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
     }
@@ -61,7 +65,30 @@ struct InfoCommand: ParsableCommand {
             ("subformat", .string(info.subformat)), ("virtualSize", .unsigned(info.virtualSize)),
             ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
             ("details", sorted(info.details.map { (jsonKey($0.key), json($0.value)) })),
-        ])
+        ] + (info.guest.map { [("guest", json($0))] } ?? []))
+    }
+
+    /// `key:` and `value` in the column the size lines use; a longer key pushes its value
+    /// along rather than losing its end.
+    static func labelled(_ key: String, _ value: some CustomStringConvertible) -> String {
+        let label = key + ":"
+        return label + String(repeating: " ", count: max(1, 19 - label.count)) + value.description
+    }
+
+    /// `guest`: the partition table (`none`, `mbr`, `gpt`), whether a GPT has its protective
+    /// MBR, whether there is an EFI system partition and BIOS boot code, and the sector size a
+    /// GPT was found with.
+    static func json(_ guest: GuestInspection) -> JSONOutput {
+        var members: [(key: String, value: JSONOutput)] = [
+            ("biosBootCode", .bool(guest.hasBIOSBootCode)),
+            ("efiSystemPartition", .bool(guest.hasEFISystemPartition)),
+            ("partitionTable", .string(guest.partitionTable.rawValue)),
+        ]
+        if guest.partitionTable == .gpt {
+            members.append(("gptSectorSize", guest.gptSectorSize.map { .integer($0) } ?? .null))
+            members.append(("protectiveMBR", .bool(guest.hasProtectiveMBR)))
+        }
+        return .object(members.sorted { $0.key < $1.key })
     }
 
     /// Numbers (sizes, counts) are JSON numbers; the rest is text.

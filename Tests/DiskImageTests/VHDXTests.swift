@@ -164,7 +164,7 @@ struct VHDXTests {
         #expect(read.states == [0, 0, 0, 6])
         let opened = try ImageReader.open(path: vhdx)
         #expect(opened.info.format == .vhdx && opened.info.subformat == "dynamic")
-        #expect(opened.info.details.first { $0.key == "allocated blocks" }?.value == "1")
+        #expect(opened.info.details.first { $0.key == "allocated blocks" }?.value == .number(1))
         #expect(opened.findings.allSatisfy { $0.passed })
     }
 

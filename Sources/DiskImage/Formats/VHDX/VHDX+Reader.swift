@@ -4,11 +4,11 @@ extension VHDX {
     static func open(_ file: SourceImage) throws(DiskImageError) -> OpenedImage {
         let disk = try Disk(file: file)
         let metadata = disk.metadata
-        let details: [(String, String)] = [
+        let details: [(String, ImageInfo.Detail)] = [
             ("creator", "\"\(disk.creator)\""),
-            ("block size", "\(metadata.fileParameters.blockSize)"),
+            ("block size", .number(UInt64(metadata.fileParameters.blockSize))),
             ("sector size", "\(metadata.logicalSectorSize) logical, \(metadata.physicalSectorSize) physical"),
-            ("allocated blocks", "\(disk.allocatedBlocks)"),
+            ("allocated blocks", .number(UInt64(disk.allocatedBlocks))),
         ]
         let subformat = metadata.fileParameters.leaveBlocksAllocated ? "fixed" : "dynamic"
         return OpenedImage(disk: disk, info: ImageReader.info(disk, file, .vhdx, subformat, details), findings: disk.findings)
