@@ -49,6 +49,10 @@ extension RAW {
                     cursor = run.upperBound
                 }
                 try sink.writeZeros(UInt64(length - cursor))
+                if let first = runs.first, let last = runs.last {
+                    // Written by the worker already: its writeback overlaps the export.
+                    context.startWriteback((origin + start + UInt64(first.lowerBound))..<(origin + start + UInt64(last.upperBound)))
+                }
                 hashedUpTo = start + UInt64(length)
                 try context.checkpoint(.writing, completed: hashedUpTo)
             })
