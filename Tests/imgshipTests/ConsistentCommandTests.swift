@@ -194,4 +194,22 @@ struct ConsistentCommandTests {
         #expect(refused.status == 64)
         #expect(text(refused.standardOutput).contains("imgship: error: standard output: is a terminal; redirect the image to a file or a pipe, or pass --force to write it there"))
     }
+
+    @Test(.enabled(if: which("script") != nil, "needs script(1) for a terminal"))
+    func progressShowsTheTimeLeftOnATerminal() throws {
+        let folder = try TemporaryFolder()
+        let source = folder.file("big.raw")
+        _ = FileManager.default.createFile(atPath: source, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
+        try handle.truncate(atOffset: 2 << 30)
+        try handle.close()
+        for command in ["export '\(source)' -f raw -o '\(folder.file("out.raw"))'", "verify '\(folder.file("out.raw"))'"] {
+            let result = try runProcess("/usr/bin/script", ["-q", "-e", "-c", "'\(Self.binary)' \(command)", "/dev/null"])
+            #expect(result.status == 0, "\(text(result.standardOutput))")
+            #expect(text(result.standardOutput).contains("% ") && text(result.standardOutput).contains("ETA "), "\(command)")
+        }
+        // Not a terminal: no progress line at all.
+        let piped = try runProcess(Self.binary, ["verify", folder.file("out.raw")])
+        #expect(piped.status == 0 && !piped.standardError.contains("ETA"))
+    }
 }

@@ -59,6 +59,12 @@ package enum SystemCalls {
         planted(.fsync, descriptor: descriptor) { Glibc.fsync(descriptor) }
     }
 
+    /// posix_fadvise(2): advice about a range of a file; `POSIX_FADV_DONTNEED` starts its
+    /// writeback on Linux. Returns an error number (0 on success), not -1.
+    package static func fadvise(_ descriptor: Int32, _ offset: off_t, _ length: off_t, _ advice: Int32) -> Int32 {
+        Glibc.posix_fadvise(descriptor, offset, length, advice)
+    }
+
     /// ftruncate(2): sets the length; growing leaves a hole.
     package static func ftruncate(_ descriptor: Int32, _ length: off_t) -> Int32 {
         planted(.ftruncate, descriptor: descriptor) { Glibc.ftruncate(descriptor, length) }

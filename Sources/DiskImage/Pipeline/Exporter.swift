@@ -211,7 +211,7 @@ public enum Exporter {
         if let reason = OutputSafety.refusal(toReplace: path, protecting: []) {
             throw DiskImageError.refusedOutput(path: path, reason: reason)
         }
-        if !overwrite && access(path, F_OK) == 0 {
+        if !overwrite && SystemCalls.access(path, F_OK) == 0 {
             throw DiskImageError.outputExists(path: path)
         }
     }

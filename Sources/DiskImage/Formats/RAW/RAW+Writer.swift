@@ -42,6 +42,10 @@ extension RAW {
                 let length = Int(min(start + UInt64(batchSize), virtualSize) - start)
                 try zeros(upTo: start)
                 try emit(runs, of: slab, length: length, to: sink, alreadyStored: writer != nil)
+                if let first = runs.first, let last = runs.last {
+                    // Written by the worker already: its writeback overlaps the export.
+                    context.startWriteback((origin + start + UInt64(first.lowerBound))..<(origin + start + UInt64(last.upperBound)))
+                }
                 hashedUpTo = start + UInt64(length)
                 try context.checkpoint(.writing, completed: hashedUpTo)
             })

@@ -60,6 +60,9 @@ extension VHD {
             consume: { (index, _, slab) throws(DiskImageError) in
                 let stored = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
                 try sink.write(stored, alreadyStored: writer != nil)
+                // Written by the worker already: its writeback overlaps the export.
+                let blockStart = firstBlockOffset + UInt64(index) * UInt64(storedBlockBytes)
+                context.startWriteback(blockStart..<(blockStart + UInt64(storedBlockBytes)))
                 let end = UInt64(allocatedBlocks[index] + 1) * blockSize
                 try context.checkpoint(.writing, completed: end)
             })
