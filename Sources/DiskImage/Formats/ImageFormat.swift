@@ -102,3 +102,48 @@ extension OutputFormat {
     /// The file extension for outputs of this format.
     public var fileExtension: String { entry.fileExtension }
 }
+
+/// The one table of source formats, beside the output formats': how each is recognised by
+/// its first sector and how it is opened. Detection tries them in this order, never trusting a
+/// file's name; what none recognises is raw, unless its last sector is a VHD footer (a fixed
+/// VHD). Adding a source format is a folder under `Formats/` and one entry here.
+struct SourceFormatEntry: Sendable {
+    struct OpenOptions {
+        /// A VMDK descriptor's extents may be the user's files outside its folder.
+        var allowExternalExtents: Bool
+        /// The file is a copy of a stream: a VMDK descriptor in it may name no extents.
+        var streamed: Bool
+    }
+
+    let format: SourceFormat
+    /// Whether the first sector (up to 512 bytes) is this format's.
+    let recognises: @Sendable (_ head: [UInt8]) -> Bool
+    let open: @Sendable (_ file: SourceImage, _ options: OpenOptions) throws(DiskImageError) -> OpenedImage
+
+    static let all: [SourceFormatEntry] = [
+        SourceFormatEntry(format: .qcow2, recognises: { $0.starts(with: QCOW2.magic) },
+                          open: { (file, _) throws(DiskImageError) in try QCOW2.open(file) }),
+        SourceFormatEntry(format: .vmdk,
+                          recognises: { $0.starts(with: VMDK.SparseExtentHeader.magic) || $0.starts(with: Array("# Disk DescriptorFile".utf8)) },
+                          open: { (file, options) throws(DiskImageError) in
+                              try VMDK.open(file, extents: options.streamed ? .none : .folder(descriptorPath: file.path, allowExternal: options.allowExternalExtents))
+                          }),
+        SourceFormatEntry(format: .vhd, recognises: { $0.starts(with: VHD.Footer.cookie) },
+                          open: { (file, _) throws(DiskImageError) in try VHD.open(file) }),
+        SourceFormatEntry(format: .vhdx, recognises: { $0.starts(with: VHDX.FileIdentifier.signature) },
+                          open: { (file, _) throws(DiskImageError) in try VHDX.open(file) }),
+        // A tar header: "ustar" at offset 257 (POSIX.1-1988 ustar format).
+        SourceFormatEntry(format: .ova, recognises: { $0.count == 512 && Array($0[257..<262]) == Array("ustar".utf8) },
+                          open: { (file, _) throws(DiskImageError) in try OVA.open(file) }),
+        SourceFormatEntry(format: .raw, recognises: { _ in false },
+                          open: { (file, _) throws(DiskImageError) in RAW.open(file) }),
+    ]
+
+    /// The entry of `format`; every `SourceFormat` has one (`SourceFormatTableTests`).
+    static func entry(_ format: SourceFormat) -> SourceFormatEntry {
+        guard let entry = all.first(where: { $0.format == format }) else {
+            preconditionFailure("SourceFormatEntry.all has no entry for \(format)")
+        }
+        return entry
+    }
+}

@@ -60,11 +60,8 @@ public enum ImageReader {
 
     static func detect(_ file: SourceImage) throws(DiskImageError) -> SourceFormat {
         let head = try file.bytes(Int(min(512, file.fileSize)), at: 0, reading: "the first sector")
-        if head.starts(with: QCOW2.magic) { return .qcow2 }
-        if head.starts(with: VMDK.SparseExtentHeader.magic) || head.starts(with: Array("# Disk DescriptorFile".utf8)) { return .vmdk }
-        if head.starts(with: VHD.Footer.cookie) { return .vhd }
-        if head.starts(with: VHDX.FileIdentifier.signature) { return .vhdx }
-        if head.count == 512, Array(head[257..<262]) == Array("ustar".utf8) { return .ova }
+        if let entry = SourceFormatEntry.all.first(where: { $0.recognises(head) }) { return entry.format }
+        // A fixed VHD is raw data with a footer: only its last sector says so.
         if file.fileSize >= 512, !file.isBlockDevice || file.fileSize % 512 == 0 {
             let tail = try file.bytes(8, at: file.fileSize - 512, reading: "the last sector")
             if tail == VHD.Footer.cookie { return .vhd }
@@ -90,20 +87,7 @@ public enum ImageReader {
 
     /// `streamed`: the file is a copy of a stream, so a VMDK descriptor in it may name no extents.
     static func open(file: SourceImage, as format: SourceFormat, allowExternalExtents: Bool = false, streamed: Bool = false) throws(DiskImageError) -> OpenedImage {
-        switch format {
-        case .raw:
-            return RAW.open(file)
-        case .qcow2:
-            return try QCOW2.open(file)
-        case .vhd:
-            return try VHD.open(file)
-        case .vhdx:
-            return try VHDX.open(file)
-        case .vmdk:
-            return try VMDK.open(file, extents: streamed ? .none : .folder(descriptorPath: file.path, allowExternal: allowExternalExtents))
-        case .ova:
-            return try OVA.open(file)
-        }
+        try SourceFormatEntry.entry(format).open(file, SourceFormatEntry.OpenOptions(allowExternalExtents: allowExternalExtents, streamed: streamed))
     }
 
     static func info(_ disk: any VirtualDisk, _ file: SourceImage, _ format: SourceFormat, _ subformat: String,
