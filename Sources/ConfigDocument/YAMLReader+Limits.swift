@@ -74,12 +74,16 @@ extension YAMLReader {
                 guard let anchor = name(event.data.alias.anchor), let size = anchors[anchor] else { break }
                 expanded += size.nodes
                 if expanded > YAMLReader.aliasNodeBudget {
-                    return JSONParser.SyntaxError(line: line, column: column, message:
-                        "alias *\(anchor) takes the nodes aliases add to the document to \(expanded), more than the \(YAMLReader.aliasNodeBudget) allowed (each alias is a copy of its anchor's \(size.nodes == 1 ? "node" : "\(size.nodes) nodes"))")
+                    return JSONParser.SyntaxError(
+                        line: line, column: column,
+                        message:
+                            "alias *\(anchor) takes the nodes aliases add to the document to \(expanded), more than the \(YAMLReader.aliasNodeBudget) allowed (each alias is a copy of its anchor's \(size.nodes == 1 ? "node" : "\(size.nodes) nodes"))"
+                    )
                 }
                 if open.count + size.height > DocumentReader.maximumDepth {
-                    return JSONParser.SyntaxError(line: line, column: column,
-                                                  message: "alias *\(anchor) makes the nesting deeper than \(DocumentReader.maximumDepth) levels")
+                    return JSONParser.SyntaxError(
+                        line: line, column: column,
+                        message: "alias *\(anchor) makes the nesting deeper than \(DocumentReader.maximumDepth) levels")
                 }
                 add(size, anchor: nil)
             default:

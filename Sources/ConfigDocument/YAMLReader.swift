@@ -47,12 +47,14 @@ public enum YAMLReader {
             var seen: Set<String> = []
             for (keyNode, valueNode) in mapping {
                 guard case let .scalar(key) = keyNode else {
-                    throw JSONParser.SyntaxError(line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
-                                                 message: "a mapping key must be a plain string")
+                    throw JSONParser.SyntaxError(
+                        line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
+                        message: "a mapping key must be a plain string")
                 }
                 guard seen.insert(key.string).inserted else {
-                    throw JSONParser.SyntaxError(line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
-                                                 message: "duplicate key \"\(key.string)\"")
+                    throw JSONParser.SyntaxError(
+                        line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
+                        message: "duplicate key \"\(key.string)\"")
                 }
                 members.append((key.string, try value(valueNode)))
             }
@@ -128,8 +130,9 @@ public enum YAMLReader {
             // Yams marks the mapping; the user wants the key written a second time.
             let key = duplicates.sorted()[0]
             let (line, column) = secondOccurrence(of: key, from: context.mark.line, in: text) ?? (context.mark.line, context.mark.column)
-            return JSONParser.SyntaxError(line: line, column: column,
-                                          message: "duplicate key \(duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", "))")
+            return JSONParser.SyntaxError(
+                line: line, column: column,
+                message: "duplicate key \(duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", "))")
         case let .reader(problem, _, _, _):
             return JSONParser.SyntaxError(line: 1, column: 1, message: problem)
         default:

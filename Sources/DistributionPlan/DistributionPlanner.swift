@@ -44,7 +44,10 @@ public enum DistributionPlanner {
         func take<Value>(_ flag: String, _ value: inout Value?, _ fact: ConfigurationLoader.Stated<Value>?, show: (Value) -> String) {
             guard let fact else { return }
             if let current = value, current != fact.value {
-                problems.append(Problem(.error, fact.path, "says \(show(fact.value)), but \(flag) says \(show(current)); leave the flag out or plan the right document", at: fact.at))
+                problems.append(
+                    Problem(
+                        .error, fact.path, "says \(show(fact.value)), but \(flag) says \(show(current)); leave the flag out or plan the right document",
+                        at: fact.at))
             } else {
                 value = fact.value
             }
@@ -69,7 +72,9 @@ public enum DistributionPlanner {
             context.ownerAccount = nil
         }
         if let recipe = context.recipeName, !isRecipeName(recipe) {
-            refuse(stated.recipeName, "--recipe-name", "\"\(recipe)\" is not an Image Builder recipe name (letters, digits, '-', '_' and spaces, 3 to 128 characters)")
+            refuse(
+                stated.recipeName, "--recipe-name",
+                "\"\(recipe)\" is not an Image Builder recipe name (letters, digits, '-', '_' and spaces, 3 to 128 characters)")
             context.recipeName = nil
         }
         if let date = context.buildDate, !isBuildDate(date) {

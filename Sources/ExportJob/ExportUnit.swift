@@ -79,19 +79,27 @@ extension JobFile {
                 let output = normalized(folder + "/" + export.fileName(for: format))
                 let resolvedOutput = resolvedPath(output)
                 if resolvedOutput == resolvedPath(resolve(export.source)) {
-                    problems.append(Problem(.error, entry, "writes its \(format.rawValue) output over its own source \(output); give another name, s3Prefix or destination"))
+                    problems.append(
+                        Problem(.error, entry, "writes its \(format.rawValue) output over its own source \(output); give another name, s3Prefix or destination")
+                    )
                     continue
                 }
                 if let (owner, spelling) = owners[resolvedOutput] {
                     let same = spelling == output ? "" : ", the file \(spelling)"
-                    problems.append(Problem(.error, entry, "writes \(output) as \(format.rawValue)\(same), which \(owner) also writes; give one of them another name, s3Prefix or destination"))
+                    problems.append(
+                        Problem(
+                            .error, entry,
+                            "writes \(output) as \(format.rawValue)\(same), which \(owner) also writes; give one of them another name, s3Prefix or destination")
+                    )
                     continue
                 }
                 owners[resolvedOutput] = ("\(entry) (\(format.rawValue))", output)
                 let named = export.destination + (export.s3Bucket.map { "/" + $0 } ?? "") + "/" + export.fileName(for: format)
-                units.append(ExportUnit(entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
-                                        format: format, output: output, resolvedOutput: resolvedOutput, options: export.options,
-                                        shardKey: normalized(named)))
+                units.append(
+                    ExportUnit(
+                        entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
+                        format: format, output: output, resolvedOutput: resolvedOutput, options: export.options,
+                        shardKey: normalized(named)))
             }
         }
         guard problems.isEmpty else { throw InvalidJobFile(problems: problems) }

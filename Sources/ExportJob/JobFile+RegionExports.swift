@@ -25,14 +25,18 @@ extension JobFile {
     /// the AMI id exists only after the build, so the local name is
     /// `export-<image name>-<region>`. Relative `source` and `destination` are made absolute
     /// against `currentDirectory`, as the job file may be saved anywhere.
-    public init(exporting source: String, to destination: String, as exports: [RegionExport],
-                currentDirectory: String) {
+    public init(
+        exporting source: String, to destination: String, as exports: [RegionExport],
+        currentDirectory: String
+    ) {
         func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : currentDirectory + "/" + path }
         let imageName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
-        self.init(exports: exports.map { export in
-            Export(source: absolute(source), formats: [OutputFormat(parsing: export.diskImageFormat) ?? .raw],
-                   destination: absolute(destination), s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix,
-                   name: "export-\(imageName)-\(export.region)")
-        })
+        self.init(
+            exports: exports.map { export in
+                Export(
+                    source: absolute(source), formats: [OutputFormat(parsing: export.diskImageFormat) ?? .raw],
+                    destination: absolute(destination), s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix,
+                    name: "export-\(imageName)-\(export.region)")
+            })
     }
 }

@@ -33,8 +33,10 @@ public struct JobFile: Sendable, Equatable {
         public var name: String?
         public var options: Options
 
-        public init(source: String, sourceFormat: SourceFormat? = nil, formats: [OutputFormat], destination: String,
-                    s3Bucket: String? = nil, s3Prefix: String? = nil, name: String? = nil, options: Options = Options()) {
+        public init(
+            source: String, sourceFormat: SourceFormat? = nil, formats: [OutputFormat], destination: String,
+            s3Bucket: String? = nil, s3Prefix: String? = nil, name: String? = nil, options: Options = Options()
+        ) {
             self.source = source
             self.sourceFormat = sourceFormat
             self.formats = formats
@@ -66,8 +68,10 @@ public struct JobFile: Sendable, Equatable {
         public var alignToMiB: Bool
         public var machine: VirtualMachineSettings
 
-        public init(level: DeflateLevel = .standard, adapter: VMDK.Adapter = .lsilogic, alignToMiB: Bool = false,
-                    machine: VirtualMachineSettings = VirtualMachineSettings()) {
+        public init(
+            level: DeflateLevel = .standard, adapter: VMDK.Adapter = .lsilogic, alignToMiB: Bool = false,
+            machine: VirtualMachineSettings = VirtualMachineSettings()
+        ) {
             self.level = level
             self.adapter = adapter
             self.alignToMiB = alignToMiB
@@ -113,7 +117,9 @@ struct JobFileReader {
         guard checkKeys(document, root, allowed: Self.topKeys, structure: "the job") else { return nil }
         if let version = document["schemaVersion"] {
             if version.int != JobFile.schemaVersion {
-                fail(root.member("schemaVersion"), "this imgship reads schemaVersion \(JobFile.schemaVersion), found \(version.scalarText ?? version.typeName)", version)
+                fail(
+                    root.member("schemaVersion"), "this imgship reads schemaVersion \(JobFile.schemaVersion), found \(version.scalarText ?? version.typeName)",
+                    version)
             }
         } else {
             fail(root, "missing required field 'schemaVersion' (\(JobFile.schemaVersion))", document)
@@ -145,13 +151,19 @@ struct JobFileReader {
         if let text = optionalString(value, "sourceFormat", path) {
             sourceFormat = SourceFormat(rawValue: text.lowercased())
             if sourceFormat == nil {
-                fail(path.member("sourceFormat"), "\"\(text)\" is not a source format; expected one of \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", "))", value["sourceFormat"])
+                fail(
+                    path.member("sourceFormat"),
+                    "\"\(text)\" is not a source format; expected one of \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", "))",
+                    value["sourceFormat"])
             }
         }
         let formats = readFormats(value, path)
         let s3Bucket = optionalString(value, "s3Bucket", path)
         if let s3Bucket, !Self.isBucketName(s3Bucket) {
-            fail(path.member("s3Bucket"), "\"\(s3Bucket)\" is not an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit", value["s3Bucket"])
+            fail(
+                path.member("s3Bucket"),
+                "\"\(s3Bucket)\" is not an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit",
+                value["s3Bucket"])
         }
         let s3Prefix = optionalString(value, "s3Prefix", path)
         if let s3Prefix, let reason = Self.prefixProblem(s3Prefix) {
@@ -159,16 +171,21 @@ struct JobFileReader {
         }
         let name = optionalString(value, "name", path)
         if let name, name.isEmpty || name.contains("/") || name == "." || name == ".." || name.contains("\u{0}") {
-            fail(path.member("name"), "\"\(name)\" is not a file name: give a name without '/' (the folder comes from destination, s3Bucket and s3Prefix)", value["name"])
+            fail(
+                path.member("name"), "\"\(name)\" is not a file name: give a name without '/' (the folder comes from destination, s3Bucket and s3Prefix)",
+                value["name"])
         } else if let name, Self.hasLineBreak(name) {
             fail(path.member("name"), "\(jsonString(name)) has a line break, which would split its SHA256SUMS line; give a name without one", value["name"])
         } else if name == nil, let source, Self.hasLineBreak(JobFile.Export.defaultName(forSource: source)) {
-            fail(path.member("source"), "the file name of \(jsonString(source)) has a line break, which would split its outputs' SHA256SUMS lines; give a name", value["source"])
+            fail(
+                path.member("source"), "the file name of \(jsonString(source)) has a line break, which would split its outputs' SHA256SUMS lines; give a name",
+                value["source"])
         }
         let options = readOptions(value["options"], path.member("options"))
         guard problems.count == before, let source, let destination, let formats, let options else { return nil }
-        return JobFile.Export(source: source, sourceFormat: sourceFormat, formats: formats, destination: destination,
-                              s3Bucket: s3Bucket, s3Prefix: s3Prefix, name: name, options: options)
+        return JobFile.Export(
+            source: source, sourceFormat: sourceFormat, formats: formats, destination: destination,
+            s3Bucket: s3Bucket, s3Prefix: s3Prefix, name: name, options: options)
     }
 
     private mutating func readFormats(_ export: ConfigValue, _ path: Path) -> [OutputFormat]? {
@@ -195,7 +212,10 @@ struct JobFileReader {
                 continue
             }
             if let earlier = extensions[format.fileExtension] {
-                fail(itemPath, "\"\(text)\" writes the same .\(format.fileExtension) file as formats[\(earlier)]; give one of them, or a second export with another name", item)
+                fail(
+                    itemPath,
+                    "\"\(text)\" writes the same .\(format.fileExtension) file as formats[\(earlier)]; give one of them, or a second export with another name",
+                    item)
                 continue
             }
             extensions[format.fileExtension] = index
@@ -213,14 +233,18 @@ struct JobFileReader {
             if let text = level.scalarText, level.bool == nil, let parsed = DeflateLevel(parsing: text) {
                 options.level = parsed
             } else {
-                fail(path.member("level"), "expected fast, default, best or a number 1 to 12, found \(level.scalarText.map { "\"\($0)\"" } ?? level.typeName)", level)
+                fail(
+                    path.member("level"), "expected fast, default, best or a number 1 to 12, found \(level.scalarText.map { "\"\($0)\"" } ?? level.typeName)",
+                    level)
             }
         }
         if let text = optionalString(value, "adapter", path) {
             if let adapter = VMDK.Adapter(rawValue: text.lowercased()) {
                 options.adapter = adapter
             } else {
-                fail(path.member("adapter"), "\"\(text)\" is not a VMDK adapter; expected one of \(VMDK.Adapter.allCases.map(\.rawValue).joined(separator: ", "))", value["adapter"])
+                fail(
+                    path.member("adapter"),
+                    "\"\(text)\" is not a VMDK adapter; expected one of \(VMDK.Adapter.allCases.map(\.rawValue).joined(separator: ", "))", value["adapter"])
             }
         }
         if let align = value["alignMiB"] {
@@ -236,7 +260,10 @@ struct JobFileReader {
             if let system = VirtualMachineSettings.OperatingSystem(rawValue: text.lowercased()) {
                 options.machine.operatingSystem = system
             } else {
-                fail(path.member("osType"), "\"\(text)\" is not an OS type; expected one of \(VirtualMachineSettings.OperatingSystem.allCases.map(\.rawValue).joined(separator: ", "))", value["osType"])
+                fail(
+                    path.member("osType"),
+                    "\"\(text)\" is not an OS type; expected one of \(VirtualMachineSettings.OperatingSystem.allCases.map(\.rawValue).joined(separator: ", "))",
+                    value["osType"])
             }
         }
         return problems.count == before ? options : nil
@@ -252,7 +279,8 @@ struct JobFileReader {
             return false
         }
         for (key, member) in members where !allowed.contains(key) {
-            let hint = closestName(to: key, among: allowed).map { "did you mean '\($0)'?" }
+            let hint =
+                closestName(to: key, among: allowed).map { "did you mean '\($0)'?" }
                 ?? "expected one of \(allowed.joined(separator: ", "))"
             fail(path.member(key), "unknown key '\(key)'; \(hint)", member)
         }
@@ -283,7 +311,8 @@ struct JobFileReader {
     private mutating func integer(_ object: ConfigValue, _ key: String, _ path: Path, in range: ClosedRange<Int>) -> Int? {
         guard let value = object[key] else { return nil }
         guard let number = value.int, range.contains(number) else {
-            fail(path.member(key), "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(value.scalarText ?? value.typeName)", value)
+            fail(
+                path.member(key), "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(value.scalarText ?? value.typeName)", value)
             return nil
         }
         return number

@@ -48,7 +48,8 @@ public enum JobMerge {
             guard name.hasPrefix("job-report."), name.hasSuffix(".json") else { return nil }
             let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
             guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")),
-                  shard.reportName == name else { return nil }
+                shard.reportName == name
+            else { return nil }
             return (shard, (folder == "." ? "" : folder + "/") + name)
         }
         .sorted { ($0.0.count, $0.0.index) < ($1.0.count, $1.0.index) }
@@ -78,23 +79,27 @@ public enum JobMerge {
         var reasons: [String] = []
         for (index, item) in exports.enumerated() {
             guard let entry = item["entry"]?.string, let format = item["format"]?.string,
-                  let status = item["status"]?.string.flatMap(UnitResult.Status.init(rawValue:)) else {
-                reasons.append("\(path): exports[\(index)]: expected entry, format and status (\(UnitResult.Status.allCases.map(\.rawValue).joined(separator: ", ")))")
+                let status = item["status"]?.string.flatMap(UnitResult.Status.init(rawValue:))
+            else {
+                reasons.append(
+                    "\(path): exports[\(index)]: expected entry, format and status (\(UnitResult.Status.allCases.map(\.rawValue).joined(separator: ", ")))")
                 continue
             }
-            let seconds = item["seconds"].flatMap { value -> Double? in
-                if case let .number(digits) = value.kind { return Double(digits) }
-                return nil
-            } ?? 0
+            let seconds =
+                item["seconds"].flatMap { value -> Double? in
+                    if case let .number(digits) = value.kind { return Double(digits) }
+                    return nil
+                } ?? 0
             results[ShardReport.key(entry: entry, format: format)] =
                 ReportedResult(status: status, seconds: seconds, replaced: item["replaced"]?.string, error: item["error"]?.string)
         }
         guard reasons.isEmpty else { throw Failure(reasons: reasons) }
         let started = document["started"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) }
-        let seconds = document["seconds"].flatMap { value -> Double? in
-            if case let .number(digits) = value.kind { return Double(digits) }
-            return nil
-        } ?? 0
+        let seconds =
+            document["seconds"].flatMap { value -> Double? in
+                if case let .number(digits) = value.kind { return Double(digits) }
+                return nil
+            } ?? 0
         return ShardReport(shard: shard, path: path, started: started, seconds: seconds, results: results)
     }
 
@@ -105,13 +110,17 @@ public enum JobMerge {
         var reasons: [String] = []
         let counts = Set(reports.map(\.shard.count))
         guard let count = counts.first, counts.count == 1 else {
-            let found = reports.isEmpty ? "no shard report (job-report.I-of-N.json)" : "reports of \(counts.sorted().map(String.init).joined(separator: " and ")) shards"
+            let found =
+                reports.isEmpty
+                ? "no shard report (job-report.I-of-N.json)" : "reports of \(counts.sorted().map(String.init).joined(separator: " and ")) shards"
             throw Failure(reasons: ["found \(found); expected the reports of one sharded run"])
         }
         let present = Set(reports.map(\.shard.index))
         let missing = (0..<count).filter { !present.contains($0) }
         if !missing.isEmpty {
-            reasons.append("no report from shard \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) (job-report.\(missing[0])-of-\(count).json): run it, then merge again")
+            reasons.append(
+                "no report from shard \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) (job-report.\(missing[0])-of-\(count).json): run it, then merge again"
+            )
         }
         var results: [UnitResult] = []
         for unit in units {
@@ -122,7 +131,9 @@ public enum JobMerge {
                 continue
             }
             if holders.count > 1 {
-                reasons.append("\(unit.output) (\(unit.entry), \(unit.format.rawValue)) is in the reports of shards \(holders.map(\.shard.description).joined(separator: " and ")): were they run with different --shard-by?")
+                reasons.append(
+                    "\(unit.output) (\(unit.entry), \(unit.format.rawValue)) is in the reports of shards \(holders.map(\.shard.description).joined(separator: " and ")): were they run with different --shard-by?"
+                )
                 continue
             }
             results.append(checked(unit, reported))
@@ -145,7 +156,8 @@ public enum JobMerge {
                 guard verification.passed, let sha256 = verification.sha256 else {
                     let failures = verification.checks.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }
                     result.status = .failed
-                    result.failure = .merge("its shard reported it \(reported.status.rawValue), but it does not verify now (\(failures.joined(separator: "; ")))")
+                    result.failure = .merge(
+                        "its shard reported it \(reported.status.rawValue), but it does not verify now (\(failures.joined(separator: "; ")))")
                     return result
                 }
                 result.sha256 = sha256

@@ -84,7 +84,8 @@ public struct JobReport: Sendable {
                 // `DIGEST  NAME` or `DIGEST *NAME`, as sha256sum writes them.
                 let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
                 guard parts.count == 2, parts[0].count == 64, parts[0].allSatisfy(\.isHexDigit),
-                      parts[1].hasPrefix(" ") || parts[1].hasPrefix("*") else { continue }
+                    parts[1].hasPrefix(" ") || parts[1].hasPrefix("*")
+                else { continue }
                 let name = String(parts[1].dropFirst())
                 guard !names.contains(name), lines[name] == nil, !name.contains("/"), fileExists(folder + "/" + name) else { continue }
                 lines[name] = String(parts[0]) + " " + String(parts[1].prefix(1))

@@ -59,10 +59,12 @@ public struct JobRunner: Sendable {
     /// Called as an output starts, while no other output can start or finish.
     var onStart: @Sendable (ExportUnit) -> Void = { _ in }
 
-    public init(concurrency: JobConcurrency = .automatic, replaceInvalid: Bool = false, timestamp: UInt64? = nil,
-                isCancelled: @escaping @Sendable () -> Bool = { false },
-                onFinish: @escaping @Sendable (UnitResult, Int, Int) -> Void = { _, _, _ in },
-                cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
+    public init(
+        concurrency: JobConcurrency = .automatic, replaceInvalid: Bool = false, timestamp: UInt64? = nil,
+        isCancelled: @escaping @Sendable () -> Bool = { false },
+        onFinish: @escaping @Sendable (UnitResult, Int, Int) -> Void = { _, _, _ in },
+        cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    ) {
         self.concurrency = concurrency
         self.replaceInvalid = replaceInvalid
         self.timestamp = timestamp
@@ -127,7 +129,8 @@ public struct JobRunner: Sendable {
             return change == nil ? .verify : .remake
         }
         if (sourceStatus.st_mode & S_IFMT) == S_IFREG,
-           (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec) {
+            (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec)
+        {
             return replaceInvalid ? .replaceStale : .stale
         }
         return .verify
@@ -247,20 +250,22 @@ public struct JobRunner: Sendable {
             result.failure = .folder(failure)
             return result
         }
-        let options = ExportOptions(format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
-                                    level: unit.options.level, adapter: unit.options.adapter,
-                                    alignToMiB: unit.options.alignToMiB, overwrite: overwrite, timestamp: timestamp,
-                                    diskIdentifier: timestamp.map { Self.reproducibleIdentifier(epoch: $0, output: unit.shardKey) },
-                                    isCancelled: isCancelled,
-                                    progress: onProgress.map { report in { @Sendable progress in report(unit, progress) } },
-                                    machine: unit.options.machine)
+        let options = ExportOptions(
+            format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
+            level: unit.options.level, adapter: unit.options.adapter,
+            alignToMiB: unit.options.alignToMiB, overwrite: overwrite, timestamp: timestamp,
+            diskIdentifier: timestamp.map { Self.reproducibleIdentifier(epoch: $0, output: unit.shardKey) },
+            isCancelled: isCancelled,
+            progress: onProgress.map { report in { @Sendable progress in report(unit, progress) } },
+            machine: unit.options.machine)
         do throws(DiskImageError) {
             let settings = unit.settings
             let sidecar = Exporter.Sidecar(path: unit.record) { sha256, source in
                 OutputRecord(sha256: sha256, source: source, settings: settings).encoded()
             }
-            let summary = try Exporter.export(source: unit.source, to: .file(unit.output), manifestPath: unit.manifest,
-                                              sidecar: sidecar, options: options)
+            let summary = try Exporter.export(
+                source: unit.source, to: .file(unit.output), manifestPath: unit.manifest,
+                sidecar: sidecar, options: options)
             result.status = .exported
             result.sha256 = summary.sha256
             result.bytes = summary.outputSize
@@ -320,7 +325,8 @@ public struct JobRunner: Sendable {
             recordIsCurrent = true
         }
         if !recordIsCurrent, let sourceStatus, (sourceStatus.st_mode & S_IFMT) == S_IFREG,
-           (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec) {
+            (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec)
+        {
             return .invalid("is older than its source \(unit.source), which changed after it was written")
         }
         if verification == nil {

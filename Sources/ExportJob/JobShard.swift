@@ -39,7 +39,8 @@ public struct JobShard: Sendable, Equatable, CustomStringConvertible {
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-              let index = Int(parts[0]), let count = Int(parts[1]) else { return nil }
+            let index = Int(parts[0]), let count = Int(parts[1])
+        else { return nil }
         self.init(index: index, count: count)
     }
 
@@ -69,7 +70,8 @@ public struct JobShard: Sendable, Equatable, CustomStringConvertible {
                 throw EnvironmentError(description: "\(indexName) is set (\(indexText)) but \(countName), the number of shards, is not")
             }
             guard let shard = JobShard(parsing: "\(indexText)/\(countText)") else {
-                throw EnvironmentError(description: "\(indexName)=\(indexText) and \(countName)=\(countText) are not a shard: expected 0 <= index < count <= \(maximumCount)")
+                throw EnvironmentError(
+                    description: "\(indexName)=\(indexText) and \(countName)=\(countText) are not a shard: expected 0 <= index < count <= \(maximumCount)")
             }
             return shard
         }
@@ -78,8 +80,10 @@ public struct JobShard: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The shard of each unit, in order. `sourceBytes` gives a source's size for `.size`.
-    public static func assign(_ units: [ExportUnit], count: Int, by balance: Balance,
-                              sourceBytes: (String) -> UInt64 = JobShard.sourceBytes) -> [Int] {
+    public static func assign(
+        _ units: [ExportUnit], count: Int, by balance: Balance,
+        sourceBytes: (String) -> UInt64 = JobShard.sourceBytes
+    ) -> [Int] {
         switch balance {
         case .path:
             return units.map { Int(mixedHash(of: $0.shardKey) % UInt64(count)) }
@@ -102,8 +106,10 @@ public struct JobShard: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The units of this shard, in job order.
-    public func select(_ units: [ExportUnit], by balance: Balance,
-                       sourceBytes: (String) -> UInt64 = JobShard.sourceBytes) -> [ExportUnit] {
+    public func select(
+        _ units: [ExportUnit], by balance: Balance,
+        sourceBytes: (String) -> UInt64 = JobShard.sourceBytes
+    ) -> [ExportUnit] {
         let shards = Self.assign(units, count: count, by: balance, sourceBytes: sourceBytes)
         return zip(units, shards).filter { $0.1 == index }.map(\.0)
     }

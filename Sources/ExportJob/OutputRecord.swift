@@ -21,8 +21,9 @@ struct OutputRecord: Codable, Equatable {
 
     static func read(_ path: String) -> OutputRecord? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              (attributes[.size] as? Int ?? Int.max) <= 1 << 20,
-              let data = FileManager.default.contents(atPath: path) else { return nil }
+            (attributes[.size] as? Int ?? Int.max) <= 1 << 20,
+            let data = FileManager.default.contents(atPath: path)
+        else { return nil }
         return try? JSONDecoder().decode(OutputRecord.self, from: data)
     }
 
@@ -41,7 +42,9 @@ struct OutputRecord: Codable, Equatable {
         if before.isRegularFile {
             if (before.device, before.inode) != (now.device, now.inode) { changes.append("inode \(before.inode) -> \(now.inode)") }
             if (before.modificationSeconds, before.modificationNanoseconds) != (now.modificationSeconds, now.modificationNanoseconds) {
-                changes.append("modification time \(before.modificationSeconds).\(before.modificationNanoseconds) -> \(now.modificationSeconds).\(now.modificationNanoseconds)")
+                changes.append(
+                    "modification time \(before.modificationSeconds).\(before.modificationNanoseconds) -> \(now.modificationSeconds).\(now.modificationNanoseconds)"
+                )
             }
         }
         return changes.isEmpty ? nil : "was made from its source as it was before (\(changes.joined(separator: ", ")))"
@@ -51,8 +54,9 @@ struct OutputRecord: Codable, Equatable {
 /// The digest the manifest gives for `name`, or nil.
 func manifestDigest(_ manifest: String, name: String) -> String? {
     guard let attributes = try? FileManager.default.attributesOfItem(atPath: manifest),
-          (attributes[.size] as? Int ?? Int.max) <= 1 << 20,
-          let data = FileManager.default.contents(atPath: manifest) else { return nil }
+        (attributes[.size] as? Int ?? Int.max) <= 1 << 20,
+        let data = FileManager.default.contents(atPath: manifest)
+    else { return nil }
     for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
         let parts = line.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].count == 64 else { continue }

@@ -11,19 +11,23 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Convert an image (\(ImageFormat.sourceList)) or block device to \(ImageFormat.helpList), with a SHA-256 manifest.",
         discussion: """
-        The source format is read from the file's bytes, never its name; --source-format overrides it. The manifest OUTPUT.sha256 is in sha256sum format: `sha256sum -c OUTPUT.sha256` passes in \
-        OUTPUT's folder. The output is written under a temporary name and renamed when complete. \
-        SOURCE_DATE_EPOCH, when set, is the VHD time stamp.
-        """)
+            The source format is read from the file's bytes, never its name; --source-format overrides it. The manifest OUTPUT.sha256 is in sha256sum format: `sha256sum -c OUTPUT.sha256` passes in \
+            OUTPUT's folder. The output is written under a temporary name and renamed when complete. \
+            SOURCE_DATE_EPOCH, when set, is the VHD time stamp.
+            """)
 
-    @Argument(help: "An image file (raw, sparse or not; VHD; VMDK; qcow2; OVA), a block device, or - (standard input) or a FIFO, read as raw unless --source-format says otherwise.")
+    @Argument(
+        help:
+            "An image file (raw, sparse or not; VHD; VMDK; qcow2; OVA), a block device, or - (standard input) or a FIFO, read as raw unless --source-format says otherwise."
+    )
     var source: String
 
     @Option(help: "Read the source as \(ImageFormat.sourceList) instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
-    @Flag(name: .customLong("allow-external-extents"),
-          help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
+    @Flag(
+        name: .customLong("allow-external-extents"),
+        help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
     var allowExternalExtents = false
 
     @Option(name: [.short, .long], help: "\(ImageFormat.helpList); any case.")
@@ -35,8 +39,9 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Overwrite an existing output and manifest (never a directory, device node or the source); with -o -, write the image to a terminal.")
     var force = false
 
-    @Flag(name: .customLong("to-device"),
-          help: "Write the image onto the block device given with -o, from its first byte (what the device holds is lost; a mounted device is refused).")
+    @Flag(
+        name: .customLong("to-device"),
+        help: "Write the image onto the block device given with -o, from its first byte (what the device holds is lost; a mounted device is refused).")
     var toDevice = false
 
     @Option(help: "Worker threads (default: all cores).")
@@ -54,8 +59,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Write the sha256sum manifest here (default: OUTPUT.sha256; with -o -, standard error).")
     var manifest: String?
 
-    @Flag(name: .customLong("no-manifest"),
-          help: "Compute no SHA-256 and write no manifest (a 2 TiB sparse disk spends about 20 minutes hashing zeros).")
+    @Flag(
+        name: .customLong("no-manifest"),
+        help: "Compute no SHA-256 and write no manifest (a 2 TiB sparse disk spends about 20 minutes hashing zeros).")
     var noManifest = false
 
     @Option(help: "With -o -: the file name recorded in the manifest and the VMDK descriptor.")
@@ -131,8 +137,10 @@ struct ExportCommand: ParsableCommand {
         // be unreadable bytes and could leave it in a bad state; `-o DIR` or a taken name
         // would otherwise be found only after a stream was copied.
         if toStandardOutput && !force && isTerminal(STDOUT_FILENO) {
-            throw fail(CommandProblem(path: "standard output", what: "is a terminal; redirect the image to a file or a pipe, or pass --force to write it there",
-                                      exitStatus: .usage))
+            throw fail(
+                CommandProblem(
+                    path: "standard output", what: "is a terminal; redirect the image to a file or a pipe, or pass --force to write it there",
+                    exitStatus: .usage))
         }
         if !toStandardOutput && !toDevice {
             do throws(DiskImageError) {
@@ -149,8 +157,9 @@ struct ExportCommand: ParsableCommand {
         }
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { UInt64($0) }
         let defaultMachine = VirtualMachineSettings()
-        let machine = VirtualMachineSettings(cpus: cpus ?? defaultMachine.cpus, memoryMiB: memoryMiB ?? defaultMachine.memoryMiB,
-                                             operatingSystem: osType ?? defaultMachine.operatingSystem)
+        let machine = VirtualMachineSettings(
+            cpus: cpus ?? defaultMachine.cpus, memoryMiB: memoryMiB ?? defaultMachine.memoryMiB,
+            operatingSystem: osType ?? defaultMachine.operatingSystem)
         let options = ExportOptions(
             format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
@@ -184,7 +193,8 @@ struct ExportCommand: ParsableCommand {
             try writeToStandardOutput(Self.json(summary).encoded() + "\n")
         } else if !toStandardOutput {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
-            var text = "\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
+            var text =
+                "\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
                 + "\(summary.outputSize) bytes, \(String(format1: summary.seconds)) s, \(Int(rate)) MB/s\n"
             if let sha256 = summary.sha256, let manifest = summary.manifest {
                 text += "sha256 \(sha256)  -> \(manifest)\n"

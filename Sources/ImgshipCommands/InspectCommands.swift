@@ -14,8 +14,9 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "Read the image as \(ImageFormat.sourceList) instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
-    @Flag(name: .customLong("allow-external-extents"),
-          help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
+    @Flag(
+        name: .customLong("allow-external-extents"),
+        help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
     var allowExternalExtents = false
 
     @Flag(help: "Print one JSON object.")
@@ -54,18 +55,21 @@ struct InfoCommand: ParsableCommand {
     /// `.sortedKeys`: case-insensitive, digits as numbers), so the bytes stay the same.
     static func json(_ info: ImageInfo) -> JSONOutput {
         func sorted(_ members: [(key: String, value: JSONOutput)]) -> JSONOutput {
-            .object(members.sorted { left, right in
-                left.key.compare(right.key, options: [.numeric, .caseInsensitive, .forcedOrdering],
-                                 range: left.key.startIndex..<left.key.endIndex,
-                                 locale: Locale(identifier: "")) == .orderedAscending
-            })
+            .object(
+                members.sorted { left, right in
+                    left.key.compare(
+                        right.key, options: [.numeric, .caseInsensitive, .forcedOrdering],
+                        range: left.key.startIndex..<left.key.endIndex,
+                        locale: Locale(identifier: "")) == .orderedAscending
+                })
         }
-        return sorted([
-            ("path", .string(info.path)), ("format", .string(info.format.rawValue)),
-            ("subformat", .string(info.subformat)), ("virtualSize", .unsigned(info.virtualSize)),
-            ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
-            ("details", sorted(info.details.map { (jsonKey($0.key), json($0.value)) })),
-        ] + (info.guest.map { [("guest", json($0))] } ?? []))
+        return sorted(
+            [
+                ("path", .string(info.path)), ("format", .string(info.format.rawValue)),
+                ("subformat", .string(info.subformat)), ("virtualSize", .unsigned(info.virtualSize)),
+                ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
+                ("details", sorted(info.details.map { (jsonKey($0.key), json($0.value)) })),
+            ] + (info.guest.map { [("guest", json($0))] } ?? []))
     }
 
     /// `key:` and `value` in the column the size lines use; a longer key pushes its value
@@ -111,11 +115,11 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Check an image's whole structure and its SHA-256 against its manifest.",
         discussion: """
-        Every table entry must lie inside the file, every stored cluster must read and every compressed one \
-        inflate to its size; checksums and footer copies are compared where the format has them. The file's \
-        SHA-256 is compared with IMAGE.sha256 or --manifest; a missing manifest is a failed check unless \
-        --no-manifest. Exits 1 when any check fails, 2 when the image is refused (see README, Exit status).
-        """)
+            Every table entry must lie inside the file, every stored cluster must read and every compressed one \
+            inflate to its size; checksums and footer copies are compared where the format has them. The file's \
+            SHA-256 is compared with IMAGE.sha256 or --manifest; a missing manifest is a failed check unless \
+            --no-manifest. Exits 1 when any check fails, 2 when the image is refused (see README, Exit status).
+            """)
 
     @Argument(help: "An image file.")
     var image: String
@@ -129,8 +133,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Read the image as \(ImageFormat.sourceList) instead of what its bytes say.")
     var sourceFormat: SourceFormat?
 
-    @Flag(name: .customLong("allow-external-extents"),
-          help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
+    @Flag(
+        name: .customLong("allow-external-extents"),
+        help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
     var allowExternalExtents = false
 
     @Flag(help: "Print one JSON object: the image, every check and whether all passed.")
@@ -150,10 +155,11 @@ struct VerifyCommand: ParsableCommand {
         let report: VerificationReport
         let progress = noProgress || !isTerminal(STDERR_FILENO) ? nil : ProgressBar()
         do throws(DiskImageError) {
-            report = try ImageVerifier.verify(path: image, format: sourceFormat, manifestPath: manifest,
-                                              manifestCheck: noManifest ? .skipped : .required,
-                                              allowExternalExtents: allowExternalExtents,
-                                              progress: progress.map { bar in { @Sendable state in bar.update(state) } })
+            report = try ImageVerifier.verify(
+                path: image, format: sourceFormat, manifestPath: manifest,
+                manifestCheck: noManifest ? .skipped : .required,
+                allowExternalExtents: allowExternalExtents,
+                progress: progress.map { bar in { @Sendable state in bar.update(state) } })
         } catch {
             progress?.finish()
             throw fail(error)
@@ -172,8 +178,10 @@ struct VerifyCommand: ParsableCommand {
             try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
         }
         guard report.passed else {
-            throw fail(CommandProblem(path: image, what: "\(report.checks.filter { !$0.passed }.count) check(s) failed",
-                                      exitStatus: .workFailed))
+            throw fail(
+                CommandProblem(
+                    path: image, what: "\(report.checks.filter { !$0.passed }.count) check(s) failed",
+                    exitStatus: .workFailed))
         }
     }
 
@@ -187,9 +195,13 @@ struct VerifyCommand: ParsableCommand {
             ("virtualSize", report.info.map { .unsigned($0.virtualSize) } ?? .null),
             ("passed", .bool(report.passed)),
             ("sha256", report.sha256.map(JSONOutput.string) ?? .null),
-            ("checks", .array(report.checks.map { check in
-                .object([("name", .string(check.name)), ("passed", .bool(check.passed)), ("detail", .string(check.detail))])
-            })),
+            (
+                "checks",
+                .array(
+                    report.checks.map { check in
+                        .object([("name", .string(check.name)), ("passed", .bool(check.passed)), ("detail", .string(check.detail))])
+                    })
+            ),
         ])
     }
 }

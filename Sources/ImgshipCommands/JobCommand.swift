@@ -12,17 +12,20 @@ struct JobCommand: ParsableCommand {
         commandName: "job",
         abstract: "Run the exports a job file lists, skipping outputs that are already there and verify.",
         discussion: """
-        JOBFILE (JSON or YAML, schema in README) lists source images, formats and destinations; outputs land at \
-        DESTINATION/S3BUCKET/S3PREFIX+NAME.EXT, as EC2 ExportImage names its S3 objects. Relative paths are relative \
-        to the job file's folder. Each folder gets a SHA256SUMS; job-report.json records every output. A failed \
-        export does not stop the others. Exits 0 when every output is good, 1 when any failed (with --dry-run: \
-        when any would fail), 2 for a bad job file, 130 when interrupted.
-        """)
+            JOBFILE (JSON or YAML, schema in README) lists source images, formats and destinations; outputs land at \
+            DESTINATION/S3BUCKET/S3PREFIX+NAME.EXT, as EC2 ExportImage names its S3 objects. Relative paths are relative \
+            to the job file's folder. Each folder gets a SHA256SUMS; job-report.json records every output. A failed \
+            export does not stop the others. Exits 0 when every output is good, 1 when any failed (with --dry-run: \
+            when any would fail), 2 for a bad job file, 130 when interrupted.
+            """)
 
     @Argument(help: "The job file, or - for standard input.")
     var jobFile: String
 
-    @Flag(help: "Check the job and show what each output would do (exit 1 when any would fail, such as a missing source or an output older than its source); read and write no image.")
+    @Flag(
+        help:
+            "Check the job and show what each output would do (exit 1 when any would fail, such as a missing source or an output older than its source); read and write no image."
+    )
     var dryRun = false
 
     @Option(help: "Exports at a time: auto (compressing formats one at a time on all cores, the others one a core) or a number from 1 to 64.")
@@ -37,12 +40,16 @@ struct JobCommand: ParsableCommand {
     @Flag(help: "Print the report (or, with --dry-run, the intents) as JSON on standard output instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp(
-        "Run one shard of the job: I/N (0 <= I < N), or auto to read the batch engine's variables (AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE; JOB_COMPLETION_INDEX or IMGSHIP_SHARD_INDEX with IMGSHIP_SHARD_COUNT). Its report is job-report.I-of-N.json.",
-        valueName: "I/N|auto"))
+    @Option(
+        help: ArgumentHelp(
+            "Run one shard of the job: I/N (0 <= I < N), or auto to read the batch engine's variables (AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE; JOB_COMPLETION_INDEX or IMGSHIP_SHARD_INDEX with IMGSHIP_SHARD_COUNT). Its report is job-report.I-of-N.json.",
+            valueName: "I/N|auto"))
     var shard: String?
 
-    @Option(help: "How outputs are dealt to shards: path (a fixed hash of each output's path) or size (source bytes, balanced; every shard must see the same sources).")
+    @Option(
+        help:
+            "How outputs are dealt to shards: path (a fixed hash of each output's path) or size (source bytes, balanced; every shard must see the same sources)."
+    )
     var shardBy: JobShard.Balance = .path
 
     @Flag(help: "Merge the reports of every shard (job-report.I-of-N.json), verify every output, write each folder's SHA256SUMS and job-report.json.")
@@ -100,8 +107,9 @@ struct JobCommand: ParsableCommand {
         installInterruptHandlers()
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { UInt64($0) }
         let width = String(units.count).count
-        var runner = JobRunner(concurrency: concurrency.value, replaceInvalid: force, timestamp: epoch,
-                               isCancelled: { interruptRequested.load(ordering: .relaxed) })
+        var runner = JobRunner(
+            concurrency: concurrency.value, replaceInvalid: force, timestamp: epoch,
+            isCancelled: { interruptRequested.load(ordering: .relaxed) })
         if dryRun {
             let intents = runner.intents(units)
             try printIntents(units, intents)
@@ -173,8 +181,10 @@ struct JobCommand: ParsableCommand {
 
     private func table(_ outcome: JobReport, reportPath: String) -> String {
         let rows = outcome.results.map { result in
-            [result.status.rawValue, result.unit.format.rawValue, result.bytes.map(formatBytes) ?? "-",
-             String(format1: result.seconds), result.unit.output]
+            [
+                result.status.rawValue, result.unit.format.rawValue, result.bytes.map(formatBytes) ?? "-",
+                String(format1: result.seconds), result.unit.output,
+            ]
         }
         var text = columns(["STATUS", "FORMAT", "SIZE", "SECONDS", "OUTPUT"], rows)
         let counts = UnitResult.Status.allCases.compactMap { status in
@@ -190,21 +200,25 @@ struct JobCommand: ParsableCommand {
             try writeToStandardOutput(Self.json(units, intents).prettyEncoded())
             return
         }
-        try writeToStandardOutput(columns(["ENTRY", "FORMAT", "OUTPUT", "ACTION"], zip(units, intents).map { unit, intent in
-            [unit.entry, unit.format.rawValue, unit.output, intent.rawValue]
-        }) + "\(units.count) output(s); dry run: nothing read or written\n")
+        try writeToStandardOutput(
+            columns(
+                ["ENTRY", "FORMAT", "OUTPUT", "ACTION"],
+                zip(units, intents).map { unit, intent in
+                    [unit.entry, unit.format.rawValue, unit.output, intent.rawValue]
+                }) + "\(units.count) output(s); dry run: nothing read or written\n")
     }
 
     /// `--dry-run --json`: one object an output, in job file order; `fails` is true for the
     /// intents a run would fail on.
     static func json(_ units: [ExportUnit], _ intents: [JobRunner.Intent]) -> JSONOutput {
-        .array(zip(units, intents).map { unit, intent in
-            .object([
-                ("entry", .string(unit.entry)), ("source", .string(unit.source)),
-                ("format", .string(unit.format.rawValue)), ("path", .string(unit.output)),
-                ("action", .string(intent.rawValue)), ("fails", .bool(intent.predictsFailure)),
-            ])
-        })
+        .array(
+            zip(units, intents).map { unit, intent in
+                .object([
+                    ("entry", .string(unit.entry)), ("source", .string(unit.source)),
+                    ("format", .string(unit.format.rawValue)), ("path", .string(unit.output)),
+                    ("action", .string(intent.rawValue)), ("fails", .bool(intent.predictsFailure)),
+                ])
+            })
     }
 
     /// The rows under the header, each column as wide as its widest cell, one line each.

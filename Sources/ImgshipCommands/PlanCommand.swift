@@ -15,9 +15,9 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Check an EC2 Image Builder distribution configuration and show what distributing an image with it would do.",
         discussion: """
-        A dry run: no AWS call is made. `imgship plan CONFIG` plans one configuration (the show subcommand); \
-        `imgship plan diff OLD NEW` shows what changing OLD into NEW would change.
-        """,
+            A dry run: no AWS call is made. `imgship plan CONFIG` plans one configuration (the show subcommand); \
+            `imgship plan diff OLD NEW` shows what changing OLD into NEW would change.
+            """,
         subcommands: [PlanShowCommand.self, PlanDiffCommand.self],
         defaultSubcommand: PlanShowCommand.self)
 }
@@ -27,13 +27,13 @@ struct PlanShowCommand: ParsableCommand {
         commandName: "show",
         abstract: "Plan one distribution configuration (the default: `imgship plan CONFIG`).",
         discussion: """
-        CONFIG, JSON or YAML, is the API form (create-/update-distribution-configuration --cli-input-json), the answer \
-        of get-distribution-configuration or get-image, or a CloudFormation template with an \
-        AWS::ImageBuilder::DistributionConfiguration resource. With --pipeline, --recipe and --infrastructure (or a \
-        get-image answer or a template that carries them) the header shows the pipeline, and its schedule, block \
-        devices and placement are checked; with --image-size or a recipe, the plan ends with its size and an estimate \
-        of its cost. Errors exit 2; warnings are printed and exit 0 unless --strict.
-        """)
+            CONFIG, JSON or YAML, is the API form (create-/update-distribution-configuration --cli-input-json), the answer \
+            of get-distribution-configuration or get-image, or a CloudFormation template with an \
+            AWS::ImageBuilder::DistributionConfiguration resource. With --pipeline, --recipe and --infrastructure (or a \
+            get-image answer or a template that carries them) the header shows the pipeline, and its schedule, block \
+            devices and placement are checked; with --image-size or a recipe, the plan ends with its size and an estimate \
+            of its cost. Errors exit 2; warnings are printed and exit 0 unless --strict.
+            """)
 
     @Argument(help: "The configuration file, or - for standard input.")
     var config: String
@@ -53,9 +53,11 @@ struct PlanShowCommand: ParsableCommand {
     @Flag(help: "Treat warnings as errors.")
     var strict = false
 
-    @Option(name: .customLong("emit-job"), help: ArgumentHelp(
-        "Print, instead of the plan, a job file (imgship job) exporting this image as each region's s3ExportConfiguration says.",
-        valueName: "source-image"))
+    @Option(
+        name: .customLong("emit-job"),
+        help: ArgumentHelp(
+            "Print, instead of the plan, a job file (imgship job) exporting this image as each region's s3ExportConfiguration says.",
+            valueName: "source-image"))
     var emitJob: String?
 
     @Option(help: "With --emit-job: the local folder standing for S3; buckets become its subfolders (default: exports).")
@@ -73,9 +75,10 @@ struct PlanShowCommand: ParsableCommand {
 
     func run() throws {
         let documents = try review.documents()
-        let review = PlanReview.make(config: NamedDocument(name: nil, text: try readDocument(config)),
-                                     context: context.planContext(fallbackBuildDate: Self.now()),
-                                     inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next))
+        let review = PlanReview.make(
+            config: NamedDocument(name: nil, text: try readDocument(config)),
+            context: context.planContext(fallbackBuildDate: Self.now()),
+            inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next))
         let name = displayName(config)
         printDocumentProblems(review.problems, in: name)
         guard let plan = review.plan else {
@@ -85,8 +88,10 @@ struct PlanShowCommand: ParsableCommand {
         let text: String
         if let emitJob {
             guard !plan.exports.isEmpty else {
-                throw fail(CommandProblem(path: name, what: "no region has an s3ExportConfiguration; there is nothing to export",
-                                          exitStatus: .inputRefused))
+                throw fail(
+                    CommandProblem(
+                        path: name, what: "no region has an s3ExportConfiguration; there is nothing to export",
+                        exitStatus: .inputRefused))
             }
             text = Self.job(exporting: emitJob, to: jobDestination ?? "exports", as: plan.exports).json()
         } else {
@@ -106,12 +111,14 @@ struct PlanShowCommand: ParsableCommand {
     /// The job `--emit-job` prints: the plan's exports as plain values, paths made absolute
     /// against the current directory.
     static func job(exporting source: String, to destination: String, as exports: [PlannedExport]) -> JobFile {
-        JobFile(exporting: source, to: destination,
-                as: exports.map { export in
-                    JobFile.RegionExport(region: export.region, diskImageFormat: export.diskImageFormat,
-                                         s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix)
-                },
-                currentDirectory: FileManager.default.currentDirectoryPath)
+        JobFile(
+            exporting: source, to: destination,
+            as: exports.map { export in
+                JobFile.RegionExport(
+                    region: export.region, diskImageFormat: export.diskImageFormat,
+                    s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix)
+            },
+            currentDirectory: FileManager.default.currentDirectoryPath)
     }
 
     /// Image Builder's buildDate form, UTC: 2026-11-24T09-30-00Z has no colons, which AMI

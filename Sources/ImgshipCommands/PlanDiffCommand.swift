@@ -9,12 +9,12 @@ struct PlanDiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Show what changing a distribution configuration would change: tasks to add, change and remove.",
         discussion: """
-        OLD and NEW are configurations in any form `imgship plan` reads, and may differ in form (a template against \
-        a get-distribution-configuration answer); both are planned with the same context flags. Either may be a \
-        FIFO: imgship plan diff <(git show main:dist.json) dist.json. With --image-size or a recipe, the diff ends \
-        with the change in size and estimated cost. Exit status: 0, or with --exit-code 0 when nothing changes and \
-        1 when something does; 2 when either configuration has errors.
-        """)
+            OLD and NEW are configurations in any form `imgship plan` reads, and may differ in form (a template against \
+            a get-distribution-configuration answer); both are planned with the same context flags. Either may be a \
+            FIFO: imgship plan diff <(git show main:dist.json) dist.json. With --image-size or a recipe, the diff ends \
+            with the change in size and estimated cost. Exit status: 0, or with --exit-code 0 when nothing changes and \
+            1 when something does; 2 when either configuration has errors.
+            """)
 
     @Argument(help: "The configuration as it is (a file, or - for standard input).")
     var old: String
@@ -53,9 +53,10 @@ struct PlanDiffCommand: ParsableCommand {
         // One instant for both sides, so a build date taken from the clock cannot differ.
         let context = self.context.planContext(fallbackBuildDate: PlanShowCommand.now())
         let inputs = review.inputs(documents, resource: self.context.resource)
-        let (oldReview, newReview) = PlanReview.makePair(old: NamedDocument(name: displayName(old), text: oldText),
-                                                         new: NamedDocument(name: displayName(new), text: newText),
-                                                         context: context, inputs: inputs)
+        let (oldReview, newReview) = PlanReview.makePair(
+            old: NamedDocument(name: displayName(old), text: oldText),
+            new: NamedDocument(name: displayName(new), text: newText),
+            context: context, inputs: inputs)
         // The side documents (--recipe, ...) are read for both sides: print their problems once.
         var seen: [Problem] = []
         for problem in oldReview.problems + newReview.problems where !seen.contains(problem) {

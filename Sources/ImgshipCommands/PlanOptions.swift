@@ -41,36 +41,47 @@ struct PlanContextOptions: ParsableArguments {
             throw ValidationError("--build-version must be 1 or more, got \(buildVersion)")
         }
         if let recipeName, !DistributionPlanner.isRecipeName(recipeName) {
-            throw ValidationError("--recipe-name must be an Image Builder recipe name (letters, digits, - _ and spaces, 3 to 128 characters), got '\(recipeName)'")
+            throw ValidationError(
+                "--recipe-name must be an Image Builder recipe name (letters, digits, - _ and spaces, 3 to 128 characters), got '\(recipeName)'")
         }
         if let buildDate, !DistributionPlanner.isBuildDate(buildDate) {
-            throw ValidationError("--build-date must be letters, digits, '-', '_' and '.' (AMI names allow no ':'), such as 2026-11-24T09-30-00Z, got '\(buildDate)'")
+            throw ValidationError(
+                "--build-date must be letters, digits, '-', '_' and '.' (AMI names allow no ':'), such as 2026-11-24T09-30-00Z, got '\(buildDate)'")
         }
     }
 
     func planContext(fallbackBuildDate: String) -> PlanContext {
-        PlanContext(sourceRegion: sourceRegion, ownerAccount: account, platform: platform, buildDate: buildDate,
-                    buildVersion: buildVersion, recipeName: recipeName, fallbackBuildDate: fallbackBuildDate)
+        PlanContext(
+            sourceRegion: sourceRegion, ownerAccount: account, platform: platform, buildDate: buildDate,
+            buildVersion: buildVersion, recipeName: recipeName, fallbackBuildDate: fallbackBuildDate)
     }
 }
 
 /// The documents around a configuration: the pipeline that builds the image, and what its
 /// size and cost are reckoned from.
 struct PlanReviewOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The image's size in GiB, for the size and cost estimate (default: the recipe's EBS volume sizes).",
-                               valueName: "GiB"))
+    @Option(
+        help: ArgumentHelp(
+            "The image's size in GiB, for the size and cost estimate (default: the recipe's EBS volume sizes).",
+            valueName: "GiB"))
     var imageSize: Int?
 
-    @Option(help: ArgumentHelp("A get-image-recipe or get-container-recipe answer, or a template with the recipe: the image's size, and its block devices checked.",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A get-image-recipe or get-container-recipe answer, or a template with the recipe: the image's size, and its block devices checked.",
+            valueName: "file"))
     var recipe: String?
 
-    @Option(help: ArgumentHelp("A get-image-pipeline answer, a get-image answer or a template: the schedule checked and its next starts shown.",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A get-image-pipeline answer, a get-image answer or a template: the schedule checked and its next starts shown.",
+            valueName: "file"))
     var pipeline: String?
 
-    @Option(help: ArgumentHelp("A get-infrastructure-configuration answer: instance types and placement checked (macOS needs a Dedicated Host).",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A get-infrastructure-configuration answer: instance types and placement checked (macOS needs a Dedicated Host).",
+            valueName: "file"))
     var infrastructure: String?
 
     @Option(help: ArgumentHelp("A JSON prices file laid over the bundled price table (README, \"Size and cost\").", valueName: "file"))
@@ -97,14 +108,16 @@ struct PlanReviewOptions: ParsableArguments {
         func read(_ path: String?) throws -> NamedDocument? {
             try path.map { NamedDocument(name: $0, text: try readDocument($0)) }
         }
-        return Documents(recipe: try read(recipe), pipeline: try read(pipeline),
-                         infrastructure: try read(infrastructure), prices: try read(prices))
+        return Documents(
+            recipe: try read(recipe), pipeline: try read(pipeline),
+            infrastructure: try read(infrastructure), prices: try read(prices))
     }
 
     func inputs(_ documents: Documents, resource: String?, nextRuns: Int = 1) -> PlanReview.Inputs {
-        PlanReview.Inputs(resource: resource, imageSizeGiB: imageSize, recipe: documents.recipe,
-                          pipeline: documents.pipeline, infrastructure: documents.infrastructure,
-                          prices: documents.prices, nextRuns: nextRuns, now: Date())
+        PlanReview.Inputs(
+            resource: resource, imageSizeGiB: imageSize, recipe: documents.recipe,
+            pipeline: documents.pipeline, infrastructure: documents.infrastructure,
+            prices: documents.prices, nextRuns: nextRuns, now: Date())
     }
 }
 
@@ -120,9 +133,11 @@ struct PlanOutputOptions: ParsableArguments {
     @Flag(help: "The same as --format json.")
     var json = false
 
-    @Option(name: .shortAndLong, help: ArgumentHelp(
-        "Write to this file instead of standard output: under a temporary name, moved into place when complete.",
-        valueName: "path"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Write to this file instead of standard output: under a temporary name, moved into place when complete.",
+            valueName: "path"))
     var output: String?
 
     @Flag(help: "With --output: replace an existing file.")

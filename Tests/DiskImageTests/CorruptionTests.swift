@@ -67,10 +67,24 @@ struct CorruptionTests {
         let cases: [(String, (inout [UInt8]) -> Void, String)] = [
             ("version", { Self.storeBigEndian(UInt32(4), at: 4, in: &$0) }, "at offset 4: qcow2 version 4; imgship reads versions 2 and 3"),
             ("cluster-bits", { Self.storeBigEndian(UInt32(40), at: 20, in: &$0) }, "at offset 20: cluster_bits 40; qcow2 allows 9 to 21"),
-            ("size", { Self.storeBigEndian(UInt64(1) << 50, at: 24, in: &$0) }, "at offset 36: l1_size 1 cannot cover the virtual size 1125899906842624; at least 2097152 entries needed"),
-            ("l1-offset", { Self.storeBigEndian(UInt64(1) << 60, at: 40, in: &$0) }, "at offset 1152921504606846976: the L1 table (8 bytes) runs past the end of the file"),
-            ("l1-entry", { Self.storeBigEndian(UInt64(1) << 40, at: l1Offset, in: &$0) }, "at offset 1099511627776: the L2 table of L1 entry 0 (65536 bytes) runs past the end of the file"),
-            ("backing", { Self.storeBigEndian(UInt64(72), at: 8, in: &$0); Self.storeBigEndian(UInt32(4), at: 16, in: &$0) }, "is a qcow2 overlay on the backing file"),
+            (
+                "size", { Self.storeBigEndian(UInt64(1) << 50, at: 24, in: &$0) },
+                "at offset 36: l1_size 1 cannot cover the virtual size 1125899906842624; at least 2097152 entries needed"
+            ),
+            (
+                "l1-offset", { Self.storeBigEndian(UInt64(1) << 60, at: 40, in: &$0) },
+                "at offset 1152921504606846976: the L1 table (8 bytes) runs past the end of the file"
+            ),
+            (
+                "l1-entry", { Self.storeBigEndian(UInt64(1) << 40, at: l1Offset, in: &$0) },
+                "at offset 1099511627776: the L2 table of L1 entry 0 (65536 bytes) runs past the end of the file"
+            ),
+            (
+                "backing",
+                {
+                    Self.storeBigEndian(UInt64(72), at: 8, in: &$0); Self.storeBigEndian(UInt32(4), at: 16, in: &$0)
+                }, "is a qcow2 overlay on the backing file"
+            ),
             ("features", { $0[79] |= 0x40 }, "has unknown incompatible qcow2 features (0x40)"),
         ]
         for (name, change, expected) in cases {
@@ -137,9 +151,10 @@ struct CorruptionTests {
         let firstGrain = Int(specimen.bytes.loadLittleEndian(UInt32.self, at: table + 4)) * 512
         let moved = try ImageVerifier.verify(path: try specimen.damaged("marker.vmdk") { $0[firstGrain] ^= 0x80 })
         #expect(moved.checks.first { $0.name == "data" }?.detail.contains("grain marker says sector") == true)
-        let garbled = try ImageVerifier.verify(path: try specimen.damaged("garbled.vmdk") { bytes in
-            for index in (firstGrain + 20)..<(firstGrain + 80) { bytes[index] = 0x5A }
-        })
+        let garbled = try ImageVerifier.verify(
+            path: try specimen.damaged("garbled.vmdk") { bytes in
+                for index in (firstGrain + 20)..<(firstGrain + 80) { bytes[index] = 0x5A }
+            })
         #expect(garbled.checks.first { $0.name == "data" }?.detail.contains("does not inflate") == true)
     }
 
@@ -195,7 +210,10 @@ struct CorruptionTests {
         copy.replaceSubrange((l2Offset + second * 8)..<(l2Offset + second * 8 + 8), with: plainBytes[(l2Offset + first * 8)..<(l2Offset + first * 8 + 8)])
         try Data(copy).write(to: URL(fileURLWithPath: sharedData))
         var error = Self.openingError(sharedData)
-        #expect(error == "\(sharedData) at offset \(l2Offset + second * 8): cluster at virtual offset \(second * 65536) points at \(firstHost), a cluster another table entry already uses; a standalone image never shares clusters")
+        #expect(
+            error
+                == "\(sharedData) at offset \(l2Offset + second * 8): cluster at virtual offset \(second * 65536) points at \(firstHost), a cluster another table entry already uses; a standalone image never shares clusters"
+        )
 
         // A second L1 entry on the first L2 table (the disk made 1 GiB, two L1 entries).
         let sharedTable = stored.folder.file("shared-table.qcow2")
@@ -205,7 +223,10 @@ struct CorruptionTests {
         copy.replaceSubrange((l1Offset + 8)..<(l1Offset + 16), with: plainBytes[l1Offset..<(l1Offset + 8)])
         try Data(copy).write(to: URL(fileURLWithPath: sharedTable))
         error = Self.openingError(sharedTable)
-        #expect(error == "\(sharedTable) at offset \(l1Offset + 8): L1 entry 1 points at \(l2Offset), a cluster another table entry already uses; a standalone image never shares clusters")
+        #expect(
+            error
+                == "\(sharedTable) at offset \(l1Offset + 8): L1 entry 1 points at \(l2Offset), a cluster another table entry already uses; a standalone image never shares clusters"
+        )
 
         // Compressed clusters may share host clusters, but never a start.
         let compressed = try Specimen("qcow2")
@@ -239,6 +260,9 @@ struct CorruptionTests {
         let grainSector = vmdk.bytes.loadLittleEndian(UInt32.self, at: table + grains[0] * 4)
         let sharedGrain = try vmdk.damaged("shared-grain.vmdk") { Self.storeLittleEndian(grainSector, at: table + grains[1] * 4, in: &$0) }
         error = Self.openingError(sharedGrain)
-        #expect(error == "\(sharedGrain) at offset \(table + grains[1] * 4): grain \(grains[1]) at sector \(grainSector) overlaps another grain or table; every grain has its own place in the file")
+        #expect(
+            error
+                == "\(sharedGrain) at offset \(table + grains[1] * 4): grain \(grains[1]) at sector \(grainSector) overlaps another grain or table; every grain has its own place in the file"
+        )
     }
 }

@@ -28,8 +28,12 @@ struct ExportTests {
         #expect(output.count == source.count + 512)
         expectSameBytes(Array(output[0..<source.count]), source)
         let footer = Array(output[source.count...])
-        #expect(footer == VHD.Footer(diskType: .fixed, diskSize: UInt64(source.count),
-                                     timestamp: UInt32(1_700_000_000 - 946_684_800), uniqueID: Array(0x10...0x1F)).encoded())
+        #expect(
+            footer
+                == VHD.Footer(
+                    diskType: .fixed, diskSize: UInt64(source.count),
+                    timestamp: UInt32(1_700_000_000 - 946_684_800), uniqueID: Array(0x10...0x1F)
+                ).encoded())
         #expect(allocatedBytes(folder.file("out.vhd")) < 8 * 1024 * 1024)
     }
 
@@ -139,14 +143,15 @@ extension ExportTests {
             let output = folder.file("out-\(format.rawValue)")
             try Exporter.export(source: folder.file("odd.raw"), to: .file(output), options: options)
             let file = try readFile(output)
-            let disk: [UInt8] = switch format {
-            case .raw: file
-            case .vhdFixed: Array(file.dropLast(512))
-            case .vhdDynamic: try OutputReader.dynamicVHD(file).disk
-            case .vmdk: try OutputReader.streamVMDK(file).disk
-            case .vhdx: try OutputReader.dynamicVHDX(file).disk
-            case .ova: try OutputReader.streamVMDK(try #require(OutputReader.tarMembers(file).last).bytes).disk
-            }
+            let disk: [UInt8] =
+                switch format {
+                case .raw: file
+                case .vhdFixed: Array(file.dropLast(512))
+                case .vhdDynamic: try OutputReader.dynamicVHD(file).disk
+                case .vmdk: try OutputReader.streamVMDK(file).disk
+                case .vhdx: try OutputReader.dynamicVHDX(file).disk
+                case .ova: try OutputReader.streamVMDK(try #require(OutputReader.tarMembers(file).last).bytes).disk
+                }
             expectSameBytes(disk, expected, "\(format)")
         }
     }
@@ -215,7 +220,11 @@ struct ExportErrorTests {
         try SampleImage.awkward(at: folder.file("src.raw"))
         let batches = Mutex(0)
         var options = fixedOptions(format)
-        options.isCancelled = { batches.withLock { $0 += 1; return $0 > 3 } }
+        options.isCancelled = {
+            batches.withLock {
+                $0 += 1; return $0 > 3
+            }
+        }
         #expect(throws: DiskImageError.cancelled) {
             try Exporter.export(source: folder.file("src.raw"), to: .file(folder.file("out")), options: options)
         }

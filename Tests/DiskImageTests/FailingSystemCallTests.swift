@@ -105,15 +105,18 @@ struct FailingSystemCallTests {
 
     /// Exports with `call` failing: the export fails saying so, after writing part of the
     /// output (told for one thread), and leaves the earlier files as they were.
-    func expectFailureMidExport(_ call: FailingCall, format: OutputFormat, threads: Int,
-                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectFailureMidExport(
+        _ call: FailingCall, format: OutputFormat, threads: Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let layout = try Layout()
         let expected = call.expected(in: layout)
         let furthest = Furthest()
         SystemCalls.withPlantedFailure(call.planted(in: layout)) { planted in
             let error = #expect(throws: DiskImageError.self, sourceLocation: sourceLocation) {
-                try Exporter.export(source: layout.source, to: .file(layout.output),
-                                    options: Self.options(format, threads: threads, furthest: furthest))
+                try Exporter.export(
+                    source: layout.source, to: .file(layout.output),
+                    options: Self.options(format, threads: threads, furthest: furthest))
             }
             #expect(error == expected.error, sourceLocation: sourceLocation)
             #expect(error?.description == expected.description, sourceLocation: sourceLocation)

@@ -55,8 +55,9 @@ struct FormatRoundTripTests {
 
     @Test(arguments: [UInt32(2), 3])
     func qcow2Header(version: UInt32) throws {
-        var header = QCOW2.Header(version: version, clusterBits: 16, size: 1 << 30, l1Size: 2, l1TableOffset: 0x30000,
-                                  refcountTableOffset: 0x10000, refcountTableClusters: 1)
+        var header = QCOW2.Header(
+            version: version, clusterBits: 16, size: 1 << 30, l1Size: 2, l1TableOffset: 0x30000,
+            refcountTableOffset: 0x10000, refcountTableClusters: 1)
         if version == 3 { header.incompatibleFeatures = 1 }
         #expect(try QCOW2.Header(decoding: header.encoded()) == header)
     }

@@ -12,12 +12,12 @@ struct GuestInspectionTests {
     /// Sector 0: optional boot code, the four partition types given, the 0x55AA signature.
     static func mbr(bootCode: Bool, types: [UInt8]) -> [UInt8] {
         var sector = [UInt8](repeating: 0, count: 512)
-        if bootCode { sector.replaceSubrange(0..<3, with: [0xEB, 0x63, 0x90]) }   // jmp short; nop
+        if bootCode { sector.replaceSubrange(0..<3, with: [0xEB, 0x63, 0x90]) }  // jmp short; nop
         for (index, type) in types.enumerated() {
             let entry = 446 + index * 16
             sector[entry + 4] = type
-            sector.storeLittleEndian(UInt32(2048), at: entry + 8)     // first LBA
-            sector.storeLittleEndian(UInt32(4096), at: entry + 12)    // sectors
+            sector.storeLittleEndian(UInt32(2048), at: entry + 8)  // first LBA
+            sector.storeLittleEndian(UInt32(4096), at: entry + 12)  // sectors
         }
         sector[510] = 0x55
         sector[511] = 0xAA
@@ -26,8 +26,10 @@ struct GuestInspectionTests {
 
     /// A GPT header at LBA 1 and its entry array at LBA 2 for `sectorSize`; entry 0 has type
     /// `firstType`, entry 1 a Linux filesystem.
-    static func gpt(in image: ImageBuilder, sectorSize: Int, firstType: [UInt8], entryCount: UInt32 = 128,
-                    entryLBA: UInt64 = 2) throws {
+    static func gpt(
+        in image: ImageBuilder, sectorSize: Int, firstType: [UInt8], entryCount: UInt32 = 128,
+        entryLBA: UInt64 = 2
+    ) throws {
         var header = [UInt8](repeating: 0, count: 92)
         header.replaceSubrange(0..<8, with: Array("EFI PART".utf8))
         header.storeLittleEndian(UInt32(0x0001_0000), at: 8)
@@ -37,7 +39,7 @@ struct GuestInspectionTests {
         header.storeLittleEndian(entryCount, at: 80)
         header.storeLittleEndian(UInt32(128), at: 84)
         try image.write(header, at: UInt64(sectorSize))
-        let linux = hexBytes("af 3d c6 0f 83 84 72 47 8e 79 3d 69 d8 47 7d e4")   // 0FC63DAF-8483-4772-8E79-3D69D8477DE4
+        let linux = hexBytes("af 3d c6 0f 83 84 72 47 8e 79 3d 69 d8 47 7d e4")  // 0FC63DAF-8483-4772-8E79-3D69D8477DE4
         try image.write(firstType + [UInt8](repeating: 1, count: 112) + linux, at: 2 * UInt64(sectorSize))
     }
 

@@ -31,7 +31,8 @@ struct QemuInteropTests {
             let sub = "\(tree)/dir\(directory)"
             try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
             for file in 0..<8 {
-                let bytes = file % 3 == 0
+                let bytes =
+                    file % 3 == 0
                     ? ImageBuilder.noise(70_000 + file * 1013, seed: UInt64(directory * 100 + file))
                     : ImageBuilder.text(150_000 + file * 777, seed: directory * 100 + file)
                 try Data(bytes).write(to: URL(fileURLWithPath: "\(sub)/file\(file)"))

@@ -37,8 +37,9 @@ struct ReaderTests {
         ("compressed.qcow2", "qcow2", ["-c", "-o", "compat=1.1"]),
     ]
 
-    @Test(.enabled(if: which("qemu-img") != nil, "needs qemu-img (Debian qemu-utils)"),
-          arguments: qemuOutputs.map(\.file))
+    @Test(
+        .enabled(if: which("qemu-img") != nil, "needs qemu-img (Debian qemu-utils)"),
+        arguments: qemuOutputs.map(\.file))
     func qemuImagesReadAsQemuReadsThem(file: String) throws {
         let qemu = try #require(which("qemu-img"))
         let spec = try #require(Self.qemuOutputs.first { $0.file == file })
@@ -79,13 +80,14 @@ struct ReaderTests {
         let image = folder.file("image.\(format.fileExtension)")
         try Exporter.export(source: source, to: .file(image), options: fixedOptions(format))
         let opened = try ImageReader.open(path: image)
-        let expected: SourceFormat = switch format {
-        case .raw: .raw
-        case .vhdFixed, .vhdDynamic: .vhd
-        case .vmdk: .vmdk
-        case .vhdx: .vhdx
-        case .ova: .ova
-        }
+        let expected: SourceFormat =
+            switch format {
+            case .raw: .raw
+            case .vhdFixed, .vhdDynamic: .vhd
+            case .vmdk: .vmdk
+            case .vhdx: .vhdx
+            case .ova: .ova
+            }
         #expect(opened.info.format == expected)
         let back = folder.file("back.raw")
         try Exporter.export(source: image, to: .file(back), options: fixedOptions(.raw))
@@ -114,9 +116,10 @@ struct ReaderTests {
         try Exporter.export(source: source, to: .file(vmdk), options: fixedOptions(.vmdk))
         let vmdkInfo = try ImageReader.open(path: vmdk).info
         #expect(vmdkInfo.subformat == "streamOptimized")
-        #expect(vmdkInfo.details.map { "\($0.key)=\($0.value)" }.prefix(5) == [
-            "create type=streamOptimized", "adapter=lsilogic", "version=3", "grain size=65536", "compression=deflate",
-        ])
+        #expect(
+            vmdkInfo.details.map { "\($0.key)=\($0.value)" }.prefix(5) == [
+                "create type=streamOptimized", "adapter=lsilogic", "version=3", "grain size=65536", "compression=deflate",
+            ])
     }
 
     @Test func sourceFormatOverridesDetection() throws {

@@ -56,56 +56,77 @@ struct SecurityTests {
 
     @Test func anAbsoluteExtentPathIsRefused() throws {
         let layout = try Layout([#"RW 2 FLAT "/etc/passwd" 0"#])
-        #expect(layout.openingError() == .refusedExtent(
-            descriptor: layout.descriptor, line: 6, extent: "/etc/passwd",
-            reason: "is an absolute path; expected a file in the descriptor's folder \(layout.realImages) (\(Self.optIn))"))
-        #expect(layout.openingError()?.description == "\(layout.descriptor) line 6: extent \"/etc/passwd\" is an absolute path; expected a file in the descriptor's folder \(layout.realImages) (\(Self.optIn))")
+        #expect(
+            layout.openingError()
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 6, extent: "/etc/passwd",
+                    reason: "is an absolute path; expected a file in the descriptor's folder \(layout.realImages) (\(Self.optIn))"))
+        #expect(
+            layout.openingError()?.description
+                == "\(layout.descriptor) line 6: extent \"/etc/passwd\" is an absolute path; expected a file in the descriptor's folder \(layout.realImages) (\(Self.optIn))"
+        )
     }
 
     @Test func anExtentClimbingOutOfTheFolderIsRefused() throws {
         let layout = try Layout([#"RW 8 FLAT "../secret.raw" 0"#])
         let secret = try #require(SystemCalls.realPath(layout.secret))
-        #expect(layout.openingError() == .refusedExtent(
-            descriptor: layout.descriptor, line: 6, extent: "../secret.raw",
-            reason: "resolves to \(secret), outside the descriptor's folder \(layout.realImages); expected a file in that folder (\(Self.optIn))"))
+        #expect(
+            layout.openingError()
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 6, extent: "../secret.raw",
+                    reason: "resolves to \(secret), outside the descriptor's folder \(layout.realImages); expected a file in that folder (\(Self.optIn))"))
 
         let shadow = try Layout([#"RW 2 FLAT "../../../../../../../../etc/shadow" 0"#])
-        #expect(shadow.openingError() == .refusedExtent(
-            descriptor: shadow.descriptor, line: 6, extent: "../../../../../../../../etc/shadow",
-            reason: "resolves to /etc/shadow, outside the descriptor's folder \(shadow.realImages); expected a file in that folder (\(Self.optIn))"))
+        #expect(
+            shadow.openingError()
+                == .refusedExtent(
+                    descriptor: shadow.descriptor, line: 6, extent: "../../../../../../../../etc/shadow",
+                    reason: "resolves to /etc/shadow, outside the descriptor's folder \(shadow.realImages); expected a file in that folder (\(Self.optIn))"))
     }
 
     @Test func aLinkInsideTheFolderPointingOutIsRefused() throws {
         let layout = try Layout([#"RW 8 FLAT "link.raw" 0"#])
         try FileManager.default.createSymbolicLink(atPath: layout.images + "/link.raw", withDestinationPath: layout.secret)
         let secret = try #require(SystemCalls.realPath(layout.secret))
-        #expect(layout.openingError() == .refusedExtent(
-            descriptor: layout.descriptor, line: 6, extent: "link.raw",
-            reason: "resolves to \(secret), outside the descriptor's folder \(layout.realImages); expected a file in that folder (\(Self.optIn))"))
+        #expect(
+            layout.openingError()
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 6, extent: "link.raw",
+                    reason: "resolves to \(secret), outside the descriptor's folder \(layout.realImages); expected a file in that folder (\(Self.optIn))"))
     }
 
     @Test func aFIFOIsRefusedWithoutWaitingForAWriter() throws {
         let layout = try Layout([#"RW 8 FLAT "pipe.raw" 0"#])
         #expect(mkfifo(layout.images + "/pipe.raw", 0o600) == 0)
-        #expect(layout.openingError() == .refusedExtent(
-            descriptor: layout.descriptor, line: 6, extent: "pipe.raw", reason: "is a FIFO; expected a regular file"))
+        #expect(
+            layout.openingError()
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 6, extent: "pipe.raw", reason: "is a FIFO; expected a regular file"))
         // The opt-in never lets a FIFO through either.
-        #expect(layout.openingError(allowExternal: true) == .refusedExtent(
-            descriptor: layout.descriptor, line: 6, extent: "pipe.raw", reason: "is a FIFO; expected a regular file"))
+        #expect(
+            layout.openingError(allowExternal: true)
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 6, extent: "pipe.raw", reason: "is a FIFO; expected a regular file"))
     }
 
     @Test func aDeviceIsRefusedEvenWithTheOptIn() throws {
         let layout = try Layout([#"RW 2048 FLAT "/dev/zero" 0"#])
-        #expect(layout.openingError() == .refusedExtent(
-            descriptor: layout.descriptor, line: 6, extent: "/dev/zero",
-            reason: "is an absolute path; expected a file in the descriptor's folder \(layout.realImages) (\(Self.optIn))"))
-        #expect(layout.openingError(allowExternal: true) == .refusedExtent(
-            descriptor: layout.descriptor, line: 6, extent: "/dev/zero", reason: "is a character device; expected a regular file"))
+        #expect(
+            layout.openingError()
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 6, extent: "/dev/zero",
+                    reason: "is an absolute path; expected a file in the descriptor's folder \(layout.realImages) (\(Self.optIn))"))
+        #expect(
+            layout.openingError(allowExternal: true)
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 6, extent: "/dev/zero", reason: "is a character device; expected a regular file"))
         // Nor through a link in the folder.
         let linked = try Layout([#"RW 2048 FLAT "zero.raw" 0"#])
         try FileManager.default.createSymbolicLink(atPath: linked.images + "/zero.raw", withDestinationPath: "/dev/zero")
-        #expect(linked.openingError(allowExternal: true) == .refusedExtent(
-            descriptor: linked.descriptor, line: 6, extent: "zero.raw", reason: "is a character device; expected a regular file"))
+        #expect(
+            linked.openingError(allowExternal: true)
+                == .refusedExtent(
+                    descriptor: linked.descriptor, line: 6, extent: "zero.raw", reason: "is a character device; expected a regular file"))
     }
 
     @Test func theOptInReadsARegularFileOutsideTheFolder() throws {
@@ -169,35 +190,44 @@ struct SecurityTests {
     @Test func overlappingRangesOfOneFileAreRefused() throws {
         let layout = try Layout([#"RW 8 FLAT "data.raw" 0"#, #"RW 8 FLAT "data.raw" 4"#])
         try Data(repeating: 1, count: 8192).write(to: URL(fileURLWithPath: layout.images + "/data.raw"))
-        #expect(layout.openingError() == .refusedExtent(
-            descriptor: layout.descriptor, line: 7, extent: "data.raw",
-            reason: "reads bytes of \(layout.images)/data.raw that the extent on line 6 already reads; a descriptor names each part of a file once"))
+        #expect(
+            layout.openingError()
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 7, extent: "data.raw",
+                    reason: "reads bytes of \(layout.images)/data.raw that the extent on line 6 already reads; a descriptor names each part of a file once"))
 
         // The same file under another name is the same file.
         let aliased = try Layout([#"RW 8 FLAT "data.raw" 0"#, #"RW 8 FLAT "alias.raw" 0"#])
         try Data(repeating: 1, count: 8192).write(to: URL(fileURLWithPath: aliased.images + "/data.raw"))
         try FileManager.default.createSymbolicLink(atPath: aliased.images + "/alias.raw", withDestinationPath: "data.raw")
-        #expect(aliased.openingError() == .refusedExtent(
-            descriptor: aliased.descriptor, line: 7, extent: "alias.raw",
-            reason: "reads bytes of \(aliased.images)/alias.raw that the extent on line 6 already reads; a descriptor names each part of a file once"))
+        #expect(
+            aliased.openingError()
+                == .refusedExtent(
+                    descriptor: aliased.descriptor, line: 7, extent: "alias.raw",
+                    reason: "reads bytes of \(aliased.images)/alias.raw that the extent on line 6 already reads; a descriptor names each part of a file once"))
 
         // A thousand lines naming one sector.
         let many = try Layout((0..<1000).map { _ in #"RW 1 FLAT "data.raw" 0"# })
         try Data(repeating: 1, count: 512).write(to: URL(fileURLWithPath: many.images + "/data.raw"))
-        #expect(many.openingError() == .refusedExtent(
-            descriptor: many.descriptor, line: 7, extent: "data.raw",
-            reason: "reads bytes of \(many.images)/data.raw that the extent on line 6 already reads; a descriptor names each part of a file once"))
+        #expect(
+            many.openingError()
+                == .refusedExtent(
+                    descriptor: many.descriptor, line: 7, extent: "data.raw",
+                    reason: "reads bytes of \(many.images)/data.raw that the extent on line 6 already reads; a descriptor names each part of a file once"))
     }
 
     @Test(.enabled(if: which("qemu-img") != nil, "needs qemu-img"))
     func aSparseExtentNamedTwiceIsRefused() throws {
         let layout = try Layout([#"RW 2048 SPARSE "s.vmdk""#, #"RW 2048 SPARSE "s.vmdk""#])
-        let made = try runProcess(try #require(which("qemu-img")),
-                                  ["create", "-q", "-f", "vmdk", "-o", "subformat=monolithicSparse", layout.images + "/s.vmdk", "1M"])
+        let made = try runProcess(
+            try #require(which("qemu-img")),
+            ["create", "-q", "-f", "vmdk", "-o", "subformat=monolithicSparse", layout.images + "/s.vmdk", "1M"])
         try #require(made.status == 0, "\(made.standardError)")
-        #expect(layout.openingError() == .refusedExtent(
-            descriptor: layout.descriptor, line: 7, extent: "s.vmdk",
-            reason: "reads bytes of \(layout.images)/s.vmdk that the extent on line 6 already reads; a descriptor names each part of a file once"))
+        #expect(
+            layout.openingError()
+                == .refusedExtent(
+                    descriptor: layout.descriptor, line: 7, extent: "s.vmdk",
+                    reason: "reads bytes of \(layout.images)/s.vmdk that the extent on line 6 already reads; a descriptor names each part of a file once"))
     }
 
     // MARK: OVA
@@ -221,9 +251,11 @@ struct SecurityTests {
             try Data(repeating: 0x5A, count: 4096).write(to: URL(fileURLWithPath: folder.file("beside.raw")))
             let descriptor = Array(Self.descriptor(["RW 8 FLAT \"\(name)\" 0"]).utf8)
             try Data(try Self.tar([("appliance.ovf", Self.ovf), ("appliance.vmdk", descriptor)])).write(to: URL(fileURLWithPath: package))
-            #expect(throws: DiskImageError.refusedExtent(
-                descriptor: package + ":appliance.vmdk", line: 6, extent: name,
-                reason: "is not a member of \(package); expected a file of the same archive, as a descriptor inside an OVA may name nothing else")) {
+            #expect(
+                throws: DiskImageError.refusedExtent(
+                    descriptor: package + ":appliance.vmdk", line: 6, extent: name,
+                    reason: "is not a member of \(package); expected a file of the same archive, as a descriptor inside an OVA may name nothing else")
+            ) {
                 try ImageReader.open(path: package, allowExternalExtents: true)
             }
         }
@@ -263,9 +295,11 @@ struct SecurityTests {
         // 116 bytes standing for almost 64 PiB.
         let layout = try Layout([#"RW 140737488355327 ZERO"#])
         let size: UInt64 = 140_737_488_355_327 * 512
-        for (format, name, limit) in [(OutputFormat.vmdk, "a stream-optimized vmdk", VMDK.maximumSize),
-                                      (.ova, "a stream-optimized vmdk", VMDK.maximumSize),
-                                      (.vhdDynamic, "vhd", VHD.maximumSize)] {
+        for (format, name, limit) in [
+            (OutputFormat.vmdk, "a stream-optimized vmdk", VMDK.maximumSize),
+            (.ova, "a stream-optimized vmdk", VMDK.maximumSize),
+            (.vhdDynamic, "vhd", VHD.maximumSize),
+        ] {
             let output = layout.folder.file("out.\(format.fileExtension)")
             #expect(throws: DiskImageError.sizeTooLarge(path: layout.descriptor, format: name, size: size, limit: limit)) {
                 try Exporter.export(source: layout.descriptor, to: .file(output), options: fixedOptions(format))
@@ -296,9 +330,11 @@ struct SecurityTests {
         let image = try ImageBuilder(path: path, size: UInt64(1536 + tableBytes + 512))
         try image.write(footer + header, at: 0)
         try image.write(footer, at: UInt64(1536 + tableBytes))
-        #expect(throws: DiskImageError.malformedImage(
-            path: path, offset: 512 + 16,
-            reason: "the block allocation table (\(tableBytes) bytes at 1536) lies in a hole of the file; a table that large must be stored")) {
+        #expect(
+            throws: DiskImageError.malformedImage(
+                path: path, offset: 512 + 16,
+                reason: "the block allocation table (\(tableBytes) bytes at 1536) lies in a hole of the file; a table that large must be stored")
+        ) {
             try ImageReader.open(path: path)
         }
     }

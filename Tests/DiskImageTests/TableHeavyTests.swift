@@ -10,9 +10,12 @@ import TestSupport
 struct TableHeavyTests {
     static let qemuImg = which("qemu-img")
 
-    @Test(.enabled(if: qemuImg != nil, "needs qemu-img"),
-          arguments: [("qcow2", ["-O", "qcow2"]), ("vmdk", ["-O", "vmdk", "-o", "subformat=monolithicSparse"]),
-                      ("vhd", ["-O", "vpc", "-o", "subformat=dynamic,force_size=on"])])
+    @Test(
+        .enabled(if: qemuImg != nil, "needs qemu-img"),
+        arguments: [
+            ("qcow2", ["-O", "qcow2"]), ("vmdk", ["-O", "vmdk", "-o", "subformat=monolithicSparse"]),
+            ("vhd", ["-O", "vpc", "-o", "subformat=dynamic,force_size=on"]),
+        ])
     func everyTableIsReadAndEveryRunFound(format: String, options: [String]) throws {
         // 64 GiB with 4 KiB every 512 MiB: 128 qcow2 L2 tables, 128 VMDK grain tables, 128 VHD blocks.
         let folder = try TemporaryFolder()

@@ -50,7 +50,7 @@ enum SampleImage {
         let image = try ImageBuilder(path: path, size: awkwardSize)
         try image.write(ImageBuilder.text(3 * 1024 * 1024 + 777, seed: 1), at: 1024 * 1024 + 512)
         try image.write(ImageBuilder.noise(2 * 1024 * 1024, seed: 7), at: 40 * 1024 * 1024 - 4096)
-        try image.write([UInt8](repeating: 0, count: 4 * 1024 * 1024), at: 60 * 1024 * 1024)   // allocated zeros
+        try image.write([UInt8](repeating: 0, count: 4 * 1024 * 1024), at: 60 * 1024 * 1024)  // allocated zeros
         try image.write(ImageBuilder.noise(5000, seed: 9), at: awkwardSize - 5000)
     }
 
@@ -79,8 +79,9 @@ func allocatedBytes(_ path: String) -> UInt64 {
 
 /// Fixed options so outputs are reproducible.
 func fixedOptions(_ format: OutputFormat, threads: Int = 2, level: DeflateLevel = .standard) -> ExportOptions {
-    ExportOptions(format: format, threads: threads, level: level, timestamp: 1_700_000_000,
-                  diskIdentifier: Array(0x10...0x1F))
+    ExportOptions(
+        format: format, threads: threads, level: level, timestamp: 1_700_000_000,
+        diskIdentifier: Array(0x10...0x1F))
 }
 
 extension [UInt8] {
@@ -100,15 +101,18 @@ func hexBytes(_ text: String) -> [UInt8] {
 
 /// Compares large byte arrays and reports the first difference (a plain `#expect(a == b)`
 /// would have the test library diff megabytes, which takes hours).
-func expectSameBytes(_ actual: [UInt8], _ expected: [UInt8], _ comment: String = "",
-                     sourceLocation: SourceLocation = #_sourceLocation) {
+func expectSameBytes(
+    _ actual: [UInt8], _ expected: [UInt8], _ comment: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     // The standard library's == is optimised even in debug builds; search only on failure.
     if actual == expected { return }
     if actual.count != expected.count {
         Issue.record("\(comment): \(actual.count) bytes, expected \(expected.count)", sourceLocation: sourceLocation)
     }
     if let offset = zip(actual, expected).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
-        Issue.record("\(comment): first difference at offset \(offset): \(actual[offset]) != \(expected[offset])",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "\(comment): first difference at offset \(offset): \(actual[offset]) != \(expected[offset])",
+            sourceLocation: sourceLocation)
     }
 }

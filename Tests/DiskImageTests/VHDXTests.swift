@@ -29,8 +29,9 @@ struct VHDXTests {
     }
 
     @Test func headerRoundTripsWithItsChecksum() throws {
-        let header = VHDX.Header(sequenceNumber: 7, fileWriteGUID: VHDX.GUID(bytes: Array(1...16)),
-                                 dataWriteGUID: VHDX.GUID(bytes: Array(17...32)), logOffset: 1 << 20, logLength: 1 << 20)
+        let header = VHDX.Header(
+            sequenceNumber: 7, fileWriteGUID: VHDX.GUID(bytes: Array(1...16)),
+            dataWriteGUID: VHDX.GUID(bytes: Array(17...32)), logOffset: 1 << 20, logLength: 1 << 20)
         var bytes = header.encoded()
         #expect(bytes.count == 4096 && Array(bytes[0..<4]) == Array("head".utf8))
         #expect(bytes.littleEndian(UInt16.self, at: 66) == 1, "version 1 at offset 66")
@@ -53,8 +54,9 @@ struct VHDXTests {
     @Test func metadataRoundTrips() throws {
         let parameters = VHDX.FileParameters(blockSize: 32 << 20, leaveBlocksAllocated: true)
         #expect(try VHDX.FileParameters(decoding: parameters.encoded()) == parameters)
-        let metadata = VHDX.DiskMetadata(fileParameters: VHDX.FileParameters(blockSize: 32 << 20), virtualDiskSize: 123 << 20,
-                                         page83Data: VHDX.GUID(bytes: Array(0..<16)), logicalSectorSize: 512, physicalSectorSize: 4096)
+        let metadata = VHDX.DiskMetadata(
+            fileParameters: VHDX.FileParameters(blockSize: 32 << 20), virtualDiskSize: 123 << 20,
+            page83Data: VHDX.GUID(bytes: Array(0..<16)), logicalSectorSize: 512, physicalSectorSize: 4096)
         let region = metadata.encoded()
         let table = try VHDX.MetadataTable(decoding: region)
         #expect(table.entries.count == 5)
@@ -89,8 +91,9 @@ struct VHDXTests {
         let start = Int(metadataEntry.fileOffset)
         let metadata = try VHDX.DiskMetadata(decodingRegion: Array(file[start..<(start + Int(metadataEntry.length))]))
         #expect(metadata.virtualDiskSize == 100 << 20 && metadata.logicalSectorSize == 512)
-        let layout = VHDX.BATLayout(virtualSize: metadata.virtualDiskSize, blockSize: UInt64(metadata.fileParameters.blockSize),
-                                    logicalSectorSize: 512)
+        let layout = VHDX.BATLayout(
+            virtualSize: metadata.virtualDiskSize, blockSize: UInt64(metadata.fileParameters.blockSize),
+            logicalSectorSize: 512)
         for index in 0..<Int(layout.entryCount) {
             let entry = VHDX.BATEntry(decoding: file.littleEndian(UInt64.self, at: Int(bat.fileOffset) + index * 8))
             #expect(entry.state != .fullyPresent, "a new disk stores no block")
@@ -156,7 +159,7 @@ struct VHDXTests {
         let folder = try TemporaryFolder()
         let raw = folder.file("src.raw")
         let image = try ImageBuilder(path: raw, size: 100 << 20)
-        try image.write([UInt8](repeating: 0, count: 1 << 20), at: 33 << 20)   // written, but zeros
+        try image.write([UInt8](repeating: 0, count: 1 << 20), at: 33 << 20)  // written, but zeros
         try image.write([1], at: 99 << 20)
         let vhdx = folder.file("out.vhdx")
         try Exporter.export(source: raw, to: .file(vhdx), options: fixedOptions(.vhdx))
@@ -264,18 +267,21 @@ struct VHDXTests {
         let vhdx = try Self.victim(in: folder)
         var entry = [UInt8](repeating: 0, count: 8)
         entry.storeLittleEndian(VHDX.BATEntry(state: .fullyPresent, fileOffset: 1 << 40).encoded(), at: 0)
-        try Self.patch(vhdx, at: (2 << 20) + 8, entry)   // block 1
+        try Self.patch(vhdx, at: (2 << 20) + 8, entry)  // block 1
         let error = try #require(Self.openError(vhdx))
-        #expect(error == .malformedImage(path: vhdx, offset: (2 << 20) + 8,
-                                         reason: "block 1 at 1099511627776 (8388608 bytes) lies outside the file (71303168 bytes) or in its header section"),
-                "\(error)")
+        #expect(
+            error
+                == .malformedImage(
+                    path: vhdx, offset: (2 << 20) + 8,
+                    reason: "block 1 at 1099511627776 (8388608 bytes) lies outside the file (71303168 bytes) or in its header section"),
+            "\(error)")
     }
 
     @Test func overlappingBlocksAreRefused() throws {
         let folder = try TemporaryFolder()
         let vhdx = try Self.victim(in: folder)
         let file = try readFile(vhdx)
-        try Self.patch(vhdx, at: (2 << 20) + 8, Array(file[(2 << 20)..<((2 << 20) + 8)]))   // block 1 = block 0
+        try Self.patch(vhdx, at: (2 << 20) + 8, Array(file[(2 << 20)..<((2 << 20) + 8)]))  // block 1 = block 0
         let error = try #require(Self.openError(vhdx))
         #expect("\(error)".contains("at offset \((2 << 20) + 8): block 1 at \(4 << 20) overlaps another block"), "\(error)")
     }
@@ -300,12 +306,15 @@ struct VHDXTests {
     @Test func hugeVirtualSizeIsRefused() throws {
         let folder = try TemporaryFolder()
         let vhdx = try Self.victim(in: folder)
-        let item = UInt64(3 << 20) + 65536 + 8   // the virtual disk size item, after the file parameters
+        let item = UInt64(3 << 20) + 65536 + 8  // the virtual disk size item, after the file parameters
         var size = [UInt8](repeating: 0, count: 8)
         size.storeLittleEndian(UInt64(1) << 50, at: 0)
         try Self.patch(vhdx, at: item, size)
-        #expect(Self.openError(vhdx) == .malformedImage(path: vhdx, offset: item,
-                                                        reason: "virtual disk size 1125899906842624; expected at most 64 TiB (70368744177664 bytes)"))
+        #expect(
+            Self.openError(vhdx)
+                == .malformedImage(
+                    path: vhdx, offset: item,
+                    reason: "virtual disk size 1125899906842624; expected at most 64 TiB (70368744177664 bytes)"))
         // Within the format's limit, but the 1 MiB BAT region cannot hold its table.
         size.storeLittleEndian(UInt64(60) << 40, at: 0)
         try Self.patch(vhdx, at: item, size)
@@ -316,7 +325,7 @@ struct VHDXTests {
     @Test func differencingDiskIsRefused() throws {
         let folder = try TemporaryFolder()
         let vhdx = try Self.victim(in: folder)
-        try Self.patch(vhdx, at: UInt64(3 << 20) + 65536 + 4, [2])   // file parameters: HasParent
+        try Self.patch(vhdx, at: UInt64(3 << 20) + 65536 + 4, [2])  // file parameters: HasParent
         let error = try #require(Self.openError(vhdx))
         guard case let .unsupportedSource(_, reason) = error else { Issue.record("\(error)"); return }
         #expect(reason.hasPrefix("is a differencing VHDX"))

@@ -43,11 +43,13 @@ struct CostTests {
 
     @Test func everyCommercialRegionIsPriced() throws {
         // botocore's endpoints.json, partition aws (botocore 1.43).
-        let regions = ["af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
-                       "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
-                       "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1",
-                       "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
-                       "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2"]
+        let regions = [
+            "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+            "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+            "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1",
+            "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+            "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        ]
         #expect(Set(PriceTable.bundled.regions.keys) == Set(regions))
         for prices in PriceTable.bundled.regions.values {
             #expect(prices.snapshotGBMonth > 0 && prices.interRegionTransferGB > 0 && prices.s3StandardGBMonth > 0)
@@ -55,11 +57,12 @@ struct CostTests {
     }
 
     @Test func aPricesFileOverridesTheTable() throws {
-        let (table, problems) = PriceTable.bundled.overridden(byJSON: #"""
-        {"date": "2026-11-01", "source": "negotiated", "regions": {
-          "eu-west-1": {"snapshotGBMonth": 0.04},
-          "us-gov-west-1": {"snapshotGBMonth": 0.06, "interRegionTransferGB": 0.03, "s3StandardGBMonth": 0.039}}}
-        """#)
+        let (table, problems) = PriceTable.bundled.overridden(
+            byJSON: #"""
+                {"date": "2026-11-01", "source": "negotiated", "regions": {
+                  "eu-west-1": {"snapshotGBMonth": 0.04},
+                  "us-gov-west-1": {"snapshotGBMonth": 0.06, "interRegionTransferGB": 0.03, "s3StandardGBMonth": 0.039}}}
+                """#)
         #expect(problems.isEmpty)
         #expect(table.date == "2026-11-01" && table.source == "negotiated")
         #expect(table.prices("eu-west-1")?.snapshotGBMonth == 0.04)
@@ -68,12 +71,14 @@ struct CostTests {
     }
 
     @Test func badPricesFilesNameThePath() {
-        let (_, problems) = PriceTable.bundled.overridden(byJSON: #"{"regions": {"eu-west-1": {"snapshotGBMonth": "cheap", "egress": 1}, "xx-new-1": {"snapshotGBMonth": 0.1}}}"#)
+        let (_, problems) = PriceTable.bundled.overridden(
+            byJSON: #"{"regions": {"eu-west-1": {"snapshotGBMonth": "cheap", "egress": 1}, "xx-new-1": {"snapshotGBMonth": 0.1}}}"#)
         #expect(problems.map(\.path) == ["regions.eu-west-1.snapshotGBMonth", "regions.eu-west-1.egress", "regions.xx-new-1"])
     }
 
     @Test func unpricedRegionsAreSaid() throws {
-        let json = #"{"name": "gov", "distributions": [{"region": "us-gov-west-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}, {"region": "us-gov-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}]}"#
+        let json =
+            #"{"name": "gov", "distributions": [{"region": "us-gov-west-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}, {"region": "us-gov-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}]}"#
         let plan = try #require(DistributionPlanner.plan(document: json, context: PlanContext(sourceRegion: "us-gov-west-1")).plan)
         let estimate = CostEstimator.estimate(plan: plan, imageSize: ImageSize(gib: 8))
         #expect(estimate.unpricedRegions == ["us-gov-west-1", "us-gov-east-1"])
@@ -83,26 +88,28 @@ struct CostTests {
 
     @Test func sizeFromARecipe() throws {
         let recipe = #"""
-        {"imageRecipe": {"name": "web", "blockDeviceMappings": [
-          {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 30, "volumeType": "gp3"}},
-          {"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 100, "volumeType": "gp3"}},
-          {"deviceName": "/dev/xvdc", "noDevice": ""},
-          {"deviceName": "/dev/xvdd", "ebs": {"volumeType": "gp3"}}]}}
-        """#
+            {"imageRecipe": {"name": "web", "blockDeviceMappings": [
+              {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 30, "volumeType": "gp3"}},
+              {"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 100, "volumeType": "gp3"}},
+              {"deviceName": "/dev/xvdc", "noDevice": ""},
+              {"deviceName": "/dev/xvdd", "ebs": {"volumeType": "gp3"}}]}}
+            """#
         let reading = ImageSize.fromRecipe(document: recipe)
         #expect(reading.size == ImageSize(gib: 130, source: .recipe(path: "imageRecipe.blockDeviceMappings")))
         #expect(reading.unsizedDevices == ["/dev/xvdd"])
-        let image = ImageSize.fromRecipe(document: #"{"image": {"imageRecipe": {"blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"volumeSize": 50}}]}}}"#)
+        let image = ImageSize.fromRecipe(
+            document: #"{"image": {"imageRecipe": {"blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"volumeSize": 50}}]}}}"#)
         #expect(image.size?.gib == 50)
-        let template = ImageSize.fromRecipe(document: """
-        Resources:
-          Recipe:
-            Type: AWS::ImageBuilder::ImageRecipe
-            Properties:
-              BlockDeviceMappings:
-                - DeviceName: /dev/xvda
-                  Ebs: {VolumeSize: 64, VolumeType: gp3}
-        """)
+        let template = ImageSize.fromRecipe(
+            document: """
+                Resources:
+                  Recipe:
+                    Type: AWS::ImageBuilder::ImageRecipe
+                    Properties:
+                      BlockDeviceMappings:
+                        - DeviceName: /dev/xvda
+                          Ebs: {VolumeSize: 64, VolumeType: gp3}
+                """)
         #expect(template.size == ImageSize(gib: 64, source: .recipe(path: "Resources.Recipe.Properties.BlockDeviceMappings")))
         #expect(ImageSize.fromRecipe(document: #"{"distributionConfiguration": {}}"#).problems.count == 1)
     }
@@ -115,7 +122,8 @@ struct CostTests {
         // Old: eu-west-1 x3 and ap-southeast-2 copies, Sydney export. New: eu-west-1 x3,
         // eu-central-1 copy and export (Frankfurt).
         #expect(cost.snapshotGiB == 0 && cost.transferGiB == 0)
-        let expected = 10 * (PriceTable.bundled.prices("eu-central-1")!.snapshotGBMonth - PriceTable.bundled.prices("ap-southeast-2")!.snapshotGBMonth)
+        let expected =
+            10 * (PriceTable.bundled.prices("eu-central-1")!.snapshotGBMonth - PriceTable.bundled.prices("ap-southeast-2")!.snapshotGBMonth)
             + 10 * (PriceTable.bundled.prices("eu-central-1")!.s3StandardGBMonth - PriceTable.bundled.prices("ap-southeast-2")!.s3StandardGBMonth)
         #expect(abs(cost.monthlyUSD - expected) < 1e-9)
         let text = DiffRenderer.text(diff)

@@ -51,7 +51,10 @@ struct DocumentLimitsTests {
         // *e on line 6 is the alias whose copy takes the expansion past 100,000 nodes.
         #expect(error.line == 6)
         #expect(error.column == 8)
-        #expect(error.message == "malformed YAML: alias *e takes the nodes aliases add to the document to 141148, more than the 100000 allowed (each alias is a copy of its anchor's 66430 nodes)")
+        #expect(
+            error.message
+                == "malformed YAML: alias *e takes the nodes aliases add to the document to 141148, more than the 100000 allowed (each alias is a copy of its anchor's 66430 nodes)"
+        )
         #expect(elapsed < 2, "\(elapsed) s")
     }
 
@@ -118,18 +121,19 @@ struct DocumentLimitsTests {
         #expect(found.map { "\($0.line ?? 0):\($0.column ?? 0) \($0.message)" } == "2:2 malformed JSON: duplicate key \"k77\"")
     }
 
-    @Test(arguments: [
-        // (bytes, line:column, message)
-        ([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D], "1:7", "invalid UTF-8: byte 0xff at offset 6 cannot start a character"),
-        (Array("{\n \"a\": \"".utf8) + [0xC0, 0xAF, 0x22, 0x7D], "2:8", "invalid UTF-8: byte 0xc0 at offset 9 cannot start a character"),
-        (Array("a: ".utf8) + [0xED, 0xA0, 0x80], "1:4", "invalid UTF-8: bytes ed a0 at offset 3 are not a character"),
-        (Array("a: ".utf8) + [0xF4, 0x90, 0x80, 0x80], "1:4", "invalid UTF-8: bytes f4 90 at offset 3 are not a character"),
-        (Array("a: ".utf8) + [0xC3, 0x28], "1:4", "invalid UTF-8: bytes c3 28 at offset 3 are not a character"),
-        (Array("a:\nb: ".utf8) + [0xE2, 0x82], "2:4", "invalid UTF-8: the file ends inside the character started by e2 82 at offset 6"),
-        (Array("{\"a\":\n\n 1,\u{0}}".utf8), "3:4", "NUL byte at offset 10; a configuration file is text"),
-        ([0xEF, 0xBB, 0xBF] + Array("{\"a\": 1}".utf8), "1:1", "the file starts with a UTF-8 byte-order mark (ef bb bf); save it as UTF-8 without a BOM"),
-        ([0xFF, 0xFE, 0x7B, 0x00], "1:1", "the file starts with a UTF-16 byte-order mark (ff fe); save it as UTF-8"),
-    ] as [([UInt8], String, String)])
+    @Test(
+        arguments: [
+            // (bytes, line:column, message)
+            ([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D], "1:7", "invalid UTF-8: byte 0xff at offset 6 cannot start a character"),
+            (Array("{\n \"a\": \"".utf8) + [0xC0, 0xAF, 0x22, 0x7D], "2:8", "invalid UTF-8: byte 0xc0 at offset 9 cannot start a character"),
+            (Array("a: ".utf8) + [0xED, 0xA0, 0x80], "1:4", "invalid UTF-8: bytes ed a0 at offset 3 are not a character"),
+            (Array("a: ".utf8) + [0xF4, 0x90, 0x80, 0x80], "1:4", "invalid UTF-8: bytes f4 90 at offset 3 are not a character"),
+            (Array("a: ".utf8) + [0xC3, 0x28], "1:4", "invalid UTF-8: bytes c3 28 at offset 3 are not a character"),
+            (Array("a:\nb: ".utf8) + [0xE2, 0x82], "2:4", "invalid UTF-8: the file ends inside the character started by e2 82 at offset 6"),
+            (Array("{\"a\":\n\n 1,\u{0}}".utf8), "3:4", "NUL byte at offset 10; a configuration file is text"),
+            ([0xEF, 0xBB, 0xBF] + Array("{\"a\": 1}".utf8), "1:1", "the file starts with a UTF-8 byte-order mark (ef bb bf); save it as UTF-8 without a BOM"),
+            ([0xFF, 0xFE, 0x7B, 0x00], "1:1", "the file starts with a UTF-16 byte-order mark (ff fe); save it as UTF-8"),
+        ] as [([UInt8], String, String)])
     func bytesThatAreNotTextAreRefusedWithTheirPosition(bytes: [UInt8], position: String, message: String) throws {
         let found = try #require(problem(bytes: bytes))
         #expect("\(found.line ?? 0):\(found.column ?? 0)" == position)

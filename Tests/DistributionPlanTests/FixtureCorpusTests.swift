@@ -95,8 +95,9 @@ struct FixtureCorpusTests {
         guard let context else { return PlanContext() }
         let platform = context.platform.flatMap(PlanContext.Platform.init(rawValue:))
         #expect(platform?.rawValue == context.platform, "unknown platform in the expectation")
-        return PlanContext(sourceRegion: context.sourceRegion, ownerAccount: context.account, platform: platform,
-                           buildDate: context.buildDate, buildVersion: context.buildVersion, recipeName: context.recipeName)
+        return PlanContext(
+            sourceRegion: context.sourceRegion, ownerAccount: context.account, platform: platform,
+            buildDate: context.buildDate, buildVersion: context.buildVersion, recipeName: context.recipeName)
     }
 
     /// Plans the fixture with its expectation's context.

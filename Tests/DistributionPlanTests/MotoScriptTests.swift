@@ -7,8 +7,9 @@ import TestSupport
 /// emulated on loopback), then moto's state compared with what the plan's tasks say. Nothing
 /// here names a fixture's AMIs or calls: every expectation is read from the `Plan`.
 /// Skipped only on a developer machine without moto; in CI (`CI` set) a missing moto fails.
-@Suite("Plans as scripts against moto",
-       .enabled(if: MotoServer.isInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "needs moto_server and aws (bash tools/setup installs them)"))
+@Suite(
+    "Plans as scripts against moto",
+    .enabled(if: MotoServer.isInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "needs moto_server and aws (bash tools/setup installs them)"))
 struct MotoScriptTests {
     /// Calls moto 5.2.1 does not implement, which the stand-in `aws` answers as the service would
     /// (see Moto/aws_calls.py), after checking the arguments against botocore's model of the call
@@ -101,10 +102,14 @@ struct MotoScriptTests {
         let world = try MotoWorld(standInAWS: standInAWS)
         let original = try PlanTests.plan(name)
         let owner = MotoWorld.ownerAccount
-        var requests = [AWSRequest(account: owner, region: original.sourceRegion, service: "ec2", operation: "RegisterImage", params: [
-            "Name": .string("imgship-build-\(UUID().uuidString.prefix(8))"), "RootDeviceName": .string("/dev/xvda"),
-            "BlockDeviceMappings": .list([.object(["DeviceName": .string("/dev/xvda"), "Ebs": .object(["VolumeSize": .int(8)])])]),
-        ])]
+        var requests = [
+            AWSRequest(
+                account: owner, region: original.sourceRegion, service: "ec2", operation: "RegisterImage",
+                params: [
+                    "Name": .string("imgship-build-\(UUID().uuidString.prefix(8))"), "RootDeviceName": .string("/dev/xvda"),
+                    "BlockDeviceMappings": .list([.object(["DeviceName": .string("/dev/xvda"), "Ebs": .object(["VolumeSize": .int(8)])])]),
+                ])
+        ]
         // The launch templates the plan names, where they live; moto gives them new ids.
         var templates: [(id: String, region: String, account: String)] = []
         for task in original.tasks {
@@ -115,11 +120,18 @@ struct MotoScriptTests {
             guard let id, !templates.contains(where: { $0.id == id && $0.region == task.region && $0.account == account }) else { continue }
             templates.append((id, task.region, account))
             let data: [String: JSONValue] = ["InstanceType": .string("t3.micro")]
-            requests.append(AWSRequest(account: account, region: task.region, service: "ec2", operation: "CreateLaunchTemplate", params: [
-                "LaunchTemplateName": .string("imgship-\(id)"), "LaunchTemplateData": .object(data),
-                "TagSpecifications": .list([.object(["ResourceType": .string("launch-template"),
-                                                     "Tags": .list([.object(["Key": .string("CreatedBy"), "Value": .string("EC2 Image Builder")])])])]),
-            ]))
+            requests.append(
+                AWSRequest(
+                    account: account, region: task.region, service: "ec2", operation: "CreateLaunchTemplate",
+                    params: [
+                        "LaunchTemplateName": .string("imgship-\(id)"), "LaunchTemplateData": .object(data),
+                        "TagSpecifications": .list([
+                            .object([
+                                "ResourceType": .string("launch-template"),
+                                "Tags": .list([.object(["Key": .string("CreatedBy"), "Value": .string("EC2 Image Builder")])]),
+                            ])
+                        ]),
+                    ]))
         }
         let answers = try world.batch(requests)
         let build = try world.decode(answers[0], as: RegisteredImage.self, request: requests[0]).ImageId
@@ -138,8 +150,9 @@ struct MotoScriptTests {
     /// Runs the script as CI would run it by hand: `bash plan.sh BUILD_AMI_ID`, with
     /// CONTAINER_IMAGE set for container distribution.
     static func run(_ seeded: Seeded, extra: [String: String] = [:]) throws -> ProcessResult {
-        try seeded.world.run(script: seeded.script, arguments: [seeded.buildImage],
-                             extra: ["CONTAINER_IMAGE": "imgship-test/app:build", "RECIPE_NAME": "imgship-recipe"].merging(extra) { $1 })
+        try seeded.world.run(
+            script: seeded.script, arguments: [seeded.buildImage],
+            extra: ["CONTAINER_IMAGE": "imgship-test/app:build", "RECIPE_NAME": "imgship-recipe"].merging(extra) { $1 })
     }
 
     /// The AWS CLI refused no call: no parameter validation error, no usage error.
@@ -215,7 +228,8 @@ struct MotoScriptTests {
         #expect(result.status != 0)
         #expect(!String(decoding: result.standardOutput, as: UTF8.self).contains("distribution done"))
         let calls = seeded.world.calls()
-        let refusal = try #require(calls.firstIndex { $0.arguments.starts(with: ["sts", "assume-role"]) && $0.arguments.joined(separator: " ").contains(":\(refused):role/") })
+        let refusal = try #require(
+            calls.firstIndex { $0.arguments.starts(with: ["sts", "assume-role"]) && $0.arguments.joined(separator: " ").contains(":\(refused):role/") })
         #expect(calls.count == refusal + 1, "calls after the refused AssumeRole: \(calls[(refusal + 1)...].map { $0.arguments.joined(separator: " ") })")
         #expect(result.standardError.contains("cannot assume arn:aws:iam::\(refused):role/EC2ImageBuilderDistributionCrossAccountRole"))
     }
@@ -251,10 +265,12 @@ struct MotoState {
         let world = seeded.world
         let copies = seeded.plan.tasks.filter { $0.kind.rawValue == "copy-image" }
         let imageRequests = copies.map { task in
-            AWSRequest(account: task.account, region: task.region, service: "ec2", operation: "DescribeImages", params: [
-                "Owners": .list([.string("self")]),
-                "Filters": .list([.object(["Name": .string("name"), "Values": .list([.string(state.resolve(task.value("Name"), plan: seeded.plan))])])]),
-            ])
+            AWSRequest(
+                account: task.account, region: task.region, service: "ec2", operation: "DescribeImages",
+                params: [
+                    "Owners": .list([.string("self")]),
+                    "Filters": .list([.object(["Name": .string("name"), "Values": .list([.string(state.resolve(task.value("Name"), plan: seeded.plan))])])]),
+                ])
         }
         for (index, answer) in try world.batch(imageRequests).enumerated() {
             let images = try world.decode(answer, as: DescribedImages.self, request: imageRequests[index]).Images
@@ -267,22 +283,28 @@ struct MotoState {
             case "modify-image-attribute":
                 let image = state.resolve(task.value("ImageId"), plan: seeded.plan)
                 let key = task.id
-                requests.append(AWSRequest(account: task.account, region: task.region, service: "ec2", operation: "DescribeImageAttribute",
-                                           params: ["ImageId": .string(image), "Attribute": .string("launchPermission")]))
+                requests.append(
+                    AWSRequest(
+                        account: task.account, region: task.region, service: "ec2", operation: "DescribeImageAttribute",
+                        params: ["ImageId": .string(image), "Attribute": .string("launchPermission")]))
                 readers.append { state, data, request in
                     state.launchPermissions[key] = try world.decode(data, as: ImageLaunchPermissions.self, request: request).LaunchPermissions
                 }
             case "create-launch-template-version":
                 guard let id = task.string("LaunchTemplateId") else { continue }
                 let key = "\(task.region) \(id)"
-                requests.append(AWSRequest(account: task.account, region: task.region, service: "ec2", operation: "DescribeLaunchTemplates",
-                                           params: ["LaunchTemplateIds": .list([.string(id)])]))
+                requests.append(
+                    AWSRequest(
+                        account: task.account, region: task.region, service: "ec2", operation: "DescribeLaunchTemplates",
+                        params: ["LaunchTemplateIds": .list([.string(id)])]))
                 readers.append { state, data, request in
                     let template = try #require(try world.decode(data, as: DescribedTemplates.self, request: request).LaunchTemplates.first)
                     state.templates[key] = TemplateState(latest: template.LatestVersionNumber, defaultVersion: template.DefaultVersionNumber)
                 }
-                requests.append(AWSRequest(account: task.account, region: task.region, service: "ec2", operation: "DescribeLaunchTemplateVersions",
-                                           params: ["LaunchTemplateId": .string(id), "Versions": .list([.string("$Latest")])]))
+                requests.append(
+                    AWSRequest(
+                        account: task.account, region: task.region, service: "ec2", operation: "DescribeLaunchTemplateVersions",
+                        params: ["LaunchTemplateId": .string(id), "Versions": .list([.string("$Latest")])]))
                 readers.append { state, data, request in
                     let version = try world.decode(data, as: DescribedTemplateVersions.self, request: request).LaunchTemplateVersions.first
                     state.templates[key]?.latestImage = version?.LaunchTemplateData.ImageId
@@ -290,8 +312,10 @@ struct MotoState {
             case "put-ssm-parameter":
                 guard let name = task.string("Name") else { continue }
                 let key = "\(task.account) \(task.region) \(name)"
-                requests.append(AWSRequest(account: task.account, region: task.region, service: "ssm", operation: "GetParameter",
-                                           params: ["Name": .string(name)]))
+                requests.append(
+                    AWSRequest(
+                        account: task.account, region: task.region, service: "ssm", operation: "GetParameter",
+                        params: ["Name": .string(name)]))
                 readers.append { state, data, request in
                     let parameter = try world.decode(data, as: StoredParameter.self, request: request).Parameter
                     state.parameters[key] = ParameterState(value: parameter.Value, version: parameter.Version)
@@ -337,8 +361,10 @@ struct MotoState {
                 // moto 5.2.1's CopyImage drops TagSpecifications (EC2 applies them), so the tags are
                 // checked on the CopyImage call the script made.
                 if let tags = task.value("TagSpecifications") {
-                    let made = calls.filter { $0.arguments.starts(with: ["ec2", "copy-image"]) && $0.arguments.option("--region") == task.region
-                        && $0.arguments.option("--name") == name }
+                    let made = calls.filter {
+                        $0.arguments.starts(with: ["ec2", "copy-image"]) && $0.arguments.option("--region") == task.region
+                            && $0.arguments.option("--name") == name
+                    }
                     #expect(!made.isEmpty, "\(task.id): no copy-image call")
                     for call in made {
                         #expect(call.arguments.option("--tag-specifications") == JSONRenderer.compact(tags), "\(task.id): \(call.arguments)")
@@ -358,16 +384,23 @@ struct MotoState {
                 let image = resolve(task.value("LaunchTemplateData")?.member("ImageId"), plan: plan)
                 #expect(template.latest == 2, "\(task.id): versions \(template.latest), one made by the script expected")
                 #expect(template.latestImage == image, "\(task.id): the new version launches \(template.latestImage ?? "nothing"), not \(image)")
-                let setsDefault = plan.tasks.contains { $0.kind.rawValue == "set-default-launch-template-version" && $0.region == task.region
-                    && $0.string("LaunchTemplateId") == id }
+                let setsDefault = plan.tasks.contains {
+                    $0.kind.rawValue == "set-default-launch-template-version" && $0.region == task.region
+                        && $0.string("LaunchTemplateId") == id
+                }
                 #expect(template.defaultVersion == (setsDefault ? template.latest : 1), "\(task.id): default version \(template.defaultVersion)")
             case "put-ssm-parameter":
                 let name = try #require(task.string("Name"))
                 let value = resolve(task.value("Value"), plan: plan)
-                #expect(parameters["\(task.account) \(task.region) \(name)"]?.value == value, "\(task.id): \(String(describing: parameters["\(task.account) \(task.region) \(name)"]))")
+                #expect(
+                    parameters["\(task.account) \(task.region) \(name)"]?.value == value,
+                    "\(task.id): \(String(describing: parameters["\(task.account) \(task.region) \(name)"]))")
             case "export-image", "enable-fast-launch", "associate-licenses":
-                let operation = ["export-image": "ExportImage", "enable-fast-launch": "EnableFastLaunch",
-                                 "associate-licenses": "UpdateLicenseSpecificationsForResource"][kind] ?? kind
+                let operation =
+                    [
+                        "export-image": "ExportImage", "enable-fast-launch": "EnableFastLaunch",
+                        "associate-licenses": "UpdateLicenseSpecificationsForResource",
+                    ][kind] ?? kind
                 let key = kind == "associate-licenses" ? "ResourceArn" : "ImageId"
                 let expected = resolve(task.value(key), plan: plan)
                 let made = emulated.filter { $0.operation == operation && $0.region == task.region && $0.account == task.account }

@@ -194,8 +194,9 @@ final class MotoWorld {
         guard !requests.isEmpty else { return [] }
         let input = folder.file("batch-\(UUID().uuidString).json")
         try JSONEncoder().encode(requests).write(to: URL(fileURLWithPath: input))
-        let result = try runProcess("/bin/bash", ["-c", "exec python3 \"$IMGSHIP_AWS_CALLS\" batch < \"$1\"", "batch", input],
-                                    environment: environment)
+        let result = try runProcess(
+            "/bin/bash", ["-c", "exec python3 \"$IMGSHIP_AWS_CALLS\" batch < \"$1\"", "batch", input],
+            environment: environment)
         guard result.status == 0 else { throw MotoError("aws_calls.py batch failed: \(result.standardError)") }
         let lines = result.standardOutput.split(separator: UInt8(ascii: "\n")).map { Data($0) }
         guard lines.count == requests.count else {
@@ -267,12 +268,19 @@ enum LooseJSON: Decodable, Equatable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([LooseJSON].self) { self = .list(value) }
-        else { self = .object(try container.decode([String: LooseJSON].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([LooseJSON].self) {
+            self = .list(value)
+        } else {
+            self = .object(try container.decode([String: LooseJSON].self))
+        }
     }
 
     var string: String? { if case let .string(value) = self { value } else { nil } }

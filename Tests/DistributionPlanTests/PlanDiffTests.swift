@@ -60,11 +60,20 @@ struct PlanDiffTests {
         #expect(diff.exitCode == 1)
         let task = try #require(diff.tasks.first { $0.id == "modify-image-attribute:us-east-1" })
         #expect(task.action == .changed)
-        #expect(task.changes.contains(.init(path: "LaunchPermission.Add[]", action: .added, topic: .launchPermission,
-                                            old: nil, new: .object([.init("UserId", .string("444444444444"))]))))
-        #expect(task.changes.contains(.init(path: "LaunchPermission.Add[]", action: .removed, topic: .launchPermission,
-                                            old: .object([.init("UserId", .string("222222222222"))]), new: nil)))
-        #expect(task.changes.contains { $0.action == .added && $0.new == .object([.init("OrganizationArn", .string("arn:aws:organizations::123456789012:organization/o-abcdefghij"))]) })
+        #expect(
+            task.changes.contains(
+                .init(
+                    path: "LaunchPermission.Add[]", action: .added, topic: .launchPermission,
+                    old: nil, new: .object([.init("UserId", .string("444444444444"))]))))
+        #expect(
+            task.changes.contains(
+                .init(
+                    path: "LaunchPermission.Add[]", action: .removed, topic: .launchPermission,
+                    old: .object([.init("UserId", .string("222222222222"))]), new: nil)))
+        #expect(
+            task.changes.contains {
+                $0.action == .added && $0.new == .object([.init("OrganizationArn", .string("arn:aws:organizations::123456789012:organization/o-abcdefghij"))])
+            })
         #expect(diff.totals == .init(toAdd: 0, toChange: 1, toRemove: 0, moved: 0))
     }
 
@@ -150,10 +159,13 @@ struct PlanDiffTests {
     }
 
     @Test func controlCharactersInValuesAreEscaped() throws {
-        let old = #"{"name": "esc", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "amiTags": {"Note": "one"}}}]}"#
-        let new = #"{"name": "esc", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "amiTags": {"Note": "two\n\tthree"}}}]}"#
-        let diff = PlanDiff.compare(old: try #require(DistributionPlanner.plan(document: old, context: goldenContext).plan),
-                                    new: try #require(DistributionPlanner.plan(document: new, context: goldenContext).plan))
+        let old =
+            #"{"name": "esc", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "amiTags": {"Note": "one"}}}]}"#
+        let new =
+            #"{"name": "esc", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "amiTags": {"Note": "two\n\tthree"}}}]}"#
+        let diff = PlanDiff.compare(
+            old: try #require(DistributionPlanner.plan(document: old, context: goldenContext).plan),
+            new: try #require(DistributionPlanner.plan(document: new, context: goldenContext).plan))
         let text = DiffRenderer.text(diff)
         #expect(!text.contains("\t"))
         #expect(text.contains(#"~ Tags[Key=Note]: "one" -> "two\n\tthree""#))

@@ -14,8 +14,9 @@ enum Repository {
 }
 
 /// The context every golden plan is made with.
-let goldenContext = PlanContext(sourceRegion: "us-east-1", ownerAccount: "123456789012",
-                                buildDate: "2026-11-24T09-00-00Z", buildVersion: 3)
+let goldenContext = PlanContext(
+    sourceRegion: "us-east-1", ownerAccount: "123456789012",
+    buildDate: "2026-11-24T09-00-00Z", buildVersion: 3)
 
 @Suite("Plans")
 struct PlanTests {
@@ -91,7 +92,8 @@ struct PlanTests {
         // The rendering is real JSON with the documented top-level keys.
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect(object?["schemaVersion"] as? Int == 1)
-        #expect(Set(object?.keys.map { $0 } ?? []) == ["schemaVersion", "context", "totals", "buildImage", "tasks", "prerequisites", "assumptions", "warnings"])
+        #expect(
+            Set(object?.keys.map { $0 } ?? []) == ["schemaVersion", "context", "totals", "buildImage", "tasks", "prerequisites", "assumptions", "warnings"])
     }
 
     @Test(arguments: validConfigurations)
@@ -119,8 +121,9 @@ struct PlanTests {
     }
 
     @Test func getImageCarriesThePlatform() throws {
-        let outcome = DistributionPlanner.plan(document: try Repository.text(Repository.configurations.appendingPathComponent("get-image-response.json")),
-                                               context: goldenContext)
+        let outcome = DistributionPlanner.plan(
+            document: try Repository.text(Repository.configurations.appendingPathComponent("get-image-response.json")),
+            context: goldenContext)
         #expect(outcome.form == .getImage)
         #expect(outcome.plan?.context.platform == .windows)
         #expect(outcome.plan?.tasks.filter { $0.kind == .enableFastLaunch }.count == 2)
@@ -132,20 +135,21 @@ struct PlanTests {
     @Test func tasksFollowTheWorkflowOrder() throws {
         let plan = try Self.plan("multi-region-cross-account-kms.json")
         let ids = plan.tasks.map(\.id)
-        #expect(ids == [
-            "tag-build-image:us-east-1",
-            "share-build-image:222222222222",
-            "share-build-image:333333333333",
-            "modify-image-attribute:us-east-1",
-            "put-ssm-parameter:us-east-1:123456789012:/images/web-app/latest",
-            "copy-image:eu-west-1",
-            "copy-image:eu-west-1:222222222222",
-            "copy-image:eu-west-1:333333333333",
-            "create-launch-template-version:eu-west-1:lt-0123456789abcdef0",
-            "set-default-launch-template-version:eu-west-1:lt-0123456789abcdef0",
-            "copy-image:ap-southeast-2",
-            "export-image:ap-southeast-2",
-        ])
+        #expect(
+            ids == [
+                "tag-build-image:us-east-1",
+                "share-build-image:222222222222",
+                "share-build-image:333333333333",
+                "modify-image-attribute:us-east-1",
+                "put-ssm-parameter:us-east-1:123456789012:/images/web-app/latest",
+                "copy-image:eu-west-1",
+                "copy-image:eu-west-1:222222222222",
+                "copy-image:eu-west-1:333333333333",
+                "create-launch-template-version:eu-west-1:lt-0123456789abcdef0",
+                "set-default-launch-template-version:eu-west-1:lt-0123456789abcdef0",
+                "copy-image:ap-southeast-2",
+                "export-image:ap-southeast-2",
+            ])
         let byID = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.id, $0) })
         #expect(byID["put-ssm-parameter:us-east-1:123456789012:/images/web-app/latest"]?.dependsOn == ["modify-image-attribute:us-east-1"])
         // A target account copies the build AMI shared with it, not the owner's copy.
@@ -166,7 +170,10 @@ struct PlanTests {
                 #expect(ids[..<position].contains(dependency), "\(task.id) depends on \(dependency)")
             }
         }
-        #expect(TextRenderer.headline(plan.totals) == "12 tasks: 4 AMI copies in 2 regions and 2 other accounts, 2 build AMI shares, 1 build AMI tagging, 1 launch permission change, 1 launch template version, 1 default version change, 1 SSM parameter, 1 S3 export")
+        #expect(
+            TextRenderer.headline(plan.totals)
+                == "12 tasks: 4 AMI copies in 2 regions and 2 other accounts, 2 build AMI shares, 1 build AMI tagging, 1 launch permission change, 1 launch template version, 1 default version change, 1 SSM parameter, 1 S3 export"
+        )
     }
 
     /// CopyImage's own parameters (EC2 API reference, CopyImage): no Region member (the
@@ -189,7 +196,8 @@ struct PlanTests {
     }
 
     @Test func jsonEscapesWhatNeedsEscaping() throws {
-        let json = #"{"name": "esc", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "description": "say \"hi\"\n\\ \t é"}}]}"#
+        let json =
+            #"{"name": "esc", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "description": "say \"hi\"\n\\ \t é"}}]}"#
         let plan = try #require(DistributionPlanner.plan(document: json, context: goldenContext).plan)
         let rendered = JSONRenderer.render(plan)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(rendered.utf8)) as? [String: Any])
@@ -205,9 +213,11 @@ struct PlanTests {
         #expect(!outcome.errors.isEmpty)
         let first = try #require(outcome.errors.first)
         switch name {
-        case "duplicate-region": #expect(first.description == "distributions[1].region: region us-east-1 is already listed at distributions[0]; give each region once")
+        case "duplicate-region":
+            #expect(first.description == "distributions[1].region: region us-east-1 is already listed at distributions[0]; give each region once")
         case "missing-build-date": #expect(first.path == "distributions[0].amiDistributionConfiguration.name")
-        case "fast-launch-template-both": #expect(first.description == "distributions[0].fastLaunchConfigurations[0].launchTemplate: give launchTemplateId or launchTemplateName, not both")
+        case "fast-launch-template-both":
+            #expect(first.description == "distributions[0].fastLaunchConfigurations[0].launchTemplate: give launchTemplateId or launchTemplateName, not both")
         case "misspelled-keys": #expect(outcome.errors.count == 3)
         case "empty-region": #expect(first.path == "distributions[0]")
         default: #expect(first.line == 3 && first.column == 27 && first.message == "malformed JSON: unexpected '}', expected a key in double quotes")

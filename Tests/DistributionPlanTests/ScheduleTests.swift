@@ -106,7 +106,10 @@ struct ScheduleTests {
         #expect(try Self.schedule("cron(0 9 ? 3 FRI#2 2026)").nextStarts(after: start, count: 1).map(\.utc) == ["2026-03-13T09:00Z"])
         #expect(try Self.schedule("cron(0 9 ? 4 5L 2026)").nextStarts(after: start, count: 1).map(\.utc) == ["2026-04-30T09:00Z"])
         // Steps and lists.
-        #expect(try Self.schedule("cron(0/20 8 1 1 ? 2026)").nextStarts(after: start, count: 4).map(\.utc) == ["2026-01-01T08:00Z", "2026-01-01T08:20Z", "2026-01-01T08:40Z"])
+        #expect(
+            try Self.schedule("cron(0/20 8 1 1 ? 2026)").nextStarts(after: start, count: 4).map(\.utc) == [
+                "2026-01-01T08:00Z", "2026-01-01T08:20Z", "2026-01-01T08:40Z",
+            ])
         // A year that has passed never matches.
         #expect(try Self.schedule("cron(0 0 1 1 ? 2020)").nextStarts(after: start, count: 1).isEmpty)
     }

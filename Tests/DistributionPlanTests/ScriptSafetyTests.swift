@@ -11,30 +11,41 @@ import ConfigDocument
 struct ScriptSafetyTests {
     /// The region the issue reported: written unquoted, it created a file when the script ran.
     @Test func hostileRegionIsRefused() {
-        let json = #"{"name": "x-config", "distributions": [{"region": "eu-west-1\"; touch X; echo \"", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}]}"#
+        let json =
+            #"{"name": "x-config", "distributions": [{"region": "eu-west-1\"; touch X; echo \"", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}]}"#
         let outcome = DistributionPlanner.plan(document: json, context: PlanContext(sourceRegion: "us-east-1"))
         #expect(outcome.plan == nil)
-        #expect(outcome.errors.map(\.description).contains(#"distributions[0].region: "eu-west-1"; touch X; echo "" does not match ^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$"#))
+        #expect(
+            outcome.errors.map(\.description).contains(
+                #"distributions[0].region: "eu-west-1"; touch X; echo "" does not match ^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$"#))
     }
 
     @Test(arguments: [
         ("amiDistributionConfiguration.name", #""amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}\nb"}"#),
-        ("s3ExportConfiguration.s3Prefix", #""s3ExportConfiguration": {"roleName": "vmimport", "diskImageFormat": "RAW", "s3Bucket": "bucket", "s3Prefix": "a\nrm -rf /"}"#),
+        (
+            "s3ExportConfiguration.s3Prefix",
+            #""s3ExportConfiguration": {"roleName": "vmimport", "diskImageFormat": "RAW", "s3Bucket": "bucket", "s3Prefix": "a\nrm -rf /"}"#
+        ),
         ("s3ExportConfiguration.roleName", #""s3ExportConfiguration": {"roleName": "vm\nimport", "diskImageFormat": "RAW", "s3Bucket": "bucket"}"#),
-        ("containerDistributionConfiguration.targetRepository.repositoryName", #""containerDistributionConfiguration": {"targetRepository": {"service": "ECR", "repositoryName": "repo\n$(id)"}}"#),
+        (
+            "containerDistributionConfiguration.targetRepository.repositoryName",
+            #""containerDistributionConfiguration": {"targetRepository": {"service": "ECR", "repositoryName": "repo\n$(id)"}}"#
+        ),
         ("amiDistributionConfiguration.amiTags.K\nK", #""amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}", "amiTags": {"K\nK": "v"}}"#),
     ])
     func controlCharactersAreRefusedOutsideText(path: String, entry: String) {
         let outcome = DistributionPlanner.plan(document: request(entry), context: PlanContext(sourceRegion: "us-east-1"))
         #expect(outcome.plan == nil)
-        #expect(outcome.errors.contains { $0.path == "distributions[0].\(path)" && ($0.message.contains("U+000A") || $0.message.contains("does not match")) },
-                "\(outcome.errors)")
+        #expect(
+            outcome.errors.contains { $0.path == "distributions[0].\(path)" && ($0.message.contains("U+000A") || $0.message.contains("does not match")) },
+            "\(outcome.errors)")
     }
 
     /// Descriptions and tag values may hold line breaks (the service takes them): the
     /// command gets them verbatim, and every comment stays one line.
     @Test func lineBreaksInTextStayInsideTheirValue() throws {
-        let entry = #""amiDistributionConfiguration": {"name": "app {{ imagebuilder:buildDate }}", "description": "first\ntouch CANARY\n# {{ami:build}}", "amiTags": {"Note": "x\ntouch CANARY"}}"#
+        let entry =
+            #""amiDistributionConfiguration": {"name": "app {{ imagebuilder:buildDate }}", "description": "first\ntouch CANARY\n# {{ami:build}}", "amiTags": {"Note": "x\ntouch CANARY"}}"#
         let plan = try #require(DistributionPlanner.plan(document: request(entry, region: "us-east-2"), context: goldenContext).plan)
         let script = ScriptRenderer.render(plan)
         let lines = script.split(separator: "\n", omittingEmptySubsequences: false)
@@ -52,9 +63,11 @@ struct ScriptSafetyTests {
     @Test func fuzzedFreeTextNeverRunsAnything() throws {
         let folder = try TemporaryFolder()
         let canary = folder.file("CANARY")
-        let pieces = ["'", "\"", "$", "`", "\\", ";", "|", "&", "(", ")", "{", "}", "{{", "}}", "[", "]", "<", ">", "*", "?", "~", "#", "!",
-                      "\n", "\t", "\r", " ", "$(touch \(canary))", "`touch \(canary)`", "'; touch \(canary); '", "\"; touch \(canary); \"",
-                      "${IFS}", "{{ami:build}}", "{{version:x}}", "%s", "-n", "--", "é", "😀", "\u{2028}", "a", "Z", "0"]
+        let pieces = [
+            "'", "\"", "$", "`", "\\", ";", "|", "&", "(", ")", "{", "}", "{{", "}}", "[", "]", "<", ">", "*", "?", "~", "#", "!",
+            "\n", "\t", "\r", " ", "$(touch \(canary))", "`touch \(canary)`", "'; touch \(canary); '", "\"; touch \(canary); \"",
+            "${IFS}", "{{ami:build}}", "{{version:x}}", "%s", "-n", "--", "é", "😀", "\u{2028}", "a", "Z", "0",
+        ]
         var random = SplitMix64(seed: 20261124)
         func text(_ length: Int) -> String {
             (0..<length).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
@@ -68,26 +81,43 @@ struct ScriptSafetyTests {
                 "name": "fuzz-config",
                 "description": description,
                 "distributions": [
-                    ["region": "us-east-1",
-                     "amiDistributionConfiguration": ["name": "fuzz {{ imagebuilder:buildDate }}", "description": description,
-                                                      "amiTags": ["Note": tagValue], "targetAccountIds": ["222222222222"]],
-                     "licenseConfigurationArns": ["arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef"]],
-                    ["region": "eu-west-1",
-                     "amiDistributionConfiguration": ["name": "fuzz {{ imagebuilder:buildDate }}", "description": description, "amiTags": ["Note": tagValue]],
-                     "launchTemplateConfigurations": [["launchTemplateId": "lt-0123456789abcdef0"]],
-                     "ssmParameterConfigurations": [["parameterName": "/fuzz/ami"]],
-                     "s3ExportConfiguration": ["roleName": "vmimport", "diskImageFormat": "VMDK", "s3Bucket": "fuzz-bucket", "s3Prefix": prefix.isEmpty ? "p" : prefix]],
-                    ["region": "eu-central-1",
-                     "containerDistributionConfiguration": ["description": description, "containerTags": ["latest"],
-                                                            "targetRepository": ["service": "ECR", "repositoryName": "fuzz"]]],
+                    [
+                        "region": "us-east-1",
+                        "amiDistributionConfiguration": [
+                            "name": "fuzz {{ imagebuilder:buildDate }}", "description": description,
+                            "amiTags": ["Note": tagValue], "targetAccountIds": ["222222222222"],
+                        ],
+                        "licenseConfigurationArns": [
+                            "arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef"
+                        ],
+                    ],
+                    [
+                        "region": "eu-west-1",
+                        "amiDistributionConfiguration": [
+                            "name": "fuzz {{ imagebuilder:buildDate }}", "description": description, "amiTags": ["Note": tagValue],
+                        ],
+                        "launchTemplateConfigurations": [["launchTemplateId": "lt-0123456789abcdef0"]],
+                        "ssmParameterConfigurations": [["parameterName": "/fuzz/ami"]],
+                        "s3ExportConfiguration": [
+                            "roleName": "vmimport", "diskImageFormat": "VMDK", "s3Bucket": "fuzz-bucket", "s3Prefix": prefix.isEmpty ? "p" : prefix,
+                        ],
+                    ],
+                    [
+                        "region": "eu-central-1",
+                        "containerDistributionConfiguration": [
+                            "description": description, "containerTags": ["latest"],
+                            "targetRepository": ["service": "ECR", "repositoryName": "fuzz"],
+                        ],
+                    ],
                 ],
             ]
             let json = String(decoding: try JSONSerialization.data(withJSONObject: document), as: UTF8.self)
             let outcome = DistributionPlanner.plan(document: json, context: goldenContext)
             guard let plan = outcome.plan else {
                 // Refused: only ever for the reasons the service refuses.
-                #expect(outcome.errors.allSatisfy { $0.message.contains("control character") || $0.message.contains("characters;") },
-                        "round \(round): \(outcome.errors)")
+                #expect(
+                    outcome.errors.allSatisfy { $0.message.contains("control character") || $0.message.contains("characters;") },
+                    "round \(round): \(outcome.errors)")
                 continue
             }
             planned += 1

@@ -54,7 +54,8 @@ struct ScriptTests {
     static func run(_ plan: Plan, arguments: [String] = [buildAMI], environment: [String: String] = [:]) throws -> (ProcessResult, [String]) {
         let folder = try TemporaryFolder()
         try fakeAWS.write(toFile: folder.file("aws"), atomically: true, encoding: .utf8)
-        try "#!/bin/bash\necho \"docker $*\" >> \"$CALL_LOG\"\n[[ $1 != login ]] || cat > /dev/null\n".write(toFile: folder.file("docker"), atomically: true, encoding: .utf8)
+        try "#!/bin/bash\necho \"docker $*\" >> \"$CALL_LOG\"\n[[ $1 != login ]] || cat > /dev/null\n".write(
+            toFile: folder.file("docker"), atomically: true, encoding: .utf8)
         for tool in ["aws", "docker"] {
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.file(tool))
         }
@@ -88,22 +89,40 @@ struct ScriptTests {
         #expect(copy333.contains("--source-region us-east-1 --source-image-id \(Self.buildAMI) --name web-app 2026-11-24T09-00-00Z --encrypted"))
         #expect(copy333.contains("--client-token imgship-"))
         // Before copying, the account looks for an AMI of that name it made in an earlier run.
-        let lookup = try #require(calls.firstIndex { $0.hasPrefix("key-333333333333 ec2 describe-images --region eu-west-1 --owners self --filters Name=name,Values=web-app 2026-11-24T09-00-00Z") })
+        let lookup = try #require(
+            calls.firstIndex {
+                $0.hasPrefix("key-333333333333 ec2 describe-images --region eu-west-1 --owners self --filters Name=name,Values=web-app 2026-11-24T09-00-00Z")
+            })
         #expect(lookup < calls.firstIndex(of: copy333)!)
         // The template version in account 333333333333 names that account's copy, after it is available.
         let template = try #require(calls.firstIndex { $0.contains("create-launch-template-version") })
-        #expect(calls[template].hasPrefix("key-333333333333 ec2 create-launch-template-version --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --source-version $Latest --launch-template-data {\"ImageId\":\"\(copyID)\"} --client-token imgship-"))
+        #expect(
+            calls[template].hasPrefix(
+                "key-333333333333 ec2 create-launch-template-version --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --source-version $Latest --launch-template-data {\"ImageId\":\"\(copyID)\"} --client-token imgship-"
+            ))
         let wait = try #require(calls.firstIndex { $0 == "key-333333333333 ec2 wait image-available --region eu-west-1 --image-ids \(copyID)" })
         #expect(wait < template)
-        let setDefault = try #require(calls.firstIndex(of: "key-333333333333 ec2 modify-launch-template --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --default-version 7"))
+        let setDefault = try #require(
+            calls.firstIndex(of: "key-333333333333 ec2 modify-launch-template --region eu-west-1 --launch-template-id lt-0123456789abcdef0 --default-version 7")
+        )
         #expect(setDefault > template)
         // Target accounts get the build AMI and its snapshots shared before they copy it.
-        let share = try #require(calls.firstIndex { $0 == "owner ec2 modify-image-attribute --region us-east-1 --image-id \(Self.buildAMI) --launch-permission Add=[{UserId=333333333333}]" })
-        #expect(calls[share...].contains("owner ec2 modify-snapshot-attribute --region us-east-1 --snapshot-id snap-0002 --attribute createVolumePermission --operation-type add --user-ids 333333333333"))
+        let share = try #require(
+            calls.firstIndex {
+                $0 == "owner ec2 modify-image-attribute --region us-east-1 --image-id \(Self.buildAMI) --launch-permission Add=[{UserId=333333333333}]"
+            })
+        #expect(
+            calls[share...].contains(
+                "owner ec2 modify-snapshot-attribute --region us-east-1 --snapshot-id snap-0002 --attribute createVolumePermission --operation-type add --user-ids 333333333333"
+            ))
         #expect(share < calls.firstIndex(of: copy333)!)
         // The export uses the region's copy; every copy is waited for by the end.
         let sydney = try #require(ids["copy-image:ap-southeast-2"])
-        #expect(calls.contains { $0.hasPrefix("owner ec2 export-image --region ap-southeast-2 --image-id \(sydney) ") && $0.contains("--s3-export-location {\"S3Bucket\":\"exports-syd\",\"S3Prefix\":\"web-app/\"}") })
+        #expect(
+            calls.contains {
+                $0.hasPrefix("owner ec2 export-image --region ap-southeast-2 --image-id \(sydney) ")
+                    && $0.contains("--s3-export-location {\"S3Bucket\":\"exports-syd\",\"S3Prefix\":\"web-app/\"}")
+            })
         #expect(calls.last == calls.first { $0.hasPrefix("key-222222222222 ec2 wait image-available --region eu-west-1") })
         #expect(calls.filter { $0.contains(" copy-image ") }.count == plan.totals.byKind[.copyImage])
         #expect(result.standardError.contains("imgship plan: export-image:ap-southeast-2"))
@@ -157,7 +176,8 @@ struct ScriptTests {
     }
 
     @Test func quotingSurvivesShellMetacharacters() throws {
-        let json = #"{"name": "quotes", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "app {{ imagebuilder:buildDate }}", "description": "it's $HOME `id` \"quoted\" \\ back", "amiTags": {"Note": "a'b $(x)"}}}]}"#
+        let json =
+            #"{"name": "quotes", "distributions": [{"region": "us-east-2", "amiDistributionConfiguration": {"name": "app {{ imagebuilder:buildDate }}", "description": "it's $HOME `id` \"quoted\" \\ back", "amiTags": {"Note": "a'b $(x)"}}}]}"#
         let plan = try #require(DistributionPlanner.plan(document: json, context: goldenContext).plan)
         let (result, calls) = try Self.run(plan)
         #expect(result.status == 0, "\(result.standardError)")

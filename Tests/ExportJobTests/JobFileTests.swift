@@ -19,21 +19,28 @@ struct JobFileTests {
     }
 
     @Test func fullEntryIsRead() throws {
-        let job = try JobFile.decode(#"""
-        {"schemaVersion": 1, "exports": [{
-          "source": "img/golden.qcow2", "sourceFormat": "QCOW2", "formats": ["VMDK", "vhd-fixed", "ova"],
-          "destination": "out", "s3Bucket": "my.bucket-1", "s3Prefix": "a/b/vm-", "name": "golden-7",
-          "options": {"level": "best", "adapter": "buslogic", "alignMiB": true, "cpus": 4, "memoryMiB": 4096, "osType": "windows64"}
-        }]}
-        """#)
+        let job = try JobFile.decode(
+            #"""
+            {"schemaVersion": 1, "exports": [{
+              "source": "img/golden.qcow2", "sourceFormat": "QCOW2", "formats": ["VMDK", "vhd-fixed", "ova"],
+              "destination": "out", "s3Bucket": "my.bucket-1", "s3Prefix": "a/b/vm-", "name": "golden-7",
+              "options": {"level": "best", "adapter": "buslogic", "alignMiB": true, "cpus": 4, "memoryMiB": 4096, "osType": "windows64"}
+            }]}
+            """#)
         let export = try #require(job.exports.first)
         #expect(export.sourceFormat == .qcow2)
         #expect(export.formats == [.vmdk, .vhdFixed, .ova])
-        #expect(export.options == JobFile.Options(level: .best, adapter: .buslogic, alignToMiB: true,
-                                                  machine: VirtualMachineSettings(cpus: 4, memoryMiB: 4096, operatingSystem: .windows64)))
+        #expect(
+            export.options
+                == JobFile.Options(
+                    level: .best, adapter: .buslogic, alignToMiB: true,
+                    machine: VirtualMachineSettings(cpus: 4, memoryMiB: 4096, operatingSystem: .windows64)))
         let units = try job.units(baseFolder: "/jobs")
-        #expect(units.map(\.output) == ["/jobs/out/my.bucket-1/a/b/vm-golden-7.vmdk", "/jobs/out/my.bucket-1/a/b/vm-golden-7.vhd",
-                                        "/jobs/out/my.bucket-1/a/b/vm-golden-7.ova"])
+        #expect(
+            units.map(\.output) == [
+                "/jobs/out/my.bucket-1/a/b/vm-golden-7.vmdk", "/jobs/out/my.bucket-1/a/b/vm-golden-7.vhd",
+                "/jobs/out/my.bucket-1/a/b/vm-golden-7.ova",
+            ])
         #expect(units.map(\.folder) == Array(repeating: "/jobs/out/my.bucket-1/a/b", count: 3))
         #expect(units[0].source == "/jobs/img/golden.qcow2")
         #expect(units[0].manifest == "/jobs/out/my.bucket-1/a/b/vm-golden-7.vmdk.sha256")
@@ -41,9 +48,10 @@ struct JobFileTests {
 
     @Test func writtenJobReadsBackEqual() throws {
         let job = JobFile(exports: [
-            JobFile.Export(source: "/images/a \"quoted\".raw", formats: [.raw, .vmdk], destination: "/exports",
-                           s3Bucket: "bucket-a", s3Prefix: "x/", name: "export-a-us-east-1",
-                           options: JobFile.Options(level: .fast, alignToMiB: true)),
+            JobFile.Export(
+                source: "/images/a \"quoted\".raw", formats: [.raw, .vmdk], destination: "/exports",
+                s3Bucket: "bucket-a", s3Prefix: "x/", name: "export-a-us-east-1",
+                options: JobFile.Options(level: .fast, alignToMiB: true)),
             JobFile.Export(source: "relative/b.vhd", sourceFormat: .vhd, formats: [.vhdDynamic], destination: "out"),
         ])
         #expect(try JobFile.decode(job.json()) == job)
@@ -53,53 +61,56 @@ struct JobFileTests {
     /// 13): lists and objects of scalars on one line, the rest indented by two spaces.
     @Test func writtenJobKeepsItsLayout() {
         let job = JobFile(exports: [
-            JobFile.Export(source: "/images/a \"quoted\".raw", formats: [.raw, .vmdk], destination: "/exports",
-                           s3Bucket: "bucket-a", s3Prefix: "x/", name: "export-a-us-east-1",
-                           options: JobFile.Options(level: .fast, alignToMiB: true)),
+            JobFile.Export(
+                source: "/images/a \"quoted\".raw", formats: [.raw, .vmdk], destination: "/exports",
+                s3Bucket: "bucket-a", s3Prefix: "x/", name: "export-a-us-east-1",
+                options: JobFile.Options(level: .fast, alignToMiB: true)),
             JobFile.Export(source: "relative/b.vhd", sourceFormat: .vhd, formats: [.vhdDynamic], destination: "out"),
         ])
-        #expect(job.json() == #"""
-        {
-          "schemaVersion": 1,
-          "exports": [
-            {
-              "source": "/images/a \"quoted\".raw",
-              "formats": ["raw", "vmdk"],
-              "destination": "/exports",
-              "s3Bucket": "bucket-a",
-              "s3Prefix": "x/",
-              "name": "export-a-us-east-1",
-              "options": {"level": "fast", "alignMiB": true}
-            },
-            {
-              "source": "relative/b.vhd",
-              "sourceFormat": "vhd",
-              "formats": ["vhd-dynamic"],
-              "destination": "out"
-            }
-          ]
-        }
+        #expect(
+            job.json() == #"""
+                {
+                  "schemaVersion": 1,
+                  "exports": [
+                    {
+                      "source": "/images/a \"quoted\".raw",
+                      "formats": ["raw", "vmdk"],
+                      "destination": "/exports",
+                      "s3Bucket": "bucket-a",
+                      "s3Prefix": "x/",
+                      "name": "export-a-us-east-1",
+                      "options": {"level": "fast", "alignMiB": true}
+                    },
+                    {
+                      "source": "relative/b.vhd",
+                      "sourceFormat": "vhd",
+                      "formats": ["vhd-dynamic"],
+                      "destination": "out"
+                    }
+                  ]
+                }
 
-        """#)
+                """#)
     }
 
     @Test func reportKeepsOneExportALine() {
         var report = JobReport(started: Date(timeIntervalSince1970: 0), results: [])
         report.seconds = 1.5
         report.errors = ["a", "b"]
-        #expect(report.json(jobFile: "job.yaml") == """
-        {
-          "checksumLists": [],
-          "errors": ["a", "b"],
-          "exports": [],
-          "job": "job.yaml",
-          "schemaVersion": 1,
-          "seconds": 1.500,
-          "started": "1970-01-01T00:00:00Z",
-          "totals": {"exported": 0, "skipped": 0, "failed": 0, "cancelled": 0}
-        }
+        #expect(
+            report.json(jobFile: "job.yaml") == """
+                {
+                  "checksumLists": [],
+                  "errors": ["a", "b"],
+                  "exports": [],
+                  "job": "job.yaml",
+                  "schemaVersion": 1,
+                  "seconds": 1.500,
+                  "started": "1970-01-01T00:00:00Z",
+                  "totals": {"exported": 0, "skipped": 0, "failed": 0, "cancelled": 0}
+                }
 
-        """)
+                """)
         #expect(JSONOutput.decimal(12.0625, places: 3).encoded() == "12.063")
         #expect(JSONOutput.decimal(-0.5, places: 0).encoded() == "-1")
         #expect(JSONOutput.number(0.25).encoded() == "0.25")
@@ -115,23 +126,42 @@ struct JobFileTests {
 
     @Test func structuralProblemsNameTheirPath() {
         #expect(problems("[]") == ["1:1 expected the job as an object, found a list"])
-        #expect(problems(#"{"exports": []}"#) == ["1:1 missing required field 'schemaVersion' (1)", "1:13 exports: the list is empty; give at least one export"])
-        #expect(problems(#"{"schemaVersion": 2, "exports": "all"}"#) == ["1:19 schemaVersion: this imgship reads schemaVersion 1, found 2",
-                                                                         "1:33 exports: expected a list of exports, found a string"])
-        #expect(problems(#"{"schemaVersion": 1, "export": []}"#) == ["1:1 missing required field 'exports' (a list of exports)",
-                                                                     "1:32 export: unknown key 'export'; did you mean 'exports'?"])
-        #expect(problems("schemaVersion: 1\nexports:\n  - source: [a]\n    formats: vmdk\n    destination: ''\n")
-            == ["3:13 exports[0].source: expected a string, found a list", "5:18 exports[0].destination: is empty"])
-        #expect(problems("{\"schemaVersion\": 1,\n \"exports\": [{\"source\": \"a\", \"formats\": [\"raw\", 7], \"destination\": \"o\", \"options\": []}]}")
-            == ["2:49 exports[0].formats[1]: expected a format name, found a number", "2:84 exports[0].options: expected options as an object, found a list"])
-        #expect(problems(#"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["vhd", "vhd-fixed"], "destination": "o"}]}"#)
-            == [#"1:69 exports[0].formats[1]: "vhd-fixed" writes the same .vhd file as formats[0]; give one of them, or a second export with another name"#])
-        #expect(problems("{\"schemaVersion\": 1, \"exports\": [{\"source\": \"a\", \"formats\": [\"raw\"], \"destination\": \"o\",\n  \"options\": {\"cpus\": 0, \"alignMiB\": \"yes\", \"osType\": \"beos\", \"adapter\": \"scsi\", \"levle\": 3}}]}")
-            == ["2:23 exports[0].options.cpus: expected a whole number from 1 to 768, found 0",
-                "2:38 exports[0].options.alignMiB: expected true or false, found a string",
-                "2:55 exports[0].options.osType: \"beos\" is not an OS type; expected one of linux64, windows64, other64",
-                "2:74 exports[0].options.adapter: \"scsi\" is not a VMDK adapter; expected one of lsilogic, ide, buslogic",
-                "2:91 exports[0].options.levle: unknown key 'levle'; did you mean 'level'?"])
+        #expect(
+            problems(#"{"exports": []}"#) == ["1:1 missing required field 'schemaVersion' (1)", "1:13 exports: the list is empty; give at least one export"])
+        #expect(
+            problems(#"{"schemaVersion": 2, "exports": "all"}"#) == [
+                "1:19 schemaVersion: this imgship reads schemaVersion 1, found 2",
+                "1:33 exports: expected a list of exports, found a string",
+            ])
+        #expect(
+            problems(#"{"schemaVersion": 1, "export": []}"#) == [
+                "1:1 missing required field 'exports' (a list of exports)",
+                "1:32 export: unknown key 'export'; did you mean 'exports'?",
+            ])
+        #expect(
+            problems("schemaVersion: 1\nexports:\n  - source: [a]\n    formats: vmdk\n    destination: ''\n")
+                == ["3:13 exports[0].source: expected a string, found a list", "5:18 exports[0].destination: is empty"])
+        #expect(
+            problems("{\"schemaVersion\": 1,\n \"exports\": [{\"source\": \"a\", \"formats\": [\"raw\", 7], \"destination\": \"o\", \"options\": []}]}")
+                == [
+                    "2:49 exports[0].formats[1]: expected a format name, found a number",
+                    "2:84 exports[0].options: expected options as an object, found a list",
+                ])
+        #expect(
+            problems(#"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["vhd", "vhd-fixed"], "destination": "o"}]}"#)
+                == [#"1:69 exports[0].formats[1]: "vhd-fixed" writes the same .vhd file as formats[0]; give one of them, or a second export with another name"#]
+        )
+        #expect(
+            problems(
+                "{\"schemaVersion\": 1, \"exports\": [{\"source\": \"a\", \"formats\": [\"raw\"], \"destination\": \"o\",\n  \"options\": {\"cpus\": 0, \"alignMiB\": \"yes\", \"osType\": \"beos\", \"adapter\": \"scsi\", \"levle\": 3}}]}"
+            )
+                == [
+                    "2:23 exports[0].options.cpus: expected a whole number from 1 to 768, found 0",
+                    "2:38 exports[0].options.alignMiB: expected true or false, found a string",
+                    "2:55 exports[0].options.osType: \"beos\" is not an OS type; expected one of linux64, windows64, other64",
+                    "2:74 exports[0].options.adapter: \"scsi\" is not a VMDK adapter; expected one of lsilogic, ide, buslogic",
+                    "2:91 exports[0].options.levle: unknown key 'levle'; did you mean 'level'?",
+                ])
     }
 
     @Test(arguments: [
@@ -158,17 +188,21 @@ struct JobFileTests {
     }
 
     @Test func twoExportsWritingOnePathAreRefused() throws {
-        let job = try JobFile.decode("""
-        schemaVersion: 1
-        exports:
-          - {source: one/disk.raw, formats: [vmdk, raw], destination: out}
-          - {source: two/disk.qcow2, formats: [vmdk], destination: ./out/}
-        """)
+        let job = try JobFile.decode(
+            """
+            schemaVersion: 1
+            exports:
+              - {source: one/disk.raw, formats: [vmdk, raw], destination: out}
+              - {source: two/disk.qcow2, formats: [vmdk], destination: ./out/}
+            """)
         do {
             _ = try job.units(baseFolder: "/j")
             Issue.record("expected a conflict")
         } catch {
-            #expect(error.problems.map(\.description) == ["exports[1]: writes /j/out/disk.vmdk as vmdk, which exports[0] (vmdk) also writes; give one of them another name, s3Prefix or destination"])
+            #expect(
+                error.problems.map(\.description) == [
+                    "exports[1]: writes /j/out/disk.vmdk as vmdk, which exports[0] (vmdk) also writes; give one of them another name, s3Prefix or destination"
+                ])
         }
     }
 
@@ -178,7 +212,10 @@ struct JobFileTests {
             _ = try job.units(baseFolder: "/j")
             Issue.record("expected a refusal")
         } catch {
-            #expect(error.problems.map(\.description) == ["exports[0]: writes its raw output over its own source /j/out/disk.raw; give another name, s3Prefix or destination"])
+            #expect(
+                error.problems.map(\.description) == [
+                    "exports[0]: writes its raw output over its own source /j/out/disk.raw; give another name, s3Prefix or destination"
+                ])
         }
     }
 

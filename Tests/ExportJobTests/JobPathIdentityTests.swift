@@ -31,16 +31,18 @@ struct JobPathIdentityTests {
             JobFile.Export(source: "a/disk.raw", formats: [.vmdk], destination: "out"),
             JobFile.Export(source: "b/disk.raw", formats: [.vmdk], destination: "out/../out"),
         ])
-        #expect(conflicts(dotted, base: folder.path) == [
-            "exports[1]: writes \(folder.path)/out/../out/disk.vmdk as vmdk, the file \(folder.path)/out/disk.vmdk, which exports[0] (vmdk) also writes; give one of them another name, s3Prefix or destination",
-        ])
+        #expect(
+            conflicts(dotted, base: folder.path) == [
+                "exports[1]: writes \(folder.path)/out/../out/disk.vmdk as vmdk, the file \(folder.path)/out/disk.vmdk, which exports[0] (vmdk) also writes; give one of them another name, s3Prefix or destination"
+            ])
         let linked = JobFile(exports: [
             JobFile.Export(source: "a/disk.raw", formats: [.raw], destination: "out"),
             JobFile.Export(source: "b/disk.raw", formats: [.raw], destination: "link"),
         ])
-        #expect(conflicts(linked, base: folder.path) == [
-            "exports[1]: writes \(folder.path)/link/disk.raw as raw, the file \(folder.path)/out/disk.raw, which exports[0] (raw) also writes; give one of them another name, s3Prefix or destination",
-        ])
+        #expect(
+            conflicts(linked, base: folder.path) == [
+                "exports[1]: writes \(folder.path)/link/disk.raw as raw, the file \(folder.path)/out/disk.raw, which exports[0] (raw) also writes; give one of them another name, s3Prefix or destination"
+            ])
         // A folder that does not exist yet is compared as written.
         let fresh = JobFile(exports: [
             JobFile.Export(source: "a/disk.raw", formats: [.raw], destination: "new/x/.."),
@@ -49,7 +51,10 @@ struct JobPathIdentityTests {
         #expect(conflicts(fresh, base: folder.path).count == 1)
         // An output that is its source through a linked folder.
         let own = JobFile(exports: [JobFile.Export(source: "out/disk.raw", formats: [.raw], destination: "link")])
-        #expect(conflicts(own, base: folder.path) == ["exports[0]: writes its raw output over its own source \(folder.path)/link/disk.raw; give another name, s3Prefix or destination"])
+        #expect(
+            conflicts(own, base: folder.path) == [
+                "exports[0]: writes its raw output over its own source \(folder.path)/link/disk.raw; give another name, s3Prefix or destination"
+            ])
     }
 
     @Test func resolvedPathsFollowLinksAndDots() throws {
@@ -73,12 +78,15 @@ struct JobPathIdentityTests {
                 return error.problems.map(\.description)
             }
         }
-        #expect(problems(#"{"schemaVersion": 1, "exports": [{"source": "d.raw", "formats": ["raw"], "destination": "o", "name": "a\nb"}]}"#)
-            == [#"exports[0].name: "a\nb" has a line break, which would split its SHA256SUMS line; give a name without one"#])
-        #expect(problems(#"{"schemaVersion": 1, "exports": [{"source": "d.raw", "formats": ["raw"], "destination": "o", "s3Prefix": "vm\r-"}]}"#)
-            == [#"exports[0].s3Prefix: "vm\r-" has a line break, which would split its outputs' SHA256SUMS lines"#])
-        #expect(problems(#"{"schemaVersion": 1, "exports": [{"source": "in/d\n1.raw", "formats": ["raw"], "destination": "o"}]}"#)
-            == [#"exports[0].source: the file name of "in/d\n1.raw" has a line break, which would split its outputs' SHA256SUMS lines; give a name"#])
+        #expect(
+            problems(#"{"schemaVersion": 1, "exports": [{"source": "d.raw", "formats": ["raw"], "destination": "o", "name": "a\nb"}]}"#)
+                == [#"exports[0].name: "a\nb" has a line break, which would split its SHA256SUMS line; give a name without one"#])
+        #expect(
+            problems(#"{"schemaVersion": 1, "exports": [{"source": "d.raw", "formats": ["raw"], "destination": "o", "s3Prefix": "vm\r-"}]}"#)
+                == [#"exports[0].s3Prefix: "vm\r-" has a line break, which would split its outputs' SHA256SUMS lines"#])
+        #expect(
+            problems(#"{"schemaVersion": 1, "exports": [{"source": "in/d\n1.raw", "formats": ["raw"], "destination": "o"}]}"#)
+                == [#"exports[0].source: the file name of "in/d\n1.raw" has a line break, which would split its outputs' SHA256SUMS lines; give a name"#])
         // With a name of its own, such a source is fine.
         #expect(problems(#"{"schemaVersion": 1, "exports": [{"source": "in/d\n1.raw", "formats": ["raw"], "destination": "o", "name": "d1"}]}"#).isEmpty)
     }

@@ -21,8 +21,11 @@ struct JobResumeTests {
     }
 
     func job(level: DeflateLevel = .standard) -> JobFile {
-        JobFile(exports: [JobFile.Export(source: "disk.raw", formats: [.vmdk, .raw], destination: "out",
-                                         options: JobFile.Options(level: level))])
+        JobFile(exports: [
+            JobFile.Export(
+                source: "disk.raw", formats: [.vmdk, .raw], destination: "out",
+                options: JobFile.Options(level: level))
+        ])
     }
 
     @Test func aTouchedSourceIsExportedAgain() throws {
@@ -35,8 +38,9 @@ struct JobResumeTests {
         #expect(utimensat(AT_FDCWD, folder.file("disk.raw"), &times, 0) == 0)
         let rerun = try run(job(), in: folder)
         #expect(rerun.results.map(\.status) == [.exported, .exported])
-        #expect(rerun.results[0].replaced?.hasPrefix("was made from its source as it was before (modification time ") == true,
-                "\(rerun.results[0].replaced ?? "")")
+        #expect(
+            rerun.results[0].replaced?.hasPrefix("was made from its source as it was before (modification time ") == true,
+            "\(rerun.results[0].replaced ?? "")")
         #expect(rerun.succeeded)
         #expect(try run(job(), in: folder).results.map(\.status) == [.skipped, .skipped])
     }
@@ -63,7 +67,8 @@ struct JobResumeTests {
         #expect(rerun.results.map(\.status) == [.skipped, .skipped])
         #expect(rerun.succeeded)
         #expect(FileManager.default.fileExists(atPath: manifest))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).sorted()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).sorted()
                 == ["SHA256SUMS", "disk.raw", "disk.raw.imgship.json", "disk.raw.sha256", "disk.vmdk", "disk.vmdk.imgship.json", "disk.vmdk.sha256"])
     }
 

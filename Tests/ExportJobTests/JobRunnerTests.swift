@@ -25,8 +25,9 @@ struct JobRunnerTests {
         let job = JobFile(exports: [JobFile.Export(source: "disk.raw", formats: [.vmdk, .raw, .vhdFixed, .ova], destination: "out")])
         let units = try job.units(baseFolder: folder.path)
         let interrupted = Atomic<Bool>(false)
-        let runner = JobRunner(concurrency: concurrency, isCancelled: { interrupted.load(ordering: .relaxed) },
-                               onFinish: { _, _, _ in interrupted.store(true, ordering: .relaxed) }, cores: 1)
+        let runner = JobRunner(
+            concurrency: concurrency, isCancelled: { interrupted.load(ordering: .relaxed) },
+            onFinish: { _, _, _ in interrupted.store(true, ordering: .relaxed) }, cores: 1)
         let report = runner.run(units)
         #expect(report.results.map(\.status) == [.exported, .cancelled, .cancelled, .cancelled])
         #expect(!report.succeeded)
@@ -100,4 +101,3 @@ struct JobRunnerTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).isEmpty)
     }
 }
-

@@ -8,10 +8,12 @@ import TestSupport
 struct JobShardTests {
     /// Four sources in three formats each, under one bucket and prefix.
     static func job() -> JobFile {
-        JobFile(exports: (0..<4).map { index in
-            JobFile.Export(source: "images/disk\(index).img", formats: [.vmdk, .vhdFixed, .raw], destination: "exports",
-                           s3Bucket: "bucket", s3Prefix: "web/")
-        })
+        JobFile(
+            exports: (0..<4).map { index in
+                JobFile.Export(
+                    source: "images/disk\(index).img", formats: [.vmdk, .vhdFixed, .raw], destination: "exports",
+                    s3Bucket: "bucket", s3Prefix: "web/")
+            })
     }
 
     /// The rule is fixed: FNV-1a 64 of the path the job file names, SplitMix64's finalizer,

@@ -46,8 +46,9 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
     let outputData = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     while !errorReader.isFinished { usleep(1000) }
-    return ProcessResult(status: process.terminationStatus, standardOutput: outputData,
-                         standardError: String(decoding: errorData, as: UTF8.self))
+    return ProcessResult(
+        status: process.terminationStatus, standardOutput: outputData,
+        standardError: String(decoding: errorData, as: UTF8.self))
 }
 
 /// The path of a tool on PATH, or nil.
@@ -61,7 +62,6 @@ public func which(_ tool: String) -> String? {
     }
     return nil
 }
-
 
 /// A small seeded generator (SplitMix64), so randomised tests (fuzz rounds, kill times) do the
 /// same on every machine and every run.

@@ -192,7 +192,9 @@ struct ConsistentCommandTests {
         // script(1) runs the command on a pseudo-terminal: standard output is a terminal.
         let refused = try runProcess("/usr/bin/script", ["-q", "-e", "-c", "'\(Self.binary)' export '\(source)' -f raw -o -", "/dev/null"])
         #expect(refused.status == 64)
-        #expect(text(refused.standardOutput).contains("imgship: error: standard output: is a terminal; redirect the image to a file or a pipe, or pass --force to write it there"))
+        #expect(
+            text(refused.standardOutput).contains(
+                "imgship: error: standard output: is a terminal; redirect the image to a file or a pipe, or pass --force to write it there"))
     }
 
     @Test(.enabled(if: which("script") != nil, "needs script(1) for a terminal"))

@@ -47,19 +47,25 @@ struct ExportCommandTests {
         let folder = try TemporaryFolder()
         let source = try makeSource(in: folder)
         let environment = ["SOURCE_DATE_EPOCH": "1700000000", "PATH": "/usr/bin:/bin"]
-        let toFile = try runProcess(Self.binary, ["export", source, "-f", format, "-o", folder.file("disk.out")] + Self.fixedIdentity,
-                             environment: environment)
+        let toFile = try runProcess(
+            Self.binary, ["export", source, "-f", format, "-o", folder.file("disk.out")] + Self.fixedIdentity,
+            environment: environment)
         #expect(toFile.status == 0, "\(toFile.standardError)")
-        let toPipe = try runProcess(Self.binary, ["export", source, "-f", format, "-o", "-", "--name", "disk.out"] + Self.fixedIdentity,
-                             environment: environment)
+        let toPipe = try runProcess(
+            Self.binary, ["export", source, "-f", format, "-o", "-", "--name", "disk.out"] + Self.fixedIdentity,
+            environment: environment)
         #expect(toPipe.status == 0, "\(toPipe.standardError)")
         #expect(toPipe.standardOutput == (try Data(contentsOf: URL(fileURLWithPath: folder.file("disk.out")))))
         let manifest = try String(contentsOfFile: folder.file("disk.out.sha256"), encoding: .utf8)
         #expect(toPipe.standardError == manifest, "the digest line goes to standard error")
 
-        let withManifest = try runProcess(Self.binary, ["export", source, "-f", format, "-o", "-", "--name", "disk.out",
-                                                        "--manifest", folder.file("piped.sha256")] + Self.fixedIdentity,
-                                          environment: environment)
+        let withManifest = try runProcess(
+            Self.binary,
+            [
+                "export", source, "-f", format, "-o", "-", "--name", "disk.out",
+                "--manifest", folder.file("piped.sha256"),
+            ] + Self.fixedIdentity,
+            environment: environment)
         #expect(withManifest.status == 0 && withManifest.standardError.isEmpty)
         #expect(try String(contentsOfFile: folder.file("piped.sha256"), encoding: .utf8) == manifest)
     }
@@ -102,4 +108,3 @@ struct ExportCommandTests {
 
     // Interrupting an export (SIGINT, SIGTERM and SIGHUP alike): ConsistentCommandTests.
 }
-

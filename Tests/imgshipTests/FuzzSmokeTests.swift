@@ -11,8 +11,9 @@ struct FuzzSmokeTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
-    @Test(.enabled(if: which("qemu-img") != nil, "needs qemu-img (Debian qemu-utils) for the seeds"),
-          .timeLimit(.minutes(20)))
+    @Test(
+        .enabled(if: which("qemu-img") != nil, "needs qemu-img (Debian qemu-utils) for the seeds"),
+        .timeLimit(.minutes(20)))
     func eachReaderSurvivesMutatedImages() throws {
         let folder = try TemporaryFolder()
         var environment = ProcessInfo.processInfo.environment

@@ -38,7 +38,8 @@ struct HostileImageTests {
         let folder = try TemporaryFolder()
         let path = try descriptor(#"RW 2 FLAT "/etc/passwd" 0"#, in: folder)
         let real = try #require(URL(fileURLWithPath: folder.file("images")).resolvingSymlinksInPath().path as String?)
-        let message = "imgship: error: \(path) line 6: extent \"/etc/passwd\" is an absolute path; expected a file in the descriptor's folder \(real) (pass --allow-external-extents to read a file of your own outside it)\n"
+        let message =
+            "imgship: error: \(path) line 6: extent \"/etc/passwd\" is an absolute path; expected a file in the descriptor's folder \(real) (pass --allow-external-extents to read a file of your own outside it)\n"
         for arguments in [["export", path, "-f", "vmdk", "-o", folder.file("out.vmdk")], ["info", path], ["verify", path]] {
             let result = try runProcess(Self.binary, arguments)
             #expect(result.status == 2, "\(arguments[0])")

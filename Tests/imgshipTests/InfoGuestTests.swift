@@ -40,6 +40,7 @@ struct InfoGuestTests {
         let vhdx = folder.file("mbr.vhdx")
         #expect(try runProcess(ExportCommandTests.binary, ["export", disk, "-f", "vhdx", "-o", vhdx, "--no-progress"]).status == 0)
         let converted = try runProcess(ExportCommandTests.binary, ["info", vhdx])
-        #expect(String(decoding: converted.standardOutput, as: UTF8.self).hasSuffix("partition table:   mbr\nefi system partition: yes\nbios boot code:    yes\n"))
+        #expect(
+            String(decoding: converted.standardOutput, as: UTF8.self).hasSuffix("partition table:   mbr\nefi system partition: yes\nbios boot code:    yes\n"))
     }
 }

@@ -8,10 +8,13 @@ import Testing
 @Suite("info --json bytes")
 struct InfoJSONTests {
     static func info(path: String) -> ImageInfo {
-        ImageInfo(path: path, format: .vmdk, subformat: "streamOptimized", virtualSize: 1 << 40,
-                  fileSize: 123_456, allocatedBytes: 16_384,
-                  details: [("create type", "streamOptimized"), ("grain size", "65536"), ("disk 10", "a"),
-                            ("disk 9", "b"), ("Adapter", "ide"), ("adapter type", "lsilogic"), ("cid", "0a\tb\"c\\")])
+        ImageInfo(
+            path: path, format: .vmdk, subformat: "streamOptimized", virtualSize: 1 << 40,
+            fileSize: 123_456, allocatedBytes: 16_384,
+            details: [
+                ("create type", "streamOptimized"), ("grain size", "65536"), ("disk 10", "a"),
+                ("disk 9", "b"), ("Adapter", "ide"), ("adapter type", "lsilogic"), ("cid", "0a\tb\"c\\"),
+            ])
     }
 
     /// What earlier releases printed: a `[String: Any]` through JSONSerialization.

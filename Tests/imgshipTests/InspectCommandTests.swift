@@ -160,8 +160,9 @@ struct InspectCommandTests {
         for command in ["info", "verify"] {
             let result = try runProcess(Self.binary, [command, folder.file("nothing.vmdk")])
             #expect(result.status == 1)
-            #expect(result.standardError.hasPrefix("imgship: error: ") && result.standardError.contains(folder.file("nothing.vmdk")),
-                    "\(result.standardError)")
+            #expect(
+                result.standardError.hasPrefix("imgship: error: ") && result.standardError.contains(folder.file("nothing.vmdk")),
+                "\(result.standardError)")
         }
     }
 }

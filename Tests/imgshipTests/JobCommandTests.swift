@@ -28,34 +28,35 @@ struct JobCommandTests {
         for (name, format, seed) in [("db", "vhd-fixed", 2), ("cache", "vmdk", 3)] {
             let raw = folder.file("\(name).raw")
             try makeDisk(raw, seed: seed)
-            let result = try runProcess(Self.binary, ["export", raw, "-f", format, "-o", folder.file("images/\(name).\(format == "vmdk" ? "vmdk" : "vhd")"), "--no-progress"])
+            let result = try runProcess(
+                Self.binary, ["export", raw, "-f", format, "-o", folder.file("images/\(name).\(format == "vmdk" ? "vmdk" : "vhd")"), "--no-progress"])
             try #require(result.status == 0, "\(result.standardError)")
         }
     }
 
     static let job = """
-    # Three appliances for three hypervisors.
-    schemaVersion: 1
-    exports:
-      - source: images/web.raw
-        formats: [raw, vhd, vmdk]
-        destination: out
-        s3Bucket: appliances
-        s3Prefix: web/
-      - source: images/db.vhd
-        formats: [raw, vhd, vmdk]
-        destination: out
-        s3Bucket: appliances
-        s3Prefix: db-
-        options: {level: fast, alignMiB: true}
-      - source: images/cache.vmdk
-        formats: [raw, vhd, vmdk]
-        destination: out
-        s3Bucket: other-bucket
-        name: cache-2026
-        options: {adapter: ide}
+        # Three appliances for three hypervisors.
+        schemaVersion: 1
+        exports:
+          - source: images/web.raw
+            formats: [raw, vhd, vmdk]
+            destination: out
+            s3Bucket: appliances
+            s3Prefix: web/
+          - source: images/db.vhd
+            formats: [raw, vhd, vmdk]
+            destination: out
+            s3Bucket: appliances
+            s3Prefix: db-
+            options: {level: fast, alignMiB: true}
+          - source: images/cache.vmdk
+            formats: [raw, vhd, vmdk]
+            destination: out
+            s3Bucket: other-bucket
+            name: cache-2026
+            options: {adapter: ide}
 
-    """
+        """
 
     /// Every output of `job`, relative to the job's folder, with the source it was made from.
     static let outputs: [(path: String, source: String)] = [
@@ -207,8 +208,11 @@ struct JobCommandTests {
         }
         // Nothing under the failed exports' names, no temporary files, and a good list.
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).sorted()
-        #expect(names == ["SHA256SUMS", "present.vhd", "present.vhd.imgship.json", "present.vhd.sha256",
-                          "present.vmdk", "present.vmdk.imgship.json", "present.vmdk.sha256"])
+        #expect(
+            names == [
+                "SHA256SUMS", "present.vhd", "present.vhd.imgship.json", "present.vhd.sha256",
+                "present.vmdk", "present.vmdk.imgship.json", "present.vmdk.sha256",
+            ])
         #expect(try checkSums(in: folder.file("out")) == ["present.vhd", "present.vmdk"])
         #expect(result.standardError.contains("failed    \(folder.file("out/absent.vmdk")):"))
     }
@@ -231,15 +235,16 @@ struct JobCommandTests {
         let result = try runProcess(Self.binary, ["job", folder.file("job.yaml")])
         #expect(result.status == 2)
         let name = folder.file("job.yaml")
-        #expect(result.standardError == """
-        \(name):3:5: error: exports[0]: missing required field 'formats' (a list of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova)
-        \(name):4:14: error: exports[0].fromats: unknown key 'fromats'; did you mean 'formats'?
-        \(name):7:21: error: exports[1].formats[1]: "qcow2" is not an output format; expected one of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova
-        \(name):9:15: error: exports[1].s3Bucket: "My_Bucket" is not an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit
-        \(name):10:22: error: exports[1].options.level: expected fast, default, best or a number 1 to 12, found "13"
-        imgship: 5 error(s) in the job file; nothing exported
+        #expect(
+            result.standardError == """
+                \(name):3:5: error: exports[0]: missing required field 'formats' (a list of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova)
+                \(name):4:14: error: exports[0].fromats: unknown key 'fromats'; did you mean 'formats'?
+                \(name):7:21: error: exports[1].formats[1]: "qcow2" is not an output format; expected one of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova
+                \(name):9:15: error: exports[1].s3Bucket: "My_Bucket" is not an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit
+                \(name):10:22: error: exports[1].options.level: expected fast, default, best or a number 1 to 12, found "13"
+                imgship: 5 error(s) in the job file; nothing exported
 
-        """)
+                """)
         #expect(!FileManager.default.fileExists(atPath: folder.file("out")))
         #expect(!FileManager.default.fileExists(atPath: folder.file("job-report.json")))
     }
@@ -263,13 +268,16 @@ struct JobCommandTests {
 
     /// `plan --emit-job` on every bundled configuration with an S3 export: the job it writes
     /// runs, and each output is in the configured format, bucket and prefix.
-    @Test(.enabled(if: sha256sum != nil, "needs sha256sum"),
-          arguments: ["s3-export-all-formats.json", "multi-region-cross-account-kms.json", "get-distribution-configuration-response.json"])
+    @Test(
+        .enabled(if: sha256sum != nil, "needs sha256sum"),
+        arguments: ["s3-export-all-formats.json", "multi-region-cross-account-kms.json", "get-distribution-configuration-response.json"])
     func emittedJobRuns(configuration: String) throws {
         let folder = try TemporaryFolder()
         try makeDisk(folder.file("golden.raw"), seed: 4)
-        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../testdata/distribution/\(configuration)").standardized.path
-        let emitted = try runProcess("/bin/sh", ["-c", "cd '\(folder.path)' && '\(Self.binary)' plan '\(config)' --emit-job golden.raw --job-destination exports > job.json"])
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../testdata/distribution/\(configuration)")
+            .standardized.path
+        let emitted = try runProcess(
+            "/bin/sh", ["-c", "cd '\(folder.path)' && '\(Self.binary)' plan '\(config)' --emit-job golden.raw --job-destination exports > job.json"])
         #expect(emitted.status == 0, "\(emitted.standardError)")
 
         let expected = try s3Exports(in: config)
@@ -283,7 +291,8 @@ struct JobCommandTests {
             #expect(entry.path == folder.file("exports/\(export.bucket)/\(export.prefix)export-golden-\(export.region).\(fileExtension)"))
             #expect(entry.status == "exported")
             let info = try runProcess(Self.binary, ["info", entry.path, "--json"])
-            #expect(String(decoding: info.standardOutput, as: UTF8.self).contains(#""format" : "\#(fileExtension)""#)
+            #expect(
+                String(decoding: info.standardOutput, as: UTF8.self).contains(#""format" : "\#(fileExtension)""#)
                     || String(decoding: info.standardOutput, as: UTF8.self).contains(#""format":"\#(fileExtension)""#))
         }
         for list in report.checksumLists {
@@ -298,13 +307,16 @@ struct JobCommandTests {
         let distributions = configuration?["distributions"] as? [[String: Any]] ?? []
         return distributions.compactMap { entry in
             guard let export = entry["s3ExportConfiguration"] as? [String: Any] else { return nil }
-            return (entry["region"] as? String ?? "", export["diskImageFormat"] as? String ?? "",
-                    export["s3Bucket"] as? String ?? "", export["s3Prefix"] as? String ?? "")
+            return (
+                entry["region"] as? String ?? "", export["diskImageFormat"] as? String ?? "",
+                export["s3Bucket"] as? String ?? "", export["s3Prefix"] as? String ?? ""
+            )
         }
     }
 
     @Test func emitJobWithoutExportsIsAnError() throws {
-        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../testdata/distribution/container.json").standardized.path
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../testdata/distribution/container.json")
+            .standardized.path
         let result = try runProcess(Self.binary, ["plan", config, "--emit-job", "golden.raw"])
         #expect(result.status == 2)
         #expect(result.standardError.contains("no region has an s3ExportConfiguration; there is nothing to export"))

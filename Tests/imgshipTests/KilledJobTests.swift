@@ -16,10 +16,12 @@ struct KilledJobTests {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
         try handle.truncate(atOffset: 24 << 20)
         var state: UInt64 = 0x9E3779B97F4A7C15
-        try handle.write(contentsOf: Data((0..<(16 << 20)).map { _ in
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            return UInt8(truncatingIfNeeded: state)
-        }))
+        try handle.write(
+            contentsOf: Data(
+                (0..<(16 << 20)).map { _ in
+                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                    return UInt8(truncatingIfNeeded: state)
+                }))
         try handle.close()
         try #"{"schemaVersion": 1, "exports": [{"source": "disk.raw", "formats": ["raw", "vmdk", "vhd", "ova"], "destination": "out"}]}"#
             .write(toFile: folder.file("job.json"), atomically: true, encoding: .utf8)

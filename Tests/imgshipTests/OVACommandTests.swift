@@ -55,7 +55,8 @@ struct OVACommandTests {
         #expect(file.attribute(forName: "ovf:size")?.stringValue == "\(vmdkSize)")
         let quantities = try document.nodes(forXPath: "//*[local-name()='Item']").compactMap { item -> (String, String)? in
             guard let element = item as? XMLElement,
-                  let type = element.elements(forName: "rasd:ResourceType").first?.stringValue else { return nil }
+                let type = element.elements(forName: "rasd:ResourceType").first?.stringValue
+            else { return nil }
             return (type, element.elements(forName: "rasd:VirtualQuantity").first?.stringValue ?? "")
         }
         #expect(quantities.contains { $0 == ("3", "4") }, "\(quantities)")  // CPUs

@@ -110,22 +110,24 @@ struct OutputErrorTests {
         // expansion it refuses would take 24 GB.
         let result = try runProcess("/bin/sh", ["-c", "ulimit -v 524288; exec timeout 20 '\(Self.binary)' plan '\(config)'"])
         #expect(result.status == 2, "\(result.standardError)")
-        #expect(result.standardError.hasPrefix("\(config):6:8: error: malformed YAML: alias *e takes the nodes aliases add to the document to 141148, more than the 100000 allowed"))
+        #expect(
+            result.standardError.hasPrefix(
+                "\(config):6:8: error: malformed YAML: alias *e takes the nodes aliases add to the document to 141148, more than the 100000 allowed"))
     }
 }
 
 /// The classic nine-level document, 342 bytes.
 enum DocumentLimitsTestsText {
     static let laughs = """
-    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-    b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-    c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-    d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-    e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-    f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-    g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-    h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-    i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+        a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+        b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+        d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+        f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+        g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+        h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+        i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
-    """
+        """
 }

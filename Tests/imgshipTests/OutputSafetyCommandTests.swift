@@ -38,7 +38,8 @@ struct OutputSafetyCommandTests {
         let target = folder.file("appended")
         try prefix.write(to: URL(fileURLWithPath: target))
         let identity = ExportCommandTests.fixedIdentity.joined(separator: " ")
-        let result = try runProcess("/bin/sh", ["-c", "SOURCE_DATE_EPOCH=1 '\(Self.binary)' export '\(source)' -f \(format) -o - --name disk.out \(identity) >> '\(target)'"])
+        let result = try runProcess(
+            "/bin/sh", ["-c", "SOURCE_DATE_EPOCH=1 '\(Self.binary)' export '\(source)' -f \(format) -o - --name disk.out \(identity) >> '\(target)'"])
         #expect(result.status == 0, "\(result.standardError)")
         let written = try Data(contentsOf: URL(fileURLWithPath: target))
         #expect(written.prefix(prefix.count) == prefix, "the bytes before the stream survive")
@@ -47,8 +48,9 @@ struct OutputSafetyCommandTests {
         #expect(try sha256(Data(appended)) == printed, "the printed digest is the appended bytes'")
         #expect(result.standardError == "\(printed)  disk.out\n")
         // The same bytes as a pipe gets.
-        let piped = try runProcess(Self.binary, ["export", source, "-f", format, "-o", "-", "--name", "disk.out"] + ExportCommandTests.fixedIdentity,
-                                   environment: ["SOURCE_DATE_EPOCH": "1"])
+        let piped = try runProcess(
+            Self.binary, ["export", source, "-f", format, "-o", "-", "--name", "disk.out"] + ExportCommandTests.fixedIdentity,
+            environment: ["SOURCE_DATE_EPOCH": "1"])
         #expect(piped.standardOutput == Data(appended))
     }
 
@@ -83,12 +85,18 @@ struct OutputSafetyCommandTests {
             #expect(result.standardError == "imgship: error: \(output): \(reason)\n")
         }
         // --manifest naming the source or the output.
-        let onSource = try runProcess(Self.binary, ["export", source, "-f", "vhd", "-o", folder.file("out.vhd"), "--manifest", folder.file("soft.raw"), "--force"])
+        let onSource = try runProcess(
+            Self.binary, ["export", source, "-f", "vhd", "-o", folder.file("out.vhd"), "--manifest", folder.file("soft.raw"), "--force"])
         #expect(onSource.status == 2)
-        #expect(onSource.standardError == "imgship: error: \(folder.file("soft.raw")): is the source \(source) (through a symbolic link); an export never replaces what it reads\n")
-        let onOutput = try runProcess(Self.binary, ["export", source, "-f", "vhd", "-o", folder.file("out.vhd"), "--manifest", folder.path + "/./out.vhd", "--force"])
+        #expect(
+            onSource.standardError
+                == "imgship: error: \(folder.file("soft.raw")): is the source \(source) (through a symbolic link); an export never replaces what it reads\n")
+        let onOutput = try runProcess(
+            Self.binary, ["export", source, "-f", "vhd", "-o", folder.file("out.vhd"), "--manifest", folder.path + "/./out.vhd", "--force"])
         #expect(onOutput.status == 2)
-        #expect(onOutput.standardError == "imgship: error: \(folder.path)/./out.vhd: is the output \(folder.file("out.vhd")) itself; give the manifest another name\n")
+        #expect(
+            onOutput.standardError
+                == "imgship: error: \(folder.path)/./out.vhd: is the output \(folder.file("out.vhd")) itself; give the manifest another name\n")
         #expect(try Data(contentsOf: URL(fileURLWithPath: source)) == before)
         #expect(folder.names() == ["disk.raw", "hard.raw", "soft.raw"])
     }
@@ -103,7 +111,8 @@ struct OutputSafetyCommandTests {
         #expect(directory.standardError == "imgship: error: \(folder.file("out.vmdk")): is a directory; expected the path of a file\n")
         #expect(FileManager.default.fileExists(atPath: folder.file("out.vmdk/inside")))
         // A manifest onto a directory is refused before any work, too.
-        let manifest = try runProcess(Self.binary, ["export", source, "-f", "raw", "-o", folder.file("x.raw"), "--manifest", folder.file("out.vmdk"), "--force"])
+        let manifest = try runProcess(
+            Self.binary, ["export", source, "-f", "raw", "-o", folder.file("x.raw"), "--manifest", folder.file("out.vmdk"), "--force"])
         #expect(manifest.status == 2)
         #expect(!FileManager.default.fileExists(atPath: folder.file("x.raw")))
         guard Self.isRoot else { return }
@@ -150,7 +159,9 @@ struct OutputSafetyCommandTests {
         try handle.close()
         #expect(onDevice.prefix(expected.count) == expected, "the image, holes written as zeros")
         #expect(onDevice.dropFirst(expected.count).allSatisfy { $0 == 0xEE }, "nothing past the image is touched")
-        #expect(String(decoding: written.standardOutput, as: UTF8.self).contains("sha256 \(try sha256(expected))  (of the first \(expected.count) bytes of \(device))"))
+        #expect(
+            String(decoding: written.standardOutput, as: UTF8.self).contains(
+                "sha256 \(try sha256(expected))  (of the first \(expected.count) bytes of \(device))"))
         #expect(!FileManager.default.fileExists(atPath: device + ".sha256"))
     }
 
@@ -169,7 +180,9 @@ struct OutputSafetyCommandTests {
         #expect(rename(output + ".sha256", pending) == 0)
         let verify = try runProcess(Self.binary, ["verify", output])
         #expect(verify.status == 0, "\(verify.standardError)")
-        #expect(String(decoding: verify.standardOutput, as: UTF8.self).contains("(completed an interrupted export: the manifest was still .disk.vmdk.sha256.imgship-1f2e3d)"))
+        #expect(
+            String(decoding: verify.standardOutput, as: UTF8.self).contains(
+                "(completed an interrupted export: the manifest was still .disk.vmdk.sha256.imgship-1f2e3d)"))
         #expect(folder.names() == ["disk.raw", "disk.vmdk", "disk.vmdk.sha256"])
 
         // A pending manifest of another output: the output is unverified, nothing is moved.
@@ -177,7 +190,9 @@ struct OutputSafetyCommandTests {
         #expect(unlink(output + ".sha256") == 0)
         let mismatch = try runProcess(Self.binary, ["verify", output])
         #expect(mismatch.status == 1)
-        #expect(String(decoding: mismatch.standardOutput, as: UTF8.self).contains("is missing and the manifest an interrupted export left says \(String(repeating: "ab", count: 32)): the output is unverified"))
+        #expect(
+            String(decoding: mismatch.standardOutput, as: UTF8.self).contains(
+                "is missing and the manifest an interrupted export left says \(String(repeating: "ab", count: 32)): the output is unverified"))
         #expect(folder.names() == [".disk.vmdk.sha256.imgship-1f2e3d", "disk.raw", "disk.vmdk"])
     }
 
@@ -209,13 +224,19 @@ struct OutputSafetyCommandTests {
         try makeSource(source)
         let scratch = folder.file("tmp")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        let result = try runProcess("/bin/sh", ["-c", "cat '\(source)' | TMPDIR='\(scratch)' '\(Self.binary)' export - -f vmdk -o '\(folder.file("out.vmdk"))'"])
+        let result = try runProcess(
+            "/bin/sh", ["-c", "cat '\(source)' | TMPDIR='\(scratch)' '\(Self.binary)' export - -f vmdk -o '\(folder.file("out.vmdk"))'"])
         #expect(result.status == 0, "\(result.standardError)")
         let compare = try runProcess(try #require(Self.qemuImg), ["compare", "-f", "raw", source, folder.file("out.vmdk")])
         #expect(compare.status == 0, "\(compare.standardError)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty, "the staging copy is gone")
         // --source-format: a VMDK read from a pipe.
-        let piped = try runProcess("/bin/sh", ["-c", "cat '\(folder.file("out.vmdk"))' | TMPDIR='\(scratch)' '\(Self.binary)' export - --source-format vmdk -f raw -o '\(folder.file("back2.raw"))'"])
+        let piped = try runProcess(
+            "/bin/sh",
+            [
+                "-c",
+                "cat '\(folder.file("out.vmdk"))' | TMPDIR='\(scratch)' '\(Self.binary)' export - --source-format vmdk -f raw -o '\(folder.file("back2.raw"))'",
+            ])
         #expect(piped.status == 0, "\(piped.standardError)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file("back2.raw"))) == (try Data(contentsOf: URL(fileURLWithPath: source))))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)

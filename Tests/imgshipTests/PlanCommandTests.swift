@@ -8,8 +8,12 @@ struct PlanCommandTests {
         .deletingLastPathComponent().appendingPathComponent("testdata/distribution").path
 
     @Test func validConfigurationPrintsThePlan() throws {
-        let result = try runProcess(ExportCommandTests.binary, ["plan", "\(Self.testdata)/container.json", "--source-region", "us-east-1",
-                                                                "--build-date", "2026-11-24T09-00-00Z"])
+        let result = try runProcess(
+            ExportCommandTests.binary,
+            [
+                "plan", "\(Self.testdata)/container.json", "--source-region", "us-east-1",
+                "--build-date", "2026-11-24T09-00-00Z",
+            ])
         #expect(result.status == 0, "\(result.standardError)")
         let text = String(decoding: result.standardOutput, as: UTF8.self)
         #expect(text.contains("Totals: 2 tasks: 2 container distributions"))
@@ -22,11 +26,12 @@ struct PlanCommandTests {
         let result = try runProcess(ExportCommandTests.binary, ["plan", file, "--source-region", "us-east-1"])
         #expect(result.status == 2)
         #expect(result.standardOutput.isEmpty)
-        #expect(result.standardError == """
-            \(file):3:14: error: distributions[1].region: region us-east-1 is already listed at distributions[0]; give each region once
-            imgship: 1 error(s); no plan
+        #expect(
+            result.standardError == """
+                \(file):3:14: error: distributions[1].region: region us-east-1 is already listed at distributions[0]; give each region once
+                imgship: 1 error(s); no plan
 
-            """)
+                """)
     }
 
     @Test func warningsPrintAndFailOnlyWhenStrict() throws {
@@ -42,7 +47,8 @@ struct PlanCommandTests {
     }
 
     @Test func readsStandardInput() throws {
-        let result = try runProcess("/bin/sh", ["-c", "'\(ExportCommandTests.binary)' plan - --source-region us-east-1 < '\(Self.testdata)/broken/malformed.json'"])
+        let result = try runProcess(
+            "/bin/sh", ["-c", "'\(ExportCommandTests.binary)' plan - --source-region us-east-1 < '\(Self.testdata)/broken/malformed.json'"])
         #expect(result.status == 2)
         #expect(result.standardError.hasPrefix("<stdin>:3:27: error: malformed JSON: unexpected '}', expected a key in double quotes\n"))
     }
@@ -51,9 +57,16 @@ struct PlanCommandTests {
         let file = "\(Self.testdata)/cloudformation-two-configurations.yaml"
         let ambiguous = try runProcess(ExportCommandTests.binary, ["plan", file, "--source-region", "eu-central-1"])
         #expect(ambiguous.status == 2)
-        #expect(ambiguous.standardError.hasPrefix("\(file): error: Resources: the template has 2 distribution configurations (FleetAmiDistribution, FleetContainerDistribution); choose one with --resource\n"))
-        let result = try runProcess(ExportCommandTests.binary, ["plan", file, "--source-region", "eu-central-1", "--resource", "FleetAmiDistribution",
-                                                                "--account", "123456789012", "--format", "script"])
+        #expect(
+            ambiguous.standardError.hasPrefix(
+                "\(file): error: Resources: the template has 2 distribution configurations (FleetAmiDistribution, FleetContainerDistribution); choose one with --resource\n"
+            ))
+        let result = try runProcess(
+            ExportCommandTests.binary,
+            [
+                "plan", file, "--source-region", "eu-central-1", "--resource", "FleetAmiDistribution",
+                "--account", "123456789012", "--format", "script",
+            ])
         #expect(result.status == 0, "\(result.standardError)")
         let script = String(decoding: result.standardOutput, as: UTF8.self)
         #expect(script.hasPrefix("#!/usr/bin/env bash\n# Distribution plan for \"fleet-ami\""))
@@ -79,19 +92,28 @@ struct PlanCommandTests {
 
     @Test func recipeNameNamesUnnamedAMIs() throws {
         let folder = try TemporaryFolder()
-        try #"{"name": "unnamed-amis", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {}}, {"region": "eu-west-1", "amiDistributionConfiguration": {}}]}"#
+        try
+            #"{"name": "unnamed-amis", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {}}, {"region": "eu-west-1", "amiDistributionConfiguration": {}}]}"#
             .write(toFile: folder.file("unnamed.json"), atomically: true, encoding: .utf8)
-        let result = try runProcess(ExportCommandTests.binary, ["plan", folder.file("unnamed.json"), "--source-region", "us-east-1",
-                                                                "--build-date", "2026-11-24T09-00-00Z", "--recipe-name", "web recipe", "--format", "script"])
+        let result = try runProcess(
+            ExportCommandTests.binary,
+            [
+                "plan", folder.file("unnamed.json"), "--source-region", "us-east-1",
+                "--build-date", "2026-11-24T09-00-00Z", "--recipe-name", "web recipe", "--format", "script",
+            ])
         #expect(result.status == 0, "\(result.standardError)")
         let script = String(decoding: result.standardOutput, as: UTF8.self)
         #expect(script.contains("--name 'web recipe 2026-11-24T09-00-00Z'"))
-        #expect(script.contains("# assumption: no AMI name is configured for eu-west-1: Image Builder names the AMI after the recipe and the build date, planned as \"web recipe 2026-11-24T09-00-00Z\""))
+        #expect(
+            script.contains(
+                "# assumption: no AMI name is configured for eu-west-1: Image Builder names the AMI after the recipe and the build date, planned as \"web recipe 2026-11-24T09-00-00Z\""
+            ))
     }
 
     /// `imgship plan <(git show main:dist.json)`: a FIFO reads as a file does.
     @Test func readsAProcessSubstitution() throws {
-        let result = try runProcess("/bin/bash", ["-c", "'\(ExportCommandTests.binary)' plan <(cat '\(Self.testdata)/container.json') --source-region us-east-1"])
+        let result = try runProcess(
+            "/bin/bash", ["-c", "'\(ExportCommandTests.binary)' plan <(cat '\(Self.testdata)/container.json') --source-region us-east-1"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(String(decoding: result.standardOutput, as: UTF8.self).hasPrefix("Distribution plan for \"api-container\"\n"))
         let folder = try runProcess(ExportCommandTests.binary, ["plan", Self.testdata, "--source-region", "us-east-1"])

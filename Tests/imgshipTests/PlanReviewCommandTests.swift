@@ -46,13 +46,16 @@ struct PlanReviewCommandTests {
 
     /// `imgship plan diff <(git show main:dist.json) dist.json`: the old side is a FIFO.
     @Test func readsTheOldSideFromAProcessSubstitution() throws {
-        let result = try runProcess("/bin/bash", ["-c", "'\(Self.binary)' plan diff <(cat '\(Self.permissions)/old.json') '\(Self.permissions)/new.json' --source-region us-east-1 --exit-code"])
+        let result = try runProcess(
+            "/bin/bash",
+            ["-c", "'\(Self.binary)' plan diff <(cat '\(Self.permissions)/old.json') '\(Self.permissions)/new.json' --source-region us-east-1 --exit-code"])
         #expect(result.status == 1, "\(result.standardError)")
         #expect(Self.text(result).hasSuffix("Plan: 0 to add, 1 to change, 0 to remove.\n"))
     }
 
     @Test func jsonIsTheDocumentedSchema() throws {
-        let result = try runProcess(Self.binary, ["plan", "diff", "\(Self.permissions)/old.json", "\(Self.permissions)/new.json", "--json", "--image-size", "30"] + Self.context)
+        let result = try runProcess(
+            Self.binary, ["plan", "diff", "\(Self.permissions)/old.json", "\(Self.permissions)/new.json", "--json", "--image-size", "30"] + Self.context)
         #expect(result.status == 0, "\(result.standardError)")
         let document = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
         #expect(document["schemaVersion"] as? Int == 1)
@@ -62,7 +65,9 @@ struct PlanReviewCommandTests {
         #expect(cost["imageSizeGiB"] as? Int == 30)
         #expect((cost["delta"] as? [String: Int])?["monthlyCents"] == 0)
         // --format json is the same document.
-        let format = try runProcess(Self.binary, ["plan", "diff", "\(Self.permissions)/old.json", "\(Self.permissions)/new.json", "--format", "json", "--image-size", "30"] + Self.context)
+        let format = try runProcess(
+            Self.binary,
+            ["plan", "diff", "\(Self.permissions)/old.json", "\(Self.permissions)/new.json", "--format", "json", "--image-size", "30"] + Self.context)
         #expect(format.standardOutput == result.standardOutput)
     }
 
@@ -90,11 +95,15 @@ struct PlanReviewCommandTests {
     }
 
     @Test func planShowsThePipelineInItsHeaderAndItsCost() throws {
-        let result = try runProcess(Self.binary, ["plan", "\(Self.testdata)/multi-region-cross-account-kms.json",
-                                                  "--pipeline", "\(Self.pipeline)/get-image-pipeline.json",
-                                                  "--recipe", "\(Self.pipeline)/get-image-recipe.json",
-                                                  "--infrastructure", "\(Self.pipeline)/get-infrastructure-configuration.json",
-                                                  "--next", "3"] + Self.context)
+        let result = try runProcess(
+            Self.binary,
+            [
+                "plan", "\(Self.testdata)/multi-region-cross-account-kms.json",
+                "--pipeline", "\(Self.pipeline)/get-image-pipeline.json",
+                "--recipe", "\(Self.pipeline)/get-image-recipe.json",
+                "--infrastructure", "\(Self.pipeline)/get-infrastructure-configuration.json",
+                "--next", "3",
+            ] + Self.context)
         #expect(result.status == 0, "\(result.standardError)")
         let lines = Self.text(result).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let totals = try #require(lines.firstIndex { $0.hasPrefix("Totals: ") })
@@ -111,9 +120,13 @@ struct PlanReviewCommandTests {
     }
 
     @Test func planJSONCarriesThePipelineAndTheCost() throws {
-        let result = try runProcess(Self.binary, ["plan", "\(Self.testdata)/multi-region-cross-account-kms.json", "--json",
-                                                  "--pipeline", "\(Self.pipeline)/get-image-pipeline.json", "--next", "2",
-                                                  "--image-size", "8"] + Self.context)
+        let result = try runProcess(
+            Self.binary,
+            [
+                "plan", "\(Self.testdata)/multi-region-cross-account-kms.json", "--json",
+                "--pipeline", "\(Self.pipeline)/get-image-pipeline.json", "--next", "2",
+                "--image-size", "8",
+            ] + Self.context)
         #expect(result.status == 0, "\(result.standardError)")
         let document = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
         let pipeline = try #require(document["pipeline"] as? [String: Any])
@@ -143,10 +156,16 @@ struct PlanReviewCommandTests {
 
     /// 2024-10-22 API change: a macOS image is built on a Dedicated Host.
     @Test func macOSNeedsADedicatedHost() throws {
-        let result = try runProcess(Self.binary, ["plan", "\(Self.testdata)/container.json", "--platform", "macos",
-                                                  "--infrastructure", "\(Self.pipeline)/get-infrastructure-configuration.json"] + Self.context)
+        let result = try runProcess(
+            Self.binary,
+            [
+                "plan", "\(Self.testdata)/container.json", "--platform", "macos",
+                "--infrastructure", "\(Self.pipeline)/get-infrastructure-configuration.json",
+            ] + Self.context)
         #expect(result.status == 2)
-        #expect(result.standardError.contains("infrastructureConfiguration.placement.tenancy: a macOS image is built on a Dedicated Host"), "\(result.standardError)")
+        #expect(
+            result.standardError.contains("infrastructureConfiguration.placement.tenancy: a macOS image is built on a Dedicated Host"),
+            "\(result.standardError)")
     }
 
     @Test func outputFileIsWrittenWholeAndNeverReplacedWithoutForce() throws {

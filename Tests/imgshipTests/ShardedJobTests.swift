@@ -14,28 +14,28 @@ struct ShardedJobTests {
 
     /// Four sources, three formats each; the same bytes for every run (SOURCE_DATE_EPOCH).
     static let job = """
-    schemaVersion: 1
-    exports:
-      - source: images/a.raw
-        formats: [raw, vhd, vmdk]
-        destination: out
-        s3Bucket: fleet
-      - source: images/b.raw
-        formats: [raw, vhd, vmdk]
-        destination: out
-        s3Bucket: fleet
-        s3Prefix: b/
-      - source: images/c.raw
-        formats: [vhd-fixed, vmdk, raw]
-        destination: out
-        s3Bucket: other
-      - source: images/d.raw
-        formats: [raw, vmdk, vhd]
-        destination: out
-        s3Bucket: other
-        s3Prefix: d-
+        schemaVersion: 1
+        exports:
+          - source: images/a.raw
+            formats: [raw, vhd, vmdk]
+            destination: out
+            s3Bucket: fleet
+          - source: images/b.raw
+            formats: [raw, vhd, vmdk]
+            destination: out
+            s3Bucket: fleet
+            s3Prefix: b/
+          - source: images/c.raw
+            formats: [vhd-fixed, vmdk, raw]
+            destination: out
+            s3Bucket: other
+          - source: images/d.raw
+            formats: [raw, vmdk, vhd]
+            destination: out
+            s3Bucket: other
+            s3Prefix: d-
 
-    """
+        """
 
     static let environment: [String: String] = {
         var environment = ProcessInfo.processInfo.environment
@@ -107,8 +107,9 @@ struct ShardedJobTests {
         for (_, process) in processes { process.waitUntilExit() }
         // Each killed shard, retried alone, finishes its own outputs over what the kill left.
         for index in killed {
-            let retry = try runProcess(Self.binary, ["job", sharded.file("job.yaml"), "--shard", "\(index)/\(count)", "--concurrency", "1"],
-                                       environment: Self.environment)
+            let retry = try runProcess(
+                Self.binary, ["job", sharded.file("job.yaml"), "--shard", "\(index)/\(count)", "--concurrency", "1"],
+                environment: Self.environment)
             #expect(retry.status == 0, "shard \(index)/\(count): \(retry.standardError)")
         }
         let merge = try runProcess(Self.binary, ["job", sharded.file("job.yaml"), "--merge", "--json"], environment: Self.environment)
@@ -162,9 +163,10 @@ struct ShardedJobTests {
         let completions = try #require(spec["completions"]?.int)
         let container = try #require(spec["template"]?["spec"]?["containers"]?.array?.first)
         let kubernetesCommand = (container["args"]?.array ?? []).compactMap(\.string)
-        let environment = Dictionary(uniqueKeysWithValues: (container["env"]?.array ?? []).compactMap { item in
-            item["name"]?.string.flatMap { name in item["value"]?.string.map { (name, $0) } }
-        })
+        let environment = Dictionary(
+            uniqueKeysWithValues: (container["env"]?.array ?? []).compactMap { item in
+                item["name"]?.string.flatMap { name in item["value"]?.string.map { (name, $0) } }
+            })
         #expect(environment["IMGSHIP_SHARD_COUNT"] == String(completions))
         for index in 0..<completions {
             var variables = environment

@@ -42,10 +42,13 @@ struct SystemResourceTests {
         let device = String(decoding: attach.standardOutput, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? runProcess(which("losetup")!, ["-d", device]) }
         for format in ["vmdk", "vhd", "raw"] {
-            let fromFile = try runProcess(ExportCommandTests.binary, ["export", source, "-f", format, "-o", folder.file("file.\(format)"), "--json"] + ExportCommandTests.fixedIdentity,
-                                          environment: ["SOURCE_DATE_EPOCH": "1"])
-            let fromDevice = try runProcess(ExportCommandTests.binary, ["export", device, "-f", format, "-o", folder.file("device.\(format)"), "--json"] + ExportCommandTests.fixedIdentity,
-                                            environment: ["SOURCE_DATE_EPOCH": "1"])
+            let fromFile = try runProcess(
+                ExportCommandTests.binary, ["export", source, "-f", format, "-o", folder.file("file.\(format)"), "--json"] + ExportCommandTests.fixedIdentity,
+                environment: ["SOURCE_DATE_EPOCH": "1"])
+            let fromDevice = try runProcess(
+                ExportCommandTests.binary,
+                ["export", device, "-f", format, "-o", folder.file("device.\(format)"), "--json"] + ExportCommandTests.fixedIdentity,
+                environment: ["SOURCE_DATE_EPOCH": "1"])
             #expect(fromDevice.status == 0, "\(fromDevice.standardError)")
             let file = try JSONSerialization.jsonObject(with: fromFile.standardOutput) as? [String: Any]
             let device = try JSONSerialization.jsonObject(with: fromDevice.standardOutput) as? [String: Any]

@@ -29,33 +29,39 @@ public struct ImageFormat: Sendable {
 
     /// In the order help texts list them.
     public static let all: [ImageFormat] = [
-        ImageFormat(format: .raw, aliases: ["img"], help: "raw", fileExtension: "raw", compresses: false,
-                    sectorAligned: false, sizeLimit: ("raw (off_t)", RAW.maximumSize), verifiedAs: .raw,
-                    declaresMachine: false, deviceBytes: { $0 },
-                    write: { (context, _) throws(DiskImageError) in try RAW.writeBody(context) }),
-        ImageFormat(format: .vhdDynamic, aliases: ["vhd", "vpc"], help: "vhd (= vhd-dynamic), vhd-dynamic", fileExtension: "vhd",
-                    compresses: false, sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
-                    declaresMachine: false, deviceBytes: { _ in nil },
-                    write: { (context, _) throws(DiskImageError) in try VHD.writeDynamic(context) }),
-        ImageFormat(format: .vhdFixed, aliases: [], help: "vhd-fixed", fileExtension: "vhd", compresses: false,
-                    sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
-                    declaresMachine: false, deviceBytes: { $0 + 512 },
-                    write: { (context, _) throws(DiskImageError) in try VHD.writeFixed(context) }),
-        ImageFormat(format: .vmdk, aliases: ["vmdk-stream", "streamoptimized"], help: "vmdk (stream-optimized)",
-                    fileExtension: "vmdk", compresses: true, sectorAligned: true,
-                    sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize), verifiedAs: .vmdk,
-                    declaresMachine: false, deviceBytes: { _ in nil },
-                    write: { (context, _) throws(DiskImageError) in try VMDK.writeStreamOptimized(context) }),
-        ImageFormat(format: .vhdx, aliases: ["vhdx-dynamic"], help: "vhdx (dynamic, Hyper-V)", fileExtension: "vhdx",
-                    compresses: false, sectorAligned: true, sizeLimit: ("vhdx", VHDX.maximumSize), verifiedAs: .vhdx,
-                    declaresMachine: false, deviceBytes: { _ in nil },
-                    write: { (context, _) throws(DiskImageError) in try VHDX.writeDynamic(context) }),
-        ImageFormat(format: .ova, aliases: [], help: "ova (OVF package of a stream-optimized VMDK)", fileExtension: "ova",
-                    compresses: true, sectorAligned: true, sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize),
-                    verifiedAs: .ova, declaresMachine: true, deviceBytes: { _ in nil },
-                    write: { (context, stagingFolder) throws(DiskImageError) in
-                        try OVA.writePackage(context, stagingFolder: stagingFolder)
-                    }),
+        ImageFormat(
+            format: .raw, aliases: ["img"], help: "raw", fileExtension: "raw", compresses: false,
+            sectorAligned: false, sizeLimit: ("raw (off_t)", RAW.maximumSize), verifiedAs: .raw,
+            declaresMachine: false, deviceBytes: { $0 },
+            write: { (context, _) throws(DiskImageError) in try RAW.writeBody(context) }),
+        ImageFormat(
+            format: .vhdDynamic, aliases: ["vhd", "vpc"], help: "vhd (= vhd-dynamic), vhd-dynamic", fileExtension: "vhd",
+            compresses: false, sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
+            declaresMachine: false, deviceBytes: { _ in nil },
+            write: { (context, _) throws(DiskImageError) in try VHD.writeDynamic(context) }),
+        ImageFormat(
+            format: .vhdFixed, aliases: [], help: "vhd-fixed", fileExtension: "vhd", compresses: false,
+            sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
+            declaresMachine: false, deviceBytes: { $0 + 512 },
+            write: { (context, _) throws(DiskImageError) in try VHD.writeFixed(context) }),
+        ImageFormat(
+            format: .vmdk, aliases: ["vmdk-stream", "streamoptimized"], help: "vmdk (stream-optimized)",
+            fileExtension: "vmdk", compresses: true, sectorAligned: true,
+            sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize), verifiedAs: .vmdk,
+            declaresMachine: false, deviceBytes: { _ in nil },
+            write: { (context, _) throws(DiskImageError) in try VMDK.writeStreamOptimized(context) }),
+        ImageFormat(
+            format: .vhdx, aliases: ["vhdx-dynamic"], help: "vhdx (dynamic, Hyper-V)", fileExtension: "vhdx",
+            compresses: false, sectorAligned: true, sizeLimit: ("vhdx", VHDX.maximumSize), verifiedAs: .vhdx,
+            declaresMachine: false, deviceBytes: { _ in nil },
+            write: { (context, _) throws(DiskImageError) in try VHDX.writeDynamic(context) }),
+        ImageFormat(
+            format: .ova, aliases: [], help: "ova (OVF package of a stream-optimized VMDK)", fileExtension: "ova",
+            compresses: true, sectorAligned: true, sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize),
+            verifiedAs: .ova, declaresMachine: true, deviceBytes: { _ in nil },
+            write: { (context, stagingFolder) throws(DiskImageError) in
+                try OVA.writePackage(context, stagingFolder: stagingFolder)
+            }),
     ]
 
     /// The entry of `format`.
@@ -121,22 +127,28 @@ struct SourceFormatEntry: Sendable {
     let open: @Sendable (_ file: SourceImage, _ options: OpenOptions) throws(DiskImageError) -> OpenedImage
 
     static let all: [SourceFormatEntry] = [
-        SourceFormatEntry(format: .qcow2, recognises: { $0.starts(with: QCOW2.magic) },
-                          open: { (file, _) throws(DiskImageError) in try QCOW2.open(file) }),
-        SourceFormatEntry(format: .vmdk,
-                          recognises: { $0.starts(with: VMDK.SparseExtentHeader.magic) || $0.starts(with: Array("# Disk DescriptorFile".utf8)) },
-                          open: { (file, options) throws(DiskImageError) in
-                              try VMDK.open(file, extents: options.streamed ? .none : .folder(descriptorPath: file.path, allowExternal: options.allowExternalExtents))
-                          }),
-        SourceFormatEntry(format: .vhd, recognises: { $0.starts(with: VHD.Footer.cookie) },
-                          open: { (file, _) throws(DiskImageError) in try VHD.open(file) }),
-        SourceFormatEntry(format: .vhdx, recognises: { $0.starts(with: VHDX.FileIdentifier.signature) },
-                          open: { (file, _) throws(DiskImageError) in try VHDX.open(file) }),
+        SourceFormatEntry(
+            format: .qcow2, recognises: { $0.starts(with: QCOW2.magic) },
+            open: { (file, _) throws(DiskImageError) in try QCOW2.open(file) }),
+        SourceFormatEntry(
+            format: .vmdk,
+            recognises: { $0.starts(with: VMDK.SparseExtentHeader.magic) || $0.starts(with: Array("# Disk DescriptorFile".utf8)) },
+            open: { (file, options) throws(DiskImageError) in
+                try VMDK.open(file, extents: options.streamed ? .none : .folder(descriptorPath: file.path, allowExternal: options.allowExternalExtents))
+            }),
+        SourceFormatEntry(
+            format: .vhd, recognises: { $0.starts(with: VHD.Footer.cookie) },
+            open: { (file, _) throws(DiskImageError) in try VHD.open(file) }),
+        SourceFormatEntry(
+            format: .vhdx, recognises: { $0.starts(with: VHDX.FileIdentifier.signature) },
+            open: { (file, _) throws(DiskImageError) in try VHDX.open(file) }),
         // A tar header: "ustar" at offset 257 (POSIX.1-1988 ustar format).
-        SourceFormatEntry(format: .ova, recognises: { $0.count == 512 && Array($0[257..<262]) == Array("ustar".utf8) },
-                          open: { (file, _) throws(DiskImageError) in try OVA.open(file) }),
-        SourceFormatEntry(format: .raw, recognises: { _ in false },
-                          open: { (file, _) throws(DiskImageError) in RAW.open(file) }),
+        SourceFormatEntry(
+            format: .ova, recognises: { $0.count == 512 && Array($0[257..<262]) == Array("ustar".utf8) },
+            open: { (file, _) throws(DiskImageError) in try OVA.open(file) }),
+        SourceFormatEntry(
+            format: .raw, recognises: { _ in false },
+            open: { (file, _) throws(DiskImageError) in RAW.open(file) }),
     ]
 
     /// The entry of `format`; every `SourceFormat` has one (`SourceFormatTableTests`).

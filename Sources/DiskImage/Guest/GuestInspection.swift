@@ -51,14 +51,18 @@ public struct GuestInspection: Equatable, Sendable {
     static let efiSystemType: UInt8 = 0xEF
     static let gptSignature = Array("EFI PART".utf8)
     /// C12A7328-F81F-11D2-BA4B-00A0C93EC93B as GPT stores it.
-    static let efiSystemPartitionGUID: [UInt8] = [0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
-                                                  0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B]
+    static let efiSystemPartitionGUID: [UInt8] = [
+        0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
+        0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B,
+    ]
     /// The partition entry array read at most: 128 entries of 128 bytes is the usual 16 KiB;
     /// a header asking for more than 1 MiB is not believed.
     static let maximumEntryArrayBytes: UInt64 = 1 << 20
 
-    public init(partitionTable: PartitionTable, hasProtectiveMBR: Bool = false, hasEFISystemPartition: Bool = false,
-                hasBIOSBootCode: Bool = false, gptSectorSize: Int? = nil) {
+    public init(
+        partitionTable: PartitionTable, hasProtectiveMBR: Bool = false, hasEFISystemPartition: Bool = false,
+        hasBIOSBootCode: Bool = false, gptSectorSize: Int? = nil
+    ) {
         self.partitionTable = partitionTable
         self.hasProtectiveMBR = hasProtectiveMBR
         self.hasEFISystemPartition = hasEFISystemPartition
@@ -98,14 +102,17 @@ public struct GuestInspection: Equatable, Sendable {
         return inspection
     }
 
-    private static func gptHasEFISystemPartition(_ header: [UInt8], sectorSize: Int,
-                                                 read: (Int, UInt64) throws(DiskImageError) -> [UInt8]?) throws(DiskImageError) -> Bool {
+    private static func gptHasEFISystemPartition(
+        _ header: [UInt8], sectorSize: Int,
+        read: (Int, UInt64) throws(DiskImageError) -> [UInt8]?
+    ) throws(DiskImageError) -> Bool {
         let entryLBA = header.loadLittleEndian(UInt64.self, at: 72)
         let entryCount = UInt64(header.loadLittleEndian(UInt32.self, at: 80))
         let entrySize = UInt64(header.loadLittleEndian(UInt32.self, at: 84))
         let (start, overflow) = entryLBA.multipliedReportingOverflow(by: UInt64(sectorSize))
         guard !overflow, entrySize >= 128, entrySize % 8 == 0, entryCount > 0,
-              entryCount <= maximumEntryArrayBytes / entrySize else { return false }
+            entryCount <= maximumEntryArrayBytes / entrySize
+        else { return false }
         guard let entries = try read(Int(entryCount * entrySize), start) else { return false }
         return stride(from: 0, to: entries.count, by: Int(entrySize)).contains { offset in
             Array(entries[offset..<(offset + 16)]) == efiSystemPartitionGUID

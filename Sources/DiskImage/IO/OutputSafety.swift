@@ -30,7 +30,8 @@ public enum OutputSafety {
         case S_IFBLK:
             return "is a block device\(through); pass --to-device to write the image onto it (what it holds is lost)"
         case let type:
-            return "is \(fileTypeName(type))\(through); imgship writes an output as a regular file and never replaces a device node, FIFO or socket (use -o - to write to a stream)"
+            return
+                "is \(fileTypeName(type))\(through); imgship writes an output as a regular file and never replaces a device node, FIFO or socket (use -o - to write to a stream)"
         }
     }
 
@@ -52,7 +53,8 @@ public enum OutputSafety {
     /// True for `.NAME.imgship-XXXX`, the name `StagedFile` gives its temporary files.
     static func isTemporaryName(_ name: String) -> Bool {
         guard name.hasPrefix("."), let marker = name.range(of: ".imgship-", options: .backwards),
-              marker.lowerBound > name.index(after: name.startIndex) else { return false }
+            marker.lowerBound > name.index(after: name.startIndex)
+        else { return false }
         let suffix = name[marker.upperBound...]
         return !suffix.isEmpty && suffix.allSatisfy(\.isHexDigit)
     }
@@ -94,7 +96,8 @@ public enum OutputSafety {
         var opened = stat()
         var named = stat()
         guard SystemCalls.fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG, opened.st_uid == SystemCalls.effectiveUser(),
-              tryLock(fd), SystemCalls.lstat(path, &named) == 0, named.st_dev == opened.st_dev, named.st_ino == opened.st_ino else {
+            tryLock(fd), SystemCalls.lstat(path, &named) == 0, named.st_dev == opened.st_dev, named.st_ino == opened.st_ino
+        else {
             SystemCalls.close(fd)
             return nil
         }

@@ -5,8 +5,9 @@ extension SourceImage {
     /// file ends first.
     func bytes(_ count: Int, at offset: UInt64, reading what: String) throws(DiskImageError) -> [UInt8] {
         guard offset <= fileSize, UInt64(count) <= fileSize - offset else {
-            throw DiskImageError.malformedImage(path: path, offset: offset,
-                                                reason: "\(what) (\(count) bytes) runs past the end of the file (\(fileSize) bytes)")
+            throw DiskImageError.malformedImage(
+                path: path, offset: offset,
+                reason: "\(what) (\(count) bytes) runs past the end of the file (\(fileSize) bytes)")
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
         defer { buffer.deallocate() }
@@ -19,7 +20,8 @@ extension SourceImage {
     /// gigabytes in memory. A range past the end is left to `bytes` to report.
     func requireStored(_ offset: UInt64, length: UInt64, field: UInt64, what: String) throws(DiskImageError) {
         guard length > 1 << 20, offset <= fileSize, length <= fileSize - offset, !isStored(offset..<(offset + length)) else { return }
-        throw DiskImageError.malformedImage(path: path, offset: field,
-                                            reason: "\(what) (\(length) bytes at \(offset)) lies in a hole of the file; a table that large must be stored")
+        throw DiskImageError.malformedImage(
+            path: path, offset: field,
+            reason: "\(what) (\(length) bytes at \(offset)) lies in a hole of the file; a table that large must be stored")
     }
 }

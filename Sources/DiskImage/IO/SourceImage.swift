@@ -49,7 +49,6 @@ public final class SourceImage: VirtualDisk {
         try self.init(path: path, diskSize: diskSize, member: nil)
     }
 
-
     private convenience init(path: String, diskSize: UInt64?, member: (range: Range<UInt64>, name: String)?) throws(DiskImageError) {
         // A source is read more than once (tables, then data; a dynamic VHD in two passes), so
         // a stream cannot be one. Say so instead of failing to open "-", or waiting forever
@@ -86,8 +85,9 @@ public final class SourceImage: VirtualDisk {
         if file.base == 0 && file.path == file.openedPath {
             try self.init(descriptor: fd, path: file.openedPath, diskSize: diskSize, member: nil)
         } else {
-            try self.init(descriptor: fd, path: file.openedPath, diskSize: diskSize,
-                          member: (file.base..<(file.base + file.fileSize), file.path))
+            try self.init(
+                descriptor: fd, path: file.openedPath, diskSize: diskSize,
+                member: (file.base..<(file.base + file.fileSize), file.path))
         }
     }
 
@@ -131,8 +131,9 @@ public final class SourceImage: VirtualDisk {
         if let member {
             guard member.range.upperBound <= wholeSize else {
                 SystemCalls.close(fd)
-                throw DiskImageError.malformedImage(path: path, offset: member.range.lowerBound,
-                                                    reason: "\(member.name) runs past the end of the file (\(wholeSize) bytes)")
+                throw DiskImageError.malformedImage(
+                    path: path, offset: member.range.lowerBound,
+                    reason: "\(member.name) runs past the end of the file (\(wholeSize) bytes)")
             }
             self.fileSize = UInt64(member.range.count)
         } else {
@@ -156,7 +157,8 @@ public final class SourceImage: VirtualDisk {
         SystemCalls.close(descriptor)
     }
 
-    static let streamRefusal = "imgship reads a source more than once (its tables, then its data), so it reads regular files and block devices only: save the stream to a file first"
+    static let streamRefusal =
+        "imgship reads a source more than once (its tables, then its data), so it reads regular files and block devices only: save the stream to a file first"
 
     /// True when the bytes `range` (offsets in this image) are stored in the file, with no
     /// hole: a table a reader is about to load must be. Unknown (no hole queries, a block
@@ -226,8 +228,9 @@ public final class SourceImage: VirtualDisk {
                 SystemCalls.pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(base + offset) + off_t(done))
             }
             if count == 0 {
-                throw DiskImageError.sourceChanged(path: path, offset: offset + UInt64(done),
-                                                   reason: "unexpected end of file; the file is shorter than its structures say, or shrank while it was read")
+                throw DiskImageError.sourceChanged(
+                    path: path, offset: offset + UInt64(done),
+                    reason: "unexpected end of file; the file is shorter than its structures say, or shrank while it was read")
             }
             done += count
         }

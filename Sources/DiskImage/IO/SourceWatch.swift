@@ -47,7 +47,9 @@ public struct SourceStatus: Sendable, Equatable, Codable {
             changes.append("inode \(inode) -> \(now.inode): another file now has its name")
         }
         if (now.modificationSeconds, now.modificationNanoseconds) != (modificationSeconds, modificationNanoseconds) {
-            changes.append("modification time \(Self.time(modificationSeconds, modificationNanoseconds)) -> \(Self.time(now.modificationSeconds, now.modificationNanoseconds))")
+            changes.append(
+                "modification time \(Self.time(modificationSeconds, modificationNanoseconds)) -> \(Self.time(now.modificationSeconds, now.modificationNanoseconds))"
+            )
         } else if (now.changeSeconds, now.changeNanoseconds) != (changeSeconds, changeNanoseconds) {
             changes.append("status change time \(Self.time(changeSeconds, changeNanoseconds)) -> \(Self.time(now.changeSeconds, now.changeNanoseconds))")
         }

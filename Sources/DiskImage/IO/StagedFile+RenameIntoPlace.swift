@@ -44,7 +44,8 @@ extension StagedFile {
         var placed = stat()
         var mine = stat()
         if SystemCalls.lstat(finalPath, &placed) == 0, SystemCalls.fstat(descriptor, &mine) == 0,
-           placed.st_dev == mine.st_dev, placed.st_ino == mine.st_ino {
+            placed.st_dev == mine.st_dev, placed.st_ino == mine.st_ino
+        {
             SystemCalls.unlink(finalPath)
         }
         isPlaced = false

@@ -25,8 +25,10 @@ final class StagedFile {
     /// is the temporary file's (0600 for staging copies nobody else should read). A
     /// `scratch` file is never moved into place (a staging copy): its final name only names
     /// the temporary one, and what is there does not matter.
-    init(finalPath: String, overwrite: Bool, mode: mode_t = 0o666, protecting protected: [ProtectedFile] = [],
-         scratch: Bool = false) throws(DiskImageError) {
+    init(
+        finalPath: String, overwrite: Bool, mode: mode_t = 0o666, protecting protected: [ProtectedFile] = [],
+        scratch: Bool = false
+    ) throws(DiskImageError) {
         self.finalPath = finalPath
         self.overwrite = overwrite
         self.protected = protected

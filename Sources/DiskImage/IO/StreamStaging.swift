@@ -25,8 +25,10 @@ enum StreamStaging {
     /// Copies everything `descriptor` (or, when it is -1, the FIFO at `label`) holds until its
     /// end into a staged file. Waits in steps of 100 ms, so `isCancelled` (Ctrl-C) stops it
     /// even while no writer has opened the FIFO yet.
-    static func stage(descriptor given: Int32, label: String, in folder: String = temporaryFolder(),
-                      isCancelled: () -> Bool) throws(DiskImageError) -> StagedFile {
+    static func stage(
+        descriptor given: Int32, label: String, in folder: String = temporaryFolder(),
+        isCancelled: () -> Bool
+    ) throws(DiskImageError) -> StagedFile {
         OutputSafety.removeStaleTemporaries(in: folder)
         let staged = try StagedFile(finalPath: folder + "/imgship-stream", overwrite: true, mode: 0o600, scratch: true)
         // O_NONBLOCK: opening a FIFO without a writer returns at once; poll waits for one.

@@ -86,7 +86,8 @@ extension SystemCalls {
     @inline(never)
     private static func failsAsPlanted(_ call: Call, file: () -> String?) -> Bool {
         guard plantedFailures.withLock({ $0.planted.values.contains { $0.failure.call == call } }),
-              let file = file() else { return false }
+            let file = file()
+        else { return false }
         let code: Int32? = plantedFailures.withLock { registry in
             var code: Int32?
             for (id, var state) in registry.planted where state.failure.call == call && state.covers(file) {

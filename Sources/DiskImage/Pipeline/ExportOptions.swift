@@ -66,20 +66,22 @@ public struct ExportOptions: Sendable {
     /// for its own `.mf`).
     public var computesDigest: Bool
 
-    public init(format: OutputFormat,
-                sourceFormat: SourceFormat? = nil,
-                threads: Int = 0,
-                level: DeflateLevel = .standard,
-                adapter: VMDK.Adapter = .lsilogic,
-                alignToMiB: Bool = false,
-                overwrite: Bool = false,
-                timestamp: UInt64? = nil,
-                diskIdentifier: [UInt8]? = nil,
-                isCancelled: @escaping @Sendable () -> Bool = { false },
-                progress: (@Sendable (ExportProgress) -> Void)? = nil,
-                machine: VirtualMachineSettings = VirtualMachineSettings(),
-                allowExternalExtents: Bool = false,
-                computesDigest: Bool = true) {
+    public init(
+        format: OutputFormat,
+        sourceFormat: SourceFormat? = nil,
+        threads: Int = 0,
+        level: DeflateLevel = .standard,
+        adapter: VMDK.Adapter = .lsilogic,
+        alignToMiB: Bool = false,
+        overwrite: Bool = false,
+        timestamp: UInt64? = nil,
+        diskIdentifier: [UInt8]? = nil,
+        isCancelled: @escaping @Sendable () -> Bool = { false },
+        progress: (@Sendable (ExportProgress) -> Void)? = nil,
+        machine: VirtualMachineSettings = VirtualMachineSettings(),
+        allowExternalExtents: Bool = false,
+        computesDigest: Bool = true
+    ) {
         self.format = format
         self.sourceFormat = sourceFormat
         self.threads = threads

@@ -44,9 +44,11 @@ public enum Exporter {
     ///   `options.computesDigest` there is no manifest and `manifestPath` must be nil.
     /// - Parameter sidecar: a record to commit with the pair (moved into place first).
     @discardableResult
-    public static func export(source sourcePath: String, to destination: Destination,
-                              manifestPath: String? = nil, sidecar: Sidecar? = nil,
-                              options: ExportOptions) throws(DiskImageError) -> ExportSummary {
+    public static func export(
+        source sourcePath: String, to destination: Destination,
+        manifestPath: String? = nil, sidecar: Sidecar? = nil,
+        options: ExportOptions
+    ) throws(DiskImageError) -> ExportSummary {
         let started = monotonicSeconds()
         // Standard input and FIFOs are copied to a temporary file first (removed on return).
         var staged: StagedFile?
@@ -138,8 +140,9 @@ public enum Exporter {
         let stream = output == nil
         let sink = OutputSink(descriptor: sinkDescriptor, path: sinkPath, stream: stream, hashing: options.computesDigest)
         let workers = options.threads > 0 ? options.threads : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let context = ExportContext(source: source, virtualSize: virtualSize, sink: sink, options: options,
-                                    workerCount: workers, outputName: outputName)
+        let context = ExportContext(
+            source: source, virtualSize: virtualSize, sink: sink, options: options,
+            workerCount: workers, outputName: outputName)
         // A package stages members beside the output (or in TMPDIR otherwise).
         let stagingFolder = output.map { splitPath($0.finalPath).folder } ?? temporaryFolder()
         try options.format.entry.write(context, stagingFolder)
@@ -192,15 +195,17 @@ public enum Exporter {
             syncFolder(of: path)
         }
 
-        let outputPath: String = switch destination {
-        case let .file(path): path
-        case .standardOutput: "-"
-        case let .device(path): path
-        }
-        return ExportSummary(format: options.format, source: sourcePath, sourceFormat: opened.info.format.rawValue, output: outputPath,
-                             manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
-                             outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
-                             seconds: monotonicSeconds() - started, warnings: warnings)
+        let outputPath: String =
+            switch destination {
+            case let .file(path): path
+            case .standardOutput: "-"
+            case let .device(path): path
+            }
+        return ExportSummary(
+            format: options.format, source: sourcePath, sourceFormat: opened.info.format.rawValue, output: outputPath,
+            manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
+            outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
+            seconds: monotonicSeconds() - started, warnings: warnings)
     }
 
     /// Refuses, before any work, an output path an export would refuse after opening its
@@ -229,7 +234,8 @@ public enum Exporter {
     static func refuseManifestOnOutput(_ manifest: String, output: String) throws(DiskImageError) {
         var manifestStatus = stat()
         var outputStatus = stat()
-        let sameFile = SystemCalls.stat(manifest, &manifestStatus) == 0 && SystemCalls.stat(output, &outputStatus) == 0
+        let sameFile =
+            SystemCalls.stat(manifest, &manifestStatus) == 0 && SystemCalls.stat(output, &outputStatus) == 0
             && manifestStatus.st_dev == outputStatus.st_dev && manifestStatus.st_ino == outputStatus.st_ino
         if sameFile || OutputSafety.location(manifest) == OutputSafety.location(output) {
             throw DiskImageError.refusedOutput(path: manifest, reason: "is the output \(output) itself; give the manifest another name")
@@ -253,7 +259,10 @@ public enum Exporter {
         var named = stat()
         guard SystemCalls.stat(path, &named) == 0 else { throw DiskImageError.system(call: "stat", path: path, errno: errno) }
         guard named.st_mode & S_IFMT == S_IFBLK else {
-            throw DiskImageError.refusedOutput(path: path, reason: "is \(fileTypeName(named.st_mode & S_IFMT)), not a block device; --to-device writes onto block devices only (give the file with -o alone)")
+            throw DiskImageError.refusedOutput(
+                path: path,
+                reason:
+                    "is \(fileTypeName(named.st_mode & S_IFMT)), not a block device; --to-device writes onto block devices only (give the file with -o alone)")
         }
         let fd = try retryingInterrupts("open", path: path) { SystemCalls.open(path, O_WRONLY | O_EXCL | O_CLOEXEC) }
         var info = stat()
@@ -267,9 +276,11 @@ public enum Exporter {
             let isThatDevice = source.st_mode & S_IFMT == S_IFBLK && source.st_rdev == info.st_rdev
             if isThatDevice || source.st_dev == info.st_rdev {
                 SystemCalls.close(fd)
-                throw DiskImageError.refusedOutput(path: path, reason: isThatDevice
-                    ? "is the source \(file.path); an export never writes onto what it reads"
-                    : "holds the filesystem of the source \(file.path); an export never writes onto what it reads")
+                throw DiskImageError.refusedOutput(
+                    path: path,
+                    reason: isThatDevice
+                        ? "is the source \(file.path); an export never writes onto what it reads"
+                        : "holds the filesystem of the source \(file.path); an export never writes onto what it reads")
             }
         }
         let capacity = UInt64(max(0, SystemCalls.lseek(fd, 0, SEEK_END)))

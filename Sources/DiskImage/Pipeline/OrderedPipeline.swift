@@ -174,7 +174,8 @@ private final class PipelineState<Result>: @unchecked Sendable {
         while true {
             if let outcome = ready.removeValue(forKey: sequence) { return outcome.map { $0 } }
             if let failure = ready.values.first(where: { if case .failure = $0 { true } else { false } }),
-               case let .failure(error) = failure {
+                case let .failure(error) = failure
+            {
                 return .failure(error)
             }
             if exhausted && sequence >= nextSequence { return .success(nil) }

@@ -157,12 +157,13 @@ final class DecompressorPool: Sendable {
         let decompressor = taken.pointer
         var produced = 0
         var consumed = 0
-        let result: libdeflate_result = switch framing {
-        case .deflate:
-            libdeflate_deflate_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
-        case .zlib:
-            libdeflate_zlib_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
-        }
+        let result: libdeflate_result =
+            switch framing {
+            case .deflate:
+                libdeflate_deflate_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
+            case .zlib:
+                libdeflate_zlib_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
+            }
         return result == LIBDEFLATE_SUCCESS ? produced : nil
     }
 }

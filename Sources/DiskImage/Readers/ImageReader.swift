@@ -86,13 +86,18 @@ public enum ImageReader {
     }
 
     /// `streamed`: the file is a copy of a stream, so a VMDK descriptor in it may name no extents.
-    static func open(file: SourceImage, as format: SourceFormat, allowExternalExtents: Bool = false, streamed: Bool = false) throws(DiskImageError) -> OpenedImage {
+    static func open(file: SourceImage, as format: SourceFormat, allowExternalExtents: Bool = false, streamed: Bool = false) throws(DiskImageError)
+        -> OpenedImage
+    {
         try SourceFormatEntry.entry(format).open(file, SourceFormatEntry.OpenOptions(allowExternalExtents: allowExternalExtents, streamed: streamed))
     }
 
-    static func info(_ disk: any VirtualDisk, _ file: SourceImage, _ format: SourceFormat, _ subformat: String,
-                             _ details: [(String, ImageInfo.Detail)]) -> ImageInfo {
-        ImageInfo(path: file.path, format: format, subformat: subformat, virtualSize: disk.size, fileSize: file.fileSize,
-                  allocatedBytes: file.allocatedBytes, details: details.map { (key: $0.0, value: $0.1) })
+    static func info(
+        _ disk: any VirtualDisk, _ file: SourceImage, _ format: SourceFormat, _ subformat: String,
+        _ details: [(String, ImageInfo.Detail)]
+    ) -> ImageInfo {
+        ImageInfo(
+            path: file.path, format: format, subformat: subformat, virtualSize: disk.size, fileSize: file.fileSize,
+            allocatedBytes: file.allocatedBytes, details: details.map { (key: $0.0, value: $0.1) })
     }
 }

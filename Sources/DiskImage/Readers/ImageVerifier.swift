@@ -38,10 +38,12 @@ public enum ImageVerifier {
     /// `manifestPath`, or `path.sha256` when it exists. Problems are checks that failed; only
     /// an image that cannot be opened at all throws. `allowExternalExtents` is
     /// `ImageReader.open`'s; `manifestCheck` says what a missing manifest means.
-    public static func verify(path: String, format: SourceFormat? = nil, manifestPath: String? = nil,
-                              manifestCheck: ManifestCheck = .ifPresent,
-                              allowExternalExtents: Bool = false,
-                              progress: (@Sendable (ExportProgress) -> Void)? = nil) throws(DiskImageError) -> VerificationReport {
+    public static func verify(
+        path: String, format: SourceFormat? = nil, manifestPath: String? = nil,
+        manifestCheck: ManifestCheck = .ifPresent,
+        allowExternalExtents: Bool = false,
+        progress: (@Sendable (ExportProgress) -> Void)? = nil
+    ) throws(DiskImageError) -> VerificationReport {
         var report = VerificationReport()
         let opened: OpenedImage
         do {
@@ -80,7 +82,9 @@ public enum ImageVerifier {
                 position = start + window
                 progress?(ExportProgress(phase: .checking, completed: min(position, disk.size), total: disk.size))
             }
-            report.record("data", true, "\(dataBytes) bytes of allocated data read\(opened.info.details.contains { $0.value.description.hasPrefix("deflate") } ? " and inflated" : "")")
+            report.record(
+                "data", true,
+                "\(dataBytes) bytes of allocated data read\(opened.info.details.contains { $0.value.description.hasPrefix("deflate") } ? " and inflated" : "")")
         } catch let error {
             guard case .malformedImage = error else { throw error }
             report.record("data", false, "\(error)")
@@ -99,9 +103,13 @@ public enum ImageVerifier {
             // not the one that manifest describes.
             var mismatched: [String] = []
             if let completed = PendingManifest.complete(manifest, digest: digest, name: name, mismatched: &mismatched) {
-                report.record("sha256", true, "\(digest) matches \(manifest) (completed an interrupted export: the manifest was still \(splitPath(completed).name))")
+                report.record(
+                    "sha256", true, "\(digest) matches \(manifest) (completed an interrupted export: the manifest was still \(splitPath(completed).name))")
             } else {
-                report.record("sha256", false, "\(digest), but \(manifest) is missing and the manifest an interrupted export left says \(mismatched.first ?? "something else"): the output is unverified")
+                report.record(
+                    "sha256", false,
+                    "\(digest), but \(manifest) is missing and the manifest an interrupted export left says \(mismatched.first ?? "something else"): the output is unverified"
+                )
             }
             return report
         }
@@ -123,8 +131,9 @@ public enum ImageVerifier {
             report.record("sha256", false, "\(manifest) has no line for \(name)")
             return report
         }
-        report.record("sha256", entry.digest == digest,
-                      entry.digest == digest ? "\(digest) matches \(manifest)" : "\(digest), but \(manifest) says \(entry.digest)")
+        report.record(
+            "sha256", entry.digest == digest,
+            entry.digest == digest ? "\(digest) matches \(manifest)" : "\(digest), but \(manifest) says \(entry.digest)")
         return report
     }
 
@@ -169,7 +178,8 @@ public enum ImageVerifier {
         for line in text.split(whereSeparator: \.isNewline) where !line.allSatisfy(\.isWhitespace) {
             // SHA256(name)= digest
             guard let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")"), open < close,
-                  line[line.index(after: close)...].hasPrefix("= ") else {
+                line[line.index(after: close)...].hasPrefix("= ")
+            else {
                 checks.append(.init(name: "\(manifest.name) line", passed: false, detail: "\"\(line)\" is not ALGORITHM(name)= digest"))
                 continue
             }
@@ -182,7 +192,8 @@ public enum ImageVerifier {
                 continue
             }
             guard algorithm == "SHA256" else {
-                checks.append(.init(name: "\(name) digest", passed: false, detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA256 manifests only"))
+                checks.append(
+                    .init(name: "\(name) digest", passed: false, detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA256 manifests only"))
                 continue
             }
             guard let member = membersByName[name] else {
@@ -190,12 +201,16 @@ public enum ImageVerifier {
                 continue
             }
             let digest = try sha256(of: file, range: member.offset..<(member.offset + member.size))
-            checks.append(.init(name: "\(name) digest", passed: digest == expected,
-                                detail: digest == expected ? "\(digest) matches \(manifest.name)" : "\(digest), but \(manifest.name) says \(expected)"))
+            checks.append(
+                .init(
+                    name: "\(name) digest", passed: digest == expected,
+                    detail: digest == expected ? "\(digest) matches \(manifest.name)" : "\(digest), but \(manifest.name) says \(expected)"))
         }
         for name in repeatedOrder {
-            checks.append(.init(name: "\(name) digest", passed: false,
-                                detail: "\(manifest.name) lists \(name) \(repeated[name] ?? 2) times; a manifest gives one digest a file"))
+            checks.append(
+                .init(
+                    name: "\(name) digest", passed: false,
+                    detail: "\(manifest.name) lists \(name) \(repeated[name] ?? 2) times; a manifest gives one digest a file"))
         }
         for member in archive.members where member.name != manifest.name && !listed.contains(member.name) {
             checks.append(.init(name: "\(member.name) digest", passed: false, detail: "\(member.name) is not in \(manifest.name)"))
@@ -203,8 +218,10 @@ public enum ImageVerifier {
         return checks
     }
 
-    static func sha256(of file: SourceImage, range: Range<UInt64>,
-                       progress: (@Sendable (ExportProgress) -> Void)? = nil) throws(DiskImageError) -> String {
+    static func sha256(
+        of file: SourceImage, range: Range<UInt64>,
+        progress: (@Sendable (ExportProgress) -> Void)? = nil
+    ) throws(DiskImageError) -> String {
         let hasher = SHA256Hasher()
         let window = 4 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 64)
@@ -223,7 +240,8 @@ public enum ImageVerifier {
 
     private static func readSmallFile(_ path: String) -> String? {
         guard let file = try? SourceImage(path: path), file.fileSize <= 16 << 20,
-              let bytes = try? file.bytes(Int(file.fileSize), at: 0, reading: "the manifest") else { return nil }
+            let bytes = try? file.bytes(Int(file.fileSize), at: 0, reading: "the manifest")
+        else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -24,8 +24,10 @@ extension VirtualDisk {
     /// start) that also hold data: the caller looks only at such units, and zeroing the rest
     /// of a mostly empty window would be wasted work.
     @discardableResult
-    func read(_ window: Range<UInt64>, into buffer: UnsafeMutableRawBufferPointer,
-              zeroingHolesWithin granularity: Int) throws(DiskImageError) -> [Range<Int>] {
+    func read(
+        _ window: Range<UInt64>, into buffer: UnsafeMutableRawBufferPointer,
+        zeroingHolesWithin granularity: Int
+    ) throws(DiskImageError) -> [Range<Int>] {
         precondition(UInt64(buffer.count) >= UInt64(window.count))
         let ranges = try dataRanges(in: window)
         let windowLength = Int(window.count)

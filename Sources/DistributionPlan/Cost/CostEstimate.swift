@@ -85,8 +85,9 @@ public enum CostEstimator {
             let regionPrices = prices.prices(task.region)
             if regionPrices == nil, !unpriced.contains(task.region) { unpriced.append(task.region) }
             let account = plan.display(account: task.account)
-            var line = CostEstimate.Line(taskID: task.id, kind: task.kind, region: task.region, account: account,
-                                         snapshotGiB: 0, transferGiB: 0, s3GiB: 0, monthlyUSD: 0, oneTimeUSD: 0)
+            var line = CostEstimate.Line(
+                taskID: task.id, kind: task.kind, region: task.region, account: account,
+                snapshotGiB: 0, transferGiB: 0, s3GiB: 0, monthlyUSD: 0, oneTimeUSD: 0)
             if task.kind == .copyImage {
                 line.snapshotGiB = size
                 line.monthlyUSD = Double(size) * (regionPrices?.snapshotGBMonth ?? 0)
@@ -125,8 +126,9 @@ public enum CostEstimator {
         if plan.tasks.contains(where: { $0.kind == .enableFastLaunch }) {
             caveats.append("fast launch keeps pre-provisioned snapshots of launched instances: not counted")
         }
-        return CostEstimate(imageSize: imageSize, priceDate: prices.date, priceSource: prices.source, lines: lines,
-                            stored: stored, totals: totals, unpricedRegions: unpriced, caveats: caveats)
+        return CostEstimate(
+            imageSize: imageSize, priceDate: prices.date, priceSource: prices.source, lines: lines,
+            stored: stored, totals: totals, unpricedRegions: unpriced, caveats: caveats)
     }
 }
 
@@ -155,8 +157,9 @@ extension PlanDiff {
     /// The diff with the cost delta of the two plans for an image of `imageSize`.
     public func withCost(old: Plan, new: Plan, imageSize: ImageSize, prices: PriceTable = .bundled) -> PlanDiff {
         var diff = self
-        diff.cost = CostDelta(old: CostEstimator.estimate(plan: old, imageSize: imageSize, prices: prices),
-                              new: CostEstimator.estimate(plan: new, imageSize: imageSize, prices: prices))
+        diff.cost = CostDelta(
+            old: CostEstimator.estimate(plan: old, imageSize: imageSize, prices: prices),
+            new: CostEstimator.estimate(plan: new, imageSize: imageSize, prices: prices))
         return diff
     }
 }

@@ -48,7 +48,8 @@ public enum CostRenderer {
         let totals = estimate.totals
         let regions = Set(estimate.stored.map(\.region)).count
         let accounts = Set(estimate.stored.map(\.account)).count
-        out += "snapshots stored: \(totals.snapshotGiB) GiB in \(regions) \(regions == 1 ? "region" : "regions") and \(accounts) \(accounts == 1 ? "account" : "accounts")"
+        out +=
+            "snapshots stored: \(totals.snapshotGiB) GiB in \(regions) \(regions == 1 ? "region" : "regions") and \(accounts) \(accounts == 1 ? "account" : "accounts")"
         out += ", \(dollars(estimate.stored.reduce(0) { $0 + $1.monthlyUSD }))/month\n"
         out += "cross-region copy transfer: \(totals.transferGiB) GiB, \(dollars(totals.oneTimeUSD)) once a build\n"
         let exports = estimate.lines.filter { $0.kind == .exportImage }
@@ -81,8 +82,9 @@ public enum CostRenderer {
     }
 
     static func totalsJSON(_ totals: CostEstimate.Totals) -> PlanValue {
-        totalsJSON(snapshotGiB: totals.snapshotGiB, transferGiB: totals.transferGiB, s3GiB: totals.s3GiB,
-                   monthlyUSD: totals.monthlyUSD, oneTimeUSD: totals.oneTimeUSD)
+        totalsJSON(
+            snapshotGiB: totals.snapshotGiB, transferGiB: totals.transferGiB, s3GiB: totals.s3GiB,
+            monthlyUSD: totals.monthlyUSD, oneTimeUSD: totals.oneTimeUSD)
     }
 
     /// The estimate as a JSON value, in the schema of the type's description.
@@ -96,17 +98,27 @@ public enum CostRenderer {
             .init("imageSize", .object(size)),
             .init("prices", .object([.init("date", .string(estimate.priceDate)), .init("source", .string(estimate.priceSource))])),
             .init("totals", totalsJSON(estimate.totals)),
-            .init("stored", .list(estimate.stored.map { item in
-                .object([.init("region", .string(item.region)), .init("account", .string(item.account)),
-                         .init("snapshotGiB", .int(item.snapshotGiB)), .init("monthlyCents", .int(cents(item.monthlyUSD)))])
-            })),
-            .init("tasks", .list(estimate.lines.map { line in
-                .object([.init("id", .string(line.taskID)), .init("kind", .string(line.kind.rawValue)),
-                         .init("region", .string(line.region)), .init("account", .string(line.account)),
-                         .init("snapshotGiB", .int(line.snapshotGiB)), .init("transferGiB", .int(line.transferGiB)),
-                         .init("s3GiB", .int(line.s3GiB)), .init("monthlyCents", .int(cents(line.monthlyUSD))),
-                         .init("oneTimeCents", .int(cents(line.oneTimeUSD)))])
-            })),
+            .init(
+                "stored",
+                .list(
+                    estimate.stored.map { item in
+                        .object([
+                            .init("region", .string(item.region)), .init("account", .string(item.account)),
+                            .init("snapshotGiB", .int(item.snapshotGiB)), .init("monthlyCents", .int(cents(item.monthlyUSD))),
+                        ])
+                    })),
+            .init(
+                "tasks",
+                .list(
+                    estimate.lines.map { line in
+                        .object([
+                            .init("id", .string(line.taskID)), .init("kind", .string(line.kind.rawValue)),
+                            .init("region", .string(line.region)), .init("account", .string(line.account)),
+                            .init("snapshotGiB", .int(line.snapshotGiB)), .init("transferGiB", .int(line.transferGiB)),
+                            .init("s3GiB", .int(line.s3GiB)), .init("monthlyCents", .int(cents(line.monthlyUSD))),
+                            .init("oneTimeCents", .int(cents(line.oneTimeUSD))),
+                        ])
+                    })),
             .init("unpricedRegions", .list(estimate.unpricedRegions.map(PlanValue.string))),
             .init("caveats", .list(estimate.caveats.map(PlanValue.string))),
         ])
@@ -137,12 +149,14 @@ public enum CostRenderer {
             .init("imageSizeGiB", .int(delta.imageSizeGiB)),
             .init("old", totalsJSON(delta.old)),
             .init("new", totalsJSON(delta.new)),
-            .init("delta", .object([
-                .init("snapshotGiB", .int(delta.snapshotGiB)), .init("transferGiB", .int(delta.transferGiB)), .init("s3GiB", .int(delta.s3GiB)),
-                // The difference of the rounded totals, so old + delta = new in cents.
-                .init("monthlyCents", .int(cents(delta.new.monthlyUSD) - cents(delta.old.monthlyUSD))),
-                .init("oneTimeCents", .int(cents(delta.new.oneTimeUSD) - cents(delta.old.oneTimeUSD))),
-            ])),
+            .init(
+                "delta",
+                .object([
+                    .init("snapshotGiB", .int(delta.snapshotGiB)), .init("transferGiB", .int(delta.transferGiB)), .init("s3GiB", .int(delta.s3GiB)),
+                    // The difference of the rounded totals, so old + delta = new in cents.
+                    .init("monthlyCents", .int(cents(delta.new.monthlyUSD) - cents(delta.old.monthlyUSD))),
+                    .init("oneTimeCents", .int(cents(delta.new.oneTimeUSD) - cents(delta.old.oneTimeUSD))),
+                ])),
         ])
     }
 }

@@ -41,7 +41,14 @@ public struct ImageSize: Sendable, Equatable {
             return Reading(size: nil, unsizedDevices: [], problems: [error])
         }
         guard let (recipe, path, naming) = recipeObject(in: document) else {
-            return Reading(size: nil, unsizedDevices: [], problems: [Problem(.error, "", "no image recipe with blockDeviceMappings found (imageRecipe, image.imageRecipe, a recipe request, or an AWS::ImageBuilder::ImageRecipe resource)", at: document)])
+            return Reading(
+                size: nil, unsizedDevices: [],
+                problems: [
+                    Problem(
+                        .error, "",
+                        "no image recipe with blockDeviceMappings found (imageRecipe, image.imageRecipe, a recipe request, or an AWS::ImageBuilder::ImageRecipe resource)",
+                        at: document)
+                ])
         }
         return sum(recipe, path: path, naming: naming)
     }
@@ -74,7 +81,10 @@ public struct ImageSize: Sendable, Equatable {
                 continue
             }
             guard let size = sizeValue.int ?? sizeValue.string.flatMap({ Int($0) }), size > 0 else {
-                problems.append(Problem(.error, at("\(field("blockDeviceMappings"))[\(index)].\(field("ebs")).\(field("volumeSize"))"), "expected a size in GiB, found \(sizeValue.typeName)", at: sizeValue))
+                problems.append(
+                    Problem(
+                        .error, at("\(field("blockDeviceMappings"))[\(index)].\(field("ebs")).\(field("volumeSize"))"),
+                        "expected a size in GiB, found \(sizeValue.typeName)", at: sizeValue))
                 continue
             }
             let (sum, overflow) = total.addingReportingOverflow(size)
@@ -82,7 +92,8 @@ public struct ImageSize: Sendable, Equatable {
             total = sum
             sized = true
         }
-        return Reading(size: sized ? ImageSize(gib: total, source: .recipe(path: at(field("blockDeviceMappings")))) : nil,
-                       unsizedDevices: unsized, problems: problems)
+        return Reading(
+            size: sized ? ImageSize(gib: total, source: .recipe(path: at(field("blockDeviceMappings")))) : nil,
+            unsizedDevices: unsized, problems: problems)
     }
 }

@@ -127,7 +127,8 @@ public struct PriceTable: Sendable, Equatable {
                     var prices = table.regions[region]
                     for (field, number) in fieldMembers {
                         guard case let .number(digits) = number.kind, let price = Double(digits), price >= 0, price.isFinite else {
-                            problems.append(Problem(.error, "\(path).\(field)", "expected a price in USD (a number >= 0), found \(number.typeName)", at: number))
+                            problems.append(
+                                Problem(.error, "\(path).\(field)", "expected a price in USD (a number >= 0), found \(number.typeName)", at: number))
                             continue
                         }
                         var current = prices ?? RegionPrices(snapshotGBMonth: .nan, interRegionTransferGB: .nan, s3StandardGBMonth: .nan)
@@ -136,7 +137,10 @@ public struct PriceTable: Sendable, Equatable {
                         case "interRegionTransferGB": current.interRegionTransferGB = price
                         case "s3StandardGBMonth": current.s3StandardGBMonth = price
                         default:
-                            problems.append(Problem(.error, "\(path).\(field)", "unknown price; expected snapshotGBMonth, interRegionTransferGB or s3StandardGBMonth", at: number))
+                            problems.append(
+                                Problem(
+                                    .error, "\(path).\(field)", "unknown price; expected snapshotGBMonth, interRegionTransferGB or s3StandardGBMonth",
+                                    at: number))
                             continue
                         }
                         current.note = nil
@@ -144,7 +148,10 @@ public struct PriceTable: Sendable, Equatable {
                     }
                     if let prices {
                         if prices.snapshotGBMonth.isNaN || prices.interRegionTransferGB.isNaN || prices.s3StandardGBMonth.isNaN {
-                            problems.append(Problem(.error, path, "\(region) is not in the bundled table: give snapshotGBMonth, interRegionTransferGB and s3StandardGBMonth", at: fields))
+                            problems.append(
+                                Problem(
+                                    .error, path, "\(region) is not in the bundled table: give snapshotGBMonth, interRegionTransferGB and s3StandardGBMonth",
+                                    at: fields))
                         } else {
                             table.regions[region] = prices
                         }

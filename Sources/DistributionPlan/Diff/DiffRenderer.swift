@@ -90,7 +90,8 @@ public enum DiffRenderer {
         let oldTitle = diff.oldName.map { "\"\(show($0))\"" } ?? "(unnamed)"
         let newTitle = diff.newName.map { "\"\(show($0))\"" } ?? "(unnamed)"
         out += "Plan diff for " + (oldTitle == newTitle ? newTitle : "\(oldTitle) -> \(newTitle)") + "\n"
-        out += "old plan: \(diff.oldTaskCount) \(diff.oldTaskCount == 1 ? "task" : "tasks"), new plan: \(diff.newTaskCount) \(diff.newTaskCount == 1 ? "task" : "tasks")\n"
+        out +=
+            "old plan: \(diff.oldTaskCount) \(diff.oldTaskCount == 1 ? "task" : "tasks"), new plan: \(diff.newTaskCount) \(diff.newTaskCount == 1 ? "task" : "tasks")\n"
 
         if !diff.context.isEmpty {
             out += "\n" + paint("Context", .bold) + "\n"
@@ -184,21 +185,34 @@ public enum DiffRenderer {
             .init("old", side(diff.oldName, diff.oldTaskCount)),
             .init("new", side(diff.newName, diff.newTaskCount)),
             .init("hasChanges", .bool(diff.hasChanges)),
-            .init("totals", .object([
-                .init("add", .int(diff.totals.toAdd)), .init("change", .int(diff.totals.toChange)),
-                .init("remove", .int(diff.totals.toRemove)), .init("moved", .int(diff.totals.moved)),
-            ])),
-            .init("context", .list(diff.context.map { change in
-                .object([.init("field", .string(change.field)), .init("old", optional(change.old)), .init("new", optional(change.new))])
-            })),
+            .init(
+                "totals",
+                .object([
+                    .init("add", .int(diff.totals.toAdd)), .init("change", .int(diff.totals.toChange)),
+                    .init("remove", .int(diff.totals.toRemove)), .init("moved", .int(diff.totals.moved)),
+                ])),
+            .init(
+                "context",
+                .list(
+                    diff.context.map { change in
+                        .object([.init("field", .string(change.field)), .init("old", optional(change.old)), .init("new", optional(change.new))])
+                    })),
             .init("tasks", .list([])),
-            .init("prerequisites", .list(diff.prerequisites.map { item in
-                .object([.init("action", .string(item.action.rawValue)), .init("account", .string(item.account)),
-                         .init("regions", .list(item.regions.map(PlanValue.string))), .init("requirement", .string(item.requirement))])
-            })),
-            .init("assumptions", .list(diff.assumptions.map { item in
-                .object([.init("action", .string(item.action.rawValue)), .init("text", .string(item.text))])
-            })),
+            .init(
+                "prerequisites",
+                .list(
+                    diff.prerequisites.map { item in
+                        .object([
+                            .init("action", .string(item.action.rawValue)), .init("account", .string(item.account)),
+                            .init("regions", .list(item.regions.map(PlanValue.string))), .init("requirement", .string(item.requirement)),
+                        ])
+                    })),
+            .init(
+                "assumptions",
+                .list(
+                    diff.assumptions.map { item in
+                        .object([.init("action", .string(item.action.rawValue)), .init("text", .string(item.text))])
+                    })),
         ]
         if let cost = diff.cost { members.append(.init("cost", CostRenderer.deltaJSON(cost))) }
         // Written member by member, the tasks one at a time: a diff of two fleet plans holds
@@ -238,15 +252,20 @@ public enum DiffRenderer {
         case .added, .removed:
             members.append(.init("parameters", .object(task.parameters)))
         case .changed, .moved:
-            members.append(.init("changes", .list(task.changes.map { change in
-                var fields: [PlanValue.Member] = [.init("path", .string(change.path)), .init("action", .string(change.action.rawValue)),
-                                                  .init("topic", .string(change.topic.rawValue))]
-                if let old = change.old { fields.append(.init("old", old)) }
-                if let new = change.new { fields.append(.init("new", new)) }
-                return .object(fields)
-            })))
+            members.append(
+                .init(
+                    "changes",
+                    .list(
+                        task.changes.map { change in
+                            var fields: [PlanValue.Member] = [
+                                .init("path", .string(change.path)), .init("action", .string(change.action.rawValue)),
+                                .init("topic", .string(change.topic.rawValue)),
+                            ]
+                            if let old = change.old { fields.append(.init("old", old)) }
+                            if let new = change.new { fields.append(.init("new", new)) }
+                            return .object(fields)
+                        })))
         }
         return .object(members)
     }
 }
-

@@ -170,34 +170,42 @@ public struct PlanDiff: Sendable {
         let idMap = matcher.renamed
         for (newIndex, task) in new.tasks.enumerated() {
             guard let oldIndex = matcher.oldFor[newIndex] else {
-                tasks.append(TaskChange(action: .added, id: task.id, kind: task.kind, region: task.region,
-                                        account: new.display(account: task.account), summary: task.summary,
-                                        assumeRole: task.assumeRole, parameters: task.parameters, changes: []))
+                tasks.append(
+                    TaskChange(
+                        action: .added, id: task.id, kind: task.kind, region: task.region,
+                        account: new.display(account: task.account), summary: task.summary,
+                        assumeRole: task.assumeRole, parameters: task.parameters, changes: []))
                 totals.toAdd += 1
                 continue
             }
             let before = old.tasks[oldIndex]
-            let changes = FieldComparison.changes(old: before, new: task, idMap: idMap,
-                                                  oldAccount: old.display(account: before.account),
-                                                  newAccount: new.display(account: task.account))
+            let changes = FieldComparison.changes(
+                old: before, new: task, idMap: idMap,
+                oldAccount: old.display(account: before.account),
+                newAccount: new.display(account: task.account))
             let moved = before.id != task.id
             guard moved || !changes.isEmpty else { continue }
             if changes.isEmpty { totals.moved += 1 } else { totals.toChange += 1 }
-            tasks.append(TaskChange(action: moved ? .moved : .changed, id: task.id, previousID: moved ? before.id : nil,
-                                    kind: task.kind, region: task.region, account: new.display(account: task.account),
-                                    previousAccount: before.account == task.account ? nil : old.display(account: before.account),
-                                    summary: task.summary, assumeRole: task.assumeRole, parameters: [], changes: changes))
+            tasks.append(
+                TaskChange(
+                    action: moved ? .moved : .changed, id: task.id, previousID: moved ? before.id : nil,
+                    kind: task.kind, region: task.region, account: new.display(account: task.account),
+                    previousAccount: before.account == task.account ? nil : old.display(account: before.account),
+                    summary: task.summary, assumeRole: task.assumeRole, parameters: [], changes: changes))
         }
         for (oldIndex, task) in old.tasks.enumerated() where !matcher.oldMatched[oldIndex] {
-            tasks.append(TaskChange(action: .removed, id: task.id, kind: task.kind, region: task.region,
-                                    account: old.display(account: task.account), summary: task.summary,
-                                    assumeRole: task.assumeRole, parameters: task.parameters, changes: []))
+            tasks.append(
+                TaskChange(
+                    action: .removed, id: task.id, kind: task.kind, region: task.region,
+                    account: old.display(account: task.account), summary: task.summary,
+                    assumeRole: task.assumeRole, parameters: task.parameters, changes: []))
             totals.toRemove += 1
         }
-        return PlanDiff(oldName: old.configurationName, newName: new.configurationName,
-                        context: contextChanges(old, new), tasks: tasks,
-                        prerequisites: prerequisiteChanges(old, new), assumptions: assumptionChanges(old, new),
-                        totals: totals, cost: nil, oldTaskCount: old.tasks.count, newTaskCount: new.tasks.count)
+        return PlanDiff(
+            oldName: old.configurationName, newName: new.configurationName,
+            context: contextChanges(old, new), tasks: tasks,
+            prerequisites: prerequisiteChanges(old, new), assumptions: assumptionChanges(old, new),
+            totals: totals, cost: nil, oldTaskCount: old.tasks.count, newTaskCount: new.tasks.count)
     }
 
     static func contextChanges(_ old: Plan, _ new: Plan) -> [ContextChange] {
@@ -234,7 +242,8 @@ public struct PlanDiff: Sendable {
             let after = Set(newByKey[key(item)]?.regions ?? [])
             let removed = item.regions.filter { !after.contains($0) }
             if !removed.isEmpty {
-                changes.append(PrerequisiteChange(action: .removed, account: old.display(account: item.account), regions: removed, requirement: item.requirement))
+                changes.append(
+                    PrerequisiteChange(action: .removed, account: old.display(account: item.account), regions: removed, requirement: item.requirement))
             }
         }
         return changes
@@ -322,7 +331,8 @@ struct TaskMatcher {
         guard !leftOld.isEmpty else { return }
         for index in new.indices where oldFor[index] == nil {
             guard let candidates = leftOld[Group(kind: new[index].kind, region: new[index].region)] else { continue }
-            let found = candidates.first { !oldMatched[$0] && Self.sameTask(old[$0], new[index]) }
+            let found =
+                candidates.first { !oldMatched[$0] && Self.sameTask(old[$0], new[index]) }
                 ?? candidates.first { !oldMatched[$0] && Self.sameTaskRenamed(old[$0], new[index]) }
             if let found { pair(found, index) }
         }
@@ -370,7 +380,8 @@ enum FieldComparison {
 
     static func changes(old: PlanTask, new: PlanTask, idMap: [String: String], oldAccount: String, newAccount: String) -> [Change] {
         if idMap.isEmpty, oldAccount == newAccount, old.assumeRole == new.assumeRole, old.dependsOn == new.dependsOn,
-           sameParameters(old.parameters, new.parameters) {
+            sameParameters(old.parameters, new.parameters)
+        {
             return []
         }
         var changes: [Change] = []
@@ -396,8 +407,10 @@ enum FieldComparison {
         }
         if old.assumeRole != new.assumeRole {
             let action: Change.Action = old.assumeRole == nil ? .added : new.assumeRole == nil ? .removed : .changed
-            changes.append(Change(path: "assumeRole", action: action, topic: .role,
-                                  old: old.assumeRole.map(PlanValue.string), new: new.assumeRole.map(PlanValue.string)))
+            changes.append(
+                Change(
+                    path: "assumeRole", action: action, topic: .role,
+                    old: old.assumeRole.map(PlanValue.string), new: new.assumeRole.map(PlanValue.string)))
         }
         return changes
     }

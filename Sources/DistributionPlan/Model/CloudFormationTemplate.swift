@@ -47,11 +47,12 @@ enum CloudFormationTemplate {
         var translated = value
         switch (shape, value.kind) {
         case let (.structure(_, members, _), .object(fields)):
-            translated.kind = .object(fields.compactMap { key, field in
-                members.first { FieldNaming.cloudFormation.name($0.name) == key }.map { member in
-                    (member.name, apiSpelling(of: field, member.shape))
-                }
-            })
+            translated.kind = .object(
+                fields.compactMap { key, field in
+                    members.first { FieldNaming.cloudFormation.name($0.name) == key }.map { member in
+                        (member.name, apiSpelling(of: field, member.shape))
+                    }
+                })
         case let (.list(item, _, _), .array(items)):
             translated.kind = .array(items.map { apiSpelling(of: $0, item) })
         case let (.map(valueShape, _, _, _, _), .object(fields)):

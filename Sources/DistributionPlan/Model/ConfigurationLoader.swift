@@ -55,8 +55,9 @@ public enum ConfigurationLoader {
             return Result(form: nil, configuration: nil, problems: [error])
         }
         guard let members = document.members else {
-            return Result(form: nil, configuration: nil,
-                          problems: [Problem(.error, "", "expected an object at the top, found \(document.typeName)", at: document)])
+            return Result(
+                form: nil, configuration: nil,
+                problems: [Problem(.error, "", "expected an object at the top, found \(document.typeName)", at: document)])
         }
         let keys = Set(members.map(\.key))
         if keys.contains("Resources") || keys.contains("AWSTemplateFormatVersion") {
@@ -82,7 +83,10 @@ public enum ConfigurationLoader {
                         stated.buildVersion = Stated(value: build, path: "image.arn", at: arnValue)
                     }
                 } else {
-                    problems.append(Problem(.error, "image.arn", "\"\(text)\" is not an Image Builder image ARN (arn:PARTITION:imagebuilder:REGION:ACCOUNT:image/NAME/VERSION/BUILD)", at: arnValue))
+                    problems.append(
+                        Problem(
+                            .error, "image.arn",
+                            "\"\(text)\" is not an Image Builder image ARN (arn:PARTITION:imagebuilder:REGION:ACCOUNT:image/NAME/VERSION/BUILD)", at: arnValue))
                 }
             }
             if let nameValue = image["name"], let name = nameValue.string {
@@ -127,7 +131,8 @@ public enum ConfigurationLoader {
             }
             chosen = match
         } else if resources.count > 1 {
-            return failure(Problem(.error, "Resources", "the template has \(resources.count) distribution configurations (\(names)); choose one with --resource"))
+            return failure(
+                Problem(.error, "Resources", "the template has \(resources.count) distribution configurations (\(names)); choose one with --resource"))
         } else {
             chosen = resources[0]
         }
@@ -138,11 +143,15 @@ public enum ConfigurationLoader {
         for component in chosen.path.split(separator: ".") { base = base.member(String(component)) }
         validator.check(chosen.properties, shape, base)
         if let condition = chosen.condition {
-            validator.appendProblem(Problem(.warning, "Resources.\(chosen.logicalID).Condition",
-                                            "the resource exists only when condition \(condition) holds; planned as if it does"))
+            validator.appendProblem(
+                Problem(
+                    .warning, "Resources.\(chosen.logicalID).Condition",
+                    "the resource exists only when condition \(condition) holds; planned as if it does"))
         }
         let properties = CloudFormationTemplate.apiSpelling(of: chosen.properties, shape)
-        let configuration = properties.members == nil ? nil
+        let configuration =
+            properties.members == nil
+            ? nil
             : DistributionConfiguration(properties, path: chosen.path, naming: .cloudFormation)
         return Result(form: .cloudFormation, configuration: configuration, problems: validator.problems.sorted())
     }
@@ -159,14 +168,21 @@ public enum ConfigurationLoader {
             // "You can't set this property when you create or update").
             for field in ["arn", "timeoutMinutes", "dateCreated", "dateUpdated"] {
                 if let member = value[field] {
-                    validator.appendProblem(Problem(.error, at(field), "is written by the service in get-distribution-configuration's answer; a create or update request cannot set it", at: member))
+                    validator.appendProblem(
+                        Problem(
+                            .error, at(field), "is written by the service in get-distribution-configuration's answer; a create or update request cannot set it",
+                            at: member))
                 }
             }
             if value["distributionConfigurationArn"] != nil {
                 // UpdateDistributionConfigurationRequest has neither member (API model 2019-12-02).
                 for field in ["name", "tags"] {
                     if let member = value[field] {
-                        validator.appendProblem(Problem(.error, at(field), "the update form (distributionConfigurationArn) takes no '\(field)': a configuration's name and tags cannot be changed by an update", at: member))
+                        validator.appendProblem(
+                            Problem(
+                                .error, at(field),
+                                "the update form (distributionConfigurationArn) takes no '\(field)': a configuration's name and tags cannot be changed by an update",
+                                at: member))
                     }
                 }
             } else if value["name"] == nil {
@@ -178,13 +194,18 @@ public enum ConfigurationLoader {
             guard let arnValue = value[field], let text = arnValue.string else { continue }
             // arn:aws:imagebuilder:REGION:ACCOUNT:distribution-configuration/NAME
             if let arn = ARN(text), arn.service == "imagebuilder", arn.resource.hasPrefix("distribution-configuration/"),
-               DistributionPlanner.isAccountID(arn.account) {
+                DistributionPlanner.isAccountID(arn.account)
+            {
                 stated.ownerAccount = Stated(value: arn.account, path: at(field), at: arnValue)
                 // A configuration is a regional resource, used by pipelines of its own region:
                 // the image is built there (Image Builder user guide, "Region 1 is the source").
                 stated.sourceRegion = Stated(value: arn.region, path: at(field), at: arnValue)
             } else {
-                validator.appendProblem(Problem(.error, at(field), "\"\(text)\" is not a distribution configuration ARN (arn:PARTITION:imagebuilder:REGION:ACCOUNT:distribution-configuration/NAME)", at: arnValue))
+                validator.appendProblem(
+                    Problem(
+                        .error, at(field),
+                        "\"\(text)\" is not a distribution configuration ARN (arn:PARTITION:imagebuilder:REGION:ACCOUNT:distribution-configuration/NAME)",
+                        at: arnValue))
             }
         }
         let configuration = value.members == nil ? nil : DistributionConfiguration(value, path: path)

@@ -103,29 +103,33 @@ extension DistributionConfiguration {
                 licenseConfigurationArns: Self.strings(entry["licenseConfigurationArns"]),
                 launchTemplates: (entry["launchTemplateConfigurations"]?.array ?? []).compactMap { template in
                     template["launchTemplateId"]?.string.map {
-                        LaunchTemplate(launchTemplateId: $0, accountId: template["accountId"]?.string,
-                                       setDefaultVersion: template["setDefaultVersion"]?.bool)
+                        LaunchTemplate(
+                            launchTemplateId: $0, accountId: template["accountId"]?.string,
+                            setDefaultVersion: template["setDefaultVersion"]?.bool)
                     }
                 },
                 s3Export: entry["s3ExportConfiguration"].flatMap { export in
                     guard let role = export["roleName"]?.string, let format = export["diskImageFormat"]?.string,
-                          let bucket = export["s3Bucket"]?.string else { return nil }
+                        let bucket = export["s3Bucket"]?.string
+                    else { return nil }
                     return S3Export(roleName: role, diskImageFormat: format, s3Bucket: bucket, s3Prefix: export["s3Prefix"]?.string)
                 },
                 fastLaunch: (entry["fastLaunchConfigurations"]?.array ?? []).compactMap { fast in
                     guard let enabled = fast["enabled"]?.bool else { return nil }
-                    return FastLaunch(enabled: enabled,
-                                      targetResourceCount: fast["snapshotConfiguration"]?["targetResourceCount"]?.int,
-                                      maxParallelLaunches: fast["maxParallelLaunches"]?.int,
-                                      launchTemplateId: fast["launchTemplate"]?["launchTemplateId"]?.string,
-                                      launchTemplateName: fast["launchTemplate"]?["launchTemplateName"]?.string,
-                                      launchTemplateVersion: fast["launchTemplate"]?["launchTemplateVersion"]?.string,
-                                      accountId: fast["accountId"]?.string)
+                    return FastLaunch(
+                        enabled: enabled,
+                        targetResourceCount: fast["snapshotConfiguration"]?["targetResourceCount"]?.int,
+                        maxParallelLaunches: fast["maxParallelLaunches"]?.int,
+                        launchTemplateId: fast["launchTemplate"]?["launchTemplateId"]?.string,
+                        launchTemplateName: fast["launchTemplate"]?["launchTemplateName"]?.string,
+                        launchTemplateVersion: fast["launchTemplate"]?["launchTemplateVersion"]?.string,
+                        accountId: fast["accountId"]?.string)
                 },
                 ssmParameters: (entry["ssmParameterConfigurations"]?.array ?? []).compactMap { parameter in
                     parameter["parameterName"]?.string.map {
-                        SSMParameter(parameterName: $0, amiAccountId: parameter["amiAccountId"]?.string,
-                                     dataType: parameter["dataType"]?.string)
+                        SSMParameter(
+                            parameterName: $0, amiAccountId: parameter["amiAccountId"]?.string,
+                            dataType: parameter["dataType"]?.string)
                     }
                 },
                 path: "\(distributionsPath)[\(index)]",
@@ -143,18 +147,21 @@ extension DistributionConfiguration {
 
     private static func ami(_ value: ConfigValue) -> AMIDistribution? {
         let permission = value["launchPermission"].map {
-            LaunchPermission(userIds: strings($0["userIds"]), userGroups: strings($0["userGroups"]),
-                             organizationArns: strings($0["organizationArns"]),
-                             organizationalUnitArns: strings($0["organizationalUnitArns"]))
+            LaunchPermission(
+                userIds: strings($0["userIds"]), userGroups: strings($0["userGroups"]),
+                organizationArns: strings($0["organizationArns"]),
+                organizationalUnitArns: strings($0["organizationalUnitArns"]))
         }
-        return AMIDistribution(name: value["name"]?.string, description: value["description"]?.string,
-                               targetAccountIds: strings(value["targetAccountIds"]), amiTags: tags(value["amiTags"]),
-                               kmsKeyId: value["kmsKeyId"]?.string, launchPermission: permission)
+        return AMIDistribution(
+            name: value["name"]?.string, description: value["description"]?.string,
+            targetAccountIds: strings(value["targetAccountIds"]), amiTags: tags(value["amiTags"]),
+            kmsKeyId: value["kmsKeyId"]?.string, launchPermission: permission)
     }
 
     private static func container(_ value: ConfigValue) -> ContainerDistribution? {
         guard let repository = value["targetRepository"], let name = repository["repositoryName"]?.string else { return nil }
-        return ContainerDistribution(description: value["description"]?.string, containerTags: strings(value["containerTags"]),
-                                     repositoryName: name, service: repository["service"]?.string ?? "ECR")
+        return ContainerDistribution(
+            description: value["description"]?.string, containerTags: strings(value["containerTags"]),
+            repositoryName: name, service: repository["service"]?.string ?? "ECR")
     }
 }

@@ -25,9 +25,11 @@ public struct PlanContext: Sendable, Equatable {
     /// The build date used when neither the command line nor the document gives one.
     public var fallbackBuildDate: String
 
-    public init(sourceRegion: String? = nil, ownerAccount: String? = nil, platform: Platform? = nil,
-                buildDate: String? = nil, buildVersion: Int? = nil, recipeName: String? = nil,
-                fallbackBuildDate: String = "2026-01-01T00-00-00Z") {
+    public init(
+        sourceRegion: String? = nil, ownerAccount: String? = nil, platform: Platform? = nil,
+        buildDate: String? = nil, buildVersion: Int? = nil, recipeName: String? = nil,
+        fallbackBuildDate: String = "2026-01-01T00-00-00Z"
+    ) {
         self.sourceRegion = sourceRegion
         self.ownerAccount = ownerAccount
         self.platform = platform
@@ -61,7 +63,8 @@ public struct Partition: Sendable, Equatable {
         func letters(_ part: Substring) -> Bool { !part.isEmpty && part.utf8.allSatisfy { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") } }
         func digits(_ part: Substring) -> Bool { !part.isEmpty && part.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
         guard text.utf8.count <= 64, parts.count == 3 || parts.count == 4, parts[0].utf8.count == 2, letters(parts[0]),
-              digits(parts[parts.count - 1]), letters(parts[parts.count - 2]) else { return false }
+            digits(parts[parts.count - 1]), letters(parts[parts.count - 2])
+        else { return false }
         // The optional second part: `gov`, `iso` or `iso` and one letter.
         guard parts.count == 4 else { return true }
         let middle = parts[1]

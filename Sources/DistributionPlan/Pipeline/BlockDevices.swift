@@ -68,7 +68,9 @@ public enum BlockDeviceRules {
                 // mapping, so the mapping can say nothing else about the device.
                 if noDevice.string != "" { error(field("noDevice"), "must be an empty string: it removes the device from the parent image", noDevice) }
                 if let ebs = mapping[field("ebs")] { error(field("ebs"), "a mapping with noDevice removes the device; it cannot also configure ebs", ebs) }
-                if let virtual = mapping[field("virtualName")] { error(field("virtualName"), "a mapping with noDevice removes the device; it cannot also name an instance store", virtual) }
+                if let virtual = mapping[field("virtualName")] {
+                    error(field("virtualName"), "a mapping with noDevice removes the device; it cannot also name an instance store", virtual)
+                }
                 continue
             }
             guard let ebs = mapping[field("ebs")] else { continue }
@@ -90,7 +92,9 @@ public enum BlockDeviceRules {
                 error("\(ebsPath).\(field("volumeSize"))", "\(size.0) GiB is outside 1-16000 (Image Builder API)", size.1)
             }
             if let throughput, type != "gp3" {
-                error("\(ebsPath).\(field("throughput"))", "throughput can be set for gp3 volumes only\(type.map { ", not \($0)" } ?? " (give volumeType gp3)")", throughput.1)
+                error(
+                    "\(ebsPath).\(field("throughput"))", "throughput can be set for gp3 volumes only\(type.map { ", not \($0)" } ?? " (give volumeType gp3)")",
+                    throughput.1)
             }
             guard let type else { continue }
             guard let limits = limits[type] else {
@@ -105,7 +109,10 @@ public enum BlockDeviceRules {
                     if !range.contains(iops.0) {
                         error("\(ebsPath).\(field("iops"))", "\(type) iops are \(range.lowerBound)-\(range.upperBound), not \(iops.0)", iops.1)
                     } else if let perGiB = limits.iopsPerGiB, let size, iops.0 > perGiB * size.0 {
-                        error("\(ebsPath).\(field("iops"))", "\(iops.0) iops on \(size.0) GiB is more than \(perGiB) per GiB (\(type)): at most \(perGiB * size.0), or a volume of at least \((iops.0 + perGiB - 1) / perGiB) GiB", iops.1)
+                        error(
+                            "\(ebsPath).\(field("iops"))",
+                            "\(iops.0) iops on \(size.0) GiB is more than \(perGiB) per GiB (\(type)): at most \(perGiB * size.0), or a volume of at least \((iops.0 + perGiB - 1) / perGiB) GiB",
+                            iops.1)
                     }
                 } else {
                     error("\(ebsPath).\(field("iops"))", "iops cannot be provisioned for \(type) volumes", iops.1)
@@ -115,12 +122,17 @@ public enum BlockDeviceRules {
             }
             if type == "gp3", let throughput {
                 if !gp3Throughput.contains(throughput.0) {
-                    error("\(ebsPath).\(field("throughput"))", "gp3 throughput is \(gp3Throughput.lowerBound)-\(gp3Throughput.upperBound) MiB/s, not \(throughput.0)", throughput.1)
+                    error(
+                        "\(ebsPath).\(field("throughput"))",
+                        "gp3 throughput is \(gp3Throughput.lowerBound)-\(gp3Throughput.upperBound) MiB/s, not \(throughput.0)", throughput.1)
                 } else {
                     // Without iops the volume has the gp3 baseline of 3,000.
                     let provisioned = iops?.0 ?? 3000
                     if throughput.0 * gp3IOPSPerMiBps > provisioned {
-                        error("\(ebsPath).\(field("throughput"))", "\(throughput.0) MiB/s needs at least \(throughput.0 * gp3IOPSPerMiBps) iops (gp3 allows 0.25 MiB/s per IOPS); the volume has \(provisioned)", throughput.1)
+                        error(
+                            "\(ebsPath).\(field("throughput"))",
+                            "\(throughput.0) MiB/s needs at least \(throughput.0 * gp3IOPSPerMiBps) iops (gp3 allows 0.25 MiB/s per IOPS); the volume has \(provisioned)",
+                            throughput.1)
                     }
                 }
             }

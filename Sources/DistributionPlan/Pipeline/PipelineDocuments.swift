@@ -60,16 +60,21 @@ public struct PipelineDocuments: Sendable {
     /// `--infrastructure`). A get-image response or a template may stand for several of them:
     /// pass it as any one, and the parts it carries are read from it. `distribution` and
     /// `platform` let the cross checks see the distribution: S3 export is refused for macOS.
-    public static func load(pipeline: String? = nil, recipe: String? = nil, infrastructure: String? = nil,
-                            distribution: DistributionConfiguration? = nil, platform: PlanContext.Platform? = nil) -> PipelineDocuments {
-        load([pipeline, recipe, infrastructure].compactMap { $0.map { NamedDocument(name: nil, text: $0) } },
-             distribution: distribution, platform: platform)
+    public static func load(
+        pipeline: String? = nil, recipe: String? = nil, infrastructure: String? = nil,
+        distribution: DistributionConfiguration? = nil, platform: PlanContext.Platform? = nil
+    ) -> PipelineDocuments {
+        load(
+            [pipeline, recipe, infrastructure].compactMap { $0.map { NamedDocument(name: nil, text: $0) } },
+            distribution: distribution, platform: platform)
     }
 
     /// Reads and checks `documents`, in any order, each a pipeline, recipe or infrastructure
     /// document, a get-image response or a template; problems of a named document name it.
-    public static func load(_ documents: [NamedDocument], distribution: DistributionConfiguration? = nil,
-                            platform: PlanContext.Platform? = nil) -> PipelineDocuments {
+    public static func load(
+        _ documents: [NamedDocument], distribution: DistributionConfiguration? = nil,
+        platform: PlanContext.Platform? = nil
+    ) -> PipelineDocuments {
         var result = PipelineDocuments(pipeline: nil, recipe: nil, infrastructure: nil, problems: [])
         for document in documents {
             let before = result.problems.count
@@ -91,11 +96,13 @@ public struct PipelineDocuments: Sendable {
     /// resources. A text search first, so a large configuration is not parsed twice for nothing.
     public static func carriesPipelineParts(_ text: String) -> Bool {
         if text.contains("AWS::ImageBuilder::ImagePipeline") || text.contains("AWS::ImageBuilder::ImageRecipe")
-            || text.contains("AWS::ImageBuilder::ContainerRecipe") || text.contains("AWS::ImageBuilder::InfrastructureConfiguration") {
+            || text.contains("AWS::ImageBuilder::ContainerRecipe") || text.contains("AWS::ImageBuilder::InfrastructureConfiguration")
+        {
             return true
         }
         guard text.contains("imageRecipe") || text.contains("containerRecipe") || text.contains("infrastructureConfiguration"),
-              let document = try? DocumentReader.parse(text), let image = document["image"] else { return false }
+            let document = try? DocumentReader.parse(text), let image = document["image"]
+        else { return false }
         return image["imageRecipe"] != nil || image["containerRecipe"] != nil || image["infrastructureConfiguration"] != nil
     }
 
@@ -104,7 +111,9 @@ public struct PipelineDocuments: Sendable {
         if let image = document["image"] {
             if let recipe = image["imageRecipe"] { readRecipe(recipe, kind: "image", path: "image.imageRecipe", naming: .api) }
             if let recipe = image["containerRecipe"] { readRecipe(recipe, kind: "container", path: "image.containerRecipe", naming: .api) }
-            if let infrastructure = image["infrastructureConfiguration"] { readInfrastructure(infrastructure, path: "image.infrastructureConfiguration", naming: .api) }
+            if let infrastructure = image["infrastructureConfiguration"] {
+                readInfrastructure(infrastructure, path: "image.infrastructureConfiguration", naming: .api)
+            }
             if pipeline == nil, let name = image["sourcePipelineName"]?.string {
                 pipeline = Pipeline(name: name, platform: image["platform"]?.string.flatMap(Platform.init(rawValue:)))
             }
@@ -128,17 +137,23 @@ public struct PipelineDocuments: Sendable {
                 }
             }
             if !found {
-                problems.append(Problem(.error, "Resources", "the template has no image pipeline, recipe or infrastructure configuration resource", at: document))
+                problems.append(
+                    Problem(.error, "Resources", "the template has no image pipeline, recipe or infrastructure configuration resource", at: document))
             }
             return
         }
-        problems.append(Problem(.error, "", "not a pipeline document: expected imagePipeline, imageRecipe, containerRecipe, infrastructureConfiguration, image (get-image) or a CloudFormation template", at: document))
+        problems.append(
+            Problem(
+                .error, "",
+                "not a pipeline document: expected imagePipeline, imageRecipe, containerRecipe, infrastructureConfiguration, image (get-image) or a CloudFormation template",
+                at: document))
     }
 
     static func platform(_ value: ConfigValue?, path: String, problems: inout [Problem]) -> Platform? {
         guard let value else { return nil }
         guard let text = value.string, let platform = Platform(rawValue: text) else {
-            problems.append(Problem(.error, path, "\(value.scalarText.map { "\"\($0)\"" } ?? value.typeName) is not one of \"Linux\", \"Windows\", \"macOS\"", at: value))
+            problems.append(
+                Problem(.error, path, "\(value.scalarText.map { "\"\($0)\"" } ?? value.typeName) is not one of \"Linux\", \"Windows\", \"macOS\"", at: value))
             return nil
         }
         return platform
@@ -147,19 +162,21 @@ public struct PipelineDocuments: Sendable {
     mutating func readPipeline(_ value: ConfigValue, path: String, naming: FieldNaming) {
         func field(_ name: String) -> String { naming.name(name) }
         func at(_ name: String) -> String { "\(path).\(field(name))" }
-        var result = Pipeline(name: value[field("name")]?.string,
-                              platform: Self.platform(value[field("platform")], path: at("platform"), problems: &problems),
-                              status: value[field("status")]?.string,
-                              imageRecipeArn: value[field("imageRecipeArn")]?.string,
-                              containerRecipeArn: value[field("containerRecipeArn")]?.string,
-                              infrastructureConfigurationArn: value[field("infrastructureConfigurationArn")]?.string,
-                              distributionConfigurationArn: value[field("distributionConfigurationArn")]?.string)
+        var result = Pipeline(
+            name: value[field("name")]?.string,
+            platform: Self.platform(value[field("platform")], path: at("platform"), problems: &problems),
+            status: value[field("status")]?.string,
+            imageRecipeArn: value[field("imageRecipeArn")]?.string,
+            containerRecipeArn: value[field("containerRecipeArn")]?.string,
+            infrastructureConfigurationArn: value[field("infrastructureConfigurationArn")]?.string,
+            distributionConfigurationArn: value[field("distributionConfigurationArn")]?.string)
         if let schedule = value[field("schedule")] {
             let schedulePath = at("schedule")
             if let expression = schedule[field("scheduleExpression")]?.string {
-                let parsed = Schedule.parse(expression, timezone: schedule[field("timezone")]?.string,
-                                            startCondition: schedule[field("pipelineExecutionStartCondition")]?.string,
-                                            path: schedulePath)
+                let parsed = Schedule.parse(
+                    expression, timezone: schedule[field("timezone")]?.string,
+                    startCondition: schedule[field("pipelineExecutionStartCondition")]?.string,
+                    path: schedulePath)
                 result.schedule = parsed.schedule
                 // The parser names API members; CloudFormation spells them in PascalCase.
                 problems += parsed.problems.map { problem in
@@ -177,11 +194,12 @@ public struct PipelineDocuments: Sendable {
     mutating func readRecipe(_ value: ConfigValue, kind: String, path: String, naming: FieldNaming) {
         func field(_ name: String) -> String { naming.name(name) }
         func at(_ name: String) -> String { "\(path).\(field(name))" }
-        var recipe = Recipe(kind: kind, name: value[field("name")]?.string, version: value[field("version")]?.string ?? value[field("semanticVersion")]?.string,
-                            platform: Self.platform(value[field("platform")] ?? value[field("platformOverride")], path: at("platform"), problems: &problems),
-                            parentImage: value[field("parentImage")]?.string,
-                            componentArns: (value[field("components")]?.array ?? []).compactMap { $0[field("componentArn")]?.string },
-                            size: nil)
+        var recipe = Recipe(
+            kind: kind, name: value[field("name")]?.string, version: value[field("version")]?.string ?? value[field("semanticVersion")]?.string,
+            platform: Self.platform(value[field("platform")] ?? value[field("platformOverride")], path: at("platform"), problems: &problems),
+            parentImage: value[field("parentImage")]?.string,
+            componentArns: (value[field("components")]?.array ?? []).compactMap { $0[field("componentArn")]?.string },
+            size: nil)
         // Image recipes list blockDeviceMappings; container recipes under instanceConfiguration.
         var mappingsPath = at("blockDeviceMappings")
         var mappings = value[field("blockDeviceMappings")]
@@ -192,7 +210,8 @@ public struct PipelineDocuments: Sendable {
         if let mappings {
             problems += BlockDeviceRules.check(mappings, path: mappingsPath, naming: naming)
             // The object holding the mappings: the recipe, or its instanceConfiguration.
-            let owner = value[field("blockDeviceMappings")] != nil ? (value, path) : (value[field("instanceConfiguration")] ?? value, at("instanceConfiguration"))
+            let owner =
+                value[field("blockDeviceMappings")] != nil ? (value, path) : (value[field("instanceConfiguration")] ?? value, at("instanceConfiguration"))
             recipe.size = ImageSize.sum(owner.0, path: owner.1, naming: naming).size
         }
         self.recipe = recipe
@@ -201,19 +220,23 @@ public struct PipelineDocuments: Sendable {
     mutating func readInfrastructure(_ value: ConfigValue, path: String, naming: FieldNaming) {
         func field(_ name: String) -> String { naming.name(name) }
         let placement = value[field("placement")]
-        infrastructure = Infrastructure(name: value[field("name")]?.string,
-                                        instanceTypes: (value[field("instanceTypes")]?.array ?? []).compactMap(\.string),
-                                        tenancy: placement?[field("tenancy")]?.string,
-                                        hostId: placement?[field("hostId")]?.string,
-                                        hostResourceGroupArn: placement?[field("hostResourceGroupArn")]?.string,
-                                        availabilityZone: placement?[field("availabilityZone")]?.string, path: path)
+        infrastructure = Infrastructure(
+            name: value[field("name")]?.string,
+            instanceTypes: (value[field("instanceTypes")]?.array ?? []).compactMap(\.string),
+            tenancy: placement?[field("tenancy")]?.string,
+            hostId: placement?[field("hostId")]?.string,
+            hostResourceGroupArn: placement?[field("hostResourceGroupArn")]?.string,
+            availabilityZone: placement?[field("availabilityZone")]?.string, path: path)
         guard let placement else { return }
         let at = "\(path).\(field("placement"))"
         // API model, Placement / TenancyType; the 2024-10-22 API change (seeds): "If you specify
         // the host ID, you must not specify the resource group ARN"; either "only applies if
         // tenancy is host".
         if let tenancy = placement[field("tenancy")], !["default", "dedicated", "host"].contains(tenancy.string ?? "") {
-            problems.append(Problem(.error, "\(at).\(field("tenancy"))", "\(tenancy.scalarText.map { "\"\($0)\"" } ?? tenancy.typeName) is not one of \"default\", \"dedicated\", \"host\"", at: tenancy))
+            problems.append(
+                Problem(
+                    .error, "\(at).\(field("tenancy"))",
+                    "\(tenancy.scalarText.map { "\"\($0)\"" } ?? tenancy.typeName) is not one of \"default\", \"dedicated\", \"host\"", at: tenancy))
         }
         let hostId = placement[field("hostId")], group = placement[field("hostResourceGroupArn")]
         if let hostId, group != nil {
@@ -221,7 +244,8 @@ public struct PipelineDocuments: Sendable {
         }
         for (name, value) in [("hostId", hostId), ("hostResourceGroupArn", group)] {
             if let value, placement[field("tenancy")]?.string != "host" {
-                problems.append(Problem(.error, "\(at).\(field(name))", "applies only to tenancy host (a Dedicated Host); set placement.tenancy to host", at: value))
+                problems.append(
+                    Problem(.error, "\(at).\(field(name))", "applies only to tenancy host (a Dedicated Host); set placement.tenancy to host", at: value))
             }
         }
     }
@@ -229,28 +253,51 @@ public struct PipelineDocuments: Sendable {
     /// The rules that span documents: macOS needs a Dedicated Host and a mac instance
     /// family; a recipe's platform must be the pipeline's; macOS images cannot be exported.
     mutating func crossCheck(distribution: DistributionConfiguration?, platform given: PlanContext.Platform?) {
-        let platform: Platform? = pipeline?.platform ?? recipe?.platform ?? given.map { given in
-            switch given { case .linux: .linux; case .windows: .windows; case .macos: .macOS }
-        }
+        let platform: Platform? =
+            pipeline?.platform ?? recipe?.platform
+            ?? given.map { given in
+                switch given {
+                case .linux: .linux;
+                case .windows: .windows;
+                case .macos: .macOS
+                }
+            }
         if let pipelinePlatform = pipeline?.platform, let recipe, let recipePlatform = recipe.platform, recipePlatform != pipelinePlatform {
-            problems.append(Problem(.error, "\(recipe.kind)Recipe.platform", "the \(recipe.kind) recipe is for \(recipePlatform.rawValue), the pipeline builds \(pipelinePlatform.rawValue): components and recipes must match the image's platform"))
+            problems.append(
+                Problem(
+                    .error, "\(recipe.kind)Recipe.platform",
+                    "the \(recipe.kind) recipe is for \(recipePlatform.rawValue), the pipeline builds \(pipelinePlatform.rawValue): components and recipes must match the image's platform"
+                ))
         }
         if let given, let recipePlatform = recipe?.platform, recipePlatform.rawValue.lowercased() != given.rawValue {
-            problems.append(Problem(.error, "\(recipe?.kind ?? "image")Recipe.platform", "the recipe is for \(recipePlatform.rawValue), but the image is \(given.rawValue)"))
+            problems.append(
+                Problem(.error, "\(recipe?.kind ?? "image")Recipe.platform", "the recipe is for \(recipePlatform.rawValue), but the image is \(given.rawValue)")
+            )
         }
         guard platform == .macOS else { return }
         // Image Builder user guide, macOS images (2024-10-22 API change: macOS platform and
         // placement): build instances of a mac family run on a Dedicated Host.
         if let infrastructure {
             if infrastructure.tenancy != "host" {
-                problems.append(Problem(.error, "\(infrastructure.path).placement.tenancy", "a macOS image is built on a Dedicated Host: set placement tenancy to host (found \(infrastructure.tenancy ?? "none"))"))
+                problems.append(
+                    Problem(
+                        .error, "\(infrastructure.path).placement.tenancy",
+                        "a macOS image is built on a Dedicated Host: set placement tenancy to host (found \(infrastructure.tenancy ?? "none"))"))
             }
             let other = infrastructure.instanceTypes.filter { !$0.hasPrefix("mac") }
             if infrastructure.instanceTypes.isEmpty || !other.isEmpty {
-                problems.append(Problem(.error, "\(infrastructure.path).instanceTypes", "a macOS image needs a mac instance family (mac1.metal, mac2.metal, ...)" + (other.isEmpty ? "; none is given" : "; not \(other.joined(separator: ", "))")))
+                problems.append(
+                    Problem(
+                        .error, "\(infrastructure.path).instanceTypes",
+                        "a macOS image needs a mac instance family (mac1.metal, mac2.metal, ...)"
+                            + (other.isEmpty ? "; none is given" : "; not \(other.joined(separator: ", "))")))
             }
         } else {
-            problems.append(Problem(.warning, "", "a macOS image needs an infrastructure configuration with placement tenancy host and a mac instance family; give --infrastructure to check it"))
+            problems.append(
+                Problem(
+                    .warning, "",
+                    "a macOS image needs an infrastructure configuration with placement tenancy host and a mac instance family; give --infrastructure to check it"
+                ))
         }
         // VM Import/Export exports no macOS image; fast launch is Windows-only (checked with
         // the distribution configuration's own rules).
@@ -276,7 +323,8 @@ public struct PipelineDocuments: Sendable {
             if let schedule = pipeline.schedule {
                 let starts = schedule.nextStarts(after: now, count: max(1, nextRuns))
                 let next = starts.map { "\($0.local) (\($0.utc))" }.joined(separator: ", ")
-                lines.append("schedule: \(schedule.expression) in \(schedule.timeZoneName), \(schedule.startCondition.rawValue); next: \(next.isEmpty ? "never" : next)")
+                lines.append(
+                    "schedule: \(schedule.expression) in \(schedule.timeZoneName), \(schedule.startCondition.rawValue); next: \(next.isEmpty ? "never" : next)")
             } else {
                 lines.append("schedule: none (started by hand)")
             }
@@ -290,7 +338,8 @@ public struct PipelineDocuments: Sendable {
         }
         if let platform = pipeline?.platform ?? recipe?.platform { lines.append("platform: \(platform.rawValue)") }
         if let infrastructure {
-            lines.append("instance types: " + (infrastructure.instanceTypes.isEmpty ? "(service default)" : infrastructure.instanceTypes.joined(separator: ", ")))
+            lines.append(
+                "instance types: " + (infrastructure.instanceTypes.isEmpty ? "(service default)" : infrastructure.instanceTypes.joined(separator: ", ")))
             var placement = "placement: tenancy \(infrastructure.tenancy ?? "default")"
             if let host = infrastructure.hostId { placement += ", host \(host)" }
             if let group = infrastructure.hostResourceGroupArn { placement += ", host resource group \(group)" }
@@ -324,12 +373,15 @@ extension PipelineDocuments {
             optional("status", pipeline.status, into: &members)
             if let schedule = pipeline.schedule {
                 let starts = schedule.nextStarts(after: now, count: max(1, nextRuns))
-                members.append(.init("schedule", .object([
-                    .init("expression", .string(schedule.expression)),
-                    .init("timezone", .string(schedule.timeZoneName)),
-                    .init("startCondition", .string(schedule.startCondition.rawValue)),
-                    .init("next", .list(starts.map { .object([.init("local", .string($0.local)), .init("utc", .string($0.utc))]) })),
-                ])))
+                members.append(
+                    .init(
+                        "schedule",
+                        .object([
+                            .init("expression", .string(schedule.expression)),
+                            .init("timezone", .string(schedule.timeZoneName)),
+                            .init("startCondition", .string(schedule.startCondition.rawValue)),
+                            .init("next", .list(starts.map { .object([.init("local", .string($0.local)), .init("utc", .string($0.utc))]) })),
+                        ])))
             }
         }
         optional("platform", (pipeline?.platform ?? recipe?.platform)?.rawValue, into: &members)

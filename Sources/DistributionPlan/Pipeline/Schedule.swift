@@ -48,8 +48,10 @@ public struct Schedule: Sendable, Equatable {
     /// Parses and checks a schedule. `timezone` nil means UTC (API reference: "If not specified
     /// this defaults to UTC"); `startCondition` nil means the service's default. Problems carry
     /// the JSON paths under `path` (`schedule.scheduleExpression`, ...).
-    public static func parse(_ expression: String, timezone: String? = nil, startCondition: String? = nil,
-                             path: String = "schedule") -> (schedule: Schedule?, problems: [Problem]) {
+    public static func parse(
+        _ expression: String, timezone: String? = nil, startCondition: String? = nil,
+        path: String = "schedule"
+    ) -> (schedule: Schedule?, problems: [Problem]) {
         var problems: [Problem] = []
         func at(_ field: String) -> String { path.isEmpty ? field : path + "." + field }
         var zone = TimeZone(identifier: "UTC")!
@@ -61,7 +63,8 @@ public struct Schedule: Sendable, Equatable {
             } else if let found = TimeZone(identifier: timezone) {
                 zone = found
             } else {
-                problems.append(Problem(.error, at("timezone"), "\"\(timezone)\" is not a time zone of the IANA database (like America/Los_Angeles or Etc/UTC)"))
+                problems.append(
+                    Problem(.error, at("timezone"), "\"\(timezone)\" is not a time zone of the IANA database (like America/Los_Angeles or Etc/UTC)"))
             }
         }
         var condition = StartCondition.expressionMatchAndDependencyUpdatesAvailable
@@ -69,7 +72,10 @@ public struct Schedule: Sendable, Equatable {
             if let known = StartCondition(rawValue: startCondition) {
                 condition = known
             } else {
-                problems.append(Problem(.error, at("pipelineExecutionStartCondition"), "\"\(startCondition)\" is not one of \(StartCondition.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))"))
+                problems.append(
+                    Problem(
+                        .error, at("pipelineExecutionStartCondition"),
+                        "\"\(startCondition)\" is not one of \(StartCondition.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))"))
             }
         }
         let fields: CronFields?
@@ -128,8 +134,9 @@ public struct Schedule: Sendable, Equatable {
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         let offset = zone.secondsFromGMT(for: date) / 60
         let sign = offset < 0 ? "-" : "+"
-        return String(format: "%04d-%02d-%02d %02d:%02d %@%02d:%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0,
-                      sign, abs(offset) / 60, abs(offset) % 60)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d %@%02d:%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0,
+            sign, abs(offset) / 60, abs(offset) % 60)
     }
 
     static func formatUTC(_ date: Date) -> String {
@@ -181,7 +188,8 @@ struct CronFields: Sendable, Equatable {
         }
         let parts = body.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 6, !parts.contains(where: \.isEmpty) else {
-            return .failure(CronError("expected six fields separated by single spaces (Minute Hour Day Month Day-of-week Year), found \(body.split(separator: " ").count)"))
+            return .failure(
+                CronError("expected six fields separated by single spaces (Minute Hour Day Month Day-of-week Year), found \(body.split(separator: " ").count)"))
         }
         do {
             let minutes = try values(parts[0], "minute", 0...59, names: nil)
@@ -280,7 +288,8 @@ struct CronFields: Sendable, Equatable {
     func matchesDay(year: Int, month: Int, day: Int, calendar: Calendar) -> Bool {
         guard years.contains(year), months.contains(month) else { return false }
         guard let first = calendar.date(from: DateComponents(year: year, month: month, day: 1)),
-              let length = calendar.range(of: .day, in: .month, for: first)?.count else { return false }
+            let length = calendar.range(of: .day, in: .month, for: first)?.count
+        else { return false }
         // Weekday of `day`: 1 = Sunday (Calendar's numbering is cron's).
         let firstWeekday = calendar.component(.weekday, from: first)
         func weekday(_ dayOfMonth: Int) -> Int { (firstWeekday - 1 + dayOfMonth - 1) % 7 + 1 }
@@ -296,8 +305,8 @@ struct CronFields: Sendable, Equatable {
                 guard target <= length else { return false }
                 var candidate = target
                 switch weekday(target) {
-                case 7: candidate = target == 1 ? 3 : target - 1 // Saturday: Friday, or Monday the 3rd
-                case 1: candidate = target == length ? target - 2 : target + 1 // Sunday: Monday, or Friday
+                case 7: candidate = target == 1 ? 3 : target - 1  // Saturday: Friday, or Monday the 3rd
+                case 1: candidate = target == length ? target - 2 : target + 1  // Sunday: Monday, or Friday
                 default: break
                 }
                 return day == candidate

@@ -9,10 +9,12 @@ extension PlanBuilder {
             .init("tags", .list(container.containerTags.map(PlanValue.string))),
         ]
         if let description = container.description { parameters.append(.init("description", .string(description))) }
-        tasks.append(PlanTask(id: "distribute-container:\(region)", kind: .distributeContainer, region: region, account: owner,
-                              parameters: parameters, dependsOn: [],
-                              summary: "push the container image to ECR \(container.repositoryName)"
-                                + (container.containerTags.isEmpty ? "" : " with tags \(container.containerTags.joined(separator: ", "))")))
+        tasks.append(
+            PlanTask(
+                id: "distribute-container:\(region)", kind: .distributeContainer, region: region, account: owner,
+                parameters: parameters, dependsOn: [],
+                summary: "push the container image to ECR \(container.repositoryName)"
+                    + (container.containerTags.isEmpty ? "" : " with tags \(container.containerTags.joined(separator: ", "))")))
         prerequisites.add(owner, region, "ECR repository \(container.repositoryName) exists")
     }
 }

@@ -58,9 +58,14 @@ extension PlanBuilder {
                 parameters.append(.init("KmsKeyId", .string(key)))
             }
             if let tags = ami?.amiTags, !tags.isEmpty {
-                parameters.append(.init("TagSpecifications", .list([.object([
-                    .init("ResourceType", .string("image")), .init("Tags", tagList(tags)),
-                ])])))
+                parameters.append(
+                    .init(
+                        "TagSpecifications",
+                        .list([
+                            .object([
+                                .init("ResourceType", .string("image")), .init("Tags", tagList(tags)),
+                            ])
+                        ])))
             }
             parameters.append(.init("ClientToken", .string(clientToken(id))))
             return parameters
@@ -71,21 +76,27 @@ extension PlanBuilder {
         if !isSource {
             let id = "copy-image:\(region)"
             ownerCopy = id
-            tasks.append(PlanTask(id: id, kind: .copyImage, region: region, account: owner, parameters: copyParameters(id), dependsOn: [],
-                                  summary: "copy the AMI from \(sourceRegion) as \"\(shownName)\"" + (ami?.kmsKeyId.map { ", encrypted with \($0)" } ?? "")))
+            tasks.append(
+                PlanTask(
+                    id: id, kind: .copyImage, region: region, account: owner, parameters: copyParameters(id), dependsOn: [],
+                    summary: "copy the AMI from \(sourceRegion) as \"\(shownName)\"" + (ami?.kmsKeyId.map { ", encrypted with \($0)" } ?? "")))
         }
         var accountCopies: [String: String] = [:]
         for account in targets {
             let id = "copy-image:\(region):\(account)"
             accountCopies[account] = id
-            tasks.append(PlanTask(id: id, kind: .copyImage, region: region, account: account, parameters: copyParameters(id),
-                                  dependsOn: ["share-build-image:\(account)"],
-                                  summary: "copy the AMI into account \(account) as \"\(shownName)\"" + (ami?.kmsKeyId.map { ", encrypted with \($0)" } ?? ""),
-                                  assumeRole: role(for: account)))
+            tasks.append(
+                PlanTask(
+                    id: id, kind: .copyImage, region: region, account: account, parameters: copyParameters(id),
+                    dependsOn: ["share-build-image:\(account)"],
+                    summary: "copy the AMI into account \(account) as \"\(shownName)\"" + (ami?.kmsKeyId.map { ", encrypted with \($0)" } ?? ""),
+                    assumeRole: role(for: account)))
             var requirement = "IAM role \(Planner.crossAccountRole) that Image Builder can assume from the owner account"
             if let key = ami?.kmsKeyId {
-                requirement += ", with an inline policy allowing kms:CreateGrant, kms:Decrypt, kms:DescribeKey, kms:Encrypt, kms:GenerateDataKey*, kms:ReEncrypt* on \(key)"
-                prerequisites.add(owner, region, "KMS key policy of \(key) lets account \(account) use the key (CreateGrant, Decrypt, ReEncrypt*, GenerateDataKey*)")
+                requirement +=
+                    ", with an inline policy allowing kms:CreateGrant, kms:Decrypt, kms:DescribeKey, kms:Encrypt, kms:GenerateDataKey*, kms:ReEncrypt* on \(key)"
+                prerequisites.add(
+                    owner, region, "KMS key policy of \(key) lets account \(account) use the key (CreateGrant, Decrypt, ReEncrypt*, GenerateDataKey*)")
             }
             prerequisites.add(account, region, requirement)
         }
@@ -94,7 +105,10 @@ extension PlanBuilder {
                 prerequisites.add(owner, region, "KMS key policy of \(key) lets account \(account) use the key (shared by launch permission)")
             }
             if let permission = ami?.launchPermission, !(permission.organizationArns + permission.organizationalUnitArns).isEmpty {
-                prerequisites.add(owner, region, "KMS key policy of \(key) lets the shared organizations' and OUs' accounts use the key (for example a kms:CreateGrant and kms:Decrypt statement with an aws:PrincipalOrgID or aws:PrincipalOrgPaths condition)")
+                prerequisites.add(
+                    owner, region,
+                    "KMS key policy of \(key) lets the shared organizations' and OUs' accounts use the key (for example a kms:CreateGrant and kms:Decrypt statement with an aws:PrincipalOrgID or aws:PrincipalOrgPaths condition)"
+                )
             }
         }
         return RegionStages(region: region, owner: owner, regionImage: regionImage, ownerCopy: ownerCopy, accountCopies: accountCopies)

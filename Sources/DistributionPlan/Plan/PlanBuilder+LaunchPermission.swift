@@ -14,22 +14,35 @@ extension PlanBuilder {
         if permission.userGroups.contains("all") { who.append("everyone (public)") }
         if !permission.organizationArns.isEmpty { who.append("organizations \(permission.organizationArns.joined(separator: ", "))") }
         if !permission.organizationalUnitArns.isEmpty { who.append("OUs \(permission.organizationalUnitArns.joined(separator: ", "))") }
-        return [PlanTask(id: "modify-image-attribute:\(stages.region)", kind: .modifyImageAttribute, region: stages.region, account: owner,
-                         parameters: [.init("ImageId", stages.regionImage), .init("Attribute", .string("launchPermission")),
-                                      .init("LaunchPermission", .object([.init("Add", .list(add))]))],
-                         dependsOn: stages.after(stages.ownerCopy), summary: "let \(who.joined(separator: "; ")) launch the AMI")]
+        return [
+            PlanTask(
+                id: "modify-image-attribute:\(stages.region)", kind: .modifyImageAttribute, region: stages.region, account: owner,
+                parameters: [
+                    .init("ImageId", stages.regionImage), .init("Attribute", .string("launchPermission")),
+                    .init("LaunchPermission", .object([.init("Add", .list(add))])),
+                ],
+                dependsOn: stages.after(stages.ownerCopy), summary: "let \(who.joined(separator: "; ")) launch the AMI")
+        ]
     }
 
     /// License Manager configurations associated with the region's AMI.
     func licenseTask(_ entry: DistributionConfiguration.Distribution, _ stages: RegionStages) -> [PlanTask] {
         guard !entry.licenseConfigurationArns.isEmpty else { return [] }
         let imageARN = PlanValue.joined([.string("arn:\(partition.name):ec2:\(stages.region)::image/"), stages.regionImage])
-        return [PlanTask(id: "associate-licenses:\(stages.region)", kind: .associateLicenses, region: stages.region, account: owner,
-                         parameters: [.init("ResourceArn", imageARN),
-                                      .init("AddLicenseSpecifications", .list(entry.licenseConfigurationArns.map {
-                                          .object([.init("LicenseConfigurationArn", .string($0))])
-                                      }))],
-                         dependsOn: stages.after(stages.ownerCopy),
-                         summary: "associate \(entry.licenseConfigurationArns.count) license configuration(s)")]
+        return [
+            PlanTask(
+                id: "associate-licenses:\(stages.region)", kind: .associateLicenses, region: stages.region, account: owner,
+                parameters: [
+                    .init("ResourceArn", imageARN),
+                    .init(
+                        "AddLicenseSpecifications",
+                        .list(
+                            entry.licenseConfigurationArns.map {
+                                .object([.init("LicenseConfigurationArn", .string($0))])
+                            })),
+                ],
+                dependsOn: stages.after(stages.ownerCopy),
+                summary: "associate \(entry.licenseConfigurationArns.count) license configuration(s)")
+        ]
     }
 }

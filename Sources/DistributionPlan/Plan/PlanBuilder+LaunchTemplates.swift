@@ -10,28 +10,40 @@ extension PlanBuilder {
             let account = template.accountId ?? owner
             let (templateImage, copy) = stages.image(for: account)
             let createID = "create-launch-template-version:\(region):\(template.launchTemplateId)"
-            templateTasks.append(PlanTask(id: createID, kind: .createLaunchTemplateVersion, region: region, account: account,
-                                          parameters: [.init("LaunchTemplateId", .string(template.launchTemplateId)),
-                                                       .init("SourceVersion", .string("$Latest")),
-                                                       .init("LaunchTemplateData", .object([.init("ImageId", templateImage)])),
-                                                       .init("ClientToken", .string(clientToken(createID)))],
-                                          dependsOn: stages.after(copy),
-                                          summary: "new version of \(template.launchTemplateId) launching the AMI", assumeRole: role(for: account)))
+            templateTasks.append(
+                PlanTask(
+                    id: createID, kind: .createLaunchTemplateVersion, region: region, account: account,
+                    parameters: [
+                        .init("LaunchTemplateId", .string(template.launchTemplateId)),
+                        .init("SourceVersion", .string("$Latest")),
+                        .init("LaunchTemplateData", .object([.init("ImageId", templateImage)])),
+                        .init("ClientToken", .string(clientToken(createID))),
+                    ],
+                    dependsOn: stages.after(copy),
+                    summary: "new version of \(template.launchTemplateId) launching the AMI", assumeRole: role(for: account)))
             if template.setDefaultVersion == nil {
                 // CloudFormation reference, LaunchTemplateConfiguration.SetDefaultVersion: "If you
                 // don't set a value, Image Builder treats it as true"; Terraform defaults it to true.
-                assume("setDefaultVersion is not given for \(template.launchTemplateId) in \(region): planned as true, as the CloudFormation reference says Image Builder treats it")
+                assume(
+                    "setDefaultVersion is not given for \(template.launchTemplateId) in \(region): planned as true, as the CloudFormation reference says Image Builder treats it"
+                )
             }
             if template.setDefaultVersion ?? true {
-                templateTasks.append(PlanTask(id: "set-default-launch-template-version:\(region):\(template.launchTemplateId)",
-                                              kind: .setDefaultLaunchTemplateVersion, region: region, account: account,
-                                              parameters: [.init("LaunchTemplateId", .string(template.launchTemplateId)),
-                                                           .init("DefaultVersion", .reference(.launchTemplateVersion(task: createID)))],
-                                              dependsOn: [createID], summary: "make that version the default of \(template.launchTemplateId)",
-                                              assumeRole: role(for: account)))
+                templateTasks.append(
+                    PlanTask(
+                        id: "set-default-launch-template-version:\(region):\(template.launchTemplateId)",
+                        kind: .setDefaultLaunchTemplateVersion, region: region, account: account,
+                        parameters: [
+                            .init("LaunchTemplateId", .string(template.launchTemplateId)),
+                            .init("DefaultVersion", .reference(.launchTemplateVersion(task: createID))),
+                        ],
+                        dependsOn: [createID], summary: "make that version the default of \(template.launchTemplateId)",
+                        assumeRole: role(for: account)))
             }
             if account != owner {
-                prerequisites.add(account, region, "launch template \(template.launchTemplateId) tagged CreatedBy: EC2 Image Builder, and IAM role \(Planner.crossAccountRole)")
+                prerequisites.add(
+                    account, region,
+                    "launch template \(template.launchTemplateId) tagged CreatedBy: EC2 Image Builder, and IAM role \(Planner.crossAccountRole)")
             }
         }
         return templateTasks

@@ -27,10 +27,11 @@ public enum Planner {
         let exports = configuration.distributions.compactMap { entry in
             entry.s3Export.map { PlannedExport(region: entry.region, export: $0) }
         }
-        return Plan(configurationName: configuration.name, context: context, sourceRegion: builder.sourceRegion,
-                    partition: builder.partition, id: builder.planID, buildImage: builder.buildImage, tasks: builder.tasks,
-                    exports: exports, prerequisites: builder.prerequisites.items, assumptions: builder.assumptions,
-                    warnings: warnings, totals: builder.totals())
+        return Plan(
+            configurationName: configuration.name, context: context, sourceRegion: builder.sourceRegion,
+            partition: builder.partition, id: builder.planID, buildImage: builder.buildImage, tasks: builder.tasks,
+            exports: exports, prerequisites: builder.prerequisites.items, assumptions: builder.assumptions,
+            warnings: warnings, totals: builder.totals())
     }
 
     /// A 64-bit FNV-1a digest in hex: stable across runs and machines (Swift's Hasher is
@@ -104,7 +105,9 @@ struct PlanBuilder {
             assume("no AMI name is configured for \(region): Image Builder names the AMI after the recipe and the build date, planned as \"\(recipe) \(date)\"")
             return .string("\(recipe) \(date)")
         }
-        assume("no AMI name is configured for \(region): Image Builder names the AMI after the recipe and the build date; the recipe name is unknown (give --recipe-name or a get-image response), so the plan shows {{recipe-name}} and the script asks for RECIPE_NAME")
+        assume(
+            "no AMI name is configured for \(region): Image Builder names the AMI after the recipe and the build date; the recipe name is unknown (give --recipe-name or a get-image response), so the plan shows {{recipe-name}} and the script asks for RECIPE_NAME"
+        )
         return .joined([.reference(.recipeName), .string(" \(date)")])
     }
 
@@ -121,17 +124,23 @@ struct PlanBuilder {
             buildImage = PlannedBuildImage(region: sourceRegion, name: amiName(sourceEntry), description: sourceEntry?.ami?.description)
         }
         if let key = sourceEntry?.ami?.kmsKeyId {
-            assume("kmsKeyId \(key) in the source region \(sourceRegion) encrypts only the copies made there for target accounts; the build AMI keeps the encryption its recipe gave it")
+            assume(
+                "kmsKeyId \(key) in the source region \(sourceRegion) encrypts only the copies made there for target accounts; the build AMI keeps the encryption its recipe gave it"
+            )
         }
         for entry in configuration.distributions {
             for tag in entry.ami?.amiTags ?? [] where tag.value.firstMatch(of: CrossFieldRules.anyVariable) != nil {
-                assume("amiTags \(tag.key) in \(entry.region) is applied as written, \"\(tag.value)\": Image Builder documents its {{ }} variables for AMI names, not for tags")
+                assume(
+                    "amiTags \(tag.key) in \(entry.region) is applied as written, \"\(tag.value)\": Image Builder documents its {{ }} variables for AMI names, not for tags"
+                )
             }
         }
         if let tags = sourceEntry?.ami?.amiTags, !tags.isEmpty {
-            tasks.append(PlanTask(id: "tag-build-image:\(sourceRegion)", kind: .tagBuildImage, region: sourceRegion, account: owner,
-                                  parameters: [.init("Resources", .list([Planner.buildImage])), .init("Tags", tagList(tags))],
-                                  dependsOn: [], summary: "tag the build AMI with \(tags.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))"))
+            tasks.append(
+                PlanTask(
+                    id: "tag-build-image:\(sourceRegion)", kind: .tagBuildImage, region: sourceRegion, account: owner,
+                    parameters: [.init("Resources", .list([Planner.buildImage])), .init("Tags", tagList(tags))],
+                    dependsOn: [], summary: "tag the build AMI with \(tags.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))"))
         }
         shareBuildImage()
         for entry in configuration.distributions {
@@ -154,15 +163,21 @@ struct PlanBuilder {
         }
         for account in accounts {
             let regions = regionsOf[account] ?? []
-            tasks.append(PlanTask(
-                id: "share-build-image:\(account)", kind: .shareBuildImage, region: sourceRegion, account: owner,
-                parameters: [.init("ImageId", Planner.buildImage),
-                             .init("LaunchPermission", .object([.init("Add", .list([.object([.init("UserId", .string(account))])]))])),
-                             .init("CreateVolumePermission", .object([.init("Add", .list([.object([.init("UserId", .string(account))])]))])),
-                             .init("ForCopiesIn", .list(regions.map(PlanValue.string)))],
-                dependsOn: [],
-                summary: "share the build AMI and its snapshots with account \(account), which copies it into \(regions.joined(separator: ", "))"))
-            prerequisites.add(owner, sourceRegion, "if the build AMI is encrypted, the key policy of its KMS key lets account \(account) use it (kms:Decrypt, kms:DescribeKey, kms:CreateGrant, kms:ReEncrypt*, kms:GenerateDataKey*): the copy in that account reads its snapshots")
+            tasks.append(
+                PlanTask(
+                    id: "share-build-image:\(account)", kind: .shareBuildImage, region: sourceRegion, account: owner,
+                    parameters: [
+                        .init("ImageId", Planner.buildImage),
+                        .init("LaunchPermission", .object([.init("Add", .list([.object([.init("UserId", .string(account))])]))])),
+                        .init("CreateVolumePermission", .object([.init("Add", .list([.object([.init("UserId", .string(account))])]))])),
+                        .init("ForCopiesIn", .list(regions.map(PlanValue.string))),
+                    ],
+                    dependsOn: [],
+                    summary: "share the build AMI and its snapshots with account \(account), which copies it into \(regions.joined(separator: ", "))"))
+            prerequisites.add(
+                owner, sourceRegion,
+                "if the build AMI is encrypted, the key policy of its KMS key lets account \(account) use it (kms:Decrypt, kms:DescribeKey, kms:CreateGrant, kms:ReEncrypt*, kms:GenerateDataKey*): the copy in that account reads its snapshots"
+            )
         }
     }
 

@@ -27,48 +27,62 @@ public enum JSONRenderer {
         for kind in TaskKind.allCases {
             if let count = plan.totals.byKind[kind] { byKind.append(.init(kind.rawValue, .int(count))) }
         }
-        let document = PlanValue.object([
-            .init("schemaVersion", .int(schemaVersion)),
-            .init("context", .object(context)),
-            .init("totals", .object([
-                .init("tasks", .int(plan.totals.tasks)),
-                .init("copyRegions", .int(plan.totals.copyRegions)),
-                .init("copyAccounts", .int(plan.totals.copyAccounts)),
-                .init("byKind", .object(byKind)),
-            ])),
-            .init("buildImage", plan.buildImage.map { image in
-                var members: [PlanValue.Member] = [.init("region", .string(image.region)), .init("name", image.name)]
-                if let description = image.description { members.append(.init("description", .string(description))) }
-                return .object(members)
-            } ?? .null),
-            .init("tasks", .list(plan.tasks.map { task in
-                var members: [PlanValue.Member] = [
-                    .init("id", .string(task.id)),
-                    .init("kind", .string(task.kind.rawValue)),
-                    .init("region", .string(task.region)),
-                    .init("account", .string(plan.display(account: task.account))),
-                    .init("apiCall", .string(task.kind.apiCall)),
-                ]
-                if let role = task.assumeRole { members.append(.init("assumeRole", .string(role))) }
-                members += [
-                    .init("parameters", .object(task.parameters)),
-                    .init("dependsOn", .list(task.dependsOn.map(PlanValue.string))),
-                    .init("summary", .string(task.summary)),
-                ]
-                return .object(members)
-            })),
-            .init("prerequisites", .list(plan.prerequisites.map { item in
-                .object([
-                    .init("account", .string(plan.display(account: item.account))),
-                    .init("regions", .list(item.regions.map(PlanValue.string))),
-                    .init("requirement", .string(item.requirement)),
-                ])
-            })),
-            .init("assumptions", .list(plan.assumptions.map(PlanValue.string))),
-            .init("warnings", .list(plan.warnings.map { warning in
-                .object([.init("path", .string(warning.path)), .init("message", .string(warning.message))])
-            })),
-        ] + extra)
+        let document = PlanValue.object(
+            [
+                .init("schemaVersion", .int(schemaVersion)),
+                .init("context", .object(context)),
+                .init(
+                    "totals",
+                    .object([
+                        .init("tasks", .int(plan.totals.tasks)),
+                        .init("copyRegions", .int(plan.totals.copyRegions)),
+                        .init("copyAccounts", .int(plan.totals.copyAccounts)),
+                        .init("byKind", .object(byKind)),
+                    ])),
+                .init(
+                    "buildImage",
+                    plan.buildImage.map { image in
+                        var members: [PlanValue.Member] = [.init("region", .string(image.region)), .init("name", image.name)]
+                        if let description = image.description { members.append(.init("description", .string(description))) }
+                        return .object(members)
+                    } ?? .null),
+                .init(
+                    "tasks",
+                    .list(
+                        plan.tasks.map { task in
+                            var members: [PlanValue.Member] = [
+                                .init("id", .string(task.id)),
+                                .init("kind", .string(task.kind.rawValue)),
+                                .init("region", .string(task.region)),
+                                .init("account", .string(plan.display(account: task.account))),
+                                .init("apiCall", .string(task.kind.apiCall)),
+                            ]
+                            if let role = task.assumeRole { members.append(.init("assumeRole", .string(role))) }
+                            members += [
+                                .init("parameters", .object(task.parameters)),
+                                .init("dependsOn", .list(task.dependsOn.map(PlanValue.string))),
+                                .init("summary", .string(task.summary)),
+                            ]
+                            return .object(members)
+                        })),
+                .init(
+                    "prerequisites",
+                    .list(
+                        plan.prerequisites.map { item in
+                            .object([
+                                .init("account", .string(plan.display(account: item.account))),
+                                .init("regions", .list(item.regions.map(PlanValue.string))),
+                                .init("requirement", .string(item.requirement)),
+                            ])
+                        })),
+                .init("assumptions", .list(plan.assumptions.map(PlanValue.string))),
+                .init(
+                    "warnings",
+                    .list(
+                        plan.warnings.map { warning in
+                            .object([.init("path", .string(warning.path)), .init("message", .string(warning.message))])
+                        })),
+            ] + extra)
         return document.jsonOutput.expandedEncoded()
     }
 

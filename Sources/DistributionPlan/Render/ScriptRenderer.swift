@@ -124,12 +124,14 @@ struct ShellWord {
         if segments.count == 1, case let .variable(name) = segments[0] { return "\"$\(name)\"" }
         guard !variables.isEmpty else {
             let text = segments.map { if case let .literal(text) = $0 { text } else { "" } }.joined()
-            let safe = !text.isEmpty && text.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-                default: "_./:=@,+-%".utf8.contains(byte)
+            let safe =
+                !text.isEmpty
+                && text.utf8.allSatisfy { byte in
+                    switch byte {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+                    default: "_./:=@,+-%".utf8.contains(byte)
+                    }
                 }
-            }
             if safe { return text }
             if text.unicodeScalars.contains(where: Self.needsEscape) { return Self.ansiCQuoted(text) }
             // Most quoted values (names with spaces, JSON) hold no quote: skip the search then.
@@ -217,12 +219,13 @@ private struct Script {
     /// `VERSION_eu_west_1_lt_0123...`, `EXPORT_ap_southeast_2`, `RECIPE_NAME`.
     static func variableName(_ reference: PlanReference) -> String {
         func name(_ text: String) -> String {
-            String(decoding: text.utf8.map { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): byte
-                default: UInt8(ascii: "_")
-                }
-            }, as: UTF8.self)
+            String(
+                decoding: text.utf8.map { byte in
+                    switch byte {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): byte
+                    default: UInt8(ascii: "_")
+                    }
+                }, as: UTF8.self)
         }
         switch reference {
         case .buildImage: return "BUILD_AMI"
@@ -246,7 +249,9 @@ private struct Script {
         let title = plan.configurationName.map { "\"\($0)\"" } ?? "an unnamed distribution configuration"
         line("#!/usr/bin/env bash")
         comment("Distribution plan for \(title), as AWS CLI commands; written by imgship plan, never run by it.")
-        comment("Source region \(plan.sourceRegion) (partition \(plan.partition.name)), platform \(plan.context.platform?.rawValue ?? "linux"), build \(plan.context.effectiveBuildDate) version \(plan.context.effectiveBuildVersion), plan \(plan.id).")
+        comment(
+            "Source region \(plan.sourceRegion) (partition \(plan.partition.name)), platform \(plan.context.platform?.rawValue ?? "linux"), build \(plan.context.effectiveBuildDate) version \(plan.context.effectiveBuildVersion), plan \(plan.id)."
+        )
         comment("\(TextRenderer.headline(plan.totals)).")
         for assumption in plan.assumptions { comment("assumption: \(assumption)") }
         comment("Review it, then run it with the owner account's credentials:")
@@ -351,7 +356,9 @@ private struct Script {
             line("# Launch permission on the build AMI and create-volume permission on its snapshots.")
             line("share_build_image() {")
             line("  local account=$1 snapshots snapshot")
-            line("  aws ec2 modify-image-attribute --region \(quoted(plan.sourceRegion)) --image-id \"$BUILD_AMI\" --launch-permission \"Add=[{UserId=${account}}]\"")
+            line(
+                "  aws ec2 modify-image-attribute --region \(quoted(plan.sourceRegion)) --image-id \"$BUILD_AMI\" --launch-permission \"Add=[{UserId=${account}}]\""
+            )
             line("  snapshots=$(aws ec2 describe-images --region \(quoted(plan.sourceRegion)) --image-ids \"$BUILD_AMI\" \\")
             line("    --query 'Images[0].BlockDeviceMappings[].Ebs.SnapshotId' --output text)")
             line("  for snapshot in $snapshots; do")
@@ -477,7 +484,9 @@ private struct Script {
                 }
             }
             // Only the licenses not associated yet: a rerun adds nothing twice.
-            capture("associated", aws("license-manager", "list-license-specifications-for-resource") + [.literal("--resource-arn"), resource]
+            capture(
+                "associated",
+                aws("license-manager", "list-license-specifications-for-resource") + [.literal("--resource-arn"), resource]
                     + output("LicenseSpecifications[].LicenseConfigurationArn"))
             line("missing=()")
             line("for license in \(licenses.map { quoted($0) }.joined(separator: " ")); do")
@@ -485,8 +494,11 @@ private struct Script {
             line("  [[ $'\\t'\"$associated\"$'\\t' == *$'\\t'\"$license\"$'\\t'* ]] || missing+=(\"{\\\"LicenseConfigurationArn\\\":\\\"$license\\\"}\")")
             line("done")
             line("if (( ${#missing[@]} > 0 )); then")
-            line("  " + (aws("license-manager", "update-license-specifications-for-resource") + [.literal("--resource-arn"), resource]).map(\.rendered).joined(separator: " ")
-                 + " --add-license-specifications \"[$(IFS=,; echo \"${missing[*]}\")]\"")
+            line(
+                "  "
+                    + (aws("license-manager", "update-license-specifications-for-resource") + [.literal("--resource-arn"), resource]).map(\.rendered).joined(
+                        separator: " ")
+                    + " --add-license-specifications \"[$(IFS=,; echo \"${missing[*]}\")]\"")
             line("fi")
         case .createLaunchTemplateVersion:
             let variable = Script.variableName(.launchTemplateVersion(task: task.id))
@@ -498,7 +510,9 @@ private struct Script {
             }()
             capture(variable, [.literal("version_launching"), region, word("LaunchTemplateId") ?? .literal(""), image] + inAccount)
             line("if [[ -z $\(variable) ]]; then")
-            capture(variable, aws("ec2", "create-launch-template-version") + option("--launch-template-id", "LaunchTemplateId")
+            capture(
+                variable,
+                aws("ec2", "create-launch-template-version") + option("--launch-template-id", "LaunchTemplateId")
                     + option("--source-version", "SourceVersion") + option("--launch-template-data", "LaunchTemplateData")
                     + option("--client-token", "ClientToken") + output("LaunchTemplateVersion.VersionNumber"), indent: "  ")
             line("fi")
@@ -509,7 +523,9 @@ private struct Script {
         case .putSSMParameter:
             let name = word("Name") ?? .literal("")
             let value = word("Value") ?? .literal("")
-            line("if [[ \"$(" + ([.literal("parameter_value"), region, name] + inAccount).map(\.rendered).joined(separator: " ") + ")\" != \(value.rendered) ]]; then")
+            line(
+                "if [[ \"$(" + ([.literal("parameter_value"), region, name] + inAccount).map(\.rendered).joined(separator: " ")
+                    + ")\" != \(value.rendered) ]]; then")
             var words = aws("ssm", "put-parameter") + option("--name", "Name") + option("--value", "Value") + option("--type", "Type")
             if task.parameter("Overwrite") == .bool(true) { words.append(.literal("--overwrite")) }
             words += option("--data-type", "DataType")
@@ -522,11 +538,15 @@ private struct Script {
             command(words + [.literal(">"), .literal("/dev/null")], raw: [words.count])
         case .exportImage:
             let variable = Script.variableName(.exportTask(region: task.region))
-            capture(variable, aws("ec2", "export-image") + option("--image-id", "ImageId") + option("--disk-image-format", "DiskImageFormat")
+            capture(
+                variable,
+                aws("ec2", "export-image") + option("--image-id", "ImageId") + option("--disk-image-format", "DiskImageFormat")
                     + option("--s3-export-location", "S3ExportLocation") + option("--role-name", "RoleName")
                     + option("--client-token", "ClientToken") + output("ExportImageTaskId"))
             line("expect_id '^export-ami-[0-9a-z]+$' \"$\(variable)\" \(quoted(task.id))")
-            line("printf '%s: export task %s (aws ec2 describe-export-image-tasks --region %s --export-image-task-ids %s)\\n' \(quoted(task.id)) \"$\(variable)\" \(region.rendered) \"$\(variable)\"")
+            line(
+                "printf '%s: export task %s (aws ec2 describe-export-image-tasks --region %s --export-image-task-ids %s)\\n' \(quoted(task.id)) \"$\(variable)\" \(region.rendered) \"$\(variable)\""
+            )
         case .distributeContainer:
             let repository = word("repositoryName")?.rendered ?? "''"
             let registry = ShellWord.joined([.variable("OWNER_ACCOUNT"), .literal(".dkr.ecr.\(task.region).\(plan.partition.dnsSuffix)")])
@@ -547,7 +567,8 @@ private struct Script {
 
     private static func firstUserID(_ value: PlanValue) -> String? {
         guard case let .object(members) = value, case let .list(items)? = members.first?.value,
-              case let .object(entry)? = items.first, case let .string(account)? = entry.first?.value else { return nil }
+            case let .object(entry)? = items.first, case let .string(account)? = entry.first?.value
+        else { return nil }
         return account
     }
 
@@ -562,10 +583,11 @@ private struct Script {
     /// One command line; words at the positions in `raw` are shell syntax written here
     /// (a redirection), never values.
     private mutating func command(_ words: [ShellWord], raw: Set<Int> = []) {
-        line(words.enumerated().map { index, word in
-            if raw.contains(index), case let .literal(text)? = word.segments.first { return text }
-            return word.rendered
-        }.joined(separator: " "))
+        line(
+            words.enumerated().map { index, word in
+                if raw.contains(index), case let .literal(text)? = word.segments.first { return text }
+                return word.rendered
+            }.joined(separator: " "))
     }
 
     private mutating func capture(_ variable: String, _ words: [ShellWord], indent: String = "") {

@@ -12,7 +12,8 @@ public enum TextRenderer {
         let title = plan.configurationName.map { "\"\($0)\"" } ?? "(unnamed)"
         out += "Distribution plan for \(title)\n"
         out += "source region \(plan.sourceRegion), owner \(plan.display(account: plan.context.owner)), "
-        out += "platform \(plan.context.platform?.rawValue ?? "linux"), build \(plan.context.effectiveBuildDate) version \(plan.context.effectiveBuildVersion)\n"
+        out +=
+            "platform \(plan.context.platform?.rawValue ?? "linux"), build \(plan.context.effectiveBuildDate) version \(plan.context.effectiveBuildVersion)\n"
         if let image = plan.buildImage {
             out += "build AMI: \"\(image.name.displayText)\"" + (image.description.map { ", description \"\($0)\"" } ?? "")
             out += " (Image Builder names it so when it creates it in \(image.region))\n"

@@ -37,9 +37,11 @@ public struct PlanReview: Sendable {
         /// The instant next starts are counted from.
         public var now: Date
 
-        public init(resource: String? = nil, imageSizeGiB: Int? = nil, recipe: NamedDocument? = nil,
-                    pipeline: NamedDocument? = nil, infrastructure: NamedDocument? = nil,
-                    prices: NamedDocument? = nil, nextRuns: Int = 1, now: Date = Date()) {
+        public init(
+            resource: String? = nil, imageSizeGiB: Int? = nil, recipe: NamedDocument? = nil,
+            pipeline: NamedDocument? = nil, infrastructure: NamedDocument? = nil,
+            prices: NamedDocument? = nil, nextRuns: Int = 1, now: Date = Date()
+        ) {
             self.resource = resource
             self.imageSizeGiB = imageSizeGiB
             self.recipe = recipe
@@ -85,8 +87,9 @@ public struct PlanReview: Sendable {
         }
         var pipeline: PipelineDocuments?
         if !documents.isEmpty {
-            let loaded = PipelineDocuments.load(documents, distribution: outcome.configuration,
-                                                platform: outcome.plan?.context.platform ?? context.platform)
+            let loaded = PipelineDocuments.load(
+                documents, distribution: outcome.configuration,
+                platform: outcome.plan?.context.platform ?? context.platform)
             problems += loaded.problems
             pipeline = loaded
         }
@@ -97,9 +100,11 @@ public struct PlanReview: Sendable {
             let reading = ImageSize.fromRecipe(document: recipe.text)
             imageSize = reading.size
             if !reading.unsizedDevices.isEmpty {
-                let warning = Problem(.warning, "", "\(reading.unsizedDevices.joined(separator: ", ")) "
-                    + "\(reading.unsizedDevices.count == 1 ? "has" : "have") no volumeSize: the size comes from the parent image "
-                    + "or snapshot, which imgship cannot see, and is not counted in the image size")
+                let warning = Problem(
+                    .warning, "",
+                    "\(reading.unsizedDevices.joined(separator: ", ")) "
+                        + "\(reading.unsizedDevices.count == 1 ? "has" : "have") no volumeSize: the size comes from the parent image "
+                        + "or snapshot, which imgship cannot see, and is not counted in the image size")
                 problems.append(recipe.name.map(warning.located(in:)) ?? warning)
             }
         }
@@ -114,11 +119,12 @@ public struct PlanReview: Sendable {
 
         let failed = problems.contains { $0.severity == .error }
         let plan = failed ? nil : outcome.plan
-        return PlanReview(plan: plan, problems: problems, pipeline: pipeline,
-                          pipelineSummary: pipeline?.summary(now: inputs.now, nextRuns: inputs.nextRuns).lines ?? [],
-                          imageSize: imageSize, prices: prices,
-                          cost: plan.flatMap { plan in imageSize.map { CostEstimator.estimate(plan: plan, imageSize: $0, prices: prices) } },
-                          now: inputs.now, nextRuns: inputs.nextRuns)
+        return PlanReview(
+            plan: plan, problems: problems, pipeline: pipeline,
+            pipelineSummary: pipeline?.summary(now: inputs.now, nextRuns: inputs.nextRuns).lines ?? [],
+            imageSize: imageSize, prices: prices,
+            cost: plan.flatMap { plan in imageSize.map { CostEstimator.estimate(plan: plan, imageSize: $0, prices: prices) } },
+            now: inputs.now, nextRuns: inputs.nextRuns)
     }
 }
 
@@ -139,8 +145,10 @@ extension PlanReview {
 
     /// Both sides of a diff, planned at once on two threads: each is independent of the
     /// other, and a 30-region fleet takes a third of a second to plan.
-    public static func makePair(old: NamedDocument, new: NamedDocument, context: PlanContext,
-                                inputs: Inputs) -> (old: PlanReview, new: PlanReview) {
+    public static func makePair(
+        old: NamedDocument, new: NamedDocument, context: PlanContext,
+        inputs: Inputs
+    ) -> (old: PlanReview, new: PlanReview) {
         let sides = [old, new]
         let results = Mutex<[PlanReview?]>([nil, nil])
         DispatchQueue.concurrentPerform(iterations: 2) { index in

@@ -58,27 +58,42 @@ enum CrossFieldRules {
                 firstEntryOfRegion[entry.region] = path
             }
             if let partition, regionPartition != partition {
-                error("region", "\(entry.region) is in partition \(regionPartition.name), but the source region \(sourceRegion ?? "") is in \(partition.name); AMIs cannot be copied between partitions", entry.value["region"])
+                error(
+                    "region",
+                    "\(entry.region) is in partition \(regionPartition.name), but the source region \(sourceRegion ?? "") is in \(partition.name); AMIs cannot be copied between partitions",
+                    entry.value["region"])
             }
 
             // Read from the document, not the model: an output whose fields failed the schema
             // walk is still there, and reporting it missing would be noise.
-            let outputKeys = ["amiDistributionConfiguration", "containerDistributionConfiguration", "licenseConfigurationArns",
-                              "launchTemplateConfigurations", "s3ExportConfiguration", "fastLaunchConfigurations", "ssmParameterConfigurations"]
+            let outputKeys = [
+                "amiDistributionConfiguration", "containerDistributionConfiguration", "licenseConfigurationArns",
+                "launchTemplateConfigurations", "s3ExportConfiguration", "fastLaunchConfigurations", "ssmParameterConfigurations",
+            ]
             let hasOutput = outputKeys.contains { entry.value[$0] != nil }
             if !hasOutput {
-                error("", "one or more outputs should be provided for each region (an AMI, container, launch template, export, fast launch or SSM parameter configuration)")
+                error(
+                    "",
+                    "one or more outputs should be provided for each region (an AMI, container, launch template, export, fast launch or SSM parameter configuration)"
+                )
             }
             if entry.ami != nil && entry.container != nil {
-                warning("", "both \(field("amiDistributionConfiguration")) and \(field("containerDistributionConfiguration")): the API accepts it, CloudFormation documents one per region, and only the one matching the recipe is used")
+                warning(
+                    "",
+                    "both \(field("amiDistributionConfiguration")) and \(field("containerDistributionConfiguration")): the API accepts it, CloudFormation documents one per region, and only the one matching the recipe is used"
+                )
             }
 
             let amiValue = entry.value["amiDistributionConfiguration"]
             // Without a name the AMI is named "<recipe name> <build date>" (distribution.md):
             // that name must pass EC2's rule too.
             if entry.ami != nil && entry.ami?.name == nil, let recipe = context.recipeName,
-               let violation = ec2NameViolation("\(recipe) \(context.effectiveBuildDate)") {
-                error("amiDistributionConfiguration", "no name is given, so the AMI would be named \"\(recipe) \(context.effectiveBuildDate)\" after the recipe and the build date: \(violation)", amiValue)
+                let violation = ec2NameViolation("\(recipe) \(context.effectiveBuildDate)")
+            {
+                error(
+                    "amiDistributionConfiguration",
+                    "no name is given, so the AMI would be named \"\(recipe) \(context.effectiveBuildDate)\" after the recipe and the build date: \(violation)",
+                    amiValue)
             }
             // The owner's AMI in this region is encrypted with kmsKeyId only when it is a copy:
             // in the source region the key applies to target-account copies alone.
@@ -88,7 +103,9 @@ enum CrossFieldRules {
                     checkName(name, context: context, at: amiValue?["name"], error: { error("amiDistributionConfiguration.name", $0, $1) })
                 }
                 if let description = ami.description, description.count > 255 {
-                    warning("amiDistributionConfiguration.description", "\(description.count) characters; EC2 CopyImage accepts at most 255", amiValue?["description"])
+                    warning(
+                        "amiDistributionConfiguration.description", "\(description.count) characters; EC2 CopyImage accepts at most 255",
+                        amiValue?["description"])
                 }
                 let groups = ami.launchPermission?.userGroups ?? []
                 for (index, group) in groups.enumerated() {
@@ -99,14 +116,20 @@ enum CrossFieldRules {
                     } else if ownerImageEncrypted {
                         // EC2 ModifyImageAttribute: "you can't make an AMI public if it has
                         // encrypted snapshots" (EC2 user guide, "Share an AMI publicly").
-                        error(groupPath, "\"all\" would make the AMI public, but its copy in \(entry.region) is encrypted with \(field("kmsKeyId")); EC2 refuses public launch permission on AMIs with encrypted snapshots", at)
+                        error(
+                            groupPath,
+                            "\"all\" would make the AMI public, but its copy in \(entry.region) is encrypted with \(field("kmsKeyId")); EC2 refuses public launch permission on AMIs with encrypted snapshots",
+                            at)
                     } else {
                         warning(groupPath, "\"all\" makes the AMI public in \(entry.region): anyone can launch it", at)
                     }
                 }
                 let sharedAccounts = ami.targetAccountIds + (ami.launchPermission?.userIds ?? [])
                 if !sharedAccounts.isEmpty && ami.kmsKeyId == nil {
-                    warning("amiDistributionConfiguration", "shared with other accounts without \(field("kmsKeyId")): if the image is encrypted with the default EBS key, those accounts cannot use it; give a customer managed key", amiValue)
+                    warning(
+                        "amiDistributionConfiguration",
+                        "shared with other accounts without \(field("kmsKeyId")): if the image is encrypted with the default EBS key, those accounts cannot use it; give a customer managed key",
+                        amiValue)
                 }
                 if let key = ami.kmsKeyId {
                     let at = amiValue?["kmsKeyId"]
@@ -115,21 +138,33 @@ enum CrossFieldRules {
                     } else if !ami.targetAccountIds.isEmpty {
                         // CopyImage runs in each target account, where a key id or alias names
                         // that account's key (KMS developer guide, "Key identifiers").
-                        warning("amiDistributionConfiguration.kmsKeyId", "\"\(key)\" is not an ARN: the copies in target accounts are made there, where it names the target account's own key; give the key ARN to use the owner's key", at)
+                        warning(
+                            "amiDistributionConfiguration.kmsKeyId",
+                            "\"\(key)\" is not an ARN: the copies in target accounts are made there, where it names the target account's own key; give the key ARN to use the owner's key",
+                            at)
                     } else {
                         // Image Builder API reference, AmiDistributionConfiguration.kmsKeyId: "the
                         // Key ARN or the Alias ARN"; EC2 CopyImage also takes an id or alias name.
-                        warning("amiDistributionConfiguration.kmsKeyId", "\"\(key)\" is not an ARN; Image Builder documents a key ARN or alias ARN here (EC2 CopyImage also takes a key id or alias name, resolved in the owner account of \(entry.region))", at)
+                        warning(
+                            "amiDistributionConfiguration.kmsKeyId",
+                            "\"\(key)\" is not an ARN; Image Builder documents a key ARN or alias ARN here (EC2 CopyImage also takes a key id or alias name, resolved in the owner account of \(entry.region))",
+                            at)
                     }
                 }
                 for (index, arn) in (ami.launchPermission?.organizationArns ?? []).enumerated() {
                     if let parsed = ARN(arn), parsed.partition != regionPartition.name {
-                        error("amiDistributionConfiguration.launchPermission.organizationArns[\(index)]", "the organization is in partition \(parsed.partition), but \(entry.region) is in \(regionPartition.name)", amiValue?["launchPermission"]?["organizationArns"]?.array?[index])
+                        error(
+                            "amiDistributionConfiguration.launchPermission.organizationArns[\(index)]",
+                            "the organization is in partition \(parsed.partition), but \(entry.region) is in \(regionPartition.name)",
+                            amiValue?["launchPermission"]?["organizationArns"]?.array?[index])
                     }
                 }
                 for (index, arn) in (ami.launchPermission?.organizationalUnitArns ?? []).enumerated() {
                     if let parsed = ARN(arn), parsed.partition != regionPartition.name {
-                        error("amiDistributionConfiguration.launchPermission.organizationalUnitArns[\(index)]", "the OU is in partition \(parsed.partition), but \(entry.region) is in \(regionPartition.name)", amiValue?["launchPermission"]?["organizationalUnitArns"]?.array?[index])
+                        error(
+                            "amiDistributionConfiguration.launchPermission.organizationalUnitArns[\(index)]",
+                            "the OU is in partition \(parsed.partition), but \(entry.region) is in \(regionPartition.name)",
+                            amiValue?["launchPermission"]?["organizationalUnitArns"]?.array?[index])
                     }
                 }
                 var seen: Set<String> = []
@@ -138,7 +173,9 @@ enum CrossFieldRules {
                     if !seen.insert(account).inserted {
                         error("amiDistributionConfiguration.targetAccountIds[\(index)]", "account \(account) is listed twice", at)
                     } else if account == owner && context.ownerAccount != nil {
-                        warning("amiDistributionConfiguration.targetAccountIds[\(index)]", "\(account) is the owner account, which gets the region's AMI anyway; planned as one copy", at)
+                        warning(
+                            "amiDistributionConfiguration.targetAccountIds[\(index)]",
+                            "\(account) is the owner account, which gets the region's AMI anyway; planned as one copy", at)
                     }
                 }
             }
@@ -155,10 +192,16 @@ enum CrossFieldRules {
                 let at = entry.value["launchTemplateConfigurations"]?.array?[index]
                 let account = template.accountId ?? owner
                 if let first = templates.updateValue(index, forKey: template.launchTemplateId + "@" + account) {
-                    error(templatePath, "launch template \(template.launchTemplateId) in account \(account) is already at \(field("launchTemplateConfigurations"))[\(first)]; each would make a new version and only the last would launch the AMI", at)
+                    error(
+                        templatePath,
+                        "launch template \(template.launchTemplateId) in account \(account) is already at \(field("launchTemplateConfigurations"))[\(first)]; each would make a new version and only the last would launch the AMI",
+                        at)
                 }
                 if let account = template.accountId, account != owner, !targets.contains(account), !permitted.contains(account) {
-                    warning(templatePath + ".accountId", "account \(account) gets neither a copy of the AMI (\(field("targetAccountIds"))) nor launch permission (\(field("launchPermission.userIds"))) in \(entry.region); the new template version would point at an AMI it cannot launch", at?["accountId"])
+                    warning(
+                        templatePath + ".accountId",
+                        "account \(account) gets neither a copy of the AMI (\(field("targetAccountIds"))) nor launch permission (\(field("launchPermission.userIds"))) in \(entry.region); the new template version would point at an AMI it cannot launch",
+                        at?["accountId"])
                 }
             }
 
@@ -167,10 +210,15 @@ enum CrossFieldRules {
                 let at = entry.value["ssmParameterConfigurations"]?.array?[index]
                 let account = parameter.amiAccountId ?? owner
                 if let first = parameters.updateValue(index, forKey: parameter.parameterName + "@" + account) {
-                    error("ssmParameterConfigurations[\(index)]", "parameter \(parameter.parameterName) in account \(account) is already at \(field("ssmParameterConfigurations"))[\(first)]", at)
+                    error(
+                        "ssmParameterConfigurations[\(index)]",
+                        "parameter \(parameter.parameterName) in account \(account) is already at \(field("ssmParameterConfigurations"))[\(first)]", at)
                 }
                 if let account = parameter.amiAccountId, account != owner, !targets.contains(account) {
-                    error("ssmParameterConfigurations[\(index)].amiAccountId", "account \(account) is not a target account of \(entry.region) (\(field("amiDistributionConfiguration.targetAccountIds"))), so it gets no AMI id to store", at?["amiAccountId"])
+                    error(
+                        "ssmParameterConfigurations[\(index)].amiAccountId",
+                        "account \(account) is not a target account of \(entry.region) (\(field("amiDistributionConfiguration.targetAccountIds"))), so it gets no AMI id to store",
+                        at?["amiAccountId"])
                 }
             }
 
@@ -184,13 +232,18 @@ enum CrossFieldRules {
                 // so it is not an error on any platform.
                 guard fast.enabled else { continue }
                 if context.platform != .windows {
-                    error(fastPath, "fast launch is for Windows AMIs only; this plan is for \(context.platform?.rawValue ?? "linux") (pass --platform windows for a Windows image)", at)
+                    error(
+                        fastPath,
+                        "fast launch is for Windows AMIs only; this plan is for \(context.platform?.rawValue ?? "linux") (pass --platform windows for a Windows image)",
+                        at)
                 }
                 if let account = fast.accountId, account != owner {
                     // EC2 lets an account enable fast launch on an AMI it owns a copy of; AWS's
                     // own examples set accountId, Terraform requires it.
                     let reaches = targets.contains(account) ? "" : " It is not a target account of \(entry.region), so it owns no copy there."
-                    warning(fastPath + ".accountId", "fast launch is enabled in account \(account), on that account's copy, through the cross-account role.\(reaches)", at?["accountId"])
+                    warning(
+                        fastPath + ".accountId",
+                        "fast launch is enabled in account \(account), on that account's copy, through the cross-account role.\(reaches)", at?["accountId"])
                 }
                 if let parallel = fast.maxParallelLaunches, parallel < 6 {
                     // EC2 EnableFastLaunch: MaxParallelLaunches "must be 6 or greater".
@@ -203,17 +256,25 @@ enum CrossFieldRules {
                 // VM Import/Export user guide, "Export an instance or AMI": images with encrypted
                 // EBS snapshots cannot be exported; Windows images only when bring-your-own-license.
                 if ownerImageEncrypted {
-                    error("s3ExportConfiguration", "the AMI copy in \(entry.region) is encrypted with \(field("amiDistributionConfiguration.kmsKeyId")), and VM Export refuses images with encrypted snapshots", at)
+                    error(
+                        "s3ExportConfiguration",
+                        "the AMI copy in \(entry.region) is encrypted with \(field("amiDistributionConfiguration.kmsKeyId")), and VM Export refuses images with encrypted snapshots",
+                        at)
                 }
                 if context.platform == .windows {
-                    warning("s3ExportConfiguration", "VM Export refuses license-included Windows images; only bring-your-own-license Windows images can be exported as \(export.diskImageFormat)", at)
+                    warning(
+                        "s3ExportConfiguration",
+                        "VM Export refuses license-included Windows images; only bring-your-own-license Windows images can be exported as \(export.diskImageFormat)",
+                        at)
                 }
             }
         }
 
         if let source = context.sourceRegion, !configuration.distributions.isEmpty,
-           !configuration.distributions.contains(where: { $0.region == source }) {
-            problems.append(Problem(.warning, configuration.path, "the source region \(source) is not listed: the build AMI stays there with none of these settings"))
+            !configuration.distributions.contains(where: { $0.region == source })
+        {
+            problems.append(
+                Problem(.warning, configuration.path, "the source region \(source) is not listed: the build AMI stays there with none of these settings"))
         }
         return problems
     }

@@ -44,7 +44,10 @@ struct SchemaValidator {
     mutating func check(_ value: ConfigValue, _ shape: Shape, _ path: Path) {
         if naming == .cloudFormation, let function = value.intrinsicFunction {
             let what = function == "Condition" ? "a CloudFormation condition" : "\(function) (an intrinsic function)"
-            return report(.error, path, "\(what) is resolved by CloudFormation at deploy time and imgship does not guess its value; write the literal value to plan this configuration", value)
+            return report(
+                .error, path,
+                "\(what) is resolved by CloudFormation at deploy time and imgship does not guess its value; write the literal value to plan this configuration",
+                value)
         }
         let value = naming == .cloudFormation ? Self.coerced(value, to: shape) : value
         switch shape {
@@ -73,7 +76,9 @@ struct SchemaValidator {
             if fields.count > max { report(.error, path, "has \(fields.count) entries; at most \(max) allowed", value) }
             for (key, field) in fields {
                 if let control = Self.firstControlCharacter(in: key, freeText: false) {
-                    report(.error, path.member(key), "key contains the control character \(control.name) at character \(control.offset + 1); keys allow none", field)
+                    report(
+                        .error, path.member(key), "key contains the control character \(control.name) at character \(control.offset + 1); keys allow none",
+                        field)
                 } else if key.isEmpty || key.count > keyMax {
                     report(.error, path.member(key), "key must be 1 to \(keyMax) characters", field)
                 } else if let keyPattern, !matches(key, keyPattern) {
@@ -86,7 +91,10 @@ struct SchemaValidator {
             guard let text = value.string else { return mismatch(value, "a string", path) }
             let length = text.count
             if let control = Self.firstControlCharacter(in: text, freeText: freeText) {
-                report(.error, path, "contains the control character \(control.name) at character \(control.offset + 1); \(freeText ? "only tabs and line breaks are allowed in text" : "this field allows none")", value)
+                report(
+                    .error, path,
+                    "contains the control character \(control.name) at character \(control.offset + 1); \(freeText ? "only tabs and line breaks are allowed in text" : "this field allows none")",
+                    value)
             } else if length < min || length > max {
                 let range = max == .max ? "at least \(min)" : min == max ? "exactly \(min)" : "\(min) to \(max)"
                 report(.error, path, "\"\(text)\" has \(length) characters; \(range) allowed", value)
@@ -152,7 +160,8 @@ struct SchemaValidator {
         let lowered = key.lowercased()
         let known = members.map { naming.name($0.name) }
         if naming == .cloudFormation && lowered == "s3exportconfiguration" {
-            return "CloudFormation's \(CloudFormationTemplate.resourceType) has no S3ExportConfiguration; give S3 exports in the API form (create-distribution-configuration)"
+            return
+                "CloudFormation's \(CloudFormationTemplate.resourceType) has no S3ExportConfiguration; give S3 exports in the API form (create-distribution-configuration)"
         }
         let otherSpelling = members.first { member in
             [member.name, FieldNaming.cloudFormation.name(member.name)].contains { $0.lowercased() == lowered }

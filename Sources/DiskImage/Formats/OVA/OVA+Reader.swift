@@ -1,50 +1,53 @@
 extension OVA {
-/// The members of an OVA: where each one's bytes lie in the archive.
-struct Archive {
-    struct Member {
-        var name: String
-        var offset: UInt64
-        var size: UInt64
-    }
-
-    let members: [Member]
-
-    /// Reads every header of the tar archive `file`, checking each against the file.
-    init(_ file: SourceImage) throws(DiskImageError) {
-        var members: [Member] = []
-        var offset: UInt64 = 0
-        let block = UInt64(USTAR.blockSize)
-        while offset + block <= file.fileSize {
-            let header = try file.bytes(USTAR.blockSize, at: offset, reading: "a tar header")
-            guard let parsed = try TarHeader(decoding: header, at: offset, path: file.path) else { break }
-            let dataOffset = offset + block
-            guard parsed.size <= file.fileSize - dataOffset else {
-                throw DiskImageError.malformedImage(path: file.path, offset: offset + 124,
-                                                    reason: "member \"\(parsed.name)\" of \(parsed.size) bytes runs past the end of the file (\(file.fileSize) bytes)")
-            }
-            switch parsed.type {
-            case UInt8(ascii: "0"), 0:
-                members.append(Member(name: parsed.name, offset: dataOffset, size: parsed.size))
-            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
-                throw DiskImageError.unsupportedSource(path: file.path, reason: "uses pax or GNU extended tar headers (before \"\(parsed.name)\"); imgship reads OVAs of plain USTAR members")
-            default:
-                break  // directories and links carry no data an OVA needs
-            }
-            guard members.count <= 4096 else {
-                throw DiskImageError.malformedImage(path: file.path, offset: offset, reason: "more than 4096 members; not an OVA")
-            }
-            offset = dataOffset + (parsed.size + block - 1) / block * block
+    /// The members of an OVA: where each one's bytes lie in the archive.
+    struct Archive {
+        struct Member {
+            var name: String
+            var offset: UInt64
+            var size: UInt64
         }
-        guard !members.isEmpty else {
-            throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "a tar archive with no files; an OVA holds an .ovf, an .mf and its disks")
-        }
-        self.members = members
-    }
 
-    func member(endingWith suffix: String) -> [Member] {
-        members.filter { $0.name.lowercased().hasSuffix(suffix) }
+        let members: [Member]
+
+        /// Reads every header of the tar archive `file`, checking each against the file.
+        init(_ file: SourceImage) throws(DiskImageError) {
+            var members: [Member] = []
+            var offset: UInt64 = 0
+            let block = UInt64(USTAR.blockSize)
+            while offset + block <= file.fileSize {
+                let header = try file.bytes(USTAR.blockSize, at: offset, reading: "a tar header")
+                guard let parsed = try TarHeader(decoding: header, at: offset, path: file.path) else { break }
+                let dataOffset = offset + block
+                guard parsed.size <= file.fileSize - dataOffset else {
+                    throw DiskImageError.malformedImage(
+                        path: file.path, offset: offset + 124,
+                        reason: "member \"\(parsed.name)\" of \(parsed.size) bytes runs past the end of the file (\(file.fileSize) bytes)")
+                }
+                switch parsed.type {
+                case UInt8(ascii: "0"), 0:
+                    members.append(Member(name: parsed.name, offset: dataOffset, size: parsed.size))
+                case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
+                    throw DiskImageError.unsupportedSource(
+                        path: file.path, reason: "uses pax or GNU extended tar headers (before \"\(parsed.name)\"); imgship reads OVAs of plain USTAR members")
+                default:
+                    break  // directories and links carry no data an OVA needs
+                }
+                guard members.count <= 4096 else {
+                    throw DiskImageError.malformedImage(path: file.path, offset: offset, reason: "more than 4096 members; not an OVA")
+                }
+                offset = dataOffset + (parsed.size + block - 1) / block * block
+            }
+            guard !members.isEmpty else {
+                throw DiskImageError.malformedImage(
+                    path: file.path, offset: 0, reason: "a tar archive with no files; an OVA holds an .ovf, an .mf and its disks")
+            }
+            self.members = members
+        }
+
+        func member(endingWith suffix: String) -> [Member] {
+            members.filter { $0.name.lowercased().hasSuffix(suffix) }
+        }
     }
-}
 
     /// An OVA: its one disk is opened as the image, named `archive.ova:disk.vmdk` in messages.
     /// The package's layout is checked here; the manifest's digests are `verify`'s work.
@@ -56,26 +59,31 @@ struct Archive {
         }
         let disks = archive.members.filter { [".vmdk", ".vhd", ".vhdx", ".img", ".raw", ".qcow2"].contains(where: $0.name.lowercased().hasSuffix) }
         guard disks.count == 1, let diskMember = disks.first else {
-            throw DiskImageError.unsupportedSource(path: file.path, reason: disks.isEmpty
-                ? "holds no disk (.vmdk, .vhd, .vhdx, .img, .raw or .qcow2 member)"
-                : "holds \(disks.count) disks (\(disks.map(\.name).joined(separator: ", "))); imgship reads OVAs of one disk")
+            throw DiskImageError.unsupportedSource(
+                path: file.path,
+                reason: disks.isEmpty
+                    ? "holds no disk (.vmdk, .vhd, .vhdx, .img, .raw or .qcow2 member)"
+                    : "holds \(disks.count) disks (\(disks.map(\.name).joined(separator: ", "))); imgship reads OVAs of one disk")
         }
         let disk = try SourceImage(member: diskMember.offset..<(diskMember.offset + diskMember.size), of: file, name: diskMember.name)
-        let inner: OpenedImage = switch try ImageReader.detect(disk) {
-        // A descriptor in the package names members of the package, never files outside it.
-        case .vmdk: try VMDK.open(disk, extents: .archive(file, members: archive.members))
-        case .vhd: try VHD.open(disk)
-        case .vhdx: try VHDX.open(disk)
-        case .qcow2: try QCOW2.open(disk)
-        case .raw: RAW.open(disk)
-        case .ova:
-            throw DiskImageError.unsupportedSource(path: disk.path, reason: "is an OVA inside an OVA")
-        }
+        let inner: OpenedImage =
+            switch try ImageReader.detect(disk) {
+            // A descriptor in the package names members of the package, never files outside it.
+            case .vmdk: try VMDK.open(disk, extents: .archive(file, members: archive.members))
+            case .vhd: try VHD.open(disk)
+            case .vhdx: try VHDX.open(disk)
+            case .qcow2: try QCOW2.open(disk)
+            case .raw: RAW.open(disk)
+            case .ova:
+                throw DiskImageError.unsupportedSource(path: disk.path, reason: "is an OVA inside an OVA")
+            }
 
         guard descriptorMember.size <= 16 << 20 else {
-            throw DiskImageError.malformedImage(path: file.path, offset: descriptorMember.offset, reason: "an OVF descriptor of \(descriptorMember.size) bytes is absurd")
+            throw DiskImageError.malformedImage(
+                path: file.path, offset: descriptorMember.offset, reason: "an OVF descriptor of \(descriptorMember.size) bytes is absurd")
         }
-        let descriptorText = String(decoding: try file.bytes(Int(descriptorMember.size), at: descriptorMember.offset, reading: "the OVF descriptor"), as: UTF8.self)
+        let descriptorText = String(
+            decoding: try file.bytes(Int(descriptorMember.size), at: descriptorMember.offset, reading: "the OVF descriptor"), as: UTF8.self)
         let capacity = ovfDiskCapacity(descriptorText)
         let manifests = archive.member(endingWith: ".mf")
         var findings: [(check: String, passed: Bool)] = [
@@ -91,8 +99,9 @@ struct Archive {
             ("ovf capacity", capacity.map { "\($0) bytes" } ?? "not found"),
         ]
         details += inner.info.details
-        let info = ImageInfo(path: file.path, format: .ova, subformat: "\(inner.info.format.rawValue) \(inner.info.subformat)",
-                             virtualSize: inner.info.virtualSize, fileSize: file.fileSize, allocatedBytes: file.allocatedBytes, details: details)
+        let info = ImageInfo(
+            path: file.path, format: .ova, subformat: "\(inner.info.format.rawValue) \(inner.info.subformat)",
+            virtualSize: inner.info.virtualSize, fileSize: file.fileSize, allocatedBytes: file.allocatedBytes, details: details)
         return OpenedImage(disk: inner.disk, info: info, findings: findings)
     }
 }

@@ -48,27 +48,27 @@ extension OVA {
                 let digits = String(value, radix: 8)
                 return Array((String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits).utf8) + [0]
             }
-            put(nameBytes, at: Offset.name)                                      // 0 name
-            put(octal(0o644, width: 8), at: Offset.mode)                         // 100 mode
-            put(octal(0, width: 8), at: Offset.uid)                              // 108 uid
-            put(octal(0, width: 8), at: Offset.gid)                              // 116 gid
+            put(nameBytes, at: Offset.name)  // 0 name
+            put(octal(0o644, width: 8), at: Offset.mode)  // 100 mode
+            put(octal(0, width: 8), at: Offset.uid)  // 108 uid
+            put(octal(0, width: 8), at: Offset.gid)  // 116 gid
             if size <= USTAR.largestOctalSize {
-                put(octal(size, width: 12), at: Offset.size)                     // 124 size, octal
+                put(octal(size, width: 12), at: Offset.size)  // 124 size, octal
             } else {
-                var field = [UInt8](repeating: 0, count: 12)                     // 124 size, GNU base-256
+                var field = [UInt8](repeating: 0, count: 12)  // 124 size, GNU base-256
                 field[0] = 0x80
                 for index in 0..<8 { field[4 + index] = UInt8(truncatingIfNeeded: size >> UInt64(56 - 8 * index)) }
                 put(field, at: Offset.size)
             }
             put(octal(modificationTime, width: 12), at: Offset.modificationTime)  // 136 mtime
-            put(Array(repeating: 0x20, count: 8), at: Offset.checksum)           // 148 checksum counted as spaces
-            header[Offset.type] = type                                           // 156 type
-            put(Array("ustar".utf8) + [0], at: Offset.magic)                     // 257 magic
-            put(Array("00".utf8), at: Offset.version)                            // 263 version
-            put(Array("root".utf8), at: Offset.userName)                         // 265 uname
-            put(Array("root".utf8), at: Offset.groupName)                        // 297 gname
+            put(Array(repeating: 0x20, count: 8), at: Offset.checksum)  // 148 checksum counted as spaces
+            header[Offset.type] = type  // 156 type
+            put(Array("ustar".utf8) + [0], at: Offset.magic)  // 257 magic
+            put(Array("00".utf8), at: Offset.version)  // 263 version
+            put(Array("root".utf8), at: Offset.userName)  // 265 uname
+            put(Array("root".utf8), at: Offset.groupName)  // 297 gname
             let checksum = header.reduce(0) { $0 + UInt64($1) }
-            put(octal(checksum, width: 7) + [0x20], at: Offset.checksum)         // 148 checksum
+            put(octal(checksum, width: 7) + [0x20], at: Offset.checksum)  // 148 checksum
             return header
         }
 

@@ -10,8 +10,9 @@ extension OVA {
         let names = memberNames(forPackage: context.outputName)
         let modificationTime = context.options.timestamp
         for name in [names.ovf, names.manifest, names.disk] where USTAR.header(name: name, size: 0, modificationTime: 0) == nil {
-            throw DiskImageError.unsupportedSource(path: context.outputName,
-                                                   reason: "makes the OVA member name \"\(name)\", longer than the 100 bytes a tar header holds; choose a shorter output name or --name")
+            throw DiskImageError.unsupportedSource(
+                path: context.outputName,
+                reason: "makes the OVA member name \"\(name)\", longer than the 100 bytes a tar header holds; choose a shorter output name or --name")
         }
 
         // Mode 0600: a copy of the disk that nobody else needs to read, wherever it is staged.
@@ -19,8 +20,9 @@ extension OVA {
         let staged = try StagedFile(finalPath: stagingFolder + "/" + names.disk, overwrite: true, mode: 0o600, scratch: true)
         defer { staged.discard() }
         let diskSink = OutputSink(descriptor: staged.descriptor, path: staged.temporaryPath)
-        let diskContext = ExportContext(source: context.source, virtualSize: context.virtualSize, sink: diskSink,
-                                        options: context.options, workerCount: context.workerCount, outputName: names.disk)
+        let diskContext = ExportContext(
+            source: context.source, virtualSize: context.virtualSize, sink: diskSink,
+            options: context.options, workerCount: context.workerCount, outputName: names.disk)
         try VMDK.writeStreamOptimized(diskContext)
         // The package manifest needs the member's digest even with `--no-manifest`; a hashing
         // sink always gives one.
@@ -28,9 +30,12 @@ extension OVA {
         let diskSize = diskSink.position
 
         let machineName = String(names.disk.dropLast(5))
-        let descriptor = Array(OVA.descriptor(machineName: machineName, diskFile: names.disk, diskFileSize: diskSize,
-                                              capacity: context.virtualSize, adapter: context.options.adapter,
-                                              settings: context.options.machine).utf8)
+        let descriptor = Array(
+            OVA.descriptor(
+                machineName: machineName, diskFile: names.disk, diskFileSize: diskSize,
+                capacity: context.virtualSize, adapter: context.options.adapter,
+                settings: context.options.machine
+            ).utf8)
         let descriptorDigest = sha256Hex(descriptor)
         let manifest = Array((manifestLine(name: names.ovf, digest: descriptorDigest) + manifestLine(name: names.disk, digest: diskDigest)).utf8)
 

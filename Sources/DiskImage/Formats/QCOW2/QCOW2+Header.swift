@@ -52,8 +52,10 @@ extension QCOW2 {
         /// 0 deflate, 1 zstd; stored only when `headerLength` > 104.
         public var compressionType: UInt8 = 0
 
-        public init(version: UInt32, clusterBits: UInt32, size: UInt64, l1Size: UInt32, l1TableOffset: UInt64,
-                    refcountTableOffset: UInt64, refcountTableClusters: UInt32) {
+        public init(
+            version: UInt32, clusterBits: UInt32, size: UInt64, l1Size: UInt32, l1TableOffset: UInt64,
+            refcountTableOffset: UInt64, refcountTableClusters: UInt32
+        ) {
             self.version = version
             self.clusterBits = clusterBits
             self.size = size
@@ -67,25 +69,25 @@ extension QCOW2 {
         /// `headerLength` bytes (72 for version 2).
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Int(headerLength))
-            bytes.replaceSubrange(0..<4, with: QCOW2.magic)                                       // 0 magic
-            bytes.storeBigEndian(version, at: Offset.version)                                     // 4 version
-            bytes.storeBigEndian(backingFileOffset, at: Offset.backingFileOffset)                 // 8 backing file name offset
-            bytes.storeBigEndian(backingFileSize, at: Offset.backingFileSize)                     // 16 its length
-            bytes.storeBigEndian(clusterBits, at: Offset.clusterBits)                             // 20 cluster bits
-            bytes.storeBigEndian(size, at: Offset.size)                                           // 24 virtual size
-            bytes.storeBigEndian(cryptMethod, at: Offset.cryptMethod)                             // 32 encryption
-            bytes.storeBigEndian(l1Size, at: Offset.l1Size)                                       // 36 L1 entries
-            bytes.storeBigEndian(l1TableOffset, at: Offset.l1TableOffset)                         // 40 L1 offset
-            bytes.storeBigEndian(refcountTableOffset, at: Offset.refcountTableOffset)             // 48 refcount table
-            bytes.storeBigEndian(refcountTableClusters, at: Offset.refcountTableClusters)         // 56 its clusters
-            bytes.storeBigEndian(nbSnapshots, at: Offset.nbSnapshots)                             // 60 snapshots
-            bytes.storeBigEndian(snapshotsOffset, at: Offset.snapshotsOffset)                     // 64 snapshot table
+            bytes.replaceSubrange(0..<4, with: QCOW2.magic)  // 0 magic
+            bytes.storeBigEndian(version, at: Offset.version)  // 4 version
+            bytes.storeBigEndian(backingFileOffset, at: Offset.backingFileOffset)  // 8 backing file name offset
+            bytes.storeBigEndian(backingFileSize, at: Offset.backingFileSize)  // 16 its length
+            bytes.storeBigEndian(clusterBits, at: Offset.clusterBits)  // 20 cluster bits
+            bytes.storeBigEndian(size, at: Offset.size)  // 24 virtual size
+            bytes.storeBigEndian(cryptMethod, at: Offset.cryptMethod)  // 32 encryption
+            bytes.storeBigEndian(l1Size, at: Offset.l1Size)  // 36 L1 entries
+            bytes.storeBigEndian(l1TableOffset, at: Offset.l1TableOffset)  // 40 L1 offset
+            bytes.storeBigEndian(refcountTableOffset, at: Offset.refcountTableOffset)  // 48 refcount table
+            bytes.storeBigEndian(refcountTableClusters, at: Offset.refcountTableClusters)  // 56 its clusters
+            bytes.storeBigEndian(nbSnapshots, at: Offset.nbSnapshots)  // 60 snapshots
+            bytes.storeBigEndian(snapshotsOffset, at: Offset.snapshotsOffset)  // 64 snapshot table
             guard version >= 3 else { return bytes }
-            bytes.storeBigEndian(incompatibleFeatures, at: Offset.incompatibleFeatures)           // 72
-            bytes.storeBigEndian(compatibleFeatures, at: Offset.compatibleFeatures)               // 80
-            bytes.storeBigEndian(autoclearFeatures, at: Offset.autoclearFeatures)                 // 88
-            bytes.storeBigEndian(refcountOrder, at: Offset.refcountOrder)                         // 96
-            bytes.storeBigEndian(headerLength, at: Offset.headerLength)                           // 100
+            bytes.storeBigEndian(incompatibleFeatures, at: Offset.incompatibleFeatures)  // 72
+            bytes.storeBigEndian(compatibleFeatures, at: Offset.compatibleFeatures)  // 80
+            bytes.storeBigEndian(autoclearFeatures, at: Offset.autoclearFeatures)  // 88
+            bytes.storeBigEndian(refcountOrder, at: Offset.refcountOrder)  // 96
+            bytes.storeBigEndian(headerLength, at: Offset.headerLength)  // 100
             if headerLength > UInt32(Header.version3Size) { bytes[Offset.compressionType] = compressionType }  // 104
             return bytes
         }

@@ -55,10 +55,15 @@ extension QCOW2 {
             let backingOffset = header.backingFileOffset
             let backingLength = header.backingFileSize
             if backingOffset != 0 {
-                let name = backingLength > 0 && backingLength <= 1023
+                let name =
+                    backingLength > 0 && backingLength <= 1023
                     ? (try? file.bytes(Int(backingLength), at: backingOffset, reading: "the backing file name")).map { String(decoding: $0, as: UTF8.self) }
                     : nil
-                throw DiskImageError.unsupportedSource(path: path, reason: "is a qcow2 overlay on the backing file \"\(name ?? "?")\"; imgship reads standalone images only: flatten the chain first (qemu-img convert, or qemu-img rebase -b '')")
+                throw DiskImageError.unsupportedSource(
+                    path: path,
+                    reason:
+                        "is a qcow2 overlay on the backing file \"\(name ?? "?")\"; imgship reads standalone images only: flatten the chain first (qemu-img convert, or qemu-img rebase -b '')"
+                )
             }
             let clusterBits = Int(header.clusterBits)
             guard (9...21).contains(clusterBits) else {
@@ -77,8 +82,9 @@ extension QCOW2 {
             var dirty = false
             var compressionType: UInt8 = 0
             if version == 3 {
-                let extended = try file.bytes(Header.version3Size - Header.version2Size, at: UInt64(Header.version2Size),
-                                              reading: "the qcow2 version 3 header")
+                let extended = try file.bytes(
+                    Header.version3Size - Header.version2Size, at: UInt64(Header.version2Size),
+                    reading: "the qcow2 version 3 header")
                 header = try Header(decoding: fixed + extended, path: path)
                 let incompatible = header.incompatibleFeatures
                 let headerLength = Int(header.headerLength)
@@ -98,7 +104,8 @@ extension QCOW2 {
                 }
                 let unknown = incompatible & ~UInt64(0x1F)
                 if unknown != 0 {
-                    throw DiskImageError.unsupportedSource(path: path, reason: "has unknown incompatible qcow2 features (0x\(String(unknown, radix: 16))); imgship cannot read it safely")
+                    throw DiskImageError.unsupportedSource(
+                        path: path, reason: "has unknown incompatible qcow2 features (0x\(String(unknown, radix: 16))); imgship cannot read it safely")
                 }
                 dirty = incompatible & 1 != 0
             }
@@ -136,7 +143,9 @@ extension QCOW2 {
                 }
                 let table = try file.bytes(clusterSize, at: tableOffset, reading: "the L2 table of L1 entry \(index)")
                 guard claims.claim(tableOffset, length: UInt64(clusterSize)) else {
-                    throw malformed(entryOffset, "L1 entry \(index) points at \(tableOffset), a cluster another table entry already uses; a standalone image never shares clusters")
+                    throw malformed(
+                        entryOffset,
+                        "L1 entry \(index) points at \(tableOffset), a cluster another table entry already uses; a standalone image never shares clusters")
                 }
                 // A table of zeros maps nothing (it may be a hole of a sparse file): keep none,
                 // so memory follows the entries that point somewhere, not the tables named.
@@ -151,7 +160,8 @@ extension QCOW2 {
                     if entry & Self.compressedFlag != 0 {
                         let hostOffset = entry & ((1 << compressedSizeShift) - 1)
                         guard hostOffset < fileSize else {
-                            throw malformed(where_, "compressed cluster at virtual offset \(virtual) points at \(hostOffset), past the end of the file (\(fileSize) bytes)")
+                            throw malformed(
+                                where_, "compressed cluster at virtual offset \(virtual) points at \(hostOffset), past the end of the file (\(fileSize) bytes)")
                         }
                         compressed += 1
                         compressedStarts.append(hostOffset)
@@ -166,10 +176,14 @@ extension QCOW2 {
                             }
                             let used = min(UInt64(clusterSize), size > virtual ? size - virtual : 0)
                             guard hostOffset <= fileSize, used <= fileSize - hostOffset else {
-                                throw malformed(where_, "cluster at virtual offset \(virtual) points at \(hostOffset), past the end of the file (\(fileSize) bytes)")
+                                throw malformed(
+                                    where_, "cluster at virtual offset \(virtual) points at \(hostOffset), past the end of the file (\(fileSize) bytes)")
                             }
                             guard claims.claim(hostOffset, length: UInt64(clusterSize)) else {
-                                throw malformed(where_, "cluster at virtual offset \(virtual) points at \(hostOffset), a cluster another table entry already uses; a standalone image never shares clusters")
+                                throw malformed(
+                                    where_,
+                                    "cluster at virtual offset \(virtual) points at \(hostOffset), a cluster another table entry already uses; a standalone image never shares clusters"
+                                )
                             }
                         }
                     }
@@ -213,8 +227,9 @@ extension QCOW2 {
             let input = try file.bytes(length, at: offset, reading: "compressed cluster \(index)")
             let produced = input.withUnsafeBytes { DecompressorPool.shared.decompress($0, into: buffer, framing: .deflate) }
             guard produced == buffer.count else {
-                throw DiskImageError.malformedImage(path: path, offset: offset,
-                                                    reason: "compressed cluster at virtual offset \(index * UInt64(clusterSize)) does not inflate to \(clusterSize) bytes")
+                throw DiskImageError.malformedImage(
+                    path: path, offset: offset,
+                    reason: "compressed cluster at virtual offset \(index * UInt64(clusterSize)) does not inflate to \(clusterSize) bytes")
             }
         }
     }

@@ -55,8 +55,10 @@ extension RAW {
     /// Hands the sink `length` bytes of which only `runs` of `slab` may be non-zero: zeros
     /// for the gaps (holes in a regular file), the runs' bytes (already stored by a worker
     /// when `alreadyStored`) in between.
-    static func emit(_ runs: [Range<Int>], of slab: UnsafeRawBufferPointer, length: Int, to sink: OutputSink,
-                     alreadyStored: Bool) throws(DiskImageError) {
+    static func emit(
+        _ runs: [Range<Int>], of slab: UnsafeRawBufferPointer, length: Int, to sink: OutputSink,
+        alreadyStored: Bool
+    ) throws(DiskImageError) {
         var cursor = 0
         for run in runs {
             try sink.writeZeros(UInt64(run.lowerBound - cursor))

@@ -39,15 +39,15 @@ extension VHD {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: DynamicHeader.size)
-            bytes.storeASCII("cxsparse", at: Offset.cookie)                      // 0 cookie
-            bytes.storeBigEndian(UInt64.max, at: Offset.dataOffset)              // 8 data offset: unused
-            bytes.storeBigEndian(tableOffset, at: Offset.tableOffset)            // 16 table offset
-            bytes.storeBigEndian(headerVersion, at: Offset.headerVersion)        // 24 header version
-            bytes.storeBigEndian(maxTableEntries, at: Offset.maxTableEntries)    // 28 max table entries
-            bytes.storeBigEndian(blockSize, at: Offset.blockSize)                // 32 block size
+            bytes.storeASCII("cxsparse", at: Offset.cookie)  // 0 cookie
+            bytes.storeBigEndian(UInt64.max, at: Offset.dataOffset)  // 8 data offset: unused
+            bytes.storeBigEndian(tableOffset, at: Offset.tableOffset)  // 16 table offset
+            bytes.storeBigEndian(headerVersion, at: Offset.headerVersion)  // 24 header version
+            bytes.storeBigEndian(maxTableEntries, at: Offset.maxTableEntries)  // 28 max table entries
+            bytes.storeBigEndian(blockSize, at: Offset.blockSize)  // 32 block size
             // 40 parent unique id, 56 parent time stamp, 64 parent name, 576 parent locators:
             // zero for a disk without parent.
-            bytes.storeBigEndian(VHD.checksum(bytes), at: Offset.checksum)       // 36 checksum
+            bytes.storeBigEndian(VHD.checksum(bytes), at: Offset.checksum)  // 36 checksum
             return bytes
         }
 

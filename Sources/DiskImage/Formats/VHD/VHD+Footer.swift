@@ -104,32 +104,34 @@ extension VHD {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Footer.size)
-            bytes.storeASCII("conectix", at: Offset.cookie)                      // 0 cookie
-            bytes.storeBigEndian(features, at: Offset.features)                  // 8 features: reserved bit
+            bytes.storeASCII("conectix", at: Offset.cookie)  // 0 cookie
+            bytes.storeBigEndian(features, at: Offset.features)  // 8 features: reserved bit
             bytes.storeBigEndian(fileFormatVersion, at: Offset.fileFormatVersion)  // 12 version 1.0
-            bytes.storeBigEndian(dataOffset, at: Offset.dataOffset)              // 16 data offset: dynamic header
-            bytes.storeBigEndian(timestamp, at: Offset.timestamp)                // 24 time stamp
+            bytes.storeBigEndian(dataOffset, at: Offset.dataOffset)  // 16 data offset: dynamic header
+            bytes.storeBigEndian(timestamp, at: Offset.timestamp)  // 24 time stamp
             bytes.storeASCII(creatorApplication, at: Offset.creatorApplication)  // 28 creator application
-            bytes.storeBigEndian(creatorVersion, at: Offset.creatorVersion)      // 32 creator version
-            bytes.storeASCII(creatorHostOS, at: Offset.creatorHostOS)            // 36 creator host OS
-            bytes.storeBigEndian(originalSize, at: Offset.originalSize)          // 40 original size
-            bytes.storeBigEndian(currentSize, at: Offset.currentSize)            // 48 current size
-            bytes.storeBigEndian(geometry.cylinders, at: Offset.cylinders)       // 56 cylinders
-            bytes[Offset.heads] = geometry.heads                                 // 58 heads
-            bytes[Offset.sectorsPerTrack] = geometry.sectorsPerTrack             // 59 sectors per track
-            bytes.storeBigEndian(diskType.rawValue, at: Offset.diskType)         // 60 disk type
+            bytes.storeBigEndian(creatorVersion, at: Offset.creatorVersion)  // 32 creator version
+            bytes.storeASCII(creatorHostOS, at: Offset.creatorHostOS)  // 36 creator host OS
+            bytes.storeBigEndian(originalSize, at: Offset.originalSize)  // 40 original size
+            bytes.storeBigEndian(currentSize, at: Offset.currentSize)  // 48 current size
+            bytes.storeBigEndian(geometry.cylinders, at: Offset.cylinders)  // 56 cylinders
+            bytes[Offset.heads] = geometry.heads  // 58 heads
+            bytes[Offset.sectorsPerTrack] = geometry.sectorsPerTrack  // 59 sectors per track
+            bytes.storeBigEndian(diskType.rawValue, at: Offset.diskType)  // 60 disk type
             bytes.replaceSubrange(Offset.uniqueID..<(Offset.uniqueID + 16), with: uniqueID)  // 68 unique id
-            bytes[Offset.savedState] = savedState                                // 84 saved state
+            bytes[Offset.savedState] = savedState  // 84 saved state
             // 85..<512 reserved stay zero.
-            bytes.storeBigEndian(VHD.checksum(bytes), at: Offset.checksum)       // 64 checksum
+            bytes.storeBigEndian(VHD.checksum(bytes), at: Offset.checksum)  // 64 checksum
             return bytes
         }
 
         /// Decodes the 512 bytes of `bytes` from `start`, which lie at `offset` of the file
         /// `path` (for errors). A checksum mismatch is recorded in `checksumMatches`, not
         /// thrown: `verify` reports it as a finding.
-        public init(decoding bytes: [UInt8], at start: Int = 0, fileOffset offset: UInt64 = 0,
-                    path: String = "VHD footer") throws(DiskImageError) {
+        public init(
+            decoding bytes: [UInt8], at start: Int = 0, fileOffset offset: UInt64 = 0,
+            path: String = "VHD footer"
+        ) throws(DiskImageError) {
             func malformed(_ field: Int, _ reason: String) -> DiskImageError {
                 .malformedImage(path: path, offset: offset + UInt64(field), reason: reason)
             }
@@ -153,8 +155,9 @@ extension VHD {
             creatorHostOS = String(decoding: footer[36..<40], as: UTF8.self)
             originalSize = footer.loadBigEndian(UInt64.self, at: Offset.originalSize)
             currentSize = footer.loadBigEndian(UInt64.self, at: Offset.currentSize)
-            geometry = Geometry(cylinders: footer.loadBigEndian(UInt16.self, at: Offset.cylinders),
-                                heads: footer[Offset.heads], sectorsPerTrack: footer[Offset.sectorsPerTrack])
+            geometry = Geometry(
+                cylinders: footer.loadBigEndian(UInt16.self, at: Offset.cylinders),
+                heads: footer[Offset.heads], sectorsPerTrack: footer[Offset.sectorsPerTrack])
             uniqueID = Array(footer[Offset.uniqueID..<(Offset.uniqueID + 16)])
             savedState = footer[Offset.savedState]
             guard virtualSize <= VHD.maximumSize else {

@@ -37,9 +37,10 @@ extension VHD {
                     cylinderTimesHeads = totalSectors / sectorsPerTrack
                 }
             }
-            self.init(cylinders: UInt16(cylinderTimesHeads / heads),
-                      heads: UInt8(heads),
-                      sectorsPerTrack: UInt8(sectorsPerTrack))
+            self.init(
+                cylinders: UInt16(cylinderTimesHeads / heads),
+                heads: UInt8(heads),
+                sectorsPerTrack: UInt8(sectorsPerTrack))
         }
     }
 }

@@ -35,7 +35,9 @@ extension VHD {
         case .differencing:
             let header = try? file.bytes(DynamicHeader.size, at: footer.dataOffset, reading: "the dynamic header")
             let parent = header.map(DynamicHeader.parentName(in:)) ?? "?"
-            throw DiskImageError.unsupportedSource(path: file.path, reason: "is a differencing VHD on the parent \"\(parent)\"; imgship reads standalone images only: merge it into its parent first")
+            throw DiskImageError.unsupportedSource(
+                path: file.path,
+                reason: "is a differencing VHD on the parent \"\(parent)\"; imgship reads standalone images only: merge it into its parent first")
         }
     }
 
@@ -72,19 +74,22 @@ extension VHD {
             let entries = Int(header.maxTableEntries)
             let blockSize = Int(header.blockSize)
             guard blockSize >= 512, blockSize <= 256 << 20, blockSize & (blockSize - 1) == 0 else {
-                throw malformed(headerOffset + UInt64(DynamicHeader.Offset.blockSize),
-                                "block size \(blockSize); expected a power of two from 512 bytes to 256 MiB")
+                throw malformed(
+                    headerOffset + UInt64(DynamicHeader.Offset.blockSize),
+                    "block size \(blockSize); expected a power of two from 512 bytes to 256 MiB")
             }
             clusterSize = blockSize
             let needed = (size + UInt64(blockSize) - 1) / UInt64(blockSize)
             guard UInt64(entries) >= needed else {
-                throw malformed(headerOffset + UInt64(DynamicHeader.Offset.maxTableEntries),
-                                "the BAT has \(entries) entries, too few for \(size) bytes in blocks of \(blockSize)")
+                throw malformed(
+                    headerOffset + UInt64(DynamicHeader.Offset.maxTableEntries),
+                    "the BAT has \(entries) entries, too few for \(size) bytes in blocks of \(blockSize)")
             }
             let tableField = headerOffset + UInt64(DynamicHeader.Offset.tableOffset)
             let tableLength = needed * 4
             guard tableOffset <= file.fileSize, tableLength <= file.fileSize - tableOffset else {
-                throw malformed(tableField, "the block allocation table (\(tableLength) bytes at \(tableOffset)) runs past the end of the file (\(file.fileSize) bytes)")
+                throw malformed(
+                    tableField, "the block allocation table (\(tableLength) bytes at \(tableOffset)) runs past the end of the file (\(file.fileSize) bytes)")
             }
             try file.requireStored(tableOffset, length: tableLength, field: tableField, what: "the block allocation table")
             bitmapBytes = roundUp(UInt64(blockSize / 512 + 7) / 8, toMultipleOf: 512)
@@ -104,10 +109,13 @@ extension VHD {
                         let dataStart = UInt64(sector) * 512 + bitmapBytes
                         let used = min(UInt64(blockSize), size - UInt64(index) * UInt64(blockSize))
                         guard dataStart <= file.fileSize, used <= file.fileSize - dataStart else {
-                            throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
+                            throw malformed(
+                                tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
                         }
                         guard claims.claim(UInt64(sector) * 512, length: bitmapBytes + used) else {
-                            throw malformed(tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
+                            throw malformed(
+                                tableOffset + UInt64(index * 4),
+                                "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
                         }
                         allocated += 1
                     }

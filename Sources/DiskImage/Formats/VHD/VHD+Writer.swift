@@ -7,9 +7,10 @@ extension VHD {
 
     static func footer(_ type: DiskType, _ context: ExportContext) -> Footer {
         let seconds = context.options.timestamp > VHD.epochOffset ? context.options.timestamp - VHD.epochOffset : 0
-        return Footer(diskType: type, diskSize: context.virtualSize,
-                      timestamp: UInt32(truncatingIfNeeded: seconds),
-                      uniqueID: context.options.diskIdentifier)
+        return Footer(
+            diskType: type, diskSize: context.virtualSize,
+            timestamp: UInt32(truncatingIfNeeded: seconds),
+            uniqueID: context.options.diskIdentifier)
     }
 
     /// Dynamic VHD. The BAT sits before the blocks, so a first pass finds which 2 MiB blocks
@@ -24,9 +25,12 @@ extension VHD {
         let footer = footer(.dynamic, context).encoded()
         let tableOffset = UInt64(Footer.size + DynamicHeader.size)
         let tableBytes = roundUp(blockCount * 4, toMultipleOf: 512)
-        try sink.write(footer)                                                   // 0 footer copy
-        try sink.write(DynamicHeader(tableOffset: tableOffset, maxTableEntries: UInt32(blockCount),
-                                     blockSize: UInt32(VHD.blockSize)).encoded())  // 512 dynamic header
+        try sink.write(footer)  // 0 footer copy
+        try sink.write(
+            DynamicHeader(
+                tableOffset: tableOffset, maxTableEntries: UInt32(blockCount),
+                blockSize: UInt32(VHD.blockSize)
+            ).encoded())  // 512 dynamic header
 
         // Each allocated block: a 512-byte sector bitmap, then the block's data.
         let storedBlockBytes = 512 + VHD.blockSize
@@ -37,15 +41,16 @@ extension VHD {
             table.storeBigEndian(UInt32(nextBlockOffset / 512), at: block * 4)
             nextBlockOffset += UInt64(storedBlockBytes)
         }
-        try sink.write(table)                                                    // 1536 BAT
+        try sink.write(table)  // 1536 BAT
         table = []
 
         let allocatedBlocks = allocated.indices.filter { allocated[$0] }
         let source = context.source
         let virtualSize = context.virtualSize
         let writer = sink.positionalWriter
-        let pipeline = OrderedPipeline(batchCount: allocatedBlocks.count, workerCount: context.workerCount,
-                                       slabCapacity: storedBlockBytes)
+        let pipeline = OrderedPipeline(
+            batchCount: allocatedBlocks.count, workerCount: context.workerCount,
+            slabCapacity: storedBlockBytes)
         try pipeline.run(
             makeWorker: {},
             work: { (index, _, slab) throws(DiskImageError) in

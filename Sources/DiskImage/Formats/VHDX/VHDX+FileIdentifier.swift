@@ -23,8 +23,8 @@ extension VHDX {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: FileIdentifier.size)
-            bytes.storeASCII("vhdxfile", at: Offset.signature)                  // 0 signature
-            for (index, unit) in creator.utf16.prefix(255).enumerated() {       // 8 creator, UTF-16LE
+            bytes.storeASCII("vhdxfile", at: Offset.signature)  // 0 signature
+            for (index, unit) in creator.utf16.prefix(255).enumerated() {  // 8 creator, UTF-16LE
                 bytes.storeLittleEndian(unit, at: Offset.creator + index * 2)
             }
             return bytes

@@ -38,8 +38,10 @@ extension VHDX {
         /// Whether the stored CRC-32C matched the bytes (always true for a header made here).
         public var checksumMatches = true
 
-        public init(sequenceNumber: UInt64, fileWriteGUID: GUID, dataWriteGUID: GUID, logGUID: GUID = .zero,
-                    logOffset: UInt64, logLength: UInt32) {
+        public init(
+            sequenceNumber: UInt64, fileWriteGUID: GUID, dataWriteGUID: GUID, logGUID: GUID = .zero,
+            logOffset: UInt64, logLength: UInt32
+        ) {
             self.sequenceNumber = sequenceNumber
             self.fileWriteGUID = fileWriteGUID
             self.dataWriteGUID = dataWriteGUID
@@ -50,17 +52,17 @@ extension VHDX {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Header.size)
-            bytes.storeASCII("head", at: Offset.signature)                          // 0 signature
-            bytes.storeLittleEndian(sequenceNumber, at: Offset.sequenceNumber)      // 8 sequence number
+            bytes.storeASCII("head", at: Offset.signature)  // 0 signature
+            bytes.storeLittleEndian(sequenceNumber, at: Offset.sequenceNumber)  // 8 sequence number
             bytes.replaceSubrange(Offset.fileWriteGUID..<(Offset.fileWriteGUID + 16), with: fileWriteGUID.bytes)  // 16
             bytes.replaceSubrange(Offset.dataWriteGUID..<(Offset.dataWriteGUID + 16), with: dataWriteGUID.bytes)  // 32
-            bytes.replaceSubrange(Offset.logGUID..<(Offset.logGUID + 16), with: logGUID.bytes)                    // 48
-            bytes.storeLittleEndian(logVersion, at: Offset.logVersion)              // 64 log version
-            bytes.storeLittleEndian(version, at: Offset.version)                    // 66 version
-            bytes.storeLittleEndian(logLength, at: Offset.logLength)                // 68 log length
-            bytes.storeLittleEndian(logOffset, at: Offset.logOffset)                // 72 log offset
+            bytes.replaceSubrange(Offset.logGUID..<(Offset.logGUID + 16), with: logGUID.bytes)  // 48
+            bytes.storeLittleEndian(logVersion, at: Offset.logVersion)  // 64 log version
+            bytes.storeLittleEndian(version, at: Offset.version)  // 66 version
+            bytes.storeLittleEndian(logLength, at: Offset.logLength)  // 68 log length
+            bytes.storeLittleEndian(logOffset, at: Offset.logOffset)  // 72 log offset
             // 80..<4096 reserved, zero. The checksum covers all 4 KiB with its field zero.
-            bytes.storeLittleEndian(VHDX.crc32c(bytes), at: Offset.checksum)        // 4 checksum
+            bytes.storeLittleEndian(VHDX.crc32c(bytes), at: Offset.checksum)  // 4 checksum
             return bytes
         }
 

@@ -52,9 +52,9 @@ extension VHDX {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: MetadataTable.size)
-            bytes.storeASCII("metadata", at: Offset.signature)                      // 0 signature
-            bytes.storeLittleEndian(UInt16(entries.count), at: Offset.entryCount)   // 10 entry count
-            for (index, entry) in entries.enumerated() {                            // 32 entries
+            bytes.storeASCII("metadata", at: Offset.signature)  // 0 signature
+            bytes.storeLittleEndian(UInt16(entries.count), at: Offset.entryCount)  // 10 entry count
+            for (index, entry) in entries.enumerated() {  // 32 entries
                 let base = MetadataTable.headerSize + index * MetadataTable.entrySize
                 bytes.replaceSubrange((base + EntryOffset.itemID)..<(base + EntryOffset.itemID + 16), with: entry.itemID.bytes)
                 bytes.storeLittleEndian(entry.offset, at: base + EntryOffset.offset)
@@ -73,16 +73,18 @@ extension VHDX {
             }
             let count = Int(bytes.loadLittleEndian(UInt16.self, at: Offset.entryCount))
             guard count <= VHDX.maximumTableEntries else {
-                throw DiskImageError.malformedImage(path: path, offset: offset + UInt64(Offset.entryCount),
-                                                    reason: "metadata table entry count \(count); expected at most \(VHDX.maximumTableEntries)")
+                throw DiskImageError.malformedImage(
+                    path: path, offset: offset + UInt64(Offset.entryCount),
+                    reason: "metadata table entry count \(count); expected at most \(VHDX.maximumTableEntries)")
             }
             entries = (0..<count).map { index in
                 let base = MetadataTable.headerSize + index * MetadataTable.entrySize
                 let flags = bytes.loadLittleEndian(UInt32.self, at: base + EntryOffset.flags)
-                return Entry(itemID: GUID(in: bytes, at: base + EntryOffset.itemID),
-                             offset: bytes.loadLittleEndian(UInt32.self, at: base + EntryOffset.offset),
-                             length: bytes.loadLittleEndian(UInt32.self, at: base + EntryOffset.length),
-                             isUser: flags & 1 != 0, isVirtualDisk: flags & 2 != 0, isRequired: flags & 4 != 0)
+                return Entry(
+                    itemID: GUID(in: bytes, at: base + EntryOffset.itemID),
+                    offset: bytes.loadLittleEndian(UInt32.self, at: base + EntryOffset.offset),
+                    length: bytes.loadLittleEndian(UInt32.self, at: base + EntryOffset.length),
+                    isUser: flags & 1 != 0, isVirtualDisk: flags & 2 != 0, isRequired: flags & 4 != 0)
             }
         }
     }
@@ -112,9 +114,9 @@ extension VHDX {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: FileParameters.size)
-            bytes.storeLittleEndian(blockSize, at: Offset.blockSize)                // 0 block size
+            bytes.storeLittleEndian(blockSize, at: Offset.blockSize)  // 0 block size
             let flags = (leaveBlocksAllocated ? 1 : 0) | (hasParent ? 2 : 0)
-            bytes.storeLittleEndian(UInt32(flags), at: Offset.flags)                // 4 flags
+            bytes.storeLittleEndian(UInt32(flags), at: Offset.flags)  // 4 flags
             return bytes
         }
 
@@ -143,8 +145,10 @@ extension VHDX {
         /// Items start after the table (section 2.6.1.2: offsets below 64 KiB are invalid).
         static let itemsOffset = UInt32(MetadataTable.size)
 
-        public init(fileParameters: FileParameters, virtualDiskSize: UInt64, page83Data: GUID,
-                    logicalSectorSize: UInt32, physicalSectorSize: UInt32) {
+        public init(
+            fileParameters: FileParameters, virtualDiskSize: UInt64, page83Data: GUID,
+            logicalSectorSize: UInt32, physicalSectorSize: UInt32
+        ) {
             self.fileParameters = fileParameters
             self.virtualDiskSize = virtualDiskSize
             self.page83Data = page83Data
@@ -173,8 +177,10 @@ extension VHDX {
             var entries: [MetadataTable.Entry] = []
             var itemBytes: [UInt8] = []
             for item in items {
-                entries.append(MetadataTable.Entry(itemID: item.id, offset: DiskMetadata.itemsOffset + UInt32(itemBytes.count),
-                                                   length: UInt32(item.bytes.count), isVirtualDisk: item.isVirtualDisk))
+                entries.append(
+                    MetadataTable.Entry(
+                        itemID: item.id, offset: DiskMetadata.itemsOffset + UInt32(itemBytes.count),
+                        length: UInt32(item.bytes.count), isVirtualDisk: item.isVirtualDisk))
                 itemBytes += item.bytes
             }
             return MetadataTable(entries: entries).encoded() + itemBytes
@@ -185,8 +191,10 @@ extension VHDX {
         /// and is called only after the item is found to lie inside the region's
         /// `regionLength` bytes. Unknown required items, a missing required item and sizes
         /// the spec does not allow are refused.
-        public init(table: MetadataTable, regionOffset: UInt64 = 0, regionLength: UInt64, path: String = "VHDX metadata",
-                    readItem: (_ offset: UInt64, _ length: Int) throws(DiskImageError) -> [UInt8]) throws(DiskImageError) {
+        public init(
+            table: MetadataTable, regionOffset: UInt64 = 0, regionLength: UInt64, path: String = "VHDX metadata",
+            readItem: (_ offset: UInt64, _ length: Int) throws(DiskImageError) -> [UInt8]
+        ) throws(DiskImageError) {
             func malformed(_ offset: UInt64, _ reason: String) -> DiskImageError {
                 .malformedImage(path: path, offset: regionOffset + offset, reason: reason)
             }
@@ -199,7 +207,9 @@ extension VHDX {
             for (index, entry) in table.entries.enumerated() {
                 let field = UInt64(MetadataTable.headerSize + index * MetadataTable.entrySize)
                 if entry.itemID == MetadataID.parentLocator {
-                    throw DiskImageError.unsupportedSource(path: path, reason: "is a differencing VHDX (it has a parent locator); imgship reads standalone images only: merge it into its parent first")
+                    throw DiskImageError.unsupportedSource(
+                        path: path,
+                        reason: "is a differencing VHDX (it has a parent locator); imgship reads standalone images only: merge it into its parent first")
                 }
                 guard let length = expectedLength[entry.itemID] else {
                     if entry.isRequired {
@@ -208,10 +218,13 @@ extension VHDX {
                     continue
                 }
                 guard Int(entry.length) == length else {
-                    throw malformed(field + UInt64(MetadataTable.EntryOffset.length), "metadata item \(entry.itemID) is \(entry.length) bytes; expected \(length)")
+                    throw malformed(
+                        field + UInt64(MetadataTable.EntryOffset.length), "metadata item \(entry.itemID) is \(entry.length) bytes; expected \(length)")
                 }
                 guard entry.offset >= DiskMetadata.itemsOffset, UInt64(entry.offset) + UInt64(length) <= regionLength else {
-                    throw malformed(field + UInt64(MetadataTable.EntryOffset.offset), "metadata item \(entry.itemID) at \(entry.offset) (\(length) bytes); expected inside the region, from 65536 to \(regionLength)")
+                    throw malformed(
+                        field + UInt64(MetadataTable.EntryOffset.offset),
+                        "metadata item \(entry.itemID) at \(entry.offset) (\(length) bytes); expected inside the region, from 65536 to \(regionLength)")
                 }
                 guard found[entry.itemID] == nil else {
                     throw malformed(field, "metadata item \(entry.itemID) appears twice")
@@ -239,7 +252,8 @@ extension VHDX {
                 throw malformed(itemOffsets[MetadataID.logicalSectorSize] ?? 0, "logical sector size \(logicalSectorSize); expected 512 or 4096")
             }
             guard virtualDiskSize <= VHDX.maximumSize else {
-                throw malformed(itemOffsets[MetadataID.virtualDiskSize] ?? 0, "virtual disk size \(virtualDiskSize); expected at most 64 TiB (\(VHDX.maximumSize) bytes)")
+                throw malformed(
+                    itemOffsets[MetadataID.virtualDiskSize] ?? 0, "virtual disk size \(virtualDiskSize); expected at most 64 TiB (\(VHDX.maximumSize) bytes)")
             }
         }
 

@@ -35,14 +35,18 @@ extension VHDX {
             func malformed(_ offset: UInt64, _ reason: String) -> DiskImageError {
                 .malformedImage(path: path, offset: offset, reason: reason)
             }
-            creator = try FileIdentifier(decoding: file.bytes(FileIdentifier.size, at: VHDX.identifierOffset, reading: "the VHDX file identifier"),
-                                         at: VHDX.identifierOffset, path: path).creator
+            creator = try FileIdentifier(
+                decoding: file.bytes(FileIdentifier.size, at: VHDX.identifierOffset, reading: "the VHDX file identifier"),
+                at: VHDX.identifierOffset, path: path
+            ).creator
 
             // Section 2.2.2.1: the current header is the valid one with the larger sequence
             // number; one valid header is enough.
             var checks: [(check: String, passed: Bool)] = []
-            let headers = try Disk.validCopies(file, at: VHDX.headerOffsets, name: "header", size: Header.size,
-                                               checksumField: Header.Offset.checksum, checks: &checks) { (bytes, offset) throws(DiskImageError) in
+            let headers = try Disk.validCopies(
+                file, at: VHDX.headerOffsets, name: "header", size: Header.size,
+                checksumField: Header.Offset.checksum, checks: &checks
+            ) { (bytes, offset) throws(DiskImageError) in
                 let header = try Header(decoding: bytes, at: offset, path: path)
                 return (header, header.checksumMatches)
             }
@@ -56,8 +60,10 @@ extension VHDX {
             try Disk.refuseLogReplay(file, header: header, headerOffset: current.offset)
 
             // Section 2.2.3: either copy of the region table serves when its checksum holds.
-            let tables = try Disk.validCopies(file, at: VHDX.regionTableOffsets, name: "region table", size: RegionTable.size,
-                                              checksumField: RegionTable.Offset.checksum, checks: &checks) { (bytes, offset) throws(DiskImageError) in
+            let tables = try Disk.validCopies(
+                file, at: VHDX.regionTableOffsets, name: "region table", size: RegionTable.size,
+                checksumField: RegionTable.Offset.checksum, checks: &checks
+            ) { (bytes, offset) throws(DiskImageError) in
                 let table = try RegionTable(decoding: bytes, at: offset, path: path)
                 return (table, table.checksumMatches)
             }
@@ -81,10 +87,14 @@ extension VHDX {
                 let name = isBAT ? "the BAT region" : "the metadata region"
                 let length = UInt64(entry.length)
                 guard entry.fileOffset >= VHDX.headerSectionSize, entry.fileOffset % VHDX.alignment == 0, length > 0 else {
-                    throw malformed(field + UInt64(RegionTable.EntryOffset.fileOffset), "\(name) at \(entry.fileOffset); expected a multiple of 1 MiB after the header section")
+                    throw malformed(
+                        field + UInt64(RegionTable.EntryOffset.fileOffset),
+                        "\(name) at \(entry.fileOffset); expected a multiple of 1 MiB after the header section")
                 }
                 guard entry.fileOffset <= file.fileSize, length <= file.fileSize - entry.fileOffset else {
-                    throw malformed(field + UInt64(RegionTable.EntryOffset.fileOffset), "\(name) (\(length) bytes at \(entry.fileOffset)) runs past the end of the file (\(file.fileSize) bytes)")
+                    throw malformed(
+                        field + UInt64(RegionTable.EntryOffset.fileOffset),
+                        "\(name) (\(length) bytes at \(entry.fileOffset)) runs past the end of the file (\(file.fileSize) bytes)")
                 }
                 guard (isBAT ? batRegion : metadataRegion) == nil, claims.claim(entry.fileOffset, length: length) else {
                     throw malformed(field, "\(name) at \(entry.fileOffset) overlaps another region or is listed twice")
@@ -99,12 +109,18 @@ extension VHDX {
             let metadataTable = try MetadataTable(
                 decoding: file.bytes(MetadataTable.size, at: metadataOffset, reading: "the VHDX metadata table"),
                 at: metadataOffset, path: path)
-            metadata = try DiskMetadata(table: metadataTable, regionOffset: metadataOffset, regionLength: UInt64(metadataRegion.length),
-                                        path: path) { (offset, length) throws(DiskImageError) in
+            metadata = try DiskMetadata(
+                table: metadataTable, regionOffset: metadataOffset, regionLength: UInt64(metadataRegion.length),
+                path: path
+            ) { (offset, length) throws(DiskImageError) in
                 try file.bytes(length, at: metadataOffset + offset, reading: "a VHDX metadata item")
             }
             if metadata.fileParameters.hasParent {
-                throw DiskImageError.unsupportedSource(path: path, reason: "is a differencing VHDX (its file parameters say it has a parent); imgship reads standalone images only: merge it into its parent first")
+                throw DiskImageError.unsupportedSource(
+                    path: path,
+                    reason:
+                        "is a differencing VHDX (its file parameters say it has a parent); imgship reads standalone images only: merge it into its parent first"
+                )
             }
             size = metadata.virtualDiskSize
             let blockSize = UInt64(metadata.fileParameters.blockSize)
@@ -116,7 +132,9 @@ extension VHDX {
             let batOffset = batRegion.fileOffset
             let batBytes = layout.entryCount * UInt64(BATEntry.size)
             guard batBytes <= UInt64(batRegion.length) else {
-                throw malformed(batOffset, "the BAT region is \(batRegion.length) bytes; \(layout.entryCount) entries for \(size) bytes in blocks of \(blockSize) need \(batBytes)")
+                throw malformed(
+                    batOffset,
+                    "the BAT region is \(batRegion.length) bytes; \(layout.entryCount) entries for \(size) bytes in blocks of \(blockSize) need \(batBytes)")
             }
             try file.requireStored(batOffset, length: batBytes, field: batOffset, what: "the block allocation table")
             var offsets: [UInt64] = []
@@ -144,11 +162,16 @@ extension VHDX {
                     case .fullyPresent:
                         let used = min(blockSize, size - block * blockSize)
                         guard entry.fileOffset >= VHDX.headerSectionSize, entry.fileOffset <= file.fileSize,
-                              used <= file.fileSize - entry.fileOffset else {
-                            throw malformed(entryOffset, "block \(block) at \(entry.fileOffset) (\(used) bytes) lies outside the file (\(file.fileSize) bytes) or in its header section")
+                            used <= file.fileSize - entry.fileOffset
+                        else {
+                            throw malformed(
+                                entryOffset,
+                                "block \(block) at \(entry.fileOffset) (\(used) bytes) lies outside the file (\(file.fileSize) bytes) or in its header section")
                         }
                         guard claims.claim(entry.fileOffset, length: used) else {
-                            throw malformed(entryOffset, "block \(block) at \(entry.fileOffset) overlaps another block or region; every block has its own place in the file")
+                            throw malformed(
+                                entryOffset, "block \(block) at \(entry.fileOffset) overlaps another block or region; every block has its own place in the file"
+                            )
                         }
                         offsets.append(entry.fileOffset)
                         allocated += 1
@@ -203,8 +226,9 @@ extension VHDX {
             let logOffset = header.logOffset
             let logLength = UInt64(header.logLength)
             guard logOffset <= file.fileSize, logLength <= file.fileSize - logOffset else {
-                throw DiskImageError.malformedImage(path: file.path, offset: headerOffset + UInt64(Header.Offset.logOffset),
-                                                    reason: "the log (\(logLength) bytes at \(logOffset)) runs past the end of the file (\(file.fileSize) bytes)")
+                throw DiskImageError.malformedImage(
+                    path: file.path, offset: headerOffset + UInt64(Header.Offset.logOffset),
+                    reason: "the log (\(logLength) bytes at \(logOffset)) runs past the end of the file (\(file.fileSize) bytes)")
             }
             let sector: UInt64 = 4096
             let piece: UInt64 = 1 << 20
@@ -216,7 +240,9 @@ extension VHDX {
                 where Array(bytes[within..<(within + 4)]) == Array("loge".utf8) && GUID(in: bytes, at: within + 32) == header.logGUID {
                     throw DiskImageError.unsupportedSource(
                         path: file.path,
-                        reason: "has a non-empty log (an entry at offset \(start + UInt64(within)), log GUID \(header.logGUID)): the image was not closed cleanly and needs a log replay; open it once in Hyper-V (or `qemu-img check -r all`) and try again")
+                        reason:
+                            "has a non-empty log (an entry at offset \(start + UInt64(within)), log GUID \(header.logGUID)): the image was not closed cleanly and needs a log replay; open it once in Hyper-V (or `qemu-img check -r all`) and try again"
+                    )
                 }
                 start += length
             }

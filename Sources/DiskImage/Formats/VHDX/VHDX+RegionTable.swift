@@ -49,16 +49,16 @@ extension VHDX {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: RegionTable.size)
-            bytes.storeASCII("regi", at: Offset.signature)                          // 0 signature
-            bytes.storeLittleEndian(UInt32(entries.count), at: Offset.entryCount)   // 8 entry count
-            for (index, entry) in entries.enumerated() {                            // 16 entries
+            bytes.storeASCII("regi", at: Offset.signature)  // 0 signature
+            bytes.storeLittleEndian(UInt32(entries.count), at: Offset.entryCount)  // 8 entry count
+            for (index, entry) in entries.enumerated() {  // 16 entries
                 let base = RegionTable.headerSize + index * RegionTable.entrySize
                 bytes.replaceSubrange((base + EntryOffset.guid)..<(base + EntryOffset.guid + 16), with: entry.guid.bytes)
                 bytes.storeLittleEndian(entry.fileOffset, at: base + EntryOffset.fileOffset)
                 bytes.storeLittleEndian(entry.length, at: base + EntryOffset.length)
                 bytes.storeLittleEndian(UInt32(entry.isRequired ? 1 : 0), at: base + EntryOffset.required)
             }
-            bytes.storeLittleEndian(VHDX.crc32c(bytes), at: Offset.checksum)        // 4 checksum
+            bytes.storeLittleEndian(VHDX.crc32c(bytes), at: Offset.checksum)  // 4 checksum
             return bytes
         }
 
@@ -72,15 +72,17 @@ extension VHDX {
             checksumMatches = VHDX.crc32c(table, zeroing: Offset.checksum) == table.loadLittleEndian(UInt32.self, at: Offset.checksum)
             let count = table.loadLittleEndian(UInt32.self, at: Offset.entryCount)
             guard count <= UInt32(VHDX.maximumTableEntries) else {
-                throw DiskImageError.malformedImage(path: path, offset: offset + UInt64(Offset.entryCount),
-                                                    reason: "region table entry count \(count); expected at most \(VHDX.maximumTableEntries)")
+                throw DiskImageError.malformedImage(
+                    path: path, offset: offset + UInt64(Offset.entryCount),
+                    reason: "region table entry count \(count); expected at most \(VHDX.maximumTableEntries)")
             }
             entries = (0..<Int(count)).map { index in
                 let base = RegionTable.headerSize + index * RegionTable.entrySize
-                return Entry(guid: GUID(in: table, at: base + EntryOffset.guid),
-                             fileOffset: table.loadLittleEndian(UInt64.self, at: base + EntryOffset.fileOffset),
-                             length: table.loadLittleEndian(UInt32.self, at: base + EntryOffset.length),
-                             isRequired: table.loadLittleEndian(UInt32.self, at: base + EntryOffset.required) & 1 != 0)
+                return Entry(
+                    guid: GUID(in: table, at: base + EntryOffset.guid),
+                    fileOffset: table.loadLittleEndian(UInt64.self, at: base + EntryOffset.fileOffset),
+                    length: table.loadLittleEndian(UInt32.self, at: base + EntryOffset.length),
+                    isRequired: table.loadLittleEndian(UInt32.self, at: base + EntryOffset.required) & 1 != 0)
             }
         }
     }

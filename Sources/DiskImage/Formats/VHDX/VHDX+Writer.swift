@@ -14,8 +14,9 @@ extension VHDX {
         var firstBlockOffset: UInt64 { metadataOffset + metadataLength }
 
         init(virtualSize: UInt64) {
-            bat = BATLayout(virtualSize: virtualSize, blockSize: UInt64(VHDX.blockSize),
-                            logicalSectorSize: UInt64(VHDX.logicalSectorSize))
+            bat = BATLayout(
+                virtualSize: virtualSize, blockSize: UInt64(VHDX.blockSize),
+                logicalSectorSize: UInt64(VHDX.logicalSectorSize))
             batLength = roundUp(max(bat.entryCount * UInt64(BATEntry.size), 1), toMultipleOf: VHDX.alignment)
         }
     }
@@ -46,25 +47,28 @@ extension VHDX {
         func pad(to offset: UInt64) throws(DiskImageError) { try sink.writeZeros(offset - sink.position) }
         let ids = guids(context.options.diskIdentifier)
 
-        try sink.write(FileIdentifier(creator: "imgship").encoded())            // 0 file identifier
-        for (index, offset) in VHDX.headerOffsets.enumerated() {                // 64 KiB, 128 KiB headers
+        try sink.write(FileIdentifier(creator: "imgship").encoded())  // 0 file identifier
+        for (index, offset) in VHDX.headerOffsets.enumerated() {  // 64 KiB, 128 KiB headers
             try pad(to: offset)
             // The second header is the current one: the larger sequence number.
-            try sink.write(Header(sequenceNumber: UInt64(index + 1), fileWriteGUID: ids.fileWrite, dataWriteGUID: ids.dataWrite,
-                                  logOffset: layout.logOffset, logLength: UInt32(layout.logLength)).encoded())
+            try sink.write(
+                Header(
+                    sequenceNumber: UInt64(index + 1), fileWriteGUID: ids.fileWrite, dataWriteGUID: ids.dataWrite,
+                    logOffset: layout.logOffset, logLength: UInt32(layout.logLength)
+                ).encoded())
         }
         let regions = RegionTable(entries: [
             .init(guid: RegionID.blockAllocationTable, fileOffset: layout.batOffset, length: UInt32(layout.batLength)),
             .init(guid: RegionID.metadata, fileOffset: layout.metadataOffset, length: UInt32(layout.metadataLength)),
         ]).encoded()
-        for offset in VHDX.regionTableOffsets {                                 // 192 KiB, 256 KiB region tables
+        for offset in VHDX.regionTableOffsets {  // 192 KiB, 256 KiB region tables
             try pad(to: offset)
             try sink.write(regions)
         }
-        try pad(to: layout.batOffset)                                           // 1 MiB log: empty
+        try pad(to: layout.batOffset)  // 1 MiB log: empty
 
         var table = [UInt8](repeating: 0, count: Int(layout.bat.entryCount) * BATEntry.size)
-        for (position, block) in storedBlocks.enumerated() {                    // BAT
+        for (position, block) in storedBlocks.enumerated() {  // BAT
             let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + UInt64(position) * blockSize)
             table.storeLittleEndian(entry.encoded(), at: Int(layout.bat.entryIndex(ofBlock: UInt64(block))) * BATEntry.size)
         }
@@ -73,9 +77,10 @@ extension VHDX {
         table = []
         try pad(to: layout.metadataOffset)
 
-        let metadata = DiskMetadata(fileParameters: FileParameters(blockSize: UInt32(VHDX.blockSize)), virtualDiskSize: virtualSize,
-                                    page83Data: ids.page83, logicalSectorSize: logicalSectorSize, physicalSectorSize: physicalSectorSize)
-        try sink.write(metadata.encoded())                                      // metadata region
+        let metadata = DiskMetadata(
+            fileParameters: FileParameters(blockSize: UInt32(VHDX.blockSize)), virtualDiskSize: virtualSize,
+            page83Data: ids.page83, logicalSectorSize: logicalSectorSize, physicalSectorSize: physicalSectorSize)
+        try sink.write(metadata.encoded())  // metadata region
         try pad(to: layout.firstBlockOffset)
 
         try writeBlocks(context, storedBlocks: storedBlocks, firstBlockOffset: layout.firstBlockOffset)

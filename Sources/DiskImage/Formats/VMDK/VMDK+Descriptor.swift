@@ -144,10 +144,15 @@ extension VMDK {
                 extents.append(try Self.extent(line, number: number + 1, path: path))
             }
             if let parentFileNameHint, !parentFileNameHint.isEmpty {
-                throw DiskImageError.unsupportedSource(path: path, reason: "is a VMDK delta disk on the parent \"\(parentFileNameHint)\"; imgship reads standalone images only: consolidate the snapshot chain first")
+                throw DiskImageError.unsupportedSource(
+                    path: path,
+                    reason:
+                        "is a VMDK delta disk on the parent \"\(parentFileNameHint)\"; imgship reads standalone images only: consolidate the snapshot chain first"
+                )
             }
             if let parentCID, parentCID.lowercased() != "ffffffff" {
-                throw DiskImageError.unsupportedSource(path: path, reason: "is a VMDK delta disk (parentCID \(parentCID)); imgship reads standalone images only")
+                throw DiskImageError.unsupportedSource(
+                    path: path, reason: "is a VMDK delta disk (parentCID \(parentCID)); imgship reads standalone images only")
             }
         }
 
@@ -158,7 +163,8 @@ extension VMDK {
             }
             let fields = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true).map(String.init)
             guard fields.count >= 3, ["RW", "RDONLY", "NOACCESS"].contains(fields[0]), let sectors = UInt64(fields[1]),
-                  let kind = Extent.Kind(rawValue: fields[2]) else {
+                let kind = Extent.Kind(rawValue: fields[2])
+            else {
                 throw malformed("descriptor line \(number) is not understood: \"\(line)\"")
             }
             var fileName: String?
@@ -190,7 +196,8 @@ private extension StringProtocol {
     func trimmingCharacters(in set: String) -> String {
         let characters = Set(set)
         guard let first = firstIndex(where: { !characters.contains($0) }),
-              let last = lastIndex(where: { !characters.contains($0) }) else { return "" }
+            let last = lastIndex(where: { !characters.contains($0) })
+        else { return "" }
         return String(self[first...last])
     }
 }

@@ -38,8 +38,10 @@ enum ExtentSource {
         }
     }
 
-    private func openInFolder(_ name: String, descriptorPath: String, allowExternal: Bool,
-                              refused: (String) -> DiskImageError) throws(DiskImageError) -> SourceImage {
+    private func openInFolder(
+        _ name: String, descriptorPath: String, allowExternal: Bool,
+        refused: (String) -> DiskImageError
+    ) throws(DiskImageError) -> SourceImage {
         let optIn = "pass --allow-external-extents to read a file of your own outside it"
         // "disk.vmdk" -> "", "images/disk.vmdk" -> "images/", as names were always joined.
         let folder = descriptorPath.lastIndex(of: "/").map { String(descriptorPath[...$0]) } ?? ""
@@ -66,9 +68,10 @@ enum ExtentSource {
         let fd = SystemCalls.open(resolved, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         if fd < 0 {
             let code = errno
-            throw refused(code == ELOOP
-                          ? "became a symbolic link while it was opened"
-                          : "cannot be opened: \(String(cString: strerror(code))) (errno \(code))")
+            throw refused(
+                code == ELOOP
+                    ? "became a symbolic link while it was opened"
+                    : "cannot be opened: \(String(cString: strerror(code))) (errno \(code))")
         }
         // What was opened, not what the path said a moment before, decides.
         var info = stat()
@@ -135,7 +138,9 @@ struct ExtentClaims {
         for neighbour in [low - 1, low] where claims.list.indices.contains(neighbour) && claims.list[neighbour].range.overlaps(absolute) {
             throw DiskImageError.refusedExtent(
                 descriptor: descriptor, line: line, extent: name,
-                reason: "reads bytes of \(file.path) that the extent on line \(claims.list[neighbour].line) already reads; a descriptor names each part of a file once")
+                reason:
+                    "reads bytes of \(file.path) that the extent on line \(claims.list[neighbour].line) already reads; a descriptor names each part of a file once"
+            )
         }
         claims.list.insert(Claim(range: absolute, line: line), at: low)
     }

@@ -63,27 +63,29 @@ extension VMDK {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: SparseExtentHeader.size)
-            bytes.storeASCII("KDMV", at: Offset.magic)                                  // 0 magic
-            bytes.storeLittleEndian(version, at: Offset.version)                        // 4 version (ESXi: 3)
-            bytes.storeLittleEndian(flags, at: Offset.flags)                            // 8 flags
-            bytes.storeLittleEndian(capacity, at: Offset.capacity)                      // 12 capacity in sectors
-            bytes.storeLittleEndian(grainSize, at: Offset.grainSize)                    // 20 grain size in sectors
-            bytes.storeLittleEndian(descriptorOffset, at: Offset.descriptorOffset)      // 28 descriptor offset
-            bytes.storeLittleEndian(descriptorSize, at: Offset.descriptorSize)          // 36 descriptor size
-            bytes.storeLittleEndian(numGTEsPerGT, at: Offset.numGTEsPerGT)              // 44 GTEs per GT
-            bytes.storeLittleEndian(rgdOffset, at: Offset.rgdOffset)                    // 48 redundant GD
-            bytes.storeLittleEndian(gdOffset, at: Offset.gdOffset)                      // 56 GD offset
-            bytes.storeLittleEndian(overHead, at: Offset.overHead)                      // 64 overhead
-            bytes[Offset.uncleanShutdown] = uncleanShutdown                             // 72 unclean shutdown
+            bytes.storeASCII("KDMV", at: Offset.magic)  // 0 magic
+            bytes.storeLittleEndian(version, at: Offset.version)  // 4 version (ESXi: 3)
+            bytes.storeLittleEndian(flags, at: Offset.flags)  // 8 flags
+            bytes.storeLittleEndian(capacity, at: Offset.capacity)  // 12 capacity in sectors
+            bytes.storeLittleEndian(grainSize, at: Offset.grainSize)  // 20 grain size in sectors
+            bytes.storeLittleEndian(descriptorOffset, at: Offset.descriptorOffset)  // 28 descriptor offset
+            bytes.storeLittleEndian(descriptorSize, at: Offset.descriptorSize)  // 36 descriptor size
+            bytes.storeLittleEndian(numGTEsPerGT, at: Offset.numGTEsPerGT)  // 44 GTEs per GT
+            bytes.storeLittleEndian(rgdOffset, at: Offset.rgdOffset)  // 48 redundant GD
+            bytes.storeLittleEndian(gdOffset, at: Offset.gdOffset)  // 56 GD offset
+            bytes.storeLittleEndian(overHead, at: Offset.overHead)  // 64 overhead
+            bytes[Offset.uncleanShutdown] = uncleanShutdown  // 72 unclean shutdown
             bytes.replaceSubrange(Offset.newlineTest..<(Offset.newlineTest + 4), with: newlineTest)  // 73 newline test
-            bytes.storeLittleEndian(compressAlgorithm, at: Offset.compressAlgorithm)    // 77 compression
-            return bytes                                                                // 79..<512 pad: zero
+            bytes.storeLittleEndian(compressAlgorithm, at: Offset.compressAlgorithm)  // 77 compression
+            return bytes  // 79..<512 pad: zero
         }
 
         /// Decodes the 512 bytes of `bytes`, which lie at `offset` of the file `path`; only
         /// the magic is checked here, the values are the reader's to judge.
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VMDK header",
-                    missing: String = "no VMDK sparse extent magic \"KDMV\"") throws(DiskImageError) {
+        public init(
+            decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VMDK header",
+            missing: String = "no VMDK sparse extent magic \"KDMV\""
+        ) throws(DiskImageError) {
             guard bytes.count >= SparseExtentHeader.size, Array(bytes[0..<4]) == Self.magic else {
                 throw DiskImageError.malformedImage(path: path, offset: offset, reason: missing)
             }

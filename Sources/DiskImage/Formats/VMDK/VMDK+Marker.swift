@@ -28,9 +28,9 @@ extension VMDK {
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: VMDK.sectorSize)
-            bytes.storeLittleEndian(sectors, at: Offset.numSectors)              // 0 numSectors of metadata
-            bytes.storeLittleEndian(UInt32(0), at: Offset.size)                  // 8 size: 0 marks metadata
-            bytes.storeLittleEndian(type.rawValue, at: Offset.type)              // 12 type
+            bytes.storeLittleEndian(sectors, at: Offset.numSectors)  // 0 numSectors of metadata
+            bytes.storeLittleEndian(UInt32(0), at: Offset.size)  // 8 size: 0 marks metadata
+            bytes.storeLittleEndian(type.rawValue, at: Offset.type)  // 12 type
             return bytes
         }
 
@@ -38,7 +38,8 @@ extension VMDK {
         /// is unknown).
         public init?(decoding bytes: [UInt8]) {
             guard bytes.count >= VMDK.sectorSize, bytes.loadLittleEndian(UInt32.self, at: Offset.size) == 0,
-                  let type = MarkerType(rawValue: bytes.loadLittleEndian(UInt32.self, at: Offset.type)) else { return nil }
+                let type = MarkerType(rawValue: bytes.loadLittleEndian(UInt32.self, at: Offset.type))
+            else { return nil }
             self.type = type
             sectors = bytes.loadLittleEndian(UInt64.self, at: Offset.numSectors)
         }
@@ -67,14 +68,14 @@ extension VMDK {
 
         /// Stores the marker at `offset` of a pipeline slab.
         func store(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
-            buffer.storeLittleEndian(lba, at: offset + Offset.lba)                       // 0 lba
+            buffer.storeLittleEndian(lba, at: offset + Offset.lba)  // 0 lba
             buffer.storeLittleEndian(compressedSize, at: offset + Offset.compressedSize)  // 8 size
         }
 
         public func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: GrainMarker.size)
-            bytes.storeLittleEndian(lba, at: Offset.lba)                         // 0 lba
-            bytes.storeLittleEndian(compressedSize, at: Offset.compressedSize)   // 8 size
+            bytes.storeLittleEndian(lba, at: Offset.lba)  // 0 lba
+            bytes.storeLittleEndian(compressedSize, at: Offset.compressedSize)  // 8 size
             return bytes
         }
 

@@ -33,7 +33,8 @@ extension VMDK {
             // Text numbers can be anything: keep every sum inside 64 bits and 64 PiB.
             let limit: UInt64 = 1 << 56
             guard extent.sectors < limit / 512, extent.offset < limit / 512, start + extent.sectors * 512 <= limit else {
-                throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "extent of \(extent.sectors) sectors at sector \(extent.offset) is absurd")
+                throw DiskImageError.malformedImage(
+                    path: file.path, offset: 0, reason: "extent of \(extent.sectors) sectors at sector \(extent.offset) is absurd")
             }
             let length = extent.sectors * 512
             var disk: (any VirtualDisk)?
@@ -45,7 +46,10 @@ extension VMDK {
                 switch extent.kind {
                 case .flat, .vmfs:
                     guard extent.offset * 512 + length <= extentFile.fileSize else {
-                        throw DiskImageError.malformedImage(path: extentPath, offset: 0, reason: "the flat extent of \(length) bytes at sector \(extent.offset) runs past the end of the file (\(extentFile.fileSize) bytes)")
+                        throw DiskImageError.malformedImage(
+                            path: extentPath, offset: 0,
+                            reason: "the flat extent of \(length) bytes at sector \(extent.offset) runs past the end of the file (\(extentFile.fileSize) bytes)"
+                        )
                     }
                     try claims.add(extentFile, (extent.offset * 512)..<(extent.offset * 512 + length), extent: name, line: extent.line)
                     disk = FlatExtent(file: extentFile, start: extent.offset * 512, size: length)
@@ -53,7 +57,8 @@ extension VMDK {
                     try claims.add(extentFile, nil, extent: name, line: extent.line)
                     let sparse = try SparseDisk(file: extentFile)
                     guard sparse.size >= length else {
-                        throw DiskImageError.malformedImage(path: extentPath, offset: 12, reason: "the sparse extent holds \(sparse.size) bytes; the descriptor says \(length)")
+                        throw DiskImageError.malformedImage(
+                            path: extentPath, offset: 12, reason: "the sparse extent holds \(sparse.size) bytes; the descriptor says \(length)")
                     }
                     disk = sparse
                 case .zero:
@@ -67,8 +72,9 @@ extension VMDK {
         let createType = descriptor.createType ?? "unknown"
         var details: [(String, ImageInfo.Detail)] = [("create type", .text(createType)), ("extents", .number(UInt64(descriptor.extents.count)))]
         if let adapter = descriptor.adapterType { details.insert(("adapter", .text(adapter)), at: 1) }
-        let info = ImageInfo(path: file.path, format: .vmdk, subformat: createType, virtualSize: start, fileSize: fileSize,
-                             allocatedBytes: allocated, details: details.map { (key: $0.0, value: $0.1) })
+        let info = ImageInfo(
+            path: file.path, format: .vmdk, subformat: createType, virtualSize: start, fileSize: fileSize,
+            allocatedBytes: allocated, details: details.map { (key: $0.0, value: $0.1) })
         return OpenedImage(disk: disk, info: info, findings: [])
     }
 }
@@ -100,8 +106,9 @@ extension VMDK {
                 .malformedImage(path: path, offset: offset, reason: reason)
             }
             typealias Field = SparseExtentHeader.Offset
-            var header = try SparseExtentHeader(decoding: file.bytes(SparseExtentHeader.size, at: 0, reading: "the VMDK sparse extent header"),
-                                                path: path)
+            var header = try SparseExtentHeader(
+                decoding: file.bytes(SparseExtentHeader.size, at: 0, reading: "the VMDK sparse extent header"),
+                path: path)
             var headerOffset: UInt64 = 0
             // Stream-optimized extents written in one pass keep the real header in the footer.
             footerUsed = header.gdOffset == SparseExtentHeader.gdAtEnd
@@ -110,9 +117,10 @@ extension VMDK {
                     throw malformed(UInt64(Field.gdOffset), "the header says the grain directory is in the footer, but the file is too short to hold one")
                 }
                 headerOffset = file.fileSize - 1024
-                header = try SparseExtentHeader(decoding: file.bytes(SparseExtentHeader.size, at: headerOffset, reading: "the VMDK footer"),
-                                                at: headerOffset, path: path,
-                                                missing: "no VMDK footer (\"KDMV\") 1024 bytes before the end of the file")
+                header = try SparseExtentHeader(
+                    decoding: file.bytes(SparseExtentHeader.size, at: headerOffset, reading: "the VMDK footer"),
+                    at: headerOffset, path: path,
+                    missing: "no VMDK footer (\"KDMV\") 1024 bytes before the end of the file")
             }
             func field(_ offset: Int) -> UInt64 { headerOffset + UInt64(offset) }
             version = Int(header.version)
@@ -136,11 +144,14 @@ extension VMDK {
             let directoryOffset = header.gdOffset
             if isCompressed {
                 let algorithm = header.compressAlgorithm
-                guard algorithm == 1 else { throw malformed(field(Field.compressAlgorithm), "compression algorithm \(algorithm); VMDK defines only 1 (deflate)") }
+                guard algorithm == 1 else {
+                    throw malformed(field(Field.compressAlgorithm), "compression algorithm \(algorithm); VMDK defines only 1 (deflate)")
+                }
             }
             if descriptorOffset != 0 && descriptorSectors != 0 {
                 guard descriptorSectors <= 2048, descriptorOffset < 1 << 47 else {
-                    throw malformed(field(Field.descriptorOffset), "embedded descriptor of \(descriptorSectors) sectors at sector \(descriptorOffset) is absurd")
+                    throw malformed(
+                        field(Field.descriptorOffset), "embedded descriptor of \(descriptorSectors) sectors at sector \(descriptorOffset) is absurd")
                 }
                 let text = try file.bytes(Int(descriptorSectors) * 512, at: descriptorOffset * 512, reading: "the embedded descriptor")
                 descriptor = try Descriptor(decoding: text, path: path)
@@ -161,9 +172,13 @@ extension VMDK {
             for table in 0..<tables {
                 let tableSector = UInt64(directory.loadLittleEndian(UInt32.self, at: table * 4))
                 guard tableSector != 0 else { continue }
-                let tableBytes = try file.bytes(entriesPerTable * 4, at: tableSector * 512, reading: "grain table \(table) (grain directory entry at \(directoryOffset * 512 + UInt64(table * 4)))")
+                let tableBytes = try file.bytes(
+                    entriesPerTable * 4, at: tableSector * 512,
+                    reading: "grain table \(table) (grain directory entry at \(directoryOffset * 512 + UInt64(table * 4)))")
                 guard claims.claim(tableSector * 512, length: UInt64(entriesPerTable * 4)) else {
-                    throw malformed(directoryOffset * 512 + UInt64(table * 4), "grain directory entry \(table) points at sector \(tableSector), which another table or grain already uses")
+                    throw malformed(
+                        directoryOffset * 512 + UInt64(table * 4),
+                        "grain directory entry \(table) points at sector \(tableSector), which another table or grain already uses")
                 }
                 // A table of zeros maps nothing (qemu leaves new tables as holes): keep none.
                 if tableBytes.allSatisfy({ $0 == 0 }) { continue }
@@ -175,11 +190,15 @@ extension VMDK {
                         let hostOffset = UInt64(grainSector) * 512
                         let needed = isCompressed ? UInt64(VMDK.grainMarkerSize) : min(UInt64(clusterSize), size - grain * UInt64(clusterSize))
                         guard hostOffset <= fileSize, needed <= fileSize - hostOffset else {
-                            throw malformed(tableSector * 512 + UInt64(slot * 4), "grain \(grain) at sector \(grainSector) runs past the end of the file (\(fileSize) bytes)")
+                            throw malformed(
+                                tableSector * 512 + UInt64(slot * 4),
+                                "grain \(grain) at sector \(grainSector) runs past the end of the file (\(fileSize) bytes)")
                         }
                         // A compressed grain's length is known only from its marker: its first sector is its own.
                         guard claims.claim(hostOffset, length: needed) else {
-                            throw malformed(tableSector * 512 + UInt64(slot * 4), "grain \(grain) at sector \(grainSector) overlaps another grain or table; every grain has its own place in the file")
+                            throw malformed(
+                                tableSector * 512 + UInt64(slot * 4),
+                                "grain \(grain) at sector \(grainSector) overlaps another grain or table; every grain has its own place in the file")
                         }
                         allocated += 1
                     }
@@ -215,10 +234,13 @@ extension VMDK {
             let length = Int(marker.compressedSize)
             let expected = index * UInt64(clusterSize / 512)
             guard lba == expected else {
-                throw DiskImageError.malformedImage(path: path, offset: offset, reason: "grain marker says sector \(lba), but the grain table puts it at sector \(expected)")
+                throw DiskImageError.malformedImage(
+                    path: path, offset: offset, reason: "grain marker says sector \(lba), but the grain table puts it at sector \(expected)")
             }
             guard length > 0, length <= 2 * clusterSize + 1024 else {
-                throw DiskImageError.malformedImage(path: path, offset: offset + UInt64(GrainMarker.Offset.compressedSize), reason: "compressed grain size \(length) is absurd for \(clusterSize)-byte grains")
+                throw DiskImageError.malformedImage(
+                    path: path, offset: offset + UInt64(GrainMarker.Offset.compressedSize),
+                    reason: "compressed grain size \(length) is absurd for \(clusterSize)-byte grains")
             }
             let input = try file.bytes(length, at: offset + UInt64(VMDK.grainMarkerSize), reading: "compressed grain \(index)")
             let produced = input.withUnsafeBytes { DecompressorPool.shared.decompress($0, into: buffer, framing: .zlib) }

@@ -32,11 +32,13 @@ extension VMDK {
         let tableCount = Int((grainCount + UInt64(grainTableEntries) - 1) / UInt64(grainTableEntries))
         let identifier = context.options.diskIdentifier
         let contentID = UInt32(identifier[0]) << 24 | UInt32(identifier[1]) << 16 | UInt32(identifier[2]) << 8 | UInt32(identifier[3])
-        let descriptor = Descriptor(contentID: contentID, capacitySectors: capacity,
-                                    extentFileName: context.outputName, adapter: context.options.adapter)
+        let descriptor = Descriptor(
+            contentID: contentID, capacitySectors: capacity,
+            extentFileName: context.outputName, adapter: context.options.adapter)
         guard let descriptorBytes = descriptor.encoded() else {
-            throw DiskImageError.unsupportedSource(path: context.outputName,
-                                                   reason: "name too long for the vmdk descriptor's \(descriptorSectors) sectors")
+            throw DiskImageError.unsupportedSource(
+                path: context.outputName,
+                reason: "name too long for the vmdk descriptor's \(descriptorSectors) sectors")
         }
         try sink.write(SparseExtentHeader(capacity: capacity, gdOffset: SparseExtentHeader.gdAtEnd).encoded())
         try sink.write(descriptorBytes)
@@ -46,8 +48,9 @@ extension VMDK {
         let boundPerGrain = GrainCompressor(level: level).bound(forInputSize: grainBytes)
         let slotBytes = roundUp(grainMarkerSize + boundPerGrain, toMultipleOf: sectorSize)
         let batchCount = Int((grainCount + UInt64(grainsPerBatch) - 1) / UInt64(grainsPerBatch))
-        let pipeline = OrderedPipeline(batchCount: batchCount, workerCount: context.workerCount,
-                                       slabCapacity: grainsPerBatch * slotBytes)
+        let pipeline = OrderedPipeline(
+            batchCount: batchCount, workerCount: context.workerCount,
+            slabCapacity: grainsPerBatch * slotBytes)
         let source = context.source
 
         var directory = [UInt32](repeating: 0, count: tableCount)
@@ -58,8 +61,9 @@ extension VMDK {
         func sectorOffset(_ position: UInt64) throws(DiskImageError) -> UInt32 {
             let sector = position / UInt64(sectorSize)
             guard sector <= UInt64(UInt32.max) else {
-                throw DiskImageError.sizeTooLarge(path: nil, format: "a stream-optimized vmdk (32-bit sector offsets)",
-                                                  size: position, limit: UInt64(UInt32.max) * UInt64(sectorSize))
+                throw DiskImageError.sizeTooLarge(
+                    path: nil, format: "a stream-optimized vmdk (32-bit sector offsets)",
+                    size: position, limit: UInt64(UInt32.max) * UInt64(sectorSize))
             }
             return UInt32(sector)
         }
@@ -97,8 +101,9 @@ extension VMDK {
                     if isAllZero(input) { continue }
                     let output = UnsafeMutableRawBufferPointer(rebasing: slab[(used + grainMarkerSize)..<(used + slotBytes)])
                     guard let compressedSize = state.compressor.compress(input, into: output) else {
-                        throw DiskImageError.compression(offset: start + UInt64(grainRange.lowerBound),
-                                                         reason: "deflate output did not fit its bound")
+                        throw DiskImageError.compression(
+                            offset: start + UInt64(grainRange.lowerBound),
+                            reason: "deflate output did not fit its bound")
                     }
                     let grainIndex = firstGrain + UInt64(grain)
                     GrainMarker(lba: grainIndex * grainSectors, compressedSize: UInt32(compressedSize)).store(into: slab, at: used)
