@@ -86,3 +86,41 @@ struct QemuInteropTests {
         #expect(summary.sha256?.count == 64)
     }
 }
+
+/// `export --no-manifest` writes a dynamic VHD in one pass (the BAT in place at the end):
+/// the same bytes as the two-pass writer, which qemu-img reads as the source.
+@Suite("Dynamic VHD without a digest")
+struct OnePassDynamicVHDTests {
+    @Test(.enabled(if: which("qemu-img") != nil))
+    func onePassWritesTheTwoPassBytes() throws {
+        let folder = try TemporaryFolder()
+        let source = folder.file("disk.raw")
+        // 9 MiB + 4 KiB: data in the first block, the fourth, and the last (partial) one.
+        FileManager.default.createFile(atPath: source, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
+        try handle.truncate(atOffset: 9 * 1024 * 1024 + 4096)
+        let offsets: [UInt64] = [0, 6 * 1024 * 1024 + 12345, 9 * 1024 * 1024 + 100]
+        for offset in offsets {
+            try handle.seek(toOffset: offset)
+            let seed = Int(offset % 251)
+            try handle.write(contentsOf: Data((0..<3000).map { (index: Int) -> UInt8 in UInt8(truncatingIfNeeded: index &* 31 &+ seed) }))
+        }
+        try handle.close()
+        let twoPass = folder.file("two.vhd"), onePass = folder.file("one.vhd")
+        let first = try Exporter.export(
+            source: source, to: .file(twoPass),
+            options: ExportOptions(format: .vhdDynamic, timestamp: 1_700_000_000, diskIdentifier: Array(repeating: 7, count: 16)))
+        let second = try Exporter.export(
+            source: source, to: .file(onePass),
+            options: ExportOptions(format: .vhdDynamic, timestamp: 1_700_000_000, diskIdentifier: Array(repeating: 7, count: 16), computesDigest: false))
+        #expect(first.sha256 != nil && second.sha256 == nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: onePass)) == Data(contentsOf: URL(fileURLWithPath: twoPass)))
+        #expect(!FileManager.default.fileExists(atPath: onePass + ".sha256"))
+        let qemuImg = try #require(which("qemu-img"))
+        // qemu-img check has no checks for vpc (exit 63): info and compare read it instead.
+        let info = try runProcess(qemuImg, ["info", "-f", "vpc", "--output", "json", onePass])
+        #expect(String(decoding: info.standardOutput, as: UTF8.self).contains("\"format\": \"vpc\""))
+        let compare = try runProcess(qemuImg, ["compare", "-f", "raw", "-F", "vpc", source, onePass])
+        #expect(compare.status == 0, "\(compare.standardError)")
+    }
+}

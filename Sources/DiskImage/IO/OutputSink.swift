@@ -19,6 +19,8 @@ final class OutputSink {
     /// nil when no digest is wanted: SHA-256 has no shortcut for zeros, so hashing a 2 TiB
     /// sparse disk costs about 20 minutes even when nothing reads the digest (issue 13).
     private let hasher: SHA256Hasher?
+    /// False for a sink made without hashing: bytes need not pass it in file order.
+    var isHashing: Bool { hasher != nil }
 
     /// `stream`: write every byte in order with `write(2)`, never `pwrite` or `ftruncate`,
     /// whatever the descriptor is. Standard output is always a stream: redirected to a file

@@ -17,6 +17,9 @@ extension VHD {
     /// hold any non-zero byte; the second pass then writes the file strictly in order, which
     /// lets the hash run in the same pass and the output go to a pipe.
     static func writeDynamic(_ context: ExportContext) throws(DiskImageError) {
+        if !context.sink.isHashing, let writer = context.sink.positionalWriter {
+            return try writeDynamicInOnePass(context, tableWriter: writer)
+        }
         let blockSize = UInt64(VHD.blockSize)
         let blockCount = Int((context.virtualSize + blockSize - 1) / blockSize)
         let allocated = try context.findNonZeroBlocks(blockSize: VHD.blockSize, blockCount: blockCount)
@@ -73,5 +76,61 @@ extension VHD {
             })
         try context.checkpoint(.writing, completed: virtualSize)
         try sink.write(footer)
+    }
+
+    /// Dynamic VHD in one pass, when no digest is wanted and the output is a regular file
+    /// (`export --no-manifest`): each block is read once and, when it holds data, stored after
+    /// the last one stored; the BAT is left as a hole and written in place at the end. The
+    /// bytes are the two-pass writer's. With a digest they must pass the hash in file order,
+    /// BAT first, which takes the first pass (`writeDynamic`).
+    static func writeDynamicInOnePass(_ context: ExportContext, tableWriter: PositionalWriter) throws(DiskImageError) {
+        let blockSize = UInt64(VHD.blockSize)
+        let blockCount = Int((context.virtualSize + blockSize - 1) / blockSize)
+        let sink = context.sink
+        let footer = footer(.dynamic, context).encoded()
+        let tableOffset = UInt64(Footer.size + DynamicHeader.size)
+        let tableBytes = roundUp(blockCount * 4, toMultipleOf: 512)
+        try sink.write(footer)  // 0 footer copy
+        try sink.write(
+            DynamicHeader(
+                tableOffset: tableOffset, maxTableEntries: UInt32(blockCount),
+                blockSize: UInt32(VHD.blockSize)
+            ).encoded())  // 512 dynamic header
+        try sink.writeZeros(UInt64(tableBytes))  // 1536 BAT, written at the end
+
+        let storedBlockBytes = 512 + VHD.blockSize
+        var table = [UInt8](repeating: 0xFF, count: tableBytes)
+        var nextBlockOffset = tableOffset + UInt64(tableBytes)
+        let source = context.source
+        let virtualSize = context.virtualSize
+        let pipeline = OrderedPipeline(batchCount: blockCount, workerCount: context.workerCount, slabCapacity: storedBlockBytes)
+        try pipeline.run(
+            skipTo: context.skipHoles(batchBytes: blockSize, batchCount: blockCount),
+            makeWorker: {},
+            work: { (index, _, slab) throws(DiskImageError) -> Bool in
+                // All sectors present: the bitmap is all ones.
+                slab.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 512)
+                let start = UInt64(index) * blockSize
+                let data = UnsafeMutableRawBufferPointer(rebasing: slab[512..<storedBlockBytes])
+                try source.read(start..<(start + blockSize), into: data, zeroingHolesWithin: VHD.blockSize)
+                return !isAllZero(UnsafeRawBufferPointer(data))
+            },
+            consume: { (index, hasData, slab) throws(DiskImageError) in
+                if hasData {
+                    table.storeBigEndian(UInt32(nextBlockOffset / 512), at: index * 4)
+                    try sink.write(UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes]))
+                    context.startWriteback(nextBlockOffset..<(nextBlockOffset + UInt64(storedBlockBytes)))
+                    nextBlockOffset += UInt64(storedBlockBytes)
+                }
+                try context.checkpoint(.writing, completed: min(UInt64(index + 1) * blockSize, virtualSize))
+            })
+        try context.checkpoint(.writing, completed: virtualSize)
+        try sink.write(footer)
+        // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
+        var failure: DiskImageError?
+        table.withUnsafeBytes { bytes in
+            do throws(DiskImageError) { try tableWriter.write(bytes, at: tableOffset) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 }
