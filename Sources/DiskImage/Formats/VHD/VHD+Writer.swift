@@ -25,15 +25,7 @@ extension VHD {
         let allocated = try context.findNonZeroBlocks(blockSize: VHD.blockSize, blockCount: blockCount)
 
         let sink = context.sink
-        let footer = footer(.dynamic, context).encoded()
-        let tableOffset = UInt64(Footer.size + DynamicHeader.size)
-        let tableBytes = roundUp(blockCount * 4, toMultipleOf: 512)
-        try sink.write(footer)  // 0 footer copy
-        try sink.write(
-            DynamicHeader(
-                tableOffset: tableOffset, maxTableEntries: UInt32(blockCount),
-                blockSize: UInt32(VHD.blockSize)
-            ).encoded())  // 512 dynamic header
+        let (footer, tableOffset, tableBytes) = try writeDynamicHead(context, blockCount: blockCount)
 
         // Each allocated block: a 512-byte sector bitmap, then the block's data.
         let storedBlockBytes = 512 + VHD.blockSize
@@ -78,6 +70,22 @@ extension VHD {
         try sink.write(footer)
     }
 
+    /// The footer copy and the dynamic header, written; the footer's bytes (written again at
+    /// the end) and where the BAT goes and how long it is.
+    static func writeDynamicHead(_ context: ExportContext, blockCount: Int) throws(DiskImageError)
+        -> (footer: [UInt8], tableOffset: UInt64, tableBytes: Int)
+    {
+        let footer = footer(.dynamic, context).encoded()
+        let tableOffset = UInt64(Footer.size + DynamicHeader.size)
+        try context.sink.write(footer)  // 0 footer copy
+        try context.sink.write(
+            DynamicHeader(
+                tableOffset: tableOffset, maxTableEntries: UInt32(blockCount),
+                blockSize: UInt32(VHD.blockSize)
+            ).encoded())  // 512 dynamic header
+        return (footer, tableOffset, roundUp(blockCount * 4, toMultipleOf: 512))
+    }
+
     /// Dynamic VHD in one pass, when no digest is wanted and the output is a regular file
     /// (`export --no-manifest`): each block is read once and, when it holds data, stored after
     /// the last one stored; the BAT is left as a hole and written in place at the end. The
@@ -87,15 +95,7 @@ extension VHD {
         let blockSize = UInt64(VHD.blockSize)
         let blockCount = Int((context.virtualSize + blockSize - 1) / blockSize)
         let sink = context.sink
-        let footer = footer(.dynamic, context).encoded()
-        let tableOffset = UInt64(Footer.size + DynamicHeader.size)
-        let tableBytes = roundUp(blockCount * 4, toMultipleOf: 512)
-        try sink.write(footer)  // 0 footer copy
-        try sink.write(
-            DynamicHeader(
-                tableOffset: tableOffset, maxTableEntries: UInt32(blockCount),
-                blockSize: UInt32(VHD.blockSize)
-            ).encoded())  // 512 dynamic header
+        let (footer, tableOffset, tableBytes) = try writeDynamicHead(context, blockCount: blockCount)
         try sink.writeZeros(UInt64(tableBytes))  // 1536 BAT, written at the end
 
         let storedBlockBytes = 512 + VHD.blockSize
