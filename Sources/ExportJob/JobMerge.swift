@@ -4,6 +4,7 @@ import Glibc
 import ConfigDocument
 import DiskImage
 import Foundation
+import Synchronization
 
 /// `imgship job FILE --merge`: the reports of a sharded job's shards made into the report one
 /// unsharded run would have written (timings aside), with every output checked.
@@ -122,7 +123,7 @@ public enum JobMerge {
                 "no report from shard \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) (job-report.\(missing[0])-of-\(count).json): run it, then merge again"
             )
         }
-        var results: [UnitResult] = []
+        var found: [(unit: ExportUnit, reported: ReportedResult)] = []
         for unit in units {
             let key = ShardReport.key(entry: unit.entry, format: unit.format.rawValue)
             let holders = reports.filter { $0.results[key] != nil }
@@ -136,9 +137,17 @@ public enum JobMerge {
                 )
                 continue
             }
-            results.append(checked(unit, reported))
+            found.append((unit, reported))
         }
         guard reasons.isEmpty else { throw Failure(reasons: reasons) }
+        // Verifying reads every output whole: one a core at a time, results in job order.
+        let verified = Mutex<[UnitResult?]>(Array(repeating: nil, count: found.count))
+        let pending = found
+        DispatchQueue.concurrentPerform(iterations: pending.count) { index in
+            let result = checked(pending[index].unit, pending[index].reported)
+            verified.withLock { $0[index] = result }
+        }
+        let results = verified.withLock { $0 }.compactMap { $0 }
         var report = JobReport(started: reports.compactMap(\.started).min() ?? Date(), results: results)
         report.seconds = reports.map(\.seconds).max() ?? 0
         report.writeChecksumLists()
