@@ -15,6 +15,9 @@ public indirect enum JSONOutput: Sendable {
     case array([JSONOutput])
     /// Members in this order; a key should appear once.
     case object([(key: String, value: JSONOutput)])
+    /// An array whose elements are made one at a time as they are written: a plan's 50,000
+    /// tasks are never held as one tree only to be thrown away.
+    case generated(count: Int, element: @Sendable (Int) -> JSONOutput)
 
     /// The document in compact form (no spaces, no newline), strings escaped as
     /// `appendJSONString` does.
@@ -52,6 +55,13 @@ public indirect enum JSONOutput: Sendable {
                 member.value.append(to: &bytes)
             }
             bytes.append(UInt8(ascii: "}"))
+        case let .generated(count, element):
+            bytes.append(UInt8(ascii: "["))
+            for index in 0..<count {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                element(index).append(to: &bytes)
+            }
+            bytes.append(UInt8(ascii: "]"))
         }
     }
 
@@ -68,7 +78,7 @@ public indirect enum JSONOutput: Sendable {
 
     private var isContainer: Bool {
         switch self {
-        case .array, .object: true
+        case .array, .object, .generated: true
         default: false
         }
     }
@@ -79,6 +89,9 @@ public indirect enum JSONOutput: Sendable {
         switch self {
         case let .array(elements):
             children = elements.map { (nil, $0) }
+            (open, close) = (UInt8(ascii: "["), UInt8(ascii: "]"))
+        case let .generated(count, element):
+            children = (0..<count).map { (nil, element($0)) }
             (open, close) = (UInt8(ascii: "["), UInt8(ascii: "]"))
         case let .object(members):
             children = members.map { ($0.key, $0.value) }
@@ -161,6 +174,15 @@ public struct JSONWriter {
                 pad(level + 1)
                 write(element, level: level + 1)
                 bytes.append(contentsOf: (index + 1 == elements.count ? "\n" : ",\n").utf8)
+            }
+            pad(level)
+            bytes.append(UInt8(ascii: "]"))
+        case let .generated(count, element) where count > 0:
+            bytes.append(contentsOf: "[\n".utf8)
+            for index in 0..<count {
+                pad(level + 1)
+                write(element(index), level: level + 1)
+                bytes.append(contentsOf: (index + 1 == count ? "\n" : ",\n").utf8)
             }
             pad(level)
             bytes.append(UInt8(ascii: "]"))

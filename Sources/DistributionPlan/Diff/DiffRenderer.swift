@@ -215,30 +215,13 @@ public enum DiffRenderer {
                     })),
         ]
         if let cost = diff.cost { members.append(.init("cost", CostRenderer.deltaJSON(cost))) }
-        // Written member by member, the tasks one at a time: a diff of two fleet plans holds
-        // 50,000 tasks, and a tree of them all would be built only to be thrown away.
-        var writer = JSONWriter()
-        writer.bytes.append(contentsOf: "{\n".utf8)
-        for (index, member) in members.enumerated() {
-            writer.pad(1)
-            appendJSONString(member.key, to: &writer.bytes)
-            writer.bytes.append(contentsOf: ": ".utf8)
-            if member.key == "tasks", !diff.tasks.isEmpty {
-                writer.bytes.append(contentsOf: "[\n".utf8)
-                for (position, task) in diff.tasks.enumerated() {
-                    writer.pad(2)
-                    writer.write(taskJSON(task).jsonOutput, level: 2)
-                    writer.bytes.append(contentsOf: (position + 1 == diff.tasks.count ? "\n" : ",\n").utf8)
-                }
-                writer.pad(1)
-                writer.bytes.append(UInt8(ascii: "]"))
-            } else {
-                writer.write(member.value.jsonOutput, level: 1)
-            }
-            writer.bytes.append(contentsOf: (index + 1 == members.count ? "\n" : ",\n").utf8)
+        // The tasks made one at a time as they are written: a diff of two fleet plans holds
+        // 50,000 of them, and a tree of them all would be built only to be thrown away.
+        let output = members.map { member -> (key: String, value: JSONOutput) in
+            guard member.key == "tasks" else { return (member.key, member.value.jsonOutput) }
+            return (member.key, .generated(count: diff.tasks.count) { index in taskJSON(diff.tasks[index]).jsonOutput })
         }
-        writer.bytes.append(contentsOf: "}\n".utf8)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return JSONOutput.object(output).expandedEncoded()
     }
 
     static func taskJSON(_ task: PlanDiff.TaskChange) -> PlanValue {

@@ -46,25 +46,8 @@ public enum JSONRenderer {
                         if let description = image.description { members.append(.init("description", .string(description))) }
                         return .object(members)
                     } ?? .null),
-                .init(
-                    "tasks",
-                    .list(
-                        plan.tasks.map { task in
-                            var members: [PlanValue.Member] = [
-                                .init("id", .string(task.id)),
-                                .init("kind", .string(task.kind.rawValue)),
-                                .init("region", .string(task.region)),
-                                .init("account", .string(plan.display(account: task.account))),
-                                .init("apiCall", .string(task.kind.apiCall)),
-                            ]
-                            if let role = task.assumeRole { members.append(.init("assumeRole", .string(role))) }
-                            members += [
-                                .init("parameters", .object(task.parameters)),
-                                .init("dependsOn", .list(task.dependsOn.map(PlanValue.string))),
-                                .init("summary", .string(task.summary)),
-                            ]
-                            return .object(members)
-                        })),
+                // Written one at a time (below).
+                .init("tasks", .list([])),
                 .init(
                     "prerequisites",
                     .list(
@@ -83,7 +66,29 @@ public enum JSONRenderer {
                             .object([.init("path", .string(warning.path)), .init("message", .string(warning.message))])
                         })),
             ] + extra)
-        return document.jsonOutput.expandedEncoded()
+        guard case var .object(members) = document.jsonOutput, let tasks = members.firstIndex(where: { $0.key == "tasks" }) else {
+            preconditionFailure("the plan document is an object with tasks")
+        }
+        members[tasks].value = .generated(count: plan.tasks.count) { index in taskValue(plan.tasks[index], in: plan).jsonOutput }
+        return JSONOutput.object(members).expandedEncoded()
+    }
+
+    /// One task of `tasks[]`.
+    static func taskValue(_ task: PlanTask, in plan: Plan) -> PlanValue {
+        var members: [PlanValue.Member] = [
+            .init("id", .string(task.id)),
+            .init("kind", .string(task.kind.rawValue)),
+            .init("region", .string(task.region)),
+            .init("account", .string(plan.display(account: task.account))),
+            .init("apiCall", .string(task.kind.apiCall)),
+        ]
+        if let role = task.assumeRole { members.append(.init("assumeRole", .string(role))) }
+        members += [
+            .init("parameters", .object(task.parameters)),
+            .init("dependsOn", .list(task.dependsOn.map(PlanValue.string))),
+            .init("summary", .string(task.summary)),
+        ]
+        return .object(members)
     }
 
     /// One value as JSON on one line, for command-line arguments.
