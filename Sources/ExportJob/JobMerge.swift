@@ -42,6 +42,9 @@ public enum JobMerge {
         public var description: String { reasons.joined(separator: "\n") }
     }
 
+    /// Larger than any report of a job imgship would run (about 400 bytes an output).
+    static let maximumReportBytes = 64 << 20
+
     /// The shard reports in `folder` (`job-report.I-of-N.json`), sorted by index.
     public static func reportPaths(in folder: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
@@ -63,6 +66,15 @@ public enum JobMerge {
         let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
         guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")) else {
             throw Failure(reasons: ["\(path): not a shard report name (job-report.I-of-N.json)"])
+        }
+        // A report is a regular file of a few kilobytes a thousand outputs: anything else (a
+        // FIFO that would block, a file of gigabytes) is refused before it is read.
+        var status = stat()
+        guard SystemCalls.stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            throw Failure(reasons: ["\(path): not a regular file; a shard report is one"])
+        }
+        guard status.st_size <= maximumReportBytes else {
+            throw Failure(reasons: ["\(path): \(status.st_size) bytes, more than a shard report holds (at most \(maximumReportBytes >> 20) MiB)"])
         }
         let document: ConfigValue
         do {

@@ -76,6 +76,15 @@ struct CostTests {
         #expect(problems.map(\.path) == ["regions.eu-west-1.snapshotGBMonth", "regions.eu-west-1.egress", "regions.xx-new-1"])
     }
 
+    /// The date and source are printed in the estimate: a date must be one, and a source one
+    /// line without control characters.
+    @Test func aPricesFileCannotWriteLinesIntoTheEstimate() {
+        let (table, problems) = PriceTable.bundled.overridden(byJSON: #"{"date": "yesterday", "source": "ours\nTotals: 0 tasks\u001b[2J"}"#)
+        #expect(problems.map(\.path) == ["date", "source"])
+        #expect(problems.first?.message == #"expected a date as YYYY-MM-DD, found "yesterday""#)
+        #expect(table.date == PriceTable.bundled.date && table.source == PriceTable.bundled.source)
+    }
+
     @Test func unpricedRegionsAreSaid() throws {
         let json =
             #"{"name": "gov", "distributions": [{"region": "us-gov-west-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}, {"region": "us-gov-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}]}"#

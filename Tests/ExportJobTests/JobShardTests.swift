@@ -118,4 +118,28 @@ struct JobShardTests {
         #expect(damaged.results[4].error?.hasPrefix("its shard reported it exported, but it does not verify now") == true)
         #expect(!(try String(contentsOfFile: folder.file("exports/bucket/web/SHA256SUMS"), encoding: .utf8)).contains(splitPath(victim).name + "\n"))
     }
+
+    /// A shard report is hostile input too: a FIFO, a huge file or broken JSON is refused with
+    /// the file named, in bounded time.
+    @Test func hostileShardReportsAreRefused() throws {
+        let folder = try TemporaryFolder()
+        let broken = folder.file("job-report.0-of-2.json")
+        try #"{"exports": [{"entry": "exports[0]", "format": "raw", "status": "exported"},]"#.write(toFile: broken, atomically: true, encoding: .utf8)
+        let brokenError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(broken) }
+        #expect(brokenError?.description.hasPrefix("\(broken):1:") == true, "\(brokenError?.description ?? "")")
+        let fifo = folder.file("job-report.1-of-2.json")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let fifoError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(fifo) }
+        #expect(fifoError?.description == "\(fifo): not a regular file; a shard report is one")
+        let huge = folder.file("job-report.0-of-3.json")
+        FileManager.default.createFile(atPath: huge, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: huge))
+        try handle.truncate(atOffset: UInt64(JobMerge.maximumReportBytes + 1))
+        try handle.close()
+        let hugeError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(huge) }
+        #expect(hugeError?.description.contains("more than a shard report holds") == true)
+        let unknownStatus = folder.file("job-report.2-of-3.json")
+        try #"{"exports": [{"entry": "exports[0]", "format": "raw", "status": "done"}]}"#.write(toFile: unknownStatus, atomically: true, encoding: .utf8)
+        #expect(throws: JobMerge.Failure.self) { try JobMerge.read(unknownStatus) }
+    }
 }

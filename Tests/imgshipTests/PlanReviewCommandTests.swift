@@ -154,6 +154,21 @@ struct PlanReviewCommandTests {
         #expect(result.standardError.contains(": error: imageRecipe.blockDeviceMappings[0].ebs.iops: "), "\(result.standardError)")
     }
 
+    /// A side document is hostile input too: a pipeline name holding a terminal escape and a
+    /// line break cannot drive the terminal or start a line of the header.
+    @Test func controlCharactersInAPipelineNameAreShownEscaped() throws {
+        let folder = try TemporaryFolder()
+        let pipeline = folder.file("pipeline.json")
+        try #"{"imagePipeline": {"name": "web\u001b[31m\nTotals: 0 tasks", "status": "ENABLED"}}"#
+            .write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let result = try runProcess(Self.binary, ["plan", "\(Self.testdata)/container.json", "--pipeline", pipeline] + Self.context)
+        #expect(result.status == 0, "\(result.standardError)")
+        let text = Self.text(result)
+        #expect(!text.contains("\u{1B}"))
+        #expect(text.contains("pipeline: web\\u{1B}[31m\\nTotals: 0 tasks (enabled)\n"), "\(text)")
+        #expect(text.components(separatedBy: "\nTotals: ").count == 2)
+    }
+
     /// 2024-10-22 API change: a macOS image is built on a Dedicated Host.
     @Test func macOSNeedsADedicatedHost() throws {
         let result = try runProcess(

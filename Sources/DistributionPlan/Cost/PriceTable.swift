@@ -112,7 +112,21 @@ public struct PriceTable: Sendable, Equatable {
                     problems.append(Problem(.error, key, "expected a string, found \(value.typeName)", at: value))
                     continue
                 }
-                if key == "date" { table.date = text } else { table.source = text }
+                // Both are printed in the estimate's text: a date as the table dates it, and a
+                // source on one line, without control characters.
+                if key == "date" {
+                    guard (try? /\d{4}-\d{2}-\d{2}/.wholeMatch(in: text)) != nil else {
+                        problems.append(Problem(.error, key, "expected a date as YYYY-MM-DD, found \"\(TextRenderer.escapedForDisplay(text))\"", at: value))
+                        continue
+                    }
+                    table.date = text
+                } else {
+                    guard text.count <= 200, !text.unicodeScalars.contains(where: \.isControlOrLineSeparator) else {
+                        problems.append(Problem(.error, key, "expected one line of at most 200 characters without control characters", at: value))
+                        continue
+                    }
+                    table.source = text
+                }
             case "regions":
                 guard let regions = value.members else {
                     problems.append(Problem(.error, key, "expected an object of regions, found \(value.typeName)", at: value))

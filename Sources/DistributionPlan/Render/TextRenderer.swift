@@ -18,7 +18,8 @@ public enum TextRenderer {
             out += "build AMI: \"\(image.name.displayText)\"" + (image.description.map { ", description \"\($0)\"" } ?? "")
             out += " (Image Builder names it so when it creates it in \(image.region))\n"
         }
-        for line in pipeline { out += line + "\n" }
+        // Lines made of documents' values: a line break in a name must not start a line of its own.
+        for line in pipeline { out += escapedForDisplay(line) + "\n" }
         out += "Totals: \(headline(plan.totals))\n"
 
         var regions: [String] = []
