@@ -49,12 +49,7 @@ public enum JobMerge {
     public static func reportPaths(in folder: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.compactMap { name -> (JobShard, String)? in
-            guard name.hasPrefix("job-report."), name.hasSuffix(".json") else { return nil }
-            let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
-            guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")),
-                shard.reportName == name
-            else { return nil }
-            return (shard, (folder == "." ? "" : folder + "/") + name)
+            JobShard(reportName: name).map { ($0, (folder == "." ? "" : folder + "/") + name) }
         }
         .sorted { ($0.0.count, $0.0.index) < ($1.0.count, $1.0.index) }
         .map(\.1)
@@ -62,9 +57,7 @@ public enum JobMerge {
 
     /// Reads one shard's report; the shard comes from its name.
     public static func read(_ path: String) throws(Failure) -> ShardReport {
-        let name = splitPath(path).name
-        let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
-        guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")) else {
+        guard let shard = JobShard(reportName: splitPath(path).name) else {
             throw Failure(reasons: ["\(path): not a shard report name (job-report.I-of-N.json)"])
         }
         // A report is a regular file of a few kilobytes a thousand outputs: anything else (a
@@ -98,22 +91,20 @@ public enum JobMerge {
                     "\(path): exports[\(index)]: expected entry, format and status (\(UnitResult.Status.allCases.map(\.rawValue).joined(separator: ", ")))")
                 continue
             }
-            let seconds =
-                item["seconds"].flatMap { value -> Double? in
-                    if case let .number(digits) = value.kind { return Double(digits) }
-                    return nil
-                } ?? 0
+            let seconds = number(item["seconds"]) ?? 0
             results[ShardReport.key(entry: entry, format: format)] =
                 ReportedResult(status: status, seconds: seconds, replaced: item["replaced"]?.string, error: item["error"]?.string)
         }
         guard reasons.isEmpty else { throw Failure(reasons: reasons) }
         let started = document["started"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) }
-        let seconds =
-            document["seconds"].flatMap { value -> Double? in
-                if case let .number(digits) = value.kind { return Double(digits) }
-                return nil
-            } ?? 0
+        let seconds = number(document["seconds"]) ?? 0
         return ShardReport(shard: shard, path: path, started: started, seconds: seconds, results: results)
+    }
+
+    /// A JSON number of a report (`seconds`); nil when absent or not a number.
+    private static func number(_ value: ConfigValue?) -> Double? {
+        guard let value, case let .number(digits) = value.kind else { return nil }
+        return Double(digits)
     }
 
     /// The merged report of `units` (the whole job, in job order) from the shards' reports.
@@ -132,7 +123,7 @@ public enum JobMerge {
         let missing = (0..<count).filter { !present.contains($0) }
         if !missing.isEmpty {
             reasons.append(
-                "no report from shard \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) (job-report.\(missing[0])-of-\(count).json): run it, then merge again"
+                "no report from shard \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) (\(JobShard(index: missing[0], count: count)?.reportName ?? "")): run it, then merge again"
             )
         }
         var found: [(unit: ExportUnit, reported: ReportedResult)] = []

@@ -35,6 +35,15 @@ public struct JobShard: Sendable, Equatable, CustomStringConvertible {
     /// The report a shard writes beside the job file: `job-report.I-of-N.json`.
     public var reportName: String { "job-report.\(index)-of-\(count).json" }
 
+    /// The shard whose report is named `name` (`job-report.I-of-N.json`, spelled exactly as
+    /// `reportName` spells it); nil for any other name.
+    public init?(reportName name: String) {
+        guard name.hasPrefix("job-report."), name.hasSuffix(".json") else { return nil }
+        let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
+        guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")), shard.reportName == name else { return nil }
+        self = shard
+    }
+
     /// `I/N`: 0 <= I < N.
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)

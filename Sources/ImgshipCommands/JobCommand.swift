@@ -83,7 +83,7 @@ struct JobCommand: ParsableCommand {
 
     func run() throws {
         let text = try readDocument(jobFile)
-        let shownName = jobFile == "-" ? "<stdin>" : jobFile
+        let shownName = displayName(jobFile)
         let baseFolder = jobFile == "-" ? "." : URL(fileURLWithPath: jobFile).deletingLastPathComponent().path
         var units: [ExportUnit]
         do throws(InvalidJobFile) {

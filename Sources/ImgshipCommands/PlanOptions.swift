@@ -93,8 +93,7 @@ struct PlanReviewOptions: ParsableArguments {
         if let imageSize, !(1...(1 << 30)).contains(imageSize) {
             throw ValidationError("--image-size must be a size in GiB, 1 or more, got \(imageSize)")
         }
-        let files = [recipe, pipeline, infrastructure, prices].compactMap { $0 }
-        if files.filter({ $0 == "-" }).count > 0 {
+        if [recipe, pipeline, infrastructure, prices].contains("-") {
             throw ValidationError("--recipe, --pipeline, --infrastructure and --prices take files; standard input is the configuration's")
         }
     }

@@ -5,7 +5,8 @@
 public enum TextOutputFile {
     public static func write(_ text: String, to path: String, overwrite: Bool) throws(DiskImageError) {
         let staged = try StagedFile(finalPath: path, overwrite: overwrite)
-        let sink = OutputSink(descriptor: staged.descriptor, path: path)
+        // No manifest is written for these, so no digest is computed.
+        let sink = OutputSink(descriptor: staged.descriptor, path: path, hashing: false)
         try sink.write(Array(text.utf8))
         _ = try sink.finish()
         try staged.commit()
