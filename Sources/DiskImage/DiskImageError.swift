@@ -31,6 +31,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     case compression(offset: UInt64, reason: String)
     /// The user interrupted the export.
     case cancelled
+    /// `--target`'s platform is documented to reject the export: `source` names the document.
+    case refusedByTarget(target: String, reason: String, source: String)
 
     /// What `outputExists` says after the path.
     public static let outputExistsAdvice = "exists; pass --force to overwrite it"
@@ -60,6 +62,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "compressing the grain at offset \(offset): \(reason)"
         case .cancelled:
             return "interrupted; no output was left behind"
+        case let .refusedByTarget(target, reason, source):
+            return "--target \(target): \(reason) (\(source)); nothing was written"
         }
     }
 }

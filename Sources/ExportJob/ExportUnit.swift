@@ -49,6 +49,11 @@ public struct ExportUnit: Sendable, Equatable {
             settings["level"] = "\(options.level)"
             settings["adapter"] = options.adapter.rawValue
         }
+        // A target decides details (firmware, hardware version, NIC) and may round the size.
+        if let target = options.target {
+            settings["target"] = target.description
+            settings["firmware"] = options.firmware?.rawValue ?? "from the disk"
+        }
         if format.entry.declaresMachine {
             settings["cpus"] = "\(options.machine.cpus)"
             settings["memoryMiB"] = "\(options.machine.memoryMiB)"

@@ -23,7 +23,8 @@ extension JobFile {
     /// A job exporting `source` once a region, in that region's disk image format, bucket and
     /// prefix (`imgship plan --emit-job`). Image Builder names the object `export-ami-<id>`;
     /// the AMI id exists only after the build, so the local name is
-    /// `export-<image name>-<region>`. Relative `source` and `destination` are made absolute
+    /// `export-<image name>-<region>`, and each export has `target: aws`, whose rules are VM
+    /// Import/Export's (the S3 export's formats are ones it imports). Relative `source` and `destination` are made absolute
     /// against `currentDirectory`, as the job file may be saved anywhere.
     public init(
         exporting source: String, to destination: String, as exports: [RegionExport],
@@ -36,7 +37,7 @@ extension JobFile {
                 Export(
                     source: absolute(source), formats: [OutputFormat(parsing: export.diskImageFormat) ?? .raw],
                     destination: absolute(destination), s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix,
-                    name: "export-\(imageName)-\(export.region)")
+                    name: "export-\(imageName)-\(export.region)", options: Options(target: .aws))
             })
     }
 }

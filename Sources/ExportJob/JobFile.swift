@@ -67,15 +67,23 @@ public struct JobFile: Sendable, Equatable {
         public var adapter: VMDK.Adapter
         public var alignToMiB: Bool
         public var machine: VirtualMachineSettings
+        /// The export's `target` (`imgship export --target`): its rules are checked and it
+        /// decides the outputs' details.
+        public var target: ExportTarget?
+        /// With a target: the firmware to declare; nil reads it from the disk.
+        public var firmware: VirtualMachineSettings.Firmware?
 
         public init(
             level: DeflateLevel = .standard, adapter: VMDK.Adapter = .lsilogic, alignToMiB: Bool = false,
-            machine: VirtualMachineSettings = VirtualMachineSettings()
+            machine: VirtualMachineSettings = VirtualMachineSettings(), target: ExportTarget? = nil,
+            firmware: VirtualMachineSettings.Firmware? = nil
         ) {
             self.level = level
             self.adapter = adapter
             self.alignToMiB = alignToMiB
             self.machine = machine
+            self.target = target
+            self.firmware = firmware
         }
     }
 }
@@ -108,8 +116,8 @@ struct JobFileReader {
     var problems: [Problem] = []
 
     static let topKeys = ["schemaVersion", "exports"]
-    static let exportKeys = ["source", "sourceFormat", "formats", "destination", "s3Bucket", "s3Prefix", "name", "options"]
-    static let optionKeys = ["level", "adapter", "alignMiB", "cpus", "memoryMiB", "osType"]
+    static let exportKeys = ["source", "sourceFormat", "target", "formats", "destination", "s3Bucket", "s3Prefix", "name", "options"]
+    static let optionKeys = ["level", "adapter", "alignMiB", "cpus", "memoryMiB", "osType", "firmware"]
     static let formatNames = ImageFormat.valueNames
 
     mutating func read(_ document: ConfigValue) -> JobFile? {
@@ -157,7 +165,15 @@ struct JobFileReader {
                     value["sourceFormat"])
             }
         }
-        let formats = readFormats(value, path)
+        var target: ExportTarget?
+        if let text = optionalString(value, "target", path) {
+            do throws(ExportTargetParseError) {
+                target = try ExportTarget(parsing: text)
+            } catch {
+                fail(path.member("target"), error.description, value["target"])
+            }
+        }
+        let formats = readFormats(value, path, target: target)
         let s3Bucket = optionalString(value, "s3Bucket", path)
         if let s3Bucket, !Self.isBucketName(s3Bucket) {
             fail(
@@ -181,14 +197,20 @@ struct JobFileReader {
                 path.member("source"), "the file name of \(jsonString(source)) has a line break, which would split its outputs' SHA256SUMS lines; give a name",
                 value["source"])
         }
-        let options = readOptions(value["options"], path.member("options"))
+        var options = readOptions(value["options"], path.member("options"))
+        options?.target = target
+        if options?.firmware != nil && target == nil {
+            fail(path.member("options").member("firmware"), "applies with a target only; give the export a 'target'", value["options"]?["firmware"])
+        }
         guard problems.count == before, let source, let destination, let formats, let options else { return nil }
         return JobFile.Export(
             source: source, sourceFormat: sourceFormat, formats: formats, destination: destination,
             s3Bucket: s3Bucket, s3Prefix: s3Prefix, name: name, options: options)
     }
 
-    private mutating func readFormats(_ export: ConfigValue, _ path: Path) -> [OutputFormat]? {
+    /// `formats`; with a target, each must be one it imports, and none means its default.
+    private mutating func readFormats(_ export: ConfigValue, _ path: Path, target: ExportTarget?) -> [OutputFormat]? {
+        if export["formats"] == nil, let target { return [target.defaultFormat] }
         guard let value = export["formats"] else {
             fail(path, "missing required field 'formats' (a list of \(Self.formatNames.joined(separator: ", ")))", export)
             return nil
@@ -217,6 +239,16 @@ struct JobFileReader {
                     "\"\(text)\" writes the same .\(format.fileExtension) file as formats[\(earlier)]; give one of them, or a second export with another name",
                     item)
                 continue
+            }
+            if let target {
+                do throws(DiskImageError) {
+                    try target.checkFormat(format)
+                } catch {
+                    if case let .refusedByTarget(_, reason, source) = error {
+                        fail(itemPath, "target \(target): \(reason) (\(source))", item)
+                    }
+                    continue
+                }
             }
             extensions[format.fileExtension] = index
             formats.append(format)
@@ -256,6 +288,13 @@ struct JobFileReader {
         }
         if let cpus = integer(value, "cpus", path, in: 1...768) { options.machine.cpus = cpus }
         if let memory = integer(value, "memoryMiB", path, in: 4...(24 << 20)) { options.machine.memoryMiB = memory }
+        if let text = optionalString(value, "firmware", path) {
+            if let firmware = VirtualMachineSettings.Firmware(rawValue: text.lowercased()) {
+                options.firmware = firmware
+            } else {
+                fail(path.member("firmware"), "\"\(text)\" is not a firmware; expected bios or efi", value["firmware"])
+            }
+        }
         if let text = optionalString(value, "osType", path) {
             if let system = VirtualMachineSettings.OperatingSystem(rawValue: text.lowercased()) {
                 options.machine.operatingSystem = system
@@ -362,6 +401,7 @@ extension JobFile {
         let entries: [JSONOutput] = exports.map { export in
             var fields: [(key: String, value: JSONOutput)] = [("source", .string(export.source))]
             if let format = export.sourceFormat { fields.append(("sourceFormat", .string(format.rawValue))) }
+            if let target = export.options.target { fields.append(("target", .string(target.description))) }
             fields.append(("formats", .array(export.formats.map { .string($0.rawValue) })))
             fields.append(("destination", .string(export.destination)))
             if let bucket = export.s3Bucket { fields.append(("s3Bucket", .string(bucket))) }
@@ -377,6 +417,7 @@ extension JobFile {
             if chosen.machine.operatingSystem != defaults.machine.operatingSystem {
                 options.append(("osType", .string(chosen.machine.operatingSystem.rawValue)))
             }
+            if let firmware = chosen.firmware { options.append(("firmware", .string(firmware.rawValue))) }
             if !options.isEmpty { fields.append(("options", .object(options))) }
             return .object(fields)
         }

@@ -257,7 +257,7 @@ public struct JobRunner: Sendable {
             diskIdentifier: timestamp.map { Self.reproducibleIdentifier(epoch: $0, output: unit.shardKey) },
             isCancelled: isCancelled,
             progress: onProgress.map { report in { @Sendable progress in report(unit, progress) } },
-            machine: unit.options.machine)
+            machine: unit.options.machine, target: unit.options.target, firmware: unit.options.firmware)
         do throws(DiskImageError) {
             let settings = unit.settings
             let sidecar = Exporter.Sidecar(path: unit.record) { sha256, source in

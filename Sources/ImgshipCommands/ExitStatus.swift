@@ -30,7 +30,7 @@ extension DiskImageError: CommandFailure {
     var exitStatus: ExitStatus {
         switch self {
         case .cancelled: .interrupted
-        case .unsupportedSource, .sizeTooLarge, .malformedImage, .refusedExtent, .outputExists, .refusedOutput:
+        case .unsupportedSource, .sizeTooLarge, .malformedImage, .refusedExtent, .outputExists, .refusedOutput, .refusedByTarget:
             .inputRefused
         case .system, .sourceChanged, .sourceModified, .compression:
             .workFailed

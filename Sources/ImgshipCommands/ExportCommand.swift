@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import ConfigDocument
 import DiskImage
+import ExportJob
 import Foundation
 
 struct ExportCommand: ParsableCommand {
@@ -30,8 +31,27 @@ struct ExportCommand: ParsableCommand {
         help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
     var allowExternalExtents = false
 
-    @Option(name: [.short, .long], help: "\(ImageFormat.helpList); any case.")
-    var format: OutputFormat
+    @Option(name: [.short, .long], help: "\(ImageFormat.helpList); any case. With --target, one the target imports (default: the target's first).")
+    var format: OutputFormat?
+
+    @Option(
+        name: .customLong("target"),
+        help: ArgumentHelp(
+            "The platform the image is for: \(ExportTarget.names.joined(separator: ", ")). Picks the format and its details and refuses what the platform is documented to reject (README, \"Targets\").",
+            valueName: "target"))
+    var targetName: String?
+
+    @Option(help: "With --target: the firmware the guest boots with, bios or efi (default: read from the disk).")
+    var firmware: VirtualMachineSettings.Firmware?
+
+    @Option(name: .customLong("boot-mode"), help: "With --target aws: import-image's --boot-mode, legacy-bios or uefi (the same as --firmware bios or efi).")
+    var bootMode: AWSBootMode?
+
+    @Option(name: .customLong("s3-bucket"), help: "With --target aws: the bucket the printed import commands name (default: amzn-s3-demo-bucket, to replace).")
+    var s3Bucket: String?
+
+    @Option(name: .customLong("s3-prefix"), help: "With --target aws: prepended to the file name in the printed S3 key.")
+    var s3Prefix: String?
 
     @Option(name: [.short, .long], help: "The output path, or - for standard output.")
     var output: String
@@ -85,7 +105,47 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("os-type"), help: "OVA: guest operating system: linux64, windows64 or other64 (default: linux64).")
     var osType: VirtualMachineSettings.OperatingSystem?
 
+    /// `--target`, read in `validate()`.
+    var target: ExportTarget? { try? targetName.map { try ExportTarget(parsing: $0) } }
+
+    /// `-f`, or the target's default format.
+    var chosenFormat: OutputFormat { format ?? target?.defaultFormat ?? .raw }
+
+    /// `--firmware`, or `--boot-mode` in its terms.
+    var chosenFirmware: VirtualMachineSettings.Firmware? { firmware ?? bootMode?.firmware }
+
     func validate() throws {
+        if let targetName {
+            do throws(ExportTargetParseError) {
+                _ = try ExportTarget(parsing: targetName)
+            } catch {
+                throw ValidationError("--target: \(error)")
+            }
+        }
+        if format == nil && targetName == nil {
+            throw ValidationError(
+                "give the output format with -f FORMAT (\(ImageFormat.valueNames.joined(separator: ", "))) or a platform with --target (\(ExportTarget.names.joined(separator: ", ")))"
+            )
+        }
+        if target == nil {
+            for (flag, isGiven) in [
+                ("--firmware", firmware != nil), ("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil),
+            ] where isGiven {
+                throw ValidationError("\(flag) applies with --target only")
+            }
+        } else if target != .aws {
+            for (flag, isGiven) in [("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil)] where isGiven {
+                throw ValidationError("\(flag) applies with --target aws only; --target \(target!) has no import command")
+            }
+        }
+        do throws(AWSImportCommandsError) {
+            try AWSImportCommands.check(bucket: s3Bucket, prefix: s3Prefix)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let firmware, let bootMode, firmware != bootMode.firmware {
+            throw ValidationError("--firmware \(firmware.rawValue) and --boot-mode \(bootMode.rawValue) contradict each other; give one")
+        }
         if let threads, threads < 1 || threads > 256 {
             throw ValidationError("--threads must be between 1 and 256, got \(threads)")
         }
@@ -117,6 +177,7 @@ struct ExportCommand: ParsableCommand {
     /// what was asked (tools/bench-export passes --level to every format).
     var inapplicableFlagWarnings: [String] {
         var warnings: [String] = []
+        let format = chosenFormat
         if let level, !format.entry.compresses {
             warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed; ignored")
         }
@@ -131,6 +192,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         installInterruptHandlers()
+        let format = chosenFormat
         let toStandardOutput = output == "-"
         for warning in inapplicableFlagWarnings { printProblem(.warning, warning) }
         // Refusals that need no reading come before any work: an image on a terminal would
@@ -165,7 +227,8 @@ struct ExportCommand: ParsableCommand {
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
-            machine: machine, allowExternalExtents: allowExternalExtents, computesDigest: !noManifest)
+            machine: machine, allowExternalExtents: allowExternalExtents, computesDigest: !noManifest,
+            target: target, firmware: chosenFirmware)
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -189,9 +252,23 @@ struct ExportCommand: ParsableCommand {
         if toStandardOutput && manifest == nil, let sha256 = summary.sha256 {
             writeToStandardError("\(sha256)  \(destination.name)\n")
         }
+        var importCommands: AWSImportCommands?
+        if let decision = summary.target, decision.bootMode != nil {
+            do throws(AWSImportCommandsError) {
+                importCommands = try AWSImportCommands(
+                    file: toStandardOutput || toDevice ? nil : output, fileName: destination.name, decision: decision,
+                    bucket: s3Bucket, prefix: s3Prefix)
+            } catch {
+                throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
+            }
+        }
         if json {
-            try writeToStandardOutput(Self.json(summary).encoded() + "\n")
-        } else if !toStandardOutput {
+            try writeToStandardOutput(Self.json(summary, importCommands: importCommands).encoded() + "\n")
+        } else if toStandardOutput {
+            if let decision = summary.target {
+                writeToStandardError(Self.targetText(decision, importCommands: importCommands))
+            }
+        } else {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
             var text =
                 "\(summary.output): \(summary.format.rawValue), \(summary.virtualSize) bytes virtual, "
@@ -203,6 +280,7 @@ struct ExportCommand: ParsableCommand {
             } else {
                 text += "no sha256 computed (--no-manifest)\n"
             }
+            if let decision = summary.target { text += Self.targetText(decision, importCommands: importCommands) }
             try writeToStandardOutput(text)
         }
     }
@@ -210,7 +288,7 @@ struct ExportCommand: ParsableCommand {
     /// The `--json` document: the export summary plus the throughput, keys sorted as the
     /// `JSONEncoder` (`.sortedKeys`) output of earlier releases; `manifest` and `sha256` are
     /// absent when there is none, as that encoder left them out.
-    static func json(_ summary: ExportSummary) -> JSONOutput {
+    static func json(_ summary: ExportSummary, importCommands: AWSImportCommands? = nil) -> JSONOutput {
         let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
         var members: [(key: String, value: JSONOutput)] = [
             ("bytesWritten", .unsigned(summary.bytesWritten)),
@@ -228,9 +306,45 @@ struct ExportCommand: ParsableCommand {
             ("source", .string(summary.source)),
             ("sourceFormat", .string(summary.sourceFormat)),
             ("sourceSize", .unsigned(summary.sourceSize)),
+        ]
+        if let decision = summary.target { members.append(("target", targetJSON(decision, importCommands: importCommands))) }
+        members += [
             ("virtualSize", .unsigned(summary.virtualSize)),
             ("warnings", .array(summary.warnings.map(JSONOutput.string))),
         ]
+        return .object(members)
+    }
+}
+
+extension ExportCommand {
+    /// What the target decided, as lines after the summary: the platform, the firmware and
+    /// why, the details it fixed, and for AWS the import commands (printed, never run).
+    static func targetText(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> String {
+        var lines = ["target \(decision.target): \(decision.format.rawValue), firmware \(decision.firmware.rawValue) (\(decision.firmwareReason))"]
+        if let version = decision.hardwareVersion { lines.append("  virtual hardware vmx-\(version)") }
+        if let generation = decision.hyperVGeneration {
+            lines.append("  Hyper-V: attach it as the boot disk of a generation \(generation) virtual machine")
+        }
+        if let importCommands {
+            lines.append("  to import it (imgship prints these commands and never runs them):")
+            lines += importCommands.lines.map { "    " + $0 }
+            if importCommands.usesExampleBucket {
+                lines.append("  (\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it)")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The `target` member of `--json`: keys sorted, absent values left out.
+    static func targetJSON(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> JSONOutput {
+        var members: [(key: String, value: JSONOutput)] = []
+        if let bootMode = decision.bootMode { members.append(("bootMode", .string(bootMode))) }
+        members += [("firmware", .string(decision.firmware.rawValue)), ("firmwareReason", .string(decision.firmwareReason))]
+        if let version = decision.hardwareVersion { members.append(("hardwareVersion", .string("vmx-\(version)"))) }
+        if let generation = decision.hyperVGeneration { members.append(("hyperVGeneration", .integer(generation))) }
+        if let importCommands { members.append(("importCommands", .array(importCommands.lines.map(JSONOutput.string)))) }
+        if let format = decision.importFormat { members.append(("importFormat", .string(format))) }
+        members.append(("name", .string(decision.target)))
         return .object(members)
     }
 }
@@ -260,6 +374,19 @@ extension VMDK.Adapter: ExpressibleByArgument {
 }
 
 extension VirtualMachineSettings.OperatingSystem: ExpressibleByArgument {}
+
+extension VirtualMachineSettings.Firmware: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+/// `aws ec2 import-image --boot-mode` values VM Import takes (uefi-preferred is not one:
+/// EC2 API reference, ImportImage BootMode).
+enum AWSBootMode: String, CaseIterable, ExpressibleByArgument {
+    case legacyBIOS = "legacy-bios"
+    case uefi
+
+    var firmware: VirtualMachineSettings.Firmware { self == .uefi ? .efi : .bios }
+}
 
 extension SourceFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }

@@ -65,6 +65,12 @@ public struct ExportOptions: Sendable {
     /// no digest is computed at all and no manifest written (an OVA still hashes its members
     /// for its own `.mf`).
     public var computesDigest: Bool
+    /// The platform the output is for: its rules are checked before anything is written and
+    /// it decides the OVF's details (`ExportTarget`). `format` must be one it imports.
+    public var target: ExportTarget?
+    /// The firmware to declare (OVF, Hyper-V generation, AWS boot mode); nil reads it from
+    /// the disk. Used with a target only.
+    public var firmware: VirtualMachineSettings.Firmware?
 
     public init(
         format: OutputFormat,
@@ -80,7 +86,9 @@ public struct ExportOptions: Sendable {
         progress: (@Sendable (ExportProgress) -> Void)? = nil,
         machine: VirtualMachineSettings = VirtualMachineSettings(),
         allowExternalExtents: Bool = false,
-        computesDigest: Bool = true
+        computesDigest: Bool = true,
+        target: ExportTarget? = nil,
+        firmware: VirtualMachineSettings.Firmware? = nil
     ) {
         self.format = format
         self.sourceFormat = sourceFormat
@@ -96,6 +104,8 @@ public struct ExportOptions: Sendable {
         self.machine = machine
         self.allowExternalExtents = allowExternalExtents
         self.computesDigest = computesDigest
+        self.target = target
+        self.firmware = firmware
     }
 }
 
@@ -118,6 +128,9 @@ public struct ExportSummary: Sendable, Codable, Equatable {
     /// The output's SHA-256, hex; nil when it was not computed (`computesDigest` false).
     public var sha256: String?
     public var seconds: Double
-    /// Adjustments the user should know of, such as a size rounded up.
+    /// Adjustments the user should know of, such as a size rounded up, and the target's
+    /// warnings.
     public var warnings: [String]
+    /// What `options.target` decided; nil without a target.
+    public var target: TargetDecision?
 }

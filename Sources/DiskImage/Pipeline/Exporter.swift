@@ -50,6 +50,13 @@ public enum Exporter {
         options: ExportOptions
     ) throws(DiskImageError) -> ExportSummary {
         let started = monotonicSeconds()
+        var options = options
+        if let target = options.target {
+            // A format the target does not import is refused before a stream is copied.
+            try target.checkFormat(options.format)
+            // Azure rejects a fixed VHD whose virtual size is not a whole MiB.
+            if target == .azure { options.alignToMiB = true }
+        }
         // Standard input and FIFOs are copied to a temporary file first (removed on return).
         var staged: StagedFile?
         defer { staged?.discard() }
@@ -86,7 +93,16 @@ public enum Exporter {
         let sourceFiles = SourceWatch.files(of: opened, main: file)
         let watch = SourceWatch(sourceFiles, checksNames: !(streamed || isStandardInput))
         let protected = sourceFiles.map { ProtectedFile(path: $0.path, identity: $0.identity) }
-        let (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options, path: sourcePath)
+        var (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options, path: sourcePath)
+        // The target's rules, before any output is staged: a refusal leaves nothing behind.
+        var decision: TargetDecision?
+        if let target = options.target {
+            let guest = try GuestInspection.inspect(source)
+            let decided = try target.decide(format: options.format, virtualSize: virtualSize, guest: guest, firmware: options.firmware)
+            options.machine.apply(decided)
+            warnings += decided.warnings
+            decision = decided
+        }
 
         let output: StagedFile?
         let outputName: String
@@ -205,7 +221,7 @@ public enum Exporter {
             format: options.format, source: sourcePath, sourceFormat: opened.info.format.rawValue, output: outputPath,
             manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
             outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
-            seconds: monotonicSeconds() - started, warnings: warnings)
+            seconds: monotonicSeconds() - started, warnings: warnings, target: decision)
     }
 
     /// Refuses, before any work, an output path an export would refuse after opening its
@@ -318,6 +334,13 @@ public enum Exporter {
                 warnings.append("virtual size rounded up from \(size) to \(aligned) bytes (a whole MiB), padded with zeros")
             }
             size = aligned
+        }
+        // Azure documents the rule; a fixed VHD is most often made for Azure.
+        if options.format == .vhdFixed && options.target == nil && size % (1 << 20) != 0 {
+            warnings.append(
+                "virtual size \(size) is not a whole MiB, which Azure rejects in a fixed VHD "
+                    + "(https://learn.microsoft.com/azure/virtual-machines/windows/prepare-for-upload-vhd-image); "
+                    + "--target azure or --align-mib rounds it up")
         }
         let entry = options.format.entry
         if entry.sectorAligned && size % 512 != 0 {

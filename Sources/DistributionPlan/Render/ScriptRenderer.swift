@@ -117,25 +117,13 @@ struct ShellWord {
         segments.compactMap { if case let .variable(name) = $0 { name } else { nil } }
     }
 
-    /// The one quoting function: bare when every byte is plainly safe, single-quoted literal
-    /// text otherwise, double-quoted when a variable is inside (where `"`, `\`, `$` and a
-    /// backquote are escaped, so only the variables expand).
+    /// Bare when every byte is plainly safe, single-quoted literal text otherwise
+    /// (`ShellQuoting.word`, the one quoting function), double-quoted when a variable is inside
+    /// (where `"`, `\`, `$` and a backquote are escaped, so only the variables expand).
     var rendered: String {
         if segments.count == 1, case let .variable(name) = segments[0] { return "\"$\(name)\"" }
         guard !variables.isEmpty else {
-            let text = segments.map { if case let .literal(text) = $0 { text } else { "" } }.joined()
-            let safe =
-                !text.isEmpty
-                && text.utf8.allSatisfy { byte in
-                    switch byte {
-                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-                    default: "_./:=@,+-%".utf8.contains(byte)
-                    }
-                }
-            if safe { return text }
-            if text.unicodeScalars.contains(where: Self.needsEscape) { return Self.ansiCQuoted(text) }
-            // Most quoted values (names with spaces, JSON) hold no quote: skip the search then.
-            return "'" + (text.utf8.contains(UInt8(ascii: "'")) ? text.replacing("'", with: "'\\''") : text) + "'"
+            return ShellQuoting.word(segments.map { if case let .literal(text) = $0 { text } else { "" } }.joined())
         }
         var out = "\""
         for segment in segments {
@@ -149,33 +137,6 @@ struct ShellWord {
             }
         }
         return out + "\""
-    }
-
-    /// Control characters and Unicode line separators: written as escapes, so a value never
-    /// spans lines of the script.
-    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool { scalar.isControlOrLineSeparator }
-
-    /// Bash's `$'...'` quoting: backslash escapes for `\\`, `'` and control characters,
-    /// everything else as it is (bash manual, "ANSI-C Quoting").
-    private static func ansiCQuoted(_ text: String) -> String {
-        var out = "$'"
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "'": out += "\\'"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case _ where scalar.value < 0x80 && needsEscape(scalar):
-                let hex = String(scalar.value, radix: 16)
-                out += "\\x" + (hex.count == 1 ? "0" : "") + hex
-            case _ where needsEscape(scalar):
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "'"
     }
 }
 

@@ -124,12 +124,3 @@ public enum TextRenderer {
         return parts.isEmpty ? head : head + ": " + parts.joined(separator: ", ")
     }
 }
-
-extension Unicode.Scalar {
-    /// C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: what the
-    /// schema refuses outside free text, what plain text shows as an escape, and what the
-    /// script writes with `$'...'`, so a value can never start a line of its own.
-    var isControlOrLineSeparator: Bool {
-        value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
-    }
-}

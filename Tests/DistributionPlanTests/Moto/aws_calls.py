@@ -191,6 +191,32 @@ class Emulator:
                     "S3ExportLocation": location, "Status": "active", "Progress": "0"}
         return self.remembered("export-image", account, region, params, make)
 
+    def import_image(self, account, credentials, region, params):
+        """VM Import, as far as it can be checked offline: BootMode one of the model's values other
+        than uefi-preferred (which the EC2 API reference says import does not take), each disk's
+        Format one of OVA | VHD | VHDX | VMDK | RAW, and its S3 object present in moto's S3 with the
+        caller's keys, as the vmimport role would read it."""
+        mode = params.get("BootMode")
+        allowed = [value for value in self.accounts.session.get_service_model("ec2").operation_model("ImportImage")
+                   .input_shape.members["BootMode"].enum if value != "uefi-preferred"]
+        if mode is not None and mode not in allowed:
+            raise ClientError({"Error": {"Code": "InvalidParameter",
+                                         "Message": f"BootMode {mode} is not supported for image import"}}, "ImportImage")
+        s3 = self.accounts.client("s3", region, account, credentials)
+        for container in params.get("DiskContainers", []):
+            if container.get("Format", "").upper() not in ("OVA", "VHD", "VHDX", "VMDK", "RAW"):
+                raise ClientError({"Error": {"Code": "InvalidParameter",
+                                             "Message": f"Unsupported disk format {container.get('Format')}"}}, "ImportImage")
+            bucket = container.get("UserBucket", {})
+            try:
+                s3.head_object(Bucket=bucket.get("S3Bucket", ""), Key=bucket.get("S3Key", ""))
+            except ClientError:
+                raise ClientError({"Error": {"Code": "InvalidParameter",
+                                             "Message": f"S3 object s3://{bucket.get('S3Bucket')}/{bucket.get('S3Key')} does not exist"}},
+                                  "ImportImage")
+        return {"ImportTaskId": "import-ami-" + secrets.token_hex(9)[:17], "Status": "active",
+                "BootMode": mode or "legacy-bios", "Progress": "2"}
+
     def enable_fast_launch(self, account, credentials, region, params):
         return {"ImageId": params["ImageId"], "ResourceType": params.get("ResourceType", "snapshot"),
                 "SnapshotConfiguration": params.get("SnapshotConfiguration", {"TargetResourceCount": 5}),

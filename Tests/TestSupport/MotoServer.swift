@@ -2,23 +2,22 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import TestSupport
 
 /// A `moto_server` (moto's EC2, SSM, STS, ECR ... emulation over HTTP) on a free loopback port,
 /// stopped when the value goes away. Each test has its own, so tests run side by side without
 /// seeing each other's AMIs.
-final class MotoServer {
+public final class MotoServer {
     /// The tools the moto tests need: moto_server, and the AWS CLI the scripts call.
-    static let isInstalled = which("moto_server") != nil && which("aws") != nil
+    public static let isInstalled = which("moto_server") != nil && which("aws") != nil
 
-    let port: Int
+    public let port: Int
     private let process: Process
 
-    var endpoint: String { "http://127.0.0.1:\(port)" }
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
 
     /// Starts the server and waits until it accepts connections. The port is one the kernel
     /// handed out a moment before; if another process takes it first, another is tried.
-    init(log: String) throws {
+    public init(log: String) throws {
         let executable = try Self.require("moto_server")
         var lastError: (any Error)?
         for _ in 0..<3 {
@@ -53,7 +52,7 @@ final class MotoServer {
         process.waitUntilExit()
     }
 
-    static func require(_ tool: String) throws -> String {
+    public static func require(_ tool: String) throws -> String {
         guard let path = which(tool) else { throw MotoError("\(tool) is not on PATH; bash tools/setup installs it") }
         return path
     }
@@ -102,20 +101,20 @@ final class MotoServer {
     }
 }
 
-struct MotoError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct MotoError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A JSON value for API parameters sent to `aws_calls.py batch`.
-enum JSONValue: Encodable, Sendable {
+public enum JSONValue: Encodable, Sendable {
     case string(String)
     case int(Int)
     case bool(Bool)
     case list([JSONValue])
     case object([String: JSONValue])
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case let .string(value): try container.encode(value)
@@ -129,29 +128,38 @@ enum JSONValue: Encodable, Sendable {
 
 /// One API call for `aws_calls.py batch`: which account (through AssumeRole when not the owner),
 /// region, service and operation, with the API's own parameter names.
-struct AWSRequest: Encodable, Sendable {
-    var account: String
-    var region: String
-    var service: String
-    var operation: String
-    var params: [String: JSONValue]
+public struct AWSRequest: Encodable, Sendable {
+    public var account: String
+    public var region: String
+    public var service: String
+    public var operation: String
+    public var params: [String: JSONValue]
+
+    public init(account: String, region: String, service: String, operation: String, params: [String: JSONValue]) {
+        self.account = account
+        self.region = region
+        self.service = service
+        self.operation = operation
+        self.params = params
+    }
 }
 
 /// Everything a script run against moto needs: the server, a folder with the stand-in `aws` and
 /// `docker` first on PATH, and an environment that reaches moto as the owner account and nothing
 /// of the developer's AWS setup.
-final class MotoWorld {
-    static let ownerAccount = "123456789012"
+public final class MotoWorld {
+    public static let ownerAccount = "123456789012"
     /// moto maps any access key it did not issue to its default account, 123456789012.
-    static let ownerKey = "testing"
-    static let helpers = Repository.root.appendingPathComponent("Tests/DistributionPlanTests/Moto")
+    public static let ownerKey = "testing"
+    public static let helpers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+        "DistributionPlanTests/Moto")
 
-    let folder: TemporaryFolder
-    let server: MotoServer
-    let environment: [String: String]
+    public let folder: TemporaryFolder
+    public let server: MotoServer
+    public let environment: [String: String]
 
     /// `standInAWS` is the `aws` script placed first on PATH; `docker` logs its calls.
-    init(standInAWS: String) throws {
+    public init(standInAWS: String) throws {
         folder = try TemporaryFolder()
         server = try MotoServer(log: folder.file("moto.log"))
         let bin = folder.file("bin")
@@ -190,7 +198,7 @@ final class MotoWorld {
 
     /// Runs the requests in one Python process through botocore; one JSON response a request,
     /// `{"Error": {...}}` for a refused one.
-    func batch(_ requests: [AWSRequest]) throws -> [Data] {
+    public func batch(_ requests: [AWSRequest]) throws -> [Data] {
         guard !requests.isEmpty else { return [] }
         let input = folder.file("batch-\(UUID().uuidString).json")
         try JSONEncoder().encode(requests).write(to: URL(fileURLWithPath: input))
@@ -205,12 +213,12 @@ final class MotoWorld {
         return lines
     }
 
-    func batch<Response: Decodable>(_ request: AWSRequest, as type: Response.Type) throws -> Response {
+    public func batch<Response: Decodable>(_ request: AWSRequest, as type: Response.Type) throws -> Response {
         let data = try batch([request])[0]
         return try decode(data, as: type, request: request)
     }
 
-    func decode<Response: Decodable>(_ data: Data, as type: Response.Type, request: AWSRequest) throws -> Response {
+    public func decode<Response: Decodable>(_ data: Data, as type: Response.Type, request: AWSRequest) throws -> Response {
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch {
@@ -219,7 +227,7 @@ final class MotoWorld {
     }
 
     /// Runs `bash script BUILD_AMI` with the world's environment plus `extra`.
-    func run(script: String, arguments: [String], extra: [String: String] = [:]) throws -> ProcessResult {
+    public func run(script: String, arguments: [String], extra: [String: String] = [:]) throws -> ProcessResult {
         let path = folder.file("plan-\(UUID().uuidString).sh")
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         return try runProcess("/bin/bash", [path] + arguments, environment: environment.merging(extra) { $1 })
@@ -227,7 +235,7 @@ final class MotoWorld {
 
     /// Every `aws` command the scripts ran, in order: the access key it ran with (the owner's is
     /// `testing`) and its arguments.
-    func calls() -> [(key: String, arguments: [String])] {
+    public func calls() -> [(key: String, arguments: [String])] {
         let text = (try? String(contentsOfFile: folder.file("calls.log"), encoding: .utf8)) ?? ""
         return text.split(separator: "\n").map { line in
             let fields = line.split(separator: "\u{1f}", omittingEmptySubsequences: false).map(String.init)
@@ -236,29 +244,29 @@ final class MotoWorld {
     }
 
     /// The calls the stand-in answered for moto.
-    func emulatedCalls() throws -> [EmulatedCall] {
+    public func emulatedCalls() throws -> [EmulatedCall] {
         let text = (try? String(contentsOfFile: folder.file("emulated.log"), encoding: .utf8)) ?? ""
         return try text.split(separator: "\n").map { try JSONDecoder().decode(EmulatedCall.self, from: Data($0.utf8)) }
     }
 
-    func dockerCalls() -> [String] {
+    public func dockerCalls() -> [String] {
         let text = (try? String(contentsOfFile: folder.file("docker.log"), encoding: .utf8)) ?? ""
         return text.split(separator: "\n").map(String.init)
     }
 }
 
 /// A call `aws_calls.py emulate` answered, as it logged it.
-struct EmulatedCall: Decodable {
-    var account: String
-    var region: String
-    var operation: String
-    var params: [String: LooseJSON]
-    var response: [String: LooseJSON]?
-    var error: [String: String]?
+public struct EmulatedCall: Decodable {
+    public var account: String
+    public var region: String
+    public var operation: String
+    public var params: [String: LooseJSON]
+    public var response: [String: LooseJSON]?
+    public var error: [String: String]?
 }
 
 /// Any JSON value, for reading logged parameters and responses.
-enum LooseJSON: Decodable, Equatable {
+public enum LooseJSON: Decodable, Equatable {
     case string(String)
     case number(Double)
     case bool(Bool)
@@ -266,7 +274,7 @@ enum LooseJSON: Decodable, Equatable {
     case object([String: LooseJSON])
     case null
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -283,5 +291,5 @@ enum LooseJSON: Decodable, Equatable {
         }
     }
 
-    var string: String? { if case let .string(value) = self { value } else { nil } }
+    public var string: String? { if case let .string(value) = self { value } else { nil } }
 }

@@ -1,0 +1,218 @@
+/// What an export for a target was decided to be, and why: reported by `export` (text and
+/// `--json`) and used for the output's details (an OVF's firmware, the AWS import command).
+public struct TargetDecision: Sendable, Equatable, Codable {
+    /// `aws`, `vsphere:6.5`, ...
+    public var target: String
+    public var format: OutputFormat
+    public var firmware: VirtualMachineSettings.Firmware
+    /// Where the firmware came from: the flag, or what the disk's first sectors show.
+    public var firmwareReason: String
+    /// Hyper-V: generation 2 boots with UEFI, generation 1 with a BIOS.
+    public var hyperVGeneration: Int?
+    /// vSphere: the OVF's virtual hardware version (vmx-N).
+    public var hardwareVersion: Int?
+    /// AWS: `--boot-mode` of `aws ec2 import-image` (`uefi` or `legacy-bios`).
+    public var bootMode: String?
+    /// AWS: the `Format` of the import's disk container (`VMDK`, `OVA`, `VHD`, `VHDX`, `RAW`).
+    public var importFormat: String?
+    /// What the target is known to take badly but may still take; each names its source.
+    public var warnings: [String]
+}
+
+/// One documented rule of a target's importer: what breaks it, and the document it comes
+/// from. A broken `.refuse` rule stops the export before any output exists; a broken `.warn`
+/// rule is told with the summary.
+struct TargetRule: Sendable {
+    enum Effect: Sendable { case refuse, warn }
+
+    /// What a rule looks at: known after the source is opened, before anything is written.
+    struct Facts: Sendable {
+        var target: ExportTarget
+        var format: OutputFormat
+        var virtualSize: UInt64
+        var guest: GuestInspection
+        var firmware: VirtualMachineSettings.Firmware
+    }
+
+    let applies: @Sendable (ExportTarget) -> Bool
+    let effect: Effect
+    /// The document the rule comes from: a URL.
+    let source: String
+    /// nil when the export keeps the rule; otherwise what breaks it, as a clause.
+    let broken: @Sendable (Facts) -> String?
+}
+
+extension ExportTarget {
+    static let tebibyte: UInt64 = 1 << 40
+    static let mebibyte: UInt64 = 1 << 20
+
+    /// Where each target's list of formats comes from.
+    var formatSource: String {
+        switch self {
+        case .aws: "https://docs.aws.amazon.com/vm-import/latest/userguide/prerequisites.html"
+        case .azure: "https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic"
+        case .vsphere:
+            "https://techdocs.broadcom.com/us/en/vmware-cis/vsphere/vsphere/8-0/vsphere-virtual-machine-administration-guide-8-0.html (Deploying OVF and OVA Templates)"
+        case .virtualbox: "https://www.virtualbox.org/manual/topics/BasicConcepts.html#ovf (Importing and Exporting Virtual Machines)"
+        case .hyperv: "https://learn.microsoft.com/windows-server/virtualization/hyper-v/plan/should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v"
+        }
+    }
+
+    /// The rules, in the order they are checked. README's "Targets" section lists the same.
+    static let rules: [TargetRule] = [
+        // AWS. The VM Import/Export user guide, "Limitations for importing images".
+        TargetRule(
+            applies: { $0 == .aws }, effect: .refuse,
+            source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
+            broken: { facts in
+                facts.virtualSize >= 16 * tebibyte
+                    ? "VM Import takes disk images smaller than 16 TiB; this one is \(facts.virtualSize) bytes" : nil
+            }),
+        TargetRule(
+            applies: { $0 == .aws }, effect: .warn,
+            source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
+            broken: { facts in
+                facts.virtualSize > 8 * tebibyte
+                    ? "VM Import needs a manifest file for images over 8 TiB (this one is \(facts.virtualSize) bytes); import-image with one S3 object will be refused"
+                    : nil
+            }),
+        // EBS boots an MBR volume of at most 2 TiB: an MBR cannot address more.
+        TargetRule(
+            applies: { $0 == .aws }, effect: .refuse,
+            source: "https://docs.aws.amazon.com/ebs/latest/userguide/volume_constraints.html#partitioning",
+            broken: { facts in
+                facts.guest.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
+                    ? "an MBR-partitioned EBS volume holds at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes (convert it to GPT first)"
+                    : nil
+            }),
+        // Azure. Direct upload sizes: the DiskCreationData.UploadSizeBytes reference gives
+        // 20,972,032 (20 MiB + 512) to 35,183,298,347,520 (32 TiB + 512) bytes of file.
+        TargetRule(
+            applies: { $0 == .azure }, effect: .refuse,
+            source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
+            broken: { facts in
+                facts.virtualSize < 20 * mebibyte
+                    ? "Azure's direct upload takes a VHD of at least 20 MiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
+            }),
+        TargetRule(
+            applies: { $0 == .azure }, effect: .refuse,
+            source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
+            broken: { facts in
+                facts.virtualSize > 32 * tebibyte
+                    ? "Azure's direct upload takes a VHD of at most 32 TiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
+            }),
+        // Generation 2 ("Support for generation 2 VMs on Azure"): UEFI boot, and OS disks over
+        // 2 TiB; a generation 1 (BIOS) OS disk holds at most 2 TiB.
+        TargetRule(
+            applies: { $0 == .azure }, effect: .warn,
+            source: "https://learn.microsoft.com/azure/virtual-machines/generation-2",
+            broken: { facts in
+                switch facts.firmware {
+                case .efi: "the disk boots with UEFI: create the Azure disk or image as generation 2 (HyperVGeneration V2)"
+                case .bios where facts.virtualSize > 2 * tebibyte:
+                    "a generation 1 (BIOS) OS disk holds at most 2 TiB; this one is \(facts.virtualSize) bytes (attach it as a data disk, or boot it with UEFI as generation 2)"
+                case .bios: nil
+                }
+            }),
+        // Hyper-V, "Should I create a generation 1 or 2 virtual machine": generation 2 boots
+        // UEFI from SCSI VHDX (up to 64 TB); generation 1 boots a BIOS from IDE, up to 2 TB.
+        TargetRule(
+            applies: { $0 == .hyperv }, effect: .warn,
+            source: "https://learn.microsoft.com/windows-server/virtualization/hyper-v/plan/should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v",
+            broken: { facts in
+                facts.firmware == .bios && facts.virtualSize > 2 * tebibyte
+                    ? "a generation 1 (BIOS) virtual machine boots from an IDE disk of at most 2 TB; this one is \(facts.virtualSize) bytes"
+                    : nil
+            }),
+        // Every target: a disk nothing boots (a data disk is fine to attach, not to boot).
+        TargetRule(
+            applies: { _ in true }, effect: .warn,
+            source: "UEFI 2.10, section 13.3 (EFI system partition); a BIOS boots the code in sector 0 (MBR)",
+            broken: { facts in
+                !facts.guest.hasBIOSBootCode && !facts.guest.hasEFISystemPartition
+                    ? "nothing on the disk boots: sector 0 holds no BIOS boot code and there is no EFI system partition (fine for a data disk, not for a virtual machine's boot disk)"
+                    : nil
+            }),
+        // Every target: a firmware the disk cannot boot with.
+        TargetRule(
+            applies: { _ in true }, effect: .warn,
+            source: "UEFI 2.10, section 13.3 (EFI system partition); a BIOS boots from the code in sector 0",
+            broken: { facts in
+                switch facts.firmware {
+                case .efi where !facts.guest.hasEFISystemPartition && facts.guest.hasBIOSBootCode:
+                    "UEFI firmware was chosen but the disk has no EFI system partition: the virtual machine will not find a boot loader"
+                case .bios where facts.guest.bootsWithUEFIOnly:
+                    "BIOS firmware was chosen but the disk boots only with UEFI (a GPT with an EFI system partition and no BIOS boot code)"
+                default: nil
+                }
+            }),
+    ]
+
+    /// The firmware to declare: the one given, else what the disk shows (UEFI only when it
+    /// can boot no other way), with the reason for the report.
+    static func firmware(given: VirtualMachineSettings.Firmware?, guest: GuestInspection) -> (VirtualMachineSettings.Firmware, String) {
+        if let given { return (given, "given") }
+        if guest.bootsWithUEFIOnly {
+            return (.efi, "read from the disk: a GPT with an EFI system partition and no BIOS boot code")
+        }
+        switch guest.partitionTable {
+        case .mbr where guest.hasBIOSBootCode: return (.bios, "read from the disk: an MBR with BIOS boot code")
+        case .gpt where guest.hasBIOSBootCode: return (.bios, "read from the disk: BIOS boot code in sector 0 (it may boot either way)")
+        default: return (.bios, "the default: the disk shows no UEFI-only boot")
+        }
+    }
+
+    /// Refuses a format the target does not import, before the source is read.
+    public func checkFormat(_ format: OutputFormat) throws(DiskImageError) {
+        guard formats.contains(format) else {
+            let names = formats.map(\.rawValue)
+            let list = names.count == 1 ? "only " + names[0] : names.dropLast().joined(separator: ", ") + " or " + names.last!
+            throw DiskImageError.refusedByTarget(
+                target: description, reason: "\(platformName) imports \(list), not \(format.rawValue)", source: formatSource)
+        }
+    }
+
+    /// Checks every rule of this target against what the export will write: the first
+    /// broken refusal throws, broken warnings are returned in the decision.
+    func decide(
+        format: OutputFormat, virtualSize: UInt64, guest: GuestInspection, firmware given: VirtualMachineSettings.Firmware?
+    ) throws(DiskImageError) -> TargetDecision {
+        try checkFormat(format)
+        let (firmware, reason) = Self.firmware(given: given, guest: guest)
+        let facts = TargetRule.Facts(target: self, format: format, virtualSize: virtualSize, guest: guest, firmware: firmware)
+        var warnings: [String] = []
+        for rule in Self.rules where rule.applies(self) {
+            guard let broken = rule.broken(facts) else { continue }
+            switch rule.effect {
+            case .refuse: throw DiskImageError.refusedByTarget(target: description, reason: broken, source: rule.source)
+            case .warn: warnings.append("--target \(description): \(broken) (\(rule.source))")
+            }
+        }
+        var decision = TargetDecision(
+            target: description, format: format, firmware: firmware, firmwareReason: reason, warnings: warnings)
+        switch self {
+        case .aws:
+            decision.bootMode = firmware == .efi ? "uefi" : "legacy-bios"
+            decision.importFormat = Self.importFormat(format)
+        case let .vsphere(release):
+            decision.hardwareVersion = release.hardwareVersion
+        case .hyperv:
+            decision.hyperVGeneration = firmware == .efi ? 2 : 1
+        case .azure, .virtualbox:
+            break
+        }
+        return decision
+    }
+
+    /// The `Format` of an `import-image` disk container (EC2 API reference, ImageDiskContainer:
+    /// OVA | VHD | VHDX | VMDK | RAW).
+    static func importFormat(_ format: OutputFormat) -> String {
+        switch format {
+        case .raw: "RAW"
+        case .vhdFixed, .vhdDynamic: "VHD"
+        case .vhdx: "VHDX"
+        case .vmdk: "VMDK"
+        case .ova: "OVA"
+        }
+    }
+}

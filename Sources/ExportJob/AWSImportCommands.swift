@@ -1,0 +1,71 @@
+import ConfigDocument
+import DiskImage
+
+/// The AWS CLI commands that import an output made for `--target aws`: an upload to S3, then
+/// `aws ec2 import-image` with the format and boot mode the export decided. imgship prints
+/// them (`ShellQuoting`, the one quoting function) and never runs them.
+///
+/// `--disk-containers` is JSON, whose escaping holds any key; the EC2 API reference
+/// (ImportImage, ImageDiskContainer, UserBucket) names the members.
+public struct AWSImportCommands: Sendable, Equatable {
+    /// The bucket the commands name when none is given: the AWS documentation's own example
+    /// bucket, a valid name the reader replaces.
+    public static let exampleBucket = "amzn-s3-demo-bucket"
+
+    /// `aws s3 cp FILE s3://BUCKET/KEY`; nil when the output is no file (standard output).
+    public var upload: [String]?
+    /// `aws ec2 import-image --boot-mode MODE --disk-containers JSON`.
+    public var importImage: [String]
+    /// The bucket is `exampleBucket`, to be replaced.
+    public var usesExampleBucket: Bool
+
+    /// - Parameters:
+    ///   - file: the output's path as given, or nil for standard output.
+    ///   - fileName: the output's file name: the key is `prefix` + it.
+    ///   - bucket: an S3 bucket name, checked against S3's rules; nil names `exampleBucket`.
+    public init(
+        file: String?, fileName: String, decision: TargetDecision, bucket: String?, prefix: String?
+    ) throws(AWSImportCommandsError) {
+        try Self.check(bucket: bucket, prefix: prefix)
+        guard let bootMode = decision.bootMode, let format = decision.importFormat else {
+            throw AWSImportCommandsError("the export was not decided for --target aws")
+        }
+        let key = (prefix ?? "") + fileName
+        // S3 object keys are at most 1,024 bytes of UTF-8 (Amazon S3 user guide, "Naming objects").
+        guard key.utf8.count <= 1024 else {
+            throw AWSImportCommandsError("the S3 key \(jsonString(key)) is longer than the 1,024 bytes S3 allows")
+        }
+        let chosenBucket = bucket ?? Self.exampleBucket
+        usesExampleBucket = bucket == nil
+        upload = file.map { ["aws", "s3", "cp", $0, "s3://\(chosenBucket)/\(key)"] }
+        let container = JSONOutput.array([
+            .object([
+                ("Format", .string(format)),
+                ("UserBucket", .object([("S3Bucket", .string(chosenBucket)), ("S3Key", .string(key))])),
+            ])
+        ])
+        importImage = ["aws", "ec2", "import-image", "--boot-mode", bootMode, "--disk-containers", container.encoded()]
+    }
+
+    /// Refuses a bucket name S3 would not take, and a prefix the job files refuse too.
+    public static func check(bucket: String?, prefix: String?) throws(AWSImportCommandsError) {
+        if let bucket, !JobFileReader.isBucketName(bucket) {
+            throw AWSImportCommandsError(
+                "--s3-bucket \"\(bucket)\" is not an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit")
+        }
+        if let prefix, let problem = JobFileReader.prefixProblem(prefix) {
+            throw AWSImportCommandsError("--s3-prefix \(jsonString(prefix)) \(problem)")
+        }
+    }
+
+    /// The commands as lines of shell text.
+    public var lines: [String] {
+        [upload, importImage].compactMap { $0.map(ShellQuoting.command) }
+    }
+}
+
+/// Why the import commands cannot be made: a bucket or prefix S3 would not take.
+public struct AWSImportCommandsError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

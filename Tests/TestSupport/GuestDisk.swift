@@ -1,0 +1,65 @@
+import Foundation
+
+/// Disks whose first sectors say how their guest boots, written byte by byte (neither sfdisk
+/// nor sgdisk is needed): a sparse file with a little data after the partition table, so
+/// every format stores something.
+public enum GuestDisk {
+    public enum Boot: Sendable {
+        /// A protective MBR without boot code, a GPT whose first partition is an EFI system
+        /// partition: what only UEFI boots.
+        case uefiOnly
+        /// An MBR with boot code in sector 0 and one Linux partition: what a BIOS boots.
+        case biosMBR
+        /// No partition table at all: a data disk.
+        case nothing
+    }
+
+    /// Writes the disk at `path`, `size` bytes long (sparse).
+    public static func write(_ path: String, size: UInt64, boot: Boot) throws {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: size)
+        func put(_ bytes: [UInt8], at offset: UInt64) throws {
+            try handle.seek(toOffset: offset)
+            try handle.write(contentsOf: Data(bytes))
+        }
+        switch boot {
+        case .uefiOnly:
+            try put(mbr(bootCode: false, type: 0xEE), at: 0)
+            var header = [UInt8](repeating: 0, count: 92)
+            header.replaceSubrange(0..<8, with: Array("EFI PART".utf8))
+            store(UInt32(0x0001_0000), in: &header, at: 8)  // revision 1.0
+            store(UInt32(92), in: &header, at: 12)  // header size
+            store(UInt64(1), in: &header, at: 24)  // this header's LBA
+            store(UInt64(2), in: &header, at: 72)  // partition entries at LBA 2
+            store(UInt32(128), in: &header, at: 80)  // 128 entries
+            store(UInt32(128), in: &header, at: 84)  // of 128 bytes
+            try put(header, at: 512)
+            // C12A7328-F81F-11D2-BA4B-00A0C93EC93B, the EFI system partition type, as GPT stores it.
+            let espType: [UInt8] = [0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11, 0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B]
+            try put(espType + [UInt8](repeating: 1, count: 112), at: 1024)
+        case .biosMBR:
+            try put(mbr(bootCode: true, type: 0x83), at: 0)
+        case .nothing:
+            break
+        }
+        let data = Array("imgship guest disk ".utf8)
+        try put(Array(repeating: data, count: 4096).flatMap { $0 }, at: min(1 << 20, size / 2))
+    }
+
+    static func mbr(bootCode: Bool, type: UInt8) -> [UInt8] {
+        var sector = [UInt8](repeating: 0, count: 512)
+        if bootCode { sector.replaceSubrange(0..<3, with: [0xEB, 0x63, 0x90]) }  // jmp short; nop
+        sector[446 + 4] = type
+        store(UInt32(1), in: &sector, at: 446 + 8)  // first LBA
+        store(UInt32(0xFFFF_FFFF), in: &sector, at: 446 + 12)  // sectors
+        sector[510] = 0x55
+        sector[511] = 0xAA
+        return sector
+    }
+
+    static func store<Value: FixedWidthInteger>(_ value: Value, in bytes: inout [UInt8], at offset: Int) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<(offset + MemoryLayout<Value>.size), with: $0) }
+    }
+}

@@ -1,0 +1,274 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `imgship export --target` (issue 15): for each platform, one input it is documented to
+/// reject is refused or warned of, naming the rule's source, and nothing is written; the good
+/// output passes the independent readers here (qemu-img, the AWS CLI against moto).
+@Suite("export --target")
+struct TargetCommandTests {
+    static let binary = ExportCommandTests.binary
+    static let qemuImg = which("qemu-img")
+
+    func export(_ arguments: [String]) throws -> ProcessResult {
+        try runProcess(Self.binary, ["export"] + arguments + ["--no-progress"])
+    }
+
+    func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
+
+    /// The `--json` summary's `target` member.
+    func targetJSON(_ result: ProcessResult) throws -> [String: Any] {
+        let document = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
+        return try #require(document["target"] as? [String: Any])
+    }
+
+    func fileSize(_ path: String) throws -> UInt64 {
+        try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64)
+    }
+
+    // MARK: AWS
+
+    /// A stand-in `aws` that answers `ec2 import-image` (moto does not implement ImportImage)
+    /// by checking it against botocore's model and moto's S3, and passes every other command to
+    /// the real AWS CLI against moto.
+    static let standInAWS = """
+        #!/bin/bash
+        { printf '%s' "${AWS_ACCESS_KEY_ID:-}"; printf '\\x1f%s' "$@"; printf '\\n'; } >> "$IMGSHIP_CALL_LOG"
+        case "${1:-} ${2:-}" in
+          "ec2 import-image") exec python3 "$IMGSHIP_AWS_CALLS" emulate "$@" ;;
+        esac
+        exec "$IMGSHIP_REAL_AWS" "$@"
+        """
+
+    /// A UEFI-only disk for AWS: a stream-optimized VMDK identical to the source under
+    /// qemu-img, and import commands that, run as printed against moto, upload the file byte
+    /// for byte and ask ImportImage for a UEFI boot of a VMDK under the printed key.
+    @Test(.enabled(if: MotoServer.isInstalled && qemuImg != nil, "needs moto_server, the AWS CLI and qemu-img"))
+    func awsImportCommandsRunAgainstTheEmulation() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("golden disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .uefiOnly)
+        let output = folder.file("golden disk.vmdk")
+        let result = try export([disk, "--target", "aws", "-o", output, "--s3-bucket", "imgship-imports", "--s3-prefix", "vm imports/", "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let target = try targetJSON(result)
+        #expect(target["bootMode"] as? String == "uefi")
+        #expect(target["importFormat"] as? String == "VMDK")
+        #expect((target["firmwareReason"] as? String)?.contains("EFI system partition") == true)
+        let compare = try runProcess(Self.qemuImg!, ["compare", "-f", "raw", "-F", "vmdk", disk, output])
+        #expect(compare.status == 0, "\(text(compare.standardOutput)) \(compare.standardError)")
+
+        let commands = try #require(target["importCommands"] as? [String])
+        #expect(commands.count == 2)
+        let world = try MotoWorld(standInAWS: Self.standInAWS)
+        let script = (["set -euo pipefail", "aws s3 mb s3://imgship-imports >/dev/null"] + commands).joined(separator: "\n") + "\n"
+        let run = try world.run(script: script, arguments: [])
+        #expect(run.status == 0, "\(text(run.standardOutput)) \(run.standardError)")
+
+        let imports = try world.emulatedCalls().filter { $0.operation == "ImportImage" }
+        try #require(imports.count == 1)
+        #expect(imports[0].error == nil, "\(String(describing: imports[0].error))")
+        #expect(imports[0].params["BootMode"]?.string == "uefi")
+        guard case let .list(containers)? = imports[0].params["DiskContainers"], case let .object(container)? = containers.first,
+            case let .object(bucket)? = container["UserBucket"]
+        else {
+            Issue.record("DiskContainers is not a list of one container: \(String(describing: imports[0].params["DiskContainers"]))")
+            return
+        }
+        #expect(container["Format"]?.string == "VMDK")
+        #expect(bucket["S3Bucket"]?.string == "imgship-imports")
+        #expect(bucket["S3Key"]?.string == "vm imports/golden disk.vmdk")
+        // The object moto holds is the file imgship wrote.
+        let downloaded = folder.file("downloaded.vmdk")
+        let fetch = try world.run(script: "aws s3 cp 's3://imgship-imports/vm imports/golden disk.vmdk' \"$1\" >/dev/null\n", arguments: [downloaded])
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(FileManager.default.contentsEqual(atPath: downloaded, andPath: output))
+    }
+
+    /// Disks VM Import or EBS is documented to reject: nothing is written, the exit status is
+    /// 2 and the message names the rule's source.
+    @Test(
+        .enabled(if: qemuImg != nil, "needs qemu-img"),
+        arguments: [
+            ("17 TiB", "smaller than 16 TiB", "limitations-image.html"),
+            ("3 TiB MBR", "an MBR-partitioned EBS volume holds at most 2 TiB", "volume_constraints.html"),
+        ])
+    func awsRefusesWhatVMImportRejects(disk: String, rule: String, source: String) throws {
+        let folder = try TemporaryFolder()
+        let path: String
+        if disk == "17 TiB" {
+            path = folder.file("huge.qcow2")
+            let create = try runProcess(Self.qemuImg!, ["create", "-q", "-f", "qcow2", path, "17T"])
+            try #require(create.status == 0, "\(create.standardError)")
+        } else {
+            path = folder.file("mbr.raw")
+            try GuestDisk.write(path, size: 3 << 40, boot: .biosMBR)
+        }
+        let before = folder.names()
+        let result = try export([path, "--target", "aws", "-o", folder.file("out.vmdk")])
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("--target aws: "), "\(result.standardError)")
+        #expect(result.standardError.contains(rule), "\(result.standardError)")
+        #expect(result.standardError.contains(source), "\(result.standardError)")
+        #expect(folder.names() == before)
+    }
+
+    // MARK: Azure
+
+    /// A disk of 30 MiB + 1234 bytes becomes a fixed VHD of 31 MiB (+ the 512-byte footer),
+    /// the size told as rounded; qemu-img reads 31 MiB of the source's bytes and zeros.
+    @Test(.enabled(if: qemuImg != nil, "needs qemu-img"))
+    func azureWritesAWholeMiBFixedVHD() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 30 << 20 + 1234, boot: .biosMBR)
+        let output = folder.file("disk.vhd")
+        let result = try export([disk, "--target", "azure", "-o", output])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardError.contains("rounded up from 31458514 to 32505856 bytes (a whole MiB)"), "\(result.standardError)")
+        #expect(try fileSize(output) == 31 << 20 + 512)
+        let info = try runProcess(Self.qemuImg!, ["info", "-f", "vpc", "--output=json", output])
+        let document = try #require(try JSONSerialization.jsonObject(with: info.standardOutput) as? [String: Any])
+        #expect(document["virtual-size"] as? Int == 31 << 20)
+        let compare = try runProcess(Self.qemuImg!, ["compare", "-f", "raw", "-F", "vpc", disk, output])
+        #expect(compare.status == 0, "\(text(compare.standardOutput)) \(compare.standardError)")
+    }
+
+    @Test func azureRefusesADynamicVHDAndADiskUnder20MiB() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .biosMBR)
+        let dynamic = try export([disk, "--target", "azure", "-f", "vhd-dynamic", "-o", folder.file("out.vhd")])
+        #expect(dynamic.status == 2)
+        #expect(
+            dynamic.standardError.contains(
+                "--target azure: Azure imports only vhd-fixed, not vhd-dynamic (https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic)"
+            ),
+            "\(dynamic.standardError)")
+        let small = folder.file("small.raw")
+        try GuestDisk.write(small, size: 10 << 20, boot: .biosMBR)
+        let refused = try export([small, "--target", "azure", "-o", folder.file("small.vhd")])
+        #expect(refused.status == 2)
+        #expect(refused.standardError.contains("at least 20 MiB + 512 bytes; this disk is 10485760 bytes"), "\(refused.standardError)")
+        #expect(refused.standardError.contains("diskcreationdata.uploadsizebytes"), "\(refused.standardError)")
+        #expect(folder.names() == ["disk.raw", "small.raw"])
+    }
+
+    /// Without a target, a fixed VHD that is not a whole MiB is written as asked, with the
+    /// warning that Azure rejects it.
+    @Test func fixedVHDOfAPartMiBWarnsOfAzure() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 30 << 20 + 1024, boot: .biosMBR)
+        let result = try export([disk, "-f", "vhd-fixed", "-o", folder.file("disk.vhd")])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(
+            result.standardError.contains("warning: virtual size 31458304 is not a whole MiB, which Azure rejects in a fixed VHD"), "\(result.standardError)")
+        #expect(result.standardError.contains("--target azure or --align-mib rounds it up"))
+        #expect(try fileSize(folder.file("disk.vhd")) == 30 << 20 + 1024 + 512)
+        // Aligned, or made for Azure: no such warning.
+        let aligned = try export([disk, "-f", "vhd-fixed", "--align-mib", "-o", folder.file("aligned.vhd")])
+        #expect(!aligned.standardError.contains("not a whole MiB"))
+    }
+
+    // MARK: Hyper-V
+
+    /// A UEFI-only disk: a VHDX qemu-img checks clean and finds identical, for a generation 2
+    /// virtual machine.
+    @Test(.enabled(if: qemuImg != nil, "needs qemu-img"))
+    func hypervWritesAVHDXForGeneration2() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 96 << 20, boot: .uefiOnly)
+        let output = folder.file("disk.vhdx")
+        let result = try export([disk, "--target", "hyperv", "-o", output])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(text(result.standardOutput).contains("Hyper-V: attach it as the boot disk of a generation 2 virtual machine"))
+        let check = try runProcess(Self.qemuImg!, ["check", "-f", "vhdx", output])
+        #expect(check.status == 0, "\(text(check.standardOutput)) \(check.standardError)")
+        let compare = try runProcess(Self.qemuImg!, ["compare", "-f", "raw", "-F", "vhdx", disk, output])
+        #expect(compare.status == 0, "\(text(compare.standardOutput)) \(compare.standardError)")
+        let json = try export([disk, "--target", "hyperv", "-o", folder.file("again.vhdx"), "--json"])
+        #expect(try targetJSON(json)["hyperVGeneration"] as? Int == 2)
+    }
+
+    @Test func hypervRefusesAVMDKAndWarnsOfAGeneration1DiskOver2TB() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .biosMBR)
+        let vmdk = try export([disk, "--target", "hyperv", "-f", "vmdk", "-o", folder.file("disk.vmdk")])
+        #expect(vmdk.status == 2)
+        #expect(vmdk.standardError.contains("--target hyperv: Hyper-V imports only vhdx, not vmdk"), "\(vmdk.standardError)")
+        #expect(vmdk.standardError.contains("should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v"))
+        #expect(folder.names() == ["disk.raw"])
+
+        let large = folder.file("large.raw")
+        try GuestDisk.write(large, size: 3 << 40, boot: .biosMBR)
+        let result = try export([large, "--target", "hyperv", "-o", folder.file("large.vhdx"), "--no-manifest"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(
+            result.standardError.contains("a generation 1 (BIOS) virtual machine boots from an IDE disk of at most 2 TB; this one is 3298534883328 bytes"),
+            "\(result.standardError)")
+        #expect(text(result.standardOutput).contains("generation 1 virtual machine"))
+    }
+
+    // MARK: vSphere and VirtualBox
+
+    @Test func vsphereAndVirtualBoxRefuseFormatsTheyDoNotImport() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .biosMBR)
+        let vhd = try export([disk, "--target", "vsphere:7.0", "-f", "vhd", "-o", folder.file("disk.vhd")])
+        #expect(vhd.status == 2)
+        #expect(vhd.standardError.contains("--target vsphere:7.0: vSphere 7.0 imports ova or vmdk, not vhd-dynamic"), "\(vhd.standardError)")
+        #expect(vhd.standardError.contains("techdocs.broadcom.com"))
+        let vmdk = try export([disk, "--target", "virtualbox", "-f", "vmdk", "-o", folder.file("disk.vmdk")])
+        #expect(vmdk.status == 2)
+        #expect(vmdk.standardError.contains("--target virtualbox: VirtualBox imports only ova, not vmdk"), "\(vmdk.standardError)")
+        #expect(folder.names() == ["disk.raw"])
+    }
+
+    // MARK: Flags
+
+    @Test func flagsThatDoNotFitTheTargetAreUsageErrors() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .biosMBR)
+        let out = folder.file("out")
+        let cases: [([String], String)] = [
+            ([disk, "-o", out], "give the output format with -f FORMAT"),
+            ([disk, "--target", "vsphere:6.2", "-o", out], "vSphere version \"6.2\" is not one imgship knows; expected one of 5.5, 6.0, 6.5, 6.7, 7.0, 8.0"),
+            ([disk, "--target", "gcp", "-o", out], "\"gcp\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv"),
+            ([disk, "--target", "azure:1", "-o", out], "only vsphere takes a version"),
+            ([disk, "-f", "raw", "--firmware", "efi", "-o", out], "--firmware applies with --target only"),
+            ([disk, "--target", "vsphere", "--boot-mode", "uefi", "-o", out], "--boot-mode applies with --target aws only"),
+            ([disk, "--target", "aws", "--boot-mode", "uefi", "--firmware", "bios", "-o", out], "contradict each other"),
+            ([disk, "--target", "aws", "--s3-bucket", "My_Bucket", "-o", out], "is not an S3 bucket name"),
+            ([disk, "--target", "aws", "--s3-prefix", "../up", "-o", out], "has an empty, '.' or '..' folder"),
+        ]
+        for (arguments, message) in cases {
+            let result = try export(arguments)
+            #expect(result.status == 64, "\(arguments): \(result.standardError)")
+            #expect(result.standardError.contains(message), "\(arguments): \(result.standardError)")
+        }
+        #expect(folder.names() == ["disk.raw"])
+    }
+
+    /// `--firmware` overrides the disk, with a warning when the disk cannot boot that way;
+    /// `--boot-mode` is AWS's name for it.
+    @Test func firmwareGivenAgainstTheDiskIsWarnedOf() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .biosMBR)
+        let result = try export([disk, "--target", "aws", "--boot-mode", "uefi", "-o", folder.file("disk.vmdk"), "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try targetJSON(result)["bootMode"] as? String == "uefi")
+        #expect(try targetJSON(result)["firmwareReason"] as? String == "given")
+        #expect(result.standardError.contains("UEFI firmware was chosen but the disk has no EFI system partition"), "\(result.standardError)")
+        let data = folder.file("data.raw")
+        try GuestDisk.write(data, size: 64 << 20, boot: .nothing)
+        let bare = try export([data, "--target", "hyperv", "-o", folder.file("data.vhdx")])
+        #expect(bare.status == 0)
+        #expect(bare.standardError.contains("nothing on the disk boots"), "\(bare.standardError)")
+    }
+}
