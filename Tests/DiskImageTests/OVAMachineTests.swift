@@ -137,7 +137,7 @@ struct OVAMachineTests {
 
     @Test func manifestLinesNameTheirDigest() {
         #expect(OVA.manifestLine(name: "a.ovf", digest: "00ff", algorithm: .sha1) == "SHA1(a.ovf)= 00ff\n")
-        #expect(OVA.manifestLine(name: "a.ovf", digest: "00ff") == "SHA256(a.ovf)= 00ff\n")
+        #expect(OVA.manifestLine(name: "a.ovf", digest: "00ff", algorithm: .sha256) == "SHA256(a.ovf)= 00ff\n")
         // FIPS 180 test vector "abc".
         #expect(MessageDigestHasher.hex(Array("abc".utf8), .sha1) == "a9993e364706816aba3e25717850c26c9cd0d89d")
         #expect(MessageDigestHasher.hex(Array("abc".utf8), .sha256) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

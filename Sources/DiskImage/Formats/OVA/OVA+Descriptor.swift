@@ -93,8 +93,8 @@ extension OVA {
 
     /// The NetworkSection naming the adapter's network and the adapter's Item, each a whole
     /// number of lines. DSP0243 (OVF 1.1): an adapter's `rasd:Connection` names a network
-    /// listed in the NetworkSection at the Envelope level. RASD children stay in the alphabetical order of the schema's
-    /// sequence (CIM_ResourceAllocationSettingData.xsd).
+    /// listed in the NetworkSection at the Envelope level. RASD children stay in the
+    /// alphabetical order of the schema's sequence (CIM_ResourceAllocationSettingData.xsd).
     private static func networkDeclarations(_ adapter: VirtualMachineSettings.NetworkAdapter) -> (section: String, item: String) {
         let (network, subtype, description) =
             switch adapter {
@@ -159,7 +159,7 @@ extension OVA {
 
     /// An OVF manifest line: `SHA256(name)= hex` or `SHA1(name)= hex` (DSP0243 OVF 1.1
     /// section 5.1: no space before the parenthesis, "= " after it).
-    static func manifestLine(name: String, digest: String, algorithm: VirtualMachineSettings.ManifestDigest = .sha256) -> String {
+    static func manifestLine(name: String, digest: String, algorithm: VirtualMachineSettings.ManifestDigest) -> String {
         "\(algorithm.manifestName)(\(name))= \(digest)\n"
     }
 }

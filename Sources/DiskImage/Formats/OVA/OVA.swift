@@ -36,7 +36,9 @@ public struct VirtualMachineSettings: Sendable, Equatable {
 
     /// The firmware the machine boots with, declared the way vSphere reads it: a VMware
     /// `vmw:Config` key `firmware` in the VirtualHardwareSection (the form ESXi's own OVF
-    /// exports use; see vmware/open-vmdk's `ova/template-hw13-uefi.ovf`).
+    /// exports use; see vmware/open-vmdk's `ova/template-hw13-uefi.ovf`). VirtualBox's
+    /// importer does not read it: without a `vbox:Machine` element it gives the machine the
+    /// firmware its guest OS type recommends.
     public enum Firmware: String, Sendable, CaseIterable { case bios, efi }
 
     /// The one network adapter a package declares, with the OVF network it connects to.
