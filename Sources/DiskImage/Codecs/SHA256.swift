@@ -1,16 +1,29 @@
 internal import COpenSSL
 
-/// Streaming SHA-256 over OpenSSL's EVP interface (which uses SHA-NI where the CPU has it).
-/// One instance per stream; not shared between threads.
-public final class SHA256Hasher {
+/// A streaming message digest over OpenSSL's EVP interface (which uses SHA-NI where the CPU
+/// has it). One instance per stream; not shared between threads.
+public class MessageDigestHasher {
+    /// The digests imgship computes: SHA-256 for its own manifests and by default for OVF
+    /// manifests; SHA-1 for the OVF manifests of readers that take nothing else (ESXi and
+    /// vSphere 6.0 and older reject SHA256 lines: VMware KB 2151537; OVF Tool 4.2 made SHA-256
+    /// its default).
+    public enum Algorithm: Sendable {
+        case sha1, sha256
+    }
+
+    public let algorithm: Algorithm
     private let context: OpaquePointer
 
-    public init() {
+    public init(_ algorithm: Algorithm) {
         guard let context = EVP_MD_CTX_new() else {
             fatalError("EVP_MD_CTX_new failed: out of memory")
         }
+        self.algorithm = algorithm
         self.context = context
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        switch algorithm {
+        case .sha1: EVP_DigestInit_ex(context, EVP_sha1(), nil)
+        case .sha256: EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        }
     }
 
     deinit {
@@ -36,12 +49,26 @@ public final class SHA256Hasher {
         }
     }
 
-    /// The digest as 64 lowercase hex digits. Call once, at the end.
+    /// The digest as lowercase hex digits (40 for SHA-1, 64 for SHA-256). Call once, at the end.
     public func finalizeHex() -> String {
-        var digest = [UInt8](repeating: 0, count: 32)
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
-        return hexString(digest)
+        return hexString(digest.prefix(Int(length)))
+    }
+
+    /// The hex digest of `bytes`.
+    static func hex(_ bytes: [UInt8], _ algorithm: Algorithm) -> String {
+        let hasher = MessageDigestHasher(algorithm)
+        hasher.update(bytes)
+        return hasher.finalizeHex()
+    }
+}
+
+/// Streaming SHA-256, the digest of imgship's own manifests.
+public final class SHA256Hasher: MessageDigestHasher {
+    public init() {
+        super.init(.sha256)
     }
 }
 

@@ -5,9 +5,9 @@ import Glibc
 /// Where a format writer's bytes go, strictly in file order. Zero runs are announced
 /// separately so a regular file can leave holes while a pipe gets real zeros.
 ///
-/// Every byte, zero runs included, passes through SHA-256, so the digest is the digest of the
-/// output as a reader will see it; unless the sink is made without hashing
-/// (`export --no-manifest`), when no byte is hashed at all.
+/// Every byte, zero runs included, passes through the digest (SHA-256 unless the sink is made
+/// with another), so the digest is the digest of the output as a reader will see it; unless the
+/// sink is made without hashing (`export --no-manifest`), when no byte is hashed at all.
 final class OutputSink {
     let descriptor: Int32
     let path: String
@@ -18,7 +18,7 @@ final class OutputSink {
     private(set) var bytesWritten: UInt64 = 0
     /// nil when no digest is wanted: SHA-256 has no shortcut for zeros, so hashing a 2 TiB
     /// sparse disk costs about 20 minutes even when nothing reads the digest (issue 13).
-    private let hasher: SHA256Hasher?
+    private let hasher: MessageDigestHasher?
     /// False for a sink made without hashing: bytes need not pass it in file order.
     var isHashing: Bool { hasher != nil }
 
@@ -26,11 +26,15 @@ final class OutputSink {
     /// whatever the descriptor is. Standard output is always a stream: redirected to a file
     /// (`>> file`, `1<>file`) it may already hold bytes before its current position, and
     /// positional writes or a truncate would destroy them. A block device is one too: its
-    /// old contents are not holes, so zero runs must be written.
-    init(descriptor: Int32, path: String, stream: Bool = false, hashing: Bool = true) {
+    /// old contents are not holes, so zero runs must be written. `digest`: the algorithm when
+    /// hashing (an OVA's disk member is hashed with its manifest's).
+    init(
+        descriptor: Int32, path: String, stream: Bool = false, hashing: Bool = true,
+        digest: MessageDigestHasher.Algorithm = .sha256
+    ) {
         self.descriptor = descriptor
         self.path = path
-        self.hasher = hashing ? SHA256Hasher() : nil
+        self.hasher = hashing ? MessageDigestHasher(digest) : nil
         var info = stat()
         self.isSeekable = !stream && SystemCalls.fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
@@ -91,8 +95,8 @@ final class OutputSink {
         _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(length)) }
     }
 
-    /// Sets the final length (a trailing zero run is a hole) and returns the SHA-256 hex digest,
-    /// nil for a sink made without hashing.
+    /// Sets the final length (a trailing zero run is a hole) and returns the hex digest (of the
+    /// sink's algorithm), nil for a sink made without hashing.
     func finish() throws(DiskImageError) -> String? {
         if isSeekable {
             _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(position)) }

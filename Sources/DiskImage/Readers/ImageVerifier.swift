@@ -93,7 +93,7 @@ public enum ImageVerifier {
         // The file's digest against its manifest.
         guard manifestCheck != .skipped else { return report }
         let file = try SourceImage(path: path)
-        let digest = try sha256(of: file, range: 0..<file.fileSize, progress: progress)
+        let digest = try Self.digest(of: file, range: 0..<file.fileSize, .sha256, progress: progress)
         report.sha256 = digest
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let manifest = manifestPath ?? path + ".sha256"
@@ -155,8 +155,8 @@ public enum ImageVerifier {
         ]
     }
 
-    /// An OVA's `.mf`: every `SHA256(member)= digest` line against the member's bytes, and
-    /// every member but the manifest listed.
+    /// An OVA's `.mf`: every `SHA256(member)= digest` or `SHA1(member)= digest` line against
+    /// the member's bytes, and every member but the manifest listed.
     private static func packageManifestChecks(path: String) throws(DiskImageError) -> [VerificationReport.Check] {
         let file = try SourceImage(path: path)
         let archive = try OVA.Archive(file)
@@ -191,16 +191,21 @@ public enum ImageVerifier {
                 repeated[name, default: 1] += 1
                 continue
             }
-            guard algorithm == "SHA256" else {
+            // The two digests OVF manifests use (DSP0243 OVF 1.1 section 5.1 names SHA1; OVF
+            // Tool 4.2 and later write SHA256).
+            let digestAlgorithms: [String: MessageDigestHasher.Algorithm] = ["SHA256": .sha256, "SHA1": .sha1]
+            guard let digestAlgorithm = digestAlgorithms[algorithm] else {
                 checks.append(
-                    .init(name: "\(name) digest", passed: false, detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA256 manifests only"))
+                    .init(
+                        name: "\(name) digest", passed: false,
+                        detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA256 and SHA1 manifests only"))
                 continue
             }
             guard let member = membersByName[name] else {
                 checks.append(.init(name: "\(name) digest", passed: false, detail: "\(manifest.name) lists \(name), which the package does not hold"))
                 continue
             }
-            let digest = try sha256(of: file, range: member.offset..<(member.offset + member.size))
+            let digest = try Self.digest(of: file, range: member.offset..<(member.offset + member.size), digestAlgorithm)
             checks.append(
                 .init(
                     name: "\(name) digest", passed: digest == expected,
@@ -218,11 +223,11 @@ public enum ImageVerifier {
         return checks
     }
 
-    static func sha256(
-        of file: SourceImage, range: Range<UInt64>,
+    static func digest(
+        of file: SourceImage, range: Range<UInt64>, _ algorithm: MessageDigestHasher.Algorithm,
         progress: (@Sendable (ExportProgress) -> Void)? = nil
     ) throws(DiskImageError) -> String {
-        let hasher = SHA256Hasher()
+        let hasher = MessageDigestHasher(algorithm)
         let window = 4 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 64)
         defer { buffer.deallocate() }

@@ -124,7 +124,12 @@ enum USTAR {
     static let blockSize = 512
     /// Sizes up to 8 GiB - 1 fit the 11 octal digits of the size field; larger ones use the
     /// GNU base-256 form (high bit set, big-endian binary), which GNU tar, bsdtar, Python's
-    /// tarfile and VMware's OVF Tool read.
+    /// tarfile and VMware's OVF Tool read. So does VirtualBox's OVA reader, IPRT's tar VFS
+    /// (src/VBox/Runtime/common/zip/tarvfs.cpp: rtZipTarHdrFieldToNum takes base-256 for the
+    /// size of any header, USTAR ones included), while it rejects the alternatives: a pax
+    /// extended header ('x', 'g') fails with VERR_TAR_UNSUPPORTED_PAX_TYPE, and its OVF reader
+    /// ignores `ovf:chunkSize` (ovfreader.cpp sets no chunk size). Base-256 is the one form
+    /// for a disk over 8 GiB that every reader takes.
     static let largestOctalSize: UInt64 = (1 << 33) - 1
 
     /// A regular file's header; nil when `name` does not fit the 100-byte name field.

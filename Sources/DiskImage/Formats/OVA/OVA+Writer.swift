@@ -19,7 +19,10 @@ extension OVA {
         OutputSafety.removeStaleTemporaries(in: stagingFolder)
         let staged = try StagedFile(finalPath: stagingFolder + "/" + names.disk, overwrite: true, mode: 0o600, scratch: true)
         defer { staged.discard() }
-        let diskSink = OutputSink(descriptor: staged.descriptor, path: staged.temporaryPath)
+        // The disk is hashed with the manifest's digest as it is written, so a SHA-1 manifest
+        // costs no second read and the SHA-256 default no extra digest.
+        let digest = context.options.machine.manifestDigest
+        let diskSink = OutputSink(descriptor: staged.descriptor, path: staged.temporaryPath, digest: digest.algorithm)
         let diskContext = ExportContext(
             source: context.source, virtualSize: context.virtualSize, sink: diskSink,
             options: context.options, workerCount: context.workerCount, outputName: names.disk)
@@ -36,8 +39,10 @@ extension OVA {
                 capacity: context.virtualSize, adapter: context.options.adapter,
                 settings: context.options.machine
             ).utf8)
-        let descriptorDigest = sha256Hex(descriptor)
-        let manifest = Array((manifestLine(name: names.ovf, digest: descriptorDigest) + manifestLine(name: names.disk, digest: diskDigest)).utf8)
+        let descriptorDigest = MessageDigestHasher.hex(descriptor, digest.algorithm)
+        let manifest = Array(
+            (manifestLine(name: names.ovf, digest: descriptorDigest, algorithm: digest)
+                + manifestLine(name: names.disk, digest: diskDigest, algorithm: digest)).utf8)
 
         let sink = context.sink
         for (name, content) in [(names.ovf, descriptor), (names.manifest, manifest)] {
@@ -64,8 +69,6 @@ extension OVA {
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String {
-        let hasher = SHA256Hasher()
-        hasher.update(bytes)
-        return hasher.finalizeHex()
+        MessageDigestHasher.hex(bytes, .sha256)
     }
 }

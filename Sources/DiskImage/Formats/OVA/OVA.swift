@@ -34,14 +34,66 @@ public struct VirtualMachineSettings: Sendable, Equatable {
         }
     }
 
+    /// The firmware the machine boots with, declared the way vSphere reads it: a VMware
+    /// `vmw:Config` key `firmware` in the VirtualHardwareSection (the form ESXi's own OVF
+    /// exports use; see vmware/open-vmdk's `ova/template-hw13-uefi.ovf`). VirtualBox's
+    /// importer does not read it: without a `vbox:Machine` element it gives the machine the
+    /// firmware its guest OS type recommends.
+    public enum Firmware: String, Sendable, CaseIterable { case bios, efi }
+
+    /// The one network adapter a package declares, with the OVF network it connects to.
+    public enum NetworkAdapter: Sendable, Equatable {
+        /// A VMXNET3 adapter on the network "VM Network", the default port group of a vSphere
+        /// host (the names ESXi's own OVF exports use).
+        case vmxnet3
+        /// An Intel E1000 adapter on the network "NAT", which VirtualBox's importer attaches
+        /// to its NAT engine.
+        case natE1000
+    }
+
+    /// The digest of the package manifest's lines.
+    public enum ManifestDigest: String, Sendable {
+        case sha1, sha256
+
+        /// The name a manifest line starts with (DSP0243 OVF 1.1 section 5.1).
+        var manifestName: String {
+            switch self {
+            case .sha1: "SHA1"
+            case .sha256: "SHA256"
+            }
+        }
+
+        var algorithm: MessageDigestHasher.Algorithm {
+            switch self {
+            case .sha1: .sha1
+            case .sha256: .sha256
+            }
+        }
+    }
+
     public var cpus: Int
     public var memoryMiB: Int
     public var operatingSystem: OperatingSystem
+    /// Nil: no firmware is declared and each hypervisor picks its default.
+    public var firmware: Firmware?
+    /// The VMware virtual hardware version, `vmx-N` in `vssd:VirtualSystemType`.
+    public var hardwareVersion: Int
+    /// Nil: the machine has no network adapter.
+    public var networkAdapter: NetworkAdapter?
+    public var manifestDigest: ManifestDigest
 
-    public init(cpus: Int = 2, memoryMiB: Int = 2048, operatingSystem: OperatingSystem = .linux64) {
+    public init(
+        cpus: Int = 2, memoryMiB: Int = 2048, operatingSystem: OperatingSystem = .linux64,
+        firmware: Firmware? = nil, hardwareVersion: Int = 13, networkAdapter: NetworkAdapter? = nil,
+        manifestDigest: ManifestDigest = .sha256
+    ) {
         self.cpus = cpus
         self.memoryMiB = memoryMiB
         self.operatingSystem = operatingSystem
+        self.firmware = firmware
+        self.hardwareVersion = hardwareVersion
+        self.networkAdapter = networkAdapter
+        self.manifestDigest = manifestDigest
     }
 }
 
