@@ -322,6 +322,8 @@ extension ExportCommand {
     static func targetText(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> String {
         var lines = ["target \(decision.target): \(decision.format.rawValue), firmware \(decision.firmware.rawValue) (\(decision.firmwareReason))"]
         if let version = decision.hardwareVersion { lines.append("  virtual hardware vmx-\(version)") }
+        if let adapter = decision.networkAdapter { lines.append("  network adapter \(adapter)") }
+        if let digest = decision.manifestDigest { lines.append("  OVF manifest \(digest == "sha1" ? "SHA-1" : "SHA-256")") }
         if let generation = decision.hyperVGeneration {
             lines.append("  Hyper-V: attach it as the boot disk of a generation \(generation) virtual machine")
         }
@@ -344,7 +346,9 @@ extension ExportCommand {
         if let generation = decision.hyperVGeneration { members.append(("hyperVGeneration", .integer(generation))) }
         if let importCommands { members.append(("importCommands", .array(importCommands.lines.map(JSONOutput.string)))) }
         if let format = decision.importFormat { members.append(("importFormat", .string(format))) }
+        if let digest = decision.manifestDigest { members.append(("manifestDigest", .string(digest))) }
         members.append(("name", .string(decision.target)))
+        if let adapter = decision.networkAdapter { members.append(("networkAdapter", .string(adapter))) }
         return .object(members)
     }
 }

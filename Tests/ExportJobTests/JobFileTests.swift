@@ -46,6 +46,41 @@ struct JobFileTests {
         #expect(units[0].manifest == "/jobs/out/my.bucket-1/a/b/vm-golden-7.vmdk.sha256")
     }
 
+    /// `target` works like `export --target`: it gives the default format, refuses formats the
+    /// platform does not import (naming the item and the rule's source), and `firmware` needs it.
+    @Test func targetPicksAndChecksTheFormats() throws {
+        let job = try JobFile.decode(
+            #"""
+            {"schemaVersion": 1, "exports": [
+              {"source": "a.raw", "target": "azure", "destination": "out"},
+              {"source": "b.raw", "target": "vsphere:6.0", "formats": ["vmdk", "ova"], "destination": "out", "options": {"firmware": "efi"}}
+            ]}
+            """#)
+        #expect(job.exports[0].formats == [.vhdFixed])
+        #expect(job.exports[0].options.target == .azure)
+        #expect(job.exports[1].options.target == .vsphere(VSphereRelease.known[1]))
+        #expect(job.exports[1].options.firmware == .efi)
+        #expect(try JobFile.decode(job.json()) == job)
+        let units = try job.units(baseFolder: "/jobs")
+        #expect(units[0].settings["target"] == "azure")
+        #expect(units[1].settings["firmware"] == "efi")
+
+        #expect(
+            problems(
+                #"{"schemaVersion": 1, "exports": [{"source": "a.raw", "target": "vsphere", "formats": ["ova", "vhd"], "destination": "out"}]}"#)
+                == [
+                    "1:94 exports[0].formats[1]: target vsphere:6.5: vSphere 6.5 imports ova or vmdk, not vhd-dynamic (https://techdocs.broadcom.com/us/en/vmware-cis/vsphere/vsphere/8-0/vsphere-virtual-machine-administration-guide-8-0.html (Deploying OVF and OVA Templates))"
+                ])
+        #expect(
+            problems(#"{"schemaVersion": 1, "exports": [{"source": "a.raw", "target": "gcp", "formats": "raw", "destination": "out"}]}"#)
+                == [
+                    "1:64 exports[0].target: \"gcp\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv"
+                ])
+        #expect(
+            problems(#"{"schemaVersion": 1, "exports": [{"source": "a.raw", "formats": "raw", "destination": "out", "options": {"firmware": "efi"}}]}"#)
+                == ["1:118 exports[0].options.firmware: applies with a target only; give the export a 'target'"])
+    }
+
     @Test func writtenJobReadsBackEqual() throws {
         let job = JobFile(exports: [
             JobFile.Export(

@@ -228,6 +228,76 @@ struct TargetCommandTests {
         #expect(folder.names() == ["disk.raw"])
     }
 
+    static let ovfTools = ["tar", "xmllint", "sha1sum", "qemu-img"].allSatisfy { which($0) != nil }
+    static let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../testdata/ovf-schema/dsp8023_1.1.1.xsd")
+        .standardized.path
+
+    /// Extracts the OVA in `folder` and returns its descriptor's text, after xmllint has
+    /// validated it against the DMTF OVF schema.
+    func extractAndValidate(_ ova: String, into folder: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let untar = try runProcess(try #require(which("tar")), ["-xf", ova, "-C", folder])
+        try #require(untar.status == 0, "\(untar.standardError)")
+        let name = URL(fileURLWithPath: ova).deletingPathExtension().lastPathComponent
+        let validation = try runProcess(try #require(which("xmllint")), ["--noout", "--nonet", "--schema", Self.schema, folder + "/" + name + ".ovf"])
+        #expect(validation.status == 0, "\(validation.standardError)")
+        return try String(contentsOfFile: folder + "/" + name + ".ovf", encoding: .utf8)
+    }
+
+    /// vSphere 6.0: vmx-11, a VMXNET3 adapter, EFI read from the disk, and a manifest in
+    /// SHA-1 that sha1sum confirms; the OVF passes the DMTF schema and the disk is identical.
+    @Test(.enabled(if: ovfTools, "needs tar, xmllint, sha1sum and qemu-img"))
+    func vsphere60GetsVMX11AndASHA1Manifest() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .uefiOnly)
+        let ova = folder.file("appliance.ova")
+        let result = try export([disk, "--target", "vsphere:6.0", "-o", ova])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(text(result.standardOutput).contains("virtual hardware vmx-11\n  network adapter vmxnet3 on VM Network\n  OVF manifest SHA-1\n"))
+        let extracted = folder.file("x")
+        let descriptor = try extractAndValidate(ova, into: extracted)
+        #expect(descriptor.contains("<vssd:VirtualSystemType>vmx-11</vssd:VirtualSystemType>"))
+        #expect(descriptor.contains("<rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType>"))
+        #expect(descriptor.contains(#"vmw:key="firmware" vmw:value="efi""#))
+        // `SHA1(name)= hex` lines, rewritten as sha1sum's `hex  name`.
+        let manifest = try String(contentsOfFile: extracted + "/appliance.mf", encoding: .utf8)
+        let lines = manifest.split(separator: "\n").map { line -> String in
+            #expect(line.hasPrefix("SHA1("))
+            let name = line.dropFirst(5).prefix { $0 != ")" }
+            return "\(line.split(separator: " ").last ?? "")  \(name)"
+        }
+        #expect(lines.count == 2)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: extracted + "/SHA1SUMS", atomically: true, encoding: .utf8)
+        let check = try runProcess("/bin/sh", ["-c", "cd \"$1\" && sha1sum -c SHA1SUMS", "sh", extracted])
+        #expect(check.status == 0, "\(text(check.standardOutput)) \(check.standardError)")
+        let compare = try runProcess(Self.qemuImg!, ["compare", "-f", "raw", "-F", "vmdk", disk, extracted + "/appliance.vmdk"])
+        #expect(compare.status == 0, "\(text(compare.standardOutput))")
+        // vsphere alone is 6.5: vmx-13 and SHA-256.
+        let later = try export([disk, "--target", "vsphere", "-o", folder.file("later.ova"), "--json"])
+        #expect(try targetJSON(later)["hardwareVersion"] as? String == "vmx-13")
+        #expect(try targetJSON(later)["manifestDigest"] as? String == "sha256")
+    }
+
+    /// VirtualBox: an E1000 adapter on NAT, valid OVF; a UEFI-only disk is warned of, as
+    /// VirtualBox's importer does not read the firmware from the OVF.
+    @Test(.enabled(if: ovfTools, "needs tar, xmllint, sha1sum and qemu-img"))
+    func virtualboxGetsANATAdapter() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .uefiOnly)
+        let ova = folder.file("box.ova")
+        let result = try export([disk, "--target", "virtualbox", "-o", ova])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardError.contains("VBoxManage modifyvm NAME --firmware efi"), "\(result.standardError)")
+        let descriptor = try extractAndValidate(ova, into: folder.file("x"))
+        #expect(descriptor.contains("<rasd:Connection>NAT</rasd:Connection>"))
+        #expect(descriptor.contains("<rasd:ResourceSubType>E1000</rasd:ResourceSubType>"))
+        #expect(descriptor.contains(#"<Network ovf:name="NAT">"#))
+        let verify = try runProcess(Self.binary, ["verify", ova])
+        #expect(verify.status == 0, "\(verify.standardError)")
+    }
+
     // MARK: Flags
 
     @Test func flagsThatDoNotFitTheTargetAreUsageErrors() throws {

@@ -99,7 +99,7 @@ public enum Exporter {
         if let target = options.target {
             let guest = try GuestInspection.inspect(source)
             let decided = try target.decide(format: options.format, virtualSize: virtualSize, guest: guest, firmware: options.firmware)
-            options.machine.apply(decided)
+            options.machine.apply(decided, for: target)
             warnings += decided.warnings
             decision = decided
         }

@@ -11,6 +11,10 @@ public struct TargetDecision: Sendable, Equatable, Codable {
     public var hyperVGeneration: Int?
     /// vSphere: the OVF's virtual hardware version (vmx-N).
     public var hardwareVersion: Int?
+    /// vSphere: the digest of the OVA's manifest (`sha1` for 6.0 and older, `sha256`).
+    public var manifestDigest: String?
+    /// vSphere and VirtualBox: the network adapter the OVF declares.
+    public var networkAdapter: String?
     /// AWS: `--boot-mode` of `aws ec2 import-image` (`uefi` or `legacy-bios`).
     public var bootMode: String?
     /// AWS: the `Format` of the import's disk container (`VMDK`, `OVA`, `VHD`, `VHDX`, `RAW`).
@@ -124,6 +128,17 @@ extension ExportTarget {
                     ? "a generation 1 (BIOS) virtual machine boots from an IDE disk of at most 2 TB; this one is \(facts.virtualSize) bytes"
                     : nil
             }),
+        // VirtualBox's OVF reader (src/VBox/Main/xml/ovfreader.cpp) reads firmware only from its
+        // own vbox:Machine element, never from the VMware key; without it the machine gets the
+        // firmware its OS type recommends, which is a BIOS for imgship's OS types.
+        TargetRule(
+            applies: { $0 == .virtualbox }, effect: .warn,
+            source: "https://www.virtualbox.org/browser/vbox/trunk/src/VBox/Main/xml/ovfreader.cpp",
+            broken: { facts in
+                facts.firmware == .efi
+                    ? "VirtualBox's importer takes the firmware from its own vbox:Machine settings only, so the imported machine boots with a BIOS; switch it to EFI after the import (VBoxManage modifyvm NAME --firmware efi)"
+                    : nil
+            }),
         // Every target: a disk nothing boots (a data disk is fine to attach, not to boot).
         TargetRule(
             applies: { _ in true }, effect: .warn,
@@ -196,9 +211,13 @@ extension ExportTarget {
             decision.importFormat = Self.importFormat(format)
         case let .vsphere(release):
             decision.hardwareVersion = release.hardwareVersion
+            decision.networkAdapter = "vmxnet3 on VM Network"
+            if format == .ova { decision.manifestDigest = release.acceptsSHA256Manifest ? "sha256" : "sha1" }
+        case .virtualbox:
+            decision.networkAdapter = "E1000 on NAT"
         case .hyperv:
             decision.hyperVGeneration = firmware == .efi ? 2 : 1
-        case .azure, .virtualbox:
+        case .azure:
             break
         }
         return decision

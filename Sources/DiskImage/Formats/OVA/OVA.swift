@@ -39,7 +39,7 @@ public struct VirtualMachineSettings: Sendable, Equatable {
     /// exports use; see vmware/open-vmdk's `ova/template-hw13-uefi.ovf`). VirtualBox's
     /// importer does not read it: without a `vbox:Machine` element it gives the machine the
     /// firmware its guest OS type recommends.
-    public enum Firmware: String, Sendable, CaseIterable { case bios, efi }
+    public enum Firmware: String, Sendable, CaseIterable, Codable { case bios, efi }
 
     /// The one network adapter a package declares, with the OVF network it connects to.
     public enum NetworkAdapter: Sendable, Equatable {
