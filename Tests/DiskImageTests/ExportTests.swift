@@ -117,7 +117,11 @@ struct ExportTests {
         #expect(raw.virtualSize == 1_000_001 && raw.warnings.isEmpty)
         let vhd = try Exporter.export(source: folder.file("odd.raw"), to: .file(folder.file("odd.vhd")), options: fixedOptions(.vhdFixed))
         #expect(vhd.virtualSize == 1_000_448)
-        #expect(vhd.warnings == ["virtual size rounded up from 1000001 to 1000448 bytes: vhd-fixed stores whole 512-byte sectors"])
+        #expect(
+            vhd.warnings == [
+                "virtual size 1000001 is not a whole MiB, which Azure rejects in a fixed VHD (https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic); --target azure or --align-mib rounds it up",
+                "virtual size rounded up from 1000001 to 1000448 bytes: vhd-fixed stores whole 512-byte sectors",
+            ])
         var options = fixedOptions(.vhdFixed)
         options.alignToMiB = true
         let aligned = try Exporter.export(source: folder.file("odd.raw"), to: .file(folder.file("aligned.vhd")), options: options)

@@ -57,7 +57,13 @@ struct ExportCommandTests {
         #expect(toPipe.status == 0, "\(toPipe.standardError)")
         #expect(toPipe.standardOutput == (try Data(contentsOf: URL(fileURLWithPath: folder.file("disk.out")))))
         let manifest = try String(contentsOfFile: folder.file("disk.out.sha256"), encoding: .utf8)
-        #expect(toPipe.standardError == manifest, "the digest line goes to standard error")
+        // A part-MiB fixed VHD is warned of (Azure rejects it); the digest line comes after.
+        let azureWarning =
+            format == "vhd-fixed"
+            ? "imgship: warning: virtual size 25166336 is not a whole MiB, which Azure rejects in a fixed VHD "
+                + "(https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic); --target azure or --align-mib rounds it up\n"
+            : ""
+        #expect(toPipe.standardError == azureWarning + manifest, "the digest line goes to standard error")
 
         let withManifest = try runProcess(
             Self.binary,
@@ -66,7 +72,7 @@ struct ExportCommandTests {
                 "--manifest", folder.file("piped.sha256"),
             ] + Self.fixedIdentity,
             environment: environment)
-        #expect(withManifest.status == 0 && withManifest.standardError.isEmpty)
+        #expect(withManifest.status == 0 && withManifest.standardError == azureWarning)
         #expect(try String(contentsOfFile: folder.file("piped.sha256"), encoding: .utf8) == manifest)
     }
 
@@ -88,7 +94,7 @@ struct ExportCommandTests {
         let source = try makeSource(in: folder)
         let format = try runProcess(Self.binary, ["export", source, "-f", "qcow2", "-o", folder.file("x")])
         #expect(format.status == 64)
-        #expect(format.standardError.contains("--format"))
+        #expect(format.standardError.contains("'-f <format>'"), "\(format.standardError)")
         let level = try runProcess(Self.binary, ["export", source, "-f", "vmdk", "--level", "99", "-o", folder.file("x")])
         #expect(level.status == 64)
         #expect(level.standardError.contains("--level"))

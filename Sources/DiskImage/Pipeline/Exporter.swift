@@ -339,7 +339,7 @@ public enum Exporter {
         if options.format == .vhdFixed && options.target == nil && size % (1 << 20) != 0 {
             warnings.append(
                 "virtual size \(size) is not a whole MiB, which Azure rejects in a fixed VHD "
-                    + "(https://learn.microsoft.com/azure/virtual-machines/windows/prepare-for-upload-vhd-image); "
+                    + "(https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic); "
                     + "--target azure or --align-mib rounds it up")
         }
         let entry = options.format.entry

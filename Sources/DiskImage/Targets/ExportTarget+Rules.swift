@@ -209,15 +209,16 @@ extension ExportTarget {
         case .aws:
             decision.bootMode = firmware == .efi ? "uefi" : "legacy-bios"
             decision.importFormat = Self.importFormat(format)
-        case let .vsphere(release):
+        // A bare stream-optimized VMDK has no OVF: nothing of the machine to declare.
+        case let .vsphere(release) where format == .ova:
             decision.hardwareVersion = release.hardwareVersion
             decision.networkAdapter = "vmxnet3 on VM Network"
-            if format == .ova { decision.manifestDigest = release.acceptsSHA256Manifest ? "sha256" : "sha1" }
+            decision.manifestDigest = release.acceptsSHA256Manifest ? "sha256" : "sha1"
         case .virtualbox:
             decision.networkAdapter = "E1000 on NAT"
         case .hyperv:
             decision.hyperVGeneration = firmware == .efi ? 2 : 1
-        case .azure:
+        case .azure, .vsphere:
             break
         }
         return decision
