@@ -22,6 +22,8 @@ public enum JobMerge {
         public var seconds: Double
         public var replaced: String?
         public var error: String?
+        /// What the shard's export warned of.
+        public var warnings: [String] = []
     }
 
     /// One shard's report, read back.
@@ -93,7 +95,9 @@ public enum JobMerge {
             }
             let seconds = number(item["seconds"]) ?? 0
             results[ShardReport.key(entry: entry, format: format)] =
-                ReportedResult(status: status, seconds: seconds, replaced: item["replaced"]?.string, error: item["error"]?.string)
+                ReportedResult(
+                    status: status, seconds: seconds, replaced: item["replaced"]?.string, error: item["error"]?.string,
+                    warnings: item["warnings"]?.array?.compactMap(\.string) ?? [])
         }
         guard reasons.isEmpty else { throw Failure(reasons: reasons) }
         let started = document["started"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) }
@@ -161,6 +165,7 @@ public enum JobMerge {
     /// when it verifies against its manifest now.
     static func checked(_ unit: ExportUnit, _ reported: ReportedResult) -> UnitResult {
         var result = UnitResult(unit: unit, status: reported.status, seconds: reported.seconds, replaced: reported.replaced)
+        result.warnings = reported.warnings
         switch reported.status {
         case .exported, .skipped:
             do throws(DiskImageError) {

@@ -130,6 +130,7 @@ public struct JobReport: Sendable {
                 ("sha256", text(result.sha256)),
                 ("source", .string(result.unit.source)),
                 ("status", .string(result.status.rawValue)),
+                ("warnings", .array(result.warnings.map(JSONOutput.string))),
             ])
         }
         return .object([

@@ -28,6 +28,8 @@ public struct UnitResult: Sendable, Equatable {
     public var error: String? { failure?.description }
     /// Why an existing output was replaced (with `replaceInvalid`).
     public var replaced: String?
+    /// What the export warned of: a size rounded up, a target's rule (`ExportSummary.warnings`).
+    public var warnings: [String] = []
 }
 
 /// How many exports run at once.
@@ -269,6 +271,7 @@ public struct JobRunner: Sendable {
             result.status = .exported
             result.sha256 = summary.sha256
             result.bytes = summary.outputSize
+            result.warnings = summary.warnings
         } catch {
             result.status = error == .cancelled ? .cancelled : .failed
             result.failure = .export(error)

@@ -171,6 +171,9 @@ struct JobCommand: ParsableCommand {
         }
         // The job's own errors are told even when standard output fails, after what it could print.
         let printed = Result { try writeToStandardOutput(json ? outcome.json(jobFile: shownName) : table(outcome, reportPath: reportPath)) }
+        for result in outcome.results {
+            for warning in result.warnings { printProblem(.warning, "\(result.unit.output): \(warning)") }
+        }
         for error in outcome.errors {
             printProblem(.error, error)
         }

@@ -314,6 +314,35 @@ struct JobCommandTests {
         }
     }
 
+    /// A job's `target` works like `export --target`: the default format, the target's size
+    /// rounding, its warnings in the report and on standard error, and a format the platform
+    /// does not import refused before anything runs.
+    @Test func targetInAJobWorksLikeTheFlag() throws {
+        let folder = try TemporaryFolder()
+        try GuestDisk.write(folder.file("disk.raw"), size: 30 << 20 + 1234, boot: .biosMBR)
+        let job = folder.file("job.json")
+        try #"{"schemaVersion": 1, "exports": [{"source": "disk.raw", "target": "azure", "destination": "out"}]}"#
+            .write(toFile: job, atomically: true, encoding: .utf8)
+        let result = try runProcess(Self.binary, ["job", job, "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let output = folder.file("out/disk.vhd")
+        #expect(try FileManager.default.attributesOfItem(atPath: output)[.size] as? UInt64 == 31 << 20 + 512)
+        let report = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
+        let exports = try #require(report["exports"] as? [[String: Any]])
+        let warnings = try #require(exports.first?["warnings"] as? [String])
+        #expect(warnings.contains { $0.hasPrefix("virtual size rounded up from 31458514 to 32505856 bytes") }, "\(warnings)")
+        #expect(result.standardError.contains("imgship: warning: \(output): virtual size rounded up"), "\(result.standardError)")
+
+        try #"{"schemaVersion": 1, "exports": [{"source": "disk.raw", "target": "vsphere", "formats": ["vhd"], "destination": "out2"}]}"#
+            .write(toFile: job, atomically: true, encoding: .utf8)
+        let refused = try runProcess(Self.binary, ["job", job])
+        #expect(refused.status == 2)
+        #expect(
+            refused.standardError.contains("exports[0].formats[0]: target vsphere:6.5: vSphere 6.5 imports ova or vmdk, not vhd-dynamic"),
+            "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("out2")))
+    }
+
     @Test func emitJobWithoutExportsIsAnError() throws {
         let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../testdata/distribution/container.json")
             .standardized.path
