@@ -66,12 +66,28 @@ struct ExportContext {
 
     /// Asks the kernel to start writing `range` of a regular-file output back to disk now,
     /// without waiting, so the fsync before the rename finds most of the output already
-    /// written instead of all of it. posix_fadvise(POSIX_FADV_DONTNEED) does that on Linux
-    /// (mm/fadvise.c starts WB_SYNC_NONE writeback of the range; sync_file_range(2) is not
-    /// imported into Swift without _GNU_SOURCE). Advisory: a failure here is found again, and
-    /// reported, by that fsync.
+    /// written instead of all of it (`OutputWriteback`).
     func startWriteback(_ range: Range<UInt64>) {
-        guard sink.isSeekable, range.lowerBound < range.upperBound, range.upperBound <= UInt64(Int64.max) else { return }
-        _ = SystemCalls.fadvise(sink.descriptor, off_t(range.lowerBound), off_t(range.upperBound - range.lowerBound), POSIX_FADV_DONTNEED)
+        writeback?.start(range)
+    }
+
+    /// `startWriteback` for worker threads, which store their bytes themselves; nil unless
+    /// the output is a regular file.
+    var writeback: OutputWriteback? {
+        sink.isSeekable ? OutputWriteback(descriptor: sink.descriptor) : nil
+    }
+}
+
+/// Starts writeback of a range of a regular-file output. posix_fadvise(POSIX_FADV_DONTNEED)
+/// does that on Linux (mm/fadvise.c starts WB_SYNC_NONE writeback of the range;
+/// sync_file_range(2) is not imported into Swift without _GNU_SOURCE). The calling thread
+/// submits the I/O, so a writer calls it where the time costs least. Advisory: a failure here
+/// is found again, and reported, by the fsync before the rename.
+struct OutputWriteback: Sendable {
+    let descriptor: Int32
+
+    func start(_ range: Range<UInt64>) {
+        guard range.lowerBound < range.upperBound, range.upperBound <= UInt64(Int64.max) else { return }
+        _ = SystemCalls.fadvise(descriptor, off_t(range.lowerBound), off_t(range.upperBound - range.lowerBound), POSIX_FADV_DONTNEED)
     }
 }

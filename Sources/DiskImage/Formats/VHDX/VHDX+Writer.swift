@@ -34,15 +34,105 @@ extension VHDX {
     /// NOT_PRESENT); the second writes the file strictly in order, hashing as it goes, so the
     /// output may be a pipe. Blocks are written in 2 MiB pieces, and all-zero pieces inside
     /// a stored block are holes of a regular file: memory stays that of the 2 MiB pipeline
-    /// and a mostly empty block costs few writes.
+    /// and a mostly empty block costs few writes. Without a digest, to a regular file, one
+    /// pass does (`writeDynamicInOnePass`).
     static func writeDynamic(_ context: ExportContext) throws(DiskImageError) {
-        let blockSize = UInt64(VHDX.blockSize)
-        let virtualSize = context.virtualSize
-        let layout = WrittenLayout(virtualSize: virtualSize)
+        let layout = WrittenLayout(virtualSize: context.virtualSize)
+        if !context.sink.isHashing, let writer = context.sink.positionalWriter {
+            return try writeDynamicInOnePass(context, layout: layout, tableWriter: writer)
+        }
         let blockCount = Int(layout.bat.payloadBlocks)
         let allocated = try context.findNonZeroBlocks(blockSize: VHDX.blockSize, blockCount: blockCount)
         let storedBlocks = allocated.indices.filter { allocated[$0] }
 
+        try writeHead(context, layout: layout)
+        var table = AllocationTable(layout: layout)
+        for (position, block) in storedBlocks.enumerated() { table.store(block: block, position: position) }
+        try context.sink.write(table.bytes)  // BAT
+        try writeMetadata(context, layout: layout)
+        try writeBlocks(context, storedBlocks: storedBlocks, firstBlockOffset: layout.firstBlockOffset)
+        try context.checkpoint(.writing, completed: context.virtualSize)
+    }
+
+    /// Dynamic VHDX in one pass, when no digest is wanted and the output is a regular file
+    /// (`export --no-manifest`): the disk is read once in 2 MiB pieces, and a block is given
+    /// the next place in the file when its first non-zero piece comes; the BAT is left as a
+    /// hole and written in place at the end. Blocks are placed in block order either way, so
+    /// the bytes are the two-pass writer's.
+    static func writeDynamicInOnePass(_ context: ExportContext, layout: WrittenLayout, tableWriter: PositionalWriter) throws(DiskImageError) {
+        let blockSize = UInt64(VHDX.blockSize)
+        let piece = RAW.batchSize
+        let piecesPerBlock = VHDX.blockSize / piece
+        let source = context.source
+        let sink = context.sink
+        let virtualSize = context.virtualSize
+        let pieceCount = Int((virtualSize + UInt64(piece) - 1) / UInt64(piece))
+
+        try writeHead(context, layout: layout)
+        try sink.writeZeros(layout.batLength)  // BAT, written at the end
+        try writeMetadata(context, layout: layout)
+
+        var table = AllocationTable(layout: layout)
+        var storedCount = 0
+        var lastBlock = -1
+        let pipeline = OrderedPipeline(batchCount: pieceCount, workerCount: context.workerCount, slabCapacity: piece)
+        try pipeline.run(
+            skipTo: context.skipHoles(batchBytes: UInt64(piece), batchCount: pieceCount),
+            makeWorker: {},
+            work: { (index, _, slab) throws(DiskImageError) -> Int in
+                let start = UInt64(index) * UInt64(piece)
+                let end = min(start + UInt64(piece), virtualSize)
+                let length = Int(end - start)
+                try source.read(start..<end, into: slab, zeroingHolesWithin: piece)
+                return isAllZero(UnsafeRawBufferPointer(rebasing: slab[0..<length])) ? 0 : length
+            },
+            consume: { (index, length, slab) throws(DiskImageError) in
+                let completed = min(UInt64(index + 1) * UInt64(piece), virtualSize)
+                guard length > 0 else { return try context.checkpoint(.writing, completed: completed) }
+                let block = index / piecesPerBlock
+                if block != lastBlock {
+                    // Pieces come in order, so blocks are placed in block order.
+                    table.store(block: block, position: storedCount)
+                    storedCount += 1
+                    lastBlock = block
+                }
+                let offset = layout.firstBlockOffset + UInt64(storedCount - 1) * blockSize + UInt64(index % piecesPerBlock * piece)
+                try sink.writeZeros(offset - sink.position)  // a hole
+                try writeInParts(UnsafeRawBufferPointer(rebasing: slab[0..<length]), to: sink)
+                context.startWriteback(offset..<(offset + UInt64(length)))
+                try context.checkpoint(.writing, completed: completed)
+            })
+        // The last block's tail: each block is whole in the file.
+        try sink.writeZeros(layout.firstBlockOffset + UInt64(storedCount) * blockSize - sink.position)
+        try context.checkpoint(.writing, completed: virtualSize)
+        // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
+        var failure: DiskImageError?
+        table.bytes.withUnsafeBytes { bytes in
+            do throws(DiskImageError) { try tableWriter.write(bytes, at: layout.batOffset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The BAT's bytes (section 2.5): the entries of stored blocks FULLY_PRESENT; those of
+    /// the other blocks and the sector bitmap entries stay 0, NOT_PRESENT.
+    struct AllocationTable {
+        let layout: WrittenLayout
+        private(set) var bytes: [UInt8]
+
+        init(layout: WrittenLayout) {
+            self.layout = layout
+            bytes = [UInt8](repeating: 0, count: Int(layout.bat.entryCount) * BATEntry.size)
+        }
+
+        /// Payload block `block` stored as the `position`-th block of the file.
+        mutating func store(block: Int, position: Int) {
+            let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + UInt64(position) * UInt64(VHDX.blockSize))
+            bytes.storeLittleEndian(entry.encoded(), at: Int(layout.bat.entryIndex(ofBlock: UInt64(block))) * BATEntry.size)
+        }
+    }
+
+    /// The header section (section 2.2) and the empty log, up to the BAT.
+    private static func writeHead(_ context: ExportContext, layout: WrittenLayout) throws(DiskImageError) {
         let sink = context.sink
         func pad(to offset: UInt64) throws(DiskImageError) { try sink.writeZeros(offset - sink.position) }
         let ids = guids(context.options.diskIdentifier)
@@ -66,25 +156,29 @@ extension VHDX {
             try sink.write(regions)
         }
         try pad(to: layout.batOffset)  // 1 MiB log: empty
+    }
 
-        var table = [UInt8](repeating: 0, count: Int(layout.bat.entryCount) * BATEntry.size)
-        for (position, block) in storedBlocks.enumerated() {  // BAT
-            let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + UInt64(position) * blockSize)
-            table.storeLittleEndian(entry.encoded(), at: Int(layout.bat.entryIndex(ofBlock: UInt64(block))) * BATEntry.size)
-        }
-        // Blocks not stored and the sector bitmap entries stay 0: NOT_PRESENT.
-        try sink.write(table)
-        table = []
-        try pad(to: layout.metadataOffset)
-
+    /// The metadata region (section 2.6), after the BAT, up to the first block.
+    private static func writeMetadata(_ context: ExportContext, layout: WrittenLayout) throws(DiskImageError) {
+        let sink = context.sink
+        try sink.writeZeros(layout.metadataOffset - sink.position)
         let metadata = DiskMetadata(
-            fileParameters: FileParameters(blockSize: UInt32(VHDX.blockSize)), virtualDiskSize: virtualSize,
-            page83Data: ids.page83, logicalSectorSize: logicalSectorSize, physicalSectorSize: physicalSectorSize)
+            fileParameters: FileParameters(blockSize: UInt32(VHDX.blockSize)), virtualDiskSize: context.virtualSize,
+            page83Data: guids(context.options.diskIdentifier).page83, logicalSectorSize: logicalSectorSize,
+            physicalSectorSize: physicalSectorSize)
         try sink.write(metadata.encoded())  // metadata region
-        try pad(to: layout.firstBlockOffset)
+        try sink.writeZeros(layout.firstBlockOffset - sink.position)
+    }
 
-        try writeBlocks(context, storedBlocks: storedBlocks, firstBlockOffset: layout.firstBlockOffset)
-        try context.checkpoint(.writing, completed: virtualSize)
+    /// A 256 KiB write at a time: a 2 MiB write at a 2 MiB boundary has Linux (6.x ext4)
+    /// allocate a 2 MiB page cache folio, which on a machine with fragmented memory waits for
+    /// compaction; VHD's blocks, 512 bytes off the boundary, never meet it.
+    static let partSize = 256 * 1024
+
+    private static func writeInParts(_ bytes: UnsafeRawBufferPointer, to sink: OutputSink) throws(DiskImageError) {
+        for part in stride(from: 0, to: bytes.count, by: partSize) {
+            try sink.write(UnsafeRawBufferPointer(rebasing: bytes[part..<min(part + partSize, bytes.count)]))
+        }
     }
 
     /// The stored blocks, in order, each a whole 32 MiB in the file (a reader checks that a
@@ -92,13 +186,13 @@ extension VHDX {
     private static func writeBlocks(_ context: ExportContext, storedBlocks: [Int], firstBlockOffset: UInt64) throws(DiskImageError) {
         let blockSize = UInt64(VHDX.blockSize)
         let piece = RAW.batchSize
-        let subWrite = 256 * 1024
         let piecesPerBlock = VHDX.blockSize / piece
         let batchCount = storedBlocks.count * piecesPerBlock
         let source = context.source
         let sink = context.sink
         let virtualSize = context.virtualSize
         let writer = sink.positionalWriter
+        let writeback = context.writeback
         @Sendable func virtualStart(_ index: Int) -> UInt64 {
             UInt64(storedBlocks[index / piecesPerBlock]) * blockSize + UInt64(index % piecesPerBlock * piece)
         }
@@ -138,15 +232,15 @@ extension VHDX {
                 try source.read(start..<end, into: slab, zeroingHolesWithin: piece)
                 guard !isAllZero(UnsafeRawBufferPointer(rebasing: slab[0..<length])) else { return [] }
                 // Whole pieces, zeros and all: splitting them at zero pages costs more in system
-                // calls than the zeros cost to write. Written 256 KiB at a time: a 2 MiB write at
-                // a 2 MiB boundary has Linux (6.x ext4) allocate a 2 MiB page cache folio, which
-                // on a machine with fragmented memory waits for compaction; VHD's blocks, 512
-                // bytes off the boundary, never meet it.
+                // calls than the zeros cost to write. Written `partSize` at a time.
                 if let writer {
-                    for part in stride(from: 0, to: length, by: subWrite) {
-                        let bytes = UnsafeRawBufferPointer(rebasing: slab[part..<min(part + subWrite, length)])
+                    for part in stride(from: 0, to: length, by: partSize) {
+                        let bytes = UnsafeRawBufferPointer(rebasing: slab[part..<min(part + partSize, length)])
                         try writer.write(bytes, at: fileOffset(index) + UInt64(part))
                     }
+                    // Its writeback starts here, not in `consume`: submitting the I/O takes
+                    // CPU time, and the thread that hashes in file order sets the pace.
+                    writeback?.start(fileOffset(index)..<(fileOffset(index) + UInt64(length)))
                 }
                 return [0..<length]
             },
