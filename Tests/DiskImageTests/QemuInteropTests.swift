@@ -87,40 +87,46 @@ struct QemuInteropTests {
     }
 }
 
-/// `export --no-manifest` writes a dynamic VHD in one pass (the BAT in place at the end):
-/// the same bytes as the two-pass writer, which qemu-img reads as the source.
-@Suite("Dynamic VHD without a digest")
+/// `export --no-manifest` writes a dynamic VHD or VHDX in one pass (the BAT in place at the
+/// end): the same bytes as the two-pass writer, which qemu-img reads as the source.
+@Suite("Dynamic VHD and VHDX without a digest")
 struct OnePassDynamicVHDTests {
-    @Test(.enabled(if: which("qemu-img") != nil))
-    func onePassWritesTheTwoPassBytes() throws {
+    @Test(.enabled(if: which("qemu-img") != nil), arguments: [OutputFormat.vhdDynamic, .vhdx])
+    func onePassWritesTheTwoPassBytes(format: OutputFormat) throws {
         let folder = try TemporaryFolder()
         let source = folder.file("disk.raw")
-        // 9 MiB + 4 KiB: data in the first block, the fourth, and the last (partial) one.
+        // 70 MiB + 4 KiB: data in the first block, one in the middle (VHD's 2 MiB and VHDX's
+        // 32 MiB blocks alike), and the last (partial) one.
         FileManager.default.createFile(atPath: source, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
-        try handle.truncate(atOffset: 9 * 1024 * 1024 + 4096)
-        let offsets: [UInt64] = [0, 6 * 1024 * 1024 + 12345, 9 * 1024 * 1024 + 100]
+        try handle.truncate(atOffset: 70 * 1024 * 1024 + 4096)
+        let offsets: [UInt64] = [0, 40 * 1024 * 1024 + 12345, 70 * 1024 * 1024 + 100]
         for offset in offsets {
             try handle.seek(toOffset: offset)
             let seed = Int(offset % 251)
             try handle.write(contentsOf: Data((0..<3000).map { (index: Int) -> UInt8 in UInt8(truncatingIfNeeded: index &* 31 &+ seed) }))
         }
         try handle.close()
-        let twoPass = folder.file("two.vhd"), onePass = folder.file("one.vhd")
+        let twoPass = folder.file("two.out"), onePass = folder.file("one.out")
         let first = try Exporter.export(
             source: source, to: .file(twoPass),
-            options: ExportOptions(format: .vhdDynamic, timestamp: 1_700_000_000, diskIdentifier: Array(repeating: 7, count: 16)))
+            options: ExportOptions(format: format, timestamp: 1_700_000_000, diskIdentifier: Array(repeating: 7, count: 16)))
         let second = try Exporter.export(
             source: source, to: .file(onePass),
-            options: ExportOptions(format: .vhdDynamic, timestamp: 1_700_000_000, diskIdentifier: Array(repeating: 7, count: 16), computesDigest: false))
+            options: ExportOptions(format: format, timestamp: 1_700_000_000, diskIdentifier: Array(repeating: 7, count: 16), computesDigest: false))
         #expect(first.sha256 != nil && second.sha256 == nil)
         #expect(try Data(contentsOf: URL(fileURLWithPath: onePass)) == Data(contentsOf: URL(fileURLWithPath: twoPass)))
         #expect(!FileManager.default.fileExists(atPath: onePass + ".sha256"))
         let qemuImg = try #require(which("qemu-img"))
+        let qemuFormat = format == .vhdx ? "vhdx" : "vpc"
         // qemu-img check has no checks for vpc (exit 63): info and compare read it instead.
-        let info = try runProcess(qemuImg, ["info", "-f", "vpc", "--output", "json", onePass])
-        #expect(String(decoding: info.standardOutput, as: UTF8.self).contains("\"format\": \"vpc\""))
-        let compare = try runProcess(qemuImg, ["compare", "-f", "raw", "-F", "vpc", source, onePass])
+        let info = try runProcess(qemuImg, ["info", "-f", qemuFormat, "--output", "json", onePass])
+        #expect(String(decoding: info.standardOutput, as: UTF8.self).contains("\"format\": \"\(qemuFormat)\""))
+        if format == .vhdx {
+            let check = try runProcess(qemuImg, ["check", "-f", "vhdx", onePass])
+            #expect(check.status == 0, "\(String(decoding: check.standardOutput, as: UTF8.self)) \(check.standardError)")
+        }
+        let compare = try runProcess(qemuImg, ["compare", "-f", "raw", "-F", qemuFormat, source, onePass])
         #expect(compare.status == 0, "\(compare.standardError)")
     }
 }
