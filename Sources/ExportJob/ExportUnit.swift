@@ -26,6 +26,10 @@ public struct ExportUnit: Sendable, Equatable {
     /// before the job file's folder is put in front): the same on every machine, whatever
     /// folder the job runs from, so shards deal outputs by it (`JobShard`).
     public var shardKey: String = ""
+    /// The S3 bucket the output stands for, and its key (prefix, name and extension): what
+    /// the import commands of a `target: aws` output name.
+    public var s3Bucket: String?
+    public var s3Key: String = ""
 
     /// The folder the output lands in; its SHA256SUMS lists it.
     public var folder: String { splitPath(output).folder }
@@ -104,7 +108,7 @@ extension JobFile {
                     ExportUnit(
                         entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
                         format: format, output: output, resolvedOutput: resolvedOutput, options: export.options,
-                        shardKey: normalized(named)))
+                        shardKey: normalized(named), s3Bucket: export.s3Bucket, s3Key: export.fileName(for: format)))
             }
         }
         guard problems.isEmpty else { throw InvalidJobFile(problems: problems) }

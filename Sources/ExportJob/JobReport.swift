@@ -123,6 +123,7 @@ public struct JobReport: Sendable {
                 ("entry", .string(result.unit.entry)),
                 ("error", text(result.error)),
                 ("format", .string(result.unit.format.rawValue)),
+                ("importCommands", .array((result.importCommands?.lines ?? []).map(JSONOutput.string))),
                 ("manifest", .string(result.unit.manifest)),
                 ("path", .string(result.unit.output)),
                 ("replaced", text(result.replaced)),

@@ -30,6 +30,15 @@ public struct UnitResult: Sendable, Equatable {
     public var replaced: String?
     /// What the export warned of: a size rounded up, a target's rule (`ExportSummary.warnings`).
     public var warnings: [String] = []
+    /// What the export's target decided (also for an output skipped as current).
+    public var target: TargetDecision?
+
+    /// For a `target: aws` output written or verified: the commands that import it, as
+    /// `imgship export --target aws` prints them (never run).
+    public var importCommands: AWSImportCommands? {
+        guard status == .exported || status == .skipped, let target, target.bootMode != nil else { return nil }
+        return try? AWSImportCommands(file: unit.output, fileName: unit.s3Key, decision: target, bucket: unit.s3Bucket, prefix: nil)
+    }
 }
 
 /// How many exports run at once.
@@ -229,6 +238,14 @@ public struct JobRunner: Sendable {
                 result.status = .skipped
                 result.sha256 = sha256
                 result.bytes = bytes
+                if unit.options.target != nil {
+                    // Its first sectors only: the report still tells how to import it.
+                    result.target = try? Exporter.targetDecision(
+                        source: unit.source,
+                        options: ExportOptions(
+                            format: unit.format, sourceFormat: unit.sourceFormat, alignToMiB: unit.options.alignToMiB,
+                            machine: unit.options.machine, target: unit.options.target, firmware: unit.options.firmware))
+                }
                 return result
             case let .invalid(reason):
                 guard replaceInvalid else {
@@ -272,6 +289,7 @@ public struct JobRunner: Sendable {
             result.sha256 = summary.sha256
             result.bytes = summary.outputSize
             result.warnings = summary.warnings
+            result.target = summary.target
         } catch {
             result.status = error == .cancelled ? .cancelled : .failed
             result.failure = .export(error)

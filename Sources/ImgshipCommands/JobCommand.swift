@@ -195,6 +195,14 @@ struct JobCommand: ParsableCommand {
         }
         text += "\(outcome.results.count) output(s): \(counts.joined(separator: ", ")) in \(String(format1: outcome.seconds)) s\n"
         for list in outcome.checksumLists { text += "checksums: \(list)\n" }
+        let imports = outcome.results.compactMap(\.importCommands)
+        if !imports.isEmpty {
+            text += "to import the target: aws outputs (imgship prints these commands and never runs them):\n"
+            text += imports.flatMap(\.lines).map { "  " + $0 + "\n" }.joined()
+            if imports.contains(where: \.usesExampleBucket) {
+                text += "  (\(AWSImportCommands.exampleBucket) stands for your bucket: give the export an s3Bucket to name it)\n"
+            }
+        }
         return text + "report: \(reportPath)\n"
     }
 

@@ -343,6 +343,34 @@ struct JobCommandTests {
         #expect(!FileManager.default.fileExists(atPath: folder.file("out2")))
     }
 
+    /// A `target: aws` output's report carries the import commands `export --target aws`
+    /// prints, with the export's bucket and key, also when a rerun skips it as current.
+    @Test func awsTargetOutputsCarryTheirImportCommands() throws {
+        let folder = try TemporaryFolder()
+        try GuestDisk.write(folder.file("golden.raw"), size: 64 << 20, boot: .uefiOnly)
+        let job = folder.file("job.json")
+        try
+            #"{"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out", "s3Bucket": "vm-imports", "s3Prefix": "2026/"}]}"#
+            .write(toFile: job, atomically: true, encoding: .utf8)
+        let output = folder.file("out/vm-imports/2026/golden.vmdk")
+        let expected = [
+            "aws s3 cp \(output) s3://vm-imports/2026/golden.vmdk",
+            #"aws ec2 import-image --boot-mode uefi --disk-containers '[{"Format":"VMDK","UserBucket":{"S3Bucket":"vm-imports","S3Key":"2026/golden.vmdk"}}]'"#,
+        ]
+        for expectedStatus in ["exported", "skipped"] {
+            let result = try runProcess(Self.binary, ["job", job, "--json"])
+            #expect(result.status == 0, "\(result.standardError)")
+            let report = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
+            let export = try #require((report["exports"] as? [[String: Any]])?.first)
+            #expect(export["status"] as? String == expectedStatus)
+            #expect(export["importCommands"] as? [String] == expected)
+        }
+        let table = try runProcess(Self.binary, ["job", job])
+        #expect(
+            String(decoding: table.standardOutput, as: UTF8.self).contains(
+                "to import the target: aws outputs (imgship prints these commands and never runs them):\n  " + expected[0] + "\n"))
+    }
+
     @Test func emitJobWithoutExportsIsAnError() throws {
         let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../testdata/distribution/container.json")
             .standardized.path

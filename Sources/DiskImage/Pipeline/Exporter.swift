@@ -224,6 +224,23 @@ public enum Exporter {
             seconds: monotonicSeconds() - started, warnings: warnings, target: decision)
     }
 
+    /// What `options.target` decides for the image at `sourcePath`, as `export` would decide
+    /// it, reading only its first sectors and writing nothing: for an output a job skips,
+    /// whose report still tells how to import it. Nil without a target.
+    public static func targetDecision(source sourcePath: String, options: ExportOptions) throws(DiskImageError) -> TargetDecision? {
+        guard let target = options.target else { return nil }
+        var options = options
+        try target.checkFormat(options.format)
+        if target == .azure { options.alignToMiB = true }
+        let file = try SourceImage(path: sourcePath)
+        let format: SourceFormat
+        if let given = options.sourceFormat { format = given } else { format = try ImageReader.detect(file) }
+        let opened = try ImageReader.open(file: file, as: format, allowExternalExtents: options.allowExternalExtents, streamed: false)
+        let (virtualSize, _) = try plannedVirtualSize(source: opened.disk, options: options, path: sourcePath)
+        return try target.decide(
+            format: options.format, virtualSize: virtualSize, guest: GuestInspection.inspect(opened.disk), firmware: options.firmware)
+    }
+
     /// Refuses, before any work, an output path an export would refuse after opening its
     /// source: a directory (`-o DIR`), a device node, or an existing file without
     /// `overwrite`. The export checks again when it stages the output; this early check
