@@ -25,7 +25,8 @@ public enum ShellQuoting {
         words.map(word).joined(separator: " ")
     }
 
-    /// Backslash escapes for `\\`, `'` and control characters, everything else as it is.
+    /// Backslash escapes for `\\`, `'` and control characters (as their UTF-8 bytes),
+    /// everything else as it is.
     private static func ansiCQuoted(_ text: String) -> String {
         var out = "$'"
         for scalar in text.unicodeScalars {
@@ -35,12 +36,13 @@ public enum ShellQuoting {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\r": out += "\\r"
-            case _ where scalar.value < 0x80 && scalar.isControlOrLineSeparator:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\x" + (hex.count == 1 ? "0" : "") + hex
+            // Each UTF-8 byte as `\xHH`: bash decodes `\uXXXX` only in a UTF-8 locale and
+            // leaves it as text in the C locale, so bytes are what every locale reads alike.
             case _ where scalar.isControlOrLineSeparator:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                for byte in String(scalar).utf8 {
+                    let hex = String(byte, radix: 16)
+                    out += "\\x" + (hex.count == 1 ? "0" : "") + hex
+                }
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -21,6 +21,24 @@ public struct TargetDecision: Sendable, Equatable, Codable {
     public var importFormat: String?
     /// What the target is known to take badly but may still take; each names its source.
     public var warnings: [String]
+
+    public init(
+        target: String, format: OutputFormat, firmware: VirtualMachineSettings.Firmware, firmwareReason: String,
+        hyperVGeneration: Int? = nil, hardwareVersion: Int? = nil, manifestDigest: String? = nil, networkAdapter: String? = nil,
+        bootMode: String? = nil, importFormat: String? = nil, warnings: [String] = []
+    ) {
+        self.target = target
+        self.format = format
+        self.firmware = firmware
+        self.firmwareReason = firmwareReason
+        self.hyperVGeneration = hyperVGeneration
+        self.hardwareVersion = hardwareVersion
+        self.manifestDigest = manifestDigest
+        self.networkAdapter = networkAdapter
+        self.bootMode = bootMode
+        self.importFormat = importFormat
+        self.warnings = warnings
+    }
 }
 
 /// One documented rule of a target's importer: what breaks it, and the document it comes
