@@ -50,13 +50,8 @@ public enum Exporter {
         options: ExportOptions
     ) throws(DiskImageError) -> ExportSummary {
         let started = monotonicSeconds()
-        var options = options
-        if let target = options.target {
-            // A format the target does not import is refused before a stream is copied.
-            try target.checkFormat(options.format)
-            // Azure rejects a fixed VHD whose virtual size is not a whole MiB.
-            if target == .azure { options.alignToMiB = true }
-        }
+        // A format the target does not import is refused before a stream is copied.
+        var options = try options.target?.adjusted(options) ?? options
         // Standard input and FIFOs are copied to a temporary file first (removed on return).
         var staged: StagedFile?
         defer { staged?.discard() }
@@ -97,8 +92,7 @@ public enum Exporter {
         // The target's rules, before any output is staged: a refusal leaves nothing behind.
         var decision: TargetDecision?
         if let target = options.target {
-            let guest = try GuestInspection.inspect(source)
-            let decided = try target.decide(format: options.format, virtualSize: virtualSize, guest: guest, firmware: options.firmware)
+            let decided = try target.decide(options, source: source, virtualSize: virtualSize)
             options.machine.apply(decided, for: target)
             warnings += decided.warnings
             decision = decided
@@ -229,16 +223,13 @@ public enum Exporter {
     /// whose report still tells how to import it. Nil without a target.
     public static func targetDecision(source sourcePath: String, options: ExportOptions) throws(DiskImageError) -> TargetDecision? {
         guard let target = options.target else { return nil }
-        var options = options
-        try target.checkFormat(options.format)
-        if target == .azure { options.alignToMiB = true }
+        let options = try target.adjusted(options)
         let file = try SourceImage(path: sourcePath)
         let format: SourceFormat
         if let given = options.sourceFormat { format = given } else { format = try ImageReader.detect(file) }
         let opened = try ImageReader.open(file: file, as: format, allowExternalExtents: options.allowExternalExtents, streamed: false)
         let (virtualSize, _) = try plannedVirtualSize(source: opened.disk, options: options, path: sourcePath)
-        return try target.decide(
-            format: options.format, virtualSize: virtualSize, guest: GuestInspection.inspect(opened.disk), firmware: options.firmware)
+        return try target.decide(options, source: opened.disk, virtualSize: virtualSize)
     }
 
     /// Refuses, before any work, an output path an export would refuse after opening its

@@ -49,8 +49,6 @@ struct TargetRule: Sendable {
 
     /// What a rule looks at: known after the source is opened, before anything is written.
     struct Facts: Sendable {
-        var target: ExportTarget
-        var format: OutputFormat
         var virtualSize: UInt64
         var guest: GuestInspection
         var firmware: VirtualMachineSettings.Firmware
@@ -205,6 +203,20 @@ extension ExportTarget {
         }
     }
 
+    /// `options` as this target exports: its format checked, and for Azure the size rounded
+    /// to a whole MiB (Azure rejects a fixed VHD that is not).
+    func adjusted(_ options: ExportOptions) throws(DiskImageError) -> ExportOptions {
+        try checkFormat(options.format)
+        var options = options
+        if self == .azure { options.alignToMiB = true }
+        return options
+    }
+
+    /// `decide` for the disk `source` will be written as, its guest read from its first sectors.
+    func decide(_ options: ExportOptions, source: any VirtualDisk, virtualSize: UInt64) throws(DiskImageError) -> TargetDecision {
+        try decide(format: options.format, virtualSize: virtualSize, guest: GuestInspection.inspect(source), firmware: options.firmware)
+    }
+
     /// Checks every rule of this target against what the export will write: the first
     /// broken refusal throws, broken warnings are returned in the decision.
     func decide(
@@ -212,7 +224,7 @@ extension ExportTarget {
     ) throws(DiskImageError) -> TargetDecision {
         try checkFormat(format)
         let (firmware, reason) = Self.firmware(given: given, guest: guest)
-        let facts = TargetRule.Facts(target: self, format: format, virtualSize: virtualSize, guest: guest, firmware: firmware)
+        let facts = TargetRule.Facts(virtualSize: virtualSize, guest: guest, firmware: firmware)
         var warnings: [String] = []
         for rule in Self.rules where rule.applies(self) {
             guard let broken = rule.broken(facts) else { continue }
