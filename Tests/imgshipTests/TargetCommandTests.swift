@@ -311,6 +311,8 @@ struct TargetCommandTests {
             ([disk, "--target", "vsphere:6.2", "-o", out], "vSphere version \"6.2\" is not one imgship knows; expected one of 5.5, 6.0, 6.5, 6.7, 7.0, 8.0"),
             ([disk, "--target", "gcp", "-o", out], "\"gcp\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv"),
             ([disk, "--target", "azure:1", "-o", out], "only vsphere takes a version"),
+            // A hostile value is shown escaped, on the one line of the error.
+            ([disk, "--target", "aws\n$(id)", "-o", out], #"--target: "aws\n$(id)" is not a target"#),
             ([disk, "-f", "raw", "--firmware", "efi", "-o", out], "--firmware applies with --target only"),
             ([disk, "--target", "vsphere", "--boot-mode", "uefi", "-o", out], "--boot-mode applies with --target aws only"),
             ([disk, "--target", "aws", "--boot-mode", "uefi", "--firmware", "bios", "-o", out], "contradict each other"),

@@ -18,7 +18,8 @@ public enum ExportTarget: Sendable, Equatable, CustomStringConvertible {
     public static let names = ["aws", "azure", "vsphere[:VERSION]", "virtualbox", "hyperv"]
 
     /// Reads `aws`, `azure`, `vsphere`, `vsphere:7.0`, `virtualbox` or `hyperv` (any case;
-    /// `hyper-v` too). The error text says what was expected.
+    /// `hyper-v` too). The error text says what was expected, and shows the value with its
+    /// control characters escaped (`debugDescription`), so it stays on one line.
     public init(parsing text: String) throws(ExportTargetParseError) {
         let lowered = text.lowercased()
         let (name, version) =
@@ -30,14 +31,14 @@ public enum ExportTarget: Sendable, Equatable, CustomStringConvertible {
             }
             guard let release = VSphereRelease.named(version) else {
                 throw ExportTargetParseError(
-                    "vSphere version \"\(version)\" is not one imgship knows; expected one of \(VSphereRelease.known.map(\.version).joined(separator: ", "))"
+                    "vSphere version \(version.debugDescription) is not one imgship knows; expected one of \(VSphereRelease.known.map(\.version).joined(separator: ", "))"
                 )
             }
             self = .vsphere(release)
             return
         }
         if version != nil {
-            throw ExportTargetParseError("only vsphere takes a version (vsphere:7.0); \"\(text)\" does not")
+            throw ExportTargetParseError("only vsphere takes a version (vsphere:7.0); \(text.debugDescription) does not")
         }
         switch name {
         case "aws": self = .aws
@@ -45,7 +46,7 @@ public enum ExportTarget: Sendable, Equatable, CustomStringConvertible {
         case "virtualbox", "vbox": self = .virtualbox
         case "hyperv", "hyper-v": self = .hyperv
         default:
-            throw ExportTargetParseError("\"\(text)\" is not a target; expected one of \(Self.names.joined(separator: ", "))")
+            throw ExportTargetParseError("\(text.debugDescription) is not a target; expected one of \(Self.names.joined(separator: ", "))")
         }
     }
 
