@@ -37,7 +37,7 @@ public struct ExportUnit: Sendable, Equatable {
     public var fileName: String { splitPath(output).name }
 
     /// Compressing formats keep every core busy on their own; the others are bound by the one
-    /// SHA-256 stream of their output and leave cores idle (see README, `imgship job`, `--concurrency`).
+    /// SHA-256 stream of their output and leave cores idle (see docs/job.md, `--concurrency`).
     var isCompressing: Bool { format.entry.compresses }
 
     /// Everything that shapes the output's bytes besides the source, in words, for the

@@ -1,7 +1,7 @@
 import ConfigDocument
 import DiskImage
 
-/// A batch of exports, read from a JSON or YAML job file (schema in README, `schemaVersion` 1).
+/// A batch of exports, read from a JSON or YAML job file (schema in docs/job.md, `schemaVersion` 1).
 ///
 /// Each export names a source image, the formats to write it in and where: outputs follow the
 /// layout of EC2 ExportImage in S3, `<destination>/<s3Bucket>/<s3Prefix><name>.<extension>`,

@@ -6,7 +6,7 @@ import DiskImage
 import Foundation
 
 /// What a job run did: every output's result, the SHA256SUMS lists written, and problems of
-/// the job itself. Saved as `job-report.json` (schema in README).
+/// the job itself. Saved as `job-report.json` (schema in docs/job.md).
 public struct JobReport: Sendable {
     public static let schemaVersion = 1
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import DiskImage
 
-/// The exit statuses of every `imgship` command, one table (README, "Exit status"):
+/// The exit statuses of every `imgship` command, one table (README, "Exit status"; `man imgship`):
 /// sysexits(3) gives 64 to usage errors, and shells report death by SIGINT as 128 + 2, which
 /// `imgship` also uses for SIGTERM and SIGHUP because it stops cleanly on all three.
 enum ExitStatus: Int32 {
@@ -18,6 +18,25 @@ enum ExitStatus: Int32 {
     case interrupted = 130
 
     var exitCode: ExitCode { ExitCode(rawValue) }
+
+    /// What each status means, for `imgship --help` and `man imgship`.
+    var meaning: String {
+        switch self {
+        case .success: "success (warnings may have been printed)"
+        case .workFailed: "the work failed: an image is damaged, an output could not be written, a check failed"
+        case .inputRefused:
+            "the input was refused before any work: a bad configuration or job file, an image structure imgship will not read, an output path it will not write"
+        case .usage: "usage: the command line is wrong"
+        case .interrupted: "interrupted by SIGINT, SIGTERM or SIGHUP; nothing half-written was left"
+        }
+    }
+
+    static let all: [ExitStatus] = [.success, .workFailed, .inputRefused, .usage, .interrupted]
+
+    /// The table as the root command's help shows it, one status a line.
+    static var helpTable: String {
+        all.map { "\($0.rawValue)  \($0.meaning)" }.joined(separator: "\n")
+    }
 }
 
 /// A problem that ends a command: its text for `printProblem` and its exit status.

@@ -37,7 +37,7 @@ struct ExportCommand: ParsableCommand {
     @Option(
         name: .customLong("target"),
         help: ArgumentHelp(
-            "The platform the image is for: \(ExportTarget.names.joined(separator: ", ")). Picks the format and its details and refuses what the platform is documented to reject (README, \"Targets\").",
+            "The platform the image is for: \(ExportTarget.names.joined(separator: ", ")). Picks the format and its details and refuses what the platform is documented to reject (docs/export.md, \"Targets\").",
             valueName: "target"))
     var targetName: String?
 

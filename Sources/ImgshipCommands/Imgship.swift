@@ -8,6 +8,12 @@ public struct Imgship: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "imgship",
         abstract: "Convert disk images for hypervisors and clouds, with SHA-256 manifests.",
+        discussion: """
+            Problems are printed on standard error, one line each: `imgship: error: PATH: WHAT`, or \
+            FILE:LINE:COLUMN for a position in a configuration or job file. Every command exits with one of:
+
+            \(ExitStatus.helpTable)
+            """,
         version: "0.1.0",
         subcommands: [ExportCommand.self, InfoCommand.self, VerifyCommand.self, PlanCommand.self, JobCommand.self])
 

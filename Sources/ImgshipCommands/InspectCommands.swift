@@ -118,7 +118,7 @@ struct VerifyCommand: ParsableCommand {
             Every table entry must lie inside the file, every stored cluster must read and every compressed one \
             inflate to its size; checksums and footer copies are compared where the format has them. The file's \
             SHA-256 is compared with IMAGE.sha256 or --manifest; a missing manifest is a failed check unless \
-            --no-manifest. Exits 1 when any check fails, 2 when the image is refused (see README, Exit status).
+            --no-manifest. Exits 1 when any check fails, 2 when the image is refused (see the exit table: imgship --help).
             """)
 
     @Argument(help: "An image file.")

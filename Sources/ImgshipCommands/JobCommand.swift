@@ -12,7 +12,7 @@ struct JobCommand: ParsableCommand {
         commandName: "job",
         abstract: "Run the exports a job file lists, skipping outputs that are already there and verify.",
         discussion: """
-            JOBFILE (JSON or YAML, schema in README) lists source images, formats and destinations; outputs land at \
+            JOBFILE (JSON or YAML, schema in docs/job.md) lists source images, formats and destinations; outputs land at \
             DESTINATION/S3BUCKET/S3PREFIX+NAME.EXT, as EC2 ExportImage names its S3 objects. Relative paths are relative \
             to the job file's folder. Each folder gets a SHA256SUMS; job-report.json records every output. A failed \
             export does not stop the others. Exits 0 when every output is good, 1 when any failed (with --dry-run: \

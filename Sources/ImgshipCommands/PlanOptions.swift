@@ -84,7 +84,7 @@ struct PlanReviewOptions: ParsableArguments {
             valueName: "file"))
     var infrastructure: String?
 
-    @Option(help: ArgumentHelp("A JSON prices file laid over the bundled price table (README, \"Size and cost\").", valueName: "file"))
+    @Option(help: ArgumentHelp("A JSON prices file laid over the bundled price table (docs/plan.md, \"Size and cost\").", valueName: "file"))
     var prices: String?
 
     func validate() throws {

@@ -8,7 +8,7 @@ public enum DeflateLevel: Sendable, Equatable, CustomStringConvertible {
 
     /// The level `--level default` means: the fastest libdeflate level whose output is no
     /// larger than qemu-img's (zlib level 6) on a real filesystem image. Level 4 is 20%
-    /// faster but about 1% larger; see README's benchmark.
+    /// faster but about 1% larger; see docs/benchmarks.md.
     public static let standard = DeflateLevel.libdeflate(5)
     /// libdeflate's strongest level: smallest output, slowest.
     public static let best = DeflateLevel.libdeflate(12)

@@ -78,7 +78,7 @@ extension ExportTarget {
         }
     }
 
-    /// The rules, in the order they are checked. README's "Targets" section lists the same.
+    /// The rules, in the order they are checked. docs/export.md, "Targets", lists the same.
     static let rules: [TargetRule] = [
         // AWS. The VM Import/Export user guide, "Limitations for importing images".
         TargetRule(

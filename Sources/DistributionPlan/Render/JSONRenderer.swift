@@ -1,6 +1,6 @@
 import ConfigDocument
 
-/// Renders a plan as JSON with a fixed key order and `schemaVersion`, documented in README.
+/// Renders a plan as JSON with a fixed key order and `schemaVersion`, documented in docs/plan.md ("The JSON plan").
 /// Built as values and written by the one JSON writer (`JSONWriter`), so key order follows the
 /// plan, not a hash.
 public enum JSONRenderer {
