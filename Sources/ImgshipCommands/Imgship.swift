@@ -24,6 +24,18 @@ public struct Imgship: ParsableCommand {
     /// reports and exits 1 on, instead of a death by signal without a word.
     public static func main() {
         signal(SIGPIPE, SIG_IGN)
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if PlanCommand.asksForGroupHelp(arguments) {
+            print(PlanCommand.groupHelp(columns: terminalColumns()))
+            return
+        }
+        main(arguments)
+    }
+
+    /// The width help texts wrap to: the terminal's, else ArgumentParser's 80.
+    private static func terminalColumns() -> Int? {
+        var size = winsize()
+        guard isatty(STDOUT_FILENO) == 1, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
     }
 }

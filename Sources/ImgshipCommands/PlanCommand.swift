@@ -20,6 +20,17 @@ struct PlanCommand: ParsableCommand {
             """,
         subcommands: [PlanShowCommand.self, PlanDiffCommand.self],
         defaultSubcommand: PlanShowCommand.self)
+
+    /// `imgship plan --help` (or `-h`, `help plan`) names the group; ArgumentParser would show
+    /// only the subcommand list there, though `imgship plan CONFIG` is what users type, so the
+    /// default subcommand's flags follow it.
+    static func asksForGroupHelp(_ arguments: [String]) -> Bool {
+        arguments == ["plan", "--help"] || arguments == ["plan", "-h"] || arguments == ["help", "plan"]
+    }
+
+    static func groupHelp(columns: Int?) -> String {
+        Imgship.helpMessage(for: PlanCommand.self, columns: columns) + "\n\n" + Imgship.helpMessage(for: PlanShowCommand.self, columns: columns)
+    }
 }
 
 struct PlanShowCommand: ParsableCommand {

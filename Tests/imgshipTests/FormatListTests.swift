@@ -1,5 +1,7 @@
+import Foundation
 @testable import ImgshipCommands
 import Testing
+import TestSupport
 
 /// Every list of formats comes from one table: `ova` is in each.
 @Suite("format lists")
@@ -19,5 +21,32 @@ struct FormatListTests {
         let result = InProcess.parse(["export", "x.raw", "-f", "qcow2", "-o", "x.qcow2"])
         #expect(result.status == 64)
         #expect(result.standardError.contains("ova"), "\(result.standardError)")
+    }
+}
+
+/// `imgship plan --help` names the group and shows the flags of `imgship plan CONFIG`, the
+/// form users type; `imgship --help` carries the exit table.
+@Suite("group help")
+struct GroupHelpTests {
+    @Test func planHelpShowsThePlanFlags() throws {
+        for arguments in [["plan", "--help"], ["plan", "-h"], ["help", "plan"]] {
+            #expect(PlanCommand.asksForGroupHelp(arguments))
+        }
+        #expect(!PlanCommand.asksForGroupHelp(["plan", "x.json", "--help"]))
+        // Through the binary, as a user types it.
+        let printed = try runProcess(ExportCommandTests.binary, ["plan", "--help"])
+        #expect(printed.status == 0)
+        #expect(String(decoding: printed.standardOutput, as: UTF8.self).contains("--source-region"))
+        let text = PlanCommand.groupHelp(columns: 80)
+        for flag in ["diff", "--source-region", "--format", "--emit-job", "--pipeline", "--strict"] {
+            #expect(text.contains(flag), "plan --help lacks \(flag)")
+        }
+    }
+
+    @Test func rootHelpShowsTheExitTable() throws {
+        let text = InProcess.help()
+        for line in ["0  success", "1  the work failed", "2  the input was refused", "64  usage", "130  interrupted"] {
+            #expect(text.contains(line), "imgship --help lacks \(line)")
+        }
     }
 }
