@@ -86,7 +86,14 @@ public struct ImageFormat: Sendable {
         return parts.dropLast().joined(separator: ", ") + " or " + parts.last!
     }
 
-    /// The source formats for help texts: "raw, vhd, vhdx, vmdk, qcow2 or ova".
+    /// The formats detection recognises and refuses by name, for help texts: "qcow (v1),
+    /// QED, ... or bzip2".
+    public static var refusedList: String {
+        let names = ForeignFormatEntry.all.map(\.label)
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+
+    /// The source formats for help texts: "raw, vhd, vhdx, vmdk, qcow2, vdi or ova".
     public static var sourceList: String {
         let names = SourceFormat.allCases.map(\.rawValue)
         return names.dropLast().joined(separator: ", ") + " or " + names.last!
@@ -172,6 +179,8 @@ struct SourceFormatEntry: Sendable {
 /// the command that turns them into something imgship reads. `--source-format raw` still
 /// exports their bytes as they are. README, "Reading images", lists them.
 struct ForeignFormatEntry: Sendable {
+    /// The format's short name, for help texts: "QED".
+    let label: String
     /// What the file is, after "is ": "a QED image".
     let name: String
     let remedy: Remedy
@@ -190,48 +199,52 @@ struct ForeignFormatEntry: Sendable {
 
     static let all: [ForeignFormatEntry] = [
         // block/qcow.c qcow_probe: the qcow2 magic with version 1, big-endian.
-        ForeignFormatEntry(name: "a qcow (version 1) image", remedy: .qemuImg(format: "qcow")) { head, _ in isQcowVersion1(head) },
+        ForeignFormatEntry(label: "qcow (v1)", name: "a qcow (version 1) image", remedy: .qemuImg(format: "qcow")) { head, _ in isQcowVersion1(head) },
         // block/qed.c qed_probe: QED_MAGIC, "QED\0" as a little-endian u32.
-        ForeignFormatEntry(name: "a QED image", remedy: .qemuImg(format: "qed")) { head, _ in head.starts(with: Array("QED\0".utf8)) },
+        ForeignFormatEntry(label: "QED", name: "a QED image", remedy: .qemuImg(format: "qed")) { head, _ in head.starts(with: Array("QED\0".utf8)) },
         // block/parallels.c parallels_probe: either signature, then version 2 (le32 at 16).
-        ForeignFormatEntry(name: "a Parallels image", remedy: .qemuImg(format: "parallels")) { head, _ in
+        ForeignFormatEntry(label: "Parallels", name: "a Parallels image", remedy: .qemuImg(format: "parallels")) { head, _ in
             head.count >= 64 && ["WithoutFreeSpace", "WithouFreSpacExt"].contains { head.starts(with: Array($0.utf8)) }
                 && head.loadLittleEndian(UInt32.self, at: 16) == 2
         },
         // block/bochs.c bochs_probe: NUL-terminated magic, type and subtype in 32-, 16- and
         // 16-byte fields, then version 1 or 2 (le32 at 64).
-        ForeignFormatEntry(name: "a Bochs growing image", remedy: .qemuImg(format: "bochs")) { head, _ in
+        ForeignFormatEntry(label: "Bochs", name: "a Bochs growing image", remedy: .qemuImg(format: "bochs")) { head, _ in
             head.count >= 68 && head.starts(with: Array("Bochs Virtual HD Image\0".utf8))
                 && head[32...].starts(with: Array("Redolog\0".utf8)) && head[48...].starts(with: Array("Growing\0".utf8))
                 && [0x0001_0000, 0x0002_0000].contains(head.loadLittleEndian(UInt32.self, at: 64))
         },
         // block/cloop.c cloop_probe: the shell header of the V2.0 format.
-        ForeignFormatEntry(name: "a cloop compressed image", remedy: .qemuImg(format: "cloop")) { head, _ in
+        ForeignFormatEntry(label: "cloop", name: "a cloop compressed image", remedy: .qemuImg(format: "cloop")) { head, _ in
             head.starts(with: Array("#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n".utf8))
         },
         // block/vmdk.c vmdk_probe: VMDK3_MAGIC, the hosted sparse extent of VMware 3 / ESX 2.
-        ForeignFormatEntry(name: "a VMDK version 3 (COWD) sparse extent", remedy: .qemuImg(format: "vmdk")) { head, _ in
+        ForeignFormatEntry(label: "VMDK COWD", name: "a VMDK version 3 (COWD) sparse extent", remedy: .qemuImg(format: "vmdk")) { head, _ in
             head.starts(with: Array("COWD".utf8))
         },
         // crypto/block-luks.c: the LUKS magic "LUKS\xba\xbe" (block/crypto.c probes with it).
         ForeignFormatEntry(
-            name: "a LUKS encrypted volume",
+            label: "LUKS", name: "a LUKS encrypted volume",
             remedy: .advice("decrypt it first (cryptsetup open) and export the mapped device, /dev/mapper/NAME")
         ) { head, _ in head.starts(with: [0x4C, 0x55, 0x4B, 0x53, 0xBA, 0xBE]) },
         // block/dmg.c dmg_open: the "koly" trailer in the last 512 bytes (qemu probes a DMG by
         // its name; its bytes say so only at the end).
-        ForeignFormatEntry(name: "an Apple disk image (DMG)", remedy: .qemuImg(format: "dmg")) { _, tail in tail.starts(with: Array("koly".utf8)) },
+        ForeignFormatEntry(label: "DMG", name: "an Apple disk image (DMG)", remedy: .qemuImg(format: "dmg")) { _, tail in tail.starts(with: Array("koly".utf8))
+        },
         // RFC 1952 section 2.3.1: ID1 ID2, then CM 8 (deflate).
-        ForeignFormatEntry(name: "a gzip-compressed file", remedy: .decompress(tool: "gzip")) { head, _ in head.starts(with: [0x1F, 0x8B, 0x08]) },
+        ForeignFormatEntry(label: "gzip", name: "a gzip-compressed file", remedy: .decompress(tool: "gzip")) { head, _ in head.starts(with: [0x1F, 0x8B, 0x08])
+        },
         // The .xz file format 1.0.4, section 2.1.1.1: the stream header magic.
-        ForeignFormatEntry(name: "an xz-compressed file", remedy: .decompress(tool: "xz")) { head, _ in
+        ForeignFormatEntry(label: "xz", name: "an xz-compressed file", remedy: .decompress(tool: "xz")) { head, _ in
             head.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])
         },
         // RFC 8878 section 3.1.1: the frame magic 0xFD2FB528, little-endian.
-        ForeignFormatEntry(name: "a zstd-compressed file", remedy: .decompress(tool: "zstd")) { head, _ in head.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) },
+        ForeignFormatEntry(label: "zstd", name: "a zstd-compressed file", remedy: .decompress(tool: "zstd")) { head, _ in
+            head.starts(with: [0x28, 0xB5, 0x2F, 0xFD])
+        },
         // bzip2: "BZh", the block size digit, then a block's magic (BCD pi) or the end of an
         // empty stream (BCD sqrt(pi)).
-        ForeignFormatEntry(name: "a bzip2-compressed file", remedy: .decompress(tool: "bzip2")) { head, _ in
+        ForeignFormatEntry(label: "bzip2", name: "a bzip2-compressed file", remedy: .decompress(tool: "bzip2")) { head, _ in
             head.count >= 10 && head.starts(with: Array("BZh".utf8)) && (0x31...0x39).contains(head[3])
                 && ([[0x31, 0x41, 0x59, 0x26, 0x53, 0x59], [0x17, 0x72, 0x45, 0x38, 0x50, 0x90]] as [[UInt8]]).contains { head[4...].starts(with: $0) }
         },
