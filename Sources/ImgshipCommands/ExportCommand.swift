@@ -12,18 +12,23 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Convert an image (\(ImageFormat.sourceList)) or block device to \(ImageFormat.helpList), with a SHA-256 manifest.",
         discussion: """
-            The source format is read from the file's bytes, never its name; --source-format overrides it. The manifest OUTPUT.sha256 is in sha256sum format: `sha256sum -c OUTPUT.sha256` passes in \
+            The source format is read from the file's bytes, never its name; --source-format overrides it. \
+            A format imgship does not read (\(ImageFormat.refusedList)) is refused by name with the command that converts it, \
+            a stream from its first bytes. The manifest OUTPUT.sha256 is in sha256sum format: `sha256sum -c OUTPUT.sha256` passes in \
             OUTPUT's folder. The output is written under a temporary name and renamed when complete. \
             SOURCE_DATE_EPOCH, when set, is the VHD time stamp.
             """)
 
     @Argument(
         help:
-            "An image file (raw, sparse or not; VHD; VMDK; qcow2; OVA), a block device, or - (standard input) or a FIFO, read as raw unless --source-format says otherwise."
+            "An image file (raw, sparse or not; VHD; VHDX; VMDK; qcow2; VDI; OVA), a block device, or - (standard input) or a FIFO, whose format is read from its bytes too."
     )
     var source: String
 
-    @Option(help: "Read the source as \(ImageFormat.sourceList) instead of what its bytes say.")
+    @Option(
+        help:
+            "Read the source as \(ImageFormat.sourceList) instead of what its bytes say; raw reads the bytes as they are, also of the formats detection refuses by name (\(ImageFormat.refusedList))."
+    )
     var sourceFormat: SourceFormat?
 
     @Flag(

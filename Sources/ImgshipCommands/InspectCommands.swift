@@ -11,7 +11,10 @@ struct InfoCommand: ParsableCommand {
     @Argument(help: "An image file or block device.")
     var image: String
 
-    @Option(help: "Read the image as \(ImageFormat.sourceList) instead of what its bytes say.")
+    @Option(
+        help:
+            "Read the image as \(ImageFormat.sourceList) instead of what its bytes say; raw reads the bytes as they are, also of the formats detection refuses by name (\(ImageFormat.refusedList))."
+    )
     var sourceFormat: SourceFormat?
 
     @Flag(
@@ -130,7 +133,10 @@ struct VerifyCommand: ParsableCommand {
     @Flag(name: .customLong("no-manifest"), help: "Check the structure only: compute no SHA-256 and need no manifest.")
     var noManifest = false
 
-    @Option(help: "Read the image as \(ImageFormat.sourceList) instead of what its bytes say.")
+    @Option(
+        help:
+            "Read the image as \(ImageFormat.sourceList) instead of what its bytes say; raw reads the bytes as they are, also of the formats detection refuses by name (\(ImageFormat.refusedList))."
+    )
     var sourceFormat: SourceFormat?
 
     @Flag(

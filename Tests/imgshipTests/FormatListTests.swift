@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 @testable import ImgshipCommands
 import Testing
@@ -13,8 +14,18 @@ struct FormatListTests {
             #expect(exportText.contains(name), "export --help lacks \(name)")
         }
         // The overview line, top-level and in export --help.
-        #expect(topText.contains("qcow2 or ova"), "\(topText)")
+        #expect(topText.contains("qcow2, vdi or"), "\(topText)")
         #expect(exportText.contains("or ova (OVF package"), "\(exportText)")
+    }
+
+    /// export, info and verify --help name the formats read and those refused by name.
+    @Test func helpTextsNameTheDetectedAndRefusedSourceFormats() throws {
+        for command in [ExportCommand.self, InfoCommand.self, VerifyCommand.self] as [any ParsableCommand.Type] {
+            let text = InProcess.help(command).replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
+            #expect(text.contains("raw, vhd, vhdx, vmdk, qcow2, vdi or ova"), "\(command): \(text)")
+            #expect(
+                text.contains("qcow (v1), QED, Parallels, Bochs, cloop, VMDK COWD, LUKS, DMG, gzip, xz, zstd or bzip2"), "\(command): \(text)")
+        }
     }
 
     @Test func aBadFormatListsOva() throws {

@@ -188,6 +188,26 @@ struct JobCommandTests {
         return times
     }
 
+    /// A job's source is detected as export's is: a compressed file fails by name, and the
+    /// export's `sourceFormat: raw` takes its bytes as they are.
+    @Test(.enabled(if: which("gzip") != nil, "needs gzip"))
+    func aForeignSourceFailsByNameUnlessTheJobSaysRaw() throws {
+        let folder = try TemporaryFolder()
+        let source = try ForeignSample.gzip.make(in: folder)
+        try """
+        {"schemaVersion": 1, "exports": [
+          {"source": "\(source)", "formats": ["raw"], "destination": "refused"},
+          {"source": "\(source)", "sourceFormat": "raw", "formats": ["raw"], "destination": "forced", "name": "bytes"}
+        ]}
+        """.write(toFile: folder.file("job.yaml"), atomically: true, encoding: .utf8)
+        let (result, report) = try runJob(folder, ["--concurrency", "1"])
+        #expect(result.status == 1)
+        let entries = try #require(report?.exports)
+        #expect(entries.map(\.status) == ["failed", "exported"])
+        #expect(entries.first?.error?.contains("is a gzip-compressed file, which imgship does not read") == true, "\(entries.first?.error ?? "")")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file("forced/bytes.raw"))) == Data(contentsOf: URL(fileURLWithPath: source)))
+    }
+
     @Test(.enabled(if: sha256sum != nil, "needs sha256sum"))
     func missingSourceFailsOnlyItsOwnExports() throws {
         let folder = try TemporaryFolder()

@@ -86,7 +86,14 @@ public struct ImageFormat: Sendable {
         return parts.dropLast().joined(separator: ", ") + " or " + parts.last!
     }
 
-    /// The source formats for help texts: "raw, vhd, vhdx, vmdk, qcow2 or ova".
+    /// The formats detection recognises and refuses by name, for help texts: "qcow (v1),
+    /// QED, ... or bzip2".
+    public static var refusedList: String {
+        let names = ForeignFormatEntry.all.map(\.label)
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+
+    /// The source formats for help texts: "raw, vhd, vhdx, vmdk, qcow2, vdi or ova".
     public static var sourceList: String {
         let names = SourceFormat.allCases.map(\.rawValue)
         return names.dropLast().joined(separator: ", ") + " or " + names.last!
@@ -111,8 +118,9 @@ extension OutputFormat {
 
 /// The one table of source formats, beside the output formats': how each is recognised by
 /// its first sector and how it is opened. Detection tries them in this order, never trusting a
-/// file's name; what none recognises is raw, unless its last sector is a VHD footer (a fixed
-/// VHD). Adding a source format is a folder under `Formats/` and one entry here.
+/// file's name; then a VHD footer in the last sector (a fixed VHD), then the formats imgship
+/// recognises but does not read (`ForeignFormatEntry`, refused by name); only what nothing
+/// recognises is raw. Adding a source format is a folder under `Formats/` and one entry here.
 struct SourceFormatEntry: Sendable {
     struct OpenOptions {
         /// A VMDK descriptor's extents may be the user's files outside its folder.
@@ -127,8 +135,9 @@ struct SourceFormatEntry: Sendable {
     let open: @Sendable (_ file: SourceImage, _ options: OpenOptions) throws(DiskImageError) -> OpenedImage
 
     static let all: [SourceFormatEntry] = [
+        // The magic of qcow2 and of qcow version 1 alike; version 1 is a foreign format.
         SourceFormatEntry(
-            format: .qcow2, recognises: { $0.starts(with: QCOW2.magic) },
+            format: .qcow2, recognises: { $0.starts(with: QCOW2.magic) && !ForeignFormatEntry.isQcowVersion1($0) },
             open: { (file, _) throws(DiskImageError) in try QCOW2.open(file) }),
         SourceFormatEntry(
             format: .vmdk,
@@ -142,6 +151,9 @@ struct SourceFormatEntry: Sendable {
         SourceFormatEntry(
             format: .vhdx, recognises: { $0.starts(with: VHDX.FileIdentifier.signature) },
             open: { (file, _) throws(DiskImageError) in try VHDX.open(file) }),
+        SourceFormatEntry(
+            format: .vdi, recognises: VDI.recognises,
+            open: { (file, _) throws(DiskImageError) in try VDI.open(file) }),
         // A tar header: "ustar" at offset 257 (POSIX.1-1988 ustar format).
         SourceFormatEntry(
             format: .ova, recognises: { $0.count == 512 && Array($0[257..<262]) == Array("ustar".utf8) },
@@ -158,4 +170,138 @@ struct SourceFormatEntry: Sendable {
         }
         return entry
     }
+}
+
+/// The formats imgship recognises but does not read, beside the source table: the other image
+/// formats qemu-img detects (the `*_probe` functions of qemu's `block/*.c`, whose magic numbers
+/// these rows check) and compressed files. Left to the raw reader, each would be exported as
+/// if the container's own bytes were the disk; detection refuses them by name instead, with
+/// the command that turns them into something imgship reads. `--source-format raw` still
+/// exports their bytes as they are. README, "Reading images", lists them.
+struct ForeignFormatEntry: Sendable {
+    /// The format's short name, for help texts: "QED".
+    let label: String
+    /// What the file is, after "is ": "a QED image".
+    let name: String
+    let remedy: Remedy
+    /// Whether the first sector (`head`, up to 512 bytes) and the last 512 bytes (`tail`;
+    /// empty when unknown, for a stream not yet copied) are this format's.
+    let recognises: @Sendable (_ head: [UInt8], _ tail: [UInt8]) -> Bool
+
+    enum Remedy: Sendable {
+        /// qemu-img reads it as this format: convert it to raw.
+        case qemuImg(format: String)
+        /// A compressed file: decompress it with `tool -dc`, into a pipe imgship reads.
+        case decompress(tool: String)
+        /// Neither: what to do, in words.
+        case advice(String)
+    }
+
+    static let all: [ForeignFormatEntry] = [
+        // block/qcow.c qcow_probe: the qcow2 magic with version 1, big-endian.
+        ForeignFormatEntry(label: "qcow (v1)", name: "a qcow (version 1) image", remedy: .qemuImg(format: "qcow")) { head, _ in isQcowVersion1(head) },
+        // block/qed.c qed_probe: QED_MAGIC, "QED\0" as a little-endian u32.
+        ForeignFormatEntry(label: "QED", name: "a QED image", remedy: .qemuImg(format: "qed")) { head, _ in head.starts(with: Array("QED\0".utf8)) },
+        // block/parallels.c parallels_probe: either signature, then version 2 (le32 at 16).
+        ForeignFormatEntry(label: "Parallels", name: "a Parallels image", remedy: .qemuImg(format: "parallels")) { head, _ in
+            head.count >= 64 && ["WithoutFreeSpace", "WithouFreSpacExt"].contains { head.starts(with: Array($0.utf8)) }
+                && head.loadLittleEndian(UInt32.self, at: 16) == 2
+        },
+        // block/bochs.c bochs_probe: NUL-terminated magic, type and subtype in 32-, 16- and
+        // 16-byte fields, then version 1 or 2 (le32 at 64).
+        ForeignFormatEntry(label: "Bochs", name: "a Bochs growing image", remedy: .qemuImg(format: "bochs")) { head, _ in
+            head.count >= 68 && head.starts(with: Array("Bochs Virtual HD Image\0".utf8))
+                && head[32...].starts(with: Array("Redolog\0".utf8)) && head[48...].starts(with: Array("Growing\0".utf8))
+                && [0x0001_0000, 0x0002_0000].contains(head.loadLittleEndian(UInt32.self, at: 64))
+        },
+        // block/cloop.c cloop_probe: the shell header of the V2.0 format.
+        ForeignFormatEntry(label: "cloop", name: "a cloop compressed image", remedy: .qemuImg(format: "cloop")) { head, _ in
+            head.starts(with: Array("#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n".utf8))
+        },
+        // block/vmdk.c vmdk_probe: VMDK3_MAGIC, the hosted sparse extent of VMware 3 / ESX 2.
+        ForeignFormatEntry(label: "VMDK COWD", name: "a VMDK version 3 (COWD) sparse extent", remedy: .qemuImg(format: "vmdk")) { head, _ in
+            head.starts(with: Array("COWD".utf8))
+        },
+        // crypto/block-luks.c: the LUKS magic "LUKS\xba\xbe" (block/crypto.c probes with it).
+        ForeignFormatEntry(
+            label: "LUKS", name: "a LUKS encrypted volume",
+            remedy: .advice("decrypt it first (cryptsetup open) and export the mapped device, /dev/mapper/NAME")
+        ) { head, _ in head.starts(with: [0x4C, 0x55, 0x4B, 0x53, 0xBA, 0xBE]) },
+        // block/dmg.c dmg_open: the "koly" trailer in the last 512 bytes (qemu probes a DMG by
+        // its name; its bytes say so only at the end).
+        ForeignFormatEntry(label: "DMG", name: "an Apple disk image (DMG)", remedy: .qemuImg(format: "dmg")) { _, tail in tail.starts(with: Array("koly".utf8))
+        },
+        // RFC 1952 section 2.3.1: ID1 ID2, then CM 8 (deflate).
+        ForeignFormatEntry(label: "gzip", name: "a gzip-compressed file", remedy: .decompress(tool: "gzip")) { head, _ in head.starts(with: [0x1F, 0x8B, 0x08])
+        },
+        // The .xz file format 1.0.4, section 2.1.1.1: the stream header magic.
+        ForeignFormatEntry(label: "xz", name: "an xz-compressed file", remedy: .decompress(tool: "xz")) { head, _ in
+            head.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])
+        },
+        // RFC 8878 section 3.1.1: the frame magic 0xFD2FB528, little-endian.
+        ForeignFormatEntry(label: "zstd", name: "a zstd-compressed file", remedy: .decompress(tool: "zstd")) { head, _ in
+            head.starts(with: [0x28, 0xB5, 0x2F, 0xFD])
+        },
+        // bzip2: "BZh", the block size digit, then a block's magic (BCD pi) or the end of an
+        // empty stream (BCD sqrt(pi)).
+        ForeignFormatEntry(label: "bzip2", name: "a bzip2-compressed file", remedy: .decompress(tool: "bzip2")) { head, _ in
+            head.count >= 10 && head.starts(with: Array("BZh".utf8)) && (0x31...0x39).contains(head[3])
+                && ([[0x31, 0x41, 0x59, 0x26, 0x53, 0x59], [0x17, 0x72, 0x45, 0x38, 0x50, 0x90]] as [[UInt8]]).contains { head[4...].starts(with: $0) }
+        },
+    ]
+
+    /// The qcow2 magic followed by version 1 (big-endian), qemu's original qcow.
+    static func isQcowVersion1(_ head: [UInt8]) -> Bool {
+        head.count >= 8 && head.starts(with: QCOW2.magic) && head.loadBigEndian(UInt32.self, at: 4) == 1
+    }
+
+    /// The first entry that recognises `head` and `tail`.
+    static func recognising(head: [UInt8], tail: [UInt8]) -> ForeignFormatEntry? {
+        all.first { $0.recognises(head, tail) }
+    }
+
+    /// The refusal of `path` (a stream when `stream`: standard input or a FIFO).
+    func refusal(path: String, stream: Bool) -> DiskImageError {
+        let instead = "or pass --source-format raw to export its bytes as they are"
+        let advice: String
+        switch remedy {
+        case let .qemuImg(format):
+            if stream {
+                advice = "save it to a file and convert that with `qemu-img convert -f \(format) -O raw FILE disk.raw`, \(instead)"
+            } else {
+                advice =
+                    "convert it with `qemu-img convert -f \(format) -O raw \(shellWord(path)) \(shellWord(Self.rawName(for: path)))` and export that, \(instead)"
+            }
+        case let .decompress(tool):
+            if stream {
+                advice = "decompress it in the pipe (`... | \(tool) -dc | imgship export - ...`), \(instead)"
+            } else {
+                advice = "decompress it into imgship (`\(tool) -dc \(shellWord(path)) | imgship export - ...`), \(instead)"
+            }
+        case let .advice(text):
+            advice = "\(text), \(instead)"
+        }
+        return .unsupportedSource(path: path, reason: "is \(name), which imgship does not read; \(advice)")
+    }
+
+    /// `images/disk.qed` -> `images/disk.raw`; a name that already ends in .raw gets
+    /// `.converted.raw`, so the suggestion never overwrites its input.
+    static func rawName(for path: String) -> String {
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let name = path[slash...]
+        let stem = name.lastIndex(of: ".").flatMap { $0 > name.startIndex ? path[..<$0] : nil } ?? Substring(path)
+        return stem + (path.hasSuffix(".raw") ? ".converted.raw" : ".raw")
+    }
+}
+
+/// `text` as one shell word: as it is when it holds only characters no shell treats
+/// specially, otherwise in single quotes (a quote inside as '\'').
+func shellWord(_ text: String) -> String {
+    let plain =
+        !text.isEmpty
+        && text.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-/+:@%,=".unicodeScalars.contains(scalar))
+        }
+    guard !plain else { return text }
+    return "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
 }

@@ -24,9 +24,12 @@ enum StreamStaging {
 
     /// Copies everything `descriptor` (or, when it is -1, the FIFO at `label`) holds until its
     /// end into a staged file. Waits in steps of 100 ms, so `isCancelled` (Ctrl-C) stops it
-    /// even while no writer has opened the FIFO yet.
+    /// even while no writer has opened the FIFO yet. `inspectHead` sees the stream's first
+    /// 512 bytes (all of it when shorter) as soon as they arrive, before anything is written:
+    /// what it throws stops the copy there.
     static func stage(
         descriptor given: Int32, label: String, in folder: String = temporaryFolder(),
+        inspectHead: (_ head: [UInt8]) throws(DiskImageError) -> Void = { _ throws(DiskImageError) in },
         isCancelled: () -> Bool
     ) throws(DiskImageError) -> StagedFile {
         OutputSafety.removeStaleTemporaries(in: folder)
@@ -43,6 +46,12 @@ enum StreamStaging {
         defer { buffer.deallocate() }
         var total: UInt64 = 0
         var filled = 0
+        var inspected = false
+        func inspect() throws(DiskImageError) {
+            guard !inspected else { return }
+            inspected = true
+            try inspectHead([UInt8](UnsafeRawBufferPointer(rebasing: buffer[0..<min(filled, 512)])))
+        }
         func flush() throws(DiskImageError) {
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<filled])
             // Zero chunks stay holes; the final ftruncate gives the file its length.
@@ -68,8 +77,11 @@ enum StreamStaging {
             }
             if count == 0 { break }
             filled += count
+            // The first chunk is still whole in the buffer: nothing was written yet.
+            if total == 0 && filled >= 512 { try inspect() }
             if filled == chunk { try flush() }
         }
+        try inspect()
         try flush()
         _ = try retryingInterrupts("ftruncate", path: staged.temporaryPath) { SystemCalls.ftruncate(staged.descriptor, off_t(total)) }
         return staged

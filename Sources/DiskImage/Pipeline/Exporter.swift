@@ -57,12 +57,20 @@ public enum Exporter {
         defer { staged?.discard() }
         let file: SourceImage
         let streamed: Bool
+        let given = options.sourceFormat
         if let stream = StreamStaging.streamDescriptor(for: sourcePath) {
             if stream.descriptor == STDIN_FILENO, let direct = try standardInputFile() {
                 file = direct
                 streamed = false
             } else {
-                let copy = try StreamStaging.stage(descriptor: stream.descriptor, label: stream.label, isCancelled: options.isCancelled)
+                // A format imgship does not read is refused from its first bytes, before the
+                // rest of the stream is copied (unless --source-format says what it is).
+                let copy = try StreamStaging.stage(
+                    descriptor: stream.descriptor, label: stream.label,
+                    inspectHead: { head throws(DiskImageError) in
+                        if given == nil { try ImageReader.refuseForeignStream(head: head, label: stream.label) }
+                    },
+                    isCancelled: options.isCancelled)
                 staged = copy
                 let fd = try retryingInterrupts("open", path: copy.temporaryPath) { SystemCalls.open(copy.temporaryPath, O_RDONLY | O_CLOEXEC) }
                 file = try SourceImage(descriptor: fd, path: stream.label)
@@ -72,18 +80,18 @@ public enum Exporter {
             file = try SourceImage(path: sourcePath)
             streamed = false
         }
-        // A stream is raw unless told otherwise: its bytes are not judged (a descriptor from
-        // a pipe has no folder for its extents).
+        // A stream is detected like a file, from the whole copy: a qcow2, VHDX or VDI piped in
+        // is read as one. Standard input has no folder, so a VMDK descriptor read from it may
+        // name no extents.
         let isStandardInput = StreamStaging.streamDescriptor(for: sourcePath)?.descriptor == STDIN_FILENO
         let format: SourceFormat
-        if let given = options.sourceFormat {
+        if let given {
             format = given
-        } else if streamed || isStandardInput {
-            format = .raw
         } else {
-            format = try ImageReader.detect(file)
+            format = try ImageReader.detect(file, stream: streamed || isStandardInput)
         }
-        let opened = try ImageReader.open(file: file, as: format, allowExternalExtents: options.allowExternalExtents, streamed: streamed)
+        let opened = try ImageReader.open(
+            file: file, as: format, allowExternalExtents: options.allowExternalExtents, streamed: streamed || isStandardInput)
         let source = opened.disk
         let sourceFiles = SourceWatch.files(of: opened, main: file)
         let watch = SourceWatch(sourceFiles, checksNames: !(streamed || isStandardInput))

@@ -4,6 +4,8 @@ public enum SourceFormat: String, CaseIterable, Sendable {
     /// Hyper-V's VHDX, fixed or dynamic.
     case vhdx
     case vmdk, qcow2
+    /// VirtualBox's VDI, fixed or dynamic (normal).
+    case vdi
     /// An OVF package (tar) holding one disk: its disk is what is read.
     case ova
 }
@@ -58,15 +60,32 @@ public enum ImageReader {
         return try detect(file)
     }
 
-    static func detect(_ file: SourceImage) throws(DiskImageError) -> SourceFormat {
+    /// Throws `unsupportedSource` for a format imgship recognises but does not read
+    /// (`ForeignFormatEntry`); `stream` says the file is a copy of standard input or a FIFO,
+    /// for the advice.
+    static func detect(_ file: SourceImage, stream: Bool = false) throws(DiskImageError) -> SourceFormat {
         let head = try file.bytes(Int(min(512, file.fileSize)), at: 0, reading: "the first sector")
         if let entry = SourceFormatEntry.all.first(where: { $0.recognises(head) }) { return entry.format }
-        // A fixed VHD is raw data with a footer: only its last sector says so.
+        // A fixed VHD is raw data with a footer, a DMG has its "koly" trailer: only their last
+        // sector says what they are.
+        var tail: [UInt8] = []
         if file.fileSize >= 512, !file.isBlockDevice || file.fileSize % 512 == 0 {
-            let tail = try file.bytes(8, at: file.fileSize - 512, reading: "the last sector")
-            if tail == VHD.Footer.cookie { return .vhd }
+            tail = try file.bytes(512, at: file.fileSize - 512, reading: "the last sector")
+            if tail.starts(with: VHD.Footer.cookie) { return .vhd }
+        }
+        if let foreign = ForeignFormatEntry.recognising(head: head, tail: tail) {
+            throw foreign.refusal(path: file.path, stream: stream)
         }
         return .raw
+    }
+
+    /// Refuses a stream whose first bytes (`head`, up to 512) are a format imgship does not
+    /// read, before the rest of it is copied; what only the end can tell is checked later.
+    static func refuseForeignStream(head: [UInt8], label: String) throws(DiskImageError) {
+        if SourceFormatEntry.all.contains(where: { $0.recognises(head) }) { return }
+        if let foreign = ForeignFormatEntry.recognising(head: head, tail: []) {
+            throw foreign.refusal(path: label, stream: true)
+        }
     }
 
     /// Opens `path` as `format`, or as what its bytes say when `format` is nil. Every table

@@ -57,12 +57,12 @@ extension OVA {
         guard let descriptorMember = descriptors.first else {
             throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "the archive has no .ovf descriptor, so it is not an OVA")
         }
-        let disks = archive.members.filter { [".vmdk", ".vhd", ".vhdx", ".img", ".raw", ".qcow2"].contains(where: $0.name.lowercased().hasSuffix) }
+        let disks = archive.members.filter { [".vmdk", ".vhd", ".vhdx", ".img", ".raw", ".qcow2", ".vdi"].contains(where: $0.name.lowercased().hasSuffix) }
         guard disks.count == 1, let diskMember = disks.first else {
             throw DiskImageError.unsupportedSource(
                 path: file.path,
                 reason: disks.isEmpty
-                    ? "holds no disk (.vmdk, .vhd, .vhdx, .img, .raw or .qcow2 member)"
+                    ? "holds no disk (.vmdk, .vhd, .vhdx, .img, .raw, .qcow2 or .vdi member)"
                     : "holds \(disks.count) disks (\(disks.map(\.name).joined(separator: ", "))); imgship reads OVAs of one disk")
         }
         let disk = try SourceImage(member: diskMember.offset..<(diskMember.offset + diskMember.size), of: file, name: diskMember.name)
@@ -73,6 +73,7 @@ extension OVA {
             case .vhd: try VHD.open(disk)
             case .vhdx: try VHDX.open(disk)
             case .qcow2: try QCOW2.open(disk)
+            case .vdi: try VDI.open(disk)
             case .raw: RAW.open(disk)
             case .ova:
                 throw DiskImageError.unsupportedSource(path: disk.path, reason: "is an OVA inside an OVA")

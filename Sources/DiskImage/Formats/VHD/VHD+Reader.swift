@@ -92,38 +92,25 @@ extension VHD {
                     tableField, "the block allocation table (\(tableLength) bytes at \(tableOffset)) runs past the end of the file (\(file.fileSize) bytes)")
             }
             try file.requireStored(tableOffset, length: tableLength, field: tableField, what: "the block allocation table")
-            bitmapBytes = roundUp(UInt64(blockSize / 512 + 7) / 8, toMultipleOf: 512)
-            var table: [UInt32] = []
-            table.reserveCapacity(Int(needed))
+            let bitmapBytes = roundUp(UInt64(blockSize / 512 + 7) / 8, toMultipleOf: 512)
+            self.bitmapBytes = bitmapBytes
+            let size = size
             var allocated = 0
             var claims = FileSpaceClaims(fileSize: file.fileSize, unit: 512)
-            // Read in 1 MiB pieces: the table is held once, as entries, never twice.
-            let piece = 1 << 18
-            var index = 0
-            while index < Int(needed) {
-                let count = min(piece, Int(needed) - index)
-                let tableBytes = try file.bytes(count * 4, at: tableOffset + UInt64(index * 4), reading: "the block allocation table")
-                for slot in 0..<count {
-                    let sector = tableBytes.loadBigEndian(UInt32.self, at: slot * 4)
-                    if sector != 0xFFFF_FFFF {
-                        let dataStart = UInt64(sector) * 512 + bitmapBytes
-                        let used = min(UInt64(blockSize), size - UInt64(index) * UInt64(blockSize))
-                        guard dataStart <= file.fileSize, used <= file.fileSize - dataStart else {
-                            throw malformed(
-                                tableOffset + UInt64(index * 4), "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
-                        }
-                        guard claims.claim(UInt64(sector) * 512, length: bitmapBytes + used) else {
-                            throw malformed(
-                                tableOffset + UInt64(index * 4),
-                                "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
-                        }
-                        allocated += 1
-                    }
-                    table.append(sector)
-                    index += 1
+            blockTable = try BlockTable.load(
+                from: file, count: Int(needed), at: tableOffset, bigEndian: true, reading: "the block allocation table"
+            ) { (index, sector, entryOffset) throws(DiskImageError) in
+                guard sector != 0xFFFF_FFFF else { return }
+                let dataStart = UInt64(sector) * 512 + bitmapBytes
+                let used = min(UInt64(blockSize), size - UInt64(index) * UInt64(blockSize))
+                guard dataStart <= file.fileSize, used <= file.fileSize - dataStart else {
+                    throw malformed(entryOffset, "block \(index) at sector \(sector) runs past the end of the file (\(file.fileSize) bytes)")
                 }
+                guard claims.claim(UInt64(sector) * 512, length: bitmapBytes + used) else {
+                    throw malformed(entryOffset, "block \(index) at sector \(sector) overlaps another block; every block has its own place in the file")
+                }
+                allocated += 1
             }
-            blockTable = table
             allocatedBlocks = allocated
         }
 

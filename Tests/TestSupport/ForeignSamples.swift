@@ -1,0 +1,120 @@
+import Foundation
+
+/// Files of the formats imgship recognises but does not read, one a kind, made by the tool
+/// that writes that format where one is installed (qemu-img, gzip, xz, zstd, bzip2); the
+/// formats qemu-img only reads (Bochs, cloop, DMG, COWD) get the bytes qemu's probe
+/// functions look for, over a raw disk's data.
+public enum ForeignSample: String, CaseIterable, Sendable, CustomStringConvertible {
+    case qcow, qed, parallels, luks, bochs, cloop, dmg, cowd, gzip, xz, zstd, bzip2
+
+    public var description: String { rawValue }
+
+    /// What imgship's refusal calls it, after "is ".
+    public var name: String {
+        switch self {
+        case .qcow: "a qcow (version 1) image"
+        case .qed: "a QED image"
+        case .parallels: "a Parallels image"
+        case .luks: "a LUKS encrypted volume"
+        case .bochs: "a Bochs growing image"
+        case .cloop: "a cloop compressed image"
+        case .dmg: "an Apple disk image (DMG)"
+        case .cowd: "a VMDK version 3 (COWD) sparse extent"
+        case .gzip: "a gzip-compressed file"
+        case .xz: "an xz-compressed file"
+        case .zstd: "a zstd-compressed file"
+        case .bzip2: "a bzip2-compressed file"
+        }
+    }
+
+    /// The file name, as a user would have it.
+    public var fileName: String {
+        switch self {
+        case .qcow: "disk.qcow"
+        case .qed: "disk.qed"
+        case .parallels: "disk.hds"
+        case .luks: "disk.luks"
+        case .bochs: "disk.bochs"
+        case .cloop: "disk.cloop"
+        case .dmg: "disk.dmg"
+        case .cowd: "disk-s001.vmdk"
+        case .gzip: "disk.raw.gz"
+        case .xz: "disk.raw.xz"
+        case .zstd: "disk.raw.zst"
+        case .bzip2: "disk.raw.bz2"
+        }
+    }
+
+    /// qemu-img's name for the format, when `qemu-img info` can confirm the sample is one.
+    public var qemuFormat: String? {
+        switch self {
+        case .qcow, .qed, .parallels, .luks: rawValue
+        default: nil
+        }
+    }
+
+    /// The tools making the sample needs.
+    public var tools: [String] {
+        switch self {
+        case .qcow, .qed, .parallels, .luks: ["qemu-img"]
+        case .gzip, .xz, .zstd, .bzip2: [rawValue]
+        case .bochs, .cloop, .dmg, .cowd: []
+        }
+    }
+
+    public var isAvailable: Bool { tools.allSatisfy { which($0) != nil } }
+
+    /// Makes the sample in `folder` from 1 MiB of non-zero data; returns its path.
+    public func make(in folder: TemporaryFolder) throws -> String {
+        let path = folder.file(fileName)
+        let raw = folder.file("payload-\(rawValue).raw")
+        var payload = [UInt8](repeating: 0, count: 1 << 20)
+        var generator = SplitMix64(seed: 21)
+        for index in stride(from: 0, to: payload.count, by: 8) {
+            withUnsafeBytes(of: generator.next()) { payload.replaceSubrange(index..<(index + 8), with: $0) }
+        }
+        func tool(_ name: String, _ arguments: [String]) throws {
+            guard let executable = which(name) else { throw SampleError(text: "\(name) is not installed") }
+            let result = try runProcess(executable, arguments)
+            guard result.status == 0 else { throw SampleError(text: "\(name) \(arguments): \(result.standardError)") }
+        }
+        func bytes(_ header: [UInt8], at offset: Int = 0) throws {
+            var contents = payload
+            contents.replaceSubrange(offset..<(offset + header.count), with: header)
+            try Data(contents).write(to: URL(fileURLWithPath: path))
+        }
+        func padded(_ text: String, _ length: Int) -> [UInt8] {
+            Array(text.utf8) + [UInt8](repeating: 0, count: length - text.utf8.count)
+        }
+        switch self {
+        case .qcow, .qed, .parallels:
+            try tool("qemu-img", ["create", "-q", "-f", rawValue, path, "8M"])
+        case .luks:
+            try tool(
+                "qemu-img", ["create", "-q", "-f", "luks", "--object", "secret,id=sec0,data=imgship", "-o", "key-secret=sec0,iter-time=100", path, "4M"])
+        case .gzip, .xz, .zstd, .bzip2:
+            try Data(payload).write(to: URL(fileURLWithPath: raw))
+            try tool(rawValue, ["-q", "-k", raw])
+            let suffix = [Self.gzip: ".gz", .xz: ".xz", .zstd: ".zst", .bzip2: ".bz2"][self] ?? ""
+            try FileManager.default.moveItem(atPath: raw + suffix, toPath: path)
+            try FileManager.default.removeItem(atPath: raw)
+        case .bochs:
+            // block/bochs.c: magic[32], type[16], subtype[16], version 0x00020000 (le32).
+            try bytes(padded("Bochs Virtual HD Image", 32) + padded("Redolog", 16) + padded("Growing", 16) + [0, 0, 2, 0])
+        case .cloop:
+            try bytes(Array("#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n".utf8))
+        case .dmg:
+            // block/dmg.c: the "koly" block is the last 512 bytes.
+            try bytes(Array("koly".utf8) + [0, 0, 0, 4, 0, 0, 2, 0], at: payload.count - 512)
+        case .cowd:
+            // block/vmdk.c: VMDK3_MAGIC, then version 1 (le32).
+            try bytes(Array("COWD".utf8) + [1, 0, 0, 0])
+        }
+        return path
+    }
+
+    struct SampleError: Error, CustomStringConvertible {
+        var text: String
+        var description: String { text }
+    }
+}
