@@ -11,8 +11,8 @@ public struct BootResult: Sendable, CustomStringConvertible {
         case booted(BootDisk.Firmware)
         /// A line that means the boot cannot go on (an OVMF shell, a loader error, a panic).
         case failed(String)
-        /// SeaBIOS started sector 0's code, and nothing more came for `seconds`: code that hangs
-        /// (all zeros, say). A loader that runs prints its banner well within that.
+        /// SeaBIOS started sector 0's code, and no loader banner came within `seconds`: code
+        /// that hangs or wanders (all zeros, say). syslinux prints its banner at once.
         case stalled(seconds: Int)
         case timedOut(seconds: Int)
         /// qemu ended by itself without the marker.
@@ -32,7 +32,7 @@ public struct BootResult: Sendable, CustomStringConvertible {
             switch outcome {
             case let .booted(firmware): "printed the marker (firmware=\(firmware.rawValue))"
             case let .failed(line): "failed: \(line.debugDescription)"
-            case let .stalled(seconds): "stalled: sector 0's code printed nothing for \(seconds) s"
+            case let .stalled(seconds): "stalled: no loader started within \(seconds) s of SeaBIOS running sector 0's code"
             case let .timedOut(seconds): "no marker within \(seconds) s"
             case let .exited(status): "qemu exited with status \(status) and no marker"
             }
@@ -51,8 +51,10 @@ extension BootDisk {
 
     /// SeaBIOS's last line before it jumps to sector 0's code.
     static let handOff = "Booting from Hard Disk..."
-    /// How long the serial port may stay silent after `handOff`.
-    static let handOffSilence: Double = 10
+    /// What the BIOS loader on every boot disk here (syslinux's ldlinux.sys) prints first.
+    static let loaderBanner = "SYSLINUX "
+    /// How long after `handOff` the banner may take: a few hundred ms on a busy 2-core host.
+    static let handOffLimit: Double = 10
 
     /// Boots `image` (opened with qemu's `driver`: raw, vpc, vmdk, vhdx ...) as a virtio disk
     /// under `firmware`, with TCG, and watches the serial port until the marker appears, a
@@ -123,24 +125,22 @@ extension BootDisk {
         var outcome: BootResult.Outcome?
         var serial = ""
         var size = 0
-        var lastGrowth = start
+        var handedOff: Date?
         while outcome == nil {
             let running = process.isRunning
             let bytes = (try? Data(contentsOf: URL(fileURLWithPath: log))) ?? Data()
             if bytes.count != size {
                 size = bytes.count
-                lastGrowth = Date()
                 serial = cleaned(bytes)
+                if handedOff == nil, serial.contains(handOff) { handedOff = Date() }
             }
             outcome = verdict(serial)
             if outcome != nil || !running { break }
             let now = Date()
             if now.timeIntervalSince(start) > timeLimit {
                 outcome = .timedOut(seconds: Int(timeLimit))
-            } else if serial.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(handOff),
-                now.timeIntervalSince(lastGrowth) > handOffSilence
-            {
-                outcome = .stalled(seconds: Int(handOffSilence))
+            } else if let handedOff, now.timeIntervalSince(handedOff) > handOffLimit, !serial.contains(loaderBanner) {
+                outcome = .stalled(seconds: Int(handOffLimit))
             } else {
                 try? await Task.sleep(nanoseconds: 200_000_000)
             }
@@ -152,7 +152,7 @@ extension BootDisk {
     }
 
     /// The marker decides first: a boot that printed it succeeded, whatever came before.
-    static func verdict(_ serial: String) -> BootResult.Outcome? {
+    public static func verdict(_ serial: String) -> BootResult.Outcome? {
         if let range = serial.range(of: marker) {
             let value = serial[range.upperBound...].prefix { $0.isLetter }
             if let firmware = Firmware(rawValue: String(value)) { return .booted(firmware) }
@@ -167,7 +167,7 @@ extension BootDisk {
 
     /// The serial bytes as text without ANSI escape sequences (OVMF and SeaBIOS draw with
     /// them) or carriage returns.
-    static func cleaned(_ bytes: Data) -> String {
+    public static func cleaned(_ bytes: Data) -> String {
         var text = ""
         var escape = false
         for character in String(decoding: bytes, as: UTF8.self).unicodeScalars {

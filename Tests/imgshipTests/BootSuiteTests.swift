@@ -82,12 +82,27 @@ struct BootSuiteTests {
     }
 }
 
-/// Outside the boot suite, so it runs when the suite is skipped: where tools/test (and so CI)
-/// runs the tests, a missing boot tool fails the run instead of skipping the suite quietly.
-@Suite("Boot suite requirements")
+/// Outside the boot suite, so they run when it is skipped: where tools/test (and so CI) runs
+/// the tests, a missing boot tool fails the run instead of skipping the suite quietly; and the
+/// serial port watcher reads real firmware output right.
+@Suite("Boot suite requirements and watcher")
 struct BootSuiteRequirementTests {
     @Test func bootToolsArePresentWhereTheSuiteIsRequired() {
         guard BootDisk.isRequired else { return }
         #expect(BootDisk.missing.isEmpty, "IMGSHIP_BOOT_SUITE=required, but missing: \(BootDisk.missing)")
+    }
+
+    /// Serial output as OVMF, SeaBIOS, syslinux and the kernel wrote it in this suite's boots.
+    @Test func watcherReadsTheSerialPort() {
+        let shell = BootDisk.cleaned(Data("\u{1B}[2J\u{1B}[01;01HUEFI Interactive Shell v2.2\r\n\u{1B}[10;01H\u{1B}[1m\u{1B}[33mShell> ".utf8))
+        #expect(shell == "UEFI Interactive Shell v2.2\nShell> ")
+        #expect(BootDisk.verdict(shell) == .failed("UEFI Interactive Shell: UEFI Interactive Shell v2.2"))
+        let booted = "SYSLINUX 6.04 EDD 20210613\nIMGSHIP-BOOT firmware=efi\n[    2.26] reboot: Power down\n"
+        #expect(BootDisk.verdict(booted) == .booted(.efi))
+        // The kernel's "reboot:" is not syslinux's "boot:" prompt; a boot still going is undecided.
+        #expect(BootDisk.verdict("[    2.26] reboot: Power down\n") == nil)
+        #expect(BootDisk.verdict("SYSLINUX 6.04 EDD 20210613\nboot: ") == .failed("boot: "))
+        #expect(BootDisk.verdict("Booting from Hard Disk...\nMissing operating system.\n") == .failed("Missing operating system: Missing operating system."))
+        #expect(BootDisk.verdict("[    0.06] Kernel panic - not syncing: VFS\n") == .failed("Kernel panic: [    0.06] Kernel panic - not syncing: VFS"))
     }
 }
