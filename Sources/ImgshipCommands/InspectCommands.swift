@@ -45,13 +45,19 @@ struct InfoCommand: ParsableCommand {
             lines.append(Self.labelled(key, value))
         }
         // What the guest's first sectors say: what a target's firmware choice is made from.
-        for (key, value) in info.guest?.fields ?? [] {
-            lines.append(Self.labelled(key, value))
+        if let guest = info.guest {
+            for (key, value) in guest.fields {
+                lines.append(Self.labelled(key, value))
+            }
+            // `firmware: efi (...)` unpadded, then the evidence for and against each path.
+            lines.append("firmware: \(guest.firmware.rawValue) (\(guest.firmwareSummary))")
+            lines += guest.evidence.map { "  " + $0 }
         }
         try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
     }
 
-    /// The `--json` object. Keys in the order earlier releases printed them (JSONSerialization's
+    /// The `--json` object; with the guest read, `firmware` (`bios`, `efi`, `both` or `none`)
+    /// and `firmwareEvidence` (one line for each path, for or against). Keys in the order earlier releases printed them (JSONSerialization's
     /// `.sortedKeys`: case-insensitive, digits as numbers), so the bytes stay the same.
     static func json(_ info: ImageInfo) -> JSONOutput {
         func sorted(_ members: [(key: String, value: JSONOutput)]) -> JSONOutput {
@@ -69,7 +75,13 @@ struct InfoCommand: ParsableCommand {
                 ("subformat", .string(info.subformat)), ("virtualSize", .unsigned(info.virtualSize)),
                 ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
                 ("details", sorted(info.details.map { (jsonKey($0.key), json($0.value)) })),
-            ] + (info.guest.map { [("guest", json($0))] } ?? []))
+            ]
+                + (info.guest.map { guest in
+                    [
+                        ("guest", json(guest)), ("firmware", .string(guest.firmware.rawValue)),
+                        ("firmwareEvidence", .array(guest.evidence.map(JSONOutput.string))),
+                    ]
+                } ?? []))
     }
 
     /// `key:` and `value` in the column the size lines use; a longer key pushes its value

@@ -158,38 +158,59 @@ extension ExportTarget {
         // Every target: a disk nothing boots (a data disk is fine to attach, not to boot).
         TargetRule(
             applies: { _ in true }, effect: .warn,
-            source: "UEFI 2.10, section 13.3 (EFI system partition); a BIOS boots the code in sector 0 (MBR)",
+            source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
             broken: { facts in
-                !facts.guest.hasBIOSBootCode && !facts.guest.hasEFISystemPartition
-                    ? "nothing on the disk boots: sector 0 holds no BIOS boot code and there is no EFI system partition (fine for a data disk, not for a virtual machine's boot disk)"
+                facts.guest.firmware == .none
+                    ? "nothing on the disk boots (\(facts.guest.evidence.joined(separator: "; "))): fine for a data disk, not for a virtual machine's boot disk"
                     : nil
             }),
         // Every target: a firmware the disk cannot boot with.
         TargetRule(
             applies: { _ in true }, effect: .warn,
-            source: "UEFI 2.10, section 13.3 (EFI system partition); a BIOS boots from the code in sector 0",
+            source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
             broken: { facts in
                 switch facts.firmware {
-                case .efi where !facts.guest.hasEFISystemPartition && facts.guest.hasBIOSBootCode:
-                    "UEFI firmware was chosen but the disk has no EFI system partition: the virtual machine will not find a boot loader"
-                case .bios where facts.guest.bootsWithUEFIOnly:
-                    "BIOS firmware was chosen but the disk boots only with UEFI (a GPT with an EFI system partition and no BIOS boot code)"
+                case .efi where facts.guest.firmware == .bios:
+                    "UEFI firmware was chosen but the disk has no EFI system partition (only a BIOS boots it): the virtual machine will not find a boot loader"
+                case .bios where facts.guest.firmware == .efi:
+                    "BIOS firmware was chosen but the disk boots only with UEFI (\(facts.guest.evidence[0]))"
                 default: nil
                 }
             }),
     ]
 
-    /// The firmware to declare: the one given, else what the disk shows (UEFI only when it
-    /// can boot no other way), with the reason for the report.
-    static func firmware(given: VirtualMachineSettings.Firmware?, guest: GuestInspection) -> (VirtualMachineSettings.Firmware, String) {
+    /// The firmware to declare for `target` (nil: an OVA exported without one), with the
+    /// reason for the report: the one given, else the one the disk boots with. A disk that
+    /// boots either way gets, for AWS, legacy BIOS (import-image takes no `uefi-preferred`,
+    /// and legacy BIOS is what every x86 instance type boots, the default of an AMI without a
+    /// boot mode: EC2 user guide, "Determine the boot mode parameter of an AMI"); for
+    /// VirtualBox, BIOS (its importer gives a BIOS whatever the OVF says); elsewhere UEFI when
+    /// the UEFI path is a GPT EFI system partition, as virt-v2v decides
+    /// (convert/inspect_source.ml), else BIOS. A disk nothing boots gets BIOS with a target
+    /// (a warning says why) and no firmware without one.
+    public static func firmware(
+        given: VirtualMachineSettings.Firmware?, guest: GuestInspection, for target: ExportTarget?
+    ) -> (VirtualMachineSettings.Firmware?, String) {
         if let given { return (given, "given") }
-        if guest.bootsWithUEFIOnly {
-            return (.efi, "read from the disk: a GPT with an EFI system partition and no BIOS boot code")
-        }
-        switch guest.partitionTable {
-        case .mbr where guest.hasBIOSBootCode: return (.bios, "read from the disk: an MBR with BIOS boot code")
-        case .gpt where guest.hasBIOSBootCode: return (.bios, "read from the disk: BIOS boot code in sector 0 (it may boot either way)")
-        default: return (.bios, "the default: the disk shows no UEFI-only boot")
+        switch guest.firmware {
+        case .efi:
+            return (.efi, "read from the disk: only UEFI boots it (\(guest.uefiPath ?? "")); \(guest.evidence[0])")
+        case .bios:
+            return (.bios, "read from the disk: only a BIOS boots it (\(guest.biosPath ?? "")); \(guest.evidence[1])")
+        case .none:
+            return (target == nil ? nil : .bios, "the default: nothing on the disk boots (\(guest.evidence.joined(separator: "; ")))")
+        case .both:
+            let either = "read from the disk: it boots either way (\(guest.evidence.joined(separator: "; ")))"
+            switch target {
+            case .aws:
+                return (.bios, either + "; legacy-bios for AWS: import-image takes no uefi-preferred, and every x86 instance type boots legacy BIOS")
+            case .virtualbox:
+                return (.bios, either + "; BIOS for VirtualBox: its importer gives the machine a BIOS whatever the OVF declares")
+            default:
+                return guest.hasGPTEFISystemPartition
+                    ? (.efi, either + "; UEFI, as virt-v2v picks when a GPT EFI system partition exists")
+                    : (.bios, either + "; BIOS, as virt-v2v picks UEFI only for a GPT EFI system partition")
+            }
         }
     }
 
@@ -223,7 +244,8 @@ extension ExportTarget {
         format: OutputFormat, virtualSize: UInt64, guest: GuestInspection, firmware given: VirtualMachineSettings.Firmware?
     ) throws(DiskImageError) -> TargetDecision {
         try checkFormat(format)
-        let (firmware, reason) = Self.firmware(given: given, guest: guest)
+        let (decided, reason) = Self.firmware(given: given, guest: guest, for: self)
+        let firmware = decided ?? .bios
         let facts = TargetRule.Facts(virtualSize: virtualSize, guest: guest, firmware: firmware)
         var warnings: [String] = []
         for rule in Self.rules where rule.applies(self) {
