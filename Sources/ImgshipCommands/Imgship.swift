@@ -9,7 +9,7 @@ public struct Imgship: ParsableCommand {
         commandName: "imgship",
         abstract: "Convert disk images for hypervisors and clouds, with SHA-256 manifests.",
         version: "0.1.0",
-        subcommands: [ExportCommand.self, InfoCommand.self, VerifyCommand.self, PlanCommand.self, JobCommand.self])
+        subcommands: [ExportCommand.self, InfoCommand.self, VerifyCommand.self, CheckCommand.self, PlanCommand.self, JobCommand.self])
 
     public init() {}
 

@@ -54,6 +54,8 @@ struct TargetRule: Sendable {
         var firmware: VirtualMachineSettings.Firmware
     }
 
+    /// What the rule asks, as `imgship check` lists it.
+    let name: String
     let applies: @Sendable (ExportTarget) -> Bool
     let effect: Effect
     /// The document the rule comes from: a URL.
@@ -82,6 +84,7 @@ extension ExportTarget {
     static let rules: [TargetRule] = [
         // AWS. The VM Import/Export user guide, "Limitations for importing images".
         TargetRule(
+            name: "disk under 16 TiB",
             applies: { $0 == .aws }, effect: .refuse,
             source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
             broken: { facts in
@@ -89,6 +92,7 @@ extension ExportTarget {
                     ? "VM Import takes disk images smaller than 16 TiB; this one is \(facts.virtualSize) bytes" : nil
             }),
         TargetRule(
+            name: "manifest-file import over 8 TiB",
             applies: { $0 == .aws }, effect: .warn,
             source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
             broken: { facts in
@@ -98,6 +102,7 @@ extension ExportTarget {
             }),
         // EBS boots an MBR volume of at most 2 TiB: an MBR cannot address more.
         TargetRule(
+            name: "MBR disk at most 2 TiB",
             applies: { $0 == .aws }, effect: .refuse,
             source: "https://docs.aws.amazon.com/ebs/latest/userguide/volume_constraints.html#partitioning",
             broken: { facts in
@@ -105,9 +110,21 @@ extension ExportTarget {
                     ? "an MBR-partitioned EBS volume holds at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes (convert it to GPT first)"
                     : nil
             }),
+        // Elsewhere an MBR over 2 TiB imports, but its 32-bit sector numbers (LBA and count of
+        // 512-byte sectors, UEFI 2.10 §5.2.1 Table 5-2) cannot reach past 2 TiB.
+        TargetRule(
+            name: "MBR partitions reach the whole disk",
+            applies: { $0 != .aws }, effect: .warn,
+            source: "UEFI 2.10, section 5.2.1 (Legacy MBR: 32-bit StartingLBA and SizeInLBA)",
+            broken: { facts in
+                facts.guest.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
+                    ? "an MBR addresses at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes, so the space past 2 TiB cannot be partitioned (convert it to GPT)"
+                    : nil
+            }),
         // Azure. Direct upload sizes: the DiskCreationData.UploadSizeBytes reference gives
         // 20,972,032 (20 MiB + 512) to 35,183,298,347,520 (32 TiB + 512) bytes of file.
         TargetRule(
+            name: "at least 20 MiB",
             applies: { $0 == .azure }, effect: .refuse,
             source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
             broken: { facts in
@@ -115,6 +132,7 @@ extension ExportTarget {
                     ? "Azure's direct upload takes a VHD of at least 20 MiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
             }),
         TargetRule(
+            name: "at most 32 TiB",
             applies: { $0 == .azure }, effect: .refuse,
             source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
             broken: { facts in
@@ -124,6 +142,7 @@ extension ExportTarget {
         // Generation 2 ("Support for generation 2 VMs on Azure"): UEFI boot, and OS disks over
         // 2 TiB; a generation 1 (BIOS) OS disk holds at most 2 TiB.
         TargetRule(
+            name: "generation for the firmware",
             applies: { $0 == .azure }, effect: .warn,
             source: "https://learn.microsoft.com/azure/virtual-machines/generation-2",
             broken: { facts in
@@ -137,6 +156,7 @@ extension ExportTarget {
         // Hyper-V, "Should I create a generation 1 or 2 virtual machine": generation 2 boots
         // UEFI from SCSI VHDX (up to 64 TB); generation 1 boots a BIOS from IDE, up to 2 TB.
         TargetRule(
+            name: "generation 1 boot disk at most 2 TB",
             applies: { $0 == .hyperv }, effect: .warn,
             source: "https://learn.microsoft.com/windows-server/virtualization/hyper-v/plan/should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v",
             broken: { facts in
@@ -148,6 +168,7 @@ extension ExportTarget {
         // own vbox:Machine element, never from the VMware key; without it the machine gets the
         // firmware its OS type recommends, which is a BIOS for imgship's OS types.
         TargetRule(
+            name: "firmware in VirtualBox's importer",
             applies: { $0 == .virtualbox }, effect: .warn,
             source: "https://www.virtualbox.org/browser/vbox/trunk/src/VBox/Main/xml/ovfreader.cpp",
             broken: { facts in
@@ -157,6 +178,7 @@ extension ExportTarget {
             }),
         // Every target: a disk nothing boots (a data disk is fine to attach, not to boot).
         TargetRule(
+            name: "something on the disk boots",
             applies: { _ in true }, effect: .warn,
             source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
             broken: { facts in
@@ -166,6 +188,7 @@ extension ExportTarget {
             }),
         // Every target: a firmware the disk cannot boot with.
         TargetRule(
+            name: "the firmware boots the disk",
             applies: { _ in true }, effect: .warn,
             source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
             broken: { facts in
