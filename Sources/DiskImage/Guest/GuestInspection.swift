@@ -52,6 +52,13 @@ public struct GuestInspection: Equatable, Sendable {
         }
     }
 
+    /// The evidence line that says why `firmware` (`.bios` or `.efi`) has no path; empty when
+    /// there is none such.
+    public func evidence(against firmware: BootFirmware) -> String {
+        let prefix = firmware == .efi ? "no UEFI path: " : "no BIOS path: "
+        return evidence.first { $0.hasPrefix(prefix) } ?? ""
+    }
+
     /// The disk boots with UEFI and not with a BIOS.
     public var bootsWithUEFIOnly: Bool { firmware == .efi }
 

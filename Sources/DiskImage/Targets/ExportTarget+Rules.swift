@@ -196,7 +196,7 @@ extension ExportTarget {
                 case .efi where facts.guest.firmware == .bios:
                     "UEFI firmware was chosen but the disk has no EFI system partition (only a BIOS boots it): the virtual machine will not find a boot loader"
                 case .bios where facts.guest.firmware == .efi:
-                    "BIOS firmware was chosen but the disk boots only with UEFI (\(facts.guest.evidence[0]))"
+                    "BIOS firmware was chosen but the disk boots only with UEFI (\(facts.guest.evidence(against: .bios)))"
                 default: nil
                 }
             }),
@@ -217,9 +217,9 @@ extension ExportTarget {
         if let given { return (given, "given") }
         switch guest.firmware {
         case .efi:
-            return (.efi, "read from the disk: only UEFI boots it (\(guest.uefiPath ?? "")); \(guest.evidence[0])")
+            return (.efi, "read from the disk: only UEFI boots it (\(guest.uefiPath ?? "")); \(guest.evidence(against: .bios))")
         case .bios:
-            return (.bios, "read from the disk: only a BIOS boots it (\(guest.biosPath ?? "")); \(guest.evidence[1])")
+            return (.bios, "read from the disk: only a BIOS boots it (\(guest.biosPath ?? "")); \(guest.evidence(against: .efi))")
         case .none:
             return (target == nil ? nil : .bios, "the default: nothing on the disk boots (\(guest.evidence.joined(separator: "; ")))")
         case .both:
