@@ -15,7 +15,7 @@ public struct Imgship: ParsableCommand {
             \(ExitStatus.helpTable)
             """,
         version: "0.1.0",
-        subcommands: [ExportCommand.self, InfoCommand.self, VerifyCommand.self, PlanCommand.self, JobCommand.self])
+        subcommands: [ExportCommand.self, InfoCommand.self, VerifyCommand.self, CheckCommand.self, PlanCommand.self, JobCommand.self])
 
     public init() {}
 

@@ -6,21 +6,16 @@ import Foundation
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show an image's format, sizes and the format's own fields.")
+        abstract: "Show an image's format, sizes and the format's own fields.",
+        discussion: """
+            When the disk's first sectors read, it also shows the partition table and the firmware that boots the \
+            disk, bios, efi, both or none, with one line of evidence for or against each path (README, Firmware).
+            """)
 
     @Argument(help: "An image file or block device.")
     var image: String
 
-    @Option(
-        help:
-            "Read the image as \(ImageFormat.sourceList) instead of what its bytes say; raw reads the bytes as they are, also of the formats detection refuses by name (\(ImageFormat.refusedList))."
-    )
-    var sourceFormat: SourceFormat?
-
-    @Flag(
-        name: .customLong("allow-external-extents"),
-        help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
-    var allowExternalExtents = false
+    @OptionGroup var reading: ImageReadingOptions
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -29,7 +24,7 @@ struct InfoCommand: ParsableCommand {
         exitOnInterrupt()
         let opened: OpenedImage
         do throws(DiskImageError) {
-            opened = try ImageReader.open(path: image, format: sourceFormat, allowExternalExtents: allowExternalExtents)
+            opened = try ImageReader.open(path: image, format: reading.sourceFormat, allowExternalExtents: reading.allowExternalExtents)
         } catch {
             throw fail(error)
         }
@@ -48,13 +43,22 @@ struct InfoCommand: ParsableCommand {
             lines.append(Self.labelled(key, value))
         }
         // What the guest's first sectors say: what a target's firmware choice is made from.
-        for (key, value) in info.guest?.fields ?? [] {
-            lines.append(Self.labelled(key, value))
+        if let guest = info.guest {
+            for (key, value) in guest.fields {
+                lines.append(Self.labelled(key, value))
+            }
+            lines += Self.firmwareLines(guest)
         }
         try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
     }
 
-    /// The `--json` object. Keys in the order earlier releases printed them (JSONSerialization's
+    /// `firmware: efi (...)`, unpadded, then the evidence for and against each path, indented.
+    static func firmwareLines(_ guest: GuestInspection) -> [String] {
+        ["firmware: \(guest.firmware.rawValue) (\(guest.firmwareSummary))"] + guest.evidence.map { "  " + $0 }
+    }
+
+    /// The `--json` object; with the guest read, `firmware` (`bios`, `efi`, `both` or `none`)
+    /// and `firmwareEvidence` (one line for each path, for or against). Keys in the order earlier releases printed them (JSONSerialization's
     /// `.sortedKeys`: case-insensitive, digits as numbers), so the bytes stay the same.
     static func json(_ info: ImageInfo) -> JSONOutput {
         func sorted(_ members: [(key: String, value: JSONOutput)]) -> JSONOutput {
@@ -72,7 +76,13 @@ struct InfoCommand: ParsableCommand {
                 ("subformat", .string(info.subformat)), ("virtualSize", .unsigned(info.virtualSize)),
                 ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
                 ("details", sorted(info.details.map { (jsonKey($0.key), json($0.value)) })),
-            ] + (info.guest.map { [("guest", json($0))] } ?? []))
+            ]
+                + (info.guest.map { guest in
+                    [
+                        ("guest", json(guest)), ("firmware", .string(guest.firmware.rawValue)),
+                        ("firmwareEvidence", .array(guest.evidence.map(JSONOutput.string))),
+                    ]
+                } ?? []))
     }
 
     /// `key:` and `value` in the column the size lines use; a longer key pushes its value
@@ -133,16 +143,7 @@ struct VerifyCommand: ParsableCommand {
     @Flag(name: .customLong("no-manifest"), help: "Check the structure only: compute no SHA-256 and need no manifest.")
     var noManifest = false
 
-    @Option(
-        help:
-            "Read the image as \(ImageFormat.sourceList) instead of what its bytes say; raw reads the bytes as they are, also of the formats detection refuses by name (\(ImageFormat.refusedList))."
-    )
-    var sourceFormat: SourceFormat?
-
-    @Flag(
-        name: .customLong("allow-external-extents"),
-        help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
-    var allowExternalExtents = false
+    @OptionGroup var reading: ImageReadingOptions
 
     @Flag(help: "Print one JSON object: the image, every check and whether all passed.")
     var json = false
@@ -162,9 +163,9 @@ struct VerifyCommand: ParsableCommand {
         let progress = noProgress || !isTerminal(STDERR_FILENO) ? nil : ProgressBar()
         do throws(DiskImageError) {
             report = try ImageVerifier.verify(
-                path: image, format: sourceFormat, manifestPath: manifest,
+                path: image, format: reading.sourceFormat, manifestPath: manifest,
                 manifestCheck: noManifest ? .skipped : .required,
-                allowExternalExtents: allowExternalExtents,
+                allowExternalExtents: reading.allowExternalExtents,
                 progress: progress.map { bar in { @Sendable state in bar.update(state) } })
         } catch {
             progress?.finish()
@@ -210,4 +211,19 @@ struct VerifyCommand: ParsableCommand {
             ),
         ])
     }
+}
+
+/// How `info`, `verify` and `check` read an image: its format when the bytes should not
+/// decide, and whether a VMDK may name extents outside its folder.
+struct ImageReadingOptions: ParsableArguments {
+    @Option(
+        help:
+            "Read the image as \(ImageFormat.sourceList) instead of what its bytes say; raw reads the bytes as they are, also of the formats detection refuses by name (\(ImageFormat.refusedList))."
+    )
+    var sourceFormat: SourceFormat?
+
+    @Flag(
+        name: .customLong("allow-external-extents"),
+        help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
+    var allowExternalExtents = false
 }

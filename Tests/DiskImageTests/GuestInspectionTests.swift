@@ -50,7 +50,12 @@ struct GuestInspectionTests {
     @Test func emptyDiskHasNoPartitionTable() throws {
         let folder = try TemporaryFolder()
         _ = try ImageBuilder(path: folder.file("empty.raw"), size: Self.size)
-        #expect(try Self.inspect(folder.file("empty.raw")) == GuestInspection(partitionTable: .none))
+        let guest = try Self.inspect(folder.file("empty.raw"))
+        #expect(guest.partitionTable == .none && guest.firmware == .none)
+        #expect(
+            guest.evidence == [
+                "no BIOS path: sector 0 does not end 0x55AA, so a BIOS runs nothing from it", "no UEFI path: no partition table, so no EFI system partition",
+            ])
     }
 
     @Test func mbrWithBootCode() throws {
@@ -58,7 +63,10 @@ struct GuestInspectionTests {
         let image = try ImageBuilder(path: folder.file("bios.raw"), size: Self.size)
         try image.write(Self.mbr(bootCode: true, types: [0x83]), at: 0)
         let guest = try Self.inspect(folder.file("bios.raw"))
-        #expect(guest == GuestInspection(partitionTable: .mbr, hasBIOSBootCode: true))
+        #expect(guest.partitionTable == .mbr && guest.hasBIOSBootCode && !guest.hasEFISystemPartition)
+        // No active partition and no EFI system partition: the code is what boots, if anything.
+        #expect(guest.firmware == .bios)
+        #expect(guest.biosPath?.hasPrefix("MBR boot code in sector 0 and no active partition") == true)
         #expect(guest.fields.map(\.value) == ["mbr", "no", "yes"])
     }
 
@@ -66,7 +74,10 @@ struct GuestInspectionTests {
         let folder = try TemporaryFolder()
         let image = try ImageBuilder(path: folder.file("efi.raw"), size: Self.size)
         try image.write(Self.mbr(bootCode: false, types: [0x83, 0xEF]), at: 0)
-        #expect(try Self.inspect(folder.file("efi.raw")) == GuestInspection(partitionTable: .mbr, hasEFISystemPartition: true))
+        let guest = try Self.inspect(folder.file("efi.raw"))
+        #expect(guest.partitionTable == .mbr && guest.hasEFISystemPartition && !guest.hasBIOSBootCode)
+        #expect(guest.firmware == .efi)
+        #expect(guest.uefiPath == "MBR partition 2 of type 0xEF (an EFI system partition)")
     }
 
     @Test(arguments: [512, 4096])
@@ -76,7 +87,8 @@ struct GuestInspectionTests {
         try image.write(Self.mbr(bootCode: false, types: [0xEE]), at: 0)
         try Self.gpt(in: image, sectorSize: sectorSize, firstType: GuestInspection.efiSystemPartitionGUID)
         let guest = try Self.inspect(folder.file("gpt.raw"))
-        #expect(guest == GuestInspection(partitionTable: .gpt, hasProtectiveMBR: true, hasEFISystemPartition: true, gptSectorSize: sectorSize))
+        #expect(guest.partitionTable == .gpt && guest.hasProtectiveMBR && guest.hasEFISystemPartition && guest.gptSectorSize == sectorSize)
+        #expect(guest.firmware == .efi)
         #expect(guest.bootsWithUEFIOnly)
         #expect(guest.fields.first?.value == "gpt (protective MBR)")
     }
@@ -88,8 +100,10 @@ struct GuestInspectionTests {
         // BIOS boot partition 21686148-6449-6E6F-744E-656564454649 (GRUB's core image).
         try Self.gpt(in: image, sectorSize: 512, firstType: hexBytes("48 61 68 21 49 64 6f 6e 74 4e 65 65 64 45 46 49"))
         let guest = try Self.inspect(folder.file("hybrid.raw"))
-        #expect(guest == GuestInspection(partitionTable: .gpt, hasProtectiveMBR: true, hasBIOSBootCode: true, gptSectorSize: 512))
-        #expect(!guest.bootsWithUEFIOnly)
+        #expect(guest.partitionTable == .gpt && guest.hasProtectiveMBR && guest.hasBIOSBootCode && !guest.hasEFISystemPartition)
+        // The entry's first LBA (0x0101...) lies past the end: no core.img, nothing boots.
+        #expect(guest.firmware == .none)
+        #expect(guest.evidence[0] == "no BIOS path: GPT: boot code in sector 0, but BIOS boot partition 1 starts past the end of the disk")
     }
 
     @Test func damagedGPTHeadersEndTheLookAtPartitions() throws {
@@ -114,5 +128,40 @@ struct GuestInspectionTests {
             try Exporter.export(source: folder.file("gpt.raw"), to: .file(output), options: fixedOptions(format))
             #expect(try Self.inspect(output).bootsWithUEFIOnly, "\(format)")
         }
+    }
+
+    /// GRUB's boot.img needs no active partition: it loads core.img from the LBA at 0x5C.
+    /// With that sector empty, the EFI system partition is the only way in.
+    @Test(arguments: [true, false])
+    func grubBootImageLoadsCoreImageWithoutAnActivePartition(coreInstalled: Bool) throws {
+        let folder = try TemporaryFolder()
+        let image = try ImageBuilder(path: folder.file("grub.raw"), size: Self.size)
+        var sector = Self.mbr(bootCode: true, types: [0xEF, 0x83])
+        sector.replaceSubrange(0x180..<0x185, with: Array("GRUB ".utf8))  // boot.img's message text
+        sector.storeLittleEndian(UInt64(1), at: 0x5C)  // core.img at LBA 1
+        try image.write(sector, at: 0)
+        if coreInstalled { try image.write(Array("core".utf8), at: 512) }
+        let guest = try Self.inspect(folder.file("grub.raw"))
+        #expect(guest.firmware == (coreInstalled ? .both : .efi))
+        #expect(
+            guest.evidence[0].hasPrefix(
+                coreInstalled
+                    ? "BIOS path: GRUB's boot.img in sector 0, loading core.img from LBA 1" : "no BIOS path: MBR boot code in sector 0 but no active partition")
+        )
+    }
+
+    /// A standard MBR chains to the active partition's first sector: only one that ends
+    /// 0x55AA and holds code is a BIOS path.
+    @Test(arguments: [true, false])
+    func activePartitionNeedsABootSector(hasBootSector: Bool) throws {
+        let folder = try TemporaryFolder()
+        let image = try ImageBuilder(path: folder.file("active.raw"), size: Self.size)
+        var sector = Self.mbr(bootCode: true, types: [0x83])
+        sector[446] = 0x80  // active
+        try image.write(sector, at: 0)
+        if hasBootSector { try image.write([0xEB, 0x3C, 0x90] + [UInt8](repeating: 0, count: 507) + [0x55, 0xAA], at: 2048 * 512) }
+        let guest = try Self.inspect(folder.file("active.raw"))
+        #expect(guest.firmware == (hasBootSector ? .bios : .none))
+        #expect(guest.evidence[0].contains("active partition 1"), "\(guest.evidence)")
     }
 }

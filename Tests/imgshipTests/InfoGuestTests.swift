@@ -29,18 +29,23 @@ struct InfoGuestTests {
         let text = try runProcess(ExportCommandTests.binary, ["info", disk])
         #expect(text.status == 0, "\(text.standardError)")
         let lines = String(decoding: text.standardOutput, as: UTF8.self).split(separator: "\n").map(String.init)
-        #expect(lines.suffix(3) == ["partition table:   mbr", "efi system partition: yes", "bios boot code:    yes"])
+        #expect(lines.suffix(6).prefix(3) == ["partition table:   mbr", "efi system partition: yes", "bios boot code:    yes"])
+        // Code in sector 0 but no active partition, and an EFI system partition: UEFI only.
+        #expect(lines.suffix(3).first == "firmware: efi (UEFI firmware boots it, a BIOS does not)")
         let json = try runProcess(ExportCommandTests.binary, ["info", disk, "--json"])
         let document = try #require(try JSONSerialization.jsonObject(with: json.standardOutput) as? [String: Any])
         let guest = try #require(document["guest"] as? [String: Any])
         #expect(guest["partitionTable"] as? String == "mbr")
         #expect(guest["efiSystemPartition"] as? Bool == true)
         #expect(guest["biosBootCode"] as? Bool == true)
+        #expect(document["firmware"] as? String == "efi")
+        #expect((document["firmwareEvidence"] as? [String])?.last == "UEFI path: MBR partition 1 of type 0xEF (an EFI system partition)")
         // Through another format the guest is the same.
         let vhdx = folder.file("mbr.vhdx")
         #expect(try runProcess(ExportCommandTests.binary, ["export", disk, "-f", "vhdx", "-o", vhdx, "--no-progress"]).status == 0)
         let converted = try runProcess(ExportCommandTests.binary, ["info", vhdx])
         #expect(
-            String(decoding: converted.standardOutput, as: UTF8.self).hasSuffix("partition table:   mbr\nefi system partition: yes\nbios boot code:    yes\n"))
+            String(decoding: converted.standardOutput, as: UTF8.self).contains(
+                "partition table:   mbr\nefi system partition: yes\nbios boot code:    yes\nfirmware: efi ("))
     }
 }

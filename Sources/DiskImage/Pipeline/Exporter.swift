@@ -104,6 +104,12 @@ public enum Exporter {
             options.machine.apply(decided, for: target)
             warnings += decided.warnings
             decision = decided
+        } else if options.format == .ova && options.machine.firmware == nil {
+            // An OVA without a target declares the firmware its disk boots with too, so a
+            // UEFI-only disk is not deployed with the hypervisor's default BIOS.
+            let (firmware, reason) = ExportTarget.firmware(given: nil, guest: try GuestInspection.inspect(source), for: nil)
+            options.machine.firmware = firmware
+            if firmware == nil { warnings.append("the OVA declares no firmware: \(reason)") }
         }
 
         let output: StagedFile?

@@ -54,6 +54,8 @@ struct TargetRule: Sendable {
         var firmware: VirtualMachineSettings.Firmware
     }
 
+    /// What the rule asks, as `imgship check` lists it.
+    let name: String
     let applies: @Sendable (ExportTarget) -> Bool
     let effect: Effect
     /// The document the rule comes from: a URL.
@@ -82,6 +84,7 @@ extension ExportTarget {
     static let rules: [TargetRule] = [
         // AWS. The VM Import/Export user guide, "Limitations for importing images".
         TargetRule(
+            name: "disk under 16 TiB",
             applies: { $0 == .aws }, effect: .refuse,
             source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
             broken: { facts in
@@ -89,6 +92,7 @@ extension ExportTarget {
                     ? "VM Import takes disk images smaller than 16 TiB; this one is \(facts.virtualSize) bytes" : nil
             }),
         TargetRule(
+            name: "manifest-file import over 8 TiB",
             applies: { $0 == .aws }, effect: .warn,
             source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
             broken: { facts in
@@ -98,6 +102,7 @@ extension ExportTarget {
             }),
         // EBS boots an MBR volume of at most 2 TiB: an MBR cannot address more.
         TargetRule(
+            name: "MBR disk at most 2 TiB",
             applies: { $0 == .aws }, effect: .refuse,
             source: "https://docs.aws.amazon.com/ebs/latest/userguide/volume_constraints.html#partitioning",
             broken: { facts in
@@ -105,9 +110,21 @@ extension ExportTarget {
                     ? "an MBR-partitioned EBS volume holds at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes (convert it to GPT first)"
                     : nil
             }),
+        // Elsewhere an MBR over 2 TiB imports, but its 32-bit sector numbers (LBA and count of
+        // 512-byte sectors, UEFI 2.10 §5.2.1 Table 5-2) cannot reach past 2 TiB.
+        TargetRule(
+            name: "MBR partitions reach the whole disk",
+            applies: { $0 != .aws }, effect: .warn,
+            source: "UEFI 2.10, section 5.2.1 (Legacy MBR: 32-bit StartingLBA and SizeInLBA)",
+            broken: { facts in
+                facts.guest.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
+                    ? "an MBR addresses at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes, so the space past 2 TiB cannot be partitioned (convert it to GPT)"
+                    : nil
+            }),
         // Azure. Direct upload sizes: the DiskCreationData.UploadSizeBytes reference gives
         // 20,972,032 (20 MiB + 512) to 35,183,298,347,520 (32 TiB + 512) bytes of file.
         TargetRule(
+            name: "at least 20 MiB",
             applies: { $0 == .azure }, effect: .refuse,
             source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
             broken: { facts in
@@ -115,6 +132,7 @@ extension ExportTarget {
                     ? "Azure's direct upload takes a VHD of at least 20 MiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
             }),
         TargetRule(
+            name: "at most 32 TiB",
             applies: { $0 == .azure }, effect: .refuse,
             source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
             broken: { facts in
@@ -124,6 +142,7 @@ extension ExportTarget {
         // Generation 2 ("Support for generation 2 VMs on Azure"): UEFI boot, and OS disks over
         // 2 TiB; a generation 1 (BIOS) OS disk holds at most 2 TiB.
         TargetRule(
+            name: "generation for the firmware",
             applies: { $0 == .azure }, effect: .warn,
             source: "https://learn.microsoft.com/azure/virtual-machines/generation-2",
             broken: { facts in
@@ -137,6 +156,7 @@ extension ExportTarget {
         // Hyper-V, "Should I create a generation 1 or 2 virtual machine": generation 2 boots
         // UEFI from SCSI VHDX (up to 64 TB); generation 1 boots a BIOS from IDE, up to 2 TB.
         TargetRule(
+            name: "generation 1 boot disk at most 2 TB",
             applies: { $0 == .hyperv }, effect: .warn,
             source: "https://learn.microsoft.com/windows-server/virtualization/hyper-v/plan/should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v",
             broken: { facts in
@@ -148,6 +168,7 @@ extension ExportTarget {
         // own vbox:Machine element, never from the VMware key; without it the machine gets the
         // firmware its OS type recommends, which is a BIOS for imgship's OS types.
         TargetRule(
+            name: "firmware in VirtualBox's importer",
             applies: { $0 == .virtualbox }, effect: .warn,
             source: "https://www.virtualbox.org/browser/vbox/trunk/src/VBox/Main/xml/ovfreader.cpp",
             broken: { facts in
@@ -157,39 +178,62 @@ extension ExportTarget {
             }),
         // Every target: a disk nothing boots (a data disk is fine to attach, not to boot).
         TargetRule(
+            name: "something on the disk boots",
             applies: { _ in true }, effect: .warn,
-            source: "UEFI 2.10, section 13.3 (EFI system partition); a BIOS boots the code in sector 0 (MBR)",
+            source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
             broken: { facts in
-                !facts.guest.hasBIOSBootCode && !facts.guest.hasEFISystemPartition
-                    ? "nothing on the disk boots: sector 0 holds no BIOS boot code and there is no EFI system partition (fine for a data disk, not for a virtual machine's boot disk)"
+                facts.guest.firmware == .none
+                    ? "nothing on the disk boots (\(facts.guest.evidence.joined(separator: "; "))): fine for a data disk, not for a virtual machine's boot disk"
                     : nil
             }),
         // Every target: a firmware the disk cannot boot with.
         TargetRule(
+            name: "the firmware boots the disk",
             applies: { _ in true }, effect: .warn,
-            source: "UEFI 2.10, section 13.3 (EFI system partition); a BIOS boots from the code in sector 0",
+            source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
             broken: { facts in
                 switch facts.firmware {
-                case .efi where !facts.guest.hasEFISystemPartition && facts.guest.hasBIOSBootCode:
-                    "UEFI firmware was chosen but the disk has no EFI system partition: the virtual machine will not find a boot loader"
-                case .bios where facts.guest.bootsWithUEFIOnly:
-                    "BIOS firmware was chosen but the disk boots only with UEFI (a GPT with an EFI system partition and no BIOS boot code)"
+                case .efi where facts.guest.firmware == .bios:
+                    "UEFI firmware was chosen but the disk has no EFI system partition (only a BIOS boots it): the virtual machine will not find a boot loader"
+                case .bios where facts.guest.firmware == .efi:
+                    "BIOS firmware was chosen but the disk boots only with UEFI (\(facts.guest.evidence(against: .bios)))"
                 default: nil
                 }
             }),
     ]
 
-    /// The firmware to declare: the one given, else what the disk shows (UEFI only when it
-    /// can boot no other way), with the reason for the report.
-    static func firmware(given: VirtualMachineSettings.Firmware?, guest: GuestInspection) -> (VirtualMachineSettings.Firmware, String) {
+    /// The firmware to declare for `target` (nil: an OVA exported without one), with the
+    /// reason for the report: the one given, else the one the disk boots with. A disk that
+    /// boots either way gets, for AWS, legacy BIOS (import-image takes no `uefi-preferred`,
+    /// and legacy BIOS is what every x86 instance type boots, the default of an AMI without a
+    /// boot mode: EC2 user guide, "Determine the boot mode parameter of an AMI"); for
+    /// VirtualBox, BIOS (its importer gives a BIOS whatever the OVF says); elsewhere UEFI when
+    /// the UEFI path is a GPT EFI system partition, as virt-v2v decides
+    /// (convert/inspect_source.ml), else BIOS. A disk nothing boots gets BIOS with a target
+    /// (a warning says why) and no firmware without one.
+    public static func firmware(
+        given: VirtualMachineSettings.Firmware?, guest: GuestInspection, for target: ExportTarget?
+    ) -> (VirtualMachineSettings.Firmware?, String) {
         if let given { return (given, "given") }
-        if guest.bootsWithUEFIOnly {
-            return (.efi, "read from the disk: a GPT with an EFI system partition and no BIOS boot code")
-        }
-        switch guest.partitionTable {
-        case .mbr where guest.hasBIOSBootCode: return (.bios, "read from the disk: an MBR with BIOS boot code")
-        case .gpt where guest.hasBIOSBootCode: return (.bios, "read from the disk: BIOS boot code in sector 0 (it may boot either way)")
-        default: return (.bios, "the default: the disk shows no UEFI-only boot")
+        switch guest.firmware {
+        case .efi:
+            return (.efi, "read from the disk: only UEFI boots it (\(guest.uefiPath ?? "")); \(guest.evidence(against: .bios))")
+        case .bios:
+            return (.bios, "read from the disk: only a BIOS boots it (\(guest.biosPath ?? "")); \(guest.evidence(against: .efi))")
+        case .none:
+            return (target == nil ? nil : .bios, "the default: nothing on the disk boots (\(guest.evidence.joined(separator: "; ")))")
+        case .both:
+            let either = "read from the disk: it boots either way (\(guest.evidence.joined(separator: "; ")))"
+            switch target {
+            case .aws:
+                return (.bios, either + "; legacy-bios for AWS: import-image takes no uefi-preferred, and every x86 instance type boots legacy BIOS")
+            case .virtualbox:
+                return (.bios, either + "; BIOS for VirtualBox: its importer gives the machine a BIOS whatever the OVF declares")
+            default:
+                return guest.hasGPTEFISystemPartition
+                    ? (.efi, either + "; UEFI, as virt-v2v picks when a GPT EFI system partition exists")
+                    : (.bios, either + "; BIOS, as virt-v2v picks UEFI only for a GPT EFI system partition")
+            }
         }
     }
 
@@ -223,7 +267,8 @@ extension ExportTarget {
         format: OutputFormat, virtualSize: UInt64, guest: GuestInspection, firmware given: VirtualMachineSettings.Firmware?
     ) throws(DiskImageError) -> TargetDecision {
         try checkFormat(format)
-        let (firmware, reason) = Self.firmware(given: given, guest: guest)
+        let (decided, reason) = Self.firmware(given: given, guest: guest, for: self)
+        let firmware = decided ?? .bios
         let facts = TargetRule.Facts(virtualSize: virtualSize, guest: guest, firmware: firmware)
         var warnings: [String] = []
         for rule in Self.rules where rule.applies(self) {

@@ -1,0 +1,148 @@
+/// How firmware finds a boot loader on a disk, the rules `GuestInspection` decides `firmware`
+/// by. Each path found or refused leaves one line of evidence.
+///
+/// BIOS, MBR disk. A BIOS runs the code in sector 0. The standard MBR code (Windows' MBR,
+/// syslinux's mbr.bin) looks for the active partition (status 0x80), loads its first sector
+/// and jumps to it only if it ends 0x55AA; with no active partition it stops ("Missing
+/// operating system"). GRUB's boot.img instead loads core.img from the LBA stored at offset
+/// 0x5C of sector 0 (grub-core/boot/i386/pc/boot.S, GRUB_BOOT_MACHINE_KERNEL_SECTOR) and needs
+/// no active partition. Rule: a BIOS path exists when sector 0 has boot code and either an
+/// active partition's first sector is a boot sector, or the code is GRUB's boot.img whose
+/// core.img sector is not empty, or there is no active partition and no EFI system partition
+/// (code of another loader that loads from fixed sectors; nothing else boots such a disk). An
+/// MBR disk with an EFI system partition (type 0xEF, UEFI 2.10 §5.2.1) and none of the first
+/// two boots with UEFI only.
+///
+/// BIOS, GPT disk. The protective MBR's code has to find its next stage: GRUB embeds core.img
+/// in a BIOS boot partition (type 21686148-6449-6E6F-744E-656564454649; GRUB manual, "BIOS
+/// installation": without one, grub-install refuses to embed), and syslinux's gptmbr.bin
+/// chains to the partition whose LegacyBIOSBootable attribute (bit 2, UEFI 2.10 §5.3.3,
+/// Table 5-7) is set (syslinux wiki, "Hard disk images: GPT"). Boot code left in sector 0 by a
+/// tool that kept the old MBR's first 440 bytes (sgdisk -o, sfdisk without --wipe) has neither,
+/// and a BIOS gets nowhere with it.
+///
+/// UEFI. The firmware boots from an EFI system partition: GPT type
+/// C12A7328-F81F-11D2-BA4B-00A0C93EC93B (UEFI 2.10 §5.3.3) or MBR type 0xEF (§5.2.1).
+/// virt-v2v converts a guest for UEFI whenever a GPT EFI system partition exists
+/// (convert/inspect_source.ml); targets that must pick one for `both` follow it
+/// (`ExportTarget.firmware(given:guest:for:)`).
+extension GuestInspection {
+    mutating func decideBootPaths(
+        sector: [UInt8]?, mbr: [MBREntry], gpt: (entries: [GPTEntry], sectorSize: Int)?, reader: SectorReader
+    ) throws(DiskImageError) {
+        let bios: (path: String?, against: String?)
+        if let gpt {
+            bios = try gptBIOSPath(entries: gpt.entries, sectorSize: gpt.sectorSize, reader: reader)
+        } else if let sector {
+            bios = try mbrBIOSPath(sector: sector, entries: mbr, reader: reader)
+        } else {
+            bios = (nil, "the disk is smaller than one sector")
+        }
+        biosPath = bios.path
+        if let gpt {
+            if let esp = gpt.entries.first(where: { $0.type == Self.efiSystemPartitionGUID }) {
+                uefiPath = "EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), partition \(esp.number)"
+            }
+        } else if let esp = mbr.first(where: { $0.type == Self.efiSystemType }) {
+            uefiPath = "MBR partition \(esp.number) of type 0xEF (an EFI system partition)"
+        }
+        let uefiAgainst =
+            switch partitionTable {
+            case .gpt: "no EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B)"
+            case .mbr: "no MBR partition of type 0xEF (EFI system partition)"
+            case .none: "no partition table, so no EFI system partition"
+            }
+        evidence = [
+            biosPath.map { "BIOS path: " + $0 } ?? "no BIOS path: " + (bios.against ?? ""),
+            uefiPath.map { "UEFI path: " + $0 } ?? "no UEFI path: " + uefiAgainst,
+        ]
+    }
+
+    /// A boot sector a loader chains to: it ends 0x55AA and holds something before that.
+    static func isBootSector(_ sector: [UInt8]?) -> Bool {
+        guard let sector, sector.count == 512, sector[510] == 0x55, sector[511] == 0xAA else { return false }
+        return sector[0..<510].contains { $0 != 0 }
+    }
+
+    /// The LBA GRUB's boot.img loads core.img from, when sector 0 is GRUB's boot.img (its
+    /// messages start "GRUB "): the u64 at 0x5C (GRUB_BOOT_MACHINE_KERNEL_SECTOR).
+    static func grubCoreSector(_ sector: [UInt8]) -> UInt64? {
+        let code = Array(sector[mbrBootCode])
+        let marker = Array("GRUB ".utf8)
+        guard code.indices.dropLast(marker.count - 1).contains(where: { code[$0..<($0 + marker.count)].elementsEqual(marker) }) else {
+            return nil
+        }
+        let lba = sector.loadLittleEndian(UInt64.self, at: 0x5C)
+        return lba == 0 ? nil : lba
+    }
+
+    private func mbrBIOSPath(sector: [UInt8], entries: [MBREntry], reader: SectorReader) throws(DiskImageError) -> (String?, String?) {
+        guard sector[510] == 0x55, sector[511] == 0xAA else {
+            return (nil, "sector 0 does not end 0x55AA, so a BIOS runs nothing from it")
+        }
+        guard hasBIOSBootCode else { return (nil, "sector 0 holds no boot code (bytes 0..<440 are zero)") }
+        let active = entries.first { $0.status == 0x80 && $0.type != 0 }
+        if let active, Self.isBootSector(try reader.sector(UInt64(active.firstLBA))) {
+            return (
+                "MBR boot code in sector 0 and active partition \(active.number), whose first sector (LBA \(active.firstLBA)) ends 0x55AA: the boot sector the MBR code chains to",
+                nil
+            )
+        }
+        if let core = Self.grubCoreSector(sector), let coreSector = try reader.sector(core), coreSector.contains(where: { $0 != 0 }) {
+            return ("GRUB's boot.img in sector 0, loading core.img from LBA \(core) (it needs no active partition)", nil)
+        }
+        if let active {
+            return (
+                nil,
+                "MBR boot code in sector 0, but the first sector of active partition \(active.number) (LBA \(active.firstLBA)) is no boot sector (empty, or not ending 0x55AA): the MBR code has nothing to chain to"
+            )
+        }
+        if hasEFISystemPartition {
+            return (
+                nil,
+                "MBR boot code in sector 0 but no active partition: a standard MBR (Windows', syslinux's mbr.bin) stops with nothing to chain to, and the disk has an EFI system partition instead"
+            )
+        }
+        return (
+            "MBR boot code in sector 0 and no active partition: counted as BIOS-bootable, as code that loads its next stage from fixed sectors (GRUB's boot.img does) boots so, and nothing else boots this disk",
+            nil
+        )
+    }
+
+    private func gptBIOSPath(entries: [GPTEntry], sectorSize: Int, reader: SectorReader) throws(DiskImageError) -> (String?, String?) {
+        let biosBoot = entries.first { $0.type == Self.biosBootPartitionGUID }
+        let legacy = entries.first { $0.isLegacyBIOSBootable }
+        guard hasBIOSBootCode else {
+            let partition = biosBoot.map { ", though partition \($0.number) is a BIOS boot partition" } ?? ""
+            return (nil, "sector 0 (the protective MBR) holds no boot code\(partition)")
+        }
+        var biosBootProblem: String?
+        if let biosBoot {
+            switch try reader.sector(biosBoot.firstLBA, sectorSize: sectorSize) {
+            case let first? where first.contains(where: { $0 != 0 }):
+                return (
+                    "GPT with a BIOS boot partition (21686148-6449-6E6F-744E-656564454649, partition \(biosBoot.number), not empty: GRUB's core.img) and boot code in sector 0",
+                    nil
+                )
+            case nil: biosBootProblem = "starts past the end of the disk"
+            case .some: biosBootProblem = "is empty: GRUB's core.img was never installed in it"
+            }
+        }
+        if let legacy, Self.isBootSector(try reader.sector(legacy.firstLBA, sectorSize: sectorSize)) {
+            return (
+                "GPT with partition \(legacy.number) marked LegacyBIOSBootable (attribute bit 2) whose first sector ends 0x55AA, and boot code in sector 0 (syslinux's gptmbr.bin chains to it)",
+                nil
+            )
+        }
+        if let biosBoot, let biosBootProblem {
+            return (nil, "GPT: boot code in sector 0, but BIOS boot partition \(biosBoot.number) \(biosBootProblem)")
+        }
+        if let legacy {
+            return (nil, "GPT: boot code in sector 0, but the first sector of LegacyBIOSBootable partition \(legacy.number) is no boot sector")
+        }
+        return (
+            nil,
+            "GPT: MBR boot code in sector 0 but no BIOS boot partition (21686148-6449-6E6F-744E-656564454649) or LegacyBIOSBootable partition (attribute bit 2): the code has nothing to load, so a BIOS does not boot the disk (GRUB keeps core.img in a BIOS boot partition; syslinux's gptmbr.bin chains to a LegacyBIOSBootable one)"
+        )
+    }
+}
