@@ -40,6 +40,18 @@ public struct ExportUnit: Sendable, Equatable {
     /// SHA-256 stream of their output and leave cores idle (see README, `imgship job`, `--concurrency`).
     var isCompressing: Bool { format.entry.compresses }
 
+    /// What the target decides for an output already there (one made or verified earlier),
+    /// from the source's first sectors only: the report still tells how to import it. Nil
+    /// without a target, or when the source cannot be read now.
+    func targetDecision() -> TargetDecision? {
+        guard options.target != nil else { return nil }
+        return try? Exporter.targetDecision(
+            source: source,
+            options: ExportOptions(
+                format: format, sourceFormat: sourceFormat, alignToMiB: options.alignToMiB,
+                machine: options.machine, target: options.target, firmware: options.firmware))
+    }
+
     /// Everything that shapes the output's bytes besides the source, in words, for the
     /// record: a rerun with any of these changed exports the output again.
     /// Only what the format uses counts: a new VMDK level leaves a raw output alone.

@@ -48,7 +48,9 @@ struct InfoCommand: ParsableCommand {
         for (key, value) in info.guest?.fields ?? [] {
             lines.append(Self.labelled(key, value))
         }
-        try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
+        // Details and fields quote the image's own text (a VHDX creator, a VMDK createType or
+        // adapter): each line through the one display escaper.
+        try writeToStandardOutput(lines.map { DisplayText.escaped($0) + "\n" }.joined())
     }
 
     /// The `--json` object. Keys in the order earlier releases printed them (JSONSerialization's
@@ -175,7 +177,7 @@ struct VerifyCommand: ParsableCommand {
             for check in report.checks {
                 lines.append("\(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
             }
-            try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
+            try writeToStandardOutput(lines.map { DisplayText.escaped($0) + "\n" }.joined())
         }
         guard report.passed else {
             throw fail(
