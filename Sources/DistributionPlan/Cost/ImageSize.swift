@@ -88,23 +88,17 @@ public struct ImageSize: Sendable, Equatable {
                 unsized.append(device)
                 continue
             }
-            let sizePath = at("\(field("blockDeviceMappings"))[\(index)].\(field("ebs")).\(field("volumeSize"))")
-            guard let size = sizeValue.int ?? sizeValue.string.flatMap({ Int($0) }), Self.volumeGiB.contains(size) else {
-                let found = sizeValue.scalarText.map { "\"\(TextRenderer.escapedForDisplay(String($0.prefix(40))))\"" } ?? sizeValue.typeName
-                problems.append(
-                    Problem(
-                        .error, sizePath,
-                        "expected a size in GiB from \(volumeGiB.lowerBound) to \(volumeGiB.upperBound) (Image Builder API, EbsInstanceBlockDeviceSpecification), found \(found)",
-                        at: sizeValue))
-                continue
-            }
-            // Each volume is at most 16,000 GiB, so the sum grows by little each step and is
-            // checked against the bound `--image-size` has before it can come near overflow.
+            // A size that is no whole number of 1 to 16,000 GiB is not counted: BlockDeviceRules,
+            // which checks every mapping of the same document, names it as an error.
+            guard let size = sizeValue.int ?? sizeValue.string.flatMap({ Int($0) }), Self.volumeGiB.contains(size) else { continue }
+            // Each volume is at most 16,000 GiB, so the sum is checked against the bound
+            // `--image-size` has long before it can come near overflow.
             guard total + size <= Self.maximumGiB else {
                 problems.append(
-                    Problem(.error, sizePath, "the volumes add up to more than \(Self.maximumGiB) GiB, the largest image size imgship estimates", at: sizeValue)
-                )
-                break
+                    Problem(
+                        .error, at("\(field("blockDeviceMappings"))[\(index)].\(field("ebs")).\(field("volumeSize"))"),
+                        "the volumes add up to more than \(Self.maximumGiB) GiB, the largest image size imgship estimates", at: sizeValue))
+                return Reading(size: nil, unsizedDevices: unsized, problems: problems)
             }
             total += size
             sized = true
