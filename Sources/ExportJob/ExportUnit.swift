@@ -85,8 +85,10 @@ extension JobFile {
     /// symbolic link to a folder) are an error naming both entries; so is an output that is its
     /// own source.
     public func units(baseFolder: String) throws(InvalidJobFile) -> [ExportUnit] {
+        // `-` (or `-x`) as a source in the job file is a file of that name in the job's
+        // folder, never standard input or an option: `./-`.
         func resolve(_ path: String) -> String {
-            path.hasPrefix("/") ? path : (baseFolder == "." ? path : baseFolder + "/" + path)
+            path.hasPrefix("/") ? path : (baseFolder == "." ? (path.hasPrefix("-") ? "./" + path : path) : baseFolder + "/" + path)
         }
         var units: [ExportUnit] = []
         // Resolved output path: the entry and format that write it, and its spelling there.

@@ -50,6 +50,19 @@ public enum JobMerge {
     /// Larger than any report of a job imgship would run (about 400 bytes an output).
     static let maximumReportBytes = 64 << 20
 
+    /// The most a report of a job of `outputs` outputs may hold: 8 KiB an output (a real one
+    /// takes under 1.5 KiB, import commands and warnings included) and 64 KiB for the rest,
+    /// at most `maximumReportBytes`. A report is parsed whole, at some 50 bytes of memory and
+    /// 2 microseconds a JSON value: a report of tiny values padded to 64 MiB would take
+    /// 1.6 GB and a minute; bounded by the job, a 1,000-output job's takes at most 8 MiB.
+    public static func maximumReportBytes(outputs: Int?) -> Int {
+        guard let outputs else { return maximumReportBytes }
+        return min(maximumReportBytes, (64 << 10) + (8 << 10) * max(0, min(outputs, maximumReportBytes >> 13)))
+    }
+
+    /// The most warnings an output's line may carry: an export gives a handful.
+    public static let maximumWarnings = 64
+
     /// The shard reports of the job file named `job` in `folder` (`JOB.report.I-of-N.json`),
     /// sorted by index.
     public static func reportPaths(in folder: String, job: String) -> [String] {
@@ -61,8 +74,9 @@ public enum JobMerge {
         .map(\.1)
     }
 
-    /// Reads one shard's report of the job file named `job`; the shard comes from its name.
-    public static func read(_ path: String, job: String) throws(Failure) -> ShardReport {
+    /// Reads one shard's report of the job file named `job`, of `outputs` outputs (nil: not
+    /// known); the shard comes from its name.
+    public static func read(_ path: String, job: String, outputs: Int? = nil) throws(Failure) -> ShardReport {
         guard let shard = JobShard(reportName: splitPath(path).name, job: job) else {
             throw Failure(reasons: ["\(path): not a shard report name (\(job).report.I-of-N.json)"])
         }
@@ -72,8 +86,10 @@ public enum JobMerge {
         guard SystemCalls.stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
             throw Failure(reasons: ["\(path): not a regular file; a shard report is one"])
         }
-        guard status.st_size <= maximumReportBytes else {
-            throw Failure(reasons: ["\(path): \(status.st_size) bytes, more than a shard report holds (at most \(maximumReportBytes >> 20) MiB)"])
+        let limit = maximumReportBytes(outputs: outputs)
+        guard status.st_size <= limit else {
+            let of = outputs.map { " of a job of \($0) output(s)" } ?? ""
+            throw Failure(reasons: ["\(path): \(status.st_size) bytes, more than a shard report\(of) holds (at most \(limit) bytes)"])
         }
         let document: ConfigValue
         do {
@@ -97,6 +113,11 @@ public enum JobMerge {
                     "\(path): exports[\(index)]: expected entry, format and status (\(UnitResult.Status.allCases.map(\.rawValue).joined(separator: ", ")))")
                 continue
             }
+            let warnings = item["warnings"]?.array ?? []
+            guard warnings.count <= maximumWarnings else {
+                reasons.append("\(path): exports[\(index)].warnings: \(warnings.count) warnings, more than the \(maximumWarnings) an output's line holds")
+                continue
+            }
             let seconds: Double
             do throws(Failure) {
                 seconds = try duration(item["seconds"], path: path, at: "exports[\(index)].seconds")
@@ -107,7 +128,7 @@ public enum JobMerge {
             results[ShardReport.key(entry: entry, format: format)] =
                 ReportedResult(
                     status: status, seconds: seconds, replaced: item["replaced"]?.string, error: item["error"]?.string,
-                    warnings: item["warnings"]?.array?.compactMap(\.string) ?? [])
+                    warnings: warnings.compactMap(\.string))
         }
         guard reasons.isEmpty else { throw Failure(reasons: reasons) }
         let started = document["started"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) }

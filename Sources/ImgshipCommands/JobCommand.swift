@@ -209,7 +209,7 @@ struct JobCommand: ParsableCommand {
         let merged: JobReport
         let paths = JobMerge.reportPaths(in: folder, job: job)
         do throws(JobMerge.Failure) {
-            let reports = try paths.map { path throws(JobMerge.Failure) in try JobMerge.read(path, job: job) }
+            let reports = try paths.map { path throws(JobMerge.Failure) in try JobMerge.read(path, job: job, outputs: units.count) }
             merged = try JobMerge.merge(units, reports: reports, job: job)
         } catch {
             for reason in error.reasons { printProblem(.error, reason) }

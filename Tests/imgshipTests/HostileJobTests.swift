@@ -107,6 +107,35 @@ struct HostileJobTests {
         }
     }
 
+    /// A shard report is parsed whole: padded with tiny values it took 1.6 GB and minutes
+    /// (64 MiB), and 15 million warnings six minutes. Its size is bounded by the job's
+    /// outputs, and an output's warnings by count, before it is parsed.
+    @Test func shardReportsAreBoundedByTheirJob() throws {
+        let folder = try TemporaryFolder()
+        try makeDisk(folder.file("disk.raw"), size: 1 << 20, noise: 4096, seed: 2)
+        try write("schemaVersion: 1\nexports:\n  - {source: disk.raw, formats: [raw], destination: out}\n", to: folder.file("job.yaml"))
+        let shard = try run(["job", folder.file("job.yaml"), "--shard", "0/1"])
+        try #require(shard.status == 0, "\(shard.standardError)")
+        let report = folder.file("job.yaml.report.0-of-1.json")
+        let original = try String(contentsOfFile: report, encoding: .utf8)
+        let padded = original.replacingOccurrences(
+            of: #""errors": []"#, with: #""errors": [], "padding": ["# + Array(repeating: "1", count: 40_000).joined(separator: ",") + "]")
+        try write(padded, to: report)
+        let merge = try run(["job", folder.file("job.yaml"), "--merge"])
+        #expect(merge.status == 1)
+        #expect(
+            merge.standardError
+                == "imgship: error: \(report): \(padded.utf8.count) bytes, more than a shard report of a job of 1 output(s) holds (at most 73728 bytes)\n",
+            "\(merge.standardError)")
+        let warned = original.replacingOccurrences(
+            of: #""warnings": []"#, with: #""warnings": ["# + Array(repeating: #""w""#, count: 65).joined(separator: ",") + "]")
+        try write(warned, to: report)
+        let merge2 = try run(["job", folder.file("job.yaml"), "--merge"])
+        #expect(merge2.status == 1)
+        #expect(merge2.standardError.contains("exports[0].warnings: 65 warnings, more than the 64 an output's line holds"), "\(merge2.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("job.yaml.report.json")))
+    }
+
     // MARK: One writer per job
 
     /// A process of the built binary, started and left running.
@@ -207,6 +236,39 @@ struct HostileJobTests {
         #expect(busy.finish() == 0, "\(busy.standardError)")
         let merged = try run(["job", job, "--merge"])
         #expect(merged.status == 0, "\(merged.standardError)")
+    }
+
+    /// A lock file planted as a symbolic link (to a file the holder's line would overwrite) or
+    /// a FIFO is refused, and what the link points at is left alone.
+    @Test func plantedLockFilesAreRefused() throws {
+        let folder = try TemporaryFolder()
+        try makeDisk(folder.file("disk.raw"), size: 1 << 20, noise: 4096, seed: 8)
+        try write("schemaVersion: 1\nexports:\n  - {source: disk.raw, formats: [raw], destination: out}\n", to: folder.file("job.yaml"))
+        try write("precious\n", to: folder.file("precious.txt"))
+        try FileManager.default.createSymbolicLink(atPath: folder.file("job.yaml.lock"), withDestinationPath: folder.file("precious.txt"))
+        let linked = try run(["job", folder.file("job.yaml")])
+        #expect(linked.status == 1)
+        #expect(
+            linked.standardError.contains("cannot take the lock \(folder.path)/job.yaml.lock: open: Too many levels of symbolic links"),
+            "\(linked.standardError)")
+        #expect(try String(contentsOfFile: folder.file("precious.txt"), encoding: .utf8) == "precious\n")
+        try FileManager.default.removeItem(atPath: folder.file("job.yaml.lock"))
+        #expect(mkfifo(folder.file("job.yaml.lock"), 0o600) == 0)
+        let fifo = try run(["job", folder.file("job.yaml")])
+        #expect(fifo.status == 1)
+        #expect(fifo.standardError.contains("is not a regular file; a job's lock file is one"), "\(fifo.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("out")))
+    }
+
+    /// A job source named `-` is the file `./-` of the job's folder, never standard input,
+    /// however the job file is named on the command line.
+    @Test func aSourceNamedDashIsAFile() throws {
+        let folder = try TemporaryFolder()
+        try write("schemaVersion: 1\nexports:\n  - {source: \"-\", formats: [raw], destination: out, name: x}\n", to: folder.file("job.yaml"))
+        let result = try runProcess("/bin/sh", ["-c", "cd \"$0\" && head -c 1048576 /dev/zero | \"$1\" job job.yaml", folder.path, Self.binary])
+        #expect(result.status == 1, "\(result.standardError)")
+        #expect(result.standardError.contains("./-"), "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("out/x.raw")))
     }
 
     /// Every job file in a folder keeps its own report (`JOB.report.json`); they all wrote
