@@ -78,16 +78,21 @@ struct HostileJobTests {
         #expect(result.standardOutput.isEmpty)
     }
 
-    /// `seconds: 1e300` in a shard report trapped after the merged report and `SHA256SUMS` were
-    /// written; it is refused as the report is read, and nothing is written.
-    @Test func shardReportNumbersAreBoundedWhereTheyAreRead() throws {
+    /// A folder with a one-output job run as shard 0/1: the folder, the shard's report and its text.
+    func shardedJob(seed: UInt64) throws -> (TemporaryFolder, String, String) {
         let folder = try TemporaryFolder()
-        try makeDisk(folder.file("disk.raw"), size: 1 << 20, noise: 4096, seed: 1)
+        try makeDisk(folder.file("disk.raw"), size: 1 << 20, noise: 4096, seed: seed)
         try write("schemaVersion: 1\nexports:\n  - {source: disk.raw, formats: [raw], destination: out}\n", to: folder.file("job.yaml"))
         let shard = try run(["job", folder.file("job.yaml"), "--shard", "0/1"])
         try #require(shard.status == 0, "\(shard.standardError)")
         let report = folder.file("job.yaml.report.0-of-1.json")
-        let original = try String(contentsOfFile: report, encoding: .utf8)
+        return (folder, report, try String(contentsOfFile: report, encoding: .utf8))
+    }
+
+    /// `seconds: 1e300` in a shard report trapped after the merged report and `SHA256SUMS` were
+    /// written; it is refused as the report is read, and nothing is written.
+    @Test func shardReportNumbersAreBoundedWhereTheyAreRead() throws {
+        let (folder, report, original) = try shardedJob(seed: 1)
         try FileManager.default.removeItem(atPath: folder.file("out/SHA256SUMS"))
         let cases = [
             (#""seconds": [0-9.]+,\n *"sha256""#, "\"seconds\": 1e300,\n\"sha256\"", "exports[0].seconds"),
@@ -111,13 +116,7 @@ struct HostileJobTests {
     /// (64 MiB), and 15 million warnings six minutes. Its size is bounded by the job's
     /// outputs, and an output's warnings by count, before it is parsed.
     @Test func shardReportsAreBoundedByTheirJob() throws {
-        let folder = try TemporaryFolder()
-        try makeDisk(folder.file("disk.raw"), size: 1 << 20, noise: 4096, seed: 2)
-        try write("schemaVersion: 1\nexports:\n  - {source: disk.raw, formats: [raw], destination: out}\n", to: folder.file("job.yaml"))
-        let shard = try run(["job", folder.file("job.yaml"), "--shard", "0/1"])
-        try #require(shard.status == 0, "\(shard.standardError)")
-        let report = folder.file("job.yaml.report.0-of-1.json")
-        let original = try String(contentsOfFile: report, encoding: .utf8)
+        let (folder, report, original) = try shardedJob(seed: 2)
         let padded = original.replacingOccurrences(
             of: #""errors": []"#, with: #""errors": [], "padding": ["# + Array(repeating: "1", count: 40_000).joined(separator: ",") + "]")
         try write(padded, to: report)
