@@ -107,6 +107,10 @@ struct JobCommand: ParsableCommand {
         let reportFolder = jobFile == "-" ? "." : baseFolder
         // Reports and locks are named after the job file, so job files in one folder keep theirs.
         let jobName = jobFile == "-" ? "stdin" : splitPath(jobFile).name
+        // The lock goes with the job file itself, not the name it was given by: a run through a
+        // symbolic link to it takes the same lock as a run through its own name.
+        let realJob = jobFile == "-" ? nil : URL(fileURLWithPath: jobFile).resolvingSymlinksInPath()
+        let lockPlace = (folder: realJob?.deletingLastPathComponent().path ?? reportFolder, job: realJob?.lastPathComponent ?? jobName)
         // What the job reads and writes: `--report` may be none of them, checked before any work.
         let protected = [jobFile] + allFiles(of: units)
         if let report, let refusal = TextOutputFile.refusal(toReplace: report, inputs: protected) {
@@ -114,7 +118,7 @@ struct JobCommand: ParsableCommand {
         }
         if merge {
             installInterruptHandlers()
-            let locks = try takeLocks(shard: nil, folder: reportFolder, job: jobName, shownName: shownName)
+            let locks = try takeLocks(shard: nil, folder: lockPlace.folder, job: lockPlace.job, shownName: shownName)
             defer { locks.forEach { $0.release() } }
             return try mergeShards(units, reportFolder: reportFolder, job: jobName, shownName: shownName, protected: protected)
         }
@@ -162,7 +166,7 @@ struct JobCommand: ParsableCommand {
             writeToStandardError(DisplayText.escaped(line) + "\n")
         }
         // One writer per job (per shard) for the whole run, bookkeeping included (`JobLock`).
-        let locks = try takeLocks(shard: shard, folder: reportFolder, job: jobName, shownName: shownName)
+        let locks = try takeLocks(shard: shard, folder: lockPlace.folder, job: lockPlace.job, shownName: shownName)
         defer { locks.forEach { $0.release() } }
         let outcome = runner.run(units)
         let reportPath = report ?? reportFolder + "/" + (shard?.reportName(job: jobName) ?? JobReport.fileName(job: jobName))

@@ -196,6 +196,12 @@ struct HostileJobTests {
         #expect(second.standardError.hasSuffix("); pass --wait to wait for it\n"), "\(second.standardError)")
         let shard = try run(["job", job, "--shard", "0/2"])
         #expect(shard.status == 1, "a shard runs beside a whole run of its job: \(shard.standardError)")
+        // The job file by another name (a symbolic link from another folder) is the same job.
+        try FileManager.default.createDirectory(atPath: folder.file("other"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder.file("other/link.yaml"), withDestinationPath: job)
+        let linked = try run(["job", folder.file("other/link.yaml")])
+        #expect(linked.status == 1)
+        #expect(linked.standardError.contains("another run holds the lock \(lock) (\(holder)"), "\(linked.standardError)")
         let merge = try run(["job", job, "--merge"])
         #expect(merge.status == 1)
         #expect(merge.standardError.contains("another run holds the lock \(lock) (\(holder)"), "\(merge.standardError)")
