@@ -410,6 +410,14 @@ struct HostileJobTests {
         #expect(info.status == 0, "\(info.standardError)")
         #expect(text(info.standardOutput).contains("create type:       monolithicFlat\\u{1B}]0;owned\\u{7}\n"), "\(text(info.standardOutput))")
         #expect(text(info.standardOutput).contains("adapter:           ide\\u{1B}[2J\n"))
+        // JSON escapes what RFC 8259 requires and, as it allows, C1 controls (CSI is U+009B) and
+        // the Unicode line separators, which a terminal could obey too.
+        try write(
+            "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\u{9B}2J\u{2028}\u{7F}\"\n\nRW 2048 FLAT \"flat.bin\" 0\n",
+            to: folder.file("c1.vmdk"))
+        let json = try run(["info", folder.file("c1.vmdk"), "--json"])
+        #expect(json.status == 0, "\(json.standardError)")
+        #expect(text(json.standardOutput).contains(#""createType":"monolithicFlat\u009b2J\u2028\u007f""#), "\(text(json.standardOutput))")
 
         try makeDisk(folder.file("disk.raw"), size: 1 << 20, noise: 4096, seed: 6)
         try write(
