@@ -173,9 +173,11 @@ struct JobCommand: ParsableCommand {
         try finish(outcome, reportPath: reportPath, shownName: shownName, protected: protected)
     }
 
-    /// Every file of the job's outputs and sources, which the report may not replace.
+    /// Every file of the job's outputs and sources, and its folders' `SHA256SUMS`, which the
+    /// report may not replace (each is looked at when the report is written, so a list the run
+    /// made counts too).
     private func allFiles(of units: [ExportUnit]) -> [String] {
-        units.flatMap { [$0.source, $0.output, $0.manifest, $0.record] }
+        units.flatMap { [$0.source, $0.output, $0.manifest, $0.record, $0.folder + "/SHA256SUMS"] }
     }
 
     /// The job's lock (exclusive for a whole run or a merge, shared by shards) and a shard's
