@@ -31,13 +31,12 @@ public struct AWSImportCommands: Sendable, Equatable {
             throw AWSImportCommandsError("the export was not decided for --target aws")
         }
         let key = (prefix ?? "") + fileName
-        // S3 object keys are at most 1,024 bytes of UTF-8 (Amazon S3 user guide, "Naming objects").
-        guard key.utf8.count <= 1024 else {
-            throw AWSImportCommandsError("the S3 key \(jsonString(key)) is longer than the 1,024 bytes S3 allows")
-        }
+        try Self.check(key: key)
         let chosenBucket = bucket ?? Self.exampleBucket
         usesExampleBucket = bucket == nil
-        upload = file.map { ["aws", "s3", "cp", $0, "s3://\(chosenBucket)/\(key)"] }
+        // A path starting with '-' would be read by the AWS CLI (argparse) as an option:
+        // `./-x` names the same file and cannot be.
+        upload = file.map { ["aws", "s3", "cp", $0.hasPrefix("-") ? "./" + $0 : $0, "s3://\(chosenBucket)/\(key)"] }
         let container = JSONOutput.array([
             .object([
                 ("Format", .string(format)),
@@ -45,6 +44,18 @@ public struct AWSImportCommands: Sendable, Equatable {
             ])
         ])
         importImage = ["aws", "ec2", "import-image", "--boot-mode", bootMode, "--disk-containers", container.encoded()]
+    }
+
+    /// S3 object keys are at most 1,024 bytes of UTF-8 (Amazon S3 user guide, "Naming objects").
+    public static let maximumKeyBytes = 1024
+
+    /// Refuses a key S3 would not take: checked before any work, so an export is never made
+    /// only to find its key cannot be.
+    public static func check(key: String) throws(AWSImportCommandsError) {
+        guard key.utf8.count <= maximumKeyBytes else {
+            throw AWSImportCommandsError(
+                "the S3 key \(jsonString(String(key.prefix(60))))... is \(key.utf8.count) bytes, longer than the 1,024 bytes S3 allows")
+        }
     }
 
     /// Refuses a bucket name S3 would not take, and a prefix the job files refuse too.

@@ -40,6 +40,18 @@ public struct ExportUnit: Sendable, Equatable {
     /// SHA-256 stream of their output and leave cores idle (see docs/job.md, `--concurrency`).
     var isCompressing: Bool { format.entry.compresses }
 
+    /// What the target decides for an output already there (one made or verified earlier),
+    /// from the source's first sectors only: the report still tells how to import it. Nil
+    /// without a target, or when the source cannot be read now.
+    func targetDecision() -> TargetDecision? {
+        guard options.target != nil else { return nil }
+        return try? Exporter.targetDecision(
+            source: source,
+            options: ExportOptions(
+                format: format, sourceFormat: sourceFormat, alignToMiB: options.alignToMiB,
+                machine: options.machine, target: options.target, firmware: options.firmware))
+    }
+
     /// Everything that shapes the output's bytes besides the source, in words, for the
     /// record: a rerun with any of these changed exports the output again.
     /// Only what the format uses counts: a new VMDK level leaves a raw output alone.
@@ -73,8 +85,10 @@ extension JobFile {
     /// symbolic link to a folder) are an error naming both entries; so is an output that is its
     /// own source.
     public func units(baseFolder: String) throws(InvalidJobFile) -> [ExportUnit] {
+        // `-` (or `-x`) as a source in the job file is a file of that name in the job's
+        // folder, never standard input or an option: `./-`.
         func resolve(_ path: String) -> String {
-            path.hasPrefix("/") ? path : (baseFolder == "." ? path : baseFolder + "/" + path)
+            path.hasPrefix("/") ? path : (baseFolder == "." ? (path.hasPrefix("-") ? "./" + path : path) : baseFolder + "/" + path)
         }
         var units: [ExportUnit] = []
         // Resolved output path: the entry and format that write it, and its spelling there.

@@ -197,6 +197,18 @@ struct JobFileReader {
                 path.member("source"), "the file name of \(jsonString(source)) has a line break, which would split its outputs' SHA256SUMS lines; give a name",
                 value["source"])
         }
+        // The output stands for an S3 object: its key (prefix, name, extension) must be one S3
+        // takes, checked here, before any work.
+        if let formats, let source, problems.count == before {
+            let export = JobFile.Export(source: source, formats: formats, destination: "", s3Prefix: s3Prefix, name: name)
+            for format in formats where export.fileName(for: format).utf8.count > AWSImportCommands.maximumKeyBytes {
+                fail(
+                    path.member(s3Prefix != nil ? "s3Prefix" : name != nil ? "name" : "source"),
+                    "the S3 key of its \(format.rawValue) output is \(export.fileName(for: format).utf8.count) bytes, more than the \(AWSImportCommands.maximumKeyBytes) S3 allows (Amazon S3 user guide, \"Naming objects\")",
+                    value[s3Prefix != nil ? "s3Prefix" : name != nil ? "name" : "source"])
+                break
+            }
+        }
         var options = readOptions(value["options"], path.member("options"))
         options?.target = target
         if options?.firmware != nil && target == nil {

@@ -6,9 +6,17 @@ import DiskImage
 import Foundation
 
 /// What a job run did: every output's result, the SHA256SUMS lists written, and problems of
-/// the job itself. Saved as `job-report.json` (schema in docs/job.md).
+/// the job itself. Saved as `JOB.report.json` beside the job file (schema in docs/job.md).
 public struct JobReport: Sendable {
     public static let schemaVersion = 1
+
+    /// The report of the job file named `job` (`job.yaml`), written beside it:
+    /// `JOB.report.json`, so two job files in one folder keep their own reports.
+    public static func fileName(job: String) -> String { job + ".report.json" }
+
+    /// The largest duration a report read back may give (`--merge`), in seconds: about 31
+    /// years, more than any run; past it a number is refused where it is read.
+    public static let maximumSeconds: Double = 1_000_000_000
 
     public var started: Date
     public var seconds: Double = 0

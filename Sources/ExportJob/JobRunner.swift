@@ -238,14 +238,7 @@ public struct JobRunner: Sendable {
                 result.status = .skipped
                 result.sha256 = sha256
                 result.bytes = bytes
-                if unit.options.target != nil {
-                    // Its first sectors only: the report still tells how to import it.
-                    result.target = try? Exporter.targetDecision(
-                        source: unit.source,
-                        options: ExportOptions(
-                            format: unit.format, sourceFormat: unit.sourceFormat, alignToMiB: unit.options.alignToMiB,
-                            machine: unit.options.machine, target: unit.options.target, firmware: unit.options.firmware))
-                }
+                result.target = unit.targetDecision()
                 return result
             case let .invalid(reason):
                 guard replaceInvalid else {
@@ -311,6 +304,45 @@ public struct JobRunner: Sendable {
         }
     }
 
+    /// Whether an output is current, the rule of a rerun and of `--merge`.
+    enum Currency {
+        case current
+        /// Its record (whose digest is the manifest's) says the source or settings changed.
+        case changed(String)
+        /// No current record, and its source (a regular file) is newer than it.
+        case older(String)
+    }
+
+    /// The currency rule: an output with a record whose digest is its manifest's is current
+    /// while the source's identity (path, size, modification time, inode) and the settings are
+    /// as the record says; one without is current while it is newer than its source.
+    /// `output` and `source` are their `stat`s (nil for a source that is not there).
+    static func currency(_ unit: ExportUnit, output outputStatus: stat, source sourceStatus: stat?) -> Currency {
+        if let record = OutputRecord.read(unit.record), record.sha256 == manifestDigest(unit.manifest, name: unit.fileName) {
+            let now = sourceStatus.map { SourceStatus(path: unit.source, $0) }
+            return record.change(source: now, settings: unit.settings).map(Currency.changed) ?? .current
+        }
+        if let sourceStatus, (sourceStatus.st_mode & S_IFMT) == S_IFREG,
+            (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec)
+        {
+            return .older("is older than its source \(unit.source), which changed after it was written")
+        }
+        return .current
+    }
+
+    /// Why the output of `unit` is out of date, or nil (`currency`, with the files as they are
+    /// now). An output that is not there is not stale: verifying it fails on its own.
+    static func staleness(_ unit: ExportUnit) -> String? {
+        var outputStatus = stat()
+        var sourceStatus = stat()
+        guard SystemCalls.stat(unit.output, &outputStatus) == 0 else { return nil }
+        let source = SystemCalls.stat(unit.source, &sourceStatus) == 0 ? sourceStatus : nil
+        switch currency(unit, output: outputStatus, source: source) {
+        case .current: return nil
+        case let .changed(reason), let .older(reason): return reason
+        }
+    }
+
     enum ExistingOutput {
         case verified(sha256: String, bytes: UInt64)
         /// Not known to be good: failed without `replaceInvalid` (`--force`).
@@ -337,18 +369,10 @@ public struct JobRunner: Sendable {
             }
             verification = report
         }
-        var recordIsCurrent = false
-        if let record = OutputRecord.read(unit.record), record.sha256 == manifestDigest(unit.manifest, name: unit.fileName) {
-            let now = sourceStatus.map { SourceStatus(path: unit.source, $0) }
-            if let change = record.change(source: now, settings: unit.settings) {
-                return .outdated(change)
-            }
-            recordIsCurrent = true
-        }
-        if !recordIsCurrent, let sourceStatus, (sourceStatus.st_mode & S_IFMT) == S_IFREG,
-            (sourceStatus.st_mtim.tv_sec, sourceStatus.st_mtim.tv_nsec) > (outputStatus.st_mtim.tv_sec, outputStatus.st_mtim.tv_nsec)
-        {
-            return .invalid("is older than its source \(unit.source), which changed after it was written")
+        switch Self.currency(unit, output: outputStatus, source: sourceStatus) {
+        case .current: break
+        case let .changed(reason): return .outdated(reason)
+        case let .older(reason): return .invalid(reason)
         }
         if verification == nil {
             do throws(DiskImageError) {

@@ -32,15 +32,20 @@ public struct JobShard: Sendable, Equatable, CustomStringConvertible {
     /// `I/N`, as `--shard` takes it.
     public var description: String { "\(index)/\(count)" }
 
-    /// The report a shard writes beside the job file: `job-report.I-of-N.json`.
-    public var reportName: String { "job-report.\(index)-of-\(count).json" }
+    /// The report a shard of the job file `job` (its file name) writes beside it:
+    /// `JOB.report.I-of-N.json` (`job.yaml.report.0-of-4.json`).
+    public func reportName(job: String) -> String { "\(job).report.\(index)-of-\(count).json" }
 
-    /// The shard whose report is named `name` (`job-report.I-of-N.json`, spelled exactly as
-    /// `reportName` spells it); nil for any other name.
-    public init?(reportName name: String) {
-        guard name.hasPrefix("job-report."), name.hasSuffix(".json") else { return nil }
-        let middle = name.dropFirst("job-report.".count).dropLast(".json".count)
-        guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")), shard.reportName == name else { return nil }
+    /// The lock a run of this shard holds (`JobLock`): `JOB.I-of-N.lock`.
+    public func lockName(job: String) -> String { "\(job).\(index)-of-\(count).lock" }
+
+    /// The shard whose report is named `name` (spelled exactly as `reportName(job:)` spells
+    /// it for the job file `job`); nil for any other name.
+    public init?(reportName name: String, job: String) {
+        let prefix = job + ".report."
+        guard name.hasPrefix(prefix), name.hasSuffix(".json"), name.utf8.count > prefix.utf8.count + 5 else { return nil }
+        let middle = name.dropFirst(prefix.count).dropLast(".json".count)
+        guard let shard = JobShard(parsing: middle.replacingOccurrences(of: "-of-", with: "/")), shard.reportName(job: job) == name else { return nil }
         self = shard
     }
 

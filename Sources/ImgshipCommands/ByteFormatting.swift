@@ -8,7 +8,12 @@ func formatBytes(_ bytes: UInt64) -> String {
 extension String {
     /// One decimal place, without Foundation's formatters.
     init(format1 value: Double) {
-        let tenths = Int((value * 10).rounded())
+        // Durations are bounded where they are read (`JobReport.maximumSeconds`); a value no
+        // Int holds is written as it is rather than trapping.
+        guard let tenths = Int(exactly: (value * 10).rounded()) else {
+            self = value.description
+            return
+        }
         self = "\(tenths / 10).\(tenths % 10)"
     }
 }

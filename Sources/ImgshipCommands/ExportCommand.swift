@@ -243,6 +243,15 @@ struct ExportCommand: ParsableCommand {
         } else {
             destination = .file(output)
         }
+        // The key the import commands will name, checked before any work: an output committed
+        // only for its key to be refused would be work thrown away.
+        if target == .aws, !toDevice {
+            do throws(AWSImportCommandsError) {
+                try AWSImportCommands.check(key: (s3Prefix ?? "") + destination.name)
+            } catch {
+                throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
+            }
+        }
         let summary: ExportSummary
         do throws(DiskImageError) {
             summary = try Exporter.export(source: source, to: destination, manifestPath: manifest, options: options)

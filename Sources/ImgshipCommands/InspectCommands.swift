@@ -49,7 +49,9 @@ struct InfoCommand: ParsableCommand {
             }
             lines += Self.firmwareLines(guest)
         }
-        try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
+        // Details and fields quote the image's own text (a VHDX creator, a VMDK createType or
+        // adapter): each line through the one display escaper.
+        try writeToStandardOutput(lines.map { DisplayText.escaped($0) + "\n" }.joined())
     }
 
     /// `firmware: efi (...)`, unpadded, then the evidence for and against each path, indented.
@@ -182,7 +184,7 @@ struct VerifyCommand: ParsableCommand {
             for check in report.checks {
                 lines.append("\(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
             }
-            try writeToStandardOutput(lines.map { $0 + "\n" }.joined())
+            try writeToStandardOutput(lines.map { DisplayText.escaped($0) + "\n" }.joined())
         }
         guard report.passed else {
             throw fail(

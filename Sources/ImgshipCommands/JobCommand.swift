@@ -14,9 +14,11 @@ struct JobCommand: ParsableCommand {
         discussion: """
             JOBFILE (JSON or YAML, schema in docs/job.md) lists source images, formats and destinations; outputs land at \
             DESTINATION/S3BUCKET/S3PREFIX+NAME.EXT, as EC2 ExportImage names its S3 objects. Relative paths are relative \
-            to the job file's folder. Each folder gets a SHA256SUMS; job-report.json records every output. A failed \
-            export does not stop the others. Exits 0 when every output is good, 1 when any failed (with --dry-run: \
-            when any would fail), 2 for a bad job file, 130 when interrupted.
+            to the job file's folder. Each folder gets a SHA256SUMS; JOBFILE.report.json (job.yaml.report.json) records \
+            every output. One run of a job (of a shard) at a time: a run holds JOBFILE.lock (and JOBFILE.I-of-N.lock) \
+            beside the job file, and another run exits 1 naming the holder, or waits with --wait. A failed export does \
+            not stop the others. Exits 0 when every output is good, 1 when any failed (with --dry-run: when any would \
+            fail) or another run holds the lock, 2 for a bad job file, 130 when interrupted.
             """)
 
     @Argument(help: "The job file, or - for standard input.")
@@ -34,7 +36,7 @@ struct JobCommand: ParsableCommand {
     @Flag(help: "Export again over outputs that exist but do not verify, lack their manifest or are older than their source.")
     var force = false
 
-    @Option(help: "Where to write the report (default: job-report.json beside the job file).")
+    @Option(help: "Where to write the report (default: JOBFILE.report.json beside the job file).")
     var report: String?
 
     @Flag(help: "Print the report (or, with --dry-run, the intents) as JSON on standard output instead of a table.")
@@ -42,7 +44,7 @@ struct JobCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Run one shard of the job: I/N (0 <= I < N), or auto to read the batch engine's variables (AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE; JOB_COMPLETION_INDEX or IMGSHIP_SHARD_INDEX with IMGSHIP_SHARD_COUNT). Its report is job-report.I-of-N.json.",
+            "Run one shard of the job: I/N (0 <= I < N), or auto to read the batch engine's variables (AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE; JOB_COMPLETION_INDEX or IMGSHIP_SHARD_INDEX with IMGSHIP_SHARD_COUNT). Its report is JOBFILE.report.I-of-N.json.",
             valueName: "I/N|auto"))
     var shard: String?
 
@@ -52,8 +54,14 @@ struct JobCommand: ParsableCommand {
     )
     var shardBy: JobShard.Balance = .path
 
-    @Flag(help: "Merge the reports of every shard (job-report.I-of-N.json), verify every output, write each folder's SHA256SUMS and job-report.json.")
+    @Flag(
+        help:
+            "Merge the reports of every shard (JOBFILE.report.I-of-N.json), check every output is current and verifies, write each folder's SHA256SUMS and JOBFILE.report.json."
+    )
     var merge = false
+
+    @Flag(help: "When another run of this job (or shard) holds its lock, wait for it to end instead of exiting 1 (Ctrl-C stops the wait).")
+    var wait = false
 
     func validate() throws {
         if let shard, shard != "auto", JobShard(parsing: shard) == nil {
@@ -67,6 +75,9 @@ struct JobCommand: ParsableCommand {
         }
         if shardBy != .path && shard == nil {
             throw ValidationError("--shard-by applies only with --shard")
+        }
+        if wait && dryRun {
+            throw ValidationError("--wait applies to runs that write; a dry run takes no lock")
         }
     }
 
@@ -94,8 +105,22 @@ struct JobCommand: ParsableCommand {
             throw ExitStatus.inputRefused.exitCode
         }
         let reportFolder = jobFile == "-" ? "." : baseFolder
+        // Reports and locks are named after the job file, so job files in one folder keep theirs.
+        let jobName = jobFile == "-" ? "stdin" : splitPath(jobFile).name
+        // The lock goes with the job file itself, not the name it was given by: a run through a
+        // symbolic link to it takes the same lock as a run through its own name.
+        let realJob = jobFile == "-" ? nil : URL(fileURLWithPath: jobFile).resolvingSymlinksInPath()
+        let lockPlace = (folder: realJob?.deletingLastPathComponent().path ?? reportFolder, job: realJob?.lastPathComponent ?? jobName)
+        // What the job reads and writes: `--report` may be none of them, checked before any work.
+        let protected = [jobFile] + allFiles(of: units)
+        if let report, let refusal = TextOutputFile.refusal(toReplace: report, inputs: protected) {
+            throw fail(refusal)
+        }
         if merge {
-            return try mergeShards(units, reportFolder: reportFolder, shownName: shownName)
+            installInterruptHandlers()
+            let locks = try takeLocks(shard: nil, folder: lockPlace.folder, job: lockPlace.job, shownName: shownName)
+            defer { locks.forEach { $0.release() } }
+            return try mergeShards(units, reportFolder: reportFolder, job: jobName, shownName: shownName, protected: protected)
         }
         let shard = try resolvedShard()
         let allUnits = units
@@ -138,39 +163,82 @@ struct JobCommand: ParsableCommand {
                 // The line already shows the output's path.
                 if let failure = result.failure { line += ": " + failure.detail(besides: result.unit.output) }
             }
-            writeToStandardError(line + "\n")
+            writeToStandardError(DisplayText.escaped(line) + "\n")
         }
+        // One writer per job (per shard) for the whole run, bookkeeping included (`JobLock`).
+        let locks = try takeLocks(shard: shard, folder: lockPlace.folder, job: lockPlace.job, shownName: shownName)
+        defer { locks.forEach { $0.release() } }
         let outcome = runner.run(units)
-        let reportPath = report ?? reportFolder + "/" + (shard?.reportName ?? "job-report.json")
-        try finish(outcome, reportPath: reportPath, shownName: shownName)
+        let reportPath = report ?? reportFolder + "/" + (shard?.reportName(job: jobName) ?? JobReport.fileName(job: jobName))
+        try finish(outcome, reportPath: reportPath, shownName: shownName, protected: protected)
+    }
+
+    /// Every file of the job's outputs and sources, and its folders' `SHA256SUMS`, which the
+    /// report may not replace (each is looked at when the report is written, so a list the run
+    /// made counts too).
+    private func allFiles(of units: [ExportUnit]) -> [String] {
+        units.flatMap { [$0.source, $0.output, $0.manifest, $0.record, $0.folder + "/SHA256SUMS"] }
+    }
+
+    /// The job's lock (exclusive for a whole run or a merge, shared by shards) and a shard's
+    /// own; refused (exit 1) naming the holder, or waited for with `--wait`.
+    private func takeLocks(shard: JobShard?, folder: String, job: String, shownName: String) throws -> [JobLock] {
+        var wanted: [(name: String, mode: JobLock.Mode)] = [(JobLock.fileName(job: job), shard == nil ? .exclusive : .shared)]
+        if let shard { wanted.append((shard.lockName(job: job), .exclusive)) }
+        var locks: [JobLock] = []
+        for (name, mode) in wanted {
+            do throws(JobLockError) {
+                let lock = try JobLock.acquire(
+                    folder + "/" + name, mode: mode, wait: wait, isCancelled: { interruptRequested.load(ordering: .relaxed) },
+                    onWaiting: { held in
+                        if case let .held(path, holder) = held {
+                            writeToStandardError(
+                                DisplayText.escaped(
+                                    "imgship: \(shownName): waiting for the lock \(path), which another run holds (\(holder ?? "shards of the job"))")
+                                    + "\n")
+                        }
+                    })
+                locks.append(lock)
+            } catch {
+                locks.forEach { $0.release() }
+                let status: ExitStatus = if case .cancelled = error { .interrupted } else { .workFailed }
+                throw fail(CommandProblem(path: shownName, what: error.description, exitStatus: status))
+            }
+        }
+        return locks
     }
 
     /// `--merge`: the shards' reports made into the job's (`JobMerge`); a shard missing or an
     /// output in none is a failed job (exit 1), each reason printed.
-    private func mergeShards(_ units: [ExportUnit], reportFolder: String, shownName: String) throws {
+    private func mergeShards(_ units: [ExportUnit], reportFolder: String, job: String, shownName: String, protected: [String]) throws {
         let folder = report.map { splitPath($0).folder } ?? reportFolder
         let merged: JobReport
+        let paths = JobMerge.reportPaths(in: folder, job: job)
         do throws(JobMerge.Failure) {
-            let reports = try JobMerge.reportPaths(in: folder).map { path throws(JobMerge.Failure) in try JobMerge.read(path) }
-            merged = try JobMerge.merge(units, reports: reports)
+            let reports = try paths.map { path throws(JobMerge.Failure) in try JobMerge.read(path, job: job, outputs: units.count) }
+            merged = try JobMerge.merge(units, reports: reports, job: job)
         } catch {
             for reason in error.reasons { printProblem(.error, reason) }
             throw ExitStatus.workFailed.exitCode
         }
-        try finish(merged, reportPath: report ?? folder + "/job-report.json", shownName: shownName)
+        try finish(merged, reportPath: report ?? folder + "/" + JobReport.fileName(job: job), shownName: shownName, protected: protected + paths)
     }
 
     /// Writes the report, prints the table or JSON, and exits as the outcome says.
-    private func finish(_ outcome: JobReport, reportPath: String, shownName: String) throws {
+    private func finish(_ outcome: JobReport, reportPath: String, shownName: String, protected: [String]) throws {
         var outcome = outcome
         let reportText = outcome.json(jobFile: shownName)
         do throws(DiskImageError) {
-            try TextOutputFile.write(reportText, to: reportPath, overwrite: true)
+            try TextOutputFile.write(reportText, to: reportPath, overwrite: true, inputs: protected)
         } catch {
             outcome.errors.append("cannot write the report: \(error)")
         }
         // The job's own errors are told even when standard output fails, after what it could print.
-        let printed = Result { try writeToStandardOutput(json ? outcome.json(jobFile: shownName) : table(outcome, reportPath: reportPath)) }
+        // Paths, warnings and errors may quote a job file or a shard report: through the one
+        // display escaper (JSON escapes its own controls).
+        let printed = Result {
+            try writeToStandardOutput(json ? outcome.json(jobFile: shownName) : DisplayText.escapedLines(table(outcome, reportPath: reportPath)))
+        }
         for result in outcome.results {
             for warning in result.warnings { printProblem(.warning, "\(result.unit.output): \(warning)") }
         }
@@ -235,11 +303,11 @@ struct JobCommand: ParsableCommand {
     /// The rows under the header, each column as wide as its widest cell, one line each.
     private func columns(_ header: [String], _ rows: [[String]]) -> String {
         let widths = header.indices.map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
+            ([header] + rows).map { DisplayText.escaped($0[column]).count }.max() ?? 0
         }
         var text = ""
         for row in [header] + rows {
-            let cells = row.enumerated().map { column, cell in
+            let cells = row.map(DisplayText.escaped).enumerated().map { column, cell in
                 column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }
             text += cells.joined(separator: "  ") + "\n"

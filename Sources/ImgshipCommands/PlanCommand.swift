@@ -85,6 +85,8 @@ struct PlanShowCommand: ParsableCommand {
     }
 
     func run() throws {
+        let readFiles = [config] + review.paths
+        try output.checkOutput(inputs: readFiles)
         let documents = try review.documents()
         let review = PlanReview.make(
             config: NamedDocument(name: nil, text: try readDocument(config)),
@@ -112,7 +114,7 @@ struct PlanShowCommand: ParsableCommand {
             case .script: text = ScriptRenderer.render(plan)
             }
         }
-        try output.write(text)
+        try output.write(text, inputs: readFiles)
         if strict && !review.warnings.isEmpty {
             writeToStandardError("imgship: \(review.warnings.count) warning(s) with --strict\n")
             throw ExitStatus.inputRefused.exitCode

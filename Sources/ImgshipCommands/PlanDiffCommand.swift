@@ -47,6 +47,8 @@ struct PlanDiffCommand: ParsableCommand {
     }
 
     func run() throws {
+        let readFiles = [old, new] + review.paths
+        try output.checkOutput(inputs: readFiles)
         let documents = try review.documents()
         let oldText = try readDocument(old)
         let newText = try readDocument(new)
@@ -69,8 +71,8 @@ struct PlanDiffCommand: ParsableCommand {
             throw ExitCode(PlanDiff.errorExitCode)
         }
         switch output.resolvedFormat {
-        case .json: try output.write(DiffRenderer.json(diff))
-        case .text, .script: try output.write(DiffRenderer.text(diff, color: output.wantsColour(color)))
+        case .json: try output.write(DiffRenderer.json(diff), inputs: readFiles)
+        case .text, .script: try output.write(DiffRenderer.text(diff, color: output.wantsColour(color)), inputs: readFiles)
         }
         if exitCode && diff.exitCode != 0 { throw ExitCode(diff.exitCode) }
     }

@@ -90,13 +90,16 @@ struct PlanReviewOptions: ParsableArguments {
     func validate() throws {
         // EBS volumes are at most 64 TiB (io2 Block Express); an image of many is bounded
         // here only so the arithmetic cannot overflow.
-        if let imageSize, !(1...(1 << 30)).contains(imageSize) {
-            throw ValidationError("--image-size must be a size in GiB, 1 or more, got \(imageSize)")
+        if let imageSize, !(1...ImageSize.maximumGiB).contains(imageSize) {
+            throw ValidationError("--image-size must be a size in GiB from 1 to \(ImageSize.maximumGiB), got \(imageSize)")
         }
         if [recipe, pipeline, infrastructure, prices].contains("-") {
             throw ValidationError("--recipe, --pipeline, --infrastructure and --prices take files; standard input is the configuration's")
         }
     }
+
+    /// The side documents' paths, for `PlanOutputOptions.checkOutput`.
+    var paths: [String] { [recipe, pipeline, infrastructure, prices].compactMap { $0 } }
 
     /// The files read, each named by its path in messages.
     struct Documents {
@@ -172,14 +175,22 @@ struct PlanOutputOptions: ParsableArguments {
         }
     }
 
+    /// Refuses, before any work, an output that is one of the command's `inputs` (by device
+    /// and inode: another spelling, a hard or symbolic link), whatever `--force` says; exit 2.
+    func checkOutput(inputs: [String]) throws {
+        guard let path, let refusal = TextOutputFile.refusal(toReplace: path, inputs: inputs) else { return }
+        throw fail(refusal)
+    }
+
     /// The text to the file or standard output; a write error names the user's path and exits 1.
-    func write(_ text: String) throws {
+    /// `inputs` are the files the command read: the output replaces none of them.
+    func write(_ text: String, inputs: [String]) throws {
         if let legacy = legacyFormat {
             printProblem(.warning, "-o \(legacy.rawValue) is read as --format \(legacy.rawValue); -o takes a path (-o ./\(legacy.rawValue) writes a file)")
         }
         guard let path else { return try writeToStandardOutput(text) }
         do throws(DiskImageError) {
-            try TextOutputFile.write(text, to: path, overwrite: force)
+            try TextOutputFile.write(text, to: path, overwrite: force, inputs: inputs)
         } catch {
             throw fail(error)
         }

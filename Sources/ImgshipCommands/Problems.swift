@@ -10,8 +10,10 @@ enum ProblemSeverity: String {
 /// Prints one problem on standard error in the form every command uses,
 /// `imgship: error: <user path>: <what>` (the path leads the problem's own text: see
 /// `DiskImageError.description` and `CommandProblem`). Errors stay typed until they get here.
+/// The text goes through the one display escaper (`DisplayText`): a problem quotes values
+/// from files, and stays one line that drives no terminal whatever they hold.
 func printProblem(_ severity: ProblemSeverity, _ problem: some CustomStringConvertible) {
-    writeToStandardError("imgship: \(severity.rawValue): \(problem)\n")
+    writeToStandardError("imgship: \(severity.rawValue): \(DisplayText.escaped(problem.description))\n")
 }
 
 /// Prints `failure` once and gives the exit code it maps to: `throw fail(error)`.
@@ -26,6 +28,7 @@ func fail(_ failure: some CommandFailure) -> ExitCode {
 func printDocumentProblems(_ problems: [Problem], in mainDocument: String) {
     for problem in problems {
         let position = problem.line.map { ":\($0):\(problem.column ?? 1)" } ?? ""
-        writeToStandardError("\(problem.file ?? mainDocument)\(position): \(problem.severity.rawValue): \(problem)\n")
+        let file = DisplayText.escaped(problem.file ?? mainDocument)
+        writeToStandardError("\(file)\(position): \(problem.severity.rawValue): \(DisplayText.escaped(problem.description))\n")
     }
 }

@@ -91,12 +91,12 @@ struct JobShardTests {
         for index in 0..<3 {
             let shard = JobShard(index: index, count: 3)!
             let report = JobRunner(concurrency: .fixed(1), timestamp: 1_700_000_000, cores: 1).run(shard.select(units, by: .path))
-            try report.json(jobFile: "job.json").write(toFile: folder.file(shard.reportName), atomically: true, encoding: .utf8)
+            try report.json(jobFile: "job.json").write(toFile: folder.file(shard.reportName(job: "job.json")), atomically: true, encoding: .utf8)
         }
-        let paths = JobMerge.reportPaths(in: folder.path)
-        #expect(paths.map { splitPath($0).name } == ["job-report.0-of-3.json", "job-report.1-of-3.json", "job-report.2-of-3.json"])
+        let paths = JobMerge.reportPaths(in: folder.path, job: "job.json")
+        #expect(paths.map { splitPath($0).name } == ["job.json.report.0-of-3.json", "job.json.report.1-of-3.json", "job.json.report.2-of-3.json"])
         try FileManager.default.removeItem(atPath: folder.file("exports/bucket/web/SHA256SUMS"))
-        let merged = try JobMerge.merge(units, reports: paths.map { try JobMerge.read($0) })
+        let merged = try JobMerge.merge(units, reports: paths.map { try JobMerge.read($0, job: "job.json") }, job: "job.json")
         #expect(merged.succeeded)
         #expect(merged.results.map(\.unit) == whole.results.map(\.unit))
         #expect(merged.results.map(\.status) == whole.results.map(\.status))
@@ -105,14 +105,16 @@ struct JobShardTests {
         #expect(try String(contentsOfFile: folder.file("exports/bucket/web/SHA256SUMS"), encoding: .utf8) == wholeSums)
 
         // A report missing, then an output damaged after its shard reported it.
-        let missing = #expect(throws: JobMerge.Failure.self) { try JobMerge.merge(units, reports: paths.dropLast().map { try JobMerge.read($0) }) }
-        #expect(missing?.description == "no report from shard 2/3 (job-report.2-of-3.json): run it, then merge again")
+        let missing = #expect(throws: JobMerge.Failure.self) {
+            try JobMerge.merge(units, reports: paths.dropLast().map { try JobMerge.read($0, job: "job.json") }, job: "job.json")
+        }
+        #expect(missing?.description == "no report from shard 2/3 (job.json.report.2-of-3.json): run it, then merge again")
         let victim = units[4].output
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: victim))
         try handle.seek(toOffset: 0)
         try handle.write(contentsOf: Data("damaged".utf8))
         try handle.close()
-        let damaged = try JobMerge.merge(units, reports: paths.map { try JobMerge.read($0) })
+        let damaged = try JobMerge.merge(units, reports: paths.map { try JobMerge.read($0, job: "job.json") }, job: "job.json")
         #expect(!damaged.succeeded)
         #expect(damaged.results[4].status == .failed)
         #expect(damaged.results[4].error?.hasPrefix("its shard reported it exported, but it does not verify now") == true)
@@ -123,23 +125,23 @@ struct JobShardTests {
     /// the file named, in bounded time.
     @Test func hostileShardReportsAreRefused() throws {
         let folder = try TemporaryFolder()
-        let broken = folder.file("job-report.0-of-2.json")
+        let broken = folder.file("job.json.report.0-of-2.json")
         try #"{"exports": [{"entry": "exports[0]", "format": "raw", "status": "exported"},]"#.write(toFile: broken, atomically: true, encoding: .utf8)
-        let brokenError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(broken) }
+        let brokenError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(broken, job: "job.json") }
         #expect(brokenError?.description.hasPrefix("\(broken):1:") == true, "\(brokenError?.description ?? "")")
-        let fifo = folder.file("job-report.1-of-2.json")
+        let fifo = folder.file("job.json.report.1-of-2.json")
         #expect(mkfifo(fifo, 0o600) == 0)
-        let fifoError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(fifo) }
+        let fifoError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(fifo, job: "job.json") }
         #expect(fifoError?.description == "\(fifo): not a regular file; a shard report is one")
-        let huge = folder.file("job-report.0-of-3.json")
+        let huge = folder.file("job.json.report.0-of-3.json")
         FileManager.default.createFile(atPath: huge, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: huge))
         try handle.truncate(atOffset: UInt64(JobMerge.maximumReportBytes + 1))
         try handle.close()
-        let hugeError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(huge) }
+        let hugeError = #expect(throws: JobMerge.Failure.self) { try JobMerge.read(huge, job: "job.json") }
         #expect(hugeError?.description.contains("more than a shard report holds") == true)
-        let unknownStatus = folder.file("job-report.2-of-3.json")
+        let unknownStatus = folder.file("job.json.report.2-of-3.json")
         try #"{"exports": [{"entry": "exports[0]", "format": "raw", "status": "done"}]}"#.write(toFile: unknownStatus, atomically: true, encoding: .utf8)
-        #expect(throws: JobMerge.Failure.self) { try JobMerge.read(unknownStatus) }
+        #expect(throws: JobMerge.Failure.self) { try JobMerge.read(unknownStatus, job: "job.json") }
     }
 }

@@ -120,7 +120,7 @@ struct JobCommandTests {
             #expect(entry.seconds > 0)
         }
         // The report is also saved beside the job file.
-        let saved = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: folder.file("job-report.json"))))
+        let saved = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: folder.file("job.yaml.report.json"))))
         #expect(saved.exports.map(\.sha256) == firstReport.exports.map(\.sha256))
 
         // One SHA256SUMS a folder, sorted, each passing sha256sum -c.
@@ -266,7 +266,7 @@ struct JobCommandTests {
 
                 """)
         #expect(!FileManager.default.fileExists(atPath: folder.file("out")))
-        #expect(!FileManager.default.fileExists(atPath: folder.file("job-report.json")))
+        #expect(!FileManager.default.fileExists(atPath: folder.file("job.yaml.report.json")))
     }
 
     @Test func dryRunShowsWhatEachOutputWouldDoAndWritesNothing() throws {
@@ -283,7 +283,7 @@ struct JobCommandTests {
         #expect(lines[1].hasSuffix("\(folder.file("out/bk1/disk.vmdk"))  export"))
         #expect(lines[2].hasSuffix("\(folder.file("out/bk1/disk.raw"))   fail: the output exists without its manifest (export again with --force)"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.file("out/bk1")) == ["disk.raw"])
-        #expect(!FileManager.default.fileExists(atPath: folder.file("job-report.json")))
+        #expect(!FileManager.default.fileExists(atPath: folder.file("job.yaml.report.json")))
     }
 
     /// `plan --emit-job` on every bundled configuration with an S3 export: the job it writes

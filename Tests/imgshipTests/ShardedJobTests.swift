@@ -81,9 +81,9 @@ struct ShardedJobTests {
         let expected = try contents(of: sharded)
         // 12 outputs with their manifests and records, and SHA256SUMS in out/fleet, out/fleet/b and out/other.
         #expect(expected.count == 12 * 3 + 3, "\(expected.keys.sorted())")
-        let unshardedReport = try String(contentsOfFile: sharded.file("job-report.json"), encoding: .utf8)
+        let unshardedReport = try String(contentsOfFile: sharded.file("job.yaml.report.json"), encoding: .utf8)
         try FileManager.default.removeItem(atPath: sharded.file("out"))
-        try FileManager.default.removeItem(atPath: sharded.file("job-report.json"))
+        try FileManager.default.removeItem(atPath: sharded.file("job.yaml.report.json"))
 
         var generator = SplitMix64(seed: UInt64(count) * 7919)
         var processes: [(shard: Int, process: Process)] = []
@@ -123,8 +123,8 @@ struct ShardedJobTests {
                 ["entry", "format", "sha256", "bytes"].map { item[$0]?.scalarText ?? "" }
             }
         }
-        #expect(try outputs(String(contentsOfFile: sharded.file("job-report.json"), encoding: .utf8)) == outputs(unshardedReport))
-        for index in 0..<count { #expect(FileManager.default.fileExists(atPath: sharded.file("job-report.\(index)-of-\(count).json"))) }
+        #expect(try outputs(String(contentsOfFile: sharded.file("job.yaml.report.json"), encoding: .utf8)) == outputs(unshardedReport))
+        for index in 0..<count { #expect(FileManager.default.fileExists(atPath: sharded.file("job.yaml.report.\(index)-of-\(count).json"))) }
     }
 
     @Test func mergeNamesTheShardThatDidNotReport() throws {
@@ -135,8 +135,8 @@ struct ShardedJobTests {
         #expect(first.status == 0, "\(first.standardError)")
         let merge = try runProcess(Self.binary, ["job", folder.file("job.yaml"), "--merge"], environment: Self.environment)
         #expect(merge.status == 1)
-        #expect(merge.standardError.contains("no report from shard 1/2 (job-report.1-of-2.json): run it, then merge again"), "\(merge.standardError)")
-        #expect(!FileManager.default.fileExists(atPath: folder.file("job-report.json")))
+        #expect(merge.standardError.contains("no report from shard 1/2 (job.yaml.report.1-of-2.json): run it, then merge again"), "\(merge.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("job.yaml.report.json")))
     }
 
     @Test(arguments: [

@@ -20,6 +20,7 @@ public enum OutputSafety {
         let identity = FileIdentity(device: UInt64(target.st_dev), inode: UInt64(target.st_ino))
         if let source = protected.first(where: { $0.identity == identity }) {
             let how = isLink ? through : (source.path == path ? "" : " (a hard link to it)")
+            guard source.isSource else { return "is the input \(source.path)\(how); no command replaces what it reads" }
             return "is the source \(source.path)\(how); an export never replaces what it reads"
         }
         switch target.st_mode & S_IFMT {
@@ -109,6 +110,22 @@ public enum OutputSafety {
 struct ProtectedFile: Sendable {
     var path: String
     var identity: FileIdentity
+    /// An export's source; false for another input of a command (a configuration, a job file).
+    var isSource = true
+
+    /// The file at `path` as it is now (links followed), as an input other than a source;
+    /// nil when nothing is there (standard input `-` included).
+    init?(input path: String) {
+        var info = stat()
+        guard path != "-", SystemCalls.stat(path, &info) == 0 else { return nil }
+        self.init(path: path, identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)), isSource: false)
+    }
+
+    init(path: String, identity: FileIdentity, isSource: Bool = true) {
+        self.path = path
+        self.identity = identity
+        self.isSource = isSource
+    }
 }
 
 /// A manifest left under its temporary name by an export killed between moving its output

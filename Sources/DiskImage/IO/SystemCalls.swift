@@ -172,6 +172,18 @@ package enum SystemCalls {
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// gethostname(2): this machine's name, as a lock's holder is told by (`JobLock`).
+    package static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard Glibc.gethostname(&buffer, buffer.count - 1) == 0 else { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// getpid(2).
+    package static func processID() -> pid_t {
+        Glibc.getpid()
+    }
+
     /// geteuid(2): the effective user, who owns the files this process creates.
     package static func effectiveUser() -> uid_t {
         Glibc.geteuid()

@@ -19,8 +19,13 @@
 /// ```
 public enum CostRenderer {
     /// USD as whole cents, rounded half away from zero.
+    /// Prices and sizes are bounded where they are read (`PriceTable.maximumPricePerGB`,
+    /// `ImageSize.maximumGiB`), which keeps every sum far inside an `Int`; a value outside it
+    /// all the same saturates rather than trapping.
     public static func cents(_ usd: Double) -> Int {
-        Int((usd * 100).rounded(.toNearestOrAwayFromZero))
+        let scaled = (usd * 100).rounded(.toNearestOrAwayFromZero)
+        guard !scaled.isNaN else { return 0 }
+        return Int(exactly: scaled) ?? (scaled < 0 ? Int.min / 2 : Int.max / 2)
     }
 
     /// `$1234.50`, `-$0.75`.

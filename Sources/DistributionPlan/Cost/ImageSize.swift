@@ -18,6 +18,14 @@ public struct ImageSize: Sendable, Equatable {
         self.source = source
     }
 
+    /// One EBS volume's size in a recipe, GiB (Image Builder API, EbsInstanceBlockDeviceSpecification
+    /// volumeSize: 1 to 16,000).
+    public static let volumeGiB = 1...16_000
+
+    /// The largest image size an estimate takes, GiB, given (`--image-size`) or summed from
+    /// a recipe: 2^30 GiB, a bound only so the arithmetic of an estimate cannot overflow.
+    public static let maximumGiB = 1 << 30
+
     /// What a recipe document says about the image's size.
     public struct Reading: Sendable {
         /// Nil when no mapping gives a size.
@@ -80,16 +88,19 @@ public struct ImageSize: Sendable, Equatable {
                 unsized.append(device)
                 continue
             }
-            guard let size = sizeValue.int ?? sizeValue.string.flatMap({ Int($0) }), size > 0 else {
+            // A size that is no whole number of 1 to 16,000 GiB is not counted: BlockDeviceRules,
+            // which checks every mapping of the same document, names it as an error.
+            guard let size = sizeValue.int ?? sizeValue.string.flatMap({ Int($0) }), Self.volumeGiB.contains(size) else { continue }
+            // Each volume is at most 16,000 GiB, so the sum is checked against the bound
+            // `--image-size` has long before it can come near overflow.
+            guard total + size <= Self.maximumGiB else {
                 problems.append(
                     Problem(
                         .error, at("\(field("blockDeviceMappings"))[\(index)].\(field("ebs")).\(field("volumeSize"))"),
-                        "expected a size in GiB, found \(sizeValue.typeName)", at: sizeValue))
-                continue
+                        "the volumes add up to more than \(Self.maximumGiB) GiB, the largest image size imgship estimates", at: sizeValue))
+                return Reading(size: nil, unsizedDevices: unsized, problems: problems)
             }
-            let (sum, overflow) = total.addingReportingOverflow(size)
-            if overflow { break }
-            total = sum
+            total += size
             sized = true
         }
         return Reading(

@@ -44,6 +44,12 @@ public struct PriceTable: Sendable, Equatable {
         self.regions = regions
     }
 
+    /// The largest price a prices file may give, USD per GB (or GB-month): some 70 times the
+    /// dearest list price of the bundled table (sa-east-1's 0.138 transfer). With image sizes
+    /// bounded at 2^30 GiB, every product and sum of a plan stays far inside what a
+    /// `Double` holds exactly enough and an `Int` of cents can take.
+    public static let maximumPricePerGB: Double = 10
+
     /// The prices of `region`, nil when the table has none (another partition: GovCloud, China).
     public func prices(_ region: String) -> RegionPrices? { regions[region] }
 
@@ -140,9 +146,16 @@ public struct PriceTable: Sendable, Equatable {
                     }
                     var prices = table.regions[region]
                     for (field, number) in fieldMembers {
-                        guard case let .number(digits) = number.kind, let price = Double(digits), price >= 0, price.isFinite else {
+                        // Bounded where it is read: a price multiplies sizes of up to 2^30 GiB over
+                        // every task of a plan, and the sum must stay a number of cents.
+                        guard case let .number(digits) = number.kind, let price = Double(digits), price.isFinite,
+                            (0...Self.maximumPricePerGB).contains(price)
+                        else {
+                            let found = number.scalarText.map { "\"\(TextRenderer.escapedForDisplay(String($0.prefix(40))))\"" } ?? number.typeName
                             problems.append(
-                                Problem(.error, "\(path).\(field)", "expected a price in USD (a number >= 0), found \(number.typeName)", at: number))
+                                Problem(
+                                    .error, "\(path).\(field)",
+                                    "expected a price in USD per GB from 0 to \(Int(Self.maximumPricePerGB)), found \(found)", at: number))
                             continue
                         }
                         var current = prices ?? RegionPrices(snapshotGBMonth: .nan, interRegionTransferGB: .nan, s3StandardGBMonth: .nan)

@@ -212,7 +212,9 @@ public struct PipelineDocuments: Sendable {
             // The object holding the mappings: the recipe, or its instanceConfiguration.
             let owner =
                 value[field("blockDeviceMappings")] != nil ? (value, path) : (value[field("instanceConfiguration")] ?? value, at("instanceConfiguration"))
-            recipe.size = ImageSize.sum(owner.0, path: owner.1, naming: naming).size
+            let reading = ImageSize.sum(owner.0, path: owner.1, naming: naming)
+            recipe.size = reading.size
+            problems += reading.problems
         }
         self.recipe = recipe
     }

@@ -1,3 +1,5 @@
+import ConfigDocument
+
 /// Renders a plan for people: a headline with totals, then the tasks grouped by region and
 /// account in plan order, then prerequisites and warnings.
 public enum TextRenderer {
@@ -69,31 +71,12 @@ public enum TextRenderer {
     }
 
     /// The text with every control character but the line breaks it is made of shown as an
-    /// escape (`\n` inside a value, `\u{1B}`): a value from a configuration can neither start a
-    /// line of its own nor drive the terminal.
-    static func visibleLines(_ text: String) -> String {
-        // Plans of 46,000 tasks hold no control character: one byte scan settles it.
-        guard text.utf8.contains(where: { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F || $0 == 0xC2 || $0 == 0xE2 }) else { return text }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map { escapedForDisplay(String($0)) }.joined(separator: "\n")
-    }
+    /// escape (`DisplayText.escapedLines`).
+    static func visibleLines(_ text: String) -> String { DisplayText.escapedLines(text) }
 
-    /// `text` on one line: control characters (line breaks included) as escapes.
-    public static func escapedForDisplay(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where isControl(scalar): out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.isControlOrLineSeparator }
+    /// `text` on one line: control characters (line breaks included) as escapes
+    /// (`DisplayText.escaped`, the one display escaper).
+    public static func escapedForDisplay(_ text: String) -> String { DisplayText.escaped(text) }
 
     /// "12 tasks: 5 AMI copies in 3 regions and 2 accounts, 1 launch permission change, ..."
     public static func headline(_ totals: PlanTotals) -> String {

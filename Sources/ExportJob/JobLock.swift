@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DiskImage
+import Foundation
+
+/// One writer per job: a run of a job, of one of its shards, or a merge holds an advisory
+/// `flock` (flock(2)) on a lock file beside the job file for the whole run, bookkeeping
+/// included (records, `SHA256SUMS`, the report). Without it two runs of one job at once
+/// drop each other's outputs from `SHA256SUMS`, the loser's record replaces the winner's,
+/// and the loser's shard report fails good outputs at the merge.
+///
+/// - `JOBFILE.lock`: an unsharded run and `--merge` hold it exclusively; a shard holds it
+///   shared, so shards run side by side but never beside a whole run or a merge.
+/// - `JOBFILE.I-of-N.lock`: shard I of N holds it exclusively: one run of a shard at a time.
+///
+/// An exclusive holder writes who it is into the file (`pid 123 on HOST, since TIME`) and
+/// empties it before it lets go, so a refusal names the holder. The kernel releases the lock
+/// when the holder dies, however it dies; a lock file left behind is never in the way.
+public final class JobLock: @unchecked Sendable {
+    public enum Mode: Sendable {
+        case exclusive
+        case shared
+    }
+
+    public let path: String
+    public let mode: Mode
+    // Owned by this value; -1 once released.
+    private var descriptor: Int32
+
+    private init(path: String, mode: Mode, descriptor: Int32) {
+        self.path = path
+        self.mode = mode
+        self.descriptor = descriptor
+    }
+
+    deinit { release() }
+
+    /// The lock file of a whole job, beside the job file named `jobName`.
+    public static func fileName(job jobName: String) -> String { jobName + ".lock" }
+
+    /// Takes the lock at `path`, creating the file. Without `wait`, a lock another run holds
+    /// is `.held`, naming the holder; with it, waits (polling every 0.1 s, so `isCancelled`,
+    /// set by Ctrl-C, ends the wait with `.cancelled`), after calling `onWaiting` once.
+    public static func acquire(
+        _ path: String, mode: Mode, wait: Bool, isCancelled: () -> Bool = { false },
+        onWaiting: (JobLockError) -> Void = { _ in }
+    ) throws(JobLockError) -> JobLock {
+        let operation = mode == .exclusive ? LOCK_EX : LOCK_SH
+        var toldWaiting = false
+        while true {
+            // O_NOFOLLOW: a symbolic link planted at the name cannot make the holder's line
+            // land in another file; O_NONBLOCK: a FIFO there cannot hang the open.
+            let fd = SystemCalls.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw .cannotLock(path: path, reason: "open: \(String(cString: strerror(errno)))") }
+            var opened = stat()
+            guard SystemCalls.fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG else {
+                SystemCalls.close(fd)
+                throw .cannotLock(path: path, reason: "is not a regular file; a job's lock file is one")
+            }
+            if SystemCalls.flock(fd, operation | LOCK_NB) != 0 {
+                let code = errno
+                guard code == EWOULDBLOCK || code == EINTR else {
+                    SystemCalls.close(fd)
+                    throw .cannotLock(path: path, reason: "flock: \(String(cString: strerror(code)))")
+                }
+                let held = JobLockError.held(path: path, holder: holder(fd))
+                SystemCalls.close(fd)
+                guard wait else { throw held }
+                if isCancelled() { throw .cancelled(path: path) }
+                if !toldWaiting {
+                    onWaiting(held)
+                    toldWaiting = true
+                }
+                usleep(100_000)
+                continue
+            }
+            // The name may have been removed (or replaced) between the open and the lock: a
+            // lock on a file without that name excludes no one.
+            var named = stat()
+            guard SystemCalls.lstat(path, &named) == 0, named.st_dev == opened.st_dev, named.st_ino == opened.st_ino else {
+                SystemCalls.close(fd)
+                continue
+            }
+            // Empty: a shared holder has no single name, and a killed holder's line is stale.
+            _ = SystemCalls.ftruncate(fd, 0)
+            if mode == .exclusive {
+                let since = ISO8601DateFormatter().string(from: Date())
+                let line = Array("pid \(SystemCalls.processID()) on \(SystemCalls.hostName()), since \(since)\n".utf8)
+                _ = line.withUnsafeBytes { SystemCalls.pwrite(fd, $0.baseAddress, $0.count, 0) }
+            }
+            return JobLock(path: path, mode: mode, descriptor: fd)
+        }
+    }
+
+    /// Lets go: the holder's line is removed first, so the file never names a run that ended.
+    public func release() {
+        guard descriptor >= 0 else { return }
+        if mode == .exclusive { _ = SystemCalls.ftruncate(descriptor, 0) }
+        SystemCalls.close(descriptor)
+        descriptor = -1
+    }
+
+    /// The holder's line in the lock file, nil when there is none (shards hold it shared).
+    /// At most 256 bytes of it, on one line: it is a file anyone may have written.
+    private static func holder(_ fd: Int32) -> String? {
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = bytes.withUnsafeMutableBytes { SystemCalls.pread(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return nil }
+        let line = String(decoding: bytes[..<count], as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        return line.isEmpty ? nil : line
+    }
+}
+
+/// Why a job's lock was not taken.
+public enum JobLockError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Another run holds it; `holder` is its line (`pid 123 on HOST, since TIME`), nil for shards.
+    case held(path: String, holder: String?)
+    /// Ctrl-C (or SIGTERM, SIGHUP) while waiting for it.
+    case cancelled(path: String)
+    case cannotLock(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .held(path, holder):
+            "another run holds the lock \(path) (\(holder ?? "shards of the job")); pass --wait to wait for it"
+        case let .cancelled(path): "interrupted while waiting for the lock \(path)"
+        case let .cannotLock(path, reason): "cannot take the lock \(path): \(reason)"
+        }
+    }
+}
