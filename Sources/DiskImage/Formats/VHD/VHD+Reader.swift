@@ -96,7 +96,7 @@ extension VHD {
             var table: [UInt32] = []
             table.reserveCapacity(Int(needed))
             var allocated = 0
-            var claims = FileSpaceClaims(fileSize: file.fileSize, unit: 512)
+            var claims = FileSpaceClaims(unit: 512)
             // Read in 1 MiB pieces: the table is held once, as entries, never twice.
             let piece = 1 << 18
             var index = 0
