@@ -60,4 +60,25 @@ struct DeviceCommandTests {
             #expect(warnings == item.warnings, "\(item.flags)")
         }
     }
+
+    @Test func planFlagsThatDoNotApplySaySo() throws {
+        let folder = try TemporaryFolder()
+        let config = folder.file("dist.json")
+        let text = #"{"name": "fleet", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {"name": "a {{ imagebuilder:buildDate }}"}}]}"#
+        try Data(text.utf8).write(to: URL(fileURLWithPath: config))
+        let prices = folder.file("prices.json")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: prices))
+        let next = try runProcess(Self.binary, ["plan", config, "--source-region", "us-east-1", "--next", "3"])
+        #expect(next.status == 64)
+        #expect(
+            next.standardError.hasPrefix("Error: --next shows the next starts of a pipeline's schedule; give the pipeline with --pipeline"),
+            "\(next.standardError)")
+        let unsized = try runProcess(Self.binary, ["plan", config, "--source-region", "us-east-1", "--prices", prices])
+        #expect(unsized.status == 0, "\(unsized.standardError)")
+        #expect(
+            unsized.standardError.contains(
+                "\(prices): warning: prices apply to the size and cost estimate, which needs the image's size: give --image-size or --recipe; ignored"))
+        let sized = try runProcess(Self.binary, ["plan", config, "--source-region", "us-east-1", "--prices", prices, "--image-size", "8"])
+        #expect(sized.status == 0 && !sized.standardError.contains("warning"), "\(sized.standardError)")
+    }
 }
