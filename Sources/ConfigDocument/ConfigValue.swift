@@ -24,14 +24,27 @@ public struct ConfigValue: Sendable, Equatable {
     }
 
     public var kind: Kind
+    /// Line and column kept as 32 bits each: a value of a large array costs 32 bytes, not 40
+    /// (issue 22: a document's model should stay a few times its size). Documents are far
+    /// below 4 Gi lines or columns; larger numbers saturate.
+    private var storedLine: UInt32
+    private var storedColumn: UInt32
+
     /// 1-based line and column of the value's first character.
-    public var line: Int
-    public var column: Int
+    public var line: Int {
+        get { Int(storedLine) }
+        set { storedLine = UInt32(clamping: newValue) }
+    }
+
+    public var column: Int {
+        get { Int(storedColumn) }
+        set { storedColumn = UInt32(clamping: newValue) }
+    }
 
     public init(_ kind: Kind, line: Int = 0, column: Int = 0) {
         self.kind = kind
-        self.line = line
-        self.column = column
+        self.storedLine = UInt32(clamping: line)
+        self.storedColumn = UInt32(clamping: column)
     }
 
     /// The member `key` of an object, nil for anything else.

@@ -7,25 +7,38 @@ public struct JSONParser {
         public var message: String
     }
 
-    private let bytes: [UInt8]
+    /// The text's own UTF-8 storage, read in place: a copy would cost the document's size
+    /// again (issue 22).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var line = 1
     private var lineStart = 0
     private var depth = 0
 
-    init(_ text: String) {
-        bytes = Array(text.utf8)
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
     }
 
     public static func parse(_ text: String) throws(SyntaxError) -> ConfigValue {
-        var parser = JSONParser(text)
-        parser.skipWhitespace()
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        if parser.index < parser.bytes.count {
-            throw parser.error("unexpected \(parser.describeCurrent()) after the document's end")
+        var text = text
+        text.makeContiguousUTF8()
+        let parsed = text.utf8.withContiguousStorageIfAvailable { parse(bytes: $0) }
+        return try (parsed ?? Array(text.utf8).withUnsafeBufferPointer { parse(bytes: $0) }).get()
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Result<ConfigValue, SyntaxError> {
+        var parser = JSONParser(bytes)
+        do throws(SyntaxError) {
+            parser.skipWhitespace()
+            let value = try parser.parseValue()
+            parser.skipWhitespace()
+            if parser.index < parser.bytes.count {
+                throw parser.error("unexpected \(parser.describeCurrent()) after the document's end")
+            }
+            return .success(value)
+        } catch {
+            return .failure(error)
         }
-        return value
     }
 
     private var column: Int { index - lineStart + 1 }
@@ -149,7 +162,7 @@ public struct JSONParser {
         index += 1
         var scalars = String.UnicodeScalarView()
         var runStart = index
-        func flushRun(_ bytes: [UInt8], _ from: Int, _ to: Int, into scalars: inout String.UnicodeScalarView) {
+        func flushRun(_ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int, into scalars: inout String.UnicodeScalarView) {
             if to > from { scalars.append(contentsOf: String(decoding: bytes[from..<to], as: UTF8.self).unicodeScalars) }
         }
         while true {

@@ -75,8 +75,8 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "VMDK and OVA compression: fast, default (libdeflate 5), best or 1..12; other formats warn that it does not apply.")
     var level: DeflateLevel?
 
-    @Option(help: "VMDK adapter type: lsilogic, ide or buslogic.")
-    var adapter: VMDK.Adapter = .lsilogic
+    @Option(help: "VMDK adapter type: lsilogic (the default), ide or buslogic; vmdk and ova only.")
+    var adapter: VMDK.Adapter?
 
     @Flag(name: .customLong("align-mib"), help: "Round the virtual size up to a whole MiB (Azure requires it of fixed VHDs).")
     var alignToMiB = false
@@ -166,6 +166,11 @@ struct ExportCommand: ParsableCommand {
         if toDevice && output == "-" {
             throw ValidationError("--to-device needs the device's path with -o, not -")
         }
+        // A device holds the disk itself: a container format written onto it (a VMDK's
+        // header and grain tables) is read by nothing that boots or mounts the device.
+        if toDevice && chosenFormat != .raw {
+            throw ValidationError("--to-device writes raw images only (the device holds the disk itself), not \(chosenFormat.rawValue); give -f raw")
+        }
         if output == "-" && json {
             throw ValidationError("--json prints on standard output, which -o - already uses for the image")
         }
@@ -185,6 +190,12 @@ struct ExportCommand: ParsableCommand {
         let format = chosenFormat
         if let level, !format.entry.compresses {
             warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed; ignored")
+        }
+        if let adapter, format != .vmdk && format != .ova {
+            warnings.append("--adapter \(adapter.rawValue) names the disk controller of a VMDK; \(format.rawValue) records none; ignored")
+        }
+        if uuid != nil && format == .raw {
+            warnings.append("--uuid sets the identifier a container format records; raw has none; ignored")
         }
         if !format.entry.declaresMachine {
             let given = [("--cpus", cpus != nil), ("--memory-mib", memoryMiB != nil), ("--os-type", osType != nil)]
@@ -228,7 +239,7 @@ struct ExportCommand: ParsableCommand {
             cpus: cpus ?? defaultMachine.cpus, memoryMiB: memoryMiB ?? defaultMachine.memoryMiB,
             operatingSystem: osType ?? defaultMachine.operatingSystem)
         let options = ExportOptions(
-            format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter,
+            format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter ?? .lsilogic,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },

@@ -55,8 +55,8 @@ struct PlanShowCommand: ParsableCommand {
     @OptionGroup(title: "Pipeline, size and cost")
     var review: PlanReviewOptions
 
-    @Option(help: "How many next starts of the pipeline's schedule to show (1 to 100).")
-    var next = 1
+    @Option(help: "How many next starts of the pipeline's schedule to show (1 to 100; default 1); needs --pipeline.")
+    var next: Int?
 
     @OptionGroup(title: "Output")
     var output: PlanOutputOptions
@@ -75,7 +75,13 @@ struct PlanShowCommand: ParsableCommand {
     var jobDestination: String?
 
     func validate() throws {
-        guard (1...100).contains(next) else { throw ValidationError("--next must be 1 to 100, got \(next)") }
+        if let next {
+            guard (1...100).contains(next) else { throw ValidationError("--next must be 1 to 100, got \(next)") }
+            // A flag that does not apply is refused, never silently ignored (issue 22).
+            guard review.pipeline != nil else {
+                throw ValidationError("--next shows the next starts of a pipeline's schedule; give the pipeline with --pipeline")
+            }
+        }
         if jobDestination != nil && emitJob == nil {
             throw ValidationError("--job-destination applies only with --emit-job")
         }
@@ -91,7 +97,7 @@ struct PlanShowCommand: ParsableCommand {
         let review = PlanReview.make(
             config: NamedDocument(name: nil, text: try readDocument(config)),
             context: context.planContext(fallbackBuildDate: Self.now()),
-            inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next))
+            inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next ?? 1))
         let name = displayName(config)
         printDocumentProblems(review.problems, in: name)
         guard let plan = review.plan else {

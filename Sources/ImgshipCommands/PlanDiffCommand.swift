@@ -60,11 +60,7 @@ struct PlanDiffCommand: ParsableCommand {
             new: NamedDocument(name: displayName(new), text: newText),
             context: context, inputs: inputs)
         // The side documents (--recipe, ...) are read for both sides: print their problems once.
-        var seen: [Problem] = []
-        for problem in oldReview.problems + newReview.problems where !seen.contains(problem) {
-            seen.append(problem)
-        }
-        printDocumentProblems(seen, in: displayName(new))
+        printDocumentProblems(Problem.unique(oldReview.problems + newReview.problems), in: displayName(new))
         guard let diff = PlanReview.diff(old: oldReview, new: newReview) else {
             let failed = [(old, oldReview), (new, newReview)].filter { $0.1.plan == nil }.map { displayName($0.0) }
             writeToStandardError("imgship: no diff: \(failed.joined(separator: " and ")) could not be planned\n")

@@ -171,3 +171,49 @@ struct PlanDiffTests {
         #expect(text.contains(#"~ Tags[Key=Note]: "one" -> "two\n\tthree""#))
     }
 }
+
+/// plan diff stays linear in what it compares (issue 22): shapes that were quadratic (40,000
+/// problems a side; lists of thousands of entries in another order; objects of thousands of
+/// members in another order) finish well inside the 20 s budget, with the right answer. With
+/// the list searches these took minutes.
+@Suite("Plan diff, linear")
+struct PlanDiffScaleTests {
+    static let budget: Duration = .seconds(10)
+
+    @Test func problemsOfBothSidesAreDeduplicatedInOrder() {
+        let old = (0..<60_000).map { Problem(.error, "distributions[\($0)].region", "unknown region") }
+        let new = old.reversed() + [Problem(.warning, "", "only new")]
+        let clock = ContinuousClock()
+        var unique: [Problem] = []
+        let elapsed = clock.measure { unique = Problem.unique(old + new) }
+        #expect(unique == old + [Problem(.warning, "", "only new")])
+        #expect(elapsed < Self.budget, "\(elapsed)")
+    }
+
+    @Test func listsInAnotherOrderAreEqualAsMultisets() {
+        let accounts = (0..<60_000).map { PlanValue.string(String(200_000_000_000 + $0)) }
+        var changes: [PlanDiff.FieldChange] = []
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            FieldComparison.compare(.list(accounts), .list(accounts.reversed()), path: "UserIds", into: &changes)
+            // A repeated entry counts: one copy added, and the dropped account removed.
+            FieldComparison.compare(.list(accounts), .list(Array(accounts.dropFirst()) + [accounts[5]]), path: "UserIds", into: &changes)
+        }
+        #expect(changes.map { "\($0.action) \($0.new?.displayText ?? $0.old?.displayText ?? "")" } == ["added 200000000005", "removed 200000000000"])
+        #expect(elapsed < Self.budget, "\(elapsed)")
+    }
+
+    @Test func objectsAndTagsInAnotherOrderAreMatchedByKey() {
+        let members = (0..<60_000).map { PlanValue.Member("Key\($0)", .int($0)) }
+        let tags = (0..<60_000).map { PlanValue.object([.init("Key", .string("tag\($0)")), .init("Value", .string("v"))]) }
+        var changes: [PlanDiff.FieldChange] = []
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            FieldComparison.compare(
+                .object(members), .object(members.reversed().map { $0.key == "Key7" ? .init("Key7", .int(8)) : $0 }), path: "", into: &changes)
+            FieldComparison.compare(.list(tags), .list(tags.reversed()), path: "Tags", into: &changes)
+        }
+        #expect(changes.map(\.path) == ["Key7"])
+        #expect(elapsed < Self.budget, "\(elapsed)")
+    }
+}

@@ -302,24 +302,24 @@ public enum Exporter {
                 reason:
                     "is \(fileTypeName(named.st_mode & S_IFMT)), not a block device; --to-device writes onto block devices only (give the file with -o alone)")
         }
+        // By device family, not path: a loop device backed by a source, the disk of a
+        // source's partition, a partition of a source disk, a device mapped onto one; and a
+        // mounted device is refused here, before the kernel's EBUSY says less.
+        let sources = sourceFiles.compactMap { file -> SourceNode? in
+            var source = stat()
+            guard SystemCalls.fstat(file.descriptor, &source) == 0 else { return nil }
+            return SourceNode(
+                path: file.path, identity: FileIdentity(device: UInt64(source.st_dev), inode: UInt64(source.st_ino)),
+                blockDevice: source.st_mode & S_IFMT == S_IFBLK ? UInt64(source.st_rdev) : nil)
+        }
+        if let reason = OutputSafety.deviceRefusal(path, device: UInt64(named.st_rdev), sources: sources) {
+            throw DiskImageError.refusedOutput(path: path, reason: reason)
+        }
         let fd = try retryingInterrupts("open", path: path) { SystemCalls.open(path, O_WRONLY | O_EXCL | O_CLOEXEC) }
         var info = stat()
-        guard SystemCalls.fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFBLK else {
+        guard SystemCalls.fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFBLK, info.st_rdev == named.st_rdev else {
             SystemCalls.close(fd)
-            throw DiskImageError.refusedOutput(path: path, reason: "is no longer a block device")
-        }
-        for file in sourceFiles {
-            var source = stat()
-            guard SystemCalls.fstat(file.descriptor, &source) == 0 else { continue }
-            let isThatDevice = source.st_mode & S_IFMT == S_IFBLK && source.st_rdev == info.st_rdev
-            if isThatDevice || source.st_dev == info.st_rdev {
-                SystemCalls.close(fd)
-                throw DiskImageError.refusedOutput(
-                    path: path,
-                    reason: isThatDevice
-                        ? "is the source \(file.path); an export never writes onto what it reads"
-                        : "holds the filesystem of the source \(file.path); an export never writes onto what it reads")
-            }
+            throw DiskImageError.refusedOutput(path: path, reason: "is no longer the block device it was")
         }
         let capacity = UInt64(max(0, SystemCalls.lseek(fd, 0, SEEK_END)))
         _ = SystemCalls.lseek(fd, 0, SEEK_SET)

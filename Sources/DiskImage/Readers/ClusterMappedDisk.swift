@@ -35,27 +35,55 @@ extension ClusterMappedDisk {
 
     private var clusterCount: UInt64 { (size + UInt64(clusterSize) - 1) / UInt64(clusterSize) }
 
+    /// The stored and compressed clusters of `window`, less the holes of the file under the
+    /// stored ones: a table may point into a hole of a sparse file (a fixed VHDX on a sparse
+    /// file is all holes), which reads as zeros and must cost no more than a raw file's hole.
+    /// Runs of clusters stored one after another are asked about with one `SEEK_DATA` each.
     func dataRanges(in window: Range<UInt64>) throws(DiskImageError) -> [Range<UInt64>] {
         let end = min(window.upperBound, size)
         guard window.lowerBound < end else { return [] }
         let unit = UInt64(clusterSize)
         var ranges: [Range<UInt64>] = []
+        func add(_ range: Range<UInt64>) {
+            guard !range.isEmpty else { return }
+            if let last = ranges.last, last.upperBound == range.lowerBound {
+                ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+            } else {
+                ranges.append(range)
+            }
+        }
+        // A run of stored clusters contiguous both on the disk and in the file.
+        var run: (virtual: Range<UInt64>, host: UInt64)?
+        func flush() throws(DiskImageError) {
+            guard let current = run else { return }
+            run = nil
+            let host = current.host..<(current.host + UInt64(current.virtual.count))
+            for stored in try file.dataRanges(in: host) {
+                add((current.virtual.lowerBound + (stored.lowerBound - host.lowerBound))..<(current.virtual.lowerBound + (stored.upperBound - host.lowerBound)))
+            }
+        }
         var cluster = window.lowerBound / unit
         while cluster * unit < end {
+            let start = max(cluster * unit, window.lowerBound)
+            let stop = min((cluster + 1) * unit, end)
             switch location(ofCluster: cluster) {
-            case .stored, .compressed:
-                let start = max(cluster * unit, window.lowerBound)
-                let stop = min((cluster + 1) * unit, end)
-                if let last = ranges.last, last.upperBound == start {
-                    ranges[ranges.count - 1] = last.lowerBound..<stop
+            case let .stored(hostOffset):
+                let host = hostOffset + (start - cluster * unit)
+                if let current = run, current.virtual.upperBound == start, current.host + UInt64(current.virtual.count) == host {
+                    run = (current.virtual.lowerBound..<stop, current.host)
                 } else {
-                    ranges.append(start..<stop)
+                    try flush()
+                    run = (start..<stop, host)
                 }
+            case .compressed:
+                try flush()
+                add(start..<stop)
             case .unallocated, .zero:
-                break
+                try flush()
             }
             cluster += 1
         }
+        try flush()
         return ranges
     }
 
@@ -174,35 +202,88 @@ final class DecompressorPool: Sendable {
 /// bytes: sharing comes only with internal snapshots and backing files, which are not part
 /// of the disk imgship reads. Left unchecked, a damaged file of a few megabytes could map one
 /// cluster or one table a million times over, and a reader would hold, read and inflate
-/// terabytes from it. The map costs one bit per `unit` of the file.
+/// terabytes from it.
+///
+/// The claims are kept as a set of disjoint intervals, adjacent ones merged, so memory
+/// follows the number of claims (the tables), never the file's apparent size: a 16 TiB
+/// sparse file storing a few kilobytes costs a few intervals, not a bitmap of gigabytes.
+/// The set is a sorted list of sorted chunks of at most `chunkLimit` intervals, so a claim
+/// in any order costs a binary search and a short move, not a shift of the whole list.
 struct FileSpaceClaims {
-    private var bits: [UInt64]
+    private var chunks: [[Range<UInt64>]] = []
     private let unitShift: UInt64
+    private static let chunkLimit = 512
 
     /// `unit` (a power of two) is the granularity of every claim: the sector for VHD and
-    /// VMDK, the cluster for qcow2, whose structures all start and end on that boundary.
-    init(fileSize: UInt64, unit: Int) {
+    /// VMDK, the cluster for qcow2, the megabyte for VHDX, whose structures all start and end
+    /// on that boundary.
+    init(unit: Int) {
         unitShift = UInt64(unit.trailingZeroBitCount)
-        let units = (fileSize >> unitShift) + 2
-        bits = [UInt64](repeating: 0, count: Int((units + 63) / 64))
     }
 
     /// Claims the units that `length` bytes at `offset` touch (`offset + length` lies within
     /// the file: callers check that first); false when any of them was already claimed.
     mutating func claim(_ offset: UInt64, length: UInt64) -> Bool {
-        let first = offset >> unitShift
-        let last = (offset + max(length, 1) - 1) >> unitShift
-        var unit = first
-        var free = true
-        while unit <= last {
-            let word = Int(unit / 64)
-            let bit = unit % 64
-            let count = min(64 - bit, last - unit + 1)
-            let mask = count == 64 ? UInt64.max : ((1 << count) - 1) << bit
-            if bits[word] & mask != 0 { free = false }
-            bits[word] |= mask
-            unit += count
+        // Units are at least 512 bytes, so the last one's number is below UInt64.max.
+        let units = (offset >> unitShift)..<(((offset + max(length, 1) - 1) >> unitShift) + 1)
+        guard !chunks.isEmpty else {
+            chunks.append([units])
+            return true
         }
-        return free
+        // The last chunk whose first interval starts at or before the claim (or the first).
+        var low = 0
+        var high = chunks.count
+        while low < high {
+            let middle = (low + high) / 2
+            if chunks[middle][0].lowerBound <= units.lowerBound { low = middle + 1 } else { high = middle }
+        }
+        let chunk = max(low - 1, 0)
+        // The first interval of that chunk starting after the claim.
+        let position = chunks[chunk].partitioningIndex { $0.lowerBound > units.lowerBound }
+        let before: Range<UInt64>? =
+            position > 0 ? chunks[chunk][position - 1] : chunk > 0 ? chunks[chunk - 1].last : nil
+        let after: Range<UInt64>? =
+            position < chunks[chunk].count ? chunks[chunk][position] : chunk + 1 < chunks.count ? chunks[chunk + 1].first : nil
+        if let before, before.upperBound > units.lowerBound { return false }
+        if let after, after.lowerBound < units.upperBound { return false }
+        // Merge with a neighbour of the same chunk that touches the claim, else insert.
+        if position > 0, chunks[chunk][position - 1].upperBound == units.lowerBound {
+            let lower = chunks[chunk][position - 1].lowerBound
+            if position < chunks[chunk].count, chunks[chunk][position].lowerBound == units.upperBound {
+                chunks[chunk][position - 1] = lower..<chunks[chunk][position].upperBound
+                chunks[chunk].remove(at: position)
+            } else {
+                chunks[chunk][position - 1] = lower..<units.upperBound
+            }
+            return true
+        }
+        if position < chunks[chunk].count, chunks[chunk][position].lowerBound == units.upperBound {
+            chunks[chunk][position] = units.lowerBound..<chunks[chunk][position].upperBound
+            return true
+        }
+        chunks[chunk].insert(units, at: position)
+        if chunks[chunk].count > Self.chunkLimit {
+            let upper = Array(chunks[chunk][(Self.chunkLimit / 2)...])
+            chunks[chunk].removeSubrange((Self.chunkLimit / 2)...)
+            chunks.insert(upper, at: chunk + 1)
+        }
+        return true
+    }
+
+    /// How many disjoint intervals the claims make (for tests of the memory they cost).
+    var intervalCount: Int { chunks.reduce(0) { $0 + $1.count } }
+}
+
+extension Array {
+    /// The index of the first element for which `isAfter` holds, in an array where it holds
+    /// for a suffix.
+    fileprivate func partitioningIndex(where isAfter: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if isAfter(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 }

@@ -450,17 +450,21 @@ enum FieldComparison {
     static func compare(_ old: PlanValue, _ new: PlanValue, path: String, into changes: inout [Change]) {
         switch (old, new) {
         case let (.object(before), .object(after)):
+            // Members are usually in the same order on both sides; otherwise they are found by
+            // key through a table, so objects of thousands of members stay linear.
+            let inOrder = before.count == after.count && zip(before, after).allSatisfy { $0.key == $1.key }
+            let afterByKey = inOrder ? [:] : Dictionary(after.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+            var matched = Set<String>()
             for (index, member) in before.enumerated() {
                 let memberPath = join(path, member.key)
-                // Members are usually in the same order on both sides.
-                let match = index < after.count && after[index].key == member.key ? after[index] : after.first { $0.key == member.key }
-                if let match {
-                    compare(member.value, match.value, path: memberPath, into: &changes)
+                if let position = inOrder ? index : afterByKey[member.key] {
+                    matched.insert(member.key)
+                    compare(member.value, after[position].value, path: memberPath, into: &changes)
                 } else {
                     changes.append(change(memberPath, .removed, old: member.value, new: nil))
                 }
             }
-            for member in after where !before.contains(where: { $0.key == member.key }) {
+            for member in after where !inOrder && !matched.contains(member.key) {
                 changes.append(change(join(path, member.key), .added, old: nil, new: member.value))
             }
         case let (.list(before), .list(after)):
@@ -493,9 +497,12 @@ enum FieldComparison {
     static func compareLists(_ before: [PlanValue], _ after: [PlanValue], path: String, into changes: inout [Change]) {
         if !before.isEmpty || !after.isEmpty, let key = identity(of: before, after) {
             func name(_ item: PlanValue) -> String { member(key, of: item)?.displayText ?? "" }
+            // By name through tables: a list of thousands of entries stays linear.
+            let afterByName = Dictionary(after.map { (name($0), $0) }, uniquingKeysWith: { first, _ in first })
+            let beforeNames = Set(before.map(name))
             for item in before {
                 let itemPath = "\(path)[\(key)=\(name(item))]"
-                if let match = after.first(where: { name($0) == name(item) }) {
+                if let match = afterByName[name(item)] {
                     // A tag is shown as its value; a tag specification member by member.
                     if key == "Key", let oldValue = member("Value", of: item), let newValue = member("Value", of: match) {
                         if oldValue != newValue { changes.append(change(itemPath, .changed, old: oldValue, new: newValue)) }
@@ -506,18 +513,30 @@ enum FieldComparison {
                     changes.append(change(itemPath, .removed, old: key == "Key" ? member("Value", of: item) ?? item : item, new: nil))
                 }
             }
-            for item in after where !before.contains(where: { name($0) == name(item) }) {
+            for item in after where !beforeNames.contains(name(item)) {
                 changes.append(change("\(path)[\(key)=\(name(item))]", .added, old: nil, new: key == "Key" ? member("Value", of: item) ?? item : item))
             }
             return
         }
-        var remaining = before
+        // As multisets, through counts, so 1,536 accounts a side stay linear: an entry of
+        // `after` is added once its copies outnumber `before`'s, and the copies of `before`
+        // past the number `after` holds are removed (the first ones are the ones kept).
+        var beforeCounts: [PlanValue: Int] = [:]
+        var afterCounts: [PlanValue: Int] = [:]
+        for item in before { beforeCounts[item, default: 0] += 1 }
         var added: [PlanValue] = []
         for item in after {
-            if let position = remaining.firstIndex(of: item) { remaining.remove(at: position) } else { added.append(item) }
+            afterCounts[item, default: 0] += 1
+            if afterCounts[item, default: 0] > beforeCounts[item, default: 0] { added.append(item) }
+        }
+        var removed: [PlanValue] = []
+        var seen: [PlanValue: Int] = [:]
+        for item in before {
+            seen[item, default: 0] += 1
+            if seen[item, default: 0] > afterCounts[item, default: 0] { removed.append(item) }
         }
         for item in added { changes.append(change(path + "[]", .added, old: nil, new: item)) }
-        for item in remaining { changes.append(change(path + "[]", .removed, old: item, new: nil)) }
+        for item in removed { changes.append(change(path + "[]", .removed, old: item, new: nil)) }
     }
 
     static func change(_ path: String, _ action: Change.Action, old: PlanValue?, new: PlanValue?) -> Change {

@@ -30,7 +30,7 @@ public enum PlanReference: Hashable, Sendable {
 
 /// A value in a task's API parameters. Objects keep their members in the order written, so
 /// renderings are deterministic and read like the AWS CLI's own input.
-public indirect enum PlanValue: Sendable, Equatable {
+public indirect enum PlanValue: Sendable, Hashable {
     case string(String)
     case reference(PlanReference)
     /// Text with references inside, such as an image ARN: rendered as one string.
@@ -41,7 +41,7 @@ public indirect enum PlanValue: Sendable, Equatable {
     case object([Member])
     case null
 
-    public struct Member: Sendable, Equatable {
+    public struct Member: Sendable, Hashable {
         public var key: String
         public var value: PlanValue
         public init(_ key: String, _ value: PlanValue) {

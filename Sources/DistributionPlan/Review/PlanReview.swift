@@ -111,6 +111,13 @@ public struct PlanReview: Sendable {
         if imageSize == nil { imageSize = pipeline?.recipe?.size }
 
         var prices = PriceTable.bundled
+        if let file = inputs.prices, imageSize == nil {
+            // Prices only price a size: say so rather than ignore the file silently (issue 22).
+            let warning = Problem(
+                .warning, "",
+                "prices apply to the size and cost estimate, which needs the image's size: give --image-size or --recipe; ignored")
+            problems.append(file.name.map(warning.located(in:)) ?? warning)
+        }
         if let file = inputs.prices {
             let overridden = prices.overridden(byJSON: file.text)
             prices = overridden.table

@@ -131,7 +131,7 @@ extension QCOW2 {
             var starts = [Int32](repeating: -1, count: Int(needed))
             var compressed = 0
             let fileSize = file.fileSize
-            var claims = FileSpaceClaims(fileSize: fileSize, unit: clusterSize)
+            var claims = FileSpaceClaims(unit: clusterSize)
             // Compressed clusters share host clusters, byte-packed; only their starts must differ.
             var compressedStarts: [UInt64] = []
             for index in 0..<Int(needed) {

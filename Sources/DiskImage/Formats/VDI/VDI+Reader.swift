@@ -119,7 +119,7 @@ extension VDI {
             self.stride = stride
 
             var allocated = 0
-            var claims = FileSpaceClaims(fileSize: file.fileSize, unit: 512)
+            var claims = FileSpaceClaims(unit: 512)
             blockMap = try BlockTable.load(
                 from: file, count: Int(needed), at: mapOffset, bigEndian: false, reading: "the block map"
             ) { (index, entry, entryOffset) throws(DiskImageError) in

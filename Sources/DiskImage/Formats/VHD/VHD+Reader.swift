@@ -96,7 +96,7 @@ extension VHD {
             self.bitmapBytes = bitmapBytes
             let size = size
             var allocated = 0
-            var claims = FileSpaceClaims(fileSize: file.fileSize, unit: 512)
+            var claims = FileSpaceClaims(unit: 512)
             blockTable = try BlockTable.load(
                 from: file, count: Int(needed), at: tableOffset, bigEndian: true, reading: "the block allocation table"
             ) { (index, sector, entryOffset) throws(DiskImageError) in

@@ -26,8 +26,12 @@ extension VHDX {
         let creator: String
         let allocatedBlocks: Int
         let findings: [(check: String, passed: Bool)]
-        /// Per payload block: its file offset, 0 for a block that reads as zeros.
-        private let blockOffsets: [UInt64]
+        /// Payload blocks in the disk.
+        let blockCount: Int
+        /// The payload blocks stored in the file, in block order, and their file offsets: memory
+        /// follows the blocks present, not the BAT's length (a BAT of zeros costs nothing).
+        private let storedBlocks: [UInt32]
+        private let storedOffsets: [UInt64]
 
         init(file: SourceImage) throws(DiskImageError) {
             self.file = file
@@ -72,7 +76,7 @@ extension VHDX {
             }
             if tables.valid.count == 2 { checks.append(("region tables agree", tables.valid[0].value.entries == tables.valid[1].value.entries)) }
 
-            var claims = FileSpaceClaims(fileSize: file.fileSize, unit: Int(VHDX.alignment))
+            var claims = FileSpaceClaims(unit: Int(VHDX.alignment))
             _ = claims.claim(0, length: min(VHDX.headerSectionSize, file.fileSize))
             var batRegion: RegionTable.Entry?
             var metadataRegion: RegionTable.Entry?
@@ -137,9 +141,9 @@ extension VHDX {
                     "the BAT region is \(batRegion.length) bytes; \(layout.entryCount) entries for \(size) bytes in blocks of \(blockSize) need \(batBytes)")
             }
             try file.requireStored(batOffset, length: batBytes, field: batOffset, what: "the block allocation table")
+            var blocks: [UInt32] = []
             var offsets: [UInt64] = []
-            offsets.reserveCapacity(Int(layout.payloadBlocks))
-            var allocated = 0
+            var block: UInt64 = 0
             let piece: UInt64 = 1 << 17
             var index: UInt64 = 0
             while index < layout.entryCount {
@@ -155,10 +159,10 @@ extension VHDX {
                         }
                         continue
                     }
-                    let block = UInt64(offsets.count)
+                    defer { block += 1 }
                     switch entry.state {
                     case .notPresent, .undefined, .zero, .unmapped:
-                        offsets.append(0)
+                        break
                     case .fullyPresent:
                         let used = min(blockSize, size - block * blockSize)
                         guard entry.fileOffset >= VHDX.headerSectionSize, entry.fileOffset <= file.fileSize,
@@ -173,8 +177,8 @@ extension VHDX {
                                 entryOffset, "block \(block) at \(entry.fileOffset) overlaps another block or region; every block has its own place in the file"
                             )
                         }
+                        blocks.append(UInt32(block))
                         offsets.append(entry.fileOffset)
-                        allocated += 1
                     case .partiallyPresent:
                         throw malformed(entryOffset, "block \(block) is partially present, which only a differencing disk may be")
                     case nil:
@@ -183,8 +187,10 @@ extension VHDX {
                 }
                 index += count
             }
-            blockOffsets = offsets
-            allocatedBlocks = allocated
+            blockCount = Int(block)
+            storedBlocks = blocks
+            storedOffsets = offsets
+            allocatedBlocks = blocks.count
             findings = checks
         }
 
@@ -230,29 +236,53 @@ extension VHDX {
                     path: file.path, offset: headerOffset + UInt64(Header.Offset.logOffset),
                     reason: "the log (\(logLength) bytes at \(logOffset)) runs past the end of the file (\(file.fileSize) bytes)")
             }
+            // Only the stored parts of the log are read: a hole reads as zeros and holds no
+            // entry, and a log of gigabytes that is all hole must not cost a read of its length.
             let sector: UInt64 = 4096
             let piece: UInt64 = 1 << 20
-            var start = logOffset
-            while start + sector <= logOffset + logLength {
-                let length = min(piece, (logOffset + logLength - start) / sector * sector)
-                let bytes = try file.bytes(Int(length), at: start, reading: "the VHDX log")
-                for within in stride(from: 0, to: Int(length), by: Int(sector))
-                where Array(bytes[within..<(within + 4)]) == Array("loge".utf8) && GUID(in: bytes, at: within + 32) == header.logGUID {
-                    throw DiskImageError.unsupportedSource(
-                        path: file.path,
-                        reason:
-                            "has a non-empty log (an entry at offset \(start + UInt64(within)), log GUID \(header.logGUID)): the image was not closed cleanly and needs a log replay; open it once in Hyper-V (or `qemu-img check -r all`) and try again"
-                    )
+            let logEnd = logOffset + logLength / sector * sector
+            for stored in try file.dataRanges(in: logOffset..<logEnd) {
+                var start = logOffset + (stored.lowerBound - logOffset) / sector * sector
+                let end = min(logEnd, logOffset + (stored.upperBound - logOffset + sector - 1) / sector * sector)
+                while start < end {
+                    let length = min(piece, end - start)
+                    let bytes = try file.bytes(Int(length), at: start, reading: "the VHDX log")
+                    for within in stride(from: 0, to: Int(length), by: Int(sector))
+                    where Array(bytes[within..<(within + 4)]) == Array("loge".utf8) && GUID(in: bytes, at: within + 32) == header.logGUID {
+                        throw DiskImageError.unsupportedSource(
+                            path: file.path,
+                            reason:
+                                "has a non-empty log (an entry at offset \(start + UInt64(within)), log GUID \(header.logGUID)): the image was not closed cleanly and needs a log replay; open it once in Hyper-V (or `qemu-img check -r all`) and try again"
+                        )
+                    }
+                    start += length
                 }
-                start += length
             }
         }
 
-        var blockCount: Int { blockOffsets.count }
+        /// The position in `storedBlocks` of the first stored block at or after `block`.
+        private func firstStored(from block: UInt64) -> Int {
+            var low = 0
+            var high = storedBlocks.count
+            while low < high {
+                let middle = (low + high) / 2
+                if UInt64(storedBlocks[middle]) < block { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
 
         func storedOffset(ofBlock index: Int) -> UInt64? {
-            let offset = blockOffsets[index]
-            return offset == 0 ? nil : offset
+            let position = firstStored(from: UInt64(index))
+            guard position < storedBlocks.count, Int(storedBlocks[position]) == index else { return nil }
+            return storedOffsets[position]
+        }
+
+        /// Jumps to the next stored block with a binary search instead of walking every block.
+        func nextDataOffset(from offset: UInt64) -> UInt64? {
+            guard offset < size else { return nil }
+            let position = firstStored(from: offset / UInt64(clusterSize))
+            guard position < storedBlocks.count else { return nil }
+            return max(offset, UInt64(storedBlocks[position]) * UInt64(clusterSize))
         }
     }
 }

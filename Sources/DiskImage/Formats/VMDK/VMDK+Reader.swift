@@ -168,7 +168,7 @@ extension VMDK {
             var starts = [Int32](repeating: -1, count: tables)
             var allocated = 0
             let fileSize = file.fileSize
-            var claims = FileSpaceClaims(fileSize: fileSize, unit: 512)
+            var claims = FileSpaceClaims(unit: 512)
             for table in 0..<tables {
                 let tableSector = UInt64(directory.loadLittleEndian(UInt32.self, at: table * 4))
                 guard tableSector != 0 else { continue }
