@@ -40,7 +40,9 @@ struct PlanShowCommand: ParsableCommand {
         discussion: """
             CONFIG, JSON or YAML, is the API form (create-/update-distribution-configuration --cli-input-json), the answer \
             of get-distribution-configuration or get-image, or a CloudFormation template with an \
-            AWS::ImageBuilder::DistributionConfiguration resource. With --pipeline, --recipe and --infrastructure (or a \
+            AWS::ImageBuilder::DistributionConfiguration resource, or what `terraform show -json` prints of a plan or a \
+            state (each aws_imagebuilder_distribution_configuration under its address; --resource ADDRESS picks one, \
+            --resource before:ADDRESS plans it as it is before the change). With --pipeline, --recipe and --infrastructure (or a \
             get-image answer or a template that carries them) the header shows the pipeline, and its schedule, block \
             devices and placement are checked; with --image-size or a recipe, the plan ends with its size and an estimate \
             of its cost. Errors exit 2; warnings are printed and exit 0 unless --strict.
@@ -94,10 +96,15 @@ struct PlanShowCommand: ParsableCommand {
         let readFiles = [config] + review.paths
         try output.checkOutput(inputs: readFiles)
         let documents = try review.documents()
+        let now = try context.clock()
+        let configText = try readDocument(config)
+        if emitJob == nil, context.resource == nil, let resources = TerraformPlan.resources(inDocument: configText) {
+            return try planTerraform(configText, resources: resources, documents: documents, now: now, readFiles: readFiles)
+        }
         let review = PlanReview.make(
-            config: NamedDocument(name: nil, text: try readDocument(config)),
-            context: context.planContext(fallbackBuildDate: Self.now()),
-            inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next ?? 1))
+            config: NamedDocument(name: nil, text: configText),
+            context: context.planContext(fallbackBuildDate: PlanClock.buildDate(now)),
+            inputs: self.review.inputs(documents, resource: context.resource, nextRuns: next ?? 1, now: now))
         let name = displayName(config)
         printDocumentProblems(review.problems, in: name)
         guard let plan = review.plan else {
@@ -127,6 +134,49 @@ struct PlanShowCommand: ParsableCommand {
         }
     }
 
+    /// A Terraform plan or state: each distribution configuration under its address, as it
+    /// would be after apply (`# ADDRESS: ACTION` before each; JSON: a list of
+    /// `{"address", "action", "plan"}`, `plan` null for a deleted one).
+    func planTerraform(
+        _ text: String, resources: [TerraformPlan.Resource], documents: PlanReviewOptions.Documents, now: Date, readFiles: [String]
+    ) throws {
+        let reviews = TerraformReview.make(
+            config: NamedDocument(name: nil, text: text), resources: resources,
+            context: context.planContext(fallbackBuildDate: PlanClock.buildDate(now)),
+            inputs: review.inputs(documents, resource: nil, nextRuns: next ?? 1, now: now), before: false)
+        let name = displayName(config)
+        var parts: [String] = []
+        var failed = 0
+        var warnings = 0
+        for entry in reviews.entries {
+            printDocumentProblems(entry.problems, in: name)
+            warnings += entry.after?.warnings.count ?? 0
+            let plan = entry.after?.plan
+            if entry.after != nil && plan == nil { failed += entry.after?.errors.count ?? 0 }
+            switch output.resolvedFormat {
+            case .json:
+                parts.append(
+                    "{\"address\": \(jsonString(entry.resource.address)), \"action\": \(jsonString(entry.resource.action)), \"plan\": \(plan.flatMap { p in entry.after.map { $0.json(p).trimmingCharacters(in: .whitespacesAndNewlines) } } ?? "null")}"
+                )
+            case .text:
+                parts.append(
+                    entry.heading + "\n"
+                        + (plan.flatMap { p in entry.after.map { $0.text(p) } } ?? "(nothing to plan: Terraform will \(entry.resource.action) it)\n"))
+            case .script:
+                parts.append(entry.heading + "\n" + (plan.map(ScriptRenderer.render) ?? ""))
+            }
+        }
+        if failed > 0 {
+            writeToStandardError("imgship: \(failed) error(s); no plan\n")
+            throw ExitStatus.inputRefused.exitCode
+        }
+        try output.write(output.resolvedFormat == .json ? "[\n" + parts.joined(separator: ",\n") + "\n]\n" : parts.joined(separator: "\n"), inputs: readFiles)
+        if strict && warnings > 0 {
+            writeToStandardError("imgship: \(warnings) warning(s) with --strict\n")
+            throw ExitStatus.inputRefused.exitCode
+        }
+    }
+
     /// The job `--emit-job` prints: the plan's exports as plain values, paths made absolute
     /// against the current directory.
     static func job(exporting source: String, to destination: String, as exports: [PlannedExport]) -> JobFile {
@@ -138,16 +188,6 @@ struct PlanShowCommand: ParsableCommand {
                     s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix)
             },
             currentDirectory: FileManager.default.currentDirectoryPath)
-    }
-
-    /// Image Builder's buildDate form, UTC: 2026-11-24T09-30-00Z has no colons, which AMI
-    /// names do not allow.
-    static func now() -> String {
-        var seconds = time(nil)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour))-\(two(parts.tm_min))-\(two(parts.tm_sec))Z"
     }
 }
 

@@ -29,6 +29,20 @@ struct PlanContextOptions: ParsableArguments {
     @Option(help: "The logical id of the distribution configuration to plan, when a CloudFormation template has several.")
     var resource: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The instant the plan is made at, such as 2026-03-07T12:00:00Z or @SECONDS: the schedule's next starts and the default build date (default: SOURCE_DATE_EPOCH, else the clock).",
+            valueName: "time"))
+    var now: String?
+
+    /// The plan's instant (`PlanClock`): `--now`, `SOURCE_DATE_EPOCH`, the clock.
+    func clock() throws -> Date {
+        switch PlanClock.resolve(now: now, environment: ProcessInfo.processInfo.environment) {
+        case let .success(date): return date
+        case let .failure(refusal): throw ValidationError(refusal.description)
+        }
+    }
+
     func validate() throws {
         // The same checks DistributionPlanner makes of any context, answered here as usage errors.
         if let account, !DistributionPlanner.isAccountID(account) {
@@ -50,10 +64,15 @@ struct PlanContextOptions: ParsableArguments {
         }
     }
 
+    @Flag(help: "Plan regions missing from imgship's dated region table (newer than it) with a warning instead of an error.")
+    var allowUnknownRegions = false
+
     func planContext(fallbackBuildDate: String) -> PlanContext {
-        PlanContext(
+        var context = PlanContext(
             sourceRegion: sourceRegion, ownerAccount: account, platform: platform, buildDate: buildDate,
             buildVersion: buildVersion, recipeName: recipeName, fallbackBuildDate: fallbackBuildDate)
+        context.allowUnknownRegions = allowUnknownRegions
+        return context
     }
 }
 
@@ -115,11 +134,11 @@ struct PlanReviewOptions: ParsableArguments {
             infrastructure: try read(infrastructure), prices: try read(prices))
     }
 
-    func inputs(_ documents: Documents, resource: String?, nextRuns: Int = 1) -> PlanReview.Inputs {
+    func inputs(_ documents: Documents, resource: String?, nextRuns: Int = 1, now: Date) -> PlanReview.Inputs {
         PlanReview.Inputs(
             resource: resource, imageSizeGiB: imageSize, recipe: documents.recipe,
             pipeline: documents.pipeline, infrastructure: documents.infrastructure,
-            prices: documents.prices, nextRuns: nextRuns, now: Date())
+            prices: documents.prices, nextRuns: nextRuns, now: now)
     }
 }
 

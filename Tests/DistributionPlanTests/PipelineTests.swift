@@ -28,6 +28,7 @@ struct PipelineTests {
             summary.lines == [
                 "pipeline: web-app (enabled)",
                 "schedule: cron(30 2 ? * * *) in America/Los_Angeles, EXPRESSION_MATCH_ONLY; next: 2026-03-09 02:30 -07:00 (2026-03-09T09:30Z), 2026-03-10 02:30 -07:00 (2026-03-10T09:30Z)",
+                "schedule assumption: \(Schedule.daylightSavingAssumption)",
                 "image recipe: web-app 1.2.0, from arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023-x86/x.x.x, 2 components, 130 GiB of EBS volumes",
                 "platform: Linux",
                 "instance types: m7i.large, m6i.large",
@@ -63,11 +64,30 @@ struct PipelineTests {
         ),
         (
             #"{"hostId": "h-0123456789abcdef0"}"#,
-            ["infrastructureConfiguration.placement.hostId: applies only to tenancy host (a Dedicated Host); set placement.tenancy to host"]
+            [
+                "infrastructureConfiguration.placement.hostId: applies only to tenancy host (Image Builder API, Placement.hostId), not default (tenancy omitted); set placement.tenancy to host"
+            ]
+        ),
+        // Image Builder API, Placement.hostId: "only applies if tenancy is host".
+        (
+            #"{"tenancy": "default", "hostId": "h-0123456789abcdef0"}"#,
+            [
+                "infrastructureConfiguration.placement.hostId: applies only to tenancy host (Image Builder API, Placement.hostId), not default; set placement.tenancy to host"
+            ]
         ),
         (
             #"{"tenancy": "dedicated", "hostResourceGroupArn": "arn:aws:resource-groups:us-east-1:123456789012:group/macs"}"#,
-            ["infrastructureConfiguration.placement.hostResourceGroupArn: applies only to tenancy host (a Dedicated Host); set placement.tenancy to host"]
+            [
+                "infrastructureConfiguration.placement.hostResourceGroupArn: applies only to tenancy host (Image Builder API; EC2 Placement: omit tenancy or set it to host), not dedicated; set placement.tenancy to host"
+            ]
+        ),
+        // EC2 API Placement.HostResourceGroupArn: "either omit the Tenancy parameter or set it
+        // to host"; Image Builder only promises host: a warning, not an error.
+        (
+            #"{"hostResourceGroupArn": "arn:aws:resource-groups:us-east-1:123456789012:group/macs"}"#,
+            [
+                "infrastructureConfiguration.placement.hostResourceGroupArn: tenancy is omitted: EC2 then launches into the host resource group, but Image Builder documents the group as applying only to tenancy host; set placement.tenancy to host to be sure"
+            ]
         ),
         (#"{"tenancy": "shared"}"#, [#"infrastructureConfiguration.placement.tenancy: "shared" is not one of "default", "dedicated", "host""#]),
         (#"{"tenancy": "host", "hostId": "h-0123456789abcdef0"}"#, []),
@@ -82,11 +102,38 @@ struct PipelineTests {
     @Test func macOSImagesAreNotExported() throws {
         let configuration = try #require(
             ConfigurationLoader.load(try Repository.text(Repository.configurations.appendingPathComponent("s3-export-all-formats.json"))).configuration)
+        // The documents alone say macOS (the pipeline's platform): they refuse the export.
         let documents = PipelineDocuments.load(
+            pipeline: #"{"imagePipeline": {"name": "p", "platform": "macOS"}}"#,
             infrastructure: #"{"infrastructureConfiguration": {"name": "m", "instanceTypes": ["mac2.metal"], "placement": {"tenancy": "host"}}}"#,
-            distribution: configuration, platform: .macos)
+            distribution: configuration)
         #expect(!documents.errors.isEmpty)
         #expect(documents.errors.allSatisfy { $0.path.hasSuffix(".s3ExportConfiguration") && $0.message == "VM Import/Export cannot export a macOS image" })
+        // --platform macos with no side file at all: the planner's own rules refuse it (it
+        // passed before unless --infrastructure was given).
+        let text = try Repository.text(Repository.configurations.appendingPathComponent("s3-export-all-formats.json"))
+        let planned = DistributionPlanner.plan(document: text, context: PlanContext(sourceRegion: "us-east-1", platform: .macos))
+        #expect(planned.plan == nil)
+        #expect(planned.problems.contains { $0.path.hasSuffix(".s3ExportConfiguration") && $0.message == "VM Import/Export cannot export a macOS image" })
+    }
+
+    /// The pipeline's platform drives the plan: a Windows pipeline makes a Windows plan (its
+    /// header says so, and fast launch is planned, not refused); the side file's problems are
+    /// printed under its name with line and column.
+    @Test func pipelinePlatformDrivesThePlan() throws {
+        let config =
+            #"{"name": "win-config", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {"name": "w {{imagebuilder:buildDate}}"}, "fastLaunchConfigurations": [{"enabled": true, "maxParallelLaunches": 6}]}]}"#
+        let pipeline = "{\"imagePipeline\": {\"name\": \"win\", \"platform\": \"Windows\",\n  \"schedule\": {\"scheduleExpression\": \"0 10 * * ? *\"}}}"
+        let review = PlanReview.make(
+            config: NamedDocument(name: nil, text: config), context: PlanContext(sourceRegion: "us-east-1"),
+            inputs: .init(pipeline: NamedDocument(name: "pipeline.json", text: pipeline), now: ScheduleTests.date("2026-03-07T12:00:00Z")))
+        let plan = try #require(review.plan, "\(review.problems)")
+        #expect(plan.context.platform == .windows)
+        #expect(review.text(plan).contains("platform windows"))
+        #expect(review.pipelineSummary.contains("platform: Windows"))
+        // The bare cron form is warned about in the pipeline's file, at the member's line and column.
+        let bare = try #require(review.warnings.first { $0.path == "imagePipeline.schedule.scheduleExpression" })
+        #expect(bare.file == "pipeline.json" && bare.line == 2 && bare.column == 38, "\(bare)")
     }
 
     @Test func recipePlatformMustMatchThePipeline() throws {
@@ -130,6 +177,14 @@ struct PipelineTests {
     @Test(arguments: [
         // gp3: iops 3,000-16,000, 500 per GiB; throughput 125-1,000, 4 iops per MiB/s.
         (#"{"volumeType": "gp3", "volumeSize": 8, "iops": 3000}"#, []),
+        // EBS user guide, gp3: the 3,000 IOPS baseline whatever the size (kubernetes/kops made
+        // the same fix): a 1 GiB or 4 GiB gp3 volume takes 3,000; the ratio applies above it.
+        (#"{"volumeType": "gp3", "volumeSize": 1, "iops": 3000}"#, []),
+        (#"{"volumeType": "gp3", "volumeSize": 4, "iops": 3000}"#, []),
+        (
+            #"{"volumeType": "gp3", "volumeSize": 4, "iops": 3001}"#,
+            ["blockDeviceMappings[0].ebs.iops: 3001 iops on 4 GiB is more than 500 per GiB (gp3): at most 3000, or a volume of at least 7 GiB"]
+        ),
         (#"{"volumeType": "gp3", "volumeSize": 8, "iops": 2999}"#, ["blockDeviceMappings[0].ebs.iops: gp3 iops are 3000-64000, not 2999"]),
         (#"{"volumeType": "gp3", "volumeSize": 32, "iops": 16000}"#, []),
         // The Image Builder model's 64,000, below EC2's 80,000 for gp3 since September 2025.

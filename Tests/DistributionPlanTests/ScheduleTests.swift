@@ -24,7 +24,90 @@ struct ScheduleTests {
         "0 0 * * ? *",
     ])
     func accepted(expression: String) throws {
-        _ = try Self.schedule(expression)
+        let (schedule, problems) = Schedule.parse(expression)
+        #expect(schedule != nil)
+        #expect(problems.allSatisfy { $0.severity == .warning }, "\(problems)")
+    }
+
+    /// The console's bare form is read, but the API takes cron(...) (Image Builder user guide,
+    /// "Use cron expressions"; API Schedule.scheduleExpression): a warning saying so.
+    @Test func bareFormIsWarnedAbout() throws {
+        let (schedule, problems) = Schedule.parse("0 10 * * ? *")
+        #expect(schedule != nil)
+        #expect(
+            problems.map(\.description) == [
+                #"schedule.scheduleExpression: "0 10 * * ? *" is the console's bare form; the API takes cron(0 10 * * ? *) (Image Builder user guide, "Use cron expressions"; no document says the service accepts the bare form): write cron(0 10 * * ? *)"#
+            ])
+        #expect(problems.first?.severity == .warning)
+        #expect(Schedule.parse("cron(0 10 * * ? *)").problems.isEmpty)
+    }
+
+    /// Image Builder user guide, "Use cron expressions", wildcard L: in day-of-week it is
+    /// "Sunday", the last day of the week (not Quartz's Saturday).
+    @Test func bareLInDayOfWeekIsSunday() throws {
+        let starts = try Self.schedule("cron(0 9 ? 3 L 2026)").nextStarts(after: Self.date("2026-03-01T12:00:00Z"), count: 2)
+        // 2026-03-08 and 2026-03-15 are Sundays.
+        #expect(starts.map(\.utc) == ["2026-03-08T09:00Z", "2026-03-15T09:00Z"])
+    }
+
+    /// The user guide's table lists `, - * ? L #` for day-of-week and names sun-sat in lower
+    /// case: `sat#2` and lists mixing values, `#` and `L` are accepted.
+    @Test func documentedDayOfWeekFormsAreAccepted() throws {
+        let start = Self.date("2026-01-01T00:00:00Z")
+        // The second Saturday of January 2026 is the 10th.
+        #expect(try Self.schedule("cron(0 10 ? 1 sat#2 2026)").nextStarts(after: start, count: 1).map(\.utc) == ["2026-01-10T10:00Z"])
+        // Mondays and the second Friday (the 9th) of January 2026: 5, 9, 12.
+        #expect(
+            try Self.schedule("cron(0 10 ? 1 MON,FRI#2 2026)").nextStarts(after: start, count: 3).map(\.utc) == [
+                "2026-01-05T10:00Z", "2026-01-09T10:00Z", "2026-01-12T10:00Z",
+            ])
+        // The last Friday (30th) and the first Monday (5th) of January 2026.
+        #expect(
+            try Self.schedule("cron(0 10 ? 1 6L,2#1 2026)").nextStarts(after: start, count: 2).map(\.utc) == ["2026-01-05T10:00Z", "2026-01-30T10:00Z"])
+    }
+
+    /// Forms the user guide does not show are refused naming the field and its rule.
+    @Test(arguments: [
+        ("cron(0 0 1,15W * ? *)", #"day "1,15W": L and W stand alone in the Day field (L, LW or NW for one day N), not in a list"#),
+        ("cron(0 0 ? * MON,FRI#9 *)", #"week number after # "9" is not in 1-5"#),
+        ("cron(0 0 ? * MON,,FRI *)", #"day-of-week field "MON,,FRI" has an empty list item"#),
+    ])
+    func undocumentedFormsAreRefusedWithTheRule(expression: String, message: String) {
+        let (schedule, problems) = Schedule.parse(expression)
+        #expect(schedule == nil)
+        #expect(problems.first?.message.hasSuffix(message) == true, "\(problems)")
+    }
+
+    /// February 30 never comes: a warning, with the reason, not a silent empty list.
+    @Test func neverFiringScheduleIsWarnedAbout() throws {
+        let (schedule, problems) = Schedule.parse("cron(0 0 30 2 ? *)")
+        #expect(schedule != nil)
+        #expect(problems.map(\.message) == [#""cron(0 0 30 2 ? *)" never starts the pipeline: day 30 does not exist in FEB"#])
+        // Feb 29 fires in leap years only; with no leap year among its years it never does.
+        #expect(Schedule.parse("cron(0 0 29 2 ? *)").problems.isEmpty)
+        #expect(
+            Schedule.parse("cron(0 0 29 2 ? 2027)").problems.map(\.message) == [
+                #""cron(0 0 29 2 ? 2027)" never starts the pipeline: day 29 does not exist in FEB"#
+            ])
+        // Years that have all passed: no start in the search window, said in the pipeline's own file.
+        let documents = PipelineDocuments.load(
+            [NamedDocument(name: "p.json", text: #"{"imagePipeline": {"name": "old", "schedule": {"scheduleExpression": "cron(0 0 1 1 ? 2020)"}}}"#)],
+            now: Self.date("2026-03-07T12:00:00Z"))
+        #expect(
+            documents.problems.map { "\($0.file ?? "-"): \($0)" } == [
+                #"p.json: imagePipeline.schedule.scheduleExpression: "cron(0 0 1 1 ? 2020)" has no start in the 30 years after 2026-03-07T12:00Z that imgship searches: the pipeline would not run on schedule"#
+            ])
+    }
+
+    /// The repeated-hour rule is imgship's assumption, and the header says so for zones with
+    /// daylight saving time (and not for UTC).
+    @Test func daylightSavingRuleIsStatedAsAnAssumption() {
+        let now = Self.date("2026-03-07T12:00:00Z")
+        let zoned = PipelineDocuments.load(
+            pipeline: #"{"imagePipeline": {"name": "la", "schedule": {"scheduleExpression": "cron(30 1 * * ? *)", "timezone": "America/Los_Angeles"}}}"#)
+        #expect(zoned.summary(now: now).lines.contains("schedule assumption: \(Schedule.daylightSavingAssumption)"))
+        let utc = PipelineDocuments.load(pipeline: #"{"imagePipeline": {"name": "u", "schedule": {"scheduleExpression": "cron(30 1 * * ? *)"}}}"#)
+        #expect(!utc.summary(now: now).lines.contains { $0.hasPrefix("schedule assumption") })
     }
 
     @Test(arguments: [

@@ -62,7 +62,7 @@ struct ValidationTests {
             """#)
         #expect(
             findings(json, PlanContext(sourceRegion: "us-east-1", platform: .windows)) == [
-                "warning distributions[0].amiDistributionConfiguration: shared with other accounts without kmsKeyId: if the image is encrypted with the default EBS key, those accounts cannot use it; give a customer managed key",
+                "warning distributions[0].amiDistributionConfiguration: shared with other accounts and organizations without kmsKeyId: if the image is encrypted with the default EBS key, they cannot use it; give a customer managed key",
                 #"error distributions[0].amiDistributionConfiguration.targetAccountIds[0]: "12345" has 5 characters; exactly 12 allowed"#,
                 "error distributions[0].amiDistributionConfiguration.amiTags.aws:owner: keys starting with 'aws:' are reserved",
                 #"error distributions[0].amiDistributionConfiguration.launchPermission.organizationArns[0]: "arn:aws:organizations::123456789012:organization/o-abc" does not match ^arn:aws[^:]*:organizations::[0-9]{12}:organization/o-[a-z0-9]{10,32}$"#,
@@ -117,12 +117,50 @@ struct ValidationTests {
             ])
     }
 
+    /// RegionTable (botocore partitions.json, dated): an unknown region is an error naming the
+    /// table's date; --allow-unknown-regions makes it a warning.
+    @Test func regionsAreCheckedAgainstTheDatedTable() {
+        let fake = request(#""amiDistributionConfiguration": {"name": "a{{imagebuilder:buildDate}}"}"#, region: "xx-fake-1")
+        let context = PlanContext(sourceRegion: "xx-fake-1")
+        #expect(
+            findings(fake, context).contains(
+                "error distributions[0].region: xx-fake-1 is not a region in imgship's region table of \(RegionTable.date) (\(RegionTable.source)) (aws has \(RegionTable.regions["aws"]?.count ?? 0): af-south-1, ap-east-1, ap-east-2, ap-northeast-1, ...); a newer region is planned with --allow-unknown-regions"
+            ), "\(findings(fake, context))")
+        var allowed = context
+        allowed.allowUnknownRegions = true
+        let relaxed = findings(fake, allowed)
+        #expect(!relaxed.contains { $0.hasPrefix("error") }, "\(relaxed)")
+        #expect(relaxed.contains { $0.hasPrefix("warning distributions[0].region: xx-fake-1 is not in imgship's region table of \(RegionTable.date)") })
+        // Every partition's regions are known: China, GovCloud.
+        #expect(
+            !findings(
+                request(#""amiDistributionConfiguration": {"name": "a{{imagebuilder:buildDate}}"}"#, region: "cn-north-1"),
+                PlanContext(sourceRegion: "cn-north-1")
+            ).contains { $0.contains("region table") })
+        #expect(RegionTable.contains("us-gov-west-1") && RegionTable.contains("eu-west-1") && !RegionTable.contains("us-est-1"))
+    }
+
     @Test func sharingWithoutKeyWarnsAndExpandedNamesAreChecked() {
         let shared = request(#""amiDistributionConfiguration": {"name": "a{{imagebuilder:buildDate}}", "targetAccountIds": ["222222222222"]}"#)
         #expect(
             findings(shared).contains(
                 "warning distributions[0].amiDistributionConfiguration: shared with other accounts without kmsKeyId: if the image is encrypted with the default EBS key, those accounts cannot use it; give a customer managed key"
             ))
+        // EBS user guide, "Share an encrypted snapshot": the default key cannot be shared with
+        // anyone, so organizations and OUs get the same warning; the owner alone is no share.
+        let organization = request(
+            #""amiDistributionConfiguration": {"name": "a{{imagebuilder:buildDate}}", "launchPermission": {"organizationArns": ["arn:aws:organizations::123456789012:organization/o-abcdefghij"]}}"#
+        )
+        #expect(
+            findings(organization).contains(
+                "warning distributions[0].amiDistributionConfiguration: shared with organizations without kmsKeyId: if the image is encrypted with the default EBS key, they cannot use it; give a customer managed key"
+            ))
+        let unit = request(
+            #""amiDistributionConfiguration": {"name": "a{{imagebuilder:buildDate}}", "launchPermission": {"organizationalUnitArns": ["arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-abcdefgh"]}}"#
+        )
+        #expect(findings(unit).contains { $0.contains("shared with organizational units without kmsKeyId") })
+        let ownerOnly = request(#""amiDistributionConfiguration": {"name": "a{{imagebuilder:buildDate}}", "targetAccountIds": ["111111111111"]}"#)
+        #expect(!findings(ownerOnly, PlanContext(sourceRegion: "us-east-1", ownerAccount: "111111111111")).contains { $0.contains("shared with") })
         let long = request(#""amiDistributionConfiguration": {"name": "\#(String(repeating: "n", count: 110)){{ imagebuilder:buildDate }}"}"#)
         #expect(
             findings(long, PlanContext(sourceRegion: "us-east-1", buildDate: "2026-11-24T09-00-00Z")) == [

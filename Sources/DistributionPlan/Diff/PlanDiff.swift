@@ -9,8 +9,9 @@ import ConfigDocument
 /// removed and added, where the ids allow it:
 /// - `enable-fast-launch:REGION:INDEX` is positional: a fast launch setting that only moved in
 ///   its list keeps its content and is matched by content;
-/// - `put-ssm-parameter:REGION:ACCOUNT:NAME`: the same parameter name written from another
-///   account (`amiAccountId` changed), or the same account and value under another name;
+/// - `put-ssm-parameter:REGION:ACCOUNT:NAME`: the same account and value under another name
+///   (a parameter written in another account, `amiAccountId` changed, is another resource:
+///   the old one stays, stale, in the old account, so it is a remove and an add);
 /// - `create-launch-template-version` / `set-default-launch-template-version`: the same
 ///   account and settings with another `launchTemplateId`.
 ///
@@ -331,20 +332,10 @@ struct TaskMatcher {
         guard !leftOld.isEmpty else { return }
         for index in new.indices where oldFor[index] == nil {
             guard let candidates = leftOld[Group(kind: new[index].kind, region: new[index].region)] else { continue }
-            let found =
-                candidates.first { !oldMatched[$0] && Self.sameTask(old[$0], new[index]) }
-                ?? candidates.first { !oldMatched[$0] && Self.sameTaskRenamed(old[$0], new[index]) }
+            // Never across accounts: an SSM parameter written in another account is another
+            // parameter, and the old one stays, stale, in the old account.
+            let found = candidates.first { !oldMatched[$0] && Self.sameTaskRenamed(old[$0], new[index]) }
             if let found { pair(found, index) }
-        }
-    }
-
-    /// Tasks that are one resource under another id because of the account: an SSM parameter
-    /// of the same name and region written from another account.
-    static func sameTask(_ old: PlanTask, _ new: PlanTask) -> Bool {
-        guard old.region == new.region else { return false }
-        switch new.kind {
-        case .putSSMParameter: return old.parameter("Name") == new.parameter("Name")
-        default: return false
         }
     }
 

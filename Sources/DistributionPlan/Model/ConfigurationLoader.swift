@@ -11,6 +11,8 @@ public enum ConfigurationLoader {
         /// `get-image`'s answer: `{"image": {"platform", "distributionConfiguration"}}`.
         case getImage = "get-image"
         case cloudFormation = "cloudformation"
+        /// `terraform show -json`, a plan or a state (`TerraformPlan`).
+        case terraform
     }
 
     public struct Result: Sendable {
@@ -62,6 +64,9 @@ public enum ConfigurationLoader {
         let keys = Set(members.map(\.key))
         if keys.contains("Resources") || keys.contains("AWSTemplateFormatVersion") {
             return loadTemplate(document, resource: resource)
+        }
+        if TerraformPlan.recognises(document) {
+            return loadTerraform(document, resource: resource)
         }
         if let image = document["image"] {
             var problems: [Problem] = []
@@ -123,18 +128,14 @@ public enum ConfigurationLoader {
         case let .success(found): resources = found
         case let .failure(problem): return failure(problem)
         }
-        let names = resources.map(\.logicalID).joined(separator: ", ")
         let chosen: CloudFormationTemplate.Resource
-        if let wanted {
-            guard let match = resources.first(where: { $0.logicalID == wanted }) else {
-                return failure(Problem(.error, "Resources", "no \(CloudFormationTemplate.resourceType) resource named \(wanted); the template has \(names)"))
-            }
-            chosen = match
-        } else if resources.count > 1 {
-            return failure(
-                Problem(.error, "Resources", "the template has \(resources.count) distribution configurations (\(names)); choose one with --resource"))
-        } else {
-            chosen = resources[0]
+        switch choose(
+            resources, named: wanted, name: \.logicalID, path: "Resources",
+            missing: { "no \(CloudFormationTemplate.resourceType) resource named \($0); the template has \($1)" },
+            several: { "the template has \($0) distribution configurations (\($1)); choose one with --resource" })
+        {
+        case let .success(found): chosen = found
+        case let .failure(problem): return failure(problem)
         }
 
         var validator = SchemaValidator(naming: .cloudFormation)
@@ -156,13 +157,74 @@ public enum ConfigurationLoader {
         return Result(form: .cloudFormation, configuration: configuration, problems: validator.problems.sorted())
     }
 
+    /// A Terraform plan or state: `resource` is a resource address, `before:ADDRESS` for the
+    /// configuration as it is (a plan's `change.before`); without one, the only distribution
+    /// configuration, as it would be after apply.
+    private static func loadTerraform(_ document: ConfigValue, resource wanted: String?) -> Result {
+        func failure(_ problem: Problem) -> Result { Result(form: .terraform, configuration: nil, problems: [problem]) }
+        let resources: [TerraformPlan.Resource]
+        switch TerraformPlan.resources(in: document) {
+        case let .success(found): resources = found
+        case let .failure(problem): return failure(problem)
+        }
+        var address = wanted
+        let before = wanted?.hasPrefix("before:") == true
+        if before { address = wanted.map { String($0.dropFirst("before:".count)) } }
+        let chosen: TerraformPlan.Resource
+        switch choose(
+            resources, named: address, name: \.address, path: "",
+            missing: { "no \(TerraformPlan.distributionType) at \($0); the document has \($1)" },
+            several: { "the document has \($0) distribution configurations (\($1)); choose one with --resource ADDRESS" })
+        {
+        case let .success(found): chosen = found
+        case let .failure(problem): return failure(problem)
+        }
+        guard let value = before ? chosen.before : chosen.after else {
+            return failure(
+                Problem(
+                    .error, chosen.address,
+                    before
+                        ? "does not exist before this plan (Terraform will \(chosen.action) it)"
+                        : "will not exist after this plan (Terraform will \(chosen.action) it)"))
+        }
+        var result = check(value, path: chosen.address, form: .terraform)
+        if !before {
+            for path in chosen.unknown {
+                result.problems.append(
+                    Problem(.warning, "\(chosen.address).\(path)", "known only after apply (after_unknown): left out of the plan, not guessed"))
+            }
+        }
+        for path in chosen.sensitive {
+            result.problems.append(
+                Problem(
+                    .warning, path.isEmpty ? chosen.address : "\(chosen.address).\(path)",
+                    "sensitive: planned and shown as \(TerraformPlan.sensitivePlaceholder), never printed"))
+        }
+        return result
+    }
+
+    /// The item named `wanted`, or the only one; `missing(wanted, names)` and
+    /// `several(count, names)` word the problem otherwise. `items` is not empty.
+    private static func choose<Item>(
+        _ items: [Item], named wanted: String?, name: (Item) -> String, path: String, missing: (String, String) -> String,
+        several: (Int, String) -> String
+    ) -> Swift.Result<Item, Problem> {
+        let names = items.map(name).joined(separator: ", ")
+        if let wanted {
+            guard let match = items.first(where: { name($0) == wanted }) else { return .failure(Problem(.error, path, missing(wanted, names))) }
+            return .success(match)
+        }
+        guard items.count == 1, let only = items.first else { return .failure(Problem(.error, path, several(items.count, names))) }
+        return .success(only)
+    }
+
     private static func check(_ value: ConfigValue, path: String, form: InputForm) -> Result {
-        var validator = SchemaValidator(isResponse: form != .apiRequest)
+        var validator = SchemaValidator(isResponse: form != .apiRequest && form != .terraform)
         var base = Path()
         for component in path.split(separator: ".") { base = base.member(String(component)) }
         validator.check(value, Schema.configuration, base)
         func at(_ field: String) -> String { path.isEmpty ? field : path + "." + field }
-        if form == .apiRequest {
+        if form == .apiRequest || form == .terraform {
             // CreateDistributionConfiguration and UpdateDistributionConfiguration take none of
             // the members the service writes (Image Builder API reference; timeoutMinutes:
             // "You can't set this property when you create or update").

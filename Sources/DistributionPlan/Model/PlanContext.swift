@@ -14,6 +14,8 @@ public struct PlanContext: Sendable, Equatable {
     /// The owner account; nil means the document's ARN, else the placeholder, shown as `<owner>`.
     public var ownerAccount: String?
     public var platform: Platform?
+    /// Regions outside `RegionTable` are planned with a warning instead of refused.
+    public var allowUnknownRegions = false
     /// Image Builder's build date, substituted for `{{ imagebuilder:buildDate }}`; nil means
     /// the image's (get-image), else `fallbackBuildDate`.
     public var buildDate: String?

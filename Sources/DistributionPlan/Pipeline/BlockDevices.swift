@@ -50,6 +50,18 @@ public enum BlockDeviceRules {
     /// (EBS user guide, gp3 "Throughput performance").
     public static let gp3IOPSPerMiBps = 4
 
+    /// The most IOPS a volume of `sizeGiB` can be given. gp3 has its baseline of 3,000 IOPS
+    /// at every size (EBS user guide, "General Purpose SSD volumes", gp3: "a consistent
+    /// baseline rate of 3,000 IOPS ... included with the price of storage", "regardless of
+    /// volume size"), so the 500-per-GiB ratio only limits IOPS above the baseline; the
+    /// same correction was made in kubernetes/kops's gp3 validation. Other types scale with
+    /// size alone.
+    static func maxIOPS(type: String, perGiB: Int, range: ClosedRange<Int>, sizeGiB: Int) -> Int {
+        let scaled = perGiB.multipliedReportingOverflow(by: sizeGiB)
+        let bySize = scaled.overflow ? range.upperBound : scaled.partialValue
+        return type == "gp3" ? max(range.lowerBound, bySize) : bySize
+    }
+
     /// Problems of `mappings` (the value of a `blockDeviceMappings` member) at `path`.
     /// `naming` is the document's spelling (the API's, or CloudFormation's PascalCase).
     public static func check(_ mappings: ConfigValue, path: String, naming: FieldNaming = .api) -> [Problem] {
@@ -108,10 +120,10 @@ public enum BlockDeviceRules {
                 if let range = limits.iops {
                     if !range.contains(iops.0) {
                         error("\(ebsPath).\(field("iops"))", "\(type) iops are \(range.lowerBound)-\(range.upperBound), not \(iops.0)", iops.1)
-                    } else if let perGiB = limits.iopsPerGiB, let size, iops.0 > perGiB * size.0 {
+                    } else if let perGiB = limits.iopsPerGiB, let size, iops.0 > maxIOPS(type: type, perGiB: perGiB, range: range, sizeGiB: size.0) {
                         error(
                             "\(ebsPath).\(field("iops"))",
-                            "\(iops.0) iops on \(size.0) GiB is more than \(perGiB) per GiB (\(type)): at most \(perGiB * size.0), or a volume of at least \((iops.0 + perGiB - 1) / perGiB) GiB",
+                            "\(iops.0) iops on \(size.0) GiB is more than \(perGiB) per GiB (\(type)): at most \(maxIOPS(type: type, perGiB: perGiB, range: range, sizeGiB: size.0)), or a volume of at least \((iops.0 + perGiB - 1) / perGiB) GiB",
                             iops.1)
                     }
                 } else {

@@ -23,6 +23,19 @@ public struct PipelineDocuments: Sendable {
         public var containerRecipeArn: String?
         public var infrastructureConfigurationArn: String?
         public var distributionConfigurationArn: String?
+        /// Where the schedule's expression sits in its document.
+        var schedulePath: String?
+    }
+
+    /// The platform the documents say the image is for (the pipeline's, else the recipe's),
+    /// as the plan's context names it.
+    public var contextPlatform: PlanContext.Platform? {
+        switch pipeline?.platform ?? recipe?.platform {
+        case .linux: .linux
+        case .windows: .windows
+        case .macOS: .macos
+        case nil: nil
+        }
     }
 
     public struct Recipe: Sendable {
@@ -71,23 +84,51 @@ public struct PipelineDocuments: Sendable {
 
     /// Reads and checks `documents`, in any order, each a pipeline, recipe or infrastructure
     /// document, a get-image response or a template; problems of a named document name it.
+    /// `now`, when given, is the instant a schedule's next start is looked for from: a schedule
+    /// with none in `Schedule.searchWindowDays` gets a warning in its own document.
     public static func load(
         _ documents: [NamedDocument], distribution: DistributionConfiguration? = nil,
-        platform: PlanContext.Platform? = nil
+        platform: PlanContext.Platform? = nil, now: Date? = nil
     ) -> PipelineDocuments {
         var result = PipelineDocuments(pipeline: nil, recipe: nil, infrastructure: nil, problems: [])
+        // The file each part came from, so cross-document problems are printed under it.
+        var recipeFile: String?, infrastructureFile: String?
         for document in documents {
             let before = result.problems.count
+            let hadSchedule = result.pipeline?.schedule != nil
+            let hadRecipe = result.recipe != nil, hadInfrastructure = result.infrastructure != nil
+            defer {
+                if !hadRecipe, result.recipe != nil { recipeFile = document.name }
+                if !hadInfrastructure, result.infrastructure != nil { infrastructureFile = document.name }
+            }
             do {
                 result.read(try DocumentReader.parse(document.text))
             } catch {
                 result.problems.append(error)
             }
+            if !hadSchedule, let now, let pipeline = result.pipeline, let schedule = pipeline.schedule,
+                schedule.fields.neverMatchingReason == nil, schedule.nextStarts(after: now, count: 1).isEmpty
+            {
+                result.problems.append(
+                    Problem(
+                        .warning, pipeline.schedulePath ?? "schedule",
+                        "\"\(schedule.expression)\" has no start in the \(Schedule.searchWindowDays / 366) years after \(Schedule.formatUTC(now)) that imgship searches: the pipeline would not run on schedule"
+                    ))
+            }
             if let name = document.name {
                 for index in before..<result.problems.count { result.problems[index].file = name }
             }
         }
+        let before = result.problems.count
         result.crossCheck(distribution: distribution, platform: platform)
+        for index in before..<result.problems.count {
+            let path = result.problems[index].path
+            if let infrastructure = result.infrastructure, path.hasPrefix(infrastructure.path) {
+                result.problems[index].file = infrastructureFile
+            } else if let recipe = result.recipe, path.hasPrefix("\(recipe.kind)Recipe") {
+                result.problems[index].file = recipeFile
+            }
+        }
         return result
     }
 
@@ -178,9 +219,18 @@ public struct PipelineDocuments: Sendable {
                     startCondition: schedule[field("pipelineExecutionStartCondition")]?.string,
                     path: schedulePath)
                 result.schedule = parsed.schedule
-                // The parser names API members; CloudFormation spells them in PascalCase.
+                result.schedulePath = naming.path("\(schedulePath).scheduleExpression")
+                // The parser names API members; CloudFormation spells them in PascalCase. Its
+                // problems get the line and column of the member they are about.
                 problems += parsed.problems.map { problem in
                     var problem = problem
+                    let member =
+                        problem.path.hasSuffix(".timezone")
+                        ? field("timezone") : problem.path.hasSuffix("StartCondition") ? field("pipelineExecutionStartCondition") : field("scheduleExpression")
+                    if problem.line == nil, let located = schedule[member].map({ Problem(problem.severity, "", "", at: $0) }) {
+                        problem.line = located.line
+                        problem.column = located.column
+                    }
                     problem.path = naming.path(problem.path)
                     return problem
                 }
@@ -244,10 +294,34 @@ public struct PipelineDocuments: Sendable {
         if let hostId, group != nil {
             problems.append(Problem(.error, at, "give hostId or hostResourceGroupArn, not both: Image Builder refuses both", at: hostId))
         }
-        for (name, value) in [("hostId", hostId), ("hostResourceGroupArn", group)] {
-            if let value, placement[field("tenancy")]?.string != "host" {
+        let tenancy = placement[field("tenancy")]?.string
+        // Image Builder API, Placement.hostId: "This only applies if tenancy is host". EC2's
+        // Placement.HostId documents no other tenancy: with default or dedicated (or none,
+        // which is default) the host is not used, so the build would not run where asked.
+        if let hostId, tenancy != "host" {
+            problems.append(
+                Problem(
+                    .error, "\(at).\(field("hostId"))",
+                    "applies only to tenancy host (Image Builder API, Placement.hostId), not \(tenancy ?? "default (tenancy omitted)"); set placement.tenancy to host",
+                    at: hostId))
+        }
+        // Placement.hostResourceGroupArn: Image Builder says it "only applies if tenancy is
+        // host"; EC2's Placement.HostResourceGroupArn says "either omit the Tenancy parameter
+        // or set it to host". So default or dedicated is refused, and omitted is what EC2
+        // accepts but Image Builder's page does not promise: a warning.
+        if let group, tenancy != "host" {
+            if let tenancy {
                 problems.append(
-                    Problem(.error, "\(at).\(field(name))", "applies only to tenancy host (a Dedicated Host); set placement.tenancy to host", at: value))
+                    Problem(
+                        .error, "\(at).\(field("hostResourceGroupArn"))",
+                        "applies only to tenancy host (Image Builder API; EC2 Placement: omit tenancy or set it to host), not \(tenancy); set placement.tenancy to host",
+                        at: group))
+            } else {
+                problems.append(
+                    Problem(
+                        .warning, "\(at).\(field("hostResourceGroupArn"))",
+                        "tenancy is omitted: EC2 then launches into the host resource group, but Image Builder documents the group as applying only to tenancy host; set placement.tenancy to host to be sure",
+                        at: group))
             }
         }
     }
@@ -301,9 +375,10 @@ public struct PipelineDocuments: Sendable {
                     "a macOS image needs an infrastructure configuration with placement tenancy host and a mac instance family; give --infrastructure to check it"
                 ))
         }
-        // VM Import/Export exports no macOS image; fast launch is Windows-only (checked with
-        // the distribution configuration's own rules).
-        for entry in distribution?.distributions ?? [] where entry.s3Export != nil {
+        // VM Import/Export exports no macOS image; fast launch is Windows-only. With the
+        // platform given, the distribution's own rules (CrossFieldRules) say so; here only
+        // when the documents alone say macOS.
+        for entry in distribution?.distributions ?? [] where given == nil && entry.s3Export != nil {
             problems.append(Problem(.error, "\(entry.path).s3ExportConfiguration", "VM Import/Export cannot export a macOS image"))
         }
     }
@@ -326,7 +401,9 @@ public struct PipelineDocuments: Sendable {
                 let starts = schedule.nextStarts(after: now, count: max(1, nextRuns))
                 let next = starts.map { "\($0.local) (\($0.utc))" }.joined(separator: ", ")
                 lines.append(
-                    "schedule: \(schedule.expression) in \(schedule.timeZoneName), \(schedule.startCondition.rawValue); next: \(next.isEmpty ? "never" : next)")
+                    "schedule: \(schedule.expression) in \(schedule.timeZoneName), \(schedule.startCondition.rawValue); next: \(next.isEmpty ? "none within \(Schedule.searchWindowDays / 366) years" : next)"
+                )
+                if schedule.zoneChangesOffset { lines.append("schedule assumption: \(Schedule.daylightSavingAssumption)") }
             } else {
                 lines.append("schedule: none (started by hand)")
             }

@@ -10,8 +10,16 @@ import Foundation
 /// - Minute 0-59, Hour 0-23, Year 1970-2199: `,` `-` `*` `/`.
 /// - Day (of month) 1-31: also `?`, `L` (last day), `NW` (weekday nearest day N), `LW`.
 /// - Month 1-12 or JAN-DEC: `,` `-` `*` `/`.
-/// - Day-of-week 1-7 (1 = Sunday) or SUN-SAT: also `?`, `L` (the last day of the week, 7),
-///   `NL` (the last weekday N of the month), `N#K` (the K-th weekday N of the month, K 1-5).
+/// - Day-of-week 1-7 (1 = Sunday) or SUN-SAT: also `?`, `L`, `NL` (the last weekday N of the
+///   month), `N#K` (the K-th weekday N of the month, K 1-5), and lists of these
+///   (`MON,FRI#2`). A bare `L` is Sunday: the user guide's wildcard table says `L` in
+///   day-of-week means "Sunday" as the last day of the week (Quartz, which EventBridge's
+///   syntax resembles, reads it as Saturday; the Image Builder page is the one followed).
+///
+/// The bare form `0 10 * * ? *` is what the console's schedule builder shows; the API's
+/// `Schedule.scheduleExpression` points at the user guide, whose expressions and the
+/// CloudFormation, Terraform and CLI examples are all written `cron(...)`. No document says
+/// the service accepts the bare form, so it is read but warned about.
 ///
 /// Refused, as the service refuses them (same page, "Limitations"): a day-of-month and a
 /// day-of-week both given (one of them must be `?`); expressions more frequent than once a
@@ -80,7 +88,18 @@ public struct Schedule: Sendable, Equatable {
         }
         let fields: CronFields?
         switch CronFields.parse(expression) {
-        case let .success(parsed): fields = parsed
+        case let .success(parsed):
+            fields = parsed
+            if !expression.hasPrefix("cron(") {
+                problems.append(
+                    Problem(
+                        .warning, at("scheduleExpression"),
+                        "\"\(expression)\" is the console's bare form; the API takes cron(\(expression)) (Image Builder user guide, \"Use cron expressions\"; no document says the service accepts the bare form): write cron(\(expression))"
+                    ))
+            }
+            if let reason = parsed.neverMatchingReason {
+                problems.append(Problem(.warning, at("scheduleExpression"), "\"\(expression)\" never starts the pipeline: \(reason)"))
+            }
         case let .failure(error):
             problems.append(Problem(.error, at("scheduleExpression"), "\"\(expression)\": \(error.description)"))
             fields = nil
@@ -89,12 +108,23 @@ public struct Schedule: Sendable, Equatable {
         return (Schedule(expression: expression, timeZone: zone, timeZoneName: timezone ?? "UTC", startCondition: condition, fields: fields), problems)
     }
 
+    /// How far ahead `nextStarts` looks, in days: 30 years. A schedule with no start in that
+    /// window is reported as such (`PipelineDocuments.scheduleProblems`), not shown as empty.
+    public static let searchWindowDays = 366 * 30
+
+    /// What imgship assumes of daylight saving time; no Image Builder document says it.
+    public static let daylightSavingAssumption =
+        "imgship assumes, as no Image Builder document says, that a time the spring-forward gap skips does not run that day and a time the repeated hour shows twice runs once, at its first occurrence"
+
+    /// Whether the schedule's zone has daylight saving transitions (the assumption matters).
+    public var zoneChangesOffset: Bool { timeZone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: 0)) != nil }
+
     /// The next `count` times the expression matches after `date` (exclusive), read in the
-    /// schedule's zone. Daylight saving time as AWS's schedulers document it (Image Builder's
-    /// cron page says nothing of it; EventBridge Scheduler user guide, "Daylight saving time",
-    /// and AWS re:Post "Adjust EventBridge Scheduler for DST"): a wall time the spring-forward
-    /// gap skips does not run that day; a wall time the fall-back hour repeats runs once, at
-    /// its first occurrence. The service may start a build up to a minute after the time.
+    /// schedule's zone, within `searchWindowDays`. Daylight saving time: Image Builder's cron
+    /// page says nothing of it, so this follows `daylightSavingAssumption` (imgship's, after
+    /// EventBridge Scheduler's behaviour): a wall time the spring-forward gap skips does not run
+    /// that day; a wall time the fall-back hour repeats runs once, at its first occurrence.
+    /// The service may start a build up to a minute after the time.
     public func nextStarts(after date: Date, count: Int) -> [Start] {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -104,7 +134,7 @@ public struct Schedule: Sendable, Equatable {
         guard let startYear = day.year, fields.years.contains(where: { $0 >= startYear }) else { return [] }
         var seen: Set<Date> = []
         var daysWalked = 0
-        while starts.count < count, daysWalked < 366 * 30, let year = day.year, year <= 2199 {
+        while starts.count < count, daysWalked < Self.searchWindowDays, let year = day.year, year <= 2199 {
             if let month = day.month, let dayOfMonth = day.day, fields.matchesDay(year: year, month: month, day: dayOfMonth, calendar: calendar) {
                 hours: for hour in fields.hours.sorted() {
                     for minute in fields.minutes.sorted() {
@@ -165,13 +195,19 @@ struct CronFields: Sendable, Equatable {
         case nearestWeekday(Int)
     }
 
-    enum DayOfWeek: Sendable, Equatable {
+    /// The items of the day-of-week field (a list: `MON,FRI#2,6L`); a day matches if any does.
+    struct DayOfWeek: Sendable, Equatable {
         /// 1 = Sunday ... 7 = Saturday.
-        case days(Set<Int>)
-        /// The last `weekday` of the month (`5L`).
-        case lastOfMonth(Int)
-        /// The `nth` `weekday` of the month (`6#3`).
-        case nth(weekday: Int, nth: Int)
+        var days: Set<Int> = []
+        /// Weekdays whose last occurrence in the month matches (`5L`).
+        var lastOfMonth: Set<Int> = []
+        /// (weekday, week) pairs (`6#3`: the third Friday).
+        var nth: [Nth] = []
+
+        struct Nth: Sendable, Equatable, Hashable {
+            var weekday: Int
+            var nth: Int
+        }
     }
 
     static let monthNames = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
@@ -260,6 +296,11 @@ struct CronFields: Sendable, Equatable {
         case "L": return .last
         case "LW": return .lastWeekday
         default:
+            // The user guide documents L and NW as whole-field values (`L`, `3W`); lists of
+            // them are not shown anywhere, so they are refused by name.
+            if text.contains(","), text.contains(where: { $0 == "L" || $0 == "W" }) {
+                throw CronError("day \"\(text)\": L and W stand alone in the Day field (L, LW or NW for one day N), not in a list")
+            }
             if text.hasSuffix("W") {
                 return .nearestWeekday(try number(text.dropLast(), "day", 1...31, names: nil))
             }
@@ -267,21 +308,40 @@ struct CronFields: Sendable, Equatable {
         }
     }
 
+    /// A list of `*`, values, ranges and steps (`MON-FRI`, `*/2`), `L` (Sunday, per the user
+    /// guide), `NL` and `N#K`, names in any case (`sat#2`): the user guide's table lists
+    /// `, - * ? L #` for this field.
     static func parseDayOfWeek(_ text: Substring) throws -> DayOfWeek? {
-        switch text {
-        case "?": return nil
-        case "L": return .days([7])
-        default:
-            if let hash = text.firstIndex(of: "#") {
-                let weekday = try number(text[..<hash], "day-of-week", 1...7, names: dayNames)
-                let nth = try number(text[text.index(after: hash)...], "week number after #", 1...5, names: nil)
-                return .nth(weekday: weekday, nth: nth)
+        if text == "?" { return nil }
+        var result = DayOfWeek()
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !item.isEmpty else { throw CronError("day-of-week field \"\(text)\" has an empty list item") }
+            if item == "L" {
+                // Image Builder user guide, wildcard L: the last day of the week is Sunday.
+                result.days.insert(1)
+            } else if let hash = item.firstIndex(of: "#") {
+                let weekday = try number(item[..<hash], "day-of-week", 1...7, names: dayNames)
+                let nth = try number(item[item.index(after: hash)...], "week number after #", 1...5, names: nil)
+                result.nth.append(DayOfWeek.Nth(weekday: weekday, nth: nth))
+            } else if item.count > 1, item.uppercased().hasSuffix("L") {
+                result.lastOfMonth.insert(try number(item.dropLast(), "day-of-week", 1...7, names: dayNames))
+            } else {
+                result.days.formUnion(try values(item, "day-of-week", 1...7, names: dayNames))
             }
-            if text.count > 1, text.hasSuffix("L") {
-                return .lastOfMonth(try number(text.dropLast(), "day-of-week", 1...7, names: dayNames))
-            }
-            return .days(try values(text, "day-of-week", 1...7, names: dayNames))
         }
+        return result
+    }
+
+    /// Why the expression can never match, when that follows from its fields alone: days
+    /// of the month that none of its months has (`30 2`: February 30).
+    var neverMatchingReason: String? {
+        guard case let .days(days) = daysOfMonth else { return nil }
+        // February has 29 days in leap years: only if one of the years is a leap year.
+        let leap = years.contains { ($0 % 4 == 0 && $0 % 100 != 0) || $0 % 400 == 0 }
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard let first = days.min(), months.allSatisfy({ first > lengths[$0 - 1] }) else { return nil }
+        let names = months.sorted().map { Self.monthNames[$0 - 1] }.joined(separator: ",")
+        return "day \(first) does not exist in \(names)"
     }
 
     /// Whether the expression allows this calendar day (month, year and the day fields).
@@ -313,11 +373,9 @@ struct CronFields: Sendable, Equatable {
             }
         }
         if let daysOfWeek {
-            switch daysOfWeek {
-            case let .days(days): return days.contains(weekday(day))
-            case let .lastOfMonth(target): return weekday(day) == target && day + 7 > length
-            case let .nth(target, nth): return weekday(day) == target && (day - 1) / 7 + 1 == nth
-            }
+            let today = weekday(day)
+            return daysOfWeek.days.contains(today) || (daysOfWeek.lastOfMonth.contains(today) && day + 7 > length)
+                || daysOfWeek.nth.contains { $0.weekday == today && (day - 1) / 7 + 1 == $0.nth }
         }
         return false
     }

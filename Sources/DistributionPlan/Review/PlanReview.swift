@@ -74,7 +74,14 @@ public struct PlanReview: Sendable {
     public var warnings: [Problem] { problems.filter { $0.severity == .warning } }
 
     /// Plans `config` and reads what `inputs` give beside it.
-    public static func make(config: NamedDocument, context: PlanContext, inputs: Inputs) -> PlanReview {
+    public static func make(config: NamedDocument, context given: PlanContext, inputs: Inputs) -> PlanReview {
+        // The side files' platform drives the plan when the command line gives none: a
+        // Windows pipeline's plan is a Windows plan (fast launch allowed, its header says so).
+        var context = given
+        let side = [inputs.pipeline, inputs.recipe, inputs.infrastructure].compactMap { $0 }
+        if context.platform == nil, !side.isEmpty {
+            context.platform = PipelineDocuments.load(side).contextPlatform
+        }
         let outcome = DistributionPlanner.plan(document: config.text, context: context, resource: inputs.resource)
         var problems = outcome.problems.map { problem in config.name.map(problem.located(in:)) ?? problem }
 
@@ -89,7 +96,7 @@ public struct PlanReview: Sendable {
         if !documents.isEmpty {
             let loaded = PipelineDocuments.load(
                 documents, distribution: outcome.configuration,
-                platform: outcome.plan?.context.platform ?? context.platform)
+                platform: outcome.plan?.context.platform ?? context.platform, now: inputs.now)
             problems += loaded.problems
             pipeline = loaded
         }

@@ -57,6 +57,12 @@ enum CrossFieldRules {
             } else {
                 firstEntryOfRegion[entry.region] = path
             }
+            if Partition.isRegionName(entry.region),
+                let problem = RegionTable.problem(
+                    region: entry.region, path: "\(path).\(field("region"))", at: entry.value["region"], allowUnknown: context.allowUnknownRegions)
+            {
+                problems.append(problem)
+            }
             if let partition, regionPartition != partition {
                 error(
                     "region",
@@ -124,11 +130,24 @@ enum CrossFieldRules {
                         warning(groupPath, "\"all\" makes the AMI public in \(entry.region): anyone can launch it", at)
                     }
                 }
-                let sharedAccounts = ami.targetAccountIds + (ami.launchPermission?.userIds ?? [])
-                if !sharedAccounts.isEmpty && ami.kmsKeyId == nil {
+                // The default EBS key cannot be shared with any other principal (EBS user guide,
+                // "Share an encrypted snapshot": "You can't share snapshots that are encrypted
+                // with the default AWS managed key"), so an organization or OU is no different
+                // from an account; the owner itself is not a share.
+                let otherAccounts = (ami.targetAccountIds + (ami.launchPermission?.userIds ?? [])).filter {
+                    context.ownerAccount == nil || $0 != context.ownerAccount
+                }
+                let organizations = (ami.launchPermission?.organizationArns ?? []) + (ami.launchPermission?.organizationalUnitArns ?? [])
+                if (!otherAccounts.isEmpty || !organizations.isEmpty) && ami.kmsKeyId == nil {
+                    let with = [
+                        otherAccounts.isEmpty ? nil : "other accounts",
+                        (ami.launchPermission?.organizationArns ?? []).isEmpty ? nil : "organizations",
+                        (ami.launchPermission?.organizationalUnitArns ?? []).isEmpty ? nil : "organizational units",
+                    ].compactMap { $0 }
+                    let listed = with.count > 1 ? with.dropLast().joined(separator: ", ") + " and " + with[with.count - 1] : with[0]
                     warning(
                         "amiDistributionConfiguration",
-                        "shared with other accounts without \(field("kmsKeyId")): if the image is encrypted with the default EBS key, those accounts cannot use it; give a customer managed key",
+                        "shared with \(listed) without \(field("kmsKeyId")): if the image is encrypted with the default EBS key, \(with == ["other accounts"] ? "those accounts" : "they") cannot use it; give a customer managed key",
                         amiValue)
                 }
                 if let key = ami.kmsKeyId {
@@ -260,6 +279,11 @@ enum CrossFieldRules {
                         "s3ExportConfiguration",
                         "the AMI copy in \(entry.region) is encrypted with \(field("amiDistributionConfiguration.kmsKeyId")), and VM Export refuses images with encrypted snapshots",
                         at)
+                }
+                // VM Import/Export user guide, "Export considerations": macOS is not among the
+                // operating systems it exports.
+                if context.platform == .macos {
+                    error("s3ExportConfiguration", "VM Import/Export cannot export a macOS image", at)
                 }
                 if context.platform == .windows {
                     warning(
