@@ -60,11 +60,15 @@ struct ExportCommandTests {
         #expect(toPipe.standardOutput == (try Data(contentsOf: URL(fileURLWithPath: folder.file("disk.out")))))
         let manifest = try String(contentsOfFile: folder.file("disk.out.sha256"), encoding: .utf8)
         // A part-MiB fixed VHD is warned of (Azure rejects it); the digest line comes after.
+        // The source has no partition table: an OVA declares no firmware for it, and says so.
         let azureWarning =
             format == "vhd-fixed"
             ? "imgship: warning: virtual size 25166336 is not a whole MiB, which Azure rejects in a fixed VHD "
                 + "(https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic); --target azure or --align-mib rounds it up\n"
-            : ""
+            : format == "ova"
+                ? "imgship: warning: the OVA declares no firmware: nothing on the disk boots (no BIOS path: sector 0 does not end 0x55AA, "
+                    + "so a BIOS runs nothing from it; no UEFI path: no partition table, so no EFI system partition)\n"
+                : ""
         #expect(toPipe.standardError == azureWarning + manifest, "the digest line goes to standard error")
 
         let withManifest = try runProcess(

@@ -221,7 +221,8 @@ extension ExportTarget {
         case .bios:
             return (.bios, "read from the disk: only a BIOS boots it (\(guest.biosPath ?? "")); \(guest.evidence(against: .efi))")
         case .none:
-            return (target == nil ? nil : .bios, "the default: nothing on the disk boots (\(guest.evidence.joined(separator: "; ")))")
+            let nothing = "nothing on the disk boots (\(guest.evidence.joined(separator: "; ")))"
+            return target == nil ? (nil, nothing) : (.bios, "the default: " + nothing)
         case .both:
             let either = "read from the disk: it boots either way (\(guest.evidence.joined(separator: "; ")))"
             switch target {
