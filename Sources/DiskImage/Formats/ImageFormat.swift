@@ -31,6 +31,9 @@ public struct ImageFormat: Sendable {
     public let sizeLimit: (name: String, bytes: UInt64)
     /// How an output is read back (info, verify, a job's resume check).
     public let verifiedAs: SourceFormat
+    /// The subformat `info` reads back from an output (nil: any), so `check --target` knows an
+    /// image made elsewhere as this format.
+    let readBackSubformat: String?
     /// Declares a virtual machine around the disk (`--cpus`, `--memory-mib`, `--os-type`).
     public let declaresMachine: Bool
     /// Bytes a block device needs for `--to-device`, when known before writing.
@@ -43,34 +46,34 @@ public struct ImageFormat: Sendable {
     public static let all: [ImageFormat] = [
         ImageFormat(
             format: .raw, aliases: ["img"], help: "raw", fileExtension: "raw", compresses: false,
-            sectorAligned: false, sizeLimit: ("raw (off_t)", RAW.maximumSize), verifiedAs: .raw,
+            sectorAligned: false, sizeLimit: ("raw (off_t)", RAW.maximumSize), verifiedAs: .raw, readBackSubformat: nil,
             declaresMachine: false, deviceBytes: { $0 },
             write: { (context, _) throws(DiskImageError) in try RAW.writeBody(context) }),
         ImageFormat(
             format: .vhdDynamic, aliases: ["vhd", "vpc"], help: "vhd (= vhd-dynamic), vhd-dynamic", fileExtension: "vhd",
-            compresses: false, sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
+            compresses: false, sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd, readBackSubformat: "dynamic",
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, _) throws(DiskImageError) in try VHD.writeDynamic(context) }),
         ImageFormat(
             format: .vhdFixed, aliases: [], help: "vhd-fixed", fileExtension: "vhd", compresses: false,
-            sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
+            sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd, readBackSubformat: "fixed",
             declaresMachine: false, deviceBytes: { $0 + 512 },
             write: { (context, _) throws(DiskImageError) in try VHD.writeFixed(context) }),
         ImageFormat(
             format: .vmdk, aliases: ["vmdk-stream", "streamoptimized"], help: "vmdk (stream-optimized)",
             fileExtension: "vmdk", compresses: true, sectorAligned: true,
-            sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize), verifiedAs: .vmdk,
+            sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize), verifiedAs: .vmdk, readBackSubformat: "streamOptimized",
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, _) throws(DiskImageError) in try VMDK.writeStreamOptimized(context) }),
         ImageFormat(
             format: .vhdx, aliases: ["vhdx-dynamic"], help: "vhdx (dynamic, Hyper-V)", fileExtension: "vhdx",
-            compresses: false, sectorAligned: true, sizeLimit: ("vhdx", VHDX.maximumSize), verifiedAs: .vhdx,
+            compresses: false, sectorAligned: true, sizeLimit: ("vhdx", VHDX.maximumSize), verifiedAs: .vhdx, readBackSubformat: nil,
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, _) throws(DiskImageError) in try VHDX.writeDynamic(context) }),
         ImageFormat(
             format: .ova, aliases: [], help: "ova (OVF package of a stream-optimized VMDK)", fileExtension: "ova",
             compresses: true, sectorAligned: true, sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize),
-            verifiedAs: .ova, declaresMachine: true, deviceBytes: { _ in nil },
+            verifiedAs: .ova, readBackSubformat: "vmdk streamOptimized", declaresMachine: true, deviceBytes: { _ in nil },
             write: { (context, stagingFolder) throws(DiskImageError) in
                 try OVA.writePackage(context, stagingFolder: stagingFolder)
             }),

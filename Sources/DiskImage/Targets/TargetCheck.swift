@@ -103,15 +103,7 @@ public enum TargetCheck {
     /// The output format `info` is the same as: nil for what imgship never writes for a
     /// target (qcow2, a monolithicSparse VMDK, an OVA of another disk format).
     static func outputFormat(_ info: ImageInfo) -> OutputFormat? {
-        switch (info.format, info.subformat) {
-        case (.raw, _): .raw
-        case (.vhd, "fixed"): .vhdFixed
-        case (.vhd, "dynamic"): .vhdDynamic
-        case (.vhdx, _): .vhdx
-        case (.vmdk, "streamOptimized"): .vmdk
-        case (.ova, "vmdk streamOptimized"): .ova
-        default: nil
-        }
+        ImageFormat.all.first { $0.verifiedAs == info.format && ($0.readBackSubformat ?? info.subformat) == info.subformat }?.format
     }
 }
 
