@@ -1,3 +1,15 @@
+/// The containers `Exporter` writes.
+public enum OutputFormat: String, Sendable, CaseIterable, Codable {
+    case raw
+    case vhdFixed = "vhd-fixed"
+    case vhdDynamic = "vhd-dynamic"
+    case vmdk
+    /// Dynamic VHDX (Hyper-V), 32 MiB blocks.
+    case vhdx
+    /// An OVF package: descriptor, manifest and a stream-optimized VMDK in one tar archive.
+    case ova
+}
+
 /// The one table of output formats: every list of formats (argument parsing, help texts and
 /// value lists, job files, job scheduling, reading an output back, the exporter's dispatch and
 /// size checks) reads it. Adding a format is a folder under `Formats/` and one entry here.
@@ -19,6 +31,9 @@ public struct ImageFormat: Sendable {
     public let sizeLimit: (name: String, bytes: UInt64)
     /// How an output is read back (info, verify, a job's resume check).
     public let verifiedAs: SourceFormat
+    /// The subformat `info` reads back from an output (nil: any), so `check --target` knows an
+    /// image made elsewhere as this format.
+    let readBackSubformat: String?
     /// Declares a virtual machine around the disk (`--cpus`, `--memory-mib`, `--os-type`).
     public let declaresMachine: Bool
     /// Bytes a block device needs for `--to-device`, when known before writing.
@@ -31,34 +46,34 @@ public struct ImageFormat: Sendable {
     public static let all: [ImageFormat] = [
         ImageFormat(
             format: .raw, aliases: ["img"], help: "raw", fileExtension: "raw", compresses: false,
-            sectorAligned: false, sizeLimit: ("raw (off_t)", RAW.maximumSize), verifiedAs: .raw,
+            sectorAligned: false, sizeLimit: ("raw (off_t)", RAW.maximumSize), verifiedAs: .raw, readBackSubformat: nil,
             declaresMachine: false, deviceBytes: { $0 },
             write: { (context, _) throws(DiskImageError) in try RAW.writeBody(context) }),
         ImageFormat(
             format: .vhdDynamic, aliases: ["vhd", "vpc"], help: "vhd (= vhd-dynamic), vhd-dynamic", fileExtension: "vhd",
-            compresses: false, sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
+            compresses: false, sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd, readBackSubformat: "dynamic",
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, _) throws(DiskImageError) in try VHD.writeDynamic(context) }),
         ImageFormat(
             format: .vhdFixed, aliases: [], help: "vhd-fixed", fileExtension: "vhd", compresses: false,
-            sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd,
+            sectorAligned: true, sizeLimit: ("vhd", VHD.maximumSize), verifiedAs: .vhd, readBackSubformat: "fixed",
             declaresMachine: false, deviceBytes: { $0 + 512 },
             write: { (context, _) throws(DiskImageError) in try VHD.writeFixed(context) }),
         ImageFormat(
             format: .vmdk, aliases: ["vmdk-stream", "streamoptimized"], help: "vmdk (stream-optimized)",
             fileExtension: "vmdk", compresses: true, sectorAligned: true,
-            sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize), verifiedAs: .vmdk,
+            sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize), verifiedAs: .vmdk, readBackSubformat: "streamOptimized",
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, _) throws(DiskImageError) in try VMDK.writeStreamOptimized(context) }),
         ImageFormat(
             format: .vhdx, aliases: ["vhdx-dynamic"], help: "vhdx (dynamic, Hyper-V)", fileExtension: "vhdx",
-            compresses: false, sectorAligned: true, sizeLimit: ("vhdx", VHDX.maximumSize), verifiedAs: .vhdx,
+            compresses: false, sectorAligned: true, sizeLimit: ("vhdx", VHDX.maximumSize), verifiedAs: .vhdx, readBackSubformat: nil,
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, _) throws(DiskImageError) in try VHDX.writeDynamic(context) }),
         ImageFormat(
             format: .ova, aliases: [], help: "ova (OVF package of a stream-optimized VMDK)", fileExtension: "ova",
             compresses: true, sectorAligned: true, sizeLimit: ("a stream-optimized vmdk", VMDK.maximumSize),
-            verifiedAs: .ova, declaresMachine: true, deviceBytes: { _ in nil },
+            verifiedAs: .ova, readBackSubformat: "vmdk streamOptimized", declaresMachine: true, deviceBytes: { _ in nil },
             write: { (context, stagingFolder) throws(DiskImageError) in
                 try OVA.writePackage(context, stagingFolder: stagingFolder)
             }),
@@ -116,6 +131,18 @@ extension OutputFormat {
     public var fileExtension: String { entry.fileExtension }
 }
 
+/// The formats imgship reads.
+public enum SourceFormat: String, CaseIterable, Sendable {
+    case raw, vhd
+    /// Hyper-V's VHDX, fixed or dynamic.
+    case vhdx
+    case vmdk, qcow2
+    /// VirtualBox's VDI, fixed or dynamic (normal).
+    case vdi
+    /// An OVF package (tar) holding one disk: its disk is what is read.
+    case ova
+}
+
 /// The one table of source formats, beside the output formats': how each is recognised by
 /// its first sector and how it is opened. Detection tries them in this order, never trusting a
 /// file's name; then a VHD footer in the last sector (a fixed VHD), then the formats imgship
@@ -127,9 +154,14 @@ struct SourceFormatEntry: Sendable {
         var allowExternalExtents: Bool
         /// The file is a copy of a stream: a VMDK descriptor in it may name no extents.
         var streamed: Bool
+        /// The OVA the file is a member of: a VMDK descriptor in it names members of the
+        /// package, never files outside it, and an OVA in it is refused.
+        var package: (archive: SourceImage, members: [OVA.Archive.Member])? = nil
     }
 
     let format: SourceFormat
+    /// The name endings of a member of an OVA that holds a disk of this format.
+    let memberExtensions: [String]
     /// Whether the first sector (up to 512 bytes) is this format's.
     let recognises: @Sendable (_ head: [UInt8]) -> Bool
     let open: @Sendable (_ file: SourceImage, _ options: OpenOptions) throws(DiskImageError) -> OpenedImage
@@ -137,31 +169,45 @@ struct SourceFormatEntry: Sendable {
     static let all: [SourceFormatEntry] = [
         // The magic of qcow2 and of qcow version 1 alike; version 1 is a foreign format.
         SourceFormatEntry(
-            format: .qcow2, recognises: { $0.starts(with: QCOW2.magic) && !ForeignFormatEntry.isQcowVersion1($0) },
+            format: .qcow2, memberExtensions: [".qcow2"], recognises: { $0.starts(with: QCOW2.magic) && !ForeignFormatEntry.isQcowVersion1($0) },
             open: { (file, _) throws(DiskImageError) in try QCOW2.open(file) }),
         SourceFormatEntry(
-            format: .vmdk,
+            format: .vmdk, memberExtensions: [".vmdk"],
             recognises: { $0.starts(with: VMDK.SparseExtentHeader.magic) || $0.starts(with: Array("# Disk DescriptorFile".utf8)) },
             open: { (file, options) throws(DiskImageError) in
-                try VMDK.open(file, extents: options.streamed ? .none : .folder(descriptorPath: file.path, allowExternal: options.allowExternalExtents))
+                let extents: ExtentSource =
+                    if let package = options.package {
+                        .archive(package.archive, members: package.members)
+                    } else if options.streamed {
+                        .none
+                    } else {
+                        .folder(descriptorPath: file.path, allowExternal: options.allowExternalExtents)
+                    }
+                return try VMDK.open(file, extents: extents)
             }),
         SourceFormatEntry(
-            format: .vhd, recognises: { $0.starts(with: VHD.Footer.cookie) },
+            format: .vhd, memberExtensions: [".vhd"], recognises: { $0.starts(with: VHD.Footer.cookie) },
             open: { (file, _) throws(DiskImageError) in try VHD.open(file) }),
         SourceFormatEntry(
-            format: .vhdx, recognises: { $0.starts(with: VHDX.FileIdentifier.signature) },
+            format: .vhdx, memberExtensions: [".vhdx"], recognises: { $0.starts(with: VHDX.FileIdentifier.signature) },
             open: { (file, _) throws(DiskImageError) in try VHDX.open(file) }),
         SourceFormatEntry(
-            format: .vdi, recognises: VDI.recognises,
+            format: .vdi, memberExtensions: [".vdi"], recognises: VDI.recognises,
             open: { (file, _) throws(DiskImageError) in try VDI.open(file) }),
         // A tar header: "ustar" at offset 257 (POSIX.1-1988 ustar format).
         SourceFormatEntry(
-            format: .ova, recognises: { $0.count == 512 && Array($0[257..<262]) == Array("ustar".utf8) },
-            open: { (file, _) throws(DiskImageError) in try OVA.open(file) }),
+            format: .ova, memberExtensions: [], recognises: { $0.count == 512 && Array($0[257..<262]) == Array("ustar".utf8) },
+            open: { (file, options) throws(DiskImageError) in
+                guard options.package == nil else { throw DiskImageError.unsupportedSource(path: file.path, reason: "is an OVA inside an OVA") }
+                return try OVA.open(file)
+            }),
         SourceFormatEntry(
-            format: .raw, recognises: { _ in false },
+            format: .raw, memberExtensions: [".img", ".raw"], recognises: { _ in false },
             open: { (file, _) throws(DiskImageError) in RAW.open(file) }),
     ]
+
+    /// Every name ending of a disk member of an OVA, in table order.
+    static var memberExtensions: [String] { all.flatMap(\.memberExtensions) }
 
     /// The entry of `format`; every `SourceFormat` has one (`SourceFormatTableTests`).
     static func entry(_ format: SourceFormat) -> SourceFormatEntry {

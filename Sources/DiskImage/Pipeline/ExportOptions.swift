@@ -1,15 +1,3 @@
-/// The containers `Exporter` writes.
-public enum OutputFormat: String, Sendable, CaseIterable, Codable {
-    case raw
-    case vhdFixed = "vhd-fixed"
-    case vhdDynamic = "vhd-dynamic"
-    case vmdk
-    /// Dynamic VHDX (Hyper-V), 32 MiB blocks.
-    case vhdx
-    /// An OVF package: descriptor, manifest and a stream-optimized VMDK in one tar archive.
-    case ova
-}
-
 /// What an export is in the middle of, for progress displays.
 public struct ExportProgress: Sendable {
     public enum Phase: String, Sendable {

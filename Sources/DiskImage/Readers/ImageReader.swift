@@ -1,15 +1,3 @@
-/// The formats imgship reads.
-public enum SourceFormat: String, CaseIterable, Sendable {
-    case raw, vhd
-    /// Hyper-V's VHDX, fixed or dynamic.
-    case vhdx
-    case vmdk, qcow2
-    /// VirtualBox's VDI, fixed or dynamic (normal).
-    case vdi
-    /// An OVF package (tar) holding one disk: its disk is what is read.
-    case ova
-}
-
 /// What `imgship info` shows of an image.
 public struct ImageInfo: Sendable {
     public var path: String

@@ -22,6 +22,18 @@ public struct TargetDecision: Sendable, Equatable, Codable {
     /// What the target is known to take badly but may still take; each names its source.
     public var warnings: [String]
 
+    /// The decision that reports `machine`. The OVF's details (hardware version, network
+    /// adapter, manifest digest) only for a format that declares a machine: a bare disk has
+    /// no OVF, nothing of the machine to declare.
+    init(target: String, format: OutputFormat, machine: TargetMachine, firmwareReason: String, warnings: [String]) {
+        let ovf = format.entry.declaresMachine
+        self.init(
+            target: target, format: format, firmware: machine.firmware, firmwareReason: firmwareReason,
+            hyperVGeneration: machine.hyperVGeneration, hardwareVersion: ovf ? machine.hardwareVersion : nil,
+            manifestDigest: ovf ? machine.manifestDigest?.rawValue : nil, networkAdapter: ovf ? machine.networkAdapter?.reportName : nil,
+            bootMode: machine.bootMode, importFormat: machine.importFormat, warnings: warnings)
+    }
+
     public init(
         target: String, format: OutputFormat, firmware: VirtualMachineSettings.Firmware, firmwareReason: String,
         hyperVGeneration: Int? = nil, hardwareVersion: Int? = nil, manifestDigest: String? = nil, networkAdapter: String? = nil,
@@ -50,165 +62,183 @@ struct TargetRule: Sendable {
     /// What a rule looks at: known after the source is opened, before anything is written.
     struct Facts: Sendable {
         var virtualSize: UInt64
-        var guest: GuestInspection
+        /// Nil for an image whose first sectors could not be read (`imgship check`): only the
+        /// rules that do not read them are checked (`readsGuest`).
+        var guest: GuestInspection?
         var firmware: VirtualMachineSettings.Firmware
     }
 
     /// What the rule asks, as `imgship check` lists it.
     let name: String
-    let applies: @Sendable (ExportTarget) -> Bool
     let effect: Effect
     /// The document the rule comes from: a URL.
     let source: String
     /// nil when the export keeps the rule; otherwise what breaks it, as a clause.
     let broken: @Sendable (Facts) -> String?
+    /// Whether the rule is checked only with the disk's first sectors read (`Facts.guest`).
+    var readsGuest = true
 }
 
-extension ExportTarget {
+extension TargetRule {
     static let tebibyte: UInt64 = 1 << 40
     static let mebibyte: UInt64 = 1 << 20
 
-    /// Where each target's list of formats comes from.
-    var formatSource: String {
-        switch self {
-        case .aws: "https://docs.aws.amazon.com/vm-import/latest/userguide/prerequisites.html"
-        case .azure: "https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic"
-        case .vsphere:
-            "https://techdocs.broadcom.com/us/en/vmware-cis/vsphere/vsphere/8-0/vsphere-virtual-machine-administration-guide-8-0.html (Deploying OVF and OVA Templates)"
-        case .virtualbox: "https://www.virtualbox.org/manual/topics/BasicConcepts.html#ovf (Importing and Exporting Virtual Machines)"
-        case .hyperv: "https://learn.microsoft.com/windows-server/virtualization/hyper-v/plan/should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v"
-        }
-    }
+    /// Every target's rules, after its own (`TargetPlatform.rules`).
+    static let everyTarget: [TargetRule] = [.bootable, .firmwareBootsDisk]
 
-    /// The rules, in the order they are checked. docs/export.md, "Targets", lists the same.
-    static let rules: [TargetRule] = [
-        // AWS. The VM Import/Export user guide, "Limitations for importing images".
-        TargetRule(
-            name: "disk under 16 TiB",
-            applies: { $0 == .aws }, effect: .refuse,
-            source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
-            broken: { facts in
-                facts.virtualSize >= 16 * tebibyte
-                    ? "VM Import takes disk images smaller than 16 TiB; this one is \(facts.virtualSize) bytes" : nil
-            }),
-        TargetRule(
-            name: "manifest-file import over 8 TiB",
-            applies: { $0 == .aws }, effect: .warn,
-            source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
-            broken: { facts in
-                facts.virtualSize > 8 * tebibyte
-                    ? "VM Import needs a manifest file for images over 8 TiB (this one is \(facts.virtualSize) bytes); import-image with one S3 object will be refused"
-                    : nil
-            }),
-        // EBS boots an MBR volume of at most 2 TiB: an MBR cannot address more.
-        TargetRule(
-            name: "MBR disk at most 2 TiB",
-            applies: { $0 == .aws }, effect: .refuse,
-            source: "https://docs.aws.amazon.com/ebs/latest/userguide/volume_constraints.html#partitioning",
-            broken: { facts in
-                facts.guest.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
-                    ? "an MBR-partitioned EBS volume holds at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes (convert it to GPT first)"
-                    : nil
-            }),
-        // Elsewhere an MBR over 2 TiB imports, but its 32-bit sector numbers (LBA and count of
-        // 512-byte sectors, UEFI 2.10 §5.2.1 Table 5-2) cannot reach past 2 TiB.
-        TargetRule(
-            name: "MBR partitions reach the whole disk",
-            applies: { $0 != .aws }, effect: .warn,
-            source: "UEFI 2.10, section 5.2.1 (Legacy MBR: 32-bit StartingLBA and SizeInLBA)",
-            broken: { facts in
-                facts.guest.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
-                    ? "an MBR addresses at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes, so the space past 2 TiB cannot be partitioned (convert it to GPT)"
-                    : nil
-            }),
-        // Azure. Direct upload sizes: the DiskCreationData.UploadSizeBytes reference gives
-        // 20,972,032 (20 MiB + 512) to 35,183,298,347,520 (32 TiB + 512) bytes of file.
-        TargetRule(
-            name: "at least 20 MiB",
-            applies: { $0 == .azure }, effect: .refuse,
-            source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
-            broken: { facts in
-                facts.virtualSize < 20 * mebibyte
-                    ? "Azure's direct upload takes a VHD of at least 20 MiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
-            }),
-        TargetRule(
-            name: "at most 32 TiB",
-            applies: { $0 == .azure }, effect: .refuse,
-            source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
-            broken: { facts in
-                facts.virtualSize > 32 * tebibyte
-                    ? "Azure's direct upload takes a VHD of at most 32 TiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
-            }),
-        // Generation 2 ("Support for generation 2 VMs on Azure"): UEFI boot, and OS disks over
-        // 2 TiB; a generation 1 (BIOS) OS disk holds at most 2 TiB.
-        TargetRule(
-            name: "generation for the firmware",
-            applies: { $0 == .azure }, effect: .warn,
-            source: "https://learn.microsoft.com/azure/virtual-machines/generation-2",
-            broken: { facts in
-                switch facts.firmware {
-                case .efi: "the disk boots with UEFI: create the Azure disk or image as generation 2 (HyperVGeneration V2)"
-                case .bios where facts.virtualSize > 2 * tebibyte:
-                    "a generation 1 (BIOS) OS disk holds at most 2 TiB; this one is \(facts.virtualSize) bytes (attach it as a data disk, or boot it with UEFI as generation 2)"
-                case .bios: nil
-                }
-            }),
-        // Hyper-V, "Should I create a generation 1 or 2 virtual machine": generation 2 boots
-        // UEFI from SCSI VHDX (up to 64 TB); generation 1 boots a BIOS from IDE, up to 2 TB.
-        TargetRule(
-            name: "generation 1 boot disk at most 2 TB",
-            applies: { $0 == .hyperv }, effect: .warn,
-            source: "https://learn.microsoft.com/windows-server/virtualization/hyper-v/plan/should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v",
-            broken: { facts in
-                facts.firmware == .bios && facts.virtualSize > 2 * tebibyte
-                    ? "a generation 1 (BIOS) virtual machine boots from an IDE disk of at most 2 TB; this one is \(facts.virtualSize) bytes"
-                    : nil
-            }),
-        // VirtualBox's OVF reader (src/VBox/Main/xml/ovfreader.cpp) reads firmware only from its
-        // own vbox:Machine element, never from the VMware key; without it the machine gets the
-        // firmware its OS type recommends, which is a BIOS for imgship's OS types.
-        TargetRule(
-            name: "firmware in VirtualBox's importer",
-            applies: { $0 == .virtualbox }, effect: .warn,
-            source: "https://www.virtualbox.org/browser/vbox/trunk/src/VBox/Main/xml/ovfreader.cpp",
-            broken: { facts in
-                facts.firmware == .efi
-                    ? "VirtualBox's importer takes the firmware from its own vbox:Machine settings only, so the imported machine boots with a BIOS; switch it to EFI after the import (VBoxManage modifyvm NAME --firmware efi)"
-                    : nil
-            }),
-        // Every target: a disk nothing boots (a data disk is fine to attach, not to boot).
-        TargetRule(
-            name: "something on the disk boots",
-            applies: { _ in true }, effect: .warn,
-            source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
-            broken: { facts in
-                facts.guest.firmware == .none
-                    ? "nothing on the disk boots (\(facts.guest.evidence.joined(separator: "; "))): fine for a data disk, not for a virtual machine's boot disk"
-                    : nil
-            }),
-        // Every target: a firmware the disk cannot boot with.
-        TargetRule(
-            name: "the firmware boots the disk",
-            applies: { _ in true }, effect: .warn,
-            source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
-            broken: { facts in
-                switch facts.firmware {
-                case .efi where facts.guest.firmware == .bios:
-                    "UEFI firmware was chosen but the disk has no EFI system partition (only a BIOS boots it): the virtual machine will not find a boot loader"
-                case .bios where facts.guest.firmware == .efi:
-                    "BIOS firmware was chosen but the disk boots only with UEFI (\(facts.guest.evidence(against: .bios)))"
-                default: nil
-                }
-            }),
-    ]
+    // Azure: "Prepare Linux images for Azure", general notes. An export keeps it by rounding
+    // the size up (`TargetPlatform.azure.adjust`); `imgship check` finds an image that does not.
+    static let azureWholeMiB = TargetRule(
+        name: "virtual size a whole MiB",
+        effect: .refuse,
+        source: "https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic",
+        broken: { facts in
+            facts.virtualSize % mebibyte == 0
+                ? nil
+                : "Azure takes a fixed VHD whose virtual size is a whole MiB (the file N MiB + 512 bytes); this one is \(facts.virtualSize) bytes"
+        }, readsGuest: false)
+
+    // AWS. The VM Import/Export user guide, "Limitations for importing images".
+    static let awsUnder16TiB = TargetRule(
+        name: "disk under 16 TiB",
+        effect: .refuse,
+        source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
+        broken: { facts in
+            facts.virtualSize >= 16 * tebibyte
+                ? "VM Import takes disk images smaller than 16 TiB; this one is \(facts.virtualSize) bytes" : nil
+        })
+
+    static let awsManifestOver8TiB = TargetRule(
+        name: "manifest-file import over 8 TiB",
+        effect: .warn,
+        source: "https://docs.aws.amazon.com/vm-import/latest/userguide/limitations-image.html",
+        broken: { facts in
+            facts.virtualSize > 8 * tebibyte
+                ? "VM Import needs a manifest file for images over 8 TiB (this one is \(facts.virtualSize) bytes); import-image with one S3 object will be refused"
+                : nil
+        })
+
+    // EBS boots an MBR volume of at most 2 TiB: an MBR cannot address more.
+    static let awsMBRAtMost2TiB = TargetRule(
+        name: "MBR disk at most 2 TiB",
+        effect: .refuse,
+        source: "https://docs.aws.amazon.com/ebs/latest/userguide/volume_constraints.html#partitioning",
+        broken: { facts in
+            facts.guest?.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
+                ? "an MBR-partitioned EBS volume holds at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes (convert it to GPT first)"
+                : nil
+        })
+
+    // Elsewhere an MBR over 2 TiB imports, but its 32-bit sector numbers (LBA and count of
+    // 512-byte sectors, UEFI 2.10 §5.2.1 Table 5-2) cannot reach past 2 TiB.
+    static let mbrReachesWholeDisk = TargetRule(
+        name: "MBR partitions reach the whole disk",
+        effect: .warn,
+        source: "UEFI 2.10, section 5.2.1 (Legacy MBR: 32-bit StartingLBA and SizeInLBA)",
+        broken: { facts in
+            facts.guest?.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
+                ? "an MBR addresses at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes, so the space past 2 TiB cannot be partitioned (convert it to GPT)"
+                : nil
+        })
+
+    // Azure. Direct upload sizes: the DiskCreationData.UploadSizeBytes reference gives
+    // 20,972,032 (20 MiB + 512) to 35,183,298,347,520 (32 TiB + 512) bytes of file.
+    static let azureAtLeast20MiB = TargetRule(
+        name: "at least 20 MiB",
+        effect: .refuse,
+        source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
+        broken: { facts in
+            facts.virtualSize < 20 * mebibyte
+                ? "Azure's direct upload takes a VHD of at least 20 MiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
+        })
+
+    static let azureAtMost32TiB = TargetRule(
+        name: "at most 32 TiB",
+        effect: .refuse,
+        source: "https://learn.microsoft.com/dotnet/api/azure.resourcemanager.compute.models.diskcreationdata.uploadsizebytes",
+        broken: { facts in
+            facts.virtualSize > 32 * tebibyte
+                ? "Azure's direct upload takes a VHD of at most 32 TiB + 512 bytes; this disk is \(facts.virtualSize) bytes" : nil
+        })
+
+    // Generation 2 ("Support for generation 2 VMs on Azure"): UEFI boot, and OS disks over
+    // 2 TiB; a generation 1 (BIOS) OS disk holds at most 2 TiB.
+    static let azureGeneration = TargetRule(
+        name: "generation for the firmware",
+        effect: .warn,
+        source: "https://learn.microsoft.com/azure/virtual-machines/generation-2",
+        broken: { facts in
+            switch facts.firmware {
+            case .efi: "the disk boots with UEFI: create the Azure disk or image as generation 2 (HyperVGeneration V2)"
+            case .bios where facts.virtualSize > 2 * tebibyte:
+                "a generation 1 (BIOS) OS disk holds at most 2 TiB; this one is \(facts.virtualSize) bytes (attach it as a data disk, or boot it with UEFI as generation 2)"
+            case .bios: nil
+            }
+        })
+
+    // Hyper-V, "Should I create a generation 1 or 2 virtual machine": generation 2 boots
+    // UEFI from SCSI VHDX (up to 64 TB); generation 1 boots a BIOS from IDE, up to 2 TB.
+    static let hyperVGeneration1BootDisk = TargetRule(
+        name: "generation 1 boot disk at most 2 TB",
+        effect: .warn,
+        source: "https://learn.microsoft.com/windows-server/virtualization/hyper-v/plan/should-i-create-a-generation-1-or-2-virtual-machine-in-hyper-v",
+        broken: { facts in
+            facts.firmware == .bios && facts.virtualSize > 2 * tebibyte
+                ? "a generation 1 (BIOS) virtual machine boots from an IDE disk of at most 2 TB; this one is \(facts.virtualSize) bytes"
+                : nil
+        })
+
+    // VirtualBox's OVF reader (src/VBox/Main/xml/ovfreader.cpp) reads firmware only from its
+    // own vbox:Machine element, never from the VMware key; without it the machine gets the
+    // firmware its OS type recommends, which is a BIOS for imgship's OS types.
+    static let virtualBoxFirmware = TargetRule(
+        name: "firmware in VirtualBox's importer",
+        effect: .warn,
+        source: "https://www.virtualbox.org/browser/vbox/trunk/src/VBox/Main/xml/ovfreader.cpp",
+        broken: { facts in
+            facts.firmware == .efi
+                ? "VirtualBox's importer takes the firmware from its own vbox:Machine settings only, so the imported machine boots with a BIOS; switch it to EFI after the import (VBoxManage modifyvm NAME --firmware efi)"
+                : nil
+        })
+
+    // Every target: a disk nothing boots (a data disk is fine to attach, not to boot).
+    static let bootable = TargetRule(
+        name: "something on the disk boots",
+        effect: .warn,
+        source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
+        broken: { facts in
+            guard let guest = facts.guest else { return nil }
+            return guest.firmware == .none
+                ? "nothing on the disk boots (\(guest.evidence.joined(separator: "; "))): fine for a data disk, not for a virtual machine's boot disk"
+                : nil
+        })
+
+    // Every target: a firmware the disk cannot boot with.
+    static let firmwareBootsDisk = TargetRule(
+        name: "the firmware boots the disk",
+        effect: .warn,
+        source: "UEFI 2.10, sections 5.2.1 and 5.3.3 (EFI system partition, LegacyBIOSBootable); GRUB manual, BIOS installation",
+        broken: { facts in
+            guard let guest = facts.guest else { return nil }
+            return switch facts.firmware {
+            case .efi where guest.firmware == .bios:
+                "UEFI firmware was chosen but the disk has no EFI system partition (only a BIOS boots it): the virtual machine will not find a boot loader"
+            case .bios where guest.firmware == .efi:
+                "BIOS firmware was chosen but the disk boots only with UEFI (\(guest.evidence(against: .bios)))"
+            default: nil
+            }
+        })
+}
+
+extension ExportTarget {
+    /// The rules, in the order they are checked: the row's, then every target's.
+    /// docs/export.md, "Targets", lists the same.
+    var rules: [TargetRule] { platform.rules + TargetRule.everyTarget }
 
     /// The firmware to declare for `target` (nil: an OVA exported without one), with the
     /// reason for the report: the one given, else the one the disk boots with. A disk that
-    /// boots either way gets, for AWS, legacy BIOS (import-image takes no `uefi-preferred`,
-    /// and legacy BIOS is what every x86 instance type boots, the default of an AMI without a
-    /// boot mode: EC2 user guide, "Determine the boot mode parameter of an AMI"); for
-    /// VirtualBox, BIOS (its importer gives a BIOS whatever the OVF says); elsewhere UEFI when
-    /// the UEFI path is a GPT EFI system partition, as virt-v2v decides
+    /// boots either way gets the row's `firmwareWhenEither` (AWS and VirtualBox: BIOS);
+    /// elsewhere UEFI when the UEFI path is a GPT EFI system partition, as virt-v2v decides
     /// (convert/inspect_source.ml), else BIOS. A disk nothing boots gets BIOS with a target
     /// (a warning says why) and no firmware without one.
     public static func firmware(
@@ -225,16 +255,10 @@ extension ExportTarget {
             return target == nil ? (nil, nothing) : (.bios, "the default: " + nothing)
         case .both:
             let either = "read from the disk: it boots either way (\(guest.evidence.joined(separator: "; ")))"
-            switch target {
-            case .aws:
-                return (.bios, either + "; legacy-bios for AWS: import-image takes no uefi-preferred, and every x86 instance type boots legacy BIOS")
-            case .virtualbox:
-                return (.bios, either + "; BIOS for VirtualBox: its importer gives the machine a BIOS whatever the OVF declares")
-            default:
-                return guest.hasGPTEFISystemPartition
-                    ? (.efi, either + "; UEFI, as virt-v2v picks when a GPT EFI system partition exists")
-                    : (.bios, either + "; BIOS, as virt-v2v picks UEFI only for a GPT EFI system partition")
-            }
+            if let (firmware, why) = target?.platform.firmwareWhenEither { return (firmware, either + "; " + why) }
+            return guest.hasGPTEFISystemPartition
+                ? (.efi, either + "; UEFI, as virt-v2v picks when a GPT EFI system partition exists")
+                : (.bios, either + "; BIOS, as virt-v2v picks UEFI only for a GPT EFI system partition")
         }
     }
 
@@ -248,12 +272,12 @@ extension ExportTarget {
         }
     }
 
-    /// `options` as this target exports: its format checked, and for Azure the size rounded
-    /// to a whole MiB (Azure rejects a fixed VHD that is not).
+    /// `options` as this target exports: its format checked, and the row's adjustments made
+    /// (Azure: the size rounded to a whole MiB).
     func adjusted(_ options: ExportOptions) throws(DiskImageError) -> ExportOptions {
         try checkFormat(options.format)
         var options = options
-        if self == .azure { options.alignToMiB = true }
+        platform.adjust(&options)
         return options
     }
 
@@ -272,43 +296,15 @@ extension ExportTarget {
         let firmware = decided ?? .bios
         let facts = TargetRule.Facts(virtualSize: virtualSize, guest: guest, firmware: firmware)
         var warnings: [String] = []
-        for rule in Self.rules where rule.applies(self) {
+        for rule in rules {
             guard let broken = rule.broken(facts) else { continue }
             switch rule.effect {
             case .refuse: throw DiskImageError.refusedByTarget(target: description, reason: broken, source: rule.source)
             case .warn: warnings.append("--target \(description): \(broken) (\(rule.source))")
             }
         }
-        var decision = TargetDecision(
-            target: description, format: format, firmware: firmware, firmwareReason: reason, warnings: warnings)
-        switch self {
-        case .aws:
-            decision.bootMode = firmware == .efi ? "uefi" : "legacy-bios"
-            decision.importFormat = Self.importFormat(format)
-        // A bare stream-optimized VMDK has no OVF: nothing of the machine to declare.
-        case let .vsphere(release) where format == .ova:
-            decision.hardwareVersion = release.hardwareVersion
-            decision.networkAdapter = "vmxnet3 on VM Network"
-            decision.manifestDigest = release.acceptsSHA256Manifest ? "sha256" : "sha1"
-        case .virtualbox:
-            decision.networkAdapter = "E1000 on NAT"
-        case .hyperv:
-            decision.hyperVGeneration = firmware == .efi ? 2 : 1
-        case .azure, .vsphere:
-            break
-        }
-        return decision
-    }
-
-    /// The `Format` of an `import-image` disk container (EC2 API reference, ImageDiskContainer:
-    /// OVA | VHD | VHDX | VMDK | RAW).
-    static func importFormat(_ format: OutputFormat) -> String {
-        switch format {
-        case .raw: "RAW"
-        case .vhdFixed, .vhdDynamic: "VHD"
-        case .vhdx: "VHDX"
-        case .vmdk: "VMDK"
-        case .ova: "OVA"
-        }
+        return TargetDecision(
+            target: description, format: format, machine: machine(format: format, firmware: firmware), firmwareReason: reason,
+            warnings: warnings)
     }
 }

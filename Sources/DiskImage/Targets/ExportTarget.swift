@@ -1,100 +1,78 @@
-/// A platform an export is meant for (`imgship export --target`, a job's `target`): it picks
-/// the output format and its details, and checks before anything is written what that
-/// platform's importer is documented to reject (`ExportTarget+Rules.swift`, each rule with its
-/// source).
-public enum ExportTarget: Sendable, Equatable, CustomStringConvertible {
-    /// EC2 VM Import/Export (`aws ec2 import-image`) and Image Builder's S3 export formats.
-    case aws
-    /// An Azure managed disk or image from an uploaded page blob: a fixed VHD.
-    case azure
-    /// vSphere (ESXi), deploying an OVA or attaching a stream-optimized VMDK.
-    case vsphere(VSphereRelease)
-    /// Oracle VirtualBox, importing an OVA ("Import Appliance").
-    case virtualbox
-    /// Microsoft Hyper-V, attaching a VHDX.
-    case hyperv
+/// A platform an export is meant for (`imgship export --target`, a job's `target`): a row of
+/// `TargetPlatform.all` and, for vSphere, the release. The row picks the output format and its
+/// details, and its rules check before anything is written what that platform's importer is
+/// documented to reject (`ExportTarget+Rules.swift`, each rule with its source).
+public struct ExportTarget: Sendable, Equatable, CustomStringConvertible {
+    public let platform: TargetPlatform
+    /// The release `vsphere:7.0` names (the row's default for `vsphere`); nil for a platform
+    /// without releases.
+    public let release: VSphereRelease?
+
+    init(_ platform: TargetPlatform, release: VSphereRelease? = nil) {
+        self.platform = platform
+        self.release = release ?? platform.defaultRelease
+    }
+
+    public static let aws = ExportTarget(.aws)
+    public static let azure = ExportTarget(.azure)
+    public static let virtualbox = ExportTarget(.virtualbox)
+    public static let hyperv = ExportTarget(.hyperv)
+    public static func vsphere(_ release: VSphereRelease) -> ExportTarget { ExportTarget(.vsphere, release: release) }
+
+    public static func == (left: ExportTarget, right: ExportTarget) -> Bool {
+        left.platform.name == right.platform.name && left.release == right.release
+    }
 
     /// The names `--target` takes, for help texts and errors.
-    public static let names = ["aws", "azure", "vsphere[:VERSION]", "virtualbox", "hyperv"]
+    public static var names: [String] { TargetPlatform.all.map { $0.releases.isEmpty ? $0.name : $0.name + "[:VERSION]" } }
 
-    /// Reads `aws`, `azure`, `vsphere`, `vsphere:7.0`, `virtualbox` or `hyperv` (any case;
-    /// `hyper-v` too). The error text says what was expected, and shows the value with its
+    /// Reads a row's name or alias (any case), and `NAME:VERSION` for a row with releases
+    /// (`vsphere:7.0`). The error text says what was expected, and shows the value with its
     /// control characters escaped (`debugDescription`), so it stays on one line.
     public init(parsing text: String) throws(ExportTargetParseError) {
         let lowered = text.lowercased()
         let (name, version) =
             lowered.firstIndex(of: ":").map { (String(lowered[..<$0]), String(lowered[lowered.index(after: $0)...])) } ?? (lowered, nil)
-        if name == "vsphere" {
-            guard let version else {
-                self = .vsphere(.default)
-                return
+        guard let platform = TargetPlatform.named(name) else {
+            if version != nil {
+                throw ExportTargetParseError("only vsphere takes a version (vsphere:7.0); \(text.debugDescription) does not")
             }
-            guard let release = VSphereRelease.named(version) else {
-                throw ExportTargetParseError(
-                    "vSphere version \(version.debugDescription) is not one imgship knows; expected one of \(VSphereRelease.known.map(\.version).joined(separator: ", "))"
-                )
-            }
-            self = .vsphere(release)
-            return
-        }
-        if version != nil {
-            throw ExportTargetParseError("only vsphere takes a version (vsphere:7.0); \(text.debugDescription) does not")
-        }
-        switch name {
-        case "aws": self = .aws
-        case "azure": self = .azure
-        case "virtualbox", "vbox": self = .virtualbox
-        case "hyperv", "hyper-v": self = .hyperv
-        default:
             throw ExportTargetParseError("\(text.debugDescription) is not a target; expected one of \(Self.names.joined(separator: ", "))")
         }
+        guard let version else {
+            self.init(platform)
+            return
+        }
+        guard !platform.releases.isEmpty else {
+            throw ExportTargetParseError("only vsphere takes a version (vsphere:7.0); \(text.debugDescription) does not")
+        }
+        guard let release = VSphereRelease.named(version, in: platform.releases) else {
+            throw ExportTargetParseError(
+                "\(platform.displayName) version \(version.debugDescription) is not one imgship knows; expected one of \(platform.releases.map(\.version).joined(separator: ", "))"
+            )
+        }
+        self.init(platform, release: release)
     }
 
     /// `aws`, `vsphere:6.5`, ...: what `init(parsing:)` reads back.
-    public var description: String {
-        switch self {
-        case .aws: "aws"
-        case .azure: "azure"
-        case let .vsphere(release): "vsphere:\(release.version)"
-        case .virtualbox: "virtualbox"
-        case .hyperv: "hyperv"
-        }
-    }
+    public var description: String { release.map { "\(platform.name):\($0.version)" } ?? platform.name }
 
-    /// The platform's name in messages.
-    public var platformName: String {
-        switch self {
-        case .aws: "AWS VM Import"
-        case .azure: "Azure"
-        case let .vsphere(release): "vSphere \(release.version)"
-        case .virtualbox: "VirtualBox"
-        case .hyperv: "Hyper-V"
-        }
-    }
+    /// The platform's name in messages: `AWS VM Import`, `vSphere 6.5`.
+    public var platformName: String { release.map { "\(platform.displayName) \($0.version)" } ?? platform.displayName }
 
     /// The output formats the platform imports, the one written by default first.
-    public var formats: [OutputFormat] {
-        switch self {
-        // VM Import/Export user guide, "Image formats supported by VM Import/Export": OVA,
-        // stream-optimized VMDK, fixed and dynamic VHD and VHDX, raw. A stream-optimized VMDK
-        // is the smallest upload of them.
-        case .aws: [.vmdk, .ova, .vhdDynamic, .vhdFixed, .vhdx, .raw]
-        // Azure takes fixed VHDs only, VHDX not ("Prepare Linux images for Azure", general
-        // notes), whose virtual size is a whole MiB.
-        case .azure: [.vhdFixed]
-        // vSphere deploys OVF packages (an OVA) and attaches stream-optimized VMDKs.
-        case .vsphere: [.ova, .vmdk]
-        // VirtualBox imports appliances (an OVA, manual "Importing and Exporting Virtual
-        // Machines"); the OVF carries the NAT adapter and firmware a bare disk cannot.
-        case .virtualbox: [.ova]
-        // Hyper-V: generation 2 boots from a SCSI VHDX only; VHDX also holds 64 TB to VHD's
-        // 2040 GB ("Should I create a generation 1 or 2 virtual machine in Hyper-V?").
-        case .hyperv: [.vhdx]
-        }
-    }
+    public var formats: [OutputFormat] { platform.formats }
 
     /// The format written when none is given.
     public var defaultFormat: OutputFormat { formats[0] }
+
+    /// Where the list of formats comes from.
+    var formatSource: String { platform.formatSource }
+
+    /// The machine an export in `format` declares, booting with `firmware`.
+    public func machine(format: OutputFormat, firmware: VirtualMachineSettings.Firmware) -> TargetMachine {
+        platform.machine(self, format, firmware)
+    }
 }
 
 /// A `--target` value that names no target imgship knows.
@@ -122,6 +100,9 @@ public struct VSphereRelease: Sendable, Equatable {
     /// vSphere 6.0 and older check OVF manifests with SHA-1 only; 6.5 added SHA-256 (KB 2151537).
     public let acceptsSHA256Manifest: Bool
 
+    /// Where `acceptsSHA256Manifest` comes from.
+    static let manifestSource = "VMware KB 2151537 (vSphere 6.0 and older check SHA-1 manifests only)"
+
     /// The releases `--target vsphere:VERSION` knows, oldest first.
     public static let known: [VSphereRelease] = [
         VSphereRelease(version: "5.5", hardwareVersion: 10, acceptsSHA256Manifest: false),
@@ -137,7 +118,7 @@ public struct VSphereRelease: Sendable, Equatable {
     public static var `default`: VSphereRelease { known.first { $0.version == "6.5" }! }
 
     /// "7.0", "7" or "7.0.3" (the release's updates deploy the same hardware version).
-    static func named(_ text: String) -> VSphereRelease? {
+    static func named(_ text: String, in known: [VSphereRelease] = known) -> VSphereRelease? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard (1...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return nil }
         let releaseName = parts[0] + "." + (parts.count > 1 ? parts[1] : "0")

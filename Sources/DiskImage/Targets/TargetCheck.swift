@@ -66,32 +66,26 @@ public enum TargetCheck {
             rules += read.rules(for: target, opened: opened)
         }
 
-        // Azure's size rule an export makes true by rounding (`--align-mib`).
-        if target == .azure {
-            record(
-                "virtual size a whole MiB", .refuse, "https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic",
-                info.virtualSize % ExportTarget.mebibyte == 0
-                    ? nil
-                    : "Azure takes a fixed VHD whose virtual size is a whole MiB (the file N MiB + 512 bytes); this one is \(info.virtualSize) bytes")
-        }
-
         // The table's rules, with the firmware the OVA declares (vSphere's default BIOS when it
         // declares none) or the one an export would declare.
         let declared = package?.declaredFirmware
         let (decided, reason) =
             guest.map { ExportTarget.firmware(given: declared, guest: $0, for: target) } ?? (declared, "the first sectors could not be read")
         let firmwareReason =
-            declared != nil ? "declared by the OVF" : package != nil && target.isVSphere ? "the OVF declares none: vSphere's default" : reason
-        let firmware = declared ?? (package != nil && target.isVSphere ? .bios : decided)
+            declared != nil
+            ? "declared by the OVF"
+            : package != nil && target.platform.bootsOVFFirmware ? "the OVF declares none: \(target.platform.displayName)'s default" : reason
+        let firmware = declared ?? (package != nil && target.platform.bootsOVFFirmware ? .bios : decided)
+        // The row's rules, then every target's. Without the first sectors only those that do
+        // not read them.
+        let facts = TargetRule.Facts(virtualSize: info.virtualSize, guest: guest, firmware: firmware ?? .bios)
+        for rule in target.rules where guest != nil || !rule.readsGuest {
+            record(rule.name, rule.effect == .refuse ? .refuse : .warn, rule.source, rule.broken(facts))
+        }
         if let guest {
-            let facts = TargetRule.Facts(virtualSize: info.virtualSize, guest: guest, firmware: firmware ?? .bios)
-            for rule in ExportTarget.rules where rule.applies(target) {
-                record(
-                    rule.name, rule.effect == .refuse ? .refuse : .warn, rule.source, rule.broken(facts))
-            }
             // vSphere boots an OVA with the firmware its OVF declares: one the disk cannot boot
             // with is a machine that does not start.
-            if package != nil, target.isVSphere, let firmware {
+            if package != nil, target.platform.bootsOVFFirmware, let firmware {
                 let boots = [.both, firmware == .efi ? .efi : .bios].contains(guest.firmware)
                 record(
                     "the OVF's firmware boots the disk", .refuse,
@@ -109,22 +103,7 @@ public enum TargetCheck {
     /// The output format `info` is the same as: nil for what imgship never writes for a
     /// target (qcow2, a monolithicSparse VMDK, an OVA of another disk format).
     static func outputFormat(_ info: ImageInfo) -> OutputFormat? {
-        switch (info.format, info.subformat) {
-        case (.raw, _): .raw
-        case (.vhd, "fixed"): .vhdFixed
-        case (.vhd, "dynamic"): .vhdDynamic
-        case (.vhdx, _): .vhdx
-        case (.vmdk, "streamOptimized"): .vmdk
-        case (.ova, "vmdk streamOptimized"): .ova
-        default: nil
-        }
-    }
-}
-
-extension ExportTarget {
-    var isVSphere: Bool {
-        if case .vsphere = self { return true }
-        return false
+        ImageFormat.all.first { $0.verifiedAs == info.format && ($0.readBackSubformat ?? info.subformat) == info.subformat }?.format
     }
 }
 
@@ -228,18 +207,20 @@ struct OVAPackage {
             } catch {
                 record("the manifest's digests", Self.manifestSource, "\(error)")
             }
-            if case let .vsphere(release) = target {
+            // The digest the target's machine declares (whatever its firmware), and the older
+            // SHA-1 every reader takes.
+            if let digest = target.machine(format: .ova, firmware: .bios).manifestDigest {
                 let algorithms = Set(
                     manifest.text.split(whereSeparator: \.isNewline).compactMap { line in
                         line.firstIndex(of: "(").map { line[..<$0].uppercased() }
                     })
-                let accepted: Set<String> = release.acceptsSHA256Manifest ? ["SHA1", "SHA256"] : ["SHA1"]
+                let accepted: Set<String> = digest == .sha256 ? ["SHA1", "SHA256"] : ["SHA1"]
                 let refused = algorithms.subtracting(accepted).sorted()
                 record(
-                    "manifest digest vSphere \(release.version) checks", "VMware KB 2151537 (vSphere 6.0 and older check SHA-1 manifests only)",
+                    "manifest digest \(target.platformName) checks", VSphereRelease.manifestSource,
                     refused.isEmpty
                         ? nil
-                        : "\(manifest.name) uses \(refused.joined(separator: ", ")); vSphere \(release.version) takes \(accepted.sorted().joined(separator: " or "))"
+                        : "\(manifest.name) uses \(refused.joined(separator: ", ")); \(target.platformName) takes \(accepted.sorted().joined(separator: " or "))"
                 )
             }
         }

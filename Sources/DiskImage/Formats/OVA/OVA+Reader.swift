@@ -57,27 +57,19 @@ extension OVA {
         guard let descriptorMember = descriptors.first else {
             throw DiskImageError.malformedImage(path: file.path, offset: 0, reason: "the archive has no .ovf descriptor, so it is not an OVA")
         }
-        let disks = archive.members.filter { [".vmdk", ".vhd", ".vhdx", ".img", ".raw", ".qcow2", ".vdi"].contains(where: $0.name.lowercased().hasSuffix) }
+        let extensions = SourceFormatEntry.memberExtensions
+        let disks = archive.members.filter { extensions.contains(where: $0.name.lowercased().hasSuffix) }
         guard disks.count == 1, let diskMember = disks.first else {
             throw DiskImageError.unsupportedSource(
                 path: file.path,
                 reason: disks.isEmpty
-                    ? "holds no disk (.vmdk, .vhd, .vhdx, .img, .raw, .qcow2 or .vdi member)"
+                    ? "holds no disk (\(extensions.dropLast().joined(separator: ", ")) or \(extensions.last ?? "") member)"
                     : "holds \(disks.count) disks (\(disks.map(\.name).joined(separator: ", "))); imgship reads OVAs of one disk")
         }
         let disk = try SourceImage(member: diskMember.offset..<(diskMember.offset + diskMember.size), of: file, name: diskMember.name)
-        let inner: OpenedImage =
-            switch try ImageReader.detect(disk) {
-            // A descriptor in the package names members of the package, never files outside it.
-            case .vmdk: try VMDK.open(disk, extents: .archive(file, members: archive.members))
-            case .vhd: try VHD.open(disk)
-            case .vhdx: try VHDX.open(disk)
-            case .qcow2: try QCOW2.open(disk)
-            case .vdi: try VDI.open(disk)
-            case .raw: RAW.open(disk)
-            case .ova:
-                throw DiskImageError.unsupportedSource(path: disk.path, reason: "is an OVA inside an OVA")
-            }
+        // The member is opened as its bytes say, through the source table.
+        let inner = try SourceFormatEntry.entry(ImageReader.detect(disk)).open(
+            disk, SourceFormatEntry.OpenOptions(allowExternalExtents: false, streamed: false, package: (file, archive.members)))
 
         guard descriptorMember.size <= 16 << 20 else {
             throw DiskImageError.malformedImage(
