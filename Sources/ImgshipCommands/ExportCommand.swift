@@ -169,7 +169,7 @@ struct ExportCommand: ParsableCommand {
         if output == "-" && json {
             throw ValidationError("--json prints on standard output, which -o - already uses for the image")
         }
-        // A flag that does not apply is refused or warned of, never silently ignored (issue 13).
+        // A flag that does not apply is refused or warned of, never silently ignored.
         if name != nil && output != "-" {
             throw ValidationError("--name names the image written to standard output; with -o PATH the name is PATH's")
         }

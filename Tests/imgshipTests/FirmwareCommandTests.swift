@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Issue 21 part 3: the firmware a disk boots with, decided as firmware decides it, from
+/// The firmware a disk boots with, decided as firmware decides it, from
 /// partition tables sfdisk writes (the independent author of the tables here), with boot code,
 /// boot sectors and GRUB's core.img stand-ins written as bytes. `info --json` gives the firmware
 /// and its evidence; each target declares what it decided: the OVF's `vmw:Config` firmware key

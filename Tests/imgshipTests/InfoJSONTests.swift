@@ -47,7 +47,7 @@ struct InfoJSONTests {
         #expect(decoded?["path"] as? String == info.path)
     }
 
-    /// Sizes and counts among the details are JSON numbers, not strings (issue 13).
+    /// Sizes and counts among the details are JSON numbers, not strings.
     @Test func numbersAreJSONNumbers() throws {
         var info = Self.info(path: "/images/disk.vmdk")
         info.details = [("grain size", .number(65536)), ("allocated grains", .number(3)), ("compression", "deflate")]

@@ -17,7 +17,7 @@ final class OutputSink {
     /// Bytes actually written (holes excluded).
     private(set) var bytesWritten: UInt64 = 0
     /// nil when no digest is wanted: SHA-256 has no shortcut for zeros, so hashing a 2 TiB
-    /// sparse disk costs about 20 minutes even when nothing reads the digest (issue 13).
+    /// sparse disk costs about 20 minutes even when nothing reads the digest.
     private let hasher: MessageDigestHasher?
     /// False for a sink made without hashing: bytes need not pass it in file order.
     var isHashing: Bool { hasher != nil }
