@@ -1,10 +1,12 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import DiskImage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
-@testable import DiskImage
 
 /// The commit of an export (`OutputCommit`) with a failure planted at each of its steps, over
 /// an earlier output and manifest it replaces: whatever step fails, a manifest at its final

@@ -1,7 +1,7 @@
 import DiskImage
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Proof by booting: five disks that really boot (BootDisk), exported by imgship to
 /// every output format, each output booted by qemu-system under the firmware imgship declared

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship check IMAGE --target T`: imgship's own output for each target is
 /// accepted (exit 0); one known-bad image per rule is refused (exit 1) naming the rule and its

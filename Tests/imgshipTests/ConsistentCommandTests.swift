@@ -1,9 +1,10 @@
+import Foundation
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
 
 /// The behaviours every command shares: exit statuses (README, "Exit
 /// status"), one problem form, `--json` everywhere, flags that do not apply, refusals before

@@ -1,10 +1,11 @@
+import ExportJob
+import Foundation
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import ExportJob
-import Foundation
-import Testing
-import TestSupport
 
 /// The surfaces around jobs and plans under attack: numbers from files, two runs of
 /// one job at once, a merge over stale outputs, outputs that are inputs, strings that reach a

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship info` tells what the guest's first sectors say (what a target's
 /// firmware choice is made from), in text and in `--json`.

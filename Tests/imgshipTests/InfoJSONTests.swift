@@ -1,7 +1,8 @@
-@testable import DiskImage
 import Foundation
-@testable import ImgshipCommands
 import Testing
+
+@testable import DiskImage
+@testable import ImgshipCommands
 
 /// `info --json`, written by the ordered JSON writer: the same bytes as the
 /// JSONSerialization dictionary it replaces.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship info` and `imgship verify`, and export from non-raw sources, run as a user would.
 @Suite("imgship info and verify, end to end")

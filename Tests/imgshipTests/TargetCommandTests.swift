@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship export --target`: for each platform, one input it is documented to
 /// reject is refused or warned of, naming the rule's source, and nothing is written; the good

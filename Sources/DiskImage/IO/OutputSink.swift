@@ -111,6 +111,7 @@ final class OutputSink {
             var done = 0
             while done < bytes.count {
                 done += try retryingInterrupts("write", path: path) {
+                    // swift-format-ignore: NeverForceUnwrap
                     SystemCalls.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
                 }
             }
@@ -129,6 +130,7 @@ struct PositionalWriter: Sendable {
         var done = 0
         while done < bytes.count {
             done += try retryingInterrupts("pwrite", path: path) {
+                // swift-format-ignore: NeverForceUnwrap
                 SystemCalls.pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             }
         }
