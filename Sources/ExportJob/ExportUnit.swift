@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ConfigDocument
 import DiskImage
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One output of a job: an export entry written in one format, with its paths resolved.
 public struct ExportUnit: Sendable, Equatable {

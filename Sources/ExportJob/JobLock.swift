@@ -1,8 +1,9 @@
+import DiskImage
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import DiskImage
-import Foundation
 
 /// One writer per job: a run of a job, of one of its shards, or a merge holds an advisory
 /// `flock` (flock(2)) on a lock file beside the job file for the whole run, bookkeeping

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ConfigDocument
 import DiskImage
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `imgship job FILE --merge`: the reports of a sharded job's shards made into the report one
 /// unsharded run would have written (timings aside), with every output checked.
@@ -225,7 +226,7 @@ public enum JobMerge {
                 }
                 result.sha256 = sha256
                 var status = stat()
-                result.bytes = stat(unit.output, &status) == 0 ? UInt64(max(0, status.st_size)) : nil
+                result.bytes = SystemCalls.stat(unit.output, &status) == 0 ? UInt64(max(0, status.st_size)) : nil
                 // What the import commands are made from, as a rerun that skips it decides it.
                 result.target = unit.targetDecision()
             } catch {

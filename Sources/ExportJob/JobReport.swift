@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ConfigDocument
 import DiskImage
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a job run did: every output's result, the SHA256SUMS lists written, and problems of
 /// the job itself. Saved as `JOB.report.json` beside the job file (schema in docs/job.md).

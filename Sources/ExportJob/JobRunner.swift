@@ -1,8 +1,9 @@
+import DiskImage
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import DiskImage
-import Foundation
 
 /// What became of one output.
 public struct UnitResult: Sendable, Equatable {
@@ -129,9 +130,9 @@ public struct JobRunner: Sendable {
 
     private func intent(_ unit: ExportUnit) -> Intent {
         var sourceStatus = stat()
-        guard stat(unit.source, &sourceStatus) == 0 else { return .missingSource }
+        guard SystemCalls.stat(unit.source, &sourceStatus) == 0 else { return .missingSource }
         var outputStatus = stat()
-        guard stat(unit.output, &outputStatus) == 0 else { return .export }
+        guard SystemCalls.stat(unit.output, &outputStatus) == 0 else { return .export }
         guard fileExists(unit.manifest) || !PendingManifest.find(for: unit.manifest).isEmpty else {
             return replaceInvalid ? .export : .noManifest
         }
@@ -153,8 +154,8 @@ public struct JobRunner: Sendable {
         var path = folder.isEmpty ? "." : folder
         while true {
             var info = stat()
-            if stat(path, &info) == 0 {
-                return (info.st_mode & S_IFMT) == S_IFDIR && access(path, W_OK | X_OK) == 0
+            if SystemCalls.stat(path, &info) == 0 {
+                return (info.st_mode & S_IFMT) == S_IFDIR && SystemCalls.access(path, W_OK | X_OK) == 0
             }
             guard errno == ENOENT else { return false }
             let parent = splitPath(path).folder

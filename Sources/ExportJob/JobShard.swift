@@ -1,3 +1,5 @@
+import DiskImage
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -149,7 +151,7 @@ public struct JobShard: Sendable, Equatable, CustomStringConvertible {
     /// then fails on its own and says why).
     public static func sourceBytes(_ path: String) -> UInt64 {
         var status = stat()
-        guard stat(path, &status) == 0 else { return 0 }
+        guard SystemCalls.stat(path, &status) == 0 else { return 0 }
         return UInt64(max(0, status.st_size))
     }
 }

@@ -20,11 +20,8 @@ struct OutputRecord: Codable, Equatable {
     }
 
     static func read(_ path: String) -> OutputRecord? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            (attributes[.size] as? Int ?? Int.max) <= 1 << 20,
-            let data = FileManager.default.contents(atPath: path)
-        else { return nil }
-        return try? JSONDecoder().decode(OutputRecord.self, from: data)
+        guard let bytes = smallFileContents(path, atMost: 1 << 20) else { return nil }
+        return try? JSONDecoder().decode(OutputRecord.self, from: Data(bytes))
     }
 
     /// How the source or settings now differ from the record, or nil. A source that cannot be
@@ -53,11 +50,8 @@ struct OutputRecord: Codable, Equatable {
 
 /// The digest the manifest gives for `name`, or nil.
 func manifestDigest(_ manifest: String, name: String) -> String? {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: manifest),
-        (attributes[.size] as? Int ?? Int.max) <= 1 << 20,
-        let data = FileManager.default.contents(atPath: manifest)
-    else { return nil }
-    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+    guard let bytes = smallFileContents(manifest, atMost: 1 << 20) else { return nil }
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
         let parts = line.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].count == 64 else { continue }
         var listed = String(parts[1])

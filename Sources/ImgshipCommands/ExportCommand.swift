@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import ConfigDocument
 import DiskImage
 import ExportJob
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -138,9 +139,9 @@ struct ExportCommand: ParsableCommand {
             ] where isGiven {
                 throw ValidationError("\(flag) applies with --target only")
             }
-        } else if target != .aws {
+        } else if let target, target != .aws {
             for (flag, isGiven) in [("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil)] where isGiven {
-                throw ValidationError("\(flag) applies with --target aws only; --target \(target!) has no import command")
+                throw ValidationError("\(flag) applies with --target aws only; --target \(target) has no import command")
             }
         }
         do throws(AWSImportCommandsError) {
@@ -174,7 +175,7 @@ struct ExportCommand: ParsableCommand {
         if output == "-" && json {
             throw ValidationError("--json prints on standard output, which -o - already uses for the image")
         }
-        // A flag that does not apply is refused or warned of, never silently ignored (issue 13).
+        // A flag that does not apply is refused or warned of, never silently ignored.
         if name != nil && output != "-" {
             throw ValidationError("--name names the image written to standard output; with -o PATH the name is PATH's")
         }

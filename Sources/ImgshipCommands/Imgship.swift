@@ -1,7 +1,8 @@
+import ArgumentParser
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
 
 /// The `imgship` command and its subcommands; `Sources/imgship` only calls `main()`.
 public struct Imgship: ParsableCommand {

@@ -1,7 +1,8 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// The signals that stop a command cleanly (exit 130, temporary files removed): Ctrl-C, `kill`,
 /// and the terminal closing (SIGHUP), which would otherwise kill an export over ssh with its

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import ConfigDocument
 import DiskImage
 import ExportJob
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import ConfigDocument
 import DiskImage
 import DistributionPlan
 import ExportJob
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `imgship plan`: a group whose default subcommand plans one configuration, so
 /// `imgship plan CONFIG` and `imgship plan diff OLD NEW` both read as they should.
@@ -232,13 +233,13 @@ let maximumDocumentBytes = 64 << 20
 /// a process substitution (`<(git show main:dist.json)`) reads as a file does; at most
 /// `maximumDocumentBytes`.
 func readAllBytes(_ path: String) throws(DocumentReadError) -> [UInt8] {
-    let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+    let descriptor = path == "-" ? STDIN_FILENO : SystemCalls.open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else { throw DocumentReadError(reason: String(cString: strerror(errno))) }
-    defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+    defer { if descriptor != STDIN_FILENO { SystemCalls.close(descriptor) } }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        let count = chunk.withUnsafeMutableBytes { SystemCalls.read(descriptor, $0.baseAddress, $0.count) }
         if count == 0 { return bytes }
         if count < 0 {
             if errno == EINTR { continue }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import DiskImage
 import DistributionPlan
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The context flags `plan` and `plan diff` share: what the configuration alone does not say.
 struct PlanContextOptions: ParsableArguments {
@@ -188,7 +189,7 @@ struct PlanOutputOptions: ParsableArguments {
         }
         if let path {
             var info = stat()
-            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            if SystemCalls.stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
                 throw ValidationError("--output \(path) is a directory; give a file path")
             }
         }

@@ -1,8 +1,9 @@
+import DiskImage
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import DiskImage
-import Synchronization
 
 /// A one-line progress display on standard error, redrawn at most ten times a second: the
 /// phase, a bar, done and total, the rate and the time left (ETA). Drawn only when standard

@@ -1,7 +1,9 @@
+import ArgumentParser
+import DiskImage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
 
 /// Writes `text` to standard output with write(2), whole, and fails the command when it
 /// cannot: a closed pipe, a full disk, a descriptor that is not open. `print` would buffer
@@ -13,7 +15,7 @@ func writeToStandardOutput(_ text: String) throws {
     var offset = 0
     while offset < bytes.count {
         let count = bytes.withUnsafeBytes { buffer in
-            write(STDOUT_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+            SystemCalls.write(STDOUT_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
         }
         if count < 0 && errno == EINTR { continue }
         guard count > 0 else {
@@ -27,7 +29,7 @@ func writeToStandardOutput(_ text: String) throws {
 /// Writes `text` to standard error with write(2); a failure to write there has nowhere to be told.
 func writeToStandardError(_ text: String) {
     var bytes = Array(text.utf8)
-    _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    _ = bytes.withUnsafeMutableBytes { SystemCalls.write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
 /// Whether `descriptor` is a terminal: progress is drawn only there, and binary output is

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// Untrusted input: damaged images give an error naming the file, the offset and what was

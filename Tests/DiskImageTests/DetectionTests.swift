@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// Detection refuses what it recognises but cannot read, by name, instead of exporting a

@@ -1,11 +1,13 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import DiskImage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Synchronization
-import Testing
-import TestSupport
-@testable import DiskImage
 
 /// A failing drive (EIO) and a full disk (ENOSPC) in the middle of a real export, planted
 /// through `SystemCalls.withPlantedFailure` for one folder, so no root, loop device or

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// Every on-disk structure: encoded, decoded, equal; and qemu-img's own bytes decode.

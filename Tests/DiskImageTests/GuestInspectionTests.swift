@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// Partition table, EFI system partition and BIOS boot code, read from crafted MBR and GPT

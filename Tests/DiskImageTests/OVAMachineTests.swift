@@ -1,10 +1,12 @@
 import Foundation
+import TestSupport
+import Testing
+
+@testable import DiskImage
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Testing
-import TestSupport
-@testable import DiskImage
 
 /// The virtual machines an OVA declares for vSphere and VirtualBox, each package checked by
 /// readers that share no code with ours: the DMTF OVF schema (xmllint), GNU tar and Python's

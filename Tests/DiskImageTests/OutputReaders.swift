@@ -131,6 +131,7 @@ enum OutputReader {
                 var inflated = [UInt8](repeating: 0, count: 65536)
                 var inflatedSize = uLongf(65536)
                 let status = file.withUnsafeBufferPointer { buffer in
+                    // swift-format-ignore: NeverForceUnwrap
                     uncompress(&inflated, &inflatedSize, buffer.baseAddress! + offset + 12, uLong(size))
                 }
                 #expect(status == Z_OK && inflatedSize == 65536, "grain at lba \(value) inflates to 64 KiB")

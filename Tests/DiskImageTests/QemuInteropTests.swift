@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// qemu-img is the independent implementation: it must read every output as identical to the

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// Hostile images: descriptors naming files they must not read, sizes and tables that would

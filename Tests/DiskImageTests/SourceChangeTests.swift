@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// A source that changes while it is read fails the export; staging copies are private.

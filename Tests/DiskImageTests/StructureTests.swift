@@ -1,4 +1,5 @@
 import Testing
+
 @testable import DiskImage
 
 @Suite("VHD structures, byte for byte")

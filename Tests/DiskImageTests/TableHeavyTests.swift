@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// Images with many second-level tables, made by qemu-img: every table is loaded and every

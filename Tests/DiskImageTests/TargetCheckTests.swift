@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// `TargetCheck` as a library: what an export for a target writes keeps every rule of that

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// Builds source images: a sparse file of a given size with chosen regions filled.
@@ -96,7 +97,13 @@ extension [UInt8] {
 
 /// "0a 1b ..." to bytes, for literal expectations.
 func hexBytes(_ text: String) -> [UInt8] {
-    text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { UInt8($0, radix: 16)! }
+    text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { digits in
+        guard let byte = UInt8(digits, radix: 16) else {
+            Issue.record("\"\(digits)\" is not a hexadecimal byte")
+            return nil
+        }
+        return byte
+    }
 }
 
 /// Compares large byte arrays and reports the first difference (a plain `#expect(a == b)`

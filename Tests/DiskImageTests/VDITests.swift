@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// A VDI written by the test from `VDI.Header`: the block map `map`, data block n filled with

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// VHDX (MS-VHDX v1.0): each on-disk structure round trips and decodes what qemu-img writes;

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import ConfigDocument
+import Foundation
+import TestSupport
+import Testing
+
 @testable import DistributionPlan
 
 /// A template with one distribution configuration whose `Properties` are `properties`, in YAML.

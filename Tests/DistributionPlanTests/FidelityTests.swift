@@ -1,6 +1,7 @@
+import ConfigDocument
 import Foundation
 import Testing
-import ConfigDocument
+
 @testable import DistributionPlan
 
 /// What the service does, each case with the documentation it follows: the plan must show

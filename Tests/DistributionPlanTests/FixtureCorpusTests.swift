@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import ConfigDocument
+import Foundation
+import TestSupport
+import Testing
+
 @testable import DistributionPlan
 
 /// What a corpus fixture (`testdata/distribution/corpus/{valid,broken}/NAME.{json,yaml}`) is

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DistributionPlan
 
 /// The `script` rendering run for real: the AWS CLI against moto_server (EC2, SSM, STS and ECR

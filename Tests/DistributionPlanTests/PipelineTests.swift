@@ -1,6 +1,7 @@
+import ConfigDocument
 import Foundation
 import Testing
-import ConfigDocument
+
 @testable import DistributionPlan
 
 @Suite("Pipeline documents")
@@ -9,12 +10,12 @@ struct PipelineTests {
         try Repository.text(Repository.configurations.appendingPathComponent("pipeline/\(name)"))
     }
 
-    static func mapping(_ ebs: String) -> ConfigValue {
-        try! DocumentReader.parse(#"[{"deviceName": "/dev/xvda", "ebs": \#(ebs)}]"#)
+    static func mapping(_ ebs: String) throws -> ConfigValue {
+        try DocumentReader.parse(#"[{"deviceName": "/dev/xvda", "ebs": \#(ebs)}]"#)
     }
 
-    static func problems(_ ebs: String) -> [String] {
-        BlockDeviceRules.check(mapping(ebs), path: "blockDeviceMappings").map(\.description)
+    static func problems(_ ebs: String) throws -> [String] {
+        BlockDeviceRules.check(try mapping(ebs), path: "blockDeviceMappings").map(\.description)
     }
 
     @Test func responsesMakeTheHeader() throws {
@@ -243,8 +244,8 @@ struct PipelineTests {
         (#"{"volumeType": "gp4"}"#, [#"blockDeviceMappings[0].ebs.volumeType: "gp4" is not one of gp2, gp3, io1, io2, sc1, st1, standard"#]),
         (#"{"volumeSize": "big"}"#, ["blockDeviceMappings[0].ebs.volumeSize: expected a whole number, found a string"]),
     ])
-    func volumeRules(ebs: String, expected: [String]) {
-        #expect(Self.problems(ebs) == expected)
+    func volumeRules(ebs: String, expected: [String]) throws {
+        #expect(try Self.problems(ebs) == expected)
     }
 
     @Test func noDeviceExcludesEBS() throws {

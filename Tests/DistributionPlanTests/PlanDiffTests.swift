@@ -1,6 +1,7 @@
+import ConfigDocument
 import Foundation
 import Testing
-import ConfigDocument
+
 @testable import DistributionPlan
 
 /// Pairs of configurations under testdata/distribution/diff/NAME/ (old.* and new.*, any input

@@ -1,6 +1,7 @@
+import ConfigDocument
 import Foundation
 import Testing
-import ConfigDocument
+
 @testable import DistributionPlan
 
 enum Repository {

@@ -1,6 +1,7 @@
+import ConfigDocument
 import Foundation
 import Testing
-import ConfigDocument
+
 @testable import DistributionPlan
 
 @Suite("Pipeline schedules")
@@ -9,7 +10,11 @@ struct ScheduleTests {
         // 2026-03-07T12:00Z
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)!
+        guard let date = formatter.date(from: text) else {
+            Issue.record("\(text) is not an ISO 8601 date")
+            return .distantPast
+        }
+        return date
     }
 
     static func schedule(_ expression: String, _ zone: String? = nil) throws -> Schedule {

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import ConfigDocument
+import Foundation
+import TestSupport
+import Testing
+
 @testable import DistributionPlan
 
 /// No value from a configuration, template or flag can run as shell code or end a comment

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import ConfigDocument
+import Foundation
+import TestSupport
+import Testing
+
 @testable import DistributionPlan
 
 /// The `script` rendering: bash accepts every one, and run against stand-in `aws` and `docker`

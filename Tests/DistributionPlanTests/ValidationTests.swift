@@ -1,6 +1,7 @@
+import ConfigDocument
 import Foundation
 import Testing
-import ConfigDocument
+
 @testable import DistributionPlan
 
 /// Problems as `severity path: message` lines, for compact expectations.

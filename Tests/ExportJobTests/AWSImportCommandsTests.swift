@@ -1,8 +1,8 @@
 import DiskImage
 import ExportJob
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The import commands `--target aws` prints carry hostile file names and prefixes as data:
 /// bash, running them with a stand-in `aws`, passes every word through unchanged and runs

@@ -1,9 +1,10 @@
 import ConfigDocument
 import DiskImage
-@testable import ExportJob
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExportJob
 
 @Suite("Job files")
 struct JobFileTests {

@@ -1,8 +1,9 @@
 import DiskImage
-@testable import ExportJob
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExportJob
 
 /// Outputs are told apart by the file they are, not by how the job spells them; names that
 /// would break a SHA256SUMS line are refused; and jobs sharing a folder share its list.

@@ -1,8 +1,9 @@
 import DiskImage
-@testable import ExportJob
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExportJob
 
 /// A rerun finishes what an interrupted run left, and makes again what is out of date.
 @Suite("Job resumption")

@@ -1,9 +1,10 @@
 import DiskImage
-@testable import ExportJob
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExportJob
 
 @Suite("Job runner")
 struct JobRunnerTests {

@@ -1,8 +1,9 @@
 import DiskImage
-@testable import ExportJob
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import ExportJob
 
 @Suite("Job shards and their merge")
 struct JobShardTests {

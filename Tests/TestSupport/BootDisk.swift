@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 #endif
 
-/// Small disks that really boot (issue 21), built at test time from files alone (no loop
+/// Small disks that really boot, built at test time from files alone (no loop
 /// device, no mount): sfdisk writes the partition table into a sparse file, mkfs.vfat a FAT
 /// file system into another, mtools copies files onto it, `syslinux --install` makes it
 /// BIOS-bootable, and dd puts it in place. Each boots Debian's cloud kernel with an initramfs

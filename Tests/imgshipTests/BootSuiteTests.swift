@@ -1,9 +1,9 @@
 import DiskImage
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
-/// Proof by booting (issue 21): five disks that really boot (BootDisk), exported by imgship to
+/// Proof by booting: five disks that really boot (BootDisk), exported by imgship to
 /// every output format, each output booted by qemu-system under the firmware imgship declared
 /// for it (`--target aws --json`'s `target.firmware`; an OVA's OVF `firmware` too) must print
 /// the marker of that firmware. qemu's own format drivers read the outputs, so they are the

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
-/// `imgship check IMAGE --target T` (issue 21 part 5): imgship's own output for each target is
+/// `imgship check IMAGE --target T`: imgship's own output for each target is
 /// accepted (exit 0); one known-bad image per rule is refused (exit 1) naming the rule and its
 /// source; an unreadable image exits 2. Bad images come from qemu-img (another writer), tar
 /// (another member order) or bytes edited in place.

@@ -1,11 +1,12 @@
+import Foundation
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
 
-/// The behaviours issue 13 makes the same in every command: exit statuses (README, "Exit
+/// The behaviours every command shares: exit statuses (README, "Exit
 /// status"), one problem form, `--json` everywhere, flags that do not apply, refusals before
 /// any work. Spawns the binary, as the exit status and standard streams are what is tested.
 @Suite("One command line behaviour")

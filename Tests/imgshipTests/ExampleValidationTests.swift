@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The fleet examples are validated by the platforms' own schemas, not just parsed: the
 /// Kubernetes manifests by kubernetes-validate (the Kubernetes OpenAPI schemas, strict: no

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Runs the built `imgship` binary as a user would.
 @Suite("imgship export, end to end")

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
-/// Issue 21 part 3: the firmware a disk boots with, decided as firmware decides it, from
+/// The firmware a disk boots with, decided as firmware decides it, from
 /// partition tables sfdisk writes (the independent author of the tables here), with boot code,
 /// boot sectors and GRUB's core.img stand-ins written as bytes. `info --json` gives the firmware
 /// and its evidence; each target declares what it decided: the OVF's `vmw:Config` firmware key
@@ -94,7 +94,8 @@ struct FirmwareCommandTests {
         if let script = layout.script {
             let scriptPath = folder.file("sfdisk.script")
             try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-            let run = try runProcess("/bin/sh", ["-c", "exec \"$0\" -q --no-reread \"$1\" < \"$2\"", Self.sfdisk!, path, scriptPath])
+            let sfdisk = try #require(Self.sfdisk)
+            let run = try runProcess("/bin/sh", ["-c", "exec \"$0\" -q --no-reread \"$1\" < \"$2\"", sfdisk, path, scriptPath])
             try #require(run.status == 0, "sfdisk: \(run.standardError)")
         }
         try put(layout.late)

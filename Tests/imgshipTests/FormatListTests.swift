@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-@testable import ImgshipCommands
-import Testing
 import TestSupport
+import Testing
+
+@testable import ImgshipCommands
 
 /// Every list of formats comes from one table: `ova` is in each.
 @Suite("format lists")

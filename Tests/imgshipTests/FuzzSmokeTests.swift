@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A short run of the libFuzzer harness of each reader (tools/fuzz): it builds with the fuzzer
 /// and address sanitizer, and 2,000 mutated images per format, and 2,000 mutated JSON and

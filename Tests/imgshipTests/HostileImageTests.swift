@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Hostile images through the command line: refusals are one line and exit 1, and memory
 /// stays bounded whatever size an image claims (peak RSS measured by GNU time).
@@ -16,7 +16,8 @@ struct HostileImageTests {
         var result = try runProcess("/usr/bin/time", ["-v", binary] + arguments)
         let marker = "Maximum resident set size (kbytes): "
         let line = try #require(result.standardError.split(separator: "\n").first { $0.contains(marker) })
-        let peak = try #require(Int(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces)))
+        let value = try #require(line.split(separator: ":").last)
+        let peak = try #require(Int(value.trimmingCharacters(in: .whitespaces)))
         // time's report follows the program's own output.
         let cut = ["Command exited with non-zero status", "\tCommand being timed:"]
             .compactMap { result.standardError.range(of: $0)?.lowerBound }.min()

@@ -1,12 +1,13 @@
+import ExportJob
+import Foundation
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import ExportJob
-import Foundation
-import Testing
-import TestSupport
 
-/// The surfaces around jobs and plans under attack (issue 22): numbers from files, two runs of
+/// The surfaces around jobs and plans under attack: numbers from files, two runs of
 /// one job at once, a merge over stale outputs, outputs that are inputs, strings that reach a
 /// terminal, and the AWS commands a job prints. Each test failed on the code before the fix.
 @Suite("Jobs and plans under attack", .serialized)

@@ -1,4 +1,5 @@
 import ArgumentParser
+
 @testable import ImgshipCommands
 
 /// `imgship`'s command line read in this process: what the binary does before running a

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
-/// `imgship info` tells what the guest's first sectors say (issue 15: what a target's
+/// `imgship info` tells what the guest's first sectors say (what a target's
 /// firmware choice is made from), in text and in `--json`.
 @Suite("imgship info, the guest")
 struct InfoGuestTests {

@@ -1,7 +1,8 @@
-@testable import DiskImage
 import Foundation
-@testable import ImgshipCommands
 import Testing
+
+@testable import DiskImage
+@testable import ImgshipCommands
 
 /// `info --json`, written by the ordered JSON writer: the same bytes as the
 /// JSONSerialization dictionary it replaces.
@@ -47,7 +48,7 @@ struct InfoJSONTests {
         #expect(decoded?["path"] as? String == info.path)
     }
 
-    /// Sizes and counts among the details are JSON numbers, not strings (issue 13).
+    /// Sizes and counts among the details are JSON numbers, not strings.
     @Test func numbersAreJSONNumbers() throws {
         var info = Self.info(path: "/images/disk.vmdk")
         info.details = [("grain size", .number(65536)), ("allocated grains", .number(3)), ("compression", "deflate")]

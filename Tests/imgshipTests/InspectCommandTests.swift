@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship info` and `imgship verify`, and export from non-raw sources, run as a user would.
 @Suite("imgship info and verify, end to end")
@@ -45,7 +45,7 @@ struct InspectCommandTests {
         let details = try #require(json["details"] as? [String: Any])
         #expect(details["creator"] as? String == "\"win \" on \"Wi2k\"", "\(details)")
         #expect(details["diskType"] as? String == "dynamic", "\(details)")
-        // Sizes and counts are JSON numbers (issue 13; they were strings).
+        // Sizes and counts are JSON numbers, not strings.
         #expect((details["blockSize"] as? NSNumber)?.intValue == 2097152, "\(details)")
     }
 

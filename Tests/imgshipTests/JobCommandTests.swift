@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship job` and `imgship plan --emit-job`, run as a user would: outputs checked with
 /// sha256sum, qemu-img and imgship verify; reruns checked by what they leave alone.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship job` killed with SIGKILL at random instants, several times over, then run again:
 /// the rerun succeeds, every output verifies, and no temporary file is left.

@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
+import Testing
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Testing
-import TestSupport
 
 /// `imgship export -f ova` and `imgship verify` of OVAs, run as a user would, checked with
 /// tar, an XML parser, sha256 and qemu-img.

@@ -1,9 +1,10 @@
+import Foundation
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
 
 /// Standard output that cannot be written (a full device, a pipe whose reader went away, a
 /// closed descriptor) fails every command with one line on standard error; and configuration

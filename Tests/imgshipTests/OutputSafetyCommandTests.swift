@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// What `imgship export` and `imgship verify` must never do to data they should not touch:
 /// README, Security, "Outputs and data safety".

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship plan diff`, the size and cost flags and the pipeline flags, through the binary:
 /// exit codes, files named in messages, and what reaches standard output.

@@ -1,8 +1,8 @@
 import ConfigDocument
 import ExportJob
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship job --shard` and `--merge`, as a batch engine runs them: N processes over one
 /// folder, some killed midway and retried, then merged; and the examples' manifests.

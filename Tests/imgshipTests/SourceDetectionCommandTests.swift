@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Standard input and FIFOs are detected as files are: a format imgship reads is read as that
 /// format once the stream is copied, one it does not read is refused by name from its first

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Exports that need root: a block device (a loop device over a file) as the source, and a
 /// full filesystem (a 4 MiB tmpfs) as the destination. Enabled where those can be set up.

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
-/// `imgship export --target` (issue 15): for each platform, one input it is documented to
+/// `imgship export --target`: for each platform, one input it is documented to
 /// reject is refused or warned of, naming the rule's source, and nothing is written; the good
 /// output passes the independent readers here (qemu-img, the AWS CLI against moto).
 @Suite("export --target")

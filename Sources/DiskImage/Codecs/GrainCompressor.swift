@@ -48,6 +48,7 @@ final class GrainCompressor {
     /// compressed size.
     func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
         if let isalStream, let isalLevelBuffer {
+            // swift-format-ignore: NeverForceUnwrap
             let size = imgship_isal_zlib_compress(
                 isalStream,
                 isalLevelBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), isalLevelBuffer.count,

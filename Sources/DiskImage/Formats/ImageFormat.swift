@@ -81,7 +81,8 @@ public struct ImageFormat: Sendable {
 
     /// The entry of `format`.
     public static func entry(_ format: OutputFormat) -> ImageFormat {
-        all.first { $0.format == format }!
+        // Every case has an entry (SourceFormatTableTests); raw stands in for a missing one.
+        all.first { $0.format == format } ?? all[0]
     }
 
     /// Every name `OutputFormat(parsing:)` accepts that help texts show: the canonical names
@@ -98,20 +99,20 @@ public struct ImageFormat: Sendable {
     /// "raw, vhd (= vhd-dynamic), vhd-dynamic, vhd-fixed, vmdk (stream-optimized), vhdx (dynamic, Hyper-V) or ova (...)".
     public static var helpList: String {
         let parts = all.map(\.help)
-        return parts.dropLast().joined(separator: ", ") + " or " + parts.last!
+        return parts.dropLast().joined(separator: ", ") + " or " + (parts.last ?? "")
     }
 
     /// The formats detection recognises and refuses by name, for help texts: "qcow (v1),
     /// QED, ... or bzip2".
     public static var refusedList: String {
         let names = ForeignFormatEntry.all.map(\.label)
-        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
     }
 
     /// The source formats for help texts: "raw, vhd, vhdx, vmdk, qcow2, vdi or ova".
     public static var sourceList: String {
         let names = SourceFormat.allCases.map(\.rawValue)
-        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
     }
 }
 

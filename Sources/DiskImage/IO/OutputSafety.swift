@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// The rules that keep an export from destroying what it should not touch: what a path may be
 /// before a regular file is moved onto it, and which leftovers of killed runs may be removed.

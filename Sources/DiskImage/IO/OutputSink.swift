@@ -17,7 +17,7 @@ final class OutputSink {
     /// Bytes actually written (holes excluded).
     private(set) var bytesWritten: UInt64 = 0
     /// nil when no digest is wanted: SHA-256 has no shortcut for zeros, so hashing a 2 TiB
-    /// sparse disk costs about 20 minutes even when nothing reads the digest (issue 13).
+    /// sparse disk costs about 20 minutes even when nothing reads the digest.
     private let hasher: MessageDigestHasher?
     /// False for a sink made without hashing: bytes need not pass it in file order.
     var isHashing: Bool { hasher != nil }
@@ -111,6 +111,7 @@ final class OutputSink {
             var done = 0
             while done < bytes.count {
                 done += try retryingInterrupts("write", path: path) {
+                    // swift-format-ignore: NeverForceUnwrap
                     SystemCalls.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
                 }
             }
@@ -129,6 +130,7 @@ struct PositionalWriter: Sendable {
         var done = 0
         while done < bytes.count {
             done += try retryingInterrupts("pwrite", path: path) {
+                // swift-format-ignore: NeverForceUnwrap
                 SystemCalls.pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             }
         }

@@ -225,6 +225,7 @@ public final class SourceImage: VirtualDisk {
         var done = 0
         while done < buffer.count {
             let count = try retryingInterrupts("pread", path: path) {
+                // swift-format-ignore: NeverForceUnwrap
                 SystemCalls.pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(base + offset) + off_t(done))
             }
             if count == 0 {

@@ -55,7 +55,7 @@ final class StagedFile {
                 }
                 SystemCalls.close(fd)
                 attempt += 1
-                // Errors name the user's path, never the hidden temporary name (issue 13).
+                // Errors name the user's path, never the hidden temporary name.
                 if attempt > 16 { throw DiskImageError.system(call: "flock", path: finalPath, errno: EAGAIN) }
                 continue
             }

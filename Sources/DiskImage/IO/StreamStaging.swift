@@ -70,6 +70,7 @@ enum StreamStaging {
                 throw DiskImageError.system(call: "poll", path: label, errno: errno)
             }
             if ready == 0 { continue }
+            // swift-format-ignore: NeverForceUnwrap
             let count = SystemCalls.read(fd, buffer.baseAddress! + filled, chunk - filled)
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }

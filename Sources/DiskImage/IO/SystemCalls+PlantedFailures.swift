@@ -1,7 +1,8 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 extension SystemCalls {
     /// A failure a test plants where a full disk or a failing drive would give one, without

@@ -30,15 +30,9 @@ public enum Exporter {
         }
     }
 
-    /// Runs one export. On any error, including cancellation, nothing is left under the final
-    /// names.
-    ///
-    /// The output and its manifest are committed together: the manifest is written first
-    /// under its temporary name, then the output is moved into place, then the manifest. A
-    /// kill between the two moves leaves the output with its manifest still under the
-    /// temporary name, which `imgship verify` and job resumption recognise and complete
-    /// (`PendingManifest`). When replacing, the old manifest is removed before the new output
-    /// takes its name, so an old manifest never stands beside a new output.
+    /// Runs one export, in four phases: open the source, stage the outputs, write, commit
+    /// (`OutputCommit`). On any error, including cancellation, nothing is left under the
+    /// final names.
     /// - Parameter manifestPath: where to write the sha256sum-format manifest; nil means
     ///   `OUTPUT.sha256` for a file and no manifest for standard output or a device. Without
     ///   `options.computesDigest` there is no manifest and `manifestPath` must be nil.
@@ -52,13 +46,53 @@ public enum Exporter {
         let started = monotonicSeconds()
         // A format the target does not import is refused before a stream is copied.
         var options = try options.target?.adjusted(options) ?? options
-        // Standard input and FIFOs are copied to a temporary file first (removed on return).
-        var staged: StagedFile?
-        defer { staged?.discard() }
+        let source = try openSource(sourcePath, options: options)
+        defer { source.streamCopy?.discard() }
+        var (virtualSize, warnings) = try plannedVirtualSize(source: source.disk, options: options, path: sourcePath)
+        let decision = try decideMachine(&options, source: source.disk, virtualSize: virtualSize, warnings: &warnings)
+        let outputs = try stageOutputs(
+            destination, manifestPath: manifestPath, sidecar: sidecar, options: options, source: source, virtualSize: virtualSize)
+        defer { if outputs.deviceDescriptor >= 0 { SystemCalls.close(outputs.deviceDescriptor) } }
+        let sink = try write(source, into: outputs, virtualSize: virtualSize, options: options)
+        try outputs.commit.commit(digest: sink.digest, outputName: outputs.outputName) {
+            sidecar?.contents(sink.digest ?? "", source.watch.primary) ?? []
+        }
+
+        let outputPath: String =
+            switch destination {
+            case let .file(path): path
+            case .standardOutput: "-"
+            case let .device(path): path
+            }
+        return ExportSummary(
+            format: options.format, source: sourcePath, sourceFormat: source.image.info.format.rawValue, output: outputPath,
+            manifest: outputs.commit.manifest?.finalPath, sourceSize: source.disk.size, virtualSize: virtualSize,
+            outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: sink.digest,
+            seconds: monotonicSeconds() - started, warnings: warnings, target: decision)
+    }
+
+    /// The source of an export, opened: its image, the files it reads and their watch.
+    struct OpenedSource {
+        let image: OpenedImage
+        /// The temporary copy of a piped source (standard input or a FIFO), removed when done.
+        let streamCopy: StagedFile?
+        let files: [SourceImage]
+        let watch: SourceWatch
+        /// The source's files, which no output may replace.
+        let protected: [ProtectedFile]
+
+        var disk: any VirtualDisk { image.disk }
+    }
+
+    /// Phase one: opens the source. Standard input and FIFOs are copied to a temporary file
+    /// first (`streamCopy`).
+    static func openSource(_ sourcePath: String, options: ExportOptions) throws(DiskImageError) -> OpenedSource {
+        var streamCopy: StagedFile?
         let file: SourceImage
         let streamed: Bool
         let given = options.sourceFormat
-        if let stream = StreamStaging.streamDescriptor(for: sourcePath) {
+        let stream = StreamStaging.streamDescriptor(for: sourcePath)
+        if let stream {
             if stream.descriptor == STDIN_FILENO, let direct = try standardInputFile() {
                 file = direct
                 streamed = false
@@ -71,7 +105,8 @@ public enum Exporter {
                         if given == nil { try ImageReader.refuseForeignStream(head: head, label: stream.label) }
                     },
                     isCancelled: options.isCancelled)
-                staged = copy
+                // Removed on a failure by its deinit, after the export by `export`.
+                streamCopy = copy
                 let fd = try retryingInterrupts("open", path: copy.temporaryPath) { SystemCalls.open(copy.temporaryPath, O_RDONLY | O_CLOEXEC) }
                 file = try SourceImage(descriptor: fd, path: stream.label)
                 streamed = true
@@ -83,46 +118,66 @@ public enum Exporter {
         // A stream is detected like a file, from the whole copy: a qcow2, VHDX or VDI piped in
         // is read as one. Standard input has no folder, so a VMDK descriptor read from it may
         // name no extents.
-        let isStandardInput = StreamStaging.streamDescriptor(for: sourcePath)?.descriptor == STDIN_FILENO
+        let isStandardInput = stream?.descriptor == STDIN_FILENO
         let format: SourceFormat
         if let given {
             format = given
         } else {
             format = try ImageReader.detect(file, stream: streamed || isStandardInput)
         }
-        let opened = try ImageReader.open(
+        let image = try ImageReader.open(
             file: file, as: format, allowExternalExtents: options.allowExternalExtents, streamed: streamed || isStandardInput)
-        let source = opened.disk
-        let sourceFiles = SourceWatch.files(of: opened, main: file)
-        let watch = SourceWatch(sourceFiles, checksNames: !(streamed || isStandardInput))
-        let protected = sourceFiles.map { ProtectedFile(path: $0.path, identity: $0.identity) }
-        var (virtualSize, warnings) = try plannedVirtualSize(source: source, options: options, path: sourcePath)
-        // The target's rules, before any output is staged: a refusal leaves nothing behind.
-        var decision: TargetDecision?
+        let files = SourceWatch.files(of: image, main: file)
+        return OpenedSource(
+            image: image, streamCopy: streamCopy, files: files,
+            watch: SourceWatch(files, checksNames: !(streamed || isStandardInput)),
+            protected: files.map { ProtectedFile(path: $0.path, identity: $0.identity) })
+    }
+
+    /// The target's rules, before any output is staged: a refusal leaves nothing behind.
+    /// Sets the machine settings `options` declares; nil without a target.
+    static func decideMachine(
+        _ options: inout ExportOptions, source: any VirtualDisk, virtualSize: UInt64, warnings: inout [String]
+    ) throws(DiskImageError) -> TargetDecision? {
         if let target = options.target {
             let decided = try target.decide(options, source: source, virtualSize: virtualSize)
             options.machine.apply(decided, for: target)
             warnings += decided.warnings
-            decision = decided
-        } else if options.format == .ova && options.machine.firmware == nil {
+            return decided
+        }
+        if options.format == .ova && options.machine.firmware == nil {
             // An OVA without a target declares the firmware its disk boots with too, so a
             // UEFI-only disk is not deployed with the hypervisor's default BIOS.
             let (firmware, reason) = ExportTarget.firmware(given: nil, guest: try GuestInspection.inspect(source), for: nil)
             options.machine.firmware = firmware
             if firmware == nil { warnings.append("the OVA declares no firmware: \(reason)") }
         }
+        return nil
+    }
 
-        let output: StagedFile?
+    /// Where the bytes of an export go, staged before any is written.
+    struct StagedOutputs {
+        let commit: OutputCommit
+        /// The name the VMDK descriptor and the manifest line give the output.
         let outputName: String
-        var manifest: (path: String, staged: StagedFile)?
-        var record: StagedFile?
-        var sinkDescriptor: Int32 = STDOUT_FILENO
-        var sinkPath = "standard output"
-        var deviceDescriptor: Int32 = -1
-        defer { if deviceDescriptor >= 0 { SystemCalls.close(deviceDescriptor) } }
+        let sinkDescriptor: Int32
+        let sinkPath: String
+        /// The `--to-device` descriptor, closed by `export`; -1 for other destinations.
+        let deviceDescriptor: Int32
+    }
+
+    /// Phase two: stages the output, its manifest and the record under temporary names (or
+    /// opens the device), refusing a name an export must not take before any work.
+    static func stageOutputs(
+        _ destination: Destination, manifestPath: String?, sidecar: Sidecar?, options: ExportOptions,
+        source: OpenedSource, virtualSize: UInt64
+    ) throws(DiskImageError) -> StagedOutputs {
+        let protected = source.protected
+        func stageManifest(_ path: String) throws(DiskImageError) -> StagedFile {
+            try StagedFile(finalPath: path, overwrite: options.overwrite, protecting: protected)
+        }
         switch destination {
         case let .file(path):
-            outputName = splitPath(path).name
             let manifestTarget = options.computesDigest ? manifestPath ?? path + ".sha256" : nil
             if let manifestTarget { try refuseManifestOnOutput(manifestTarget, output: path) }
             // Leftovers of killed runs go first; a live writer's files keep their lock.
@@ -132,104 +187,67 @@ public enum Exporter {
             }
             // All are staged before any work, so a taken name (StagedFile refuses it) stops
             // the export at once; a staged file already made is removed by its deinit.
-            let stagedOutput = try StagedFile(finalPath: path, overwrite: options.overwrite, protecting: protected)
-            output = stagedOutput
-            if let manifestTarget {
-                manifest = (manifestTarget, try StagedFile(finalPath: manifestTarget, overwrite: options.overwrite, protecting: protected))
-            }
-            if let sidecar {
-                record = try StagedFile(finalPath: sidecar.path, overwrite: true, protecting: protected)
-            }
-            sinkDescriptor = stagedOutput.descriptor
-            sinkPath = path
+            let output = try StagedFile(finalPath: path, overwrite: options.overwrite, protecting: protected)
+            var manifest: StagedFile?
+            if let manifestTarget { manifest = try stageManifest(manifestTarget) }
+            var record: StagedFile?
+            if let sidecar { record = try StagedFile(finalPath: sidecar.path, overwrite: true, protecting: protected) }
+            return StagedOutputs(
+                commit: OutputCommit(output: output, manifest: manifest, record: record, replacing: options.overwrite, protecting: protected),
+                outputName: splitPath(path).name, sinkDescriptor: output.descriptor, sinkPath: path, deviceDescriptor: -1)
         case let .standardOutput(name):
-            outputName = name
-            output = nil
             try refuseStandardOutputOnSource(protected)
-            if let manifestPath, options.computesDigest {
-                manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite, protecting: protected))
-            }
+            var manifest: StagedFile?
+            if let manifestPath, options.computesDigest { manifest = try stageManifest(manifestPath) }
+            return StagedOutputs(
+                commit: OutputCommit(output: nil, manifest: manifest, record: nil, replacing: options.overwrite, protecting: protected),
+                outputName: name, sinkDescriptor: STDOUT_FILENO, sinkPath: "standard output", deviceDescriptor: -1)
         case let .device(path):
-            outputName = splitPath(path).name
-            output = nil
-            deviceDescriptor = try openDevice(path, sourceFiles: sourceFiles, virtualSize: virtualSize, format: options.format)
-            sinkDescriptor = deviceDescriptor
-            sinkPath = path
-            if let manifestPath, options.computesDigest {
-                try refuseManifestOnOutput(manifestPath, output: path)
-                manifest = (manifestPath, try StagedFile(finalPath: manifestPath, overwrite: options.overwrite, protecting: protected))
+            let device = try openDevice(path, sourceFiles: source.files, virtualSize: virtualSize, format: options.format)
+            var manifest: StagedFile?
+            do throws(DiskImageError) {
+                if let manifestPath, options.computesDigest {
+                    try refuseManifestOnOutput(manifestPath, output: path)
+                    manifest = try stageManifest(manifestPath)
+                }
+            } catch {
+                SystemCalls.close(device)
+                throw error
             }
+            return StagedOutputs(
+                commit: OutputCommit(output: nil, manifest: manifest, record: nil, replacing: options.overwrite, protecting: protected),
+                outputName: splitPath(path).name, sinkDescriptor: device, sinkPath: path, deviceDescriptor: device)
         }
+    }
 
-        let stream = output == nil
-        let sink = OutputSink(descriptor: sinkDescriptor, path: sinkPath, stream: stream, hashing: options.computesDigest)
+    /// Phase three: writes the output, hashing it as it goes, and checks that the source did
+    /// not change meanwhile. The sink's `digest` is the output's SHA-256 (when computed).
+    static func write(_ source: OpenedSource, into outputs: StagedOutputs, virtualSize: UInt64, options: ExportOptions) throws(DiskImageError)
+        -> FinishedSink
+    {
+        let output = outputs.commit.output
+        let sink = OutputSink(descriptor: outputs.sinkDescriptor, path: outputs.sinkPath, stream: output == nil, hashing: options.computesDigest)
         let workers = options.threads > 0 ? options.threads : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let context = ExportContext(
-            source: source, virtualSize: virtualSize, sink: sink, options: options,
-            workerCount: workers, outputName: outputName)
+            source: source.disk, virtualSize: virtualSize, sink: sink, options: options,
+            workerCount: workers, outputName: outputs.outputName)
         // A package stages members beside the output (or in TMPDIR otherwise).
         let stagingFolder = output.map { splitPath($0.finalPath).folder } ?? temporaryFolder()
         try options.format.entry.write(context, stagingFolder)
         let digest = try sink.finish()
         // A source that changed while it was read gives an output of neither version.
-        try watch.check()
-        if deviceDescriptor >= 0 {
-            _ = try retryingInterrupts("fsync", path: sinkPath) { SystemCalls.fsync(deviceDescriptor) }
+        try source.watch.check()
+        if outputs.deviceDescriptor >= 0 {
+            _ = try retryingInterrupts("fsync", path: outputs.sinkPath) { SystemCalls.fsync(outputs.deviceDescriptor) }
         }
+        return FinishedSink(digest: digest, position: sink.position, bytesWritten: sink.bytesWritten)
+    }
 
-        // The commit: everything written and synced under temporary names, then moved into
-        // place record, output, manifest.
-        try output?.sync()
-        if let manifest, let digest {
-            let line = Array("\(digest)  \(outputName)\n".utf8)
-            let manifestSink = OutputSink(descriptor: manifest.staged.descriptor, path: manifest.path)
-            try manifestSink.write(line)
-            _ = try manifestSink.finish()
-            try manifest.staged.sync()
-        }
-        if let record, let sidecar {
-            let recordSink = OutputSink(descriptor: record.descriptor, path: sidecar.path)
-            try recordSink.write(sidecar.contents(digest ?? "", watch.primary))
-            _ = try recordSink.finish()
-            try record.sync()
-        }
-        if let output, let manifest {
-            if options.overwrite { try removeReplacedManifest(manifest.path, protecting: protected) }
-            try record?.place()
-            try output.place()
-            do throws(DiskImageError) {
-                try manifest.staged.place()
-            } catch {
-                output.withdraw()
-                throw error
-            }
-        } else if let output {
-            // No manifest (`computesDigest` false): an old one must not stand beside the new
-            // output, so it goes first, as above.
-            if options.overwrite { try removeReplacedManifest(output.finalPath + ".sha256", protecting: protected) }
-            try record?.place()
-            try output.place()
-        } else if let manifest {
-            try manifest.staged.place()
-        }
-        for staged in [record, output, manifest?.staged] { staged?.close() }
-        // Manifests an interrupted run left for the output this one replaced are obsolete now.
-        if let manifest, output != nil { OutputSafety.removeStaleTemporaries(in: splitPath(manifest.path).folder) }
-        for path in [output?.finalPath, manifest?.path, record?.finalPath].compactMap({ $0 }) {
-            syncFolder(of: path)
-        }
-
-        let outputPath: String =
-            switch destination {
-            case let .file(path): path
-            case .standardOutput: "-"
-            case let .device(path): path
-            }
-        return ExportSummary(
-            format: options.format, source: sourcePath, sourceFormat: opened.info.format.rawValue, output: outputPath,
-            manifest: manifest?.path, sourceSize: source.size, virtualSize: virtualSize,
-            outputSize: sink.position, bytesWritten: sink.bytesWritten, sha256: digest,
-            seconds: monotonicSeconds() - started, warnings: warnings, target: decision)
+    /// What a finished write left: the digest and the sizes the summary reports.
+    struct FinishedSink {
+        let digest: String?
+        let position: UInt64
+        let bytesWritten: UInt64
     }
 
     /// What `options.target` decides for the image at `sourcePath`, as `export` would decide
@@ -329,17 +347,6 @@ public enum Exporter {
             throw DiskImageError.refusedOutput(path: path, reason: "holds \(capacity) bytes; the \(format.rawValue) image needs \(needed)")
         }
         return fd
-    }
-
-    /// Before a new output takes the name of an old one, the old manifest goes, so a kill in
-    /// between leaves an output without a manifest (unverified), never beside a wrong one.
-    static func removeReplacedManifest(_ path: String, protecting protected: [ProtectedFile]) throws(DiskImageError) {
-        if let reason = OutputSafety.refusal(toReplace: path, protecting: protected) {
-            throw DiskImageError.refusedOutput(path: path, reason: reason)
-        }
-        if SystemCalls.unlink(path) != 0 && errno != ENOENT {
-            throw DiskImageError.system(call: "unlink", path: path, errno: errno)
-        }
     }
 
     /// The virtual size to write: the source size, rounded up to a whole MiB on request and to

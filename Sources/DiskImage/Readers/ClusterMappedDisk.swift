@@ -124,9 +124,10 @@ extension ClusterMappedDisk {
                 if length == clusterSize {
                     try decompressCluster(cluster, at: hostOffset, into: piece)
                 } else {
-                    if scratch == nil { scratch = .allocate(byteCount: clusterSize, alignment: 64) }
-                    try decompressCluster(cluster, at: hostOffset, into: scratch!)
-                    piece.copyMemory(from: UnsafeRawBufferPointer(rebasing: scratch![within..<(within + length)]))
+                    let whole = scratch ?? .allocate(byteCount: clusterSize, alignment: 64)
+                    scratch = whole
+                    try decompressCluster(cluster, at: hostOffset, into: whole)
+                    piece.copyMemory(from: UnsafeRawBufferPointer(rebasing: whole[within..<(within + length)]))
                 }
             }
             done += length
@@ -180,6 +181,7 @@ final class DecompressorPool: Sendable {
     /// Decompresses `input` (which may run on past the stream's end) into `output`; the
     /// number of bytes produced, nil when the data is not a valid stream or does not fit.
     func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, framing: Framing) -> Int? {
+        // swift-format-ignore: NeverForceUnwrap
         let taken = idle.withLock { $0.popLast() } ?? Decompressor(pointer: libdeflate_alloc_decompressor()!)
         defer { idle.withLock { $0.append(taken) } }
         let decompressor = taken.pointer

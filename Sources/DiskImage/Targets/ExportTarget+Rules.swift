@@ -266,7 +266,7 @@ extension ExportTarget {
     public func checkFormat(_ format: OutputFormat) throws(DiskImageError) {
         guard formats.contains(format) else {
             let names = formats.map(\.rawValue)
-            let list = names.count == 1 ? "only " + names[0] : names.dropLast().joined(separator: ", ") + " or " + names.last!
+            let list = names.count == 1 ? "only " + names[0] : names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
             throw DiskImageError.refusedByTarget(
                 target: description, reason: "\(platformName) imports \(list), not \(format.rawValue)", source: formatSource)
         }

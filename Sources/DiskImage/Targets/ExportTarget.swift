@@ -115,7 +115,7 @@ public struct VSphereRelease: Sendable, Equatable {
 
     /// `vsphere` alone: 6.5, the oldest release that takes a SHA-256 manifest, whose vmx-13
     /// every later release deploys (and what imgship's OVAs declared before targets).
-    public static var `default`: VSphereRelease { known.first { $0.version == "6.5" }! }
+    public static var `default`: VSphereRelease { known.first { $0.version == "6.5" } ?? known[0] }
 
     /// "7.0", "7" or "7.0.3" (the release's updates deploy the same hardware version).
     static func named(_ text: String, in known: [VSphereRelease] = known) -> VSphereRelease? {

@@ -62,7 +62,7 @@ public struct Schedule: Sendable, Equatable {
     ) -> (schedule: Schedule?, problems: [Problem]) {
         var problems: [Problem] = []
         func at(_ field: String) -> String { path.isEmpty ? field : path + "." + field }
-        var zone = TimeZone(identifier: "UTC")!
+        var zone = TimeZone.gmt
         if let timezone {
             // API model, Schedule.timezone: 3-100 characters, [a-zA-Z0-9]{2,}(?:\/[a-zA-Z0-9-_+]+)*,
             // an IANA name.
@@ -171,7 +171,7 @@ public struct Schedule: Sendable, Equatable {
 
     static func formatUTC(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        calendar.timeZone = .gmt
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         return String(format: "%04d-%02d-%02dT%02d:%02dZ", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0)
     }
@@ -252,7 +252,7 @@ struct CronFields: Sendable, Equatable {
     static func number(_ text: Substring, _ field: String, _ range: ClosedRange<Int>, names: [String]?) throws -> Int {
         if let names, let index = names.firstIndex(of: text.uppercased()) { return index + range.lowerBound }
         guard let value = Int(text), range.contains(value) else {
-            let spelled = names.map { " or \($0.first!)-\($0.last!)" } ?? ""
+            let spelled = if let names, let first = names.first, let last = names.last { " or \(first)-\(last)" } else { "" }
             throw CronError("\(field) \"\(text)\" is not in \(range.lowerBound)-\(range.upperBound)\(spelled)")
         }
         return value

@@ -35,13 +35,13 @@ public enum TextRenderer {
             out += "\n\(region)\(marker)\n"
             var accounts: [String] = []
             var byAccount: [String: [PlanTask]] = [:]
-            for task in byRegion[region]! {
+            for task in byRegion[region, default: []] {
                 if byAccount[task.account] == nil { accounts.append(task.account) }
                 byAccount[task.account, default: []].append(task)
             }
             for account in accounts {
                 out += "  \(plan.display(account: account))\n"
-                for task in byAccount[account]! {
+                for task in byAccount[account, default: []] {
                     out += "    \(task.kind.rawValue): \(task.summary)"
                     out += task.assumeRole.map { " (as \($0))" } ?? ""
                     out += "\n"

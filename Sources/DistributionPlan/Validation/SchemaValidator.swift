@@ -132,7 +132,7 @@ struct SchemaValidator {
         var converted = value
         switch (shape, value.kind) {
         case (.string, .number), (.string, .bool):
-            converted.kind = .string(value.scalarText!)
+            converted.kind = .string(value.scalarText ?? "")
         case let (.integer, .string(text)) where Int(text) != nil:
             converted.kind = .number(text)
         case (.boolean, .string("true")):

@@ -45,12 +45,19 @@ extension OVA {
                 + manifestLine(name: names.disk, digest: diskDigest, algorithm: digest)).utf8)
 
         let sink = context.sink
+        func memberHeader(_ name: String, size: UInt64) throws(DiskImageError) -> [UInt8] {
+            guard let header = USTAR.header(name: name, size: size, modificationTime: modificationTime) else {
+                throw DiskImageError.unsupportedSource(
+                    path: context.outputName, reason: "makes the OVA member name \"\(name)\", longer than a tar header holds")
+            }
+            return header
+        }
         for (name, content) in [(names.ovf, descriptor), (names.manifest, manifest)] {
-            try sink.write(USTAR.header(name: name, size: UInt64(content.count), modificationTime: modificationTime)!)
+            try sink.write(try memberHeader(name, size: UInt64(content.count)))
             try sink.write(content)
             try sink.write([UInt8](repeating: 0, count: USTAR.padding(after: UInt64(content.count))))
         }
-        try sink.write(USTAR.header(name: names.disk, size: diskSize, modificationTime: modificationTime)!)
+        try sink.write(try memberHeader(names.disk, size: diskSize))
         let chunk = 4 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
         defer { buffer.deallocate() }

@@ -50,7 +50,7 @@ extension VHD {
             makeWorker: {},
             work: { (index, _, slab) throws(DiskImageError) in
                 // All sectors present: the bitmap is all ones.
-                slab.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 512)
+                UnsafeMutableRawBufferPointer(rebasing: slab[0..<512]).initializeMemory(as: UInt8.self, repeating: 0xFF)
                 let start = UInt64(allocatedBlocks[index]) * blockSize
                 let data = UnsafeMutableRawBufferPointer(rebasing: slab[512..<storedBlockBytes])
                 try source.read(start..<(start + blockSize), into: data, zeroingHolesWithin: VHD.blockSize)
@@ -109,7 +109,7 @@ extension VHD {
             makeWorker: {},
             work: { (index, _, slab) throws(DiskImageError) -> Bool in
                 // All sectors present: the bitmap is all ones.
-                slab.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 512)
+                UnsafeMutableRawBufferPointer(rebasing: slab[0..<512]).initializeMemory(as: UInt8.self, repeating: 0xFF)
                 let start = UInt64(index) * blockSize
                 let data = UnsafeMutableRawBufferPointer(rebasing: slab[512..<storedBlockBytes])
                 try source.read(start..<(start + blockSize), into: data, zeroingHolesWithin: VHD.blockSize)

@@ -45,8 +45,8 @@ extension VMDK {
         try sink.writeZeros(overheadSectors * UInt64(sectorSize) - sink.position)
 
         let level = context.options.level
-        let boundPerGrain = GrainCompressor(level: level).bound(forInputSize: grainBytes)
-        let slotBytes = roundUp(grainMarkerSize + boundPerGrain, toMultipleOf: sectorSize)
+        let encoding = GrainEncoding(level: level)
+        let slotBytes = encoding.slotBytes
         let batchCount = Int((grainCount + UInt64(grainsPerBatch) - 1) / UInt64(grainsPerBatch))
         let pipeline = OrderedPipeline(
             batchCount: batchCount, workerCount: context.workerCount,
@@ -99,19 +99,15 @@ extension VMDK {
                     guard dataRanges.contains(where: { $0.overlaps(grainRange) }) else { continue }
                     let input = UnsafeRawBufferPointer(rebasing: state.input[grainRange])
                     if isAllZero(input) { continue }
-                    let output = UnsafeMutableRawBufferPointer(rebasing: slab[(used + grainMarkerSize)..<(used + slotBytes)])
-                    guard let compressedSize = state.compressor.compress(input, into: output) else {
+                    let grainIndex = firstGrain + UInt64(grain)
+                    let slot = UnsafeMutableRawBufferPointer(rebasing: slab[used..<(used + slotBytes)])
+                    guard let encoded = encoding.encode(input, lba: grainIndex * grainSectors, with: state.compressor, into: slot) else {
                         throw DiskImageError.compression(
                             offset: start + UInt64(grainRange.lowerBound),
                             reason: "deflate output did not fit its bound")
                     }
-                    let grainIndex = firstGrain + UInt64(grain)
-                    GrainMarker(lba: grainIndex * grainSectors, compressedSize: UInt32(compressedSize)).store(into: slab, at: used)
-                    let end = used + grainMarkerSize + compressedSize
-                    let padded = roundUp(end, toMultipleOf: sectorSize)
-                    UnsafeMutableRawBufferPointer(rebasing: slab[end..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
                     grains.append(StoredGrain(index: grainIndex, slabOffset: used))
-                    used = padded
+                    used += encoded
                 }
                 return (grains, used)
             },
