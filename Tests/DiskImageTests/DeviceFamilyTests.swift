@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// `--to-device` refuses a device that is its source in disguise, by sysfs family and loop

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import DiskImage
 
 /// The target table and the source table as one-row-a-platform, one-row-a-format: every name a

@@ -1,6 +1,7 @@
+import ConfigDocument
 import Foundation
 import Testing
-import ConfigDocument
+
 @testable import DistributionPlan
 
 /// `terraform show -json` plans and states. The fixtures under testdata/distribution/terraform

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `--to-device` end to end, and flags that do not apply saying so (issue 22).
 @Suite("imgship export --to-device and ignored flags")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `imgship plan tfplan.json` and `imgship plan diff tfplan.json` (terraform show -json), and
 /// `--now`, through the binary: addresses in the output, exit codes, nothing sensitive printed.
