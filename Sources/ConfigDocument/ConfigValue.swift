@@ -25,7 +25,7 @@ public struct ConfigValue: Sendable, Equatable {
 
     public var kind: Kind
     /// Line and column kept as 32 bits each: a value of a large array costs 32 bytes, not 40
-    /// (issue 22: a document's model should stay a few times its size). Documents are far
+    /// (a document's model should stay a few times its size, SECURITY.md). Documents are far
     /// below 4 Gi lines or columns; larger numbers saturate.
     private var storedLine: UInt32
     private var storedColumn: UInt32

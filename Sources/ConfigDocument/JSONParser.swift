@@ -8,7 +8,7 @@ public struct JSONParser {
     }
 
     /// The text's own UTF-8 storage, read in place: a copy would cost the document's size
-    /// again (issue 22).
+    /// again.
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var line = 1

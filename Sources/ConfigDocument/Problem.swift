@@ -34,7 +34,7 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible, Compa
     }
 
     /// `problems` without repeats, in their order. A set, not a list search: two documents of
-    /// 40,000 problems each made the search quadratic (issue 22).
+    /// 40,000 problems each made the search quadratic.
     public static func unique(_ problems: [Problem]) -> [Problem] {
         var seen = Set<Problem>()
         return problems.filter { seen.insert($0).inserted }

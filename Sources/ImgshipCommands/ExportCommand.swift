@@ -26,16 +26,8 @@ struct ExportCommand: ParsableCommand {
     )
     var source: String
 
-    @Option(
-        help:
-            "Read the source as \(ImageFormat.sourceList) instead of what its bytes say; raw reads the bytes as they are, also of the formats detection refuses by name (\(ImageFormat.refusedList))."
-    )
-    var sourceFormat: SourceFormat?
-
-    @Flag(
-        name: .customLong("allow-external-extents"),
-        help: "Let a VMDK descriptor name extent files outside its own folder (your own files; they must still be regular files).")
-    var allowExternalExtents = false
+    /// `--source-format` and `--allow-external-extents`, as info, verify and check take them.
+    @OptionGroup var reading: ImageReadingOptions
 
     @Option(name: [.short, .long], help: "\(ImageFormat.helpList); any case. With --target, one the target imports (default: the target's first).")
     var format: OutputFormat?
@@ -240,11 +232,11 @@ struct ExportCommand: ParsableCommand {
             cpus: cpus ?? defaultMachine.cpus, memoryMiB: memoryMiB ?? defaultMachine.memoryMiB,
             operatingSystem: osType ?? defaultMachine.operatingSystem)
         let options = ExportOptions(
-            format: format, sourceFormat: sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter ?? .lsilogic,
+            format: format, sourceFormat: reading.sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter ?? .lsilogic,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
-            machine: machine, allowExternalExtents: allowExternalExtents, computesDigest: !noManifest,
+            machine: machine, allowExternalExtents: reading.allowExternalExtents, computesDigest: !noManifest,
             target: target, firmware: chosenFirmware)
         let destination: Exporter.Destination
         if toStandardOutput {

@@ -80,7 +80,7 @@ struct PlanShowCommand: ParsableCommand {
     func validate() throws {
         if let next {
             guard (1...100).contains(next) else { throw ValidationError("--next must be 1 to 100, got \(next)") }
-            // A flag that does not apply is refused, never silently ignored (issue 22).
+            // A flag that does not apply is refused, never silently ignored.
             guard review.pipeline != nil else {
                 throw ValidationError("--next shows the next starts of a pipeline's schedule; give the pipeline with --pipeline")
             }

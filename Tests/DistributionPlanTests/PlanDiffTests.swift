@@ -175,7 +175,7 @@ struct PlanDiffTests {
     }
 }
 
-/// plan diff stays linear in what it compares (issue 22): shapes that were quadratic (40,000
+/// plan diff stays linear in what it compares: shapes that were quadratic (40,000
 /// problems a side; lists of thousands of entries in another order; objects of thousands of
 /// members in another order) finish well inside the 20 s budget, with the right answer. With
 /// the list searches these took minutes.

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `--to-device` end to end, and flags that do not apply saying so (issue 22).
+/// `--to-device` end to end, and flags that do not apply saying so.
 @Suite("imgship export --to-device and ignored flags")
 struct DeviceCommandTests {
     static let binary = ExportCommandTests.binary

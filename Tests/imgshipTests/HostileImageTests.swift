@@ -111,7 +111,7 @@ struct HostileImageTests {
     }
 }
 
-/// Memory follows what a file stores, never its apparent size (issue 22): a sparse container
+/// Memory follows what a file stores, never its apparent size: a sparse container
 /// of 15 TiB (ext4's limit is 16 TiB) storing a few kilobytes, and an 8 EiB VHDX on tmpfs,
 /// go through info, verify and export inside 512 MiB of address space and 20 s. The map of
 /// file space claimed by tables was once a bitmap of the apparent size: 4 GiB and 1 TiB.

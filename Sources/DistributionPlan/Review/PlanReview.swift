@@ -119,7 +119,7 @@ public struct PlanReview: Sendable {
 
         var prices = PriceTable.bundled
         if let file = inputs.prices, imageSize == nil {
-            // Prices only price a size: say so rather than ignore the file silently (issue 22).
+            // Prices only price a size: say so rather than ignore the file silently.
             let warning = Problem(
                 .warning, "",
                 "prices apply to the size and cost estimate, which needs the image's size: give --image-size or --recipe; ignored")
