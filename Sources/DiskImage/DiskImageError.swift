@@ -33,6 +33,9 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     case cancelled
     /// `--target`'s platform is documented to reject the export: `source` names the document.
     case refusedByTarget(target: String, reason: String, source: String)
+    /// A signing key or certificate imgship will not use: unreadable, encrypted, of another
+    /// kind, or not each other's.
+    case signing(path: String, reason: String)
 
     /// What `outputExists` says after the path.
     public static let outputExistsAdvice = "exists; pass --force to overwrite it"
@@ -64,6 +67,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "interrupted; no output was left behind"
         case let .refusedByTarget(target, reason, source):
             return "--target \(target): \(reason) (\(source)); nothing was written"
+        case let .signing(path, reason):
+            return "\(path): \(reason)"
         }
     }
 }

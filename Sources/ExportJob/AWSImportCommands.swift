@@ -2,12 +2,80 @@ import ConfigDocument
 import DiskImage
 
 /// The AWS CLI commands that import an output made for `--target aws`: an upload to S3, then
-/// `aws ec2 import-image` with the format and boot mode the export decided. imgship prints
-/// them (`ShellQuoting`, the one quoting function) and never runs them.
+/// either `aws ec2 import-image` with the format and boot mode the export decided, or the
+/// snapshot path (`import-snapshot`, its wait, `register-image`) users take when ImportImage
+/// refuses the guest's operating system. imgship prints them (`ShellQuoting`, the one quoting
+/// function) and never runs them.
 ///
-/// `--disk-containers` is JSON, whose escaping holds any key; the EC2 API reference
-/// (ImportImage, ImageDiskContainer, UserBucket) names the members.
+/// `--disk-containers` and `--disk-container` are JSON, whose escaping holds any key; the EC2
+/// API reference (ImportImage, ImageDiskContainer, ImportSnapshot, SnapshotDiskContainer,
+/// UserBucket, RegisterImage) and botocore's EC2 model name the members.
 public struct AWSImportCommands: Sendable, Equatable {
+    /// Which VM Import call makes the AMI.
+    public enum Method: String, Sendable, CaseIterable {
+        /// `import-image`: VM Import checks the operating system and makes the AMI.
+        case image
+        /// `import-snapshot`, then `register-image` of the snapshot: for an operating system
+        /// ImportImage does not support (VM Import/Export user guide, "Import a disk as a
+        /// snapshot"); the AMI's boot mode, architecture and ENA are then the caller's to state.
+        case snapshot
+    }
+
+    /// What `register-image` states of the AMI on the snapshot path.
+    public struct Registration: Sendable, Equatable {
+        /// `--name`: 3-128 of letters, digits and `()[] ./-'@_` (botocore EC2 model,
+        /// RegisterImage Name).
+        public var name: String
+        /// `--architecture`: `x86_64` or `arm64`.
+        public var architecture: String
+        /// `--boot-mode`: `uefi`, `legacy-bios` or `uefi-preferred`; nil takes the export's.
+        public var bootMode: String?
+
+        public init(name: String, architecture: String = "x86_64", bootMode: String? = nil) {
+            self.name = name
+            self.architecture = architecture
+            self.bootMode = bootMode
+        }
+
+        /// The AMI name made from a file name: its extension dropped, every character
+        /// RegisterImage refuses replaced by `-`, cut to 128 and padded to 3.
+        public static func name(forFile fileName: String) -> String {
+            var base = Substring(fileName)
+            if let dot = base.lastIndex(of: "."), dot != base.startIndex { base = base[..<dot] }
+            var name = String(String.UnicodeScalarView(base.unicodeScalars.map { isNameScalar($0) ? $0 : "-" }).prefix(128))
+            while name.count < 3 { name += "-" }
+            return name
+        }
+
+        static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "()[] ./-'@_".unicodeScalars.contains(scalar))
+        }
+
+        /// Refuses a name, architecture or boot mode RegisterImage would not take.
+        public static func check(name: String?, architecture: String?) throws(AWSImportCommandsError) {
+            if let name, !(3...128).contains(name.unicodeScalars.count) || !name.unicodeScalars.allSatisfy(isNameScalar) {
+                throw AWSImportCommandsError(
+                    "--ami-name \(jsonString(name)) is not an AMI name: 3 to 128 of letters, digits, spaces and ( ) [ ] . / - ' @ _ (EC2 API reference, RegisterImage Name)"
+                )
+            }
+            if let architecture, !architectures.contains(architecture) {
+                throw AWSImportCommandsError("--architecture \(architecture): VM Import takes \(architectures.joined(separator: " or "))")
+            }
+        }
+
+        /// The architectures VM Import takes (VM Import/Export user guide, "Requirements":
+        /// x86_64 and arm64 images; the model's i386 and Mac values are not imports).
+        public static let architectures = ["x86_64", "arm64"]
+    }
+
+    /// The disk formats ImportSnapshot takes (EC2 API reference, SnapshotDiskContainer
+    /// Format: VHD | VMDK | RAW).
+    public static let snapshotFormats = ["VHD", "VMDK", "RAW"]
+
+    /// The root device the snapshot is mapped to: the name EC2's own Linux AMIs use and the
+    /// user guide's register-image example gives (`/dev/xvda`).
+    public static let rootDeviceName = "/dev/xvda"
+
     /// The bucket the commands name when none is given: the AWS documentation's own example
     /// bucket, a valid name the reader replaces.
     public static let exampleBucket = "amzn-s3-demo-bucket"
@@ -18,13 +86,19 @@ public struct AWSImportCommands: Sendable, Equatable {
     public var importImage: [String]
     /// The bucket is `exampleBucket`, to be replaced.
     public var usesExampleBucket: Bool
+    public var method: Method
+    /// The snapshot path's lines after the upload: import-snapshot, the wait, the look-up of
+    /// the snapshot id and register-image, sharing shell variables; empty for `.image`.
+    public var snapshotLines: [String] = []
 
     /// - Parameters:
     ///   - file: the output's path as given, or nil for standard output.
     ///   - fileName: the output's file name: the key is `prefix` + it.
     ///   - bucket: an S3 bucket name, checked against S3's rules; nil names `exampleBucket`.
+    ///   - method: `import-image`, or the snapshot path stating `registration`.
     public init(
-        file: String?, fileName: String, decision: TargetDecision, bucket: String?, prefix: String?
+        file: String?, fileName: String, decision: TargetDecision, bucket: String?, prefix: String?,
+        method: Method = .image, registration: Registration? = nil
     ) throws(AWSImportCommandsError) {
         try Self.check(bucket: bucket, prefix: prefix)
         guard let bootMode = decision.bootMode, let format = decision.importFormat else {
@@ -44,6 +118,48 @@ public struct AWSImportCommands: Sendable, Equatable {
             ])
         ])
         importImage = ["aws", "ec2", "import-image", "--boot-mode", bootMode, "--disk-containers", container.encoded()]
+        self.method = method
+        if method == .snapshot {
+            guard Self.snapshotFormats.contains(format) else {
+                throw AWSImportCommandsError(
+                    "--aws-import snapshot: ImportSnapshot takes \(Self.snapshotFormats.joined(separator: ", ")) disks, not \(format) (EC2 API reference, SnapshotDiskContainer); give -f vmdk, vhd or raw"
+                )
+            }
+            let registration = registration ?? Registration(name: Registration.name(forFile: fileName))
+            try Registration.check(name: registration.name, architecture: registration.architecture)
+            snapshotLines = Self.snapshotLines(
+                format: format, bucket: chosenBucket, key: key, registration: registration, bootMode: registration.bootMode ?? bootMode)
+        }
+    }
+
+    /// import-snapshot (its task id kept in `import_task`), the wait, the snapshot id (kept
+    /// in `snapshot`), then register-image mapping it as the root device.
+    ///
+    /// `aws ec2 wait snapshot-imported` polls DescribeImportSnapshotTasks every 15 s, 40 times
+    /// (botocore's EC2 waiters-2.json, SnapshotImported), and fails at once on the status
+    /// `error`; an import that takes longer than 10 minutes fails the wait, which is run again.
+    static func snapshotLines(format: String, bucket: String, key: String, registration: Registration, bootMode: String) -> [String] {
+        let container = JSONOutput.object([
+            ("Format", .string(format)),
+            ("UserBucket", .object([("S3Bucket", .string(bucket)), ("S3Key", .string(key))])),
+        ])
+        let importSnapshot = ShellQuoting.command([
+            "aws", "ec2", "import-snapshot", "--disk-container", container.encoded(), "--query", "ImportTaskId", "--output", "text",
+        ])
+        let wait = ShellQuoting.command(["aws", "ec2", "wait", "snapshot-imported", "--import-task-ids"]) + " \"$import_task\""
+        let describe =
+            ShellQuoting.command(["aws", "ec2", "describe-import-snapshot-tasks", "--import-task-ids"]) + " \"$import_task\" "
+            + ShellQuoting.command(["--query", "ImportSnapshotTasks[0].SnapshotTaskDetail.SnapshotId", "--output", "text"])
+        // The mapping is JSON around the snapshot id the shell holds: two quoted halves and the
+        // variable between them make one word.
+        let mapping = ("[{\"DeviceName\":\"\(rootDeviceName)\",\"Ebs\":{\"SnapshotId\":\"", "\",\"DeleteOnTermination\":true}}]")
+        let register =
+            ShellQuoting.command([
+                "aws", "ec2", "register-image", "--name", registration.name, "--architecture", registration.architecture,
+                "--boot-mode", bootMode, "--ena-support", "--virtualization-type", "hvm", "--root-device-name", rootDeviceName,
+                "--block-device-mappings",
+            ]) + " " + ShellQuoting.word(mapping.0) + "\"$snapshot\"" + ShellQuoting.word(mapping.1)
+        return ["import_task=$(\(importSnapshot))", wait, "snapshot=$(\(describe))", register]
     }
 
     /// S3 object keys are at most 1,024 bytes of UTF-8 (Amazon S3 user guide, "Naming objects").
@@ -71,7 +187,10 @@ public struct AWSImportCommands: Sendable, Equatable {
 
     /// The commands as lines of shell text.
     public var lines: [String] {
-        [upload, importImage].compactMap { $0.map(ShellQuoting.command) }
+        switch method {
+        case .image: [upload, importImage].compactMap { $0.map(ShellQuoting.command) }
+        case .snapshot: [upload].compactMap { $0.map(ShellQuoting.command) } + snapshotLines
+        }
     }
 }
 

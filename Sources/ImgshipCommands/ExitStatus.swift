@@ -49,7 +49,7 @@ extension DiskImageError: CommandFailure {
     var exitStatus: ExitStatus {
         switch self {
         case .cancelled: .interrupted
-        case .unsupportedSource, .sizeTooLarge, .malformedImage, .refusedExtent, .outputExists, .refusedOutput, .refusedByTarget:
+        case .unsupportedSource, .sizeTooLarge, .malformedImage, .refusedExtent, .outputExists, .refusedOutput, .refusedByTarget, .signing:
             .inputRefused
         case .system, .sourceChanged, .sourceModified, .compression:
             .workFailed

@@ -42,8 +42,25 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "With --target: the firmware the guest boots with, bios or efi (default: read from the disk).")
     var firmware: VirtualMachineSettings.Firmware?
 
-    @Option(name: .customLong("boot-mode"), help: "With --target aws: import-image's --boot-mode, legacy-bios or uefi (the same as --firmware bios or efi).")
+    @Option(
+        name: .customLong("boot-mode"),
+        help:
+            "With --target aws: the AMI's boot mode, legacy-bios or uefi (the same as --firmware bios or efi); with --aws-import snapshot also uefi-preferred (a disk that boots either way)."
+    )
     var bootMode: AWSBootMode?
+
+    @Option(
+        name: .customLong("aws-import"),
+        help:
+            "With --target aws: the import commands printed: image (import-image) or snapshot (import-snapshot, its wait and register-image, for an OS ImportImage refuses; vmdk, vhd or raw)."
+    )
+    var awsImport: AWSImportCommands.Method?
+
+    @Option(help: "With --aws-import snapshot: register-image's --architecture, x86_64 or arm64 (default: x86_64).")
+    var architecture: String?
+
+    @Option(name: .customLong("ami-name"), help: "With --aws-import snapshot: register-image's --name (default: the output's name without extension).")
+    var amiName: String?
 
     @Option(name: .customLong("s3-bucket"), help: "With --target aws: the bucket the printed import commands name (default: amzn-s3-demo-bucket, to replace).")
     var s3Bucket: String?
@@ -103,6 +120,24 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("os-type"), help: "OVA: guest operating system: linux64, windows64 or other64 (default: linux64).")
     var osType: VirtualMachineSettings.OperatingSystem?
 
+    @Option(
+        name: .customLong("manifest-digest"),
+        help: "OVA: the digest of the .mf lines and of the signature: sha256 (the default), sha512 or sha1 (vSphere 6.0 and older).")
+    var manifestDigest: VirtualMachineSettings.ManifestDigest?
+
+    @Option(
+        name: .customLong("sign-key"),
+        help: ArgumentHelp(
+            "OVA: sign the package's manifest with this PEM private key (RSA or EC, not encrypted), writing NAME.cert; needs --sign-cert.",
+            valueName: "key.pem"))
+    var signKey: String?
+
+    @Option(
+        name: .customLong("sign-cert"),
+        help: ArgumentHelp(
+            "OVA: the PEM certificate of --sign-key, then any intermediate certificates to ship in NAME.cert.", valueName: "cert.pem"))
+    var signCertificate: String?
+
     /// `--target`, read in `validate()`.
     var target: ExportTarget? { try? targetName.map { try ExportTarget(parsing: $0) } }
 
@@ -111,6 +146,14 @@ struct ExportCommand: ParsableCommand {
 
     /// `--firmware`, or `--boot-mode` in its terms.
     var chosenFirmware: VirtualMachineSettings.Firmware? { firmware ?? bootMode?.firmware }
+
+    /// Options given that need `--target aws`, by flag.
+    var awsOnlyFlags: [(String, Bool)] {
+        [
+            ("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil), ("--aws-import", awsImport != nil),
+            ("--architecture", architecture != nil), ("--ami-name", amiName != nil),
+        ]
+    }
 
     func validate() throws {
         if let targetName {
@@ -126,22 +169,52 @@ struct ExportCommand: ParsableCommand {
             )
         }
         if target == nil {
-            for (flag, isGiven) in [
-                ("--firmware", firmware != nil), ("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil),
-            ] where isGiven {
+            for (flag, isGiven) in [("--firmware", firmware != nil)] + awsOnlyFlags where isGiven {
                 throw ValidationError("\(flag) applies with --target only")
             }
         } else if let target, target != .aws {
-            for (flag, isGiven) in [("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil)] where isGiven {
+            for (flag, isGiven) in awsOnlyFlags where isGiven {
                 throw ValidationError("\(flag) applies with --target aws only; --target \(target) has no import command")
             }
+        }
+        if awsImport != .snapshot {
+            for (flag, isGiven) in [
+                ("--architecture", architecture != nil), ("--ami-name", amiName != nil), ("--boot-mode uefi-preferred", bootMode == .uefiPreferred),
+            ]
+            where isGiven {
+                throw ValidationError("\(flag) applies with --aws-import snapshot only (import-image decides the AMI itself and takes no uefi-preferred)")
+            }
+        }
+        if awsImport == .snapshot && !AWSImportCommands.snapshotFormats.contains(chosenFormat.rawValue.uppercased()) {
+            throw ValidationError(
+                "--aws-import snapshot: ImportSnapshot takes \(AWSImportCommands.snapshotFormats.joined(separator: ", ")) disks, not \(chosenFormat.rawValue) (EC2 API reference, SnapshotDiskContainer); give -f vmdk, vhd or raw"
+            )
+        }
+        do throws(AWSImportCommandsError) {
+            try AWSImportCommands.Registration.check(name: amiName, architecture: architecture)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if (signKey == nil) != (signCertificate == nil) {
+            throw ValidationError("--sign-key and --sign-cert go together: the key signs, the certificate is shipped for checking")
+        }
+        if chosenFormat != .ova {
+            for (flag, isGiven) in [("--sign-key", signKey != nil), ("--sign-cert", signCertificate != nil), ("--manifest-digest", manifestDigest != nil)]
+            where isGiven {
+                throw ValidationError("\(flag) applies to OVA packages (-f ova) only; \(chosenFormat.rawValue) has no OVF manifest")
+            }
+        }
+        if let manifestDigest, let target, let fixed = target.machine(format: .ova, firmware: .bios).manifestDigest, fixed != manifestDigest {
+            throw ValidationError(
+                "--manifest-digest \(manifestDigest.rawValue) contradicts --target \(target), whose OVF manifest is \(fixed.rawValue) (docs/export.md, \"Targets\")"
+            )
         }
         do throws(AWSImportCommandsError) {
             try AWSImportCommands.check(bucket: s3Bucket, prefix: s3Prefix)
         } catch {
             throw ValidationError(error.description)
         }
-        if let firmware, let bootMode, firmware != bootMode.firmware {
+        if let firmware, let bootMode, let implied = bootMode.firmware, firmware != implied {
             throw ValidationError("--firmware \(firmware.rawValue) and --boot-mode \(bootMode.rawValue) contradict each other; give one")
         }
         if let threads, threads < 1 || threads > 256 {
@@ -230,14 +303,24 @@ struct ExportCommand: ParsableCommand {
         let defaultMachine = VirtualMachineSettings()
         let machine = VirtualMachineSettings(
             cpus: cpus ?? defaultMachine.cpus, memoryMiB: memoryMiB ?? defaultMachine.memoryMiB,
-            operatingSystem: osType ?? defaultMachine.operatingSystem)
+            operatingSystem: osType ?? defaultMachine.operatingSystem, manifestDigest: manifestDigest ?? defaultMachine.manifestDigest)
+        // The key and certificate are read and matched before any work: a package made only
+        // for its signing to fail would be work thrown away.
+        var signer: OVA.PackageSigner?
+        if let signKey, let signCertificate {
+            do throws(DiskImageError) {
+                signer = try OVA.PackageSigner(keyPath: signKey, certificatePath: signCertificate)
+            } catch {
+                throw fail(error)
+            }
+        }
         let options = ExportOptions(
             format: format, sourceFormat: reading.sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter ?? .lsilogic,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
             machine: machine, allowExternalExtents: reading.allowExternalExtents, computesDigest: !noManifest,
-            target: target, firmware: chosenFirmware)
+            target: target, firmware: chosenFirmware, signer: signer)
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -273,9 +356,12 @@ struct ExportCommand: ParsableCommand {
         var importCommands: AWSImportCommands?
         if let decision = summary.target, decision.bootMode != nil {
             do throws(AWSImportCommandsError) {
+                let registration = AWSImportCommands.Registration(
+                    name: amiName ?? AWSImportCommands.Registration.name(forFile: destination.name), architecture: architecture ?? "x86_64",
+                    bootMode: bootMode == .uefiPreferred ? AWSBootMode.uefiPreferred.rawValue : nil)
                 importCommands = try AWSImportCommands(
                     file: toStandardOutput || toDevice ? nil : output, fileName: destination.name, decision: decision,
-                    bucket: s3Bucket, prefix: s3Prefix)
+                    bucket: s3Bucket, prefix: s3Prefix, method: awsImport ?? .image, registration: registration)
             } catch {
                 throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
             }
@@ -341,7 +427,7 @@ extension ExportCommand {
         var lines = ["target \(decision.target): \(decision.format.rawValue), firmware \(decision.firmware.rawValue) (\(decision.firmwareReason))"]
         if let version = decision.hardwareVersion { lines.append("  virtual hardware vmx-\(version)") }
         if let adapter = decision.networkAdapter { lines.append("  network adapter \(adapter)") }
-        if let digest = decision.manifestDigest { lines.append("  OVF manifest \(digest == "sha1" ? "SHA-1" : "SHA-256")") }
+        if let digest = decision.manifestDigest { lines.append("  OVF manifest \(digest.uppercased().replacing("SHA", with: "SHA-"))") }
         if let generation = decision.hyperVGeneration {
             lines.append("  Hyper-V: attach it as the boot disk of a generation \(generation) virtual machine")
         }
@@ -401,13 +487,28 @@ extension VirtualMachineSettings.Firmware: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
-/// `aws ec2 import-image --boot-mode` values VM Import takes (uefi-preferred is not one:
-/// EC2 API reference, ImportImage BootMode).
+/// `--boot-mode` values: `aws ec2 import-image` takes legacy-bios and uefi (uefi-preferred is
+/// not one: EC2 API reference, ImportImage BootMode); `register-image` also uefi-preferred
+/// (botocore EC2 model, BootModeValues), for a disk that boots either way.
 enum AWSBootMode: String, CaseIterable, ExpressibleByArgument {
     case legacyBIOS = "legacy-bios"
     case uefi
+    case uefiPreferred = "uefi-preferred"
 
-    var firmware: VirtualMachineSettings.Firmware { self == .uefi ? .efi : .bios }
+    /// The firmware the mode names; nil for uefi-preferred, which leaves it to the disk.
+    var firmware: VirtualMachineSettings.Firmware? {
+        switch self {
+        case .uefi: .efi
+        case .legacyBIOS: .bios
+        case .uefiPreferred: nil
+        }
+    }
+}
+
+extension AWSImportCommands.Method: ExpressibleByArgument {}
+
+extension VirtualMachineSettings.ManifestDigest: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
 extension SourceFormat: ExpressibleByArgument {

@@ -133,7 +133,9 @@ struct VerifyCommand: ParsableCommand {
             Every table entry must lie inside the file, every stored cluster must read and every compressed one \
             inflate to its size; checksums and footer copies are compared where the format has them. The file's \
             SHA-256 is compared with IMAGE.sha256 or --manifest; a missing manifest is a failed check unless \
-            --no-manifest. Exits 1 when any check fails, 2 when the image is refused (see the exit table: imgship --help).
+            --no-manifest. A signed OVA's NAME.cert is checked: its signature over the .mf with its certificate, and \
+            with --ca-file the certificate's chain to a CA there; without --ca-file the check says the certificate was \
+            not checked against a CA. Exits 1 when any check fails, 2 when the image is refused (see the exit table: imgship --help).
             """)
 
     @Argument(help: "An image file.")
@@ -144,6 +146,11 @@ struct VerifyCommand: ParsableCommand {
 
     @Flag(name: .customLong("no-manifest"), help: "Check the structure only: compute no SHA-256 and need no manifest.")
     var noManifest = false
+
+    @Option(
+        name: .customLong("ca-file"),
+        help: ArgumentHelp("OVA: PEM CA certificates the package's signing certificate must chain to (a signed OVA is then required).", valueName: "ca.pem"))
+    var caFile: String?
 
     @OptionGroup var reading: ImageReadingOptions
 
@@ -167,7 +174,7 @@ struct VerifyCommand: ParsableCommand {
             report = try ImageVerifier.verify(
                 path: image, format: reading.sourceFormat, manifestPath: manifest,
                 manifestCheck: noManifest ? .skipped : .required,
-                allowExternalExtents: reading.allowExternalExtents,
+                allowExternalExtents: reading.allowExternalExtents, caFile: caFile,
                 progress: progress.map { bar in { @Sendable state in bar.update(state) } })
         } catch {
             progress?.finish()

@@ -6,9 +6,10 @@ public class MessageDigestHasher {
     /// The digests imgship computes: SHA-256 for its own manifests and by default for OVF
     /// manifests; SHA-1 for the OVF manifests of readers that take nothing else (ESXi and
     /// vSphere 6.0 and older reject SHA256 lines: VMware KB 2151537; OVF Tool 4.2 made SHA-256
-    /// its default).
+    /// its default); SHA-512 for OVF manifests and signatures that ask for it (DSP0243 2.x
+    /// names SHA256 and SHA512 manifest lines; VMware's ova-compose defaults to SHA-512).
     public enum Algorithm: Sendable {
-        case sha1, sha256
+        case sha1, sha256, sha512
     }
 
     public let algorithm: Algorithm
@@ -23,6 +24,7 @@ public class MessageDigestHasher {
         switch algorithm {
         case .sha1: EVP_DigestInit_ex(context, EVP_sha1(), nil)
         case .sha256: EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        case .sha512: EVP_DigestInit_ex(context, EVP_sha512(), nil)
         }
     }
 
@@ -49,7 +51,7 @@ public class MessageDigestHasher {
         }
     }
 
-    /// The digest as lowercase hex digits (40 for SHA-1, 64 for SHA-256). Call once, at the end.
+    /// The digest as lowercase hex digits (40 for SHA-1, 64 for SHA-256, 128 for SHA-512). Call once, at the end.
     public func finalizeHex() -> String {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0

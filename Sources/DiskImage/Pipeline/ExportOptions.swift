@@ -59,6 +59,9 @@ public struct ExportOptions: Sendable {
     /// The firmware to declare (OVF, Hyper-V generation, AWS boot mode); nil reads it from
     /// the disk. Used with a target only.
     public var firmware: VirtualMachineSettings.Firmware?
+    /// OVA: the key and certificate that sign the package's manifest (`NAME.cert`); nil
+    /// writes an unsigned package.
+    public var signer: OVA.PackageSigner?
 
     public init(
         format: OutputFormat,
@@ -76,7 +79,8 @@ public struct ExportOptions: Sendable {
         allowExternalExtents: Bool = false,
         computesDigest: Bool = true,
         target: ExportTarget? = nil,
-        firmware: VirtualMachineSettings.Firmware? = nil
+        firmware: VirtualMachineSettings.Firmware? = nil,
+        signer: OVA.PackageSigner? = nil
     ) {
         self.format = format
         self.sourceFormat = sourceFormat
@@ -94,6 +98,7 @@ public struct ExportOptions: Sendable {
         self.computesDigest = computesDigest
         self.target = target
         self.firmware = firmware
+        self.signer = signer
     }
 }
 

@@ -37,11 +37,14 @@ public enum ImageVerifier {
     /// cluster read and every compressed one inflated), then compares the file's SHA-256 with
     /// `manifestPath`, or `path.sha256` when it exists. Problems are checks that failed; only
     /// an image that cannot be opened at all throws. `allowExternalExtents` is
-    /// `ImageReader.open`'s; `manifestCheck` says what a missing manifest means.
+    /// `ImageReader.open`'s; `manifestCheck` says what a missing manifest means. A signed
+    /// OVA's signature is checked, and its certificate against the CA certificates in
+    /// `caFile` when one is given (which then requires a signed OVA).
     public static func verify(
         path: String, format: SourceFormat? = nil, manifestPath: String? = nil,
         manifestCheck: ManifestCheck = .ifPresent,
         allowExternalExtents: Bool = false,
+        caFile: String? = nil,
         progress: (@Sendable (ExportProgress) -> Void)? = nil
     ) throws(DiskImageError) -> VerificationReport {
         var report = VerificationReport()
@@ -62,7 +65,9 @@ public enum ImageVerifier {
         }
         report.checks += try streamChecks(opened)
         if opened.info.format == .ova {
-            report.checks += try packageManifestChecks(path: path)
+            report.checks += try packageManifestChecks(path: path, caFile: caFile)
+        } else if let caFile {
+            report.record("signature", false, "--ca-file \(caFile) checks the signature of an OVA; this is \(opened.info.format.rawValue), which has none")
         }
 
         // Every byte of data the tables point at, read (and inflated) as an export would.
@@ -155,9 +160,11 @@ public enum ImageVerifier {
         ]
     }
 
-    /// An OVA's `.mf`: every `SHA256(member)= digest` or `SHA1(member)= digest` line against
-    /// the member's bytes, and every member but the manifest listed.
-    static func packageManifestChecks(path: String) throws(DiskImageError) -> [VerificationReport.Check] {
+    /// An OVA's `.mf`: every `SHA256(member)= digest`, `SHA512(...)` or `SHA1(...)` line
+    /// against the member's bytes, and every member but the manifest and certificate listed
+    /// (DSP0243 section 5.1: the manifest lists every file but itself and the certificate).
+    /// Then the `.cert`, when the package has one or `caFile` asks for one.
+    static func packageManifestChecks(path: String, caFile: String? = nil) throws(DiskImageError) -> [VerificationReport.Check] {
         let file = try SourceImage(path: path)
         let archive = try OVA.Archive(file)
         guard let manifest = archive.member(endingWith: ".mf").first else {
@@ -191,14 +198,13 @@ public enum ImageVerifier {
                 repeated[name, default: 1] += 1
                 continue
             }
-            // The two digests OVF manifests use (DSP0243 OVF 1.1 section 5.1 names SHA1; OVF
-            // Tool 4.2 and later write SHA256).
-            let digestAlgorithms: [String: MessageDigestHasher.Algorithm] = ["SHA256": .sha256, "SHA1": .sha1]
-            guard let digestAlgorithm = digestAlgorithms[algorithm] else {
+            // The digests OVF manifests use (DSP0243 OVF 1.1 section 5.1 names SHA1; OVF 2.x
+            // SHA256 and SHA512; OVF Tool 4.2 and later write SHA256 by default).
+            guard let digestAlgorithm = VirtualMachineSettings.ManifestDigest(manifestName: algorithm)?.algorithm else {
                 checks.append(
                     .init(
                         name: "\(name) digest", passed: false,
-                        detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA256 and SHA1 manifests only"))
+                        detail: "\(manifest.name) gives a \(algorithm) digest; imgship checks SHA1, SHA256 and SHA512 manifests only"))
                 continue
             }
             guard let member = membersByName[name] else {
@@ -217,9 +223,29 @@ public enum ImageVerifier {
                     name: "\(name) digest", passed: false,
                     detail: "\(manifest.name) lists \(name) \(repeated[name] ?? 2) times; a manifest gives one digest a file"))
         }
-        for member in archive.members where member.name != manifest.name && !listed.contains(member.name) {
+        let certificates = archive.member(endingWith: ".cert")
+        for member in archive.members
+        where member.name != manifest.name && !listed.contains(member.name) && !certificates.contains(where: { $0.name == member.name }) {
             checks.append(.init(name: "\(member.name) digest", passed: false, detail: "\(member.name) is not in \(manifest.name)"))
         }
+        guard let certificate = certificates.first else {
+            if let caFile {
+                checks.append(
+                    .init(name: "signature", passed: false, detail: "--ca-file \(caFile) was given, but the package is not signed (it holds no .cert)"))
+            }
+            return checks
+        }
+        guard certificates.count == 1, certificate.size <= 1 << 20 else {
+            checks.append(
+                .init(
+                    name: "signature", passed: false,
+                    detail: "the package holds \(certificates.count) .cert files or one over 1 MiB; a signed OVF package has one"))
+            return checks
+        }
+        checks += OVA.signatureChecks(
+            certificateFile: try file.bytes(Int(certificate.size), at: certificate.offset, reading: "the certificate file"),
+            certificateName: certificate.name, manifest: try file.bytes(Int(manifest.size), at: manifest.offset, reading: "the manifest"),
+            manifestName: manifest.name, caFile: caFile)
         return checks
     }
 

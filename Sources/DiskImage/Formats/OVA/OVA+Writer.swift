@@ -5,11 +5,12 @@ import Glibc
 extension OVA {
     /// Writes the whole package to `context.sink`: the stream-optimized VMDK is exported into
     /// a staged file in `stagingFolder` first (the manifest before it in the archive needs its
-    /// digest), then the descriptor, manifest and disk follow one another in the archive.
+    /// digest), then the descriptor, manifest, certificate (when signed) and disk follow one
+    /// another in the archive.
     static func writePackage(_ context: ExportContext, stagingFolder: String) throws(DiskImageError) {
         let names = memberNames(forPackage: context.outputName)
         let modificationTime = context.options.timestamp
-        for name in [names.ovf, names.manifest, names.disk] where USTAR.header(name: name, size: 0, modificationTime: 0) == nil {
+        for name in [names.ovf, names.manifest, names.certificate, names.disk] where USTAR.header(name: name, size: 0, modificationTime: 0) == nil {
             throw DiskImageError.unsupportedSource(
                 path: context.outputName,
                 reason: "makes the OVA member name \"\(name)\", longer than the 100 bytes a tar header holds; choose a shorter output name or --name")
@@ -43,6 +44,13 @@ extension OVA {
         let manifest = Array(
             (manifestLine(name: names.ovf, digest: descriptorDigest, algorithm: digest)
                 + manifestLine(name: names.disk, digest: diskDigest, algorithm: digest)).utf8)
+        // DSP0243 (OVF 2.x section 5.3): the manifest and certificate either both follow the
+        // descriptor or both end the archive. They follow it here, as the manifest always
+        // has, so a reader finds the signature before the disk streams past.
+        var members = [(names.ovf, descriptor), (names.manifest, manifest)]
+        if let signer = context.options.signer {
+            members.append((names.certificate, try signer.certificateFile(manifest: manifest, manifestName: names.manifest, digest: digest)))
+        }
 
         let sink = context.sink
         func memberHeader(_ name: String, size: UInt64) throws(DiskImageError) -> [UInt8] {
@@ -52,7 +60,7 @@ extension OVA {
             }
             return header
         }
-        for (name, content) in [(names.ovf, descriptor), (names.manifest, manifest)] {
+        for (name, content) in members {
             try sink.write(try memberHeader(name, size: UInt64(content.count)))
             try sink.write(content)
             try sink.write([UInt8](repeating: 0, count: USTAR.padding(after: UInt64(content.count))))

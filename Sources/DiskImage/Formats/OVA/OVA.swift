@@ -51,15 +51,18 @@ public struct VirtualMachineSettings: Sendable, Equatable {
         case natE1000
     }
 
-    /// The digest of the package manifest's lines.
-    public enum ManifestDigest: String, Sendable {
-        case sha1, sha256
+    /// The digest of the package manifest's lines, and of the signature over the manifest
+    /// when the package is signed.
+    public enum ManifestDigest: String, Sendable, CaseIterable {
+        case sha1, sha256, sha512
 
-        /// The name a manifest line starts with (DSP0243 OVF 1.1 section 5.1).
+        /// The name a manifest or certificate line starts with (DSP0243 OVF 1.1 section 5.1
+        /// names SHA1; OVF 2.x section 5.1 SHA256 and SHA512).
         var manifestName: String {
             switch self {
             case .sha1: "SHA1"
             case .sha256: "SHA256"
+            case .sha512: "SHA512"
             }
         }
 
@@ -67,7 +70,14 @@ public struct VirtualMachineSettings: Sendable, Equatable {
             switch self {
             case .sha1: .sha1
             case .sha256: .sha256
+            case .sha512: .sha512
             }
+        }
+
+        /// The digest a manifest or certificate line names (`SHA256`, any case).
+        init?(manifestName: String) {
+            guard let digest = Self.allCases.first(where: { $0.manifestName == manifestName.uppercased() }) else { return nil }
+            self = digest
         }
     }
 
@@ -98,22 +108,24 @@ public struct VirtualMachineSettings: Sendable, Equatable {
 }
 
 /// OVA packages (DMTF DSP0243 OVF 1.0, section 5.3 "Distribution as a single file"): a USTAR
-/// archive of an OVF descriptor, its manifest and one stream-optimized VMDK, in that order.
+/// archive of an OVF descriptor, its manifest, its certificate when signed, and one
+/// stream-optimized VMDK, in that order.
 ///
 /// ```
-/// +-----------+----------+-----------+---------+-----------+---------------------+----------+
-/// | tar hdr   | NAME.ovf | tar hdr   | NAME.mf | tar hdr   | NAME.vmdk           | 2 zero   |
-/// | 512       | (padded  | 512       | SHA256( | 512       | stream-optimized    | blocks   |
-/// |           |  to 512) |           | ..)= .. |           | (padded to 512)     | (end)    |
-/// +-----------+----------+-----------+---------+-----------+---------------------+----------+
+/// +---------+----------+---------+---------+---------+------------+---------+-----------+--------+
+/// | tar hdr | NAME.ovf | tar hdr | NAME.mf | tar hdr | NAME.cert  | tar hdr | NAME.vmdk | 2 zero |
+/// | 512     | (padded  | 512     | SHA256( | 512     | (signed    | 512     | stream-   | blocks |
+/// |         |  to 512) |         | ..)= .. |         |  only)     |         | optimized | (end)  |
+/// +---------+----------+---------+---------+---------+------------+---------+-----------+--------+
 /// ```
-/// Tar header: `OVA.TarHeader`; descriptor and manifest lines: `OVA+Descriptor.swift`.
-/// Reading: `OVA+Reader.swift`; writing: `OVA+Writer.swift`.
+/// Tar header: `OVA.TarHeader`; descriptor and manifest lines: `OVA+Descriptor.swift`;
+/// certificate file: `OVA+Signature.swift`. Reading: `OVA+Reader.swift`; writing:
+/// `OVA+Writer.swift`.
 public enum OVA {
-    /// The names of the three members for a package named `name` (`appliance.ova` gives
-    /// `appliance.ovf`, `appliance.mf`, `appliance.vmdk`).
-    static func memberNames(forPackage name: String) -> (ovf: String, manifest: String, disk: String) {
+    /// The names of the members for a package named `name` (`appliance.ova` gives
+    /// `appliance.ovf`, `appliance.mf`, `appliance.cert` when signed, `appliance.vmdk`).
+    static func memberNames(forPackage name: String) -> (ovf: String, manifest: String, certificate: String, disk: String) {
         let base = name.lowercased().hasSuffix(".ova") ? String(name.dropLast(4)) : name
-        return (base + ".ovf", base + ".mf", base + ".vmdk")
+        return (base + ".ovf", base + ".mf", base + ".cert", base + ".vmdk")
     }
 }
