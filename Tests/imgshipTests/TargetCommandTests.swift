@@ -85,6 +85,103 @@ struct TargetCommandTests {
         #expect(FileManager.default.contentsEqual(atPath: downloaded, andPath: output))
     }
 
+    /// A stand-in `aws` for the snapshot path. moto 5 implements RegisterImage (which it
+    /// records without checking boot mode, architecture, ENA or the mapped snapshot) and S3,
+    /// which the real AWS CLI reaches; it does not implement ImportSnapshot or
+    /// DescribeImportSnapshotTasks, which `aws_calls.py emulate` answers after checking them
+    /// against botocore's model (the import making a real moto snapshot), nor therefore the
+    /// `wait snapshot-imported` waiter, which is answered from the emulated task's status as
+    /// botocore's SnapshotImported waiter reads it.
+    static let standInAWSForSnapshots = """
+        #!/bin/bash
+        { printf '%s' "${AWS_ACCESS_KEY_ID:-}"; printf '\\x1f%s' "$@"; printf '\\n'; } >> "$IMGSHIP_CALL_LOG"
+        case "${1:-} ${2:-}" in
+          "ec2 import-snapshot"|"ec2 describe-import-snapshot-tasks") exec python3 "$IMGSHIP_AWS_CALLS" emulate "$@" ;;
+          "ec2 wait")
+            [[ ${3:-} == snapshot-imported ]] || exec "$IMGSHIP_REAL_AWS" "$@"
+            status=$(python3 "$IMGSHIP_AWS_CALLS" emulate ec2 describe-import-snapshot-tasks "${@:4}" \\
+              --query 'ImportSnapshotTasks[].SnapshotTaskDetail.Status' --output text) || exit 255
+            [[ $status == completed ]] || { echo "Waiter SnapshotImported failed: $status" >&2; exit 255; }
+            exit 0 ;;
+        esac
+        exec "$IMGSHIP_REAL_AWS" "$@"
+        """
+
+    /// `--aws-import snapshot`: the printed upload, import-snapshot, wait, look-up and
+    /// register-image run as printed against moto and register an AMI of the imported
+    /// snapshot with the boot mode read from the disk, the architecture, ENA and HVM.
+    @Test(.enabled(if: MotoServer.isInstalled, "needs moto_server and the AWS CLI"))
+    func awsSnapshotImportRunsAgainstTheEmulation() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("it's a disk.raw")
+        try GuestDisk.write(disk, size: 64 << 20, boot: .uefiOnly)
+        let output = folder.file("it's a disk.vmdk")
+        let result = try export([
+            disk, "--target", "aws", "-o", output, "--aws-import", "snapshot", "--architecture", "arm64", "--s3-bucket", "imgship-imports", "--json",
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        let commands = try #require(try targetJSON(result)["importCommands"] as? [String])
+        #expect(commands.count == 5)
+        #expect(commands[2] == "aws ec2 wait snapshot-imported --import-task-ids \"$import_task\"")
+
+        let world = try MotoWorld(standInAWS: Self.standInAWSForSnapshots)
+        let script =
+            (["set -euo pipefail", "aws s3 mb s3://imgship-imports >/dev/null"] + commands + ["printf '%s\\n' \"$snapshot\""])
+            .joined(separator: "\n") + "\n"
+        let run = try world.run(script: script, arguments: [])
+        #expect(run.status == 0, "\(text(run.standardOutput)) \(run.standardError)")
+
+        let imports = try world.emulatedCalls().filter { $0.operation == "ImportSnapshot" }
+        try #require(imports.count == 1)
+        guard case let .object(container)? = imports[0].params["DiskContainer"], case let .object(bucket)? = container["UserBucket"] else {
+            Issue.record("DiskContainer is not one container: \(String(describing: imports[0].params["DiskContainer"]))")
+            return
+        }
+        #expect(container["Format"]?.string == "VMDK")
+        #expect(bucket["S3Bucket"]?.string == "imgship-imports")
+        #expect(bucket["S3Key"]?.string == "it's a disk.vmdk")
+        let snapshot = text(run.standardOutput).split(separator: "\n").last.map(String.init) ?? ""
+        #expect(snapshot.hasPrefix("snap-"), "\(text(run.standardOutput))")
+
+        // register-image reached moto through the real AWS CLI (which checks its parameters
+        // against botocore's model) with these words, and moto holds the AMI.
+        let calls = try String(contentsOfFile: world.folder.file("calls.log"), encoding: .utf8).split(separator: "\n")
+        let register = try #require(calls.first { $0.contains("\u{1f}register-image\u{1f}") }).split(separator: "\u{1f}").dropFirst().map(String.init)
+        func value(_ option: String) -> String? { register.firstIndex(of: option).map { register[$0 + 1] } }
+        #expect(value("--name") == "it's a disk")
+        #expect(value("--boot-mode") == "uefi")
+        #expect(value("--architecture") == "arm64")
+        #expect(value("--virtualization-type") == "hvm")
+        #expect(value("--root-device-name") == "/dev/xvda")
+        #expect(register.contains("--ena-support"))
+        let mapping = try #require(value("--block-device-mappings"))
+        let mappings = try #require(try JSONSerialization.jsonObject(with: Data(mapping.utf8)) as? [[String: Any]])
+        #expect(mappings.first?["DeviceName"] as? String == "/dev/xvda")
+        #expect((mappings.first?["Ebs"] as? [String: Any])?["SnapshotId"] as? String == snapshot)
+        let images = try world.run(script: "aws ec2 describe-images --owners self --query 'Images[].Name' --output text\n", arguments: [])
+        #expect(text(images.standardOutput).contains("it's a disk"), "\(images.standardError)")
+    }
+
+    /// The snapshot path refuses what ImportSnapshot or RegisterImage would: a format
+    /// ImportSnapshot does not take, an AMI name or architecture RegisterImage refuses, and
+    /// its own options without it.
+    @Test(arguments: [
+        (["-f", "vhdx", "--aws-import", "snapshot"], "ImportSnapshot takes VHD, VMDK, RAW disks, not vhdx"),
+        (["--aws-import", "snapshot", "--ami-name", "no*stars"], "is not an AMI name"),
+        (["--aws-import", "snapshot", "--architecture", "i386"], "--architecture i386: VM Import takes x86_64 or arm64"),
+        (["--architecture", "arm64"], "--architecture applies with --aws-import snapshot only"),
+        (["--boot-mode", "uefi-preferred"], "--boot-mode uefi-preferred applies with --aws-import snapshot only"),
+    ])
+    func awsSnapshotOptionsAreChecked(arguments: [String], message: String) throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 8 << 20, boot: .uefiOnly)
+        let result = try export([disk, "--target", "aws", "-o", folder.file("out.img")] + arguments)
+        #expect(result.status == 64, "\(result.standardError)")
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+        #expect(folder.names() == ["disk.raw"])
+    }
+
     /// Disks VM Import or EBS is documented to reject: nothing is written, the exit status is
     /// 2 and the message names the rule's source.
     @Test(

@@ -85,7 +85,8 @@ class CommandLineError(Exception):
 
 
 def parse(service, operation_name, arguments, model):
-    """CLI arguments to API parameters, as the AWS CLI maps them; JSON values only (no shorthand)."""
+    """CLI arguments to API parameters, as the AWS CLI maps them: JSON values (no shorthand), and
+    lists of strings as words."""
     operation = model.operation_model(operation_name)
     members = operation.input_shape.members
     by_option = {xform_name(name).replace("_", "-"): name for name in members}
@@ -115,7 +116,14 @@ def parse(service, operation_name, arguments, model):
             continue
         value = arguments[index + 1]
         index += 2
-        if shape.type_name in ("structure", "list", "map"):
+        if shape.type_name == "list" and shape.member.type_name == "string" and not value.startswith("["):
+            # A list of strings as the AWS CLI takes it: the words up to the next option.
+            values = [value]
+            while index < len(arguments) and not arguments[index].startswith("--"):
+                values.append(arguments[index])
+                index += 1
+            params[member] = values
+        elif shape.type_name in ("structure", "list", "map"):
             try:
                 params[member] = json.loads(value)
             except ValueError:
@@ -216,6 +224,43 @@ class Emulator:
                                   "ImportImage")
         return {"ImportTaskId": "import-ami-" + secrets.token_hex(9)[:17], "Status": "active",
                 "BootMode": mode or "legacy-bios", "Progress": "2"}
+
+    def import_snapshot(self, account, credentials, region, params):
+        """ImportSnapshot (moto 5 does not implement it), as far as it can be checked offline: the
+        container's Format one of VHD | VMDK | RAW (the model's SnapshotDiskContainer documentation)
+        and its S3 object present in moto's S3 with the caller's keys. The import's result is made
+        in moto itself: a volume of the object's size in GiB (rounded up) and a snapshot of it, so
+        that register-image, which moto does implement, maps a snapshot moto knows."""
+        container = params.get("DiskContainer", {})
+        if container.get("Format", "").upper() not in ("VHD", "VMDK", "RAW"):
+            raise ClientError({"Error": {"Code": "InvalidParameter",
+                                         "Message": f"Unsupported disk format {container.get('Format')}"}}, "ImportSnapshot")
+        bucket = container.get("UserBucket", {})
+        s3 = self.accounts.client("s3", region, account, credentials)
+        try:
+            size = s3.head_object(Bucket=bucket.get("S3Bucket", ""), Key=bucket.get("S3Key", ""))["ContentLength"]
+        except ClientError:
+            raise ClientError({"Error": {"Code": "InvalidParameter",
+                                         "Message": f"S3 object s3://{bucket.get('S3Bucket')}/{bucket.get('S3Key')} does not exist"}},
+                              "ImportSnapshot")
+        ec2 = self.accounts.client("ec2", region, account, credentials)
+        volume = ec2.create_volume(Size=max(1, -(-size // (1 << 30))), AvailabilityZone=region + "a")
+        snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"], Description="imported by the emulated ImportSnapshot")
+        task = "import-snap-" + secrets.token_hex(9)[:17]
+        detail = {"Format": container["Format"].upper(), "UserBucket": bucket, "DiskImageSize": float(size),
+                  "SnapshotId": snapshot["SnapshotId"], "Status": "completed"}
+        self.state.setdefault("snapshot-tasks", {})[task] = detail
+        return {"ImportTaskId": task, "SnapshotTaskDetail": {**detail, "SnapshotId": "", "Status": "active", "Progress": "3"}}
+
+    def describe_import_snapshot_tasks(self, account, credentials, region, params):
+        """DescribeImportSnapshotTasks (not in moto 5): every task ImportSnapshot started, completed."""
+        tasks = self.state.get("snapshot-tasks", {})
+        wanted = params.get("ImportTaskIds") or list(tasks)
+        for task in wanted:
+            if task not in tasks:
+                raise ClientError({"Error": {"Code": "InvalidConversionTaskId.Malformed",
+                                             "Message": f"The import task id '{task}' does not exist"}}, "DescribeImportSnapshotTasks")
+        return {"ImportSnapshotTasks": [{"ImportTaskId": task, "SnapshotTaskDetail": tasks[task]} for task in wanted]}
 
     def enable_fast_launch(self, account, credentials, region, params):
         return {"ImageId": params["ImageId"], "ResourceType": params.get("ResourceType", "snapshot"),
