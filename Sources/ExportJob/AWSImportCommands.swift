@@ -28,7 +28,9 @@ public struct AWSImportCommands: Sendable, Equatable {
         public var name: String
         /// `--architecture`: `x86_64` or `arm64`.
         public var architecture: String
-        /// `--boot-mode`: `uefi`, `legacy-bios` or `uefi-preferred`; nil takes the export's.
+        /// `--boot-mode`: `uefi`, `legacy-bios` or `uefi-preferred`; nil takes the export's,
+        /// or `uefi-preferred` for a disk read to boot either way (RegisterImage BootMode:
+        /// "the AMI supports both UEFI and Legacy BIOS").
         public var bootMode: String?
 
         public init(name: String, architecture: String = "x86_64", bootMode: String? = nil) {
@@ -128,7 +130,8 @@ public struct AWSImportCommands: Sendable, Equatable {
             let registration = registration ?? Registration(name: Registration.name(forFile: fileName))
             try Registration.check(name: registration.name, architecture: registration.architecture)
             snapshotLines = Self.snapshotLines(
-                format: format, bucket: chosenBucket, key: key, registration: registration, bootMode: registration.bootMode ?? bootMode)
+                format: format, bucket: chosenBucket, key: key, registration: registration,
+                bootMode: registration.bootMode ?? (decision.bootsEitherWay == true ? "uefi-preferred" : bootMode))
         }
     }
 

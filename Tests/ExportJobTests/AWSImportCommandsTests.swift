@@ -40,6 +40,67 @@ struct AWSImportCommandsTests {
         #expect((containers.first?["UserBucket"] as? [String: String])?["S3Key"] == "a b/'q'/" + name)
     }
 
+    /// The snapshot path's lines pass hostile names through bash as data too: the task and
+    /// snapshot ids flow through the shell variables only, the AMI name keeps only what
+    /// RegisterImage takes, and the mapping is JSON holding the snapshot id.
+    @Test(arguments: ["$(touch pwned).vmdk", "it's `id`.vmdk", "line\nbreak.vmdk", "\u{2028}sep\\\".vmdk", "x.vmdk"])
+    func snapshotLinesKeepHostileNamesAsData(name: String) throws {
+        let folder = try TemporaryFolder()
+        let commands = try AWSImportCommands(
+            file: folder.file(name), fileName: name, decision: Self.decision, bucket: "imgship-imports", prefix: "a b/", method: .snapshot)
+        let lines = commands.lines
+        #expect(lines.count == 5)
+        #expect(lines.allSatisfy { !$0.contains("\n") && !$0.unicodeScalars.contains("\u{2028}") })
+        // A stand-in aws records its words and answers as import-snapshot and the look-up would.
+        let script = """
+            set -euo pipefail
+            aws() {
+              printf '%s\\0' "$@" >> "$OUT"; printf '\\n' >> "$OUT"
+              case "$2" in import-snapshot) echo import-snap-0123;; describe-import-snapshot-tasks) echo snap-0abc;; esac
+            }
+            cd "$DIR"
+
+            """ + lines.joined(separator: "\n") + "\n"
+        let out = folder.file("args")
+        let result = try runProcess("/bin/bash", ["-c", script], environment: ["OUT": out, "DIR": folder.path, "PATH": "/usr/bin:/bin"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("pwned")))
+        let calls = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\0\n", omittingEmptySubsequences: true)
+            .map { $0.split(separator: "\0", omittingEmptySubsequences: false).map(String.init) }
+        #expect(
+            calls.map { $0.prefix(3).joined(separator: " ") } == [
+                "s3 cp \(folder.file(name))", "ec2 import-snapshot --disk-container", "ec2 wait snapshot-imported",
+                "ec2 describe-import-snapshot-tasks --import-task-ids", "ec2 register-image --name",
+            ])
+        let container = try #require(try JSONSerialization.jsonObject(with: Data(calls[1][3].utf8)) as? [String: Any])
+        #expect((container["UserBucket"] as? [String: String])?["S3Key"] == "a b/" + name)
+        #expect(calls[2] == ["ec2", "wait", "snapshot-imported", "--import-task-ids", "import-snap-0123"])
+        #expect(calls[3][3] == "import-snap-0123")
+        let register = calls[4]
+        let amiName = register[3]
+        #expect(amiName == AWSImportCommands.Registration.name(forFile: name))
+        #expect((3...128).contains(amiName.count) && amiName.unicodeScalars.allSatisfy { $0.isASCII && !$0.properties.isWhitespace || $0 == " " })
+        let mappingIndex = try #require(register.firstIndex(of: "--block-device-mappings"))
+        let mapping = try #require(try JSONSerialization.jsonObject(with: Data(register[mappingIndex + 1].utf8)) as? [[String: Any]])
+        #expect((mapping.first?["Ebs"] as? [String: Any])?["SnapshotId"] as? String == "snap-0abc")
+    }
+
+    @Test func amiNamesKeepWhatRegisterImageTakes() {
+        #expect(AWSImportCommands.Registration.name(forFile: "golden disk (v2).vmdk") == "golden disk (v2)")
+        #expect(AWSImportCommands.Registration.name(forFile: "a*b.raw") == "a-b")
+        #expect(AWSImportCommands.Registration.name(forFile: "x.vhd") == "x--")
+        #expect(AWSImportCommands.Registration.name(forFile: String(repeating: "n", count: 300) + ".vmdk").count == 128)
+        #expect(throws: AWSImportCommandsError.self) { try AWSImportCommands.Registration.check(name: "ab", architecture: nil) }
+        #expect(throws: AWSImportCommandsError.self) { try AWSImportCommands.Registration.check(name: nil, architecture: "x86_64_mac") }
+        // ImportSnapshot takes VHD, VMDK and RAW: an OVA decided for import-image is refused.
+        var ova = Self.decision
+        ova.format = .ova
+        ova.importFormat = "OVA"
+        #expect(throws: AWSImportCommandsError.self) {
+            try AWSImportCommands(file: nil, fileName: "x.ova", decision: ova, bucket: nil, prefix: nil, method: .snapshot)
+        }
+    }
+
     @Test func bucketsAndPrefixesS3WouldNotTakeAreRefused() {
         #expect(throws: AWSImportCommandsError.self) {
             try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: "Bad_Bucket", prefix: nil)

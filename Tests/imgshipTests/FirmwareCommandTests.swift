@@ -153,5 +153,13 @@ struct FirmwareCommandTests {
         let reason = try #require(awsTarget["firmwareReason"] as? String)
         if layout.firmware == "both" { #expect(reason.contains("legacy-bios for AWS"), "\(reason)") }
         #expect(aws.standardError.contains("nothing on the disk boots") == (layout.firmware == "none"), "\(aws.standardError)")
+
+        // The snapshot path registers a disk that boots either way uefi-preferred, which
+        // RegisterImage takes and ImportImage does not.
+        let snapshot = try runProcess(
+            Self.binary, ["export", disk, "--target", "aws", "--aws-import", "snapshot", "-o", folder.file("snap.vmdk"), "--json", "--no-progress"])
+        let lines = try #require(try (json(snapshot)["target"] as? [String: Any])?["importCommands"] as? [String])
+        let expected = layout.firmware == "both" ? "uefi-preferred" : layout.awsBootMode
+        #expect(lines.last?.contains(" --boot-mode \(expected) ") == true, "\(lines)")
     }
 }

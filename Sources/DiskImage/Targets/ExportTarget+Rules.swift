@@ -19,6 +19,9 @@ public struct TargetDecision: Sendable, Equatable, Codable {
     public var bootMode: String?
     /// AWS: the `Format` of the import's disk container (`VMDK`, `OVA`, `VHD`, `VHDX`, `RAW`).
     public var importFormat: String?
+    /// True when the firmware was read from a disk that boots either way (nil otherwise):
+    /// AWS's snapshot path then registers the AMI `uefi-preferred`.
+    public var bootsEitherWay: Bool?
     /// What the target is known to take badly but may still take; each names its source.
     public var warnings: [String]
 
@@ -303,8 +306,10 @@ extension ExportTarget {
             case .warn: warnings.append("--target \(description): \(broken) (\(rule.source))")
             }
         }
-        return TargetDecision(
+        var decision = TargetDecision(
             target: description, format: format, machine: machine(format: format, firmware: firmware), firmwareReason: reason,
             warnings: warnings)
+        if given == nil && guest.firmware == .both { decision.bootsEitherWay = true }
+        return decision
     }
 }
