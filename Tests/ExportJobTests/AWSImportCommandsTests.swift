@@ -22,15 +22,7 @@ struct AWSImportCommandsTests {
         let lines = commands.lines
         #expect(lines.count == 2)
         #expect(lines.allSatisfy { !$0.contains("\n") && !$0.unicodeScalars.contains("\u{2028}") })
-        // A stand-in aws writes each argument NUL-terminated; nothing else may run.
-        let script =
-            "set -euo pipefail\naws() { printf '%s\\0' \"$@\" >> \"$OUT\"; printf '\\n' >> \"$OUT\"; }\ncd \"$DIR\"\n" + lines.joined(separator: "\n") + "\n"
-        let out = folder.file("args")
-        let result = try runProcess("/bin/bash", ["-c", script], environment: ["OUT": out, "DIR": folder.path, "PATH": "/usr/bin:/bin"])
-        #expect(result.status == 0, "\(result.standardError)")
-        #expect(!FileManager.default.fileExists(atPath: folder.file("pwned")))
-        let calls = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\0\n", omittingEmptySubsequences: true)
-            .map { $0.split(separator: "\0", omittingEmptySubsequences: false).map(String.init) }
+        let calls = try Self.runWithStandIn(lines, in: folder)
         #expect(calls.count == 2)
         #expect(calls.first == commands.upload?.dropFirst().map { $0 })
         #expect(calls.last == Array(commands.importImage.dropFirst()))
@@ -51,22 +43,7 @@ struct AWSImportCommandsTests {
         let lines = commands.lines
         #expect(lines.count == 5)
         #expect(lines.allSatisfy { !$0.contains("\n") && !$0.unicodeScalars.contains("\u{2028}") })
-        // A stand-in aws records its words and answers as import-snapshot and the look-up would.
-        let script = """
-            set -euo pipefail
-            aws() {
-              printf '%s\\0' "$@" >> "$OUT"; printf '\\n' >> "$OUT"
-              case "$2" in import-snapshot) echo import-snap-0123;; describe-import-snapshot-tasks) echo snap-0abc;; esac
-            }
-            cd "$DIR"
-
-            """ + lines.joined(separator: "\n") + "\n"
-        let out = folder.file("args")
-        let result = try runProcess("/bin/bash", ["-c", script], environment: ["OUT": out, "DIR": folder.path, "PATH": "/usr/bin:/bin"])
-        #expect(result.status == 0, "\(result.standardError)")
-        #expect(!FileManager.default.fileExists(atPath: folder.file("pwned")))
-        let calls = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\0\n", omittingEmptySubsequences: true)
-            .map { $0.split(separator: "\0", omittingEmptySubsequences: false).map(String.init) }
+        let calls = try Self.runWithStandIn(lines, in: folder)
         #expect(
             calls.map { $0.prefix(3).joined(separator: " ") } == [
                 "s3 cp \(folder.file(name))", "ec2 import-snapshot --disk-container", "ec2 wait snapshot-imported",
@@ -99,6 +76,27 @@ struct AWSImportCommandsTests {
         #expect(throws: AWSImportCommandsError.self) {
             try AWSImportCommands(file: nil, fileName: "x.ova", decision: ova, bucket: nil, prefix: nil, method: .snapshot)
         }
+    }
+
+    /// Runs `lines` with bash in `folder`, `aws` being a function that records each call's
+    /// words (NUL-terminated) and answers as import-snapshot and its look-up would; returns
+    /// the calls. Nothing else may run: a file `pwned` appearing fails the test.
+    static func runWithStandIn(_ lines: [String], in folder: TemporaryFolder) throws -> [[String]] {
+        let script = """
+            set -euo pipefail
+            aws() {
+              printf '%s\\0' "$@" >> "$OUT"; printf '\\n' >> "$OUT"
+              case "$2" in import-snapshot) echo import-snap-0123;; describe-import-snapshot-tasks) echo snap-0abc;; esac
+            }
+            cd "$DIR"
+
+            """ + lines.joined(separator: "\n") + "\n"
+        let out = folder.file("args")
+        let result = try runProcess("/bin/bash", ["-c", script], environment: ["OUT": out, "DIR": folder.path, "PATH": "/usr/bin:/bin"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("pwned")))
+        return try String(contentsOfFile: out, encoding: .utf8).split(separator: "\0\n", omittingEmptySubsequences: true)
+            .map { $0.split(separator: "\0", omittingEmptySubsequences: false).map(String.init) }
     }
 
     @Test func bucketsAndPrefixesS3WouldNotTakeAreRefused() {
