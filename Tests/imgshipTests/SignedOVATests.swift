@@ -102,6 +102,9 @@ struct SignedOVATests {
         let chain = try runProcess(openssl, ["verify", "-CAfile", keys.ca, folder.file("shipped.pem")])
         #expect(chain.status == 0, "\(String(decoding: chain.standardOutput, as: UTF8.self)) \(chain.standardError)")
 
+        let info = String(decoding: try runProcess(Self.binary, ["info", package]).standardOutput, as: UTF8.self)
+        #expect(info.contains("\ncertificate:       appliance.cert (signed; imgship verify checks it)\n"), "\(info)")
+
         // imgship verify: without a CA it says the certificate was not checked; with it, passes.
         let plain = try verify(package)
         #expect(plain.status == 0, "\(plain.text)")

@@ -91,6 +91,11 @@ extension OVA {
             ("disk", "\(diskMember.name) (\(inner.info.format.rawValue) \(inner.info.subformat), \(diskMember.size) bytes)"),
             ("ovf capacity", capacity.map { "\($0) bytes" } ?? "not found"),
         ]
+        // A signed package's certificate file (DSP0243 section 5.2); `verify` checks it.
+        let certificates = archive.member(endingWith: ".cert")
+        if !certificates.isEmpty {
+            details.insert(("certificate", .text(certificates.map(\.name).joined(separator: ", ") + " (signed; imgship verify checks it)")), at: 2)
+        }
         details += inner.info.details
         let info = ImageInfo(
             path: file.path, format: .ova, subformat: "\(inner.info.format.rawValue) \(inner.info.subformat)",
