@@ -65,8 +65,26 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "VMDK and OVA compression: fast, default (libdeflate 5), best or 1..12; other formats warn that it does not apply.")
+    @Option(
+        help:
+            "VMDK, OVA and compressed qcow2 compression: fast, default (libdeflate 5; zstd 3), best or 1..12; other formats warn that it does not apply."
+    )
     var level: DeflateLevel?
+
+    @Flag(help: "qcow2: compress the clusters (zlib, or --qcow2-compression zstd) with the parallel workers; --level sets how hard.")
+    var compress = false
+
+    @Option(
+        name: .customLong("qcow2-compression"),
+        help:
+            "qcow2: the compression type of compressed clusters, zlib (the default, every qemu) or zstd (qemu 5.1 and later; needs compat 1.1). Implies --compress."
+    )
+    var qcow2Compression: QCOW2.WriteOptions.CompressionType?
+
+    @Option(
+        name: .customLong("qcow2-compat"),
+        help: "qcow2: 1.1 (version 3, the default) or 0.10 (version 2, for qemu older than 1.1).")
+    var qcow2Compat: QCOW2.WriteOptions.Compatibility?
 
     @Option(help: "VMDK adapter type: lsilogic (the default), ide or buslogic; vmdk and ova only.")
     var adapter: VMDK.Adapter?
@@ -109,6 +127,12 @@ struct ExportCommand: ParsableCommand {
     /// `-f`, or the target's default format.
     var chosenFormat: OutputFormat { format ?? target?.defaultFormat ?? .raw }
 
+    /// `--compress`, `--qcow2-compression` and `--qcow2-compat`.
+    var qcow2Options: QCOW2.WriteOptions {
+        QCOW2.WriteOptions(
+            compatibility: qcow2Compat ?? .version3, compression: qcow2Compression ?? (compress ? .zlib : nil))
+    }
+
     /// `--firmware`, or `--boot-mode` in its terms.
     var chosenFirmware: VirtualMachineSettings.Firmware? { firmware ?? bootMode?.firmware }
 
@@ -140,6 +164,9 @@ struct ExportCommand: ParsableCommand {
             try AWSImportCommands.check(bucket: s3Bucket, prefix: s3Prefix)
         } catch {
             throw ValidationError(error.description)
+        }
+        if let problem = qcow2Options.problem, chosenFormat == .qcow2 {
+            throw ValidationError(problem)
         }
         if let firmware, let bootMode, firmware != bootMode.firmware {
             throw ValidationError("--firmware \(firmware.rawValue) and --boot-mode \(bootMode.rawValue) contradict each other; give one")
@@ -181,8 +208,16 @@ struct ExportCommand: ParsableCommand {
     var inapplicableFlagWarnings: [String] {
         var warnings: [String] = []
         let format = chosenFormat
-        if let level, !format.entry.compresses {
-            warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed; ignored")
+        let compressing = format.entry.compresses || (format == .qcow2 && qcow2Options.compression != nil)
+        if let level, !compressing {
+            let remedy = format == .qcow2 ? " (give --compress to compress it)" : ""
+            warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed\(remedy); ignored")
+        }
+        if format != .qcow2 {
+            for (flag, isGiven) in [("--compress", compress), ("--qcow2-compression", qcow2Compression != nil), ("--qcow2-compat", qcow2Compat != nil)]
+            where isGiven {
+                warnings.append("\(flag) applies to qcow2 outputs; \(format.rawValue) is not one; ignored")
+            }
         }
         if let adapter, format != .vmdk && format != .ova {
             warnings.append("--adapter \(adapter.rawValue) names the disk controller of a VMDK; \(format.rawValue) records none; ignored")
@@ -237,7 +272,7 @@ struct ExportCommand: ParsableCommand {
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
             machine: machine, allowExternalExtents: reading.allowExternalExtents, computesDigest: !noManifest,
-            target: target, firmware: chosenFirmware)
+            target: target, firmware: chosenFirmware, qcow2: qcow2Options)
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -390,6 +425,12 @@ extension DeflateLevel: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
     public var defaultValueDescription: String { self == .standard ? "default (libdeflate 5)" : description }
 }
+
+extension QCOW2.WriteOptions.CompressionType: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
+extension QCOW2.WriteOptions.Compatibility: ExpressibleByArgument {}
 
 extension VMDK.Adapter: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }

@@ -125,6 +125,8 @@ public struct TargetPlatform: Sendable {
         case .vhdx: "VHDX"
         case .vmdk: "VMDK"
         case .ova: "OVA"
+        // Not an import-image format; no AWS row lists qcow2.
+        case .qcow2: "RAW"
         }
     }
 
