@@ -32,6 +32,9 @@ extension QCOW2 {
         /// Nil: every cluster is stored as it is. Otherwise clusters are compressed with this
         /// type, and stored as they are only where compression does not make them smaller.
         public var compression: CompressionType?
+        /// 16 (64 KiB, qemu-img's default) for every export; tests write 4 KiB clusters (12)
+        /// to cross L2 tables and refcount blocks with small images.
+        var clusterBits = QCOW2.writtenClusterBits
 
         public init(compatibility: Compatibility = .version3, compression: CompressionType? = nil) {
             self.compatibility = compatibility

@@ -63,8 +63,9 @@ extension QCOW2 {
     /// SHA-256 is taken by reading the finished file back in order (cheap next to the work:
     /// it was just written and is in the page cache). A stream (standard output) gets the
     /// image from a staged copy in `stagingFolder`, hashed as it is copied.
-    static func write(_ context: ExportContext, stagingFolder: String, clusterBits: Int = writtenClusterBits) throws(DiskImageError) {
+    static func write(_ context: ExportContext, stagingFolder: String) throws(DiskImageError) {
         let sink = context.sink
+        let clusterBits = context.options.qcow2.clusterBits
         if let writer = sink.positionalWriter {
             let length = try writeImage(context, to: writer, clusterBits: clusterBits)
             try hand(file: sink.descriptor, path: sink.path, length: length, to: sink, stored: true, context: context)
