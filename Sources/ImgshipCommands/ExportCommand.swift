@@ -315,11 +315,16 @@ struct ExportCommand: ParsableCommand {
                 throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
             }
         }
+        // Every other row's commands (OpenStack, KVM, Proxmox, Oracle Cloud).
+        let otherCommands = summary.target.flatMap { decision in
+            target?.importCommands(for: decision, file: toStandardOutput || toDevice ? nil : output, name: destination.name)
+        }
+        let printed = importCommands.map(PrintedImportCommands.init) ?? otherCommands.map(PrintedImportCommands.init)
         if json {
-            try writeToStandardOutput(Self.json(summary, importCommands: importCommands).encoded() + "\n")
+            try writeToStandardOutput(Self.json(summary, importCommands: printed).encoded() + "\n")
         } else if toStandardOutput {
             if let decision = summary.target {
-                writeToStandardError(Self.targetText(decision, importCommands: importCommands))
+                writeToStandardError(Self.targetText(decision, importCommands: printed))
             }
         } else {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
@@ -333,7 +338,7 @@ struct ExportCommand: ParsableCommand {
             } else {
                 text += "no sha256 computed (--no-manifest)\n"
             }
-            if let decision = summary.target { text += Self.targetText(decision, importCommands: importCommands) }
+            if let decision = summary.target { text += Self.targetText(decision, importCommands: printed) }
             try writeToStandardOutput(text)
         }
     }
@@ -341,7 +346,7 @@ struct ExportCommand: ParsableCommand {
     /// The `--json` document: the export summary plus the throughput, keys sorted as the
     /// `JSONEncoder` (`.sortedKeys`) output of earlier releases; `manifest` and `sha256` are
     /// absent when there is none, as that encoder left them out.
-    static func json(_ summary: ExportSummary, importCommands: AWSImportCommands? = nil) -> JSONOutput {
+    static func json(_ summary: ExportSummary, importCommands: PrintedImportCommands? = nil) -> JSONOutput {
         let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
         var members: [(key: String, value: JSONOutput)] = [
             ("bytesWritten", .unsigned(summary.bytesWritten)),
@@ -372,7 +377,7 @@ struct ExportCommand: ParsableCommand {
 extension ExportCommand {
     /// What the target decided, as lines after the summary: the platform, the firmware and
     /// why, the details it fixed, and for AWS the import commands (printed, never run).
-    static func targetText(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> String {
+    static func targetText(_ decision: TargetDecision, importCommands: PrintedImportCommands?) -> String {
         var lines = ["target \(decision.target): \(decision.format.rawValue), firmware \(decision.firmware.rawValue) (\(decision.firmwareReason))"]
         if let version = decision.hardwareVersion { lines.append("  virtual hardware vmx-\(version)") }
         if let adapter = decision.networkAdapter { lines.append("  network adapter \(adapter)") }
@@ -383,15 +388,13 @@ extension ExportCommand {
         if let importCommands {
             lines.append("  to import it (imgship prints these commands and never runs them):")
             lines += importCommands.lines.map { "    " + $0 }
-            if importCommands.usesExampleBucket {
-                lines.append("  (\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it)")
-            }
+            lines += importCommands.notes.map { "  (\($0))" }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// The `target` member of `--json`: keys sorted, absent values left out.
-    static func targetJSON(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> JSONOutput {
+    static func targetJSON(_ decision: TargetDecision, importCommands: PrintedImportCommands?) -> JSONOutput {
         var members: [(key: String, value: JSONOutput)] = []
         if let bootMode = decision.bootMode { members.append(("bootMode", .string(bootMode))) }
         members += [("firmware", .string(decision.firmware.rawValue)), ("firmwareReason", .string(decision.firmwareReason))]
@@ -403,6 +406,23 @@ extension ExportCommand {
         members.append(("name", .string(decision.target)))
         if let adapter = decision.networkAdapter { members.append(("networkAdapter", .string(adapter))) }
         return .object(members)
+    }
+}
+
+/// The import commands the report prints, as shell lines (every word quoted by
+/// `ShellQuoting`), and the notes on their placeholders.
+struct PrintedImportCommands {
+    var lines: [String]
+    var notes: [String]
+
+    init(_ aws: AWSImportCommands) {
+        lines = aws.lines
+        notes = aws.usesExampleBucket ? ["\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it"] : []
+    }
+
+    init(_ commands: TargetImportCommands) {
+        lines = commands.commands.map(ShellQuoting.command)
+        notes = commands.notes
     }
 }
 
