@@ -133,6 +133,26 @@ struct KVMTargetCommandTests {
         #expect(!folder.names().contains("disk.vmdk") && !folder.names().contains("large.qcow2"))
     }
 
+    /// `check --target` runs the same rows against images made elsewhere: qemu-img's qcow2 is
+    /// what OpenStack takes, a VHD is not what KVM takes.
+    @Test(.enabled(if: qemuImg != nil, "needs qemu-img"))
+    func checkRunsTheRowsAgainstImagesMadeElsewhere() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 32 << 20, boot: .uefiOnly)
+        let qcow2 = folder.file("qemu.qcow2")
+        #expect(try runProcess(Self.qemuImg!, ["convert", "-f", "raw", "-O", "qcow2", "-c", disk, qcow2]).status == 0)
+        let accepted = try runProcess(Self.binary, ["check", qcow2, "--target", "openstack"])
+        #expect(accepted.status == 0, "\(text(accepted.standardOutput)) \(accepted.standardError)")
+        #expect(text(accepted.standardOutput).contains("ok   a format OpenStack imports"))
+        let vhd = folder.file("disk.vhd")
+        _ = try export([disk, "-f", "vhd-fixed", "-o", vhd])
+        let refused = try runProcess(Self.binary, ["check", vhd, "--target", "kvm"])
+        #expect(refused.status == 1)
+        #expect(text(refused.standardOutput).contains("KVM (libvirt) imports qcow2"), "\(text(refused.standardOutput))")
+        #expect(text(refused.standardOutput).contains("libvirt.org/formatstorage.html"))
+    }
+
     @Test func qcow2FlagsAreCheckedAndWarned() throws {
         let folder = try TemporaryFolder()
         let disk = folder.file("disk.raw")

@@ -81,7 +81,7 @@ public struct ImageFormat: Sendable {
             }),
         // qemu reads the size in 512-byte sectors (block/qcow2.c: total_sectors = size / 512).
         ImageFormat(
-            format: .qcow2, aliases: ["qcow"], help: "qcow2 (KVM, OpenStack, Proxmox; --compress)", fileExtension: "qcow2",
+            format: .qcow2, aliases: [], help: "qcow2 (KVM, OpenStack, Proxmox; --compress)", fileExtension: "qcow2",
             compresses: false, sectorAligned: true, sizeLimit: ("qcow2", QCOW2.maximumSize), verifiedAs: .qcow2, readBackSubformat: nil,
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, stagingFolder) throws(DiskImageError) in try QCOW2.write(context, stagingFolder: stagingFolder) }),
