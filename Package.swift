@@ -19,9 +19,10 @@ let package = Package(
         .systemLibrary(name: "CDeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CISAL", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "DiskImage",
-            dependencies: ["CDeflate", "COpenSSL", "CISAL"]
+            dependencies: ["CDeflate", "COpenSSL", "CISAL", "CZstd"]
         ),
         .target(
             name: "ConfigDocument",
@@ -55,7 +56,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DiskImageTests",
-            dependencies: ["DiskImage", "CZlib", "TestSupport"]
+            dependencies: ["DiskImage", "CZlib", "CZstd", "TestSupport"]
         ),
         .testTarget(
             name: "DistributionPlanTests",

@@ -82,8 +82,26 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "VMDK and OVA compression: fast, default (libdeflate 5), best or 1..12; other formats warn that it does not apply.")
+    @Option(
+        help:
+            "VMDK, OVA and compressed qcow2 compression: fast, default (libdeflate 5; zstd 3), best or 1..12; other formats warn that it does not apply."
+    )
     var level: DeflateLevel?
+
+    @Flag(help: "qcow2: compress the clusters (zlib, or --qcow2-compression zstd) with the parallel workers; --level sets how hard.")
+    var compress = false
+
+    @Option(
+        name: .customLong("qcow2-compression"),
+        help:
+            "qcow2: the compression type of compressed clusters, zlib (the default, every qemu) or zstd (qemu 5.1 and later; needs compat 1.1). Implies --compress."
+    )
+    var qcow2Compression: QCOW2.WriteOptions.CompressionType?
+
+    @Option(
+        name: .customLong("qcow2-compat"),
+        help: "qcow2: 1.1 (version 3, the default) or 0.10 (version 2, for qemu older than 1.1).")
+    var qcow2Compat: QCOW2.WriteOptions.Compatibility?
 
     @Option(help: "VMDK adapter type: lsilogic (the default), ide or buslogic; vmdk and ova only.")
     var adapter: VMDK.Adapter?
@@ -143,6 +161,12 @@ struct ExportCommand: ParsableCommand {
 
     /// `-f`, or the target's default format.
     var chosenFormat: OutputFormat { format ?? target?.defaultFormat ?? .raw }
+
+    /// `--compress`, `--qcow2-compression` and `--qcow2-compat`.
+    var qcow2Options: QCOW2.WriteOptions {
+        QCOW2.WriteOptions(
+            compatibility: qcow2Compat ?? .version3, compression: qcow2Compression ?? (compress ? .zlib : nil))
+    }
 
     /// `--firmware`, or `--boot-mode` in its terms.
     var chosenFirmware: VirtualMachineSettings.Firmware? { firmware ?? bootMode?.firmware }
@@ -214,6 +238,9 @@ struct ExportCommand: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        if let problem = qcow2Options.problem, chosenFormat == .qcow2 {
+            throw ValidationError(problem)
+        }
         if let firmware, let bootMode, let implied = bootMode.firmware, firmware != implied {
             throw ValidationError("--firmware \(firmware.rawValue) and --boot-mode \(bootMode.rawValue) contradict each other; give one")
         }
@@ -254,8 +281,16 @@ struct ExportCommand: ParsableCommand {
     var inapplicableFlagWarnings: [String] {
         var warnings: [String] = []
         let format = chosenFormat
-        if let level, !format.entry.compresses {
-            warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed; ignored")
+        let compressing = format.entry.compresses || (format == .qcow2 && qcow2Options.compression != nil)
+        if let level, !compressing {
+            let remedy = format == .qcow2 ? " (give --compress to compress it)" : ""
+            warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed\(remedy); ignored")
+        }
+        if format != .qcow2 {
+            for (flag, isGiven) in [("--compress", compress), ("--qcow2-compression", qcow2Compression != nil), ("--qcow2-compat", qcow2Compat != nil)]
+            where isGiven {
+                warnings.append("\(flag) applies to qcow2 outputs; \(format.rawValue) is not one; ignored")
+            }
         }
         if let adapter, format != .vmdk && format != .ova {
             warnings.append("--adapter \(adapter.rawValue) names the disk controller of a VMDK; \(format.rawValue) records none; ignored")
@@ -320,7 +355,7 @@ struct ExportCommand: ParsableCommand {
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
             machine: machine, allowExternalExtents: reading.allowExternalExtents, computesDigest: !noManifest,
-            target: target, firmware: chosenFirmware, signer: signer)
+            target: target, firmware: chosenFirmware, signer: signer, qcow2: qcow2Options)
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -366,11 +401,16 @@ struct ExportCommand: ParsableCommand {
                 throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
             }
         }
+        // Every other row's commands (OpenStack, KVM, Proxmox, Oracle Cloud).
+        let otherCommands = summary.target.flatMap { decision in
+            target?.importCommands(for: decision, file: toStandardOutput || toDevice ? nil : output, name: destination.name)
+        }
+        let printed = importCommands.map(PrintedImportCommands.init) ?? otherCommands.map(PrintedImportCommands.init)
         if json {
-            try writeToStandardOutput(Self.json(summary, importCommands: importCommands).encoded() + "\n")
+            try writeToStandardOutput(Self.json(summary, importCommands: printed).encoded() + "\n")
         } else if toStandardOutput {
             if let decision = summary.target {
-                writeToStandardError(Self.targetText(decision, importCommands: importCommands))
+                writeToStandardError(Self.targetText(decision, importCommands: printed))
             }
         } else {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
@@ -384,7 +424,7 @@ struct ExportCommand: ParsableCommand {
             } else {
                 text += "no sha256 computed (--no-manifest)\n"
             }
-            if let decision = summary.target { text += Self.targetText(decision, importCommands: importCommands) }
+            if let decision = summary.target { text += Self.targetText(decision, importCommands: printed) }
             try writeToStandardOutput(text)
         }
     }
@@ -392,7 +432,7 @@ struct ExportCommand: ParsableCommand {
     /// The `--json` document: the export summary plus the throughput, keys sorted as the
     /// `JSONEncoder` (`.sortedKeys`) output of earlier releases; `manifest` and `sha256` are
     /// absent when there is none, as that encoder left them out.
-    static func json(_ summary: ExportSummary, importCommands: AWSImportCommands? = nil) -> JSONOutput {
+    static func json(_ summary: ExportSummary, importCommands: PrintedImportCommands? = nil) -> JSONOutput {
         let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
         var members: [(key: String, value: JSONOutput)] = [
             ("bytesWritten", .unsigned(summary.bytesWritten)),
@@ -423,7 +463,7 @@ struct ExportCommand: ParsableCommand {
 extension ExportCommand {
     /// What the target decided, as lines after the summary: the platform, the firmware and
     /// why, the details it fixed, and for AWS the import commands (printed, never run).
-    static func targetText(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> String {
+    static func targetText(_ decision: TargetDecision, importCommands: PrintedImportCommands?) -> String {
         var lines = ["target \(decision.target): \(decision.format.rawValue), firmware \(decision.firmware.rawValue) (\(decision.firmwareReason))"]
         if let version = decision.hardwareVersion { lines.append("  virtual hardware vmx-\(version)") }
         if let adapter = decision.networkAdapter { lines.append("  network adapter \(adapter)") }
@@ -434,15 +474,13 @@ extension ExportCommand {
         if let importCommands {
             lines.append("  to import it (imgship prints these commands and never runs them):")
             lines += importCommands.lines.map { "    " + $0 }
-            if importCommands.usesExampleBucket {
-                lines.append("  (\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it)")
-            }
+            lines += importCommands.notes.map { "  (\($0))" }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// The `target` member of `--json`: keys sorted, absent values left out.
-    static func targetJSON(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> JSONOutput {
+    static func targetJSON(_ decision: TargetDecision, importCommands: PrintedImportCommands?) -> JSONOutput {
         var members: [(key: String, value: JSONOutput)] = []
         if let bootMode = decision.bootMode { members.append(("bootMode", .string(bootMode))) }
         members += [("firmware", .string(decision.firmware.rawValue)), ("firmwareReason", .string(decision.firmwareReason))]
@@ -454,6 +492,23 @@ extension ExportCommand {
         members.append(("name", .string(decision.target)))
         if let adapter = decision.networkAdapter { members.append(("networkAdapter", .string(adapter))) }
         return .object(members)
+    }
+}
+
+/// The import commands the report prints, as shell lines (every word quoted by
+/// `ShellQuoting`), and the notes on their placeholders.
+struct PrintedImportCommands {
+    var lines: [String]
+    var notes: [String]
+
+    init(_ aws: AWSImportCommands) {
+        lines = aws.lines
+        notes = aws.usesExampleBucket ? ["\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it"] : []
+    }
+
+    init(_ commands: TargetImportCommands) {
+        lines = commands.commands.map(ShellQuoting.command)
+        notes = commands.notes
     }
 }
 
@@ -476,6 +531,12 @@ extension DeflateLevel: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
     public var defaultValueDescription: String { self == .standard ? "default (libdeflate 5)" : description }
 }
+
+extension QCOW2.WriteOptions.CompressionType: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
+extension QCOW2.WriteOptions.Compatibility: ExpressibleByArgument {}
 
 extension VMDK.Adapter: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }

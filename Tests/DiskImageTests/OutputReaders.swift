@@ -1,4 +1,5 @@
 import CZlib
+import CZstd
 import Testing
 
 /// Minimal, independent readers of our outputs, written from the specs for the tests: they
@@ -175,4 +176,133 @@ enum OutputReader {
 struct OutputReaderError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension OutputReader {
+    /// What `qcow2` read: the disk, the header's fields it checked, and how clusters were kept.
+    struct QCOW2Image {
+        var disk: [UInt8]
+        var version: Int
+        var compressionType: Int
+        var compressedClusters: Int
+        var storedClusters: Int
+    }
+
+    /// qcow2 from qemu's docs/interop/qcow2.txt alone: the header, the L1 and L2 tables,
+    /// standard and compressed clusters (DEFLATE inflated as qemu does, raw with a 4 KiB
+    /// window, `inflateInit2(-12)` in block/qcow2-threads.c; zstd frames until the cluster is
+    /// full), then every refcount recomputed from the structures found, as `qemu-img check`
+    /// does, and compared with the stored refcount blocks: a leak or a missing count fails.
+    static func qcow2(_ file: [UInt8]) throws -> QCOW2Image {
+        guard file.count >= 72, Array(file[0..<4]) == [0x51, 0x46, 0x49, 0xFB] else { throw OutputReaderError("no qcow2 magic") }
+        let version = Int(file.bigEndian(UInt32.self, at: 4))
+        let clusterBits = Int(file.bigEndian(UInt32.self, at: 20))
+        let clusterSize = 1 << clusterBits
+        let size = Int(file.bigEndian(UInt64.self, at: 24))
+        let l1Size = Int(file.bigEndian(UInt32.self, at: 36))
+        let l1Offset = Int(file.bigEndian(UInt64.self, at: 40))
+        let refcountTableOffset = Int(file.bigEndian(UInt64.self, at: 48))
+        let refcountTableClusters = Int(file.bigEndian(UInt32.self, at: 56))
+        var compressionType = 0
+        if version == 3 {
+            #expect(file.bigEndian(UInt32.self, at: 96) == 4, "refcount_order 4")
+            let headerLength = Int(file.bigEndian(UInt32.self, at: 100))
+            if headerLength > 104 { compressionType = Int(file[104]) }
+            let incompatible = file.bigEndian(UInt64.self, at: 72)
+            #expect(incompatible == (compressionType == 0 ? 0 : 8), "incompatible features")
+        }
+        var counted = [Int](repeating: 0, count: (file.count + clusterSize - 1) / clusterSize)
+        func count(_ offset: Int, _ length: Int) {
+            for cluster in (offset / clusterSize)...((offset + length - 1) / clusterSize) { counted[cluster] += 1 }
+        }
+        count(0, clusterSize)
+        count(l1Offset, l1Size * 8)
+        count(refcountTableOffset, refcountTableClusters * clusterSize)
+        let l2Entries = clusterSize / 8
+        let shift = 62 - (clusterBits - 8)
+        var disk = [UInt8](repeating: 0, count: size)
+        var compressed = 0
+        var stored = 0
+        for l1Index in 0..<l1Size {
+            let l1Entry = file.bigEndian(UInt64.self, at: l1Offset + l1Index * 8)
+            let table = Int(l1Entry & 0x00FF_FFFF_FFFF_FE00)
+            guard table != 0 else { continue }
+            #expect(l1Entry >> 63 == 1, "L1 entry \(l1Index): refcount one, COPIED set")
+            count(table, clusterSize)
+            for slot in 0..<l2Entries {
+                let entry = file.bigEndian(UInt64.self, at: table + slot * 8)
+                guard entry != 0 else { continue }
+                let virtual = (l1Index * l2Entries + slot) * clusterSize
+                var cluster: [UInt8]
+                if entry & (1 << 62) != 0 {
+                    let offset = Int(entry & ((1 << UInt64(shift)) - 1))
+                    let sectors = Int((entry >> UInt64(shift)) & ((1 << UInt64(clusterBits - 8)) - 1)) + 1
+                    let length = sectors * 512 - (offset & 511)
+                    count(offset, length)
+                    let input = Array(file[offset..<min(offset + length, file.count)])
+                    cluster = [UInt8](repeating: 0, count: clusterSize)
+                    let produced = compressionType == 1 ? zstdDecompress(input, into: &cluster) : rawInflate(input, into: &cluster)
+                    #expect(produced == clusterSize, "compressed cluster at virtual \(virtual)")
+                    compressed += 1
+                } else {
+                    #expect(entry >> 63 == 1, "standard cluster: COPIED set")
+                    let offset = Int(entry & 0x00FF_FFFF_FFFF_FE00)
+                    #expect(offset % clusterSize == 0)
+                    count(offset, clusterSize)
+                    cluster = Array(file[offset..<(offset + clusterSize)])
+                    stored += 1
+                }
+                let end = min(virtual + clusterSize, size)
+                disk.replaceSubrange(virtual..<end, with: cluster[0..<(end - virtual)])
+            }
+        }
+        let blockEntries = clusterSize / 2
+        for index in 0..<(refcountTableClusters * clusterSize / 8) {
+            let block = Int(file.bigEndian(UInt64.self, at: refcountTableOffset + index * 8))
+            if block != 0 { count(block, clusterSize) }
+        }
+        for cluster in counted.indices {
+            let blockOffset = Int(file.bigEndian(UInt64.self, at: refcountTableOffset + cluster / blockEntries * 8))
+            let stored = blockOffset == 0 ? 0 : Int(file.bigEndian(UInt16.self, at: blockOffset + (cluster % blockEntries) * 2))
+            #expect(stored == counted[cluster], "refcount of host cluster \(cluster)")
+        }
+        return QCOW2Image(disk: disk, version: version, compressionType: compressionType, compressedClusters: compressed, storedClusters: stored)
+    }
+
+    /// Raw DEFLATE as qemu inflates a cluster: one `inflate` call, 4 KiB window.
+    static func rawInflate(_ input: [UInt8], into output: inout [UInt8]) -> Int {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -12, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return -1 }
+        defer { inflateEnd(&stream) }
+        var input = input
+        return input.withUnsafeMutableBytes { source in
+            output.withUnsafeMutableBytes { target in
+                stream.next_in = source.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                stream.avail_in = uInt(source.count)
+                stream.next_out = target.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(target.count)
+                let result = inflate(&stream, Z_FINISH)
+                guard result == Z_STREAM_END || result == Z_BUF_ERROR else { return -1 }
+                return target.count - Int(stream.avail_out)
+            }
+        }
+    }
+
+    /// zstd frames until `output` is full (qemu's qcow2_zstd_decompress).
+    static func zstdDecompress(_ input: [UInt8], into output: inout [UInt8]) -> Int {
+        guard let context = ZSTD_createDCtx() else { return -1 }
+        defer { ZSTD_freeDCtx(context) }
+        return input.withUnsafeBytes { source in
+            output.withUnsafeMutableBytes { target in
+                var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+                var outBuffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
+                while outBuffer.pos < outBuffer.size {
+                    let before = inBuffer.pos + outBuffer.pos
+                    if ZSTD_isError(ZSTD_decompressStream(context, &outBuffer, &inBuffer)) != 0 { return -1 }
+                    if inBuffer.pos + outBuffer.pos == before { return -1 }
+                }
+                return outBuffer.pos
+            }
+        }
+    }
 }

@@ -12,7 +12,9 @@ struct QemuInteropTests {
         case awkward, allZero, random, filesystem
     }
 
-    static let qemuFormat: [OutputFormat: String] = [.raw: "raw", .vhdFixed: "vpc", .vhdDynamic: "vpc", .vmdk: "vmdk", .vhdx: "vhdx", .ova: "vmdk"]
+    static let qemuFormat: [OutputFormat: String] = [
+        .raw: "raw", .vhdFixed: "vpc", .vhdDynamic: "vpc", .vmdk: "vmdk", .vhdx: "vhdx", .ova: "vmdk", .qcow2: "qcow2",
+    ]
 
     static func make(_ sample: Sample, in folder: TemporaryFolder) throws -> String {
         let path = folder.file("\(sample.rawValue).raw")
@@ -70,8 +72,8 @@ struct QemuInteropTests {
         let sourceSize = try FileManager.default.attributesOfItem(atPath: source)[.size] as? UInt64
         #expect((json["virtual-size"] as? NSNumber)?.uint64Value == sourceSize, "exact virtual size")
         #expect(json["format"] as? String == qemuFormat)
-        if format == .vhdx {
-            let check = try runProcess(qemu, ["check", "-f", "vhdx", image])
+        if format == .vhdx || format == .qcow2 {
+            let check = try runProcess(qemu, ["check", "-f", qemuFormat, image])
             #expect(check.status == 0, "qemu-img check: \(String(decoding: check.standardOutput, as: UTF8.self)) \(check.standardError)")
         }
         if format == .vmdk || format == .ova {

@@ -88,6 +88,7 @@ struct ReaderTests {
             case .vmdk: .vmdk
             case .vhdx: .vhdx
             case .ova: .ova
+            case .qcow2: .qcow2
             }
         #expect(opened.info.format == expected)
         let back = folder.file("back.raw")

@@ -74,7 +74,7 @@ struct CheckCommandTests {
         try GuestDisk.write(disk, size: 30 << 20 + 1024, boot: .uefiOnly)
         var cases: [(image: String, target: String, rule: String, source: String)] = []
 
-        // Format: qcow2 is no target's format; a monolithicSparse VMDK is not stream-optimized.
+        // Format: qcow2 is not AWS's; a monolithicSparse VMDK is not stream-optimized.
         let qcow2 = folder.file("disk.qcow2")
         #expect(try runProcess(Self.qemuImg!, ["convert", "-f", "raw", "-O", "qcow2", disk, qcow2]).status == 0)
         cases.append((qcow2, "aws", "a format AWS VM Import imports", "prerequisites.html"))

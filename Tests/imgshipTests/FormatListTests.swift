@@ -11,12 +11,13 @@ struct FormatListTests {
     @Test func helpTextsNameEveryOutputFormat() throws {
         let topText = InProcess.help()
         let exportText = InProcess.help(ExportCommand.self)
-        for name in ["raw", "vhd-fixed", "vhd-dynamic", "vmdk", "vhdx", "ova"] {
+        for name in ["raw", "vhd-fixed", "vhd-dynamic", "vmdk", "vhdx", "ova", "qcow2 (KVM"] {
             #expect(exportText.contains(name), "export --help lacks \(name)")
         }
         // The overview line, top-level and in export --help.
         #expect(topText.contains("qcow2, vdi or"), "\(topText)")
-        #expect(exportText.contains("or ova (OVF package"), "\(exportText)")
+        #expect(exportText.contains("ova (OVF package"), "\(exportText)")
+        #expect(exportText.contains("or qcow2 (KVM, OpenStack, Proxmox; --compress)"), "\(exportText)")
     }
 
     /// export, info and verify --help name the formats read and those refused by name.
@@ -30,7 +31,7 @@ struct FormatListTests {
     }
 
     @Test func aBadFormatListsOva() throws {
-        let result = InProcess.parse(["export", "x.raw", "-f", "qcow2", "-o", "x.qcow2"])
+        let result = InProcess.parse(["export", "x.raw", "-f", "qed", "-o", "x.qed"])
         #expect(result.status == 64)
         #expect(result.standardError.contains("ova"), "\(result.standardError)")
     }

@@ -1,17 +1,29 @@
 internal import CDeflate
 internal import CISAL
 
-/// Compresses one buffer into one zlib stream (RFC 1950: `78 xx` header, deflate, Adler-32),
-/// which is what stream-optimized VMDK readers (`uncompress()` in qemu, VMware, VirtualBox)
-/// expect. One instance per worker thread: the C contexts inside are not shareable.
+/// Compresses one buffer into one DEFLATE stream, zlib-wrapped (RFC 1950: `78 xx` header,
+/// deflate, Adler-32) as stream-optimized VMDK readers (`uncompress()` in qemu, VMware,
+/// VirtualBox) expect, or raw (RFC 1951) as qcow2's compressed clusters are stored. One
+/// instance per worker thread: the C contexts inside are not shareable.
 final class GrainCompressor {
+    /// The wrapping of the stream.
+    enum Framing: Sendable {
+        /// RFC 1950: VMDK grains.
+        case zlib
+        /// RFC 1951, no header or trailer: qcow2 compression type 0 (qemu's
+        /// block/qcow2-threads.c inflates it with `inflateInit2(-12)`, raw DEFLATE).
+        case deflate
+    }
+
     let level: DeflateLevel
+    let framing: Framing
     private let deflater: OpaquePointer
     private let isalStream: UnsafeMutablePointer<isal_zstream>?
     private let isalLevelBuffer: UnsafeMutableRawBufferPointer?
 
-    init(level: DeflateLevel) {
+    init(level: DeflateLevel, framing: Framing = .zlib) {
         self.level = level
+        self.framing = framing
         let deflateLevel: Int32
         switch level {
         case .fast:
@@ -41,11 +53,14 @@ final class GrainCompressor {
 
     /// The most bytes `compress` can produce for `inputSize` bytes.
     func bound(forInputSize inputSize: Int) -> Int {
-        libdeflate_zlib_compress_bound(deflater, inputSize)
+        switch framing {
+        case .zlib: libdeflate_zlib_compress_bound(deflater, inputSize)
+        case .deflate: libdeflate_deflate_compress_bound(deflater, inputSize)
+        }
     }
 
-    /// Compresses `input` into `output` (at least `bound(forInputSize:)` bytes) and returns the
-    /// compressed size.
+    /// Compresses `input` into `output` and returns the compressed size; nil when it does not
+    /// fit `output` (always fits with `bound(forInputSize:)` bytes).
     func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
         if let isalStream, let isalLevelBuffer {
             // swift-format-ignore: NeverForceUnwrap
@@ -53,10 +68,14 @@ final class GrainCompressor {
                 isalStream,
                 isalLevelBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), isalLevelBuffer.count,
                 input.baseAddress!.assumingMemoryBound(to: UInt8.self), input.count,
-                output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count)
+                output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count, framing == .deflate ? 1 : 0)
             if size > 0 { return size }
         }
-        let size = libdeflate_zlib_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
+        let size =
+            switch framing {
+            case .zlib: libdeflate_zlib_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
+            case .deflate: libdeflate_deflate_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
+            }
         return size > 0 ? size : nil
     }
 }

@@ -8,6 +8,8 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
     case vhdx
     /// An OVF package: descriptor, manifest and a stream-optimized VMDK in one tar archive.
     case ova
+    /// qcow2 (version 3 by default, or 2), 64 KiB clusters, compressed on request.
+    case qcow2
 }
 
 /// The one table of output formats: every list of formats (argument parsing, help texts and
@@ -77,6 +79,12 @@ public struct ImageFormat: Sendable {
             write: { (context, stagingFolder) throws(DiskImageError) in
                 try OVA.writePackage(context, stagingFolder: stagingFolder)
             }),
+        // qemu reads the size in 512-byte sectors (block/qcow2.c: total_sectors = size / 512).
+        ImageFormat(
+            format: .qcow2, aliases: [], help: "qcow2 (KVM, OpenStack, Proxmox; --compress)", fileExtension: "qcow2",
+            compresses: false, sectorAligned: true, sizeLimit: ("qcow2", QCOW2.maximumSize), verifiedAs: .qcow2, readBackSubformat: nil,
+            declaresMachine: false, deviceBytes: { _ in nil },
+            write: { (context, stagingFolder) throws(DiskImageError) in try QCOW2.write(context, stagingFolder: stagingFolder) }),
     ]
 
     /// The entry of `format`.

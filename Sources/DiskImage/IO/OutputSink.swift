@@ -55,6 +55,15 @@ final class OutputSink {
         bytesWritten += UInt64(bytes.count)
     }
 
+    /// Takes `count` bytes a writer stored itself at the current position, without their
+    /// bytes: only for a sink that does not hash (`isHashing` false), which has nothing to
+    /// do with them but count.
+    func advance(overStored count: UInt64) {
+        assert(hasher == nil, "a hashing sink needs the bytes")
+        position += count
+        bytesWritten += count
+    }
+
     /// For formats whose byte positions are known before the bytes are, workers store their
     /// data themselves in parallel and the sink only hashes; nil for pipes, which only take
     /// bytes in order.

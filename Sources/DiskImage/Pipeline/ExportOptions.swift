@@ -28,8 +28,10 @@ public struct ExportOptions: Sendable {
     public var sourceFormat: SourceFormat?
     /// Worker threads for reading, zero detection and compression.
     public var threads: Int
-    /// VMDK grain compression.
+    /// VMDK grain compression, and qcow2's when it compresses.
     public var level: DeflateLevel
+    /// qcow2: the version and whether clusters are compressed.
+    public var qcow2: QCOW2.WriteOptions
     /// VMDK controller type.
     public var adapter: VMDK.Adapter
     /// Round the virtual size up to a whole MiB (Azure requires it of fixed VHDs).
@@ -80,7 +82,8 @@ public struct ExportOptions: Sendable {
         computesDigest: Bool = true,
         target: ExportTarget? = nil,
         firmware: VirtualMachineSettings.Firmware? = nil,
-        signer: OVA.PackageSigner? = nil
+        signer: OVA.PackageSigner? = nil,
+        qcow2: QCOW2.WriteOptions = QCOW2.WriteOptions()
     ) {
         self.format = format
         self.sourceFormat = sourceFormat
@@ -99,6 +102,7 @@ public struct ExportOptions: Sendable {
         self.target = target
         self.firmware = firmware
         self.signer = signer
+        self.qcow2 = qcow2
     }
 }
 

@@ -176,11 +176,14 @@ final class DecompressorPool: Sendable {
         case deflate
         /// VMDK: zlib (RFC 1950).
         case zlib
+        /// qcow2 compression type 1: zstd frames (RFC 8878), decompressed by libzstd.
+        case zstd
     }
 
     /// Decompresses `input` (which may run on past the stream's end) into `output`; the
     /// number of bytes produced, nil when the data is not a valid stream or does not fit.
     func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, framing: Framing) -> Int? {
+        if framing == .zstd { return ZstdDecompressor.decompress(input, into: output) }
         // swift-format-ignore: NeverForceUnwrap
         let taken = idle.withLock { $0.popLast() } ?? Decompressor(pointer: libdeflate_alloc_decompressor()!)
         defer { idle.withLock { $0.append(taken) } }
@@ -191,7 +194,7 @@ final class DecompressorPool: Sendable {
             switch framing {
             case .deflate:
                 libdeflate_deflate_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
-            case .zlib:
+            case .zlib, .zstd:
                 libdeflate_zlib_decompress_ex(decompressor, input.baseAddress, input.count, output.baseAddress, output.count, &consumed, &produced)
             }
         return result == LIBDEFLATE_SUCCESS ? produced : nil

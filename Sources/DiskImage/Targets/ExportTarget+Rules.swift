@@ -191,6 +191,30 @@ extension TargetRule {
                 : nil
         })
 
+    // OpenStack Glance: image_size_cap, "Maximum size of image a user can upload", 1 TiB
+    // (1099511627776 bytes) unless the operator changed it. The upload is the qcow2 file,
+    // which holds no more than the disk: a disk over 1 TiB may be over it.
+    static let glanceImageSizeCap = TargetRule(
+        name: "upload within Glance's default image_size_cap (1 TiB)",
+        effect: .warn,
+        source: "https://docs.openstack.org/glance/latest/configuration/glance_api.html (image_size_cap)",
+        broken: { facts in
+            facts.virtualSize > tebibyte
+                ? "Glance refuses uploads over its image_size_cap, 1 TiB by default; this disk is \(facts.virtualSize) bytes, so its qcow2 may be over it (ask the cloud's operator, or upload fewer stored bytes)"
+                : nil
+        }, readsGuest: false)
+
+    // Oracle Cloud, "Bring Your Own Image": the maximum image size is 400 GB (OCI's GB are
+    // GiB, as its volume sizes are).
+    static let ociAtMost400GB = TargetRule(
+        name: "at most 400 GB",
+        effect: .refuse,
+        source: "https://docs.oracle.com/pls/topic/lookup?ctx=en%2Fsolutions%2Fopc-import-workloads&id=byoi-intro",
+        broken: { facts in
+            facts.virtualSize > 400 << 30
+                ? "Oracle Cloud imports images of at most 400 GB (429496729600 bytes); this disk is \(facts.virtualSize) bytes" : nil
+        }, readsGuest: false)
+
     // VirtualBox's OVF reader (src/VBox/Main/xml/ovfreader.cpp) reads firmware only from its
     // own vbox:Machine element, never from the VMware key; without it the machine gets the
     // firmware its OS type recommends, which is a BIOS for imgship's OS types.

@@ -101,7 +101,7 @@ public enum TargetCheck {
     }
 
     /// The output format `info` is the same as: nil for what imgship never writes for a
-    /// target (qcow2, a monolithicSparse VMDK, an OVA of another disk format).
+    /// target (a monolithicSparse VMDK, an OVA of another disk format).
     static func outputFormat(_ info: ImageInfo) -> OutputFormat? {
         ImageFormat.all.first { $0.verifiedAs == info.format && ($0.readBackSubformat ?? info.subformat) == info.subformat }?.format
     }

@@ -32,9 +32,12 @@ public struct TargetPlatform: Sendable {
     let bootsOVFFirmware: Bool
     /// The machine an export for `target` declares, booting with `firmware`.
     let machine: @Sendable (_ target: ExportTarget, _ format: OutputFormat, _ firmware: VirtualMachineSettings.Firmware) -> TargetMachine
+    /// The commands that import an output (at a path, or nil for a stream, with its file
+    /// name), printed by the report and never run; nil for none (AWS prints its own).
+    var importCommands: (@Sendable (_ decision: TargetDecision, _ file: String?, _ name: String) -> TargetImportCommands)? = nil
 
     /// In the order help texts list them.
-    public static let all: [TargetPlatform] = [aws, azure, vsphere, virtualbox, hyperv]
+    public static let all: [TargetPlatform] = [aws, azure, vsphere, virtualbox, hyperv, openstack, kvm, proxmox, oci]
 
     /// EC2 VM Import/Export (`aws ec2 import-image`) and Image Builder's S3 export formats.
     static let aws = TargetPlatform(
@@ -116,6 +119,57 @@ public struct TargetPlatform: Sendable {
         // Generation 2 boots with UEFI, generation 1 with a BIOS.
         machine: { _, _, firmware in TargetMachine(firmware: firmware, hyperVGeneration: firmware == .efi ? 2 : 1) })
 
+    /// OpenStack: a qcow2 uploaded to Glance with `openstack image create`, booted by Nova
+    /// under the firmware its hw_firmware_type property names.
+    static let openstack = TargetPlatform(
+        name: "openstack", aliases: ["glance"], displayName: "OpenStack", releases: [], defaultRelease: nil,
+        // Glance's disk formats include qcow2, the format Nova's libvirt driver runs from
+        // (Glance "Disk and Container Formats"); a container format of bare: no envelope.
+        formats: [.qcow2],
+        formatSource: "https://docs.openstack.org/glance/latest/user/formats.html",
+        adjust: { _ in },
+        rules: [.mbrReachesWholeDisk, .glanceImageSizeCap],
+        firmwareWhenEither: nil, bootsOVFFirmware: false,
+        machine: { _, _, firmware in TargetMachine(firmware: firmware) },
+        importCommands: KVMImportCommands.openstack)
+
+    /// KVM under libvirt (virt-install, virt-manager): a qcow2 the machine runs from.
+    static let kvm = TargetPlatform(
+        name: "kvm", aliases: ["libvirt"], displayName: "KVM (libvirt)", releases: [], defaultRelease: nil,
+        // qcow2 is libvirt's and qemu's own format (virt-install(1), --disk format=qcow2).
+        formats: [.qcow2],
+        formatSource: "https://libvirt.org/formatstorage.html#storage-volume-target-elements (format type qcow2)",
+        adjust: { _ in },
+        rules: [.mbrReachesWholeDisk],
+        firmwareWhenEither: nil, bootsOVFFirmware: false,
+        machine: { _, _, firmware in TargetMachine(firmware: firmware) },
+        importCommands: KVMImportCommands.libvirt)
+
+    /// Proxmox VE: a qcow2 imported into a machine's storage with `qm importdisk`.
+    static let proxmox = TargetPlatform(
+        name: "proxmox", aliases: ["pve"], displayName: "Proxmox VE", releases: [], defaultRelease: nil,
+        // qm(1), importdisk: any format qemu-img reads; qcow2 is Proxmox's own file format.
+        formats: [.qcow2],
+        formatSource: "https://pve.proxmox.com/pve-docs/qm.1.html (qm importdisk)",
+        adjust: { _ in },
+        rules: [.mbrReachesWholeDisk],
+        firmwareWhenEither: nil, bootsOVFFirmware: false,
+        machine: { _, _, firmware in TargetMachine(firmware: firmware) },
+        importCommands: KVMImportCommands.proxmox)
+
+    /// Oracle Cloud Infrastructure: a custom image imported from Object Storage.
+    static let oci = TargetPlatform(
+        name: "oci", aliases: ["oracle"], displayName: "Oracle Cloud", releases: [], defaultRelease: nil,
+        // "Importing Custom Linux-Based Images": QCOW2 or VMDK (the OCI format is Oracle's
+        // own export); the CLI's --source-image-type takes QCOW2 and VMDK.
+        formats: [.qcow2, .vmdk],
+        formatSource: "https://docs.oracle.com/en-us/iaas/Content/Compute/Tasks/imageimportexport.htm",
+        adjust: { _ in },
+        rules: [.mbrReachesWholeDisk, .ociAtMost400GB],
+        firmwareWhenEither: nil, bootsOVFFirmware: false,
+        machine: { _, _, firmware in TargetMachine(firmware: firmware) },
+        importCommands: KVMImportCommands.oci)
+
     /// The `Format` of an `import-image` disk container (EC2 API reference, ImageDiskContainer:
     /// OVA | VHD | VHDX | VMDK | RAW).
     static func awsImportFormat(_ format: OutputFormat) -> String {
@@ -125,6 +179,8 @@ public struct TargetPlatform: Sendable {
         case .vhdx: "VHDX"
         case .vmdk: "VMDK"
         case .ova: "OVA"
+        // Not an import-image format; no AWS row lists qcow2.
+        case .qcow2: "RAW"
         }
     }
 

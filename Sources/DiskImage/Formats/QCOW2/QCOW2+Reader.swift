@@ -8,7 +8,11 @@ extension QCOW2 {
         var details: [(String, ImageInfo.Detail)] = [
             ("version", "\(image.version) (compat \(image.version == 2 ? "0.10" : "1.1"))"),
             ("cluster size", .number(UInt64(image.clusterSize))),
-            ("compression", image.compressedClusterCount > 0 ? "deflate (\(image.compressedClusterCount) compressed clusters)" : "none"),
+            (
+                "compression",
+                image.compressedClusterCount > 0
+                    ? "\(image.compressionType == 1 ? "zstd" : "deflate") (\(image.compressedClusterCount) compressed clusters)" : "none"
+            ),
         ]
         if image.snapshotCount > 0 { details.append(("snapshots", "\(image.snapshotCount) (the active state is read)")) }
         if image.isDirty { details.append(("dirty", "yes (not closed cleanly; the data is read as it is)")) }
@@ -16,7 +20,7 @@ extension QCOW2 {
     }
 
     /// A qcow2 image (versions 2 and 3) opened for reading: standalone, unencrypted, with
-    /// uncompressed, zero and DEFLATE-compressed clusters. The active L1/L2 tables are loaded and
+    /// uncompressed, zero and compressed clusters (DEFLATE, or zstd: compression type 1). The active L1/L2 tables are loaded and
     /// every entry checked against the file when the image is opened.
     final class Disk: ClusterMappedDisk {
         /// Bits 9-55 of L1 and standard L2 entries: the host offset.
@@ -31,6 +35,8 @@ extension QCOW2 {
         let isDirty: Bool
         let compressedClusterCount: Int
         let snapshotCount: Int
+        /// The header's compression_type: 0 DEFLATE, 1 zstd.
+        let compressionType: UInt8
         private let l2Bits: Int
         /// L2 entries of every allocated L2 table, one after another; `l2Start[l1]` is where the
         /// table of L1 entry `l1` begins, or -1 when it has none.
@@ -96,7 +102,7 @@ extension QCOW2 {
                     (1 << 0, nil),  // dirty: refcounts may be stale, the data is whole
                     (1 << 1, "is marked corrupt by qemu; repair it with qemu-img check -r all first"),
                     (1 << 2, "keeps its data in an external data file; imgship reads self-contained images only"),
-                    (1 << 3, compressionType == 0 ? nil : "uses zstd compression; imgship reads DEFLATE-compressed qcow2 only"),
+                    (1 << 3, compressionType <= 1 ? nil : "uses compression type \(compressionType); imgship reads DEFLATE (0) and zstd (1)"),
                     (1 << 4, "uses extended L2 entries (subclusters); imgship does not read them"),
                 ]
                 for (bit, refusal) in known where incompatible & bit != 0 {
@@ -107,10 +113,17 @@ extension QCOW2 {
                     throw DiskImageError.unsupportedSource(
                         path: path, reason: "has unknown incompatible qcow2 features (0x\(String(unknown, radix: 16))); imgship cannot read it safely")
                 }
+                // qcow2.txt, "compression_type": non-zero exactly when incompatible bit 3 is set.
+                if (incompatible & (1 << 3) != 0) != (compressionType != 0) {
+                    throw malformed(
+                        UInt64(Field.compressionType),
+                        "compression_type \(compressionType) with the compression type feature bit \(incompatible & (1 << 3) != 0 ? "set" : "clear"); qcow2 sets the bit exactly when the type is not 0 (zlib)"
+                    )
+                }
                 dirty = incompatible & 1 != 0
             }
             isDirty = dirty
-            _ = compressionType
+            self.compressionType = compressionType
 
             l2Bits = clusterBits - 3
             let l2Count = 1 << l2Bits
@@ -225,7 +238,7 @@ extension QCOW2 {
             // The stored length runs to a sector boundary; the file may end before it.
             let length = min(Int(sectors * 512 - (offset & 511)), Int(file.fileSize - offset))
             let input = try file.bytes(length, at: offset, reading: "compressed cluster \(index)")
-            let produced = input.withUnsafeBytes { DecompressorPool.shared.decompress($0, into: buffer, framing: .deflate) }
+            let produced = input.withUnsafeBytes { DecompressorPool.shared.decompress($0, into: buffer, framing: compressionType == 1 ? .zstd : .deflate) }
             guard produced == buffer.count else {
                 throw DiskImageError.malformedImage(
                     path: path, offset: offset,

@@ -11,8 +11,10 @@
 /// bit 0 reads as zeros (v3), bit 62 compressed (then bits 0..x the host offset and the
 /// sector count above it), refcount tables not needed to read.
 /// ```
-/// Header: section "Header" (`QCOW2.Header`). Reading: `QCOW2+Reader.swift`; imgship writes
-/// no qcow2.
+/// Header: section "Header" (`QCOW2.Header`). Reading: `QCOW2+Reader.swift`. Writing:
+/// `QCOW2+Writer.swift` and `QCOW2+HostLayout.swift`, which lay a file out as
+/// header | data clusters, each L2 table after its span | L1 | refcount blocks | refcount table,
+/// the header written last.
 public enum QCOW2 {
     static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
 }
