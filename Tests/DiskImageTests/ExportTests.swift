@@ -156,6 +156,7 @@ extension ExportTests {
                 case .vmdk: try OutputReader.streamVMDK(file).disk
                 case .vhdx: try OutputReader.dynamicVHDX(file).disk
                 case .ova: try OutputReader.streamVMDK(try #require(OutputReader.tarMembers(file).last).bytes).disk
+                case .gce: try readFile(try GCEArchive.extract(output, into: folder.file("gce")))
                 }
             expectSameBytes(disk, expected, "\(format)")
         }

@@ -37,6 +37,7 @@ struct BootSuiteTests {
         case .vmdk: "vmdk"
         case .vhdx: "vhdx"
         case .ova: "vmdk"  // the stream-optimized VMDK inside
+        case .gce: "raw"  // the disk.raw inside, unpacked with GNU tar
         }
     }
 
@@ -53,16 +54,34 @@ struct BootSuiteTests {
         let folder = try TemporaryFolder()
         let output = folder.file("disk.\(format.rawValue)")
         let export = try runProcess(
-            Self.binary, ["export", try BootDisk.disk(layout), "--target", "aws", "-f", format.rawValue, "-o", output, "--json", "--no-progress"])
+            Self.binary,
+            [
+                "export", try BootDisk.disk(layout), "--target", format == .gce ? "gcp" : "aws", "-f", format.rawValue, "-o", output, "--json",
+                "--no-progress",
+            ])
         try #require(export.status == 0, "\(export.standardError)")
         let summary = try #require(try JSONSerialization.jsonObject(with: export.standardOutput) as? [String: Any])
         let declaredName = try #require((summary["target"] as? [String: Any])?["firmware"] as? String)
         let declared = try #require(BootDisk.Firmware(rawValue: declaredName), "target.firmware \(declaredName.debugDescription)")
 
-        let image = format == .ova ? try Self.ovaDisk(output, declared: declared, in: folder.file("ova")) : output
+        let image: String =
+            switch format {
+            case .ova: try Self.ovaDisk(output, declared: declared, in: folder.file("ova"))
+            case .gce: try Self.gceDisk(output, in: folder.file("gce"))
+            default: output
+            }
         try await BootDisk.bootCheck(
             image: image, driver: Self.qemuDriver(format), firmware: declared,
             what: "imgship declared \(declared.rawValue) for the \(layout) disk as \(format.rawValue), but it did not boot")
+    }
+
+    /// Unpacks a GCE image's disk.raw with GNU tar, as Google's importer reads the archive.
+    static func gceDisk(_ archive: String, in folder: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let untar = try runProcess(try #require(which("tar")), ["-xzf", archive, "-C", folder])
+        try #require(untar.status == 0, "\(untar.standardError)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["disk.raw"])
+        return folder + "/disk.raw"
     }
 
     /// Unpacks an OVA with tar, and checks with xmllint that its OVF declares the same

@@ -3,15 +3,27 @@ internal import CISAL
 
 /// Compresses one buffer into one zlib stream (RFC 1950: `78 xx` header, deflate, Adler-32),
 /// which is what stream-optimized VMDK readers (`uncompress()` in qemu, VMware, VirtualBox)
-/// expect. One instance per worker thread: the C contexts inside are not shareable.
+/// expect, or into one gzip member (RFC 1952: header, deflate, CRC-32 and length), which a
+/// GCE image's gzip stream is made of. One instance per worker thread: the C contexts inside
+/// are not shareable.
 final class GrainCompressor {
+    /// The wrapper around the deflate data.
+    enum Container {
+        /// RFC 1950, what VMDK grains hold.
+        case zlib
+        /// RFC 1952: a whole gzip member; members concatenated are one gzip file.
+        case gzip
+    }
+
     let level: DeflateLevel
+    let container: Container
     private let deflater: OpaquePointer
     private let isalStream: UnsafeMutablePointer<isal_zstream>?
     private let isalLevelBuffer: UnsafeMutableRawBufferPointer?
 
-    init(level: DeflateLevel) {
+    init(level: DeflateLevel, container: Container = .zlib) {
         self.level = level
+        self.container = container
         let deflateLevel: Int32
         switch level {
         case .fast:
@@ -41,7 +53,10 @@ final class GrainCompressor {
 
     /// The most bytes `compress` can produce for `inputSize` bytes.
     func bound(forInputSize inputSize: Int) -> Int {
-        libdeflate_zlib_compress_bound(deflater, inputSize)
+        switch container {
+        case .zlib: libdeflate_zlib_compress_bound(deflater, inputSize)
+        case .gzip: libdeflate_gzip_compress_bound(deflater, inputSize)
+        }
     }
 
     /// Compresses `input` into `output` (at least `bound(forInputSize:)` bytes) and returns the
@@ -53,10 +68,14 @@ final class GrainCompressor {
                 isalStream,
                 isalLevelBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), isalLevelBuffer.count,
                 input.baseAddress!.assumingMemoryBound(to: UInt8.self), input.count,
-                output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count)
+                output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count, container == .gzip ? 1 : 0)
             if size > 0 { return size }
         }
-        let size = libdeflate_zlib_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
+        let size =
+            switch container {
+            case .zlib: libdeflate_zlib_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
+            case .gzip: libdeflate_gzip_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
+            }
         return size > 0 ? size : nil
     }
 }

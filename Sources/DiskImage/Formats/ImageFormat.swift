@@ -8,6 +8,8 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
     case vhdx
     /// An OVF package: descriptor, manifest and a stream-optimized VMDK in one tar archive.
     case ova
+    /// A Google Compute Engine image: `disk.raw` in a gzip-compressed GNU tar archive.
+    case gce
 }
 
 /// The one table of output formats: every list of formats (argument parsing, help texts and
@@ -77,6 +79,11 @@ public struct ImageFormat: Sendable {
             write: { (context, stagingFolder) throws(DiskImageError) in
                 try OVA.writePackage(context, stagingFolder: stagingFolder)
             }),
+        ImageFormat(
+            format: .gce, aliases: ["tar.gz"], help: "gce (disk.raw in a gzip'd tar, Google Compute Engine)", fileExtension: "tar.gz",
+            compresses: true, sectorAligned: true, sizeLimit: ("gce", GCE.maximumSize), verifiedAs: .raw, readBackSubformat: "gce",
+            declaresMachine: false, deviceBytes: { _ in nil },
+            write: { (context, _) throws(DiskImageError) in try GCE.writeImage(context) }),
     ]
 
     /// The entry of `format`.

@@ -125,6 +125,8 @@ public struct TargetPlatform: Sendable {
         case .vhdx: "VHDX"
         case .vmdk: "VMDK"
         case .ova: "OVA"
+        // Not in the aws row's formats: import-image never receives one.
+        case .gce: ""
         }
     }
 
