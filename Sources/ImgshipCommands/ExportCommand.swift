@@ -280,11 +280,14 @@ struct ExportCommand: ParsableCommand {
                 throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
             }
         }
+        let gcpCommands = summary.target.flatMap {
+            GCPImportCommands(file: toStandardOutput || toDevice ? nil : output, fileName: destination.name, decision: $0)
+        }
         if json {
-            try writeToStandardOutput(Self.json(summary, importCommands: importCommands).encoded() + "\n")
+            try writeToStandardOutput(Self.json(summary, importCommands: importCommands, gcpCommands: gcpCommands).encoded() + "\n")
         } else if toStandardOutput {
             if let decision = summary.target {
-                writeToStandardError(Self.targetText(decision, importCommands: importCommands))
+                writeToStandardError(Self.targetText(decision, importCommands: importCommands, gcpCommands: gcpCommands))
             }
         } else {
             let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
@@ -298,7 +301,7 @@ struct ExportCommand: ParsableCommand {
             } else {
                 text += "no sha256 computed (--no-manifest)\n"
             }
-            if let decision = summary.target { text += Self.targetText(decision, importCommands: importCommands) }
+            if let decision = summary.target { text += Self.targetText(decision, importCommands: importCommands, gcpCommands: gcpCommands) }
             try writeToStandardOutput(text)
         }
     }
@@ -306,7 +309,7 @@ struct ExportCommand: ParsableCommand {
     /// The `--json` document: the export summary plus the throughput, keys sorted as the
     /// `JSONEncoder` (`.sortedKeys`) output of earlier releases; `manifest` and `sha256` are
     /// absent when there is none, as that encoder left them out.
-    static func json(_ summary: ExportSummary, importCommands: AWSImportCommands? = nil) -> JSONOutput {
+    static func json(_ summary: ExportSummary, importCommands: AWSImportCommands? = nil, gcpCommands: GCPImportCommands? = nil) -> JSONOutput {
         let rate = summary.seconds > 0 ? Double(summary.virtualSize) / summary.seconds / 1e6 : 0
         var members: [(key: String, value: JSONOutput)] = [
             ("bytesWritten", .unsigned(summary.bytesWritten)),
@@ -325,7 +328,7 @@ struct ExportCommand: ParsableCommand {
             ("sourceFormat", .string(summary.sourceFormat)),
             ("sourceSize", .unsigned(summary.sourceSize)),
         ]
-        if let decision = summary.target { members.append(("target", targetJSON(decision, importCommands: importCommands))) }
+        if let decision = summary.target { members.append(("target", targetJSON(decision, importCommands: importCommands, gcpCommands: gcpCommands))) }
         members += [
             ("virtualSize", .unsigned(summary.virtualSize)),
             ("warnings", .array(summary.warnings.map(JSONOutput.string))),
@@ -337,7 +340,7 @@ struct ExportCommand: ParsableCommand {
 extension ExportCommand {
     /// What the target decided, as lines after the summary: the platform, the firmware and
     /// why, the details it fixed, and for AWS the import commands (printed, never run).
-    static func targetText(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> String {
+    static func targetText(_ decision: TargetDecision, importCommands: AWSImportCommands?, gcpCommands: GCPImportCommands? = nil) -> String {
         var lines = ["target \(decision.target): \(decision.format.rawValue), firmware \(decision.firmware.rawValue) (\(decision.firmwareReason))"]
         if let version = decision.hardwareVersion { lines.append("  virtual hardware vmx-\(version)") }
         if let adapter = decision.networkAdapter { lines.append("  network adapter \(adapter)") }
@@ -352,17 +355,24 @@ extension ExportCommand {
                 lines.append("  (\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it)")
             }
         }
+        if let gcpCommands {
+            lines.append("  to import it (imgship prints these commands and never runs them):")
+            lines += gcpCommands.lines.map { "    " + $0 }
+            lines.append("  " + GCPImportCommands.placeholderNote)
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// The `target` member of `--json`: keys sorted, absent values left out.
-    static func targetJSON(_ decision: TargetDecision, importCommands: AWSImportCommands?) -> JSONOutput {
+    static func targetJSON(_ decision: TargetDecision, importCommands: AWSImportCommands?, gcpCommands: GCPImportCommands? = nil) -> JSONOutput {
         var members: [(key: String, value: JSONOutput)] = []
         if let bootMode = decision.bootMode { members.append(("bootMode", .string(bootMode))) }
         members += [("firmware", .string(decision.firmware.rawValue)), ("firmwareReason", .string(decision.firmwareReason))]
         if let version = decision.hardwareVersion { members.append(("hardwareVersion", .string("vmx-\(version)"))) }
+        if let features = decision.guestOSFeatures { members.append(("guestOSFeatures", .array(features.map(JSONOutput.string)))) }
         if let generation = decision.hyperVGeneration { members.append(("hyperVGeneration", .integer(generation))) }
         if let importCommands { members.append(("importCommands", .array(importCommands.lines.map(JSONOutput.string)))) }
+        if let gcpCommands { members.append(("importCommands", .array(gcpCommands.lines.map(JSONOutput.string)))) }
         if let format = decision.importFormat { members.append(("importFormat", .string(format))) }
         if let digest = decision.manifestDigest { members.append(("manifestDigest", .string(digest))) }
         members.append(("name", .string(decision.target)))

@@ -34,6 +34,9 @@ public struct ExportOptions: Sendable {
     public var adapter: VMDK.Adapter
     /// Round the virtual size up to a whole MiB (Azure requires it of fixed VHDs).
     public var alignToMiB: Bool
+    /// Round the virtual size up to a whole GiB (Google requires it of a GCE image's
+    /// disk.raw); set by `--target gcp`.
+    public var alignToGiB = false
     /// Replace an existing output and manifest.
     public var overwrite: Bool
     /// Unix time written into the VHD footer.

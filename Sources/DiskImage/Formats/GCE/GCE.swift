@@ -43,4 +43,8 @@ public enum GCE {
     /// The tar member holds up to 2^63 - 1 bytes (off_t); Google states no smaller limit
     /// on the page above.
     public static let maximumSize = UInt64(Int64.max)
+    /// disk.raw's size is a whole multiple of this (the requirements page's "1 GB").
+    public static let sizeUnit: UInt64 = 1 << 30
+    /// The page Google's rules come from.
+    static let requirementsSource = "https://cloud.google.com/compute/docs/import/import-existing-image#requirements_for_the_image_file"
 }
