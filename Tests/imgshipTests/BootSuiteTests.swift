@@ -47,6 +47,11 @@ struct BootSuiteTests {
     /// Every layout in every format boots under the firmware imgship declared for it.
     @Test(arguments: BootDisk.Layout.allCases, OutputFormat.allCases)
     func outputBootsWithTheDeclaredFirmware(layout: BootDisk.Layout, format: OutputFormat) async throws {
+        // IMGSHIP_BOOT_FORMATS=gce,vhdx boots those formats only: a shortcut for working on one
+        // format; tools/test and CI set none, so every format boots there.
+        if let only = ProcessInfo.processInfo.environment["IMGSHIP_BOOT_FORMATS"], !only.split(separator: ",").contains(Substring(format.rawValue)) {
+            return
+        }
         try await Self.cases.withSlot { try await exportAndBoot(layout: layout, format: format) }
     }
 

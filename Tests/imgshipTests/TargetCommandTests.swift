@@ -382,6 +382,8 @@ struct TargetCommandTests {
             ([disk, "--target", "aws", "--boot-mode", "uefi", "--firmware", "bios", "-o", out], "contradict each other"),
             ([disk, "--target", "aws", "--s3-bucket", "My_Bucket", "-o", out], "is not an S3 bucket name"),
             ([disk, "--target", "aws", "--s3-prefix", "../up", "-o", out], "has an empty, '.' or '..' folder"),
+            ([disk, "-f", "vhdx", "--block-size", "3", "-o", out], "--block-size \"3\" is not a VHDX block size: a power of two from 1 to 256 MiB"),
+            ([disk, "-f", "vhdx", "--block-size", "512M", "-o", out], "--block-size \"512M\" is not a VHDX block size"),
         ]
         for (arguments, message) in cases {
             let result = try export(arguments)
