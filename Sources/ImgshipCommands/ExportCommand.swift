@@ -84,7 +84,7 @@ struct ExportCommand: ParsableCommand {
 
     @Option(
         help:
-            "VMDK, OVA and compressed qcow2 compression: fast, default (libdeflate 5; zstd 3), best or 1..12; other formats warn that it does not apply."
+            "VMDK, OVA, GCE and compressed qcow2 compression: fast, default (libdeflate 5; zstd 3), best or 1..12; other formats warn that it does not apply."
     )
     var level: DeflateLevel?
 
@@ -105,6 +105,13 @@ struct ExportCommand: ParsableCommand {
 
     @Option(help: "VMDK adapter type: lsilogic (the default), ide or buslogic; vmdk and ova only.")
     var adapter: VMDK.Adapter?
+
+    @Option(
+        name: .customLong("block-size"),
+        help: ArgumentHelp(
+            "VHDX payload block size in MiB: a power of two from 1 to 256 (1, 2M, 32MiB). Default: 1 MiB, Microsoft's recommendation for Linux guests, for a disk up to 1 TiB; above, the smallest power of two giving at most 2^20 blocks.",
+            valueName: "MIB"))
+    var blockSize: String?
 
     @Flag(name: .customLong("align-mib"), help: "Round the virtual size up to a whole MiB (Azure requires it of fixed VHDs).")
     var alignToMiB = false
@@ -180,6 +187,10 @@ struct ExportCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if let blockSize, Self.blockSizeBytes(blockSize) == nil {
+            throw ValidationError(
+                "--block-size \(jsonString(blockSize)) is not a VHDX block size: a power of two from 1 to 256 MiB, in MiB (1, 2M, 32MiB)")
+        }
         if let targetName {
             do throws(ExportTargetParseError) {
                 _ = try ExportTarget(parsing: targetName)
@@ -292,6 +303,9 @@ struct ExportCommand: ParsableCommand {
                 warnings.append("\(flag) applies to qcow2 outputs; \(format.rawValue) is not one; ignored")
             }
         }
+        if let blockSize, format != .vhdx {
+            warnings.append("--block-size \(blockSize) sets the block size of a VHDX; \(format.rawValue) has none; ignored")
+        }
         if let adapter, format != .vmdk && format != .ova {
             warnings.append("--adapter \(adapter.rawValue) names the disk controller of a VMDK; \(format.rawValue) records none; ignored")
         }
@@ -349,13 +363,14 @@ struct ExportCommand: ParsableCommand {
                 throw fail(error)
             }
         }
-        let options = ExportOptions(
+        var options = ExportOptions(
             format: format, sourceFormat: reading.sourceFormat, threads: threads ?? 0, level: level ?? .standard, adapter: adapter ?? .lsilogic,
             alignToMiB: alignToMiB, overwrite: force, timestamp: epoch, diskIdentifier: identifier,
             isCancelled: { interruptRequested.load(ordering: .relaxed) },
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
             machine: machine, allowExternalExtents: reading.allowExternalExtents, computesDigest: !noManifest,
             target: target, firmware: chosenFirmware, signer: signer, qcow2: qcow2Options)
+        options.vhdxBlockSize = blockSize.flatMap(Self.blockSizeBytes)
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
@@ -485,6 +500,7 @@ extension ExportCommand {
         if let bootMode = decision.bootMode { members.append(("bootMode", .string(bootMode))) }
         members += [("firmware", .string(decision.firmware.rawValue)), ("firmwareReason", .string(decision.firmwareReason))]
         if let version = decision.hardwareVersion { members.append(("hardwareVersion", .string("vmx-\(version)"))) }
+        if let features = decision.guestOSFeatures { members.append(("guestOSFeatures", .array(features.map(JSONOutput.string)))) }
         if let generation = decision.hyperVGeneration { members.append(("hyperVGeneration", .integer(generation))) }
         if let importCommands { members.append(("importCommands", .array(importCommands.lines.map(JSONOutput.string)))) }
         if let format = decision.importFormat { members.append(("importFormat", .string(format))) }
@@ -574,4 +590,19 @@ extension VirtualMachineSettings.ManifestDigest: ExpressibleByArgument {
 
 extension SourceFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+extension ExportCommand {
+    /// `--block-size` in bytes: a number of MiB, with an optional `M` or `MiB`, that is a
+    /// block size VHDX allows (MS-VHDX 2.6.2.1); nil otherwise.
+    static func blockSizeBytes(_ text: String) -> Int? {
+        var digits = Substring(text.lowercased())
+        for suffix in ["mib", "m"] where digits.hasSuffix(suffix) {
+            digits = digits.dropLast(suffix.count)
+            break
+        }
+        guard !digits.isEmpty, digits.count <= 4, digits.allSatisfy(\.isASCII), let mebibytes = Int(digits) else { return nil }
+        let bytes = mebibytes << 20
+        return VHDX.isValidBlockSize(bytes) ? bytes : nil
+    }
 }

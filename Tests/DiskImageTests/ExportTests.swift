@@ -157,6 +157,7 @@ extension ExportTests {
                 case .vhdx: try OutputReader.dynamicVHDX(file).disk
                 case .ova: try OutputReader.streamVMDK(try #require(OutputReader.tarMembers(file).last).bytes).disk
                 case .qcow2: try OutputReader.qcow2(file).disk
+                case .gce: try readFile(try GCEArchive.extract(output, into: folder.file("gce")))
                 }
             expectSameBytes(disk, expected, "\(format)")
         }

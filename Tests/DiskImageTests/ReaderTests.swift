@@ -74,7 +74,9 @@ struct ReaderTests {
         #expect(report.passed, "\(report.checks.filter { !$0.passed })")
     }
 
-    @Test(arguments: OutputFormat.allCases)
+    // A GCE image (.tar.gz) has no reader yet: GCETests reads it back with gzip, GNU tar and
+    // Python's tarfile, and a job's resume check compares its manifest.
+    @Test(arguments: OutputFormat.allCases.filter { $0 != .gce })
     func ourOutputsReadBackToTheSource(format: OutputFormat) throws {
         let folder = try TemporaryFolder()
         let source = try Self.makeSource(in: folder)
@@ -89,6 +91,7 @@ struct ReaderTests {
             case .vhdx: .vhdx
             case .ova: .ova
             case .qcow2: .qcow2
+            case .gce: .raw
             }
         #expect(opened.info.format == expected)
         let back = folder.file("back.raw")

@@ -134,7 +134,7 @@ struct VHDXTests {
             try Exporter.export(source: raw, to: .file(source), options: fixedOptions(.vhdDynamic))
         }
         let vhdx = folder.file("out.vhdx")
-        let summary = try Exporter.export(source: source, to: .file(vhdx), options: fixedOptions(.vhdx))
+        let summary = try Exporter.export(source: source, to: .file(vhdx), options: thirtyTwoMiBBlocks())
         #expect(summary.virtualSize == size)
 
         let compare = try runProcess(qemu, ["compare", "-f", "raw", "-F", "vhdx", raw, vhdx])
@@ -163,7 +163,7 @@ struct VHDXTests {
         try image.write([UInt8](repeating: 0, count: 1 << 20), at: 33 << 20)  // written, but zeros
         try image.write([1], at: 99 << 20)
         let vhdx = folder.file("out.vhdx")
-        try Exporter.export(source: raw, to: .file(vhdx), options: fixedOptions(.vhdx))
+        try Exporter.export(source: raw, to: .file(vhdx), options: thirtyTwoMiBBlocks())
         let read = try OutputReader.dynamicVHDX(try readFile(vhdx))
         #expect(read.states == [0, 0, 0, 6])
         let opened = try ImageReader.open(path: vhdx)
@@ -199,7 +199,7 @@ struct VHDXTests {
         try image.write(ImageBuilder.text(5000, seed: 4), at: 0)
         try image.write(ImageBuilder.text(5000, seed: 5), at: 39 << 20)
         let vhdx = folder.file("bad.vhdx")
-        try Exporter.export(source: raw, to: .file(vhdx), options: fixedOptions(.vhdx))
+        try Exporter.export(source: raw, to: .file(vhdx), options: thirtyTwoMiBBlocks())
         return vhdx
     }
 
@@ -331,4 +331,58 @@ struct VHDXTests {
         guard case let .unsupportedSource(_, reason) = error else { Issue.record("\(error)"); return }
         #expect(reason.hasPrefix("is a differencing VHDX"))
     }
+}
+
+/// `--block-size`: every allowed size writes a VHDX that qemu-img checks clean, finds
+/// identical and reports with that cluster size, and that imgship's reader reads back; the
+/// default follows the stated rule.
+@Suite("VHDX block sizes")
+struct VHDXBlockSizeTests {
+    @Test(.enabled(if: which("qemu-img") != nil, "needs qemu-img"), arguments: [1, 2, 32, 256])
+    func everyBlockSizeReadsBack(mebibytes: Int) throws {
+        let qemu = try #require(which("qemu-img"))
+        let folder = try TemporaryFolder()
+        let source = folder.file("src.raw")
+        let image = try ImageBuilder(path: source, size: 300 * 1024 * 1024 + 4096)
+        for (index, offset) in [0, 5 << 20, 70 << 20, 299 << 20].enumerated() {
+            try image.write(ImageBuilder.text(100_000, seed: index), at: UInt64(offset))
+        }
+        for digest in [true, false] {
+            let output = folder.file("out-\(mebibytes)-\(digest).vhdx")
+            var options = fixedOptions(.vhdx)
+            options.vhdxBlockSize = mebibytes << 20
+            options.computesDigest = digest
+            try Exporter.export(source: source, to: .file(output), options: options)
+            let check = try runProcess(qemu, ["check", "-f", "vhdx", output])
+            #expect(check.status == 0, "qemu-img check: \(check.standardError)")
+            let compare = try runProcess(qemu, ["compare", "-f", "raw", "-F", "vhdx", source, output])
+            #expect(compare.status == 0, "qemu-img compare: \(compare.standardError)")
+            let info = try runProcess(qemu, ["info", "-f", "vhdx", "--output=json", output])
+            let json = try #require(try JSONSerialization.jsonObject(with: info.standardOutput) as? [String: Any])
+            #expect((json["cluster-size"] as? NSNumber)?.intValue == mebibytes << 20)
+            let back = folder.file("back-\(mebibytes)-\(digest).raw")
+            try Exporter.export(source: output, to: .file(back), options: fixedOptions(.raw))
+            let cmp = try runProcess(try #require(which("cmp")), [source, back])
+            #expect(cmp.status == 0, "imgship's reader: \(String(decoding: cmp.standardOutput, as: UTF8.self))")
+            #expect(try ImageVerifier.verify(path: output).passed || !digest)
+        }
+    }
+
+    @Test func defaultIsOneMiBUpTo1TiBThenAtMost2To20Blocks() {
+        #expect(VHDX.defaultBlockSize(virtualSize: 10 << 30) == 1 << 20)
+        #expect(VHDX.defaultBlockSize(virtualSize: 1 << 40) == 1 << 20)
+        #expect(VHDX.defaultBlockSize(virtualSize: (1 << 40) + 1) == 2 << 20)
+        #expect(VHDX.defaultBlockSize(virtualSize: 64 << 40) == 64 << 20)
+        #expect(VHDX.isValidBlockSize(1 << 20) && VHDX.isValidBlockSize(256 << 20))
+        #expect(!VHDX.isValidBlockSize(3 << 20) && !VHDX.isValidBlockSize(512 << 20) && !VHDX.isValidBlockSize(512 << 10))
+    }
+}
+
+/// The options of the VHDX structure tests above, laid out for 32 MiB blocks (Hyper-V's
+/// own default, and imgship's before `--block-size`): block counts and BAT offsets in them
+/// are those of 32 MiB blocks.
+func thirtyTwoMiBBlocks() -> ExportOptions {
+    var options = fixedOptions(.vhdx)
+    options.vhdxBlockSize = 32 << 20
+    return options
 }

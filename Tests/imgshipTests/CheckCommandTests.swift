@@ -160,7 +160,7 @@ struct CheckCommandTests {
             #expect(result.status == 2, "\(result.standardError)")
             #expect(result.standardError.hasPrefix("imgship: error: "), "\(result.standardError)")
         }
-        let usage = try check(damaged, "gcp")
+        let usage = try check(damaged, "ibmcloud")
         #expect(usage.status == 64)
     }
 }

@@ -11,13 +11,14 @@ struct FormatListTests {
     @Test func helpTextsNameEveryOutputFormat() throws {
         let topText = InProcess.help()
         let exportText = InProcess.help(ExportCommand.self)
-        for name in ["raw", "vhd-fixed", "vhd-dynamic", "vmdk", "vhdx", "ova", "qcow2 (KVM"] {
+        for name in ["raw", "vhd-fixed", "vhd-dynamic", "vmdk", "vhdx", "ova", "qcow2 (KVM", "gce"] {
             #expect(exportText.contains(name), "export --help lacks \(name)")
         }
         // The overview line, top-level and in export --help.
         #expect(topText.contains("qcow2, vdi or"), "\(topText)")
         #expect(exportText.contains("ova (OVF package"), "\(exportText)")
-        #expect(exportText.contains("or qcow2 (KVM, OpenStack, Proxmox; --compress)"), "\(exportText)")
+        #expect(exportText.contains("qcow2 (KVM, OpenStack, Proxmox; --compress), "), "\(exportText)")
+        #expect(exportText.contains("or gce (disk.raw in a gzip'd tar"), "\(exportText)")
     }
 
     /// export, info and verify --help name the formats read and those refused by name.

@@ -257,9 +257,9 @@ struct JobCommandTests {
         let name = folder.file("job.yaml")
         #expect(
             result.standardError == """
-                \(name):3:5: error: exports[0]: missing required field 'formats' (a list of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova, qcow2)
+                \(name):3:5: error: exports[0]: missing required field 'formats' (a list of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova, qcow2, gce)
                 \(name):4:14: error: exports[0].fromats: unknown key 'fromats'; did you mean 'formats'?
-                \(name):7:21: error: exports[1].formats[1]: "qed" is not an output format; expected one of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova, qcow2
+                \(name):7:21: error: exports[1].formats[1]: "qed" is not an output format; expected one of raw, vhd, vhd-dynamic, vhd-fixed, vmdk, vhdx, ova, qcow2, gce
                 \(name):9:15: error: exports[1].s3Bucket: "My_Bucket" is not an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit
                 \(name):10:22: error: exports[1].options.level: expected fast, default, best or a number 1 to 12, found "13"
                 imgship: 5 error(s) in the job file; nothing exported

@@ -268,6 +268,67 @@ struct TargetCommandTests {
         #expect(!aligned.standardError.contains("not a whole MiB"))
     }
 
+    // MARK: Google Compute Engine
+
+    /// A UEFI-only disk for GCP: a .tar.gz whose disk.raw (GNU tar) is the source rounded up
+    /// to a whole GiB, and printed gcloud commands, every value quoted, naming
+    /// UEFI_COMPATIBLE and the bucket placeholder.
+    @Test(.enabled(if: qemuImg != nil && which("tar") != nil, "needs qemu-img and tar"))
+    func gcpWritesAWholeGiBDiskRawAndPrintsGcloud() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 40 << 20, boot: .uefiOnly)
+        let output = folder.file("web server.tar.gz")
+        let result = try export([disk, "--target", "gce", "-o", output])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardError.contains("rounded up from 41943040 to 1073741824 bytes (a whole GiB"), "\(result.standardError)")
+        let printed = text(result.standardOutput)
+        #expect(printed.contains("    gcloud storage cp '\(output)' 'gs://YOUR_BUCKET/web server.tar.gz'\n"), "\(printed)")
+        #expect(
+            printed.contains(
+                "    gcloud compute images create web-server --source-uri 'gs://YOUR_BUCKET/web server.tar.gz' --guest-os-features UEFI_COMPATIBLE\n"),
+            "\(printed)")
+        #expect(printed.contains("(YOUR_BUCKET stands for your Cloud Storage bucket: replace it"))
+        let unpacked = folder.file("x")
+        try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+        let untar = try runProcess(try #require(which("tar")), ["-xzf", output, "-C", unpacked])
+        #expect(untar.status == 0, "\(untar.standardError)")
+        let raw = unpacked + "/disk.raw"
+        #expect(try fileSize(raw) == 1 << 30)
+        let compare = try runProcess(Self.qemuImg!, ["compare", "-f", "raw", "-F", "raw", disk, raw])
+        #expect(compare.status == 0, "\(text(compare.standardOutput)) \(compare.standardError)")
+
+        // A BIOS disk: no guest OS feature, in the JSON summary too.
+        let bios = folder.file("bios.raw")
+        try GuestDisk.write(bios, size: 40 << 20, boot: .biosMBR)
+        let json = try export([bios, "--target", "gcp", "-o", folder.file("bios.tar.gz"), "--json"])
+        let target = try targetJSON(json)
+        #expect(target["guestOSFeatures"] as? [String] == [])
+        let commands = try #require(target["importCommands"] as? [String])
+        #expect(commands.last == "gcloud compute images create bios --source-uri gs://YOUR_BUCKET/bios.tar.gz")
+    }
+
+    /// `check --target gcp` refuses a disk that is not a whole GiB, naming Google's page; an
+    /// export for gcp refuses any format but gce; `-f gce` alone warns of the size.
+    @Test func gcpRefusesAPartGiBAndOtherFormats() throws {
+        let folder = try TemporaryFolder()
+        let disk = folder.file("disk.raw")
+        try GuestDisk.write(disk, size: 40 << 20, boot: .biosMBR)
+        let check = try runProcess(Self.binary, ["check", "--target", "gcp", disk])
+        #expect(check.status != 0)
+        #expect(
+            text(check.standardOutput).contains(
+                "FAIL virtual size a whole GiB: Google Compute Engine takes a disk.raw whose size is a whole GiB; this one is 41943040 bytes (https://cloud.google.com/compute/docs/import/import-existing-image#requirements_for_the_image_file)"
+            ), "\(text(check.standardOutput))")
+        let vmdk = try export([disk, "--target", "gcp", "-f", "vmdk", "-o", folder.file("disk.vmdk")])
+        #expect(vmdk.status == 2)
+        #expect(vmdk.standardError.contains("--target gcp: Google Compute Engine imports only gce, not vmdk"), "\(vmdk.standardError)")
+        let plain = try export([disk, "-f", "tar.gz", "-o", folder.file("plain.tar.gz")])
+        #expect(plain.status == 0, "\(plain.standardError)")
+        #expect(plain.standardError.contains("virtual size 41943040 is not a whole GiB, which Google Compute Engine rejects in disk.raw"))
+        #expect(folder.names() == ["disk.raw", "plain.tar.gz", "plain.tar.gz.sha256"])
+    }
+
     // MARK: Hyper-V
 
     /// A UEFI-only disk: a VHDX qemu-img checks clean and finds identical, for a generation 2
@@ -406,7 +467,10 @@ struct TargetCommandTests {
         let cases: [([String], String)] = [
             ([disk, "-o", out], "give the output format with -f FORMAT"),
             ([disk, "--target", "vsphere:6.2", "-o", out], "vSphere version \"6.2\" is not one imgship knows; expected one of 5.5, 6.0, 6.5, 6.7, 7.0, 8.0"),
-            ([disk, "--target", "gcp", "-o", out], "\"gcp\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv"),
+            (
+                [disk, "--target", "ibmcloud", "-o", out],
+                "\"ibmcloud\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv, gcp"
+            ),
             ([disk, "--target", "azure:1", "-o", out], "only vsphere takes a version"),
             // A hostile value is shown escaped, on the one line of the error.
             ([disk, "--target", "aws\n$(id)", "-o", out], #"--target: "aws\n$(id)" is not a target"#),
@@ -415,6 +479,8 @@ struct TargetCommandTests {
             ([disk, "--target", "aws", "--boot-mode", "uefi", "--firmware", "bios", "-o", out], "contradict each other"),
             ([disk, "--target", "aws", "--s3-bucket", "My_Bucket", "-o", out], "is not an S3 bucket name"),
             ([disk, "--target", "aws", "--s3-prefix", "../up", "-o", out], "has an empty, '.' or '..' folder"),
+            ([disk, "-f", "vhdx", "--block-size", "3", "-o", out], "--block-size \"3\" is not a VHDX block size: a power of two from 1 to 256 MiB"),
+            ([disk, "-f", "vhdx", "--block-size", "512M", "-o", out], "--block-size \"512M\" is not a VHDX block size"),
         ]
         for (arguments, message) in cases {
             let result = try export(arguments)

@@ -1,10 +1,11 @@
 internal import CDeflate
 internal import CISAL
 
-/// Compresses one buffer into one DEFLATE stream, zlib-wrapped (RFC 1950: `78 xx` header,
+/// Compresses one buffer into one DEFLATE stream: zlib-wrapped (RFC 1950: `78 xx` header,
 /// deflate, Adler-32) as stream-optimized VMDK readers (`uncompress()` in qemu, VMware,
-/// VirtualBox) expect, or raw (RFC 1951) as qcow2's compressed clusters are stored. One
-/// instance per worker thread: the C contexts inside are not shareable.
+/// VirtualBox) expect, raw (RFC 1951) as qcow2's compressed clusters are stored, or one gzip
+/// member (RFC 1952: header, deflate, CRC-32 and length), which a GCE image's gzip stream is
+/// made of. One instance per worker thread: the C contexts inside are not shareable.
 final class GrainCompressor {
     /// The wrapping of the stream.
     enum Framing: Sendable {
@@ -13,6 +14,17 @@ final class GrainCompressor {
         /// RFC 1951, no header or trailer: qcow2 compression type 0 (qemu's
         /// block/qcow2-threads.c inflates it with `inflateInit2(-12)`, raw DEFLATE).
         case deflate
+        /// RFC 1952: a whole gzip member; members concatenated are one gzip file.
+        case gzip
+
+        /// The framing argument of the ISA-L shim (Sources/CISAL/shim.h).
+        var isalFraming: Int32 {
+            switch self {
+            case .zlib: 0
+            case .deflate: 1
+            case .gzip: 2
+            }
+        }
     }
 
     let level: DeflateLevel
@@ -56,6 +68,7 @@ final class GrainCompressor {
         switch framing {
         case .zlib: libdeflate_zlib_compress_bound(deflater, inputSize)
         case .deflate: libdeflate_deflate_compress_bound(deflater, inputSize)
+        case .gzip: libdeflate_gzip_compress_bound(deflater, inputSize)
         }
     }
 
@@ -68,13 +81,14 @@ final class GrainCompressor {
                 isalStream,
                 isalLevelBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), isalLevelBuffer.count,
                 input.baseAddress!.assumingMemoryBound(to: UInt8.self), input.count,
-                output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count, framing == .deflate ? 1 : 0)
+                output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count, framing.isalFraming)
             if size > 0 { return size }
         }
         let size =
             switch framing {
             case .zlib: libdeflate_zlib_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
             case .deflate: libdeflate_deflate_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
+            case .gzip: libdeflate_gzip_compress(deflater, input.baseAddress, input.count, output.baseAddress, output.count)
             }
         return size > 0 ? size : nil
     }

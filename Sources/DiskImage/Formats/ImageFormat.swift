@@ -10,6 +10,8 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
     case ova
     /// qcow2 (version 3 by default, or 2), 64 KiB clusters, compressed on request.
     case qcow2
+    /// A Google Compute Engine image: `disk.raw` in a gzip-compressed GNU tar archive.
+    case gce
 }
 
 /// The one table of output formats: every list of formats (argument parsing, help texts and
@@ -85,6 +87,11 @@ public struct ImageFormat: Sendable {
             compresses: false, sectorAligned: true, sizeLimit: ("qcow2", QCOW2.maximumSize), verifiedAs: .qcow2, readBackSubformat: nil,
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, stagingFolder) throws(DiskImageError) in try QCOW2.write(context, stagingFolder: stagingFolder) }),
+        ImageFormat(
+            format: .gce, aliases: ["tar.gz"], help: "gce (disk.raw in a gzip'd tar, Google Compute Engine)", fileExtension: "tar.gz",
+            compresses: true, sectorAligned: true, sizeLimit: ("gce", GCE.maximumSize), verifiedAs: .raw, readBackSubformat: "gce",
+            declaresMachine: false, deviceBytes: { _ in nil },
+            write: { (context, _) throws(DiskImageError) in try GCE.writeImage(context) }),
     ]
 
     /// The entry of `format`.

@@ -36,6 +36,12 @@ public struct ExportOptions: Sendable {
     public var adapter: VMDK.Adapter
     /// Round the virtual size up to a whole MiB (Azure requires it of fixed VHDs).
     public var alignToMiB: Bool
+    /// VHDX payload block size in bytes (a power of two, 1 to 256 MiB); nil:
+    /// `VHDX.defaultBlockSize(virtualSize:)`.
+    public var vhdxBlockSize: Int?
+    /// Round the virtual size up to a whole GiB (Google requires it of a GCE image's
+    /// disk.raw); set by `--target gcp`.
+    public var alignToGiB = false
     /// Replace an existing output and manifest.
     public var overwrite: Bool
     /// Unix time written into the VHD footer.

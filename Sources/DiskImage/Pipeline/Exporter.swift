@@ -364,6 +364,18 @@ public enum Exporter {
             }
             size = aligned
         }
+        if options.alignToGiB {
+            let aligned = roundUp(size, toMultipleOf: GCE.sizeUnit)
+            if aligned != size {
+                warnings.append("virtual size rounded up from \(size) to \(aligned) bytes (a whole GiB, as Google requires of disk.raw), padded with zeros")
+            }
+            size = aligned
+        }
+        if options.format == .gce && !options.alignToGiB && size % GCE.sizeUnit != 0 {
+            warnings.append(
+                "virtual size \(size) is not a whole GiB, which Google Compute Engine rejects in disk.raw (\(GCE.requirementsSource)); --target gcp rounds it up"
+            )
+        }
         // Azure documents the rule; a fixed VHD is most often made for Azure.
         if options.format == .vhdFixed && options.target == nil && size % (1 << 20) != 0 {
             warnings.append(

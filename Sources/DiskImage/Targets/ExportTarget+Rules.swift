@@ -22,6 +22,9 @@ public struct TargetDecision: Sendable, Equatable, Codable {
     /// True when the firmware was read from a disk that boots either way (nil otherwise):
     /// AWS's snapshot path then registers the AMI `uefi-preferred`.
     public var bootsEitherWay: Bool?
+    /// Google Compute Engine: the image's `--guest-os-features` (`UEFI_COMPATIBLE` for UEFI;
+    /// empty for BIOS).
+    public var guestOSFeatures: [String]?
     /// What the target is known to take badly but may still take; each names its source.
     public var warnings: [String]
 
@@ -34,13 +37,13 @@ public struct TargetDecision: Sendable, Equatable, Codable {
             target: target, format: format, firmware: machine.firmware, firmwareReason: firmwareReason,
             hyperVGeneration: machine.hyperVGeneration, hardwareVersion: ovf ? machine.hardwareVersion : nil,
             manifestDigest: ovf ? machine.manifestDigest?.rawValue : nil, networkAdapter: ovf ? machine.networkAdapter?.reportName : nil,
-            bootMode: machine.bootMode, importFormat: machine.importFormat, warnings: warnings)
+            bootMode: machine.bootMode, importFormat: machine.importFormat, guestOSFeatures: machine.guestOSFeatures, warnings: warnings)
     }
 
     public init(
         target: String, format: OutputFormat, firmware: VirtualMachineSettings.Firmware, firmwareReason: String,
         hyperVGeneration: Int? = nil, hardwareVersion: Int? = nil, manifestDigest: String? = nil, networkAdapter: String? = nil,
-        bootMode: String? = nil, importFormat: String? = nil, warnings: [String] = []
+        bootMode: String? = nil, importFormat: String? = nil, guestOSFeatures: [String]? = nil, warnings: [String] = []
     ) {
         self.target = target
         self.format = format
@@ -52,6 +55,7 @@ public struct TargetDecision: Sendable, Equatable, Codable {
         self.networkAdapter = networkAdapter
         self.bootMode = bootMode
         self.importFormat = importFormat
+        self.guestOSFeatures = guestOSFeatures
         self.warnings = warnings
     }
 }
@@ -99,6 +103,20 @@ extension TargetRule {
             facts.virtualSize % mebibyte == 0
                 ? nil
                 : "Azure takes a fixed VHD whose virtual size is a whole MiB (the file N MiB + 512 bytes); this one is \(facts.virtualSize) bytes"
+        }, readsGuest: false)
+
+    // Google Compute Engine: "Import a custom image", "Requirements for the image file": the
+    // disk.raw file's size a whole multiple of 1 GB (whole GiB). An export keeps it by
+    // rounding the size up (`TargetPlatform.gcp.adjust`); `imgship check` finds an image that
+    // does not.
+    static let gcpWholeGiB = TargetRule(
+        name: "virtual size a whole GiB",
+        effect: .refuse,
+        source: GCE.requirementsSource,
+        broken: { facts in
+            facts.virtualSize % GCE.sizeUnit == 0
+                ? nil
+                : "Google Compute Engine takes a disk.raw whose size is a whole GiB; this one is \(facts.virtualSize) bytes"
         }, readsGuest: false)
 
     // AWS. The VM Import/Export user guide, "Limitations for importing images".

@@ -17,6 +17,7 @@ public struct ExportTarget: Sendable, Equatable, CustomStringConvertible {
     public static let azure = ExportTarget(.azure)
     public static let virtualbox = ExportTarget(.virtualbox)
     public static let hyperv = ExportTarget(.hyperv)
+    public static let gcp = ExportTarget(.gcp)
     public static func vsphere(_ release: VSphereRelease) -> ExportTarget { ExportTarget(.vsphere, release: release) }
 
     public static func == (left: ExportTarget, right: ExportTarget) -> Bool {

@@ -98,3 +98,41 @@ enum KVMImportCommands {
             ])
     }
 }
+
+/// The gcloud commands that make a Compute Engine image of an output made for `--target gcp`
+/// (`TargetPlatform.gcp`): an upload to Cloud Storage, then `gcloud compute images create
+/// --source-uri` with `--guest-os-features UEFI_COMPATIBLE` for a disk that boots UEFI
+/// ("Import a custom image", "Manually import boot disks"; gcloud reference, `compute images
+/// create`).
+enum GCPImportCommands {
+    /// What stands for the user's bucket: not a valid bucket name (upper case), so a command
+    /// run as printed fails at once instead of writing somewhere unintended.
+    static let bucketPlaceholder = "YOUR_BUCKET"
+
+    /// `gcloud storage cp FILE gs://YOUR_BUCKET/NAME` when the output is a file, then
+    /// `gcloud compute images create IMAGE --source-uri gs://YOUR_BUCKET/NAME [...]`.
+    static func commands(_ decision: TargetDecision, file: String?, name: String) -> TargetImportCommands {
+        let uri = "gs://\(bucketPlaceholder)/\(name)"
+        var commands: [[String]] = []
+        // A path starting with '-' would be read by gcloud as a flag: `./-x` is the same file.
+        if let file { commands.append(["gcloud", "storage", "cp", KVMImportCommands.path(file, name), uri]) }
+        var create = ["gcloud", "compute", "images", "create", imageName(for: name), "--source-uri", uri]
+        if let features = decision.guestOSFeatures, !features.isEmpty { create += ["--guest-os-features", features.joined(separator: ",")] }
+        commands.append(create)
+        return TargetImportCommands(
+            commands: commands, notes: ["\(bucketPlaceholder) stands for your Cloud Storage bucket: replace it; the image name may be changed"])
+    }
+
+    /// An image name Compute Engine takes, from the file name: `[a-z]([-a-z0-9]*[a-z0-9])?`,
+    /// at most 63 characters (Compute Engine API, `images` resource, `name`): lower case,
+    /// anything else a '-', `image-` before a name that does not start with a letter.
+    static func imageName(for fileName: String) -> String {
+        var stem = fileName.lowercased()
+        for suffix in [".tar.gz", ".tgz"] where stem.hasSuffix(suffix) { stem = String(stem.dropLast(suffix.count)) }
+        var name = String(stem.unicodeScalars.map { ("a"..."z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "-" })
+        if !(name.first.map { ("a"..."z").contains($0) } ?? false) { name = "image-" + name }
+        name = String(name.prefix(63))
+        while name.hasSuffix("-") { name.removeLast() }
+        return name
+    }
+}

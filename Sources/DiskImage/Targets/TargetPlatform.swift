@@ -37,7 +37,7 @@ public struct TargetPlatform: Sendable {
     var importCommands: (@Sendable (_ decision: TargetDecision, _ file: String?, _ name: String) -> TargetImportCommands)? = nil
 
     /// In the order help texts list them.
-    public static let all: [TargetPlatform] = [aws, azure, vsphere, virtualbox, hyperv, openstack, kvm, proxmox, oci]
+    public static let all: [TargetPlatform] = [aws, azure, vsphere, virtualbox, hyperv, openstack, kvm, proxmox, oci, gcp]
 
     /// EC2 VM Import/Export (`aws ec2 import-image`) and Image Builder's S3 export formats.
     static let aws = TargetPlatform(
@@ -170,6 +170,24 @@ public struct TargetPlatform: Sendable {
         machine: { _, _, firmware in TargetMachine(firmware: firmware) },
         importCommands: KVMImportCommands.oci)
 
+    /// Google Compute Engine, creating an image from a `.tar.gz` in Cloud Storage
+    /// (`gcloud compute images create --source-uri`).
+    static let gcp = TargetPlatform(
+        name: "gcp", aliases: ["gce"], displayName: "Google Compute Engine", releases: [], defaultRelease: nil,
+        // "Import a custom image", "Requirements for the image file": disk.raw in a gzip'd
+        // tar (`tar --format=oldgnu -Sczf`), the one form `images create --source-uri` takes.
+        formats: [.gce],
+        formatSource: GCE.requirementsSource,
+        // The rule `gcpWholeGiB`: an export rounds the size up rather than be refused.
+        adjust: { $0.alignToGiB = true },
+        rules: [.gcpWholeGiB, .mbrReachesWholeDisk],
+        firmwareWhenEither: nil, bootsOVFFirmware: false,
+        // An image boots UEFI only with the UEFI_COMPATIBLE guest OS feature ("Operating
+        // system details", guest OS features; `gcloud compute images create
+        // --guest-os-features`), BIOS without it.
+        machine: { _, _, firmware in TargetMachine(firmware: firmware, guestOSFeatures: firmware == .efi ? ["UEFI_COMPATIBLE"] : []) },
+        importCommands: GCPImportCommands.commands)
+
     /// The `Format` of an `import-image` disk container (EC2 API reference, ImageDiskContainer:
     /// OVA | VHD | VHDX | VMDK | RAW).
     static func awsImportFormat(_ format: OutputFormat) -> String {
@@ -181,6 +199,8 @@ public struct TargetPlatform: Sendable {
         case .ova: "OVA"
         // Not an import-image format; no AWS row lists qcow2.
         case .qcow2: "RAW"
+        // Not in the aws row's formats: import-image never receives one.
+        case .gce: ""
         }
     }
 
@@ -206,11 +226,13 @@ public struct TargetMachine: Sendable, Equatable {
     public var bootMode: String?
     /// AWS: the `Format` of the import's disk container.
     public var importFormat: String?
+    /// Google Compute Engine: the image's `--guest-os-features` (UEFI_COMPATIBLE for UEFI).
+    public var guestOSFeatures: [String]?
 
     init(
         firmware: VirtualMachineSettings.Firmware, hyperVGeneration: Int? = nil, hardwareVersion: Int? = nil,
         networkAdapter: VirtualMachineSettings.NetworkAdapter? = nil, manifestDigest: VirtualMachineSettings.ManifestDigest? = nil,
-        bootMode: String? = nil, importFormat: String? = nil
+        bootMode: String? = nil, importFormat: String? = nil, guestOSFeatures: [String]? = nil
     ) {
         self.firmware = firmware
         self.hyperVGeneration = hyperVGeneration
@@ -219,5 +241,6 @@ public struct TargetMachine: Sendable, Equatable {
         self.manifestDigest = manifestDigest
         self.bootMode = bootMode
         self.importFormat = importFormat
+        self.guestOSFeatures = guestOSFeatures
     }
 }

@@ -4,6 +4,8 @@ extension VHDX {
     /// stored blocks, all on 1 MiB boundaries (section 2.2.3.1).
     struct WrittenLayout {
         let bat: BATLayout
+        /// Payload block size in bytes.
+        let blockSize: Int
         let logOffset = VHDX.headerSectionSize
         let logLength = VHDX.alignment
         var batOffset: UInt64 { logOffset + logLength }
@@ -13,9 +15,10 @@ extension VHDX {
         let metadataLength = VHDX.alignment
         var firstBlockOffset: UInt64 { metadataOffset + metadataLength }
 
-        init(virtualSize: UInt64) {
+        init(virtualSize: UInt64, blockSize: Int) {
+            self.blockSize = blockSize
             bat = BATLayout(
-                virtualSize: virtualSize, blockSize: UInt64(VHDX.blockSize),
+                virtualSize: virtualSize, blockSize: UInt64(blockSize),
                 logicalSectorSize: UInt64(VHDX.logicalSectorSize))
             batLength = roundUp(max(bat.entryCount * UInt64(BATEntry.size), 1), toMultipleOf: VHDX.alignment)
         }
@@ -29,7 +32,7 @@ extension VHDX {
         return (GUID(bytes: Array(base)), GUID(bytes: base.map { $0 ^ 0x5A }), GUID(bytes: base.map { $0 ^ 0xA5 }))
     }
 
-    /// Dynamic VHDX with 32 MiB blocks. The BAT precedes the blocks, so a first pass finds
+    /// Dynamic VHDX with `--block-size` blocks (`defaultBlockSize` without it). The BAT precedes the blocks, so a first pass finds
     /// which blocks hold a non-zero byte (those become FULLY_PRESENT, the others
     /// NOT_PRESENT); the second writes the file strictly in order, hashing as it goes, so the
     /// output may be a pipe. Blocks are written in 2 MiB pieces, and all-zero pieces inside
@@ -37,12 +40,13 @@ extension VHDX {
     /// and a mostly empty block costs few writes. Without a digest, to a regular file, one
     /// pass does (`writeDynamicInOnePass`).
     static func writeDynamic(_ context: ExportContext) throws(DiskImageError) {
-        let layout = WrittenLayout(virtualSize: context.virtualSize)
+        let blockSize = context.options.vhdxBlockSize ?? defaultBlockSize(virtualSize: context.virtualSize)
+        let layout = WrittenLayout(virtualSize: context.virtualSize, blockSize: blockSize)
         if !context.sink.isHashing, let writer = context.sink.positionalWriter {
             return try writeDynamicInOnePass(context, layout: layout, tableWriter: writer)
         }
         let blockCount = Int(layout.bat.payloadBlocks)
-        let allocated = try context.findNonZeroBlocks(blockSize: VHDX.blockSize, blockCount: blockCount)
+        let allocated = try context.findNonZeroBlocks(blockSize: blockSize, blockCount: blockCount)
         let storedBlocks = allocated.indices.filter { allocated[$0] }
 
         try writeHead(context, layout: layout)
@@ -50,7 +54,7 @@ extension VHDX {
         for (position, block) in storedBlocks.enumerated() { table.store(block: block, position: position) }
         try context.sink.write(table.bytes)  // BAT
         try writeMetadata(context, layout: layout)
-        try writeBlocks(context, storedBlocks: storedBlocks, firstBlockOffset: layout.firstBlockOffset)
+        try writeBlocks(context, storedBlocks: storedBlocks, layout: layout)
         try context.checkpoint(.writing, completed: context.virtualSize)
     }
 
@@ -60,9 +64,9 @@ extension VHDX {
     /// hole and written in place at the end. Blocks are placed in block order either way, so
     /// the bytes are the two-pass writer's.
     static func writeDynamicInOnePass(_ context: ExportContext, layout: WrittenLayout, tableWriter: PositionalWriter) throws(DiskImageError) {
-        let blockSize = UInt64(VHDX.blockSize)
-        let piece = RAW.batchSize
-        let piecesPerBlock = VHDX.blockSize / piece
+        let blockSize = UInt64(layout.blockSize)
+        let piece = min(RAW.batchSize, layout.blockSize)
+        let piecesPerBlock = layout.blockSize / piece
         let source = context.source
         let sink = context.sink
         let virtualSize = context.virtualSize
@@ -126,7 +130,7 @@ extension VHDX {
 
         /// Payload block `block` stored as the `position`-th block of the file.
         mutating func store(block: Int, position: Int) {
-            let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + UInt64(position) * UInt64(VHDX.blockSize))
+            let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + UInt64(position) * UInt64(layout.blockSize))
             bytes.storeLittleEndian(entry.encoded(), at: Int(layout.bat.entryIndex(ofBlock: UInt64(block))) * BATEntry.size)
         }
     }
@@ -163,7 +167,7 @@ extension VHDX {
         let sink = context.sink
         try sink.writeZeros(layout.metadataOffset - sink.position)
         let metadata = DiskMetadata(
-            fileParameters: FileParameters(blockSize: UInt32(VHDX.blockSize)), virtualDiskSize: context.virtualSize,
+            fileParameters: FileParameters(blockSize: UInt32(layout.blockSize)), virtualDiskSize: context.virtualSize,
             page83Data: guids(context.options.diskIdentifier).page83, logicalSectorSize: logicalSectorSize,
             physicalSectorSize: physicalSectorSize)
         try sink.write(metadata.encoded())  // metadata region
@@ -181,12 +185,13 @@ extension VHDX {
         }
     }
 
-    /// The stored blocks, in order, each a whole 32 MiB in the file (a reader checks that a
-    /// block lies inside the file), written in 2 MiB pieces.
-    private static func writeBlocks(_ context: ExportContext, storedBlocks: [Int], firstBlockOffset: UInt64) throws(DiskImageError) {
-        let blockSize = UInt64(VHDX.blockSize)
-        let piece = RAW.batchSize
-        let piecesPerBlock = VHDX.blockSize / piece
+    /// The stored blocks, in order, each a whole block in the file (a reader checks that a
+    /// block lies inside the file), written in pieces of at most 2 MiB.
+    private static func writeBlocks(_ context: ExportContext, storedBlocks: [Int], layout: WrittenLayout) throws(DiskImageError) {
+        let firstBlockOffset = layout.firstBlockOffset
+        let blockSize = UInt64(layout.blockSize)
+        let piece = min(RAW.batchSize, layout.blockSize)
+        let piecesPerBlock = layout.blockSize / piece
         let batchCount = storedBlocks.count * piecesPerBlock
         let source = context.source
         let sink = context.sink
