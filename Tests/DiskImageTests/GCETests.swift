@@ -118,6 +118,27 @@ struct GCETests {
         #expect(cmp.status == 0)
     }
 
+    /// Without a reader, an output is verified as its bytes against its manifest (what a
+    /// job's resume check does): a changed byte fails the check.
+    @Test func verifyComparesTheManifest() throws {
+        let folder = try TemporaryFolder()
+        let source = try Self.makeSource(in: folder)
+        let output = folder.file("disk.tar.gz")
+        try Exporter.export(source: source, to: .file(output), options: fixedOptions(.gce))
+        let good = try ImageVerifier.verify(path: output, format: OutputFormat.gce.entry.verifiedAs)
+        #expect(good.passed && good.checks.last?.detail.hasSuffix("matches \(output).sha256") == true, "\(good.checks)")
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: output))
+        try handle.seek(toOffset: 700)
+        let byte = try #require(handle.readData(ofLength: 1).first)
+        try handle.seek(toOffset: 700)
+        try handle.write(contentsOf: Data([byte ^ 0xFF]))
+        try handle.close()
+        let bad = try ImageVerifier.verify(path: output, format: OutputFormat.gce.entry.verifiedAs)
+        #expect(!bad.passed)
+        let test = try runProcess(try #require(which("gzip")), ["-t", output])
+        #expect(test.status != 0, "gzip's CRC-32 finds the changed byte too")
+    }
+
     @Test func numbersAreOctalThenBase256() {
         #expect(GCE.SparseHeader.number(0o644, width: 8) == Array("0000644\0".utf8))
         #expect(GCE.SparseHeader.number((1 << 33) - 1, width: 12) == Array("77777777777\0".utf8))

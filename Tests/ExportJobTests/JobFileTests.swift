@@ -73,9 +73,15 @@ struct JobFileTests {
                     "1:94 exports[0].formats[1]: target vsphere:6.5: vSphere 6.5 imports ova or vmdk, not vhd-dynamic (https://techdocs.broadcom.com/us/en/vmware-cis/vsphere/vsphere/8-0/vsphere-virtual-machine-administration-guide-8-0.html (Deploying OVF and OVA Templates))"
                 ])
         #expect(
+            problems(#"{"schemaVersion": 1, "exports": [{"source": "a.raw", "target": "ibmcloud", "formats": "raw", "destination": "out"}]}"#)
+                == [
+                    "1:64 exports[0].target: \"ibmcloud\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv, gcp"
+                ])
+        // A target that takes only gce refuses another format, with the source of its rule.
+        #expect(
             problems(#"{"schemaVersion": 1, "exports": [{"source": "a.raw", "target": "gcp", "formats": "raw", "destination": "out"}]}"#)
                 == [
-                    "1:64 exports[0].target: \"gcp\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv"
+                    "1:82 exports[0].formats: target gcp: Google Compute Engine imports only gce, not raw (https://cloud.google.com/compute/docs/import/import-existing-image#requirements_for_the_image_file)"
                 ])
         #expect(
             problems(#"{"schemaVersion": 1, "exports": [{"source": "a.raw", "formats": "raw", "destination": "out", "options": {"firmware": "efi"}}]}"#)
