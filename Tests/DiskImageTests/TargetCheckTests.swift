@@ -46,7 +46,7 @@ struct TargetCheckTests {
         #expect(TargetCheck.outputFormat(info(.vmdk, "monolithicSparse")) == nil)
         #expect(TargetCheck.outputFormat(info(.vhd, "fixed")) == .vhdFixed)
         #expect(TargetCheck.outputFormat(info(.vhd, "dynamic")) == .vhdDynamic)
-        #expect(TargetCheck.outputFormat(info(.qcow2, "v3")) == nil)
+        #expect(TargetCheck.outputFormat(info(.qcow2, "v3")) == .qcow2)
         #expect(TargetCheck.outputFormat(info(.ova, "vmdk streamOptimized")) == .ova)
         #expect(TargetCheck.outputFormat(info(.ova, "vhd fixed")) == nil)
     }

@@ -21,7 +21,7 @@ struct TargetPlatformTableTests {
                 #expect(target.release == release && target.description == "\(platform.name):\(release.version)")
             }
         }
-        #expect(ExportTarget.names == ["aws", "azure", "vsphere[:VERSION]", "virtualbox", "hyperv", "gcp"])
+        #expect(ExportTarget.names == ["aws", "azure", "vsphere[:VERSION]", "virtualbox", "hyperv", "openstack", "kvm", "proxmox", "oci", "gcp"])
     }
 
     /// `check` lists rules by name with their source: no two of a target share a name, none

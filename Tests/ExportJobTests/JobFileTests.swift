@@ -75,7 +75,7 @@ struct JobFileTests {
         #expect(
             problems(#"{"schemaVersion": 1, "exports": [{"source": "a.raw", "target": "ibmcloud", "formats": "raw", "destination": "out"}]}"#)
                 == [
-                    "1:64 exports[0].target: \"ibmcloud\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv, gcp"
+                    "1:64 exports[0].target: \"ibmcloud\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv, openstack, kvm, proxmox, oci, gcp"
                 ])
         // A target that takes only gce refuses another format, with the source of its rule.
         #expect(

@@ -469,7 +469,7 @@ struct TargetCommandTests {
             ([disk, "--target", "vsphere:6.2", "-o", out], "vSphere version \"6.2\" is not one imgship knows; expected one of 5.5, 6.0, 6.5, 6.7, 7.0, 8.0"),
             (
                 [disk, "--target", "ibmcloud", "-o", out],
-                "\"ibmcloud\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv, gcp"
+                "\"ibmcloud\" is not a target; expected one of aws, azure, vsphere[:VERSION], virtualbox, hyperv, openstack, kvm, proxmox, oci, gcp"
             ),
             ([disk, "--target", "azure:1", "-o", out], "only vsphere takes a version"),
             // A hostile value is shown escaped, on the one line of the error.
