@@ -59,10 +59,10 @@ extension QCOW2 {
         private(set) var compressedClusters = 0
         private(set) var storedClusters = 0
 
-        init(geometry: Geometry, virtualSize: UInt64, writer: PositionalWriter) {
+        init(geometry: Geometry, virtualSize: UInt64, writer: PositionalWriter, writeback: OutputWriteback? = nil) {
             self.geometry = geometry
             path = writer.path
-            appender = FileAppender(writer: writer)
+            appender = FileAppender(writer: writer, writeback: writeback)
             cursor = UInt64(geometry.clusterSize)
             l1 = [UInt64](repeating: 0, count: geometry.l1Size(virtualSize: virtualSize))
             l2 = [UInt64](repeating: 0, count: geometry.l2Entries)
@@ -243,15 +243,18 @@ extension QCOW2 {
     }
 
     /// Sequential writes at increasing offsets, gathered into one `pwrite` a few MiB; a jump
-    /// forward leaves a hole.
+    /// forward leaves a hole. Each piece's writeback starts as it is written (`writeback`), so
+    /// the fsync before the rename does not wait for the whole file.
     final class FileAppender {
         let writer: PositionalWriter
+        let writeback: OutputWriteback?
         private let buffer: UnsafeMutableRawBufferPointer
         private var start: UInt64 = 0
         private var used = 0
 
-        init(writer: PositionalWriter, capacity: Int = 4 << 20) {
+        init(writer: PositionalWriter, writeback: OutputWriteback? = nil, capacity: Int = 4 << 20) {
             self.writer = writer
+            self.writeback = writeback
             buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 4096)
         }
 
@@ -277,6 +280,7 @@ extension QCOW2 {
         func flush() throws(DiskImageError) {
             guard used > 0 else { return }
             try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<used]), at: start)
+            writeback?.start(start..<(start + UInt64(used)))
             start += UInt64(used)
             used = 0
         }

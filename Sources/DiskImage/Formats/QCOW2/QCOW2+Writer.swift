@@ -67,7 +67,7 @@ extension QCOW2 {
         let sink = context.sink
         let clusterBits = context.options.qcow2.clusterBits
         if let writer = sink.positionalWriter {
-            let length = try writeImage(context, to: writer, clusterBits: clusterBits)
+            let length = try writeImage(context, to: writer, clusterBits: clusterBits, writeback: context.writeback)
             try hand(file: sink.descriptor, path: sink.path, length: length, to: sink, stored: true, context: context)
             return
         }
@@ -116,7 +116,9 @@ extension QCOW2 {
     }
 
     /// Writes the whole image with `writer`; returns the file's length.
-    static func writeImage(_ context: ExportContext, to writer: PositionalWriter, clusterBits: Int) throws(DiskImageError) -> UInt64 {
+    static func writeImage(_ context: ExportContext, to writer: PositionalWriter, clusterBits: Int, writeback: OutputWriteback? = nil)
+        throws(DiskImageError) -> UInt64
+    {
         let options = context.options.qcow2
         if let problem = options.problem { throw DiskImageError.unsupportedSource(path: context.source.path, reason: problem) }
         let geometry = Geometry(clusterBits: clusterBits)
@@ -127,7 +129,7 @@ extension QCOW2 {
         let perBatch = compression == nil ? storedClustersPerBatch : compressedClustersPerBatch
         let batchBytes = perBatch * clusterSize
         let batchCount = Int((clusterCount + UInt64(perBatch) - 1) / UInt64(perBatch))
-        let layout = HostLayout(geometry: geometry, virtualSize: virtualSize, writer: writer)
+        let layout = HostLayout(geometry: geometry, virtualSize: virtualSize, writer: writer, writeback: writeback)
         let source = context.source
         let level = context.options.level
 
