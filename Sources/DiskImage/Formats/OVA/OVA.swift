@@ -109,7 +109,7 @@ public struct VirtualMachineSettings: Sendable, Equatable {
 /// ```
 /// Tar header: `OVA.TarHeader`; descriptor and manifest lines: `OVA+Descriptor.swift`.
 /// Reading: `OVA+Reader.swift`; writing: `OVA+Writer.swift`.
-public enum OVA {
+enum OVA {
     /// The names of the three members for a package named `name` (`appliance.ova` gives
     /// `appliance.ovf`, `appliance.mf`, `appliance.vmdk`).
     static func memberNames(forPackage name: String) -> (ovf: String, manifest: String, disk: String) {

@@ -13,6 +13,6 @@
 /// ```
 /// Header: section "Header" (`QCOW2.Header`). Reading: `QCOW2+Reader.swift`; imgship writes
 /// no qcow2.
-public enum QCOW2 {
+enum QCOW2 {
     static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
 }

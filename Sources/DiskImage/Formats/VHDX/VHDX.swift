@@ -17,15 +17,15 @@
 /// 2.5 (`VHDX.BATEntry`, `VHDX.BATLayout`); metadata region: 2.6 (`VHDX.MetadataTable`,
 /// `VHDX.FileParameters`, `VHDX.DiskMetadata`). Reading: `VHDX+Reader.swift`; writing:
 /// `VHDX+Writer.swift`.
-public enum VHDX {
+enum VHDX {
     /// Largest virtual size the format allows (section 2.6.2.2): 64 TiB.
-    public static let maximumSize: UInt64 = 64 << 40
+    static let maximumSize: UInt64 = 64 << 40
     /// Payload block size of the disks we write: Hyper-V's default for dynamic disks.
-    public static let blockSize = 32 * 1024 * 1024
+    static let blockSize = 32 * 1024 * 1024
     /// Sector sizes we write (section 2.6.2.4, 2.6.2.5): 512-byte logical sectors as every
     /// hypervisor boots from, 4096-byte physical sectors as Hyper-V creates.
-    public static let logicalSectorSize: UInt32 = 512
-    public static let physicalSectorSize: UInt32 = 4096
+    static let logicalSectorSize: UInt32 = 512
+    static let physicalSectorSize: UInt32 = 4096
     /// Regions, the log and payload blocks start on 1 MiB boundaries (section 2.2.3.1, 2.5).
     static let alignment: UInt64 = 1 << 20
     /// The header section: identifier, two headers and two region tables (section 2.2).
@@ -64,12 +64,12 @@ public enum VHDX {
 extension VHDX {
     /// A GUID as VHDX stores it: 16 bytes, Data1 (u32), Data2 and Data3 (u16) little-endian,
     /// Data4 as is (section 2.1, "GUID").
-    public struct GUID: Equatable, Hashable, Sendable, CustomStringConvertible {
-        public var bytes: [UInt8]
+    struct GUID: Equatable, Hashable, Sendable, CustomStringConvertible {
+        var bytes: [UInt8]
 
-        public static let zero = GUID(bytes: [UInt8](repeating: 0, count: 16))
+        static let zero = GUID(bytes: [UInt8](repeating: 0, count: 16))
 
-        public init(bytes: [UInt8]) {
+        init(bytes: [UInt8]) {
             precondition(bytes.count == 16)
             self.bytes = bytes
         }
@@ -88,9 +88,9 @@ extension VHDX {
             self.init(bytes: Array(bytes[offset..<(offset + 16)]))
         }
 
-        public var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
+        var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
 
-        public var description: String {
+        var description: String {
             let data1 = bytes.loadLittleEndian(UInt32.self, at: 0)
             let data2 = bytes.loadLittleEndian(UInt16.self, at: 4)
             let data3 = bytes.loadLittleEndian(UInt16.self, at: 6)
