@@ -1,7 +1,11 @@
-// libyaml, which Yams builds on, is reached directly for its event stream: Yams gives only the
-// composed tree, in which an alias is the anchored node itself, and its composer hashes whole
-// mapping keys, so an expanding alias must be stopped before Yams composes anything.
-internal import CYaml
+import Yams
+
+// Yams composes a tree in which an alias is its anchored node itself (a value shared, so cheap),
+// but its composer hashes whole mapping keys, so a key that is an expanding alias costs as much
+// as the expansion. The tree is therefore composed with every alias token `*name` read as the
+// plain scalar "\u{E000}name" (or another private-use character the text does not hold): one
+// character for one, so each line and column stays as libyaml counts it (in Unicode scalars,
+// Yams' `Mark`). Aliases are then counted, and expanded, by this reader.
 
 extension YAMLReader {
     /// How many nodes aliases may add to a document, counted as the aliases expand: a
@@ -9,99 +13,247 @@ extension YAMLReader {
     /// a few hundred bytes) would make 10^9.
     public static let aliasNodeBudget = 100_000
 
-    /// Walks libyaml's events for `text` and refuses, with the position of the alias or
-    /// collection at fault, a document whose aliases would expand past `aliasNodeBudget` nodes
-    /// or whose nesting, aliases expanded, is deeper than `DocumentReader.maximumDepth`.
-    /// Syntax errors are left to Yams, which reports them.
-    static func checkLimits(_ text: String) throws(JSONParser.SyntaxError) {
-        // libyaml asserts its input is not NULL; an empty document has nothing to count.
-        guard !text.isEmpty else { return }
-        var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else {
-            throw JSONParser.SyntaxError(line: 1, column: 1, message: "cannot start the YAML parser (out of memory)")
+    /// The alias tokens of a text: where each is, the anchor it names, and the character its
+    /// `*` became in the text Yams composed.
+    struct Aliases {
+        /// A private-use character (YAML 1.1 printable, libyaml reader.c) the text does not hold.
+        let marker: Unicode.Scalar
+        var names: [Position: String]
+
+        /// The alias that `node` stands for, if it is one.
+        func name(of node: Node) -> (name: String, position: Position)? {
+            guard case let .scalar(scalar) = node, scalar.string.unicodeScalars.first == marker,
+                let position = Position(scalar.mark), let name = names[position]
+            else { return nil }
+            return (name, position)
         }
-        defer { yaml_parser_delete(&parser) }
-        let bytes = Array(text.utf8)
-        let outcome: JSONParser.SyntaxError? = bytes.withUnsafeBufferPointer { buffer in
-            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var walk = LimitWalk()
-            while true {
-                var event = yaml_event_t()
-                guard yaml_parser_parse(&parser, &event) == 1 else { return nil }
-                defer { yaml_event_delete(&event) }
-                if event.type == YAML_STREAM_END_EVENT { return nil }
-                if let problem = walk.take(event) { return problem }
+
+        /// `name` with the marker written as the `*` it stands for.
+        func asWritten(_ name: String) -> String {
+            name.unicodeScalars.first == marker ? "*" + name.dropFirst() : name
+        }
+    }
+
+    /// A line and column as Yams' `Mark` gives them, 1-based.
+    struct Position: Hashable {
+        var line: Int
+        var column: Int
+
+        init(line: Int, column: Int) {
+            self.line = line
+            self.column = column
+        }
+
+        init?(_ mark: Mark?) {
+            guard let mark else { return nil }
+            self.init(line: mark.line, column: mark.column)
+        }
+    }
+
+    /// The documents of a text, composed with no alias expanded, and the aliases by position.
+    struct Composed {
+        /// Kept alive while the nodes are read: Yams holds a node's anchor weakly, the parser
+        /// strongly.
+        let parser: Parser
+        let roots: [Node]
+        let aliases: Aliases
+        let text: String
+    }
+
+    /// Composes `text` with its aliases unexpanded, then refuses, with the position of the alias
+    /// or collection at fault, a document whose aliases would expand past `aliasNodeBudget`
+    /// nodes or whose nesting, aliases expanded, is deeper than `DocumentReader.maximumDepth`.
+    static func composeWithinLimits(_ text: String) throws(JSONParser.SyntaxError) -> Composed {
+        let candidates = aliasCandidates(in: text)
+        let present = Set(text.unicodeScalars)
+        let privateUse = (0xE000...0xF8FF).lazy.compactMap(Unicode.Scalar.init).first { !present.contains($0) }
+        // A text holding all 6,400 of the basic plane's private-use characters is 19 KB of them.
+        let marker = privateUse ?? (0xF0000...0xFFFFD).lazy.compactMap(Unicode.Scalar.init).first { !present.contains($0) } ?? "\u{FFFFD}"
+        var composed = try composeAll(text, aliases: Aliases(marker: marker, names: candidates))
+        // A candidate is an alias only where a node starts; elsewhere (inside a quoted or block
+        // scalar, a comment, mid plain scalar) the text must be read as written.
+        var real = Aliases(marker: marker, names: [:])
+        for root in composed.roots {
+            collectMarkers(root, candidates: composed.aliases, into: &real.names)
+        }
+        if real.names.count != candidates.count {
+            composed = try composeAll(text, aliases: real)
+        }
+        for root in composed.roots {
+            var walk = LimitWalk(aliases: composed.aliases)
+            try walk.visit(root, depth: 0)
+        }
+        if composed.roots.count > 1 {
+            // Yams' own refusal of a second document, as `compose(yaml:)` gives it.
+            do {
+                _ = try Parser(yaml: composed.text).singleRoot()
+            } catch {
+                throw syntaxError(error, in: text, aliases: composed.aliases)
             }
         }
-        if let outcome { throw outcome }
+        withExtendedLifetime(composed.parser) {}
+        return composed
+    }
+
+    /// Composes every document of `original` with the tokens `aliases` names marked.
+    private static func composeAll(_ original: String, aliases: Aliases) throws(JSONParser.SyntaxError) -> Composed {
+        let text = replacing(aliases, in: original)
+        do {
+            let parser = try Parser(yaml: text)
+            var roots: [Node] = []
+            do {
+                while let root = try parser.nextRoot() { roots.append(root) }
+            } catch {
+                // A later document that does not parse: Yams stops at the second document.
+                guard !roots.isEmpty else { throw error }
+            }
+            return Composed(parser: parser, roots: roots, aliases: aliases, text: text)
+        } catch {
+            throw syntaxError(error, in: original, aliases: aliases)
+        }
+    }
+
+    /// Where `*name` could be an alias token: a `*` at the start of the text or after a blank,
+    /// a line break, `[`, `{` or `,`, followed by a name (libyaml's anchor characters:
+    /// `[0-9A-Za-z_-]`, scanner.c `yaml_parser_scan_anchor`).
+    static func aliasCandidates(in text: String) -> [Position: String] {
+        var found: [Position: String] = [:]
+        let scalars = Array(text.unicodeScalars)
+        forEachPosition(of: scalars) { index, position in
+            guard scalars[index] == "*", index + 1 < scalars.count, isAnchorCharacter(scalars[index + 1]),
+                index == 0 || "\t\n\r [{,\u{85}\u{2028}\u{2029}".unicodeScalars.contains(scalars[index - 1])
+            else { return }
+            var end = index + 1
+            while end < scalars.count, isAnchorCharacter(scalars[end]) { end += 1 }
+            found[position] = String(String.UnicodeScalarView(scalars[(index + 1)..<end]))
+        }
+        return found
+    }
+
+    /// Calls `body` with each scalar's index and its line and column as libyaml counts them,
+    /// whose line breaks are CR LF (as one), CR, LF, NEL, LS and PS.
+    private static func forEachPosition(of scalars: [Unicode.Scalar], _ body: (Int, Position) -> Void) {
+        var position = Position(line: 1, column: 1)
+        for index in scalars.indices {
+            body(index, position)
+            switch scalars[index] {
+            case "\r" where index + 1 < scalars.count && scalars[index + 1] == "\n":
+                position.column += 1
+            case "\r", "\n", "\u{85}", "\u{2028}", "\u{2029}":
+                position = Position(line: position.line + 1, column: 1)
+            default:
+                position.column += 1
+            }
+        }
+    }
+
+    private static func isAnchorCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "0"..."9", "A"..."Z", "a"..."z", "_", "-": true
+        default: false
+        }
+    }
+
+    /// `text` with the `*` of each alias token made the marker.
+    private static func replacing(_ aliases: Aliases, in text: String) -> String {
+        guard !aliases.names.isEmpty else { return text }
+        var scalars = Array(text.unicodeScalars)
+        forEachPosition(of: scalars) { index, position in
+            if aliases.names[position] != nil { scalars[index] = aliases.marker }
+        }
+        var result = String.UnicodeScalarView()
+        result.append(contentsOf: scalars)
+        return String(result)
+    }
+
+    /// The candidates that start a plain scalar of the composed tree: the alias tokens.
+    private static func collectMarkers(_ node: Node, candidates: Aliases, into found: inout [Position: String]) {
+        switch node {
+        case .scalar:
+            if let (name, position) = candidates.name(of: node) { found[position] = name }
+        case let .sequence(sequence):
+            for item in sequence { collectMarkers(item, candidates: candidates, into: &found) }
+        case let .mapping(mapping):
+            for (key, value) in mapping {
+                collectMarkers(key, candidates: candidates, into: &found)
+                collectMarkers(value, candidates: candidates, into: &found)
+            }
+        case .alias:
+            break
+        }
     }
 
     /// The sizes the walk keeps: the nodes and height of each anchored node, aliases inside it
-    /// expanded, and of each collection still open.
+    /// expanded. The walk visits nodes in the order libyaml reports them, so the first problem
+    /// is the one nearest the start of the document.
     private struct LimitWalk {
         struct Size {
             var nodes = 1
             var height = 1
         }
-        struct Open {
-            var anchor: String?
-            var contents = Size(nodes: 0, height: 0)
-        }
+        let aliases: Aliases
         var anchors: [String: Size] = [:]
-        var open: [Open] = []
         var expanded = 0
 
-        mutating func take(_ event: yaml_event_t) -> JSONParser.SyntaxError? {
-            let line = Int(event.start_mark.line) + 1
-            let column = Int(event.start_mark.column) + 1
-            switch event.type {
-            case YAML_DOCUMENT_START_EVENT:
-                anchors = [:]
-            case YAML_SCALAR_EVENT:
-                add(Size(), anchor: name(event.data.scalar.anchor))
-            case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
-                let anchor = event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.anchor : event.data.mapping_start.anchor
-                open.append(Open(anchor: name(anchor)))
-                if open.count > DocumentReader.maximumDepth {
-                    return JSONParser.SyntaxError(line: line, column: column, message: "nesting deeper than \(DocumentReader.maximumDepth) levels")
-                }
-            case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                guard let closed = open.popLast() else { break }
-                add(Size(nodes: closed.contents.nodes + 1, height: closed.contents.height + 1), anchor: closed.anchor)
-            case YAML_ALIAS_EVENT:
-                // An alias naming no anchor is Yams's to report.
-                guard let anchor = name(event.data.alias.anchor), let size = anchors[anchor] else { break }
+        init(aliases: Aliases) {
+            self.aliases = aliases
+        }
+
+        /// The size `node` adds to the collection holding it, nil for an alias naming no anchor
+        /// (reported while the model is made). `depth` is how many collections are open around it.
+        @discardableResult
+        mutating func visit(_ node: Node, depth: Int) throws(JSONParser.SyntaxError) -> Size? {
+            let line = node.mark?.line ?? 0
+            let column = node.mark?.column ?? 0
+            if let (anchor, _) = aliases.name(of: node) {
+                guard let size = anchors[anchor] else { return nil }
                 expanded += size.nodes
                 if expanded > YAMLReader.aliasNodeBudget {
-                    return JSONParser.SyntaxError(
-                        line: line, column: column,
-                        message:
-                            "alias *\(anchor) takes the nodes aliases add to the document to \(expanded), more than the \(YAMLReader.aliasNodeBudget) allowed (each alias is a copy of its anchor's \(size.nodes == 1 ? "node" : "\(size.nodes) nodes"))"
+                    return try fail(
+                        line, column,
+                        "alias *\(anchor) takes the nodes aliases add to the document to \(expanded), more than the \(YAMLReader.aliasNodeBudget) allowed (each alias is a copy of its anchor's \(size.nodes == 1 ? "node" : "\(size.nodes) nodes"))"
                     )
                 }
-                if open.count + size.height > DocumentReader.maximumDepth {
-                    return JSONParser.SyntaxError(
-                        line: line, column: column,
-                        message: "alias *\(anchor) makes the nesting deeper than \(DocumentReader.maximumDepth) levels")
+                if depth + size.height > DocumentReader.maximumDepth {
+                    return try fail(line, column, "alias *\(anchor) makes the nesting deeper than \(DocumentReader.maximumDepth) levels")
                 }
-                add(size, anchor: nil)
-            default:
+                return size
+            }
+            var size = Size()
+            var anchor: Anchor?
+            switch node {
+            case let .scalar(scalar):
+                anchor = scalar.anchor
+            case let .sequence(sequence):
+                anchor = sequence.anchor
+                if depth + 1 > DocumentReader.maximumDepth { return try nestingTooDeep(line, column) }
+                for item in sequence { add(try visit(item, depth: depth + 1), to: &size) }
+            case let .mapping(mapping):
+                anchor = mapping.anchor
+                if depth + 1 > DocumentReader.maximumDepth { return try nestingTooDeep(line, column) }
+                for (key, value) in mapping {
+                    add(try visit(key, depth: depth + 1), to: &size)
+                    add(try visit(value, depth: depth + 1), to: &size)
+                }
+            case .alias:
                 break
             }
-            return nil
+            if let anchor { anchors[anchor.rawValue] = size }
+            return size
         }
 
-        /// A complete node: counted in the collection holding it, and remembered under its anchor.
-        private mutating func add(_ size: Size, anchor: String?) {
-            if let anchor { anchors[anchor] = size }
-            guard !open.isEmpty else { return }
-            open[open.count - 1].contents.nodes += size.nodes
-            open[open.count - 1].contents.height = max(open[open.count - 1].contents.height, size.height)
+        private func add(_ child: Size?, to size: inout Size) {
+            guard let child else { return }
+            size.nodes += child.nodes
+            size.height = max(size.height, child.height + 1)
         }
 
-        private func name(_ anchor: UnsafeMutablePointer<yaml_char_t>?) -> String? {
-            anchor.map { String(cString: $0) }
+        private func nestingTooDeep(_ line: Int, _ column: Int) throws(JSONParser.SyntaxError) -> Size? {
+            try fail(line, column, "nesting deeper than \(DocumentReader.maximumDepth) levels")
+        }
+
+        private func fail(_ line: Int, _ column: Int, _ message: String) throws(JSONParser.SyntaxError) -> Size? {
+            throw JSONParser.SyntaxError(line: line, column: column, message: message)
         }
     }
 }

@@ -9,76 +9,128 @@ import Yams
 /// (`{"Ref": "X"}`, `{"Fn::Sub": "..."}`) so they are reported like the JSON form.
 ///
 /// Aliases are expanded, as the JSON form would spell them out, up to `aliasNodeBudget` nodes
-/// a document; nesting is bounded by `DocumentReader.maximumDepth` (see `checkLimits`).
+/// a document; nesting is bounded by `DocumentReader.maximumDepth` (see `composeWithinLimits`).
 public enum YAMLReader {
     public static func parse(_ text: String) throws(JSONParser.SyntaxError) -> ConfigValue {
-        try checkLimits(text)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw syntaxError(error, in: text)
-        } catch {
-            throw JSONParser.SyntaxError(line: 1, column: 1, message: "\(error)")
-        }
-        guard let root else {
+        let composed = try composeWithinLimits(text)
+        guard let root = composed.roots.first else {
             throw JSONParser.SyntaxError(line: 1, column: 1, message: "the document is empty")
         }
-        return try value(root)
+        var model = ModelBuilder(aliases: composed.aliases)
+        let value = try model.value(root)
+        withExtendedLifetime(composed.parser) {}
+        return value
     }
 
-    private static func value(_ node: Node) throws(JSONParser.SyntaxError) -> ConfigValue {
-        let line = node.mark?.line ?? 0
-        let column = node.mark?.column ?? 0
-        let kind: ConfigValue.Kind
-        let tag: String
-        switch node {
-        case let .scalar(scalar):
-            tag = scalar.tag.description
-            kind = scalarKind(scalar, tag: tag)
-        case let .sequence(sequence):
-            tag = sequence.tag.description
-            var items: [ConfigValue] = []
-            for item in sequence { items.append(try value(item)) }
-            kind = .array(items)
-        case let .mapping(mapping):
-            tag = mapping.tag.description
-            var members: [(key: String, value: ConfigValue)] = []
-            var seen: Set<String> = []
-            for (keyNode, valueNode) in mapping {
-                guard case let .scalar(key) = keyNode else {
+    /// Makes the model of a tree composed with its aliases unexpanded: an alias becomes a copy
+    /// of its anchor's value (shared storage), counted against `aliasNodeBudget` again here.
+    private struct ModelBuilder {
+        let aliases: Aliases
+        /// Each anchor's node and value, as far as the document has been read: an alias names
+        /// the last node before it with that anchor.
+        var anchors: [String: (node: Node, value: ConfigValue, nodes: Int)] = [:]
+        var expanded = 0
+        /// Nodes made for the value being read.
+        var nodes = 0
+
+        init(aliases: Aliases) {
+            self.aliases = aliases
+        }
+
+        /// The anchored node an alias `node` stands for; nil when `node` is not an alias.
+        mutating func resolve(_ node: Node) throws(JSONParser.SyntaxError) -> (node: Node, value: ConfigValue)? {
+            guard let (name, position) = aliases.name(of: node) else { return nil }
+            guard case let .scalar(token) = node else { return nil }
+            guard token.string.unicodeScalars.count == name.unicodeScalars.count + 1, token.anchor == nil else {
+                // libyaml ends a name at a blank or one of `?:,]}%@` and a backquote; the
+                // composed text went on.
+                let after = Array(token.string.unicodeScalars.dropFirst(name.unicodeScalars.count + 1))
+                if let next = after.first, !next.properties.isWhitespace {
                     throw JSONParser.SyntaxError(
-                        line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
-                        message: "a mapping key must be a plain string")
+                        line: position.line, column: position.column + name.unicodeScalars.count + 1,
+                        message:
+                            "did not find expected alphabetic or numeric character (while scanning an alias at line \(position.line), column \(position.column))"
+                    )
                 }
-                guard seen.insert(key.string).inserted else {
-                    throw JSONParser.SyntaxError(
-                        line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
-                        message: "duplicate key \"\(key.string)\"")
-                }
-                members.append((key.string, try value(valueNode)))
+                throw JSONParser.SyntaxError(
+                    line: position.line, column: position.column, message: "alias *\(name) must stand alone, not followed by more text")
             }
-            kind = .object(members)
-        case let .alias(alias):
-            // Yams resolves aliases while composing; one that survives names no anchor.
-            throw JSONParser.SyntaxError(line: line, column: column, message: "alias *\(alias.anchor) names no anchor")
+            guard let anchor = anchors[name] else {
+                // Yams' composer words this error so.
+                throw JSONParser.SyntaxError(line: position.line, column: position.column, message: "found undefined alias")
+            }
+            expanded += anchor.nodes
+            nodes += anchor.nodes
+            if expanded > YAMLReader.aliasNodeBudget {
+                throw JSONParser.SyntaxError(
+                    line: position.line, column: position.column,
+                    message: "alias *\(name) takes the nodes aliases add to the document past the \(YAMLReader.aliasNodeBudget) allowed")
+            }
+            return (anchor.node, anchor.value)
         }
-        let parsed = ConfigValue(kind, line: line, column: column)
-        if let function = intrinsicFunctionName(tag: tag) {
-            return ConfigValue(.object([(function, parsed)]), line: line, column: column)
+
+        mutating func value(_ node: Node) throws(JSONParser.SyntaxError) -> ConfigValue {
+            if let (_, value) = try resolve(node) { return value }
+            let line = node.mark?.line ?? 0
+            let column = node.mark?.column ?? 0
+            let nodesBefore = nodes
+            nodes += 1
+            let kind: ConfigValue.Kind
+            let tag: String
+            let anchor: Anchor?
+            switch node {
+            case let .scalar(scalar):
+                tag = scalar.tag.description
+                kind = YAMLReader.scalarKind(scalar, tag: tag)
+                anchor = scalar.anchor
+            case let .sequence(sequence):
+                tag = sequence.tag.description
+                var items: [ConfigValue] = []
+                for item in sequence { items.append(try value(item)) }
+                kind = .array(items)
+                anchor = sequence.anchor
+            case let .mapping(mapping):
+                tag = mapping.tag.description
+                var members: [(key: String, value: ConfigValue)] = []
+                var seen: Set<String> = []
+                for (keyNode, valueNode) in mapping {
+                    let resolvedKey = try resolve(keyNode)?.node ?? keyNode
+                    guard case let .scalar(key) = resolvedKey else {
+                        throw JSONParser.SyntaxError(
+                            line: resolvedKey.mark?.line ?? line, column: resolvedKey.mark?.column ?? column,
+                            message: "a mapping key must be a plain string")
+                    }
+                    guard seen.insert(key.string).inserted else {
+                        throw JSONParser.SyntaxError(
+                            line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
+                            message: "duplicate key \"\(key.string)\"")
+                    }
+                    members.append((key.string, try value(valueNode)))
+                }
+                kind = .object(members)
+                anchor = mapping.anchor
+            case let .alias(alias):
+                // Yams makes alias nodes only when representing values, never when composing.
+                throw JSONParser.SyntaxError(line: line, column: column, message: "alias *\(alias.anchor) names no anchor")
+            }
+            var result = ConfigValue(kind, line: line, column: column)
+            if let function = YAMLReader.intrinsicFunctionName(tag: tag) {
+                result = ConfigValue(.object([(function, result)]), line: line, column: column)
+            }
+            if let anchor { anchors[anchor.rawValue] = (node, result, nodes - nodesBefore) }
+            return result
         }
-        return parsed
     }
 
     /// `!Ref` is `Ref`, `!Condition` is `Condition`, any other `!Name` is `Fn::Name`; YAML's own
     /// `!!type` tags and the non-specific `!` are not functions.
-    private static func intrinsicFunctionName(tag: String) -> String? {
+    static func intrinsicFunctionName(tag: String) -> String? {
         guard tag.hasPrefix("!"), tag.count > 1, !tag.hasPrefix("!!") else { return nil }
         let name = String(tag.dropFirst())
         return name == "Ref" || name == "Condition" ? name : "Fn::" + name
     }
 
-    private static func scalarKind(_ scalar: Node.Scalar, tag: String) -> ConfigValue.Kind {
+    static func scalarKind(_ scalar: Node.Scalar, tag: String) -> ConfigValue.Kind {
         let text = scalar.string
         switch tag {
         case "tag:yaml.org,2002:str": return .string(text)
@@ -117,16 +169,21 @@ public enum YAMLReader {
         text.wholeMatch(of: /[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?/) != nil
     }
 
-    private static func syntaxError(_ error: YamlError, in text: String) -> JSONParser.SyntaxError {
+    static func syntaxError(_ error: any Error, in text: String, aliases: Aliases) -> JSONParser.SyntaxError {
+        guard let error = error as? YamlError else {
+            return JSONParser.SyntaxError(line: 1, column: 1, message: "\(error)")
+        }
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
             if problem.hasPrefix("Maximum nesting level reached") {
-                // libyaml's own bound (1000 levels), met before checkLimits sees an event.
+                // libyaml's own bound (1000 levels): Yams composes nothing past it.
                 return JSONParser.SyntaxError(line: mark.line, column: mark.column, message: "nesting deeper than \(DocumentReader.maximumDepth) levels")
             }
             let while_ = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
             return JSONParser.SyntaxError(line: mark.line, column: mark.column, message: problem + while_)
-        case let .duplicatedKeysInMapping(duplicates, context):
+        case let .duplicatedKeysInMapping(marked, context):
+            // An alias key was composed as its marked token; name it as written.
+            let duplicates = marked.map(aliases.asWritten)
             // Yams marks the mapping; the user wants the key written a second time.
             let key = duplicates.sorted()[0]
             let (line, column) = secondOccurrence(of: key, from: context.mark.line, in: text) ?? (context.mark.line, context.mark.column)

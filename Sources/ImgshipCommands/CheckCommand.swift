@@ -64,8 +64,8 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
-    /// One line for the image, one for the firmware, one a rule (`ok`, `FAIL`, `warn`), the
-    /// broken ones with their source, then the verdict.
+    /// One line for the image, one for the firmware, one a rule (`ok`, `n/a` with why, `FAIL`,
+    /// `warn`), the broken ones with their source, then the verdict.
     static func text(_ report: TargetCheckReport) -> String {
         let info = report.info
         var lines = ["\(info.path): \(info.format.rawValue) (\(info.subformat)), \(info.virtualSize) bytes virtual"]
@@ -74,6 +74,10 @@ struct CheckCommand: ParsableCommand {
             lines.append("target \(report.target) boots it with \(firmware.rawValue) (\(report.firmwareReason))")
         }
         for rule in report.rules {
+            if let why = rule.notApplicable {
+                lines.append("n/a  \(rule.name): \(why)")
+                continue
+            }
             guard let broken = rule.broken else {
                 lines.append("ok   \(rule.name)")
                 continue
@@ -86,7 +90,8 @@ struct CheckCommand: ParsableCommand {
 
     /// The `--json` object: `path`, `target`, `format`, `subformat`, `virtualSize`, `firmware`
     /// and `firmwareEvidence` (as `info --json`), `targetFirmware` and its reason, `accepted`,
-    /// and `rules` (`name`, `effect`, `kept`, `broken`, `source`).
+    /// and `rules` (`name`, `effect`, `kept`, `applies`, `notApplicable` (why not, or null),
+    /// `broken`, `source`).
     static func json(_ report: TargetCheckReport) -> JSONOutput {
         .object([
             ("path", .string(report.info.path)),
@@ -105,6 +110,7 @@ struct CheckCommand: ParsableCommand {
                     report.rules.map { rule in
                         .object([
                             ("name", .string(rule.name)), ("effect", .string(rule.effect.rawValue)), ("kept", .bool(rule.kept)),
+                            ("applies", .bool(rule.notApplicable == nil)), ("notApplicable", rule.notApplicable.map(JSONOutput.string) ?? .null),
                             ("broken", rule.broken.map(JSONOutput.string) ?? .null), ("source", .string(rule.source)),
                         ])
                     })

@@ -84,6 +84,39 @@ struct DocumentLimitsTests {
         #expect(elapsed < 2, "\(elapsed) s")
     }
 
+    @Test func aStarThatIsNotAnAliasIsReadAsWritten() throws {
+        // Aliases are found by position before Yams composes: a `*name` inside a quoted, plain or
+        // block scalar or a comment is text, and an alias may be a key or sit in flow.
+        let text = """
+            s: &s "s3:*"
+            plain: a *b c
+            quoted: 'x *y'
+            double: "[*z, *s]"
+            block: |
+              *w line
+              more *q
+            # a comment *s
+            flow: [*s, {k: *s}]
+            *s : as a key
+            \u{E000}s: a private-use first character
+            """
+        let value = try DocumentReader.parse(text)
+        #expect(value["plain"]?.string == "a *b c")
+        #expect(value["quoted"]?.string == "x *y")
+        #expect(value["double"]?.string == "[*z, *s]")
+        #expect(value["block"]?.string == "*w line\nmore *q\n")
+        let anchored = try #require(value["s"])
+        #expect(value["flow"] == ConfigValue(.array([anchored, ConfigValue(.object([("k", anchored)]), line: 9, column: 12)]), line: 9, column: 7))
+        #expect(value["s3:*"]?.string == "as a key")
+        #expect(value["\u{E000}s"]?.string == "a private-use first character")
+        // What libyaml refuses after an alias name, at the character it stops on.
+        let dotted = try #require(problem("a: &a 1\nb: *a.b\n"))
+        #expect(
+            "\(dotted.line ?? 0):\(dotted.column ?? 0) \(dotted.message)"
+                == "2:6 malformed YAML: did not find expected alphabetic or numeric character (while scanning an alias at line 2, column 4)")
+        #expect(problem("a: *x\n").map { "\($0.line ?? 0):\($0.column ?? 0) \($0.message)" } == "1:4 malformed YAML: found undefined alias")
+    }
+
     @Test func nestingIsBoundedIn256Levels() throws {
         #expect(DocumentReader.maximumDepth == 256)
         let json256 = String(repeating: "[", count: 256) + String(repeating: "]", count: 256)

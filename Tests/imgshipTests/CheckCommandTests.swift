@@ -66,6 +66,31 @@ struct CheckCommandTests {
         #expect(folder.names() == ["disk.raw", "out.\(suffix)", "out.\(suffix).sha256"])
     }
 
+    /// A rule that does not apply to the image (the MBR rules on a GPT disk) is `n/a` with why,
+    /// in the text and in `--json`, never `ok`; on an MBR disk the same rule is checked.
+    @Test func rulesThatDoNotApplyAreNotApplicable() throws {
+        let folder = try TemporaryFolder()
+        let gpt = folder.file("gpt.raw")
+        try GuestDisk.write(gpt, size: 30 << 20, boot: .uefiOnly)
+        let text = String(decoding: try check(gpt, "aws").standardOutput, as: UTF8.self)
+        #expect(text.contains("\nn/a  MBR disk at most 2 TiB: the disk has a GPT, not an MBR\n"), "\(text)")
+        #expect(!text.contains("ok   MBR disk at most 2 TiB"))
+        let rules = try #require(try document(try check(gpt, "aws", json: true))["rules"] as? [[String: Any]])
+        let mbrRule = try #require(rules.first { $0["name"] as? String == "MBR disk at most 2 TiB" })
+        #expect(mbrRule["applies"] as? Bool == false)
+        #expect(mbrRule["notApplicable"] as? String == "the disk has a GPT, not an MBR")
+        #expect(mbrRule["kept"] as? Bool == true)
+        let ebsRule = try #require(rules.first { $0["name"] as? String == "disk under 16 TiB" })
+        #expect(ebsRule["applies"] as? Bool == true)
+        #expect(ebsRule["notApplicable"] is NSNull)
+
+        let mbr = folder.file("mbr.raw")
+        try GuestDisk.write(mbr, size: 30 << 20, boot: .biosMBR)
+        let mbrText = String(decoding: try check(mbr, "aws").standardOutput, as: UTF8.self)
+        #expect(mbrText.contains("\nok   MBR disk at most 2 TiB\n"), "\(mbrText)")
+        #expect(!mbrText.contains("n/a  MBR"))
+    }
+
     /// Each rule broken by one image; the text names the rule and its source, the exit is 1.
     @Test(.enabled(if: qemuImg != nil, "needs qemu-img"))
     func oneKnownBadImagePerRuleIsRefused() throws {

@@ -2,20 +2,20 @@ internal import COpenSSL
 
 /// A streaming message digest over OpenSSL's EVP interface (which uses SHA-NI where the CPU
 /// has it). One instance per stream; not shared between threads.
-public class MessageDigestHasher {
+package class MessageDigestHasher {
     /// The digests imgship computes: SHA-256 for its own manifests and by default for OVF
     /// manifests; SHA-1 for the OVF manifests of readers that take nothing else (ESXi and
     /// vSphere 6.0 and older reject SHA256 lines: VMware KB 2151537; OVF Tool 4.2 made SHA-256
     /// its default); SHA-512 for OVF manifests and signatures that ask for it (DSP0243 2.x
     /// names SHA256 and SHA512 manifest lines; VMware's ova-compose defaults to SHA-512).
-    public enum Algorithm: Sendable {
+    package enum Algorithm: Sendable {
         case sha1, sha256, sha512
     }
 
-    public let algorithm: Algorithm
+    let algorithm: Algorithm
     private let context: OpaquePointer
 
-    public init(_ algorithm: Algorithm) {
+    init(_ algorithm: Algorithm) {
         guard let context = EVP_MD_CTX_new() else {
             fatalError("EVP_MD_CTX_new failed: out of memory")
         }
@@ -32,17 +32,17 @@ public class MessageDigestHasher {
         EVP_MD_CTX_free(context)
     }
 
-    public func update(_ bytes: UnsafeRawBufferPointer) {
+    package func update(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         EVP_DigestUpdate(context, bytes.baseAddress, bytes.count)
     }
 
-    public func update(_ bytes: [UInt8]) {
+    package func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
 
     /// Hashes `count` zero bytes without materialising them.
-    public func updateZeros(_ count: UInt64) {
+    func updateZeros(_ count: UInt64) {
         var remaining = count
         while remaining > 0 {
             let step = Int(min(remaining, UInt64(ZeroBlock.bytes.count)))
@@ -52,7 +52,7 @@ public class MessageDigestHasher {
     }
 
     /// The digest as lowercase hex digits (40 for SHA-1, 64 for SHA-256, 128 for SHA-512). Call once, at the end.
-    public func finalizeHex() -> String {
+    package func finalizeHex() -> String {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
@@ -68,8 +68,8 @@ public class MessageDigestHasher {
 }
 
 /// Streaming SHA-256, the digest of imgship's own manifests.
-public final class SHA256Hasher: MessageDigestHasher {
-    public init() {
+package final class SHA256Hasher: MessageDigestHasher {
+    package init() {
         super.init(.sha256)
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 
 /// The rules that keep an export from destroying what it should not touch: what a path may be
 /// before a regular file is moved onto it, and which leftovers of killed runs may be removed.
-public enum OutputSafety {
+package enum OutputSafety {
     /// Why a regular file must not be moved onto `path`, or nil when it may (it does not
     /// exist, or it is a regular file, or a link to one, that is none of `protected`).
     static func refusal(toReplace path: String, protecting protected: [ProtectedFile]) -> String? {
@@ -73,7 +73,7 @@ public enum OutputSafety {
     /// stands alone is kept: it completes that pair (see `PendingManifest`). Returns the
     /// names removed.
     @discardableResult
-    public static func removeStaleTemporaries(in folder: String) -> [String] {
+    package static func removeStaleTemporaries(in folder: String) -> [String] {
         var removed: [String] = []
         for name in SystemCalls.names(inFolder: folder) ?? [] {
             guard let final = finalName(ofTemporary: name) else { continue }
@@ -132,9 +132,9 @@ struct ProtectedFile: Sendable {
 /// A manifest left under its temporary name by an export killed between moving its output
 /// into place and moving the manifest after it: the one state in which an output stands
 /// without its manifest. Readers of a pair finish the move when the manifest matches.
-public enum PendingManifest {
+package enum PendingManifest {
     /// The temporary files of `manifest` whose writer is gone, oldest first.
-    public static func find(for manifest: String) -> [String] {
+    package static func find(for manifest: String) -> [String] {
         let (folder, name) = splitPath(manifest)
         var found: [(String, Int)] = []
         for entryName in SystemCalls.names(inFolder: folder) ?? [] {

@@ -18,18 +18,18 @@ struct FileIdentity: Hashable, Comparable {
 /// Reads are positional (`pread`), so any number of workers share one descriptor.
 /// Holes are found with `SEEK_DATA`/`SEEK_HOLE` one window at a time, so no map of the whole
 /// file is ever held in memory.
-public final class SourceImage: VirtualDisk {
+final class SourceImage: VirtualDisk {
     /// The path as the user gave it, for messages.
-    public let path: String
+    let path: String
     /// Size in bytes: the file's, or less when a format keeps its disk in a prefix of the file
     /// (a fixed VHD's footer follows the disk).
-    public let size: UInt64
+    let size: UInt64
     /// The file's own size.
-    public let fileSize: UInt64
+    let fileSize: UInt64
     /// Bytes the file occupies on disk (its allocated blocks).
-    public let allocatedBytes: UInt64
+    let allocatedBytes: UInt64
     /// True for a block device, which has no holes to ask about.
-    public let isBlockDevice: Bool
+    let isBlockDevice: Bool
     let descriptor: Int32
     let supportsHoleQueries: Bool
     /// Where the image starts in the file: 0, or a member's offset inside an archive (OVA).
@@ -40,7 +40,7 @@ public final class SourceImage: VirtualDisk {
     /// a source renamed over while it is read no longer has this file under it.
     let openedPath: String
 
-    public convenience init(path: String) throws(DiskImageError) {
+    convenience init(path: String) throws(DiskImageError) {
         try self.init(path: path, diskSize: nil)
     }
 
@@ -179,7 +179,7 @@ public final class SourceImage: VirtualDisk {
 
     /// The data ranges (absolute offsets) that intersect `window`, in order. Anything else in
     /// the window is a hole and reads as zeros. Past the end of the source counts as a hole.
-    public func dataRanges(in window: Range<UInt64>) throws(DiskImageError) -> [Range<UInt64>] {
+    func dataRanges(in window: Range<UInt64>) throws(DiskImageError) -> [Range<UInt64>] {
         let end = min(window.upperBound, size)
         guard window.lowerBound < end else { return [] }
         guard supportsHoleQueries else { return [window.lowerBound..<end] }
@@ -207,7 +207,7 @@ public final class SourceImage: VirtualDisk {
 
     /// The offset of the first data byte at or after `offset`, nil when only holes follow.
     /// Without hole support everything counts as data.
-    public func nextDataOffset(from offset: UInt64) -> UInt64? {
+    func nextDataOffset(from offset: UInt64) -> UInt64? {
         guard offset < size else { return nil }
         guard supportsHoleQueries else { return offset }
         let found = SystemCalls.lseek(descriptor, off_t(base + offset), SEEK_DATA)
@@ -217,7 +217,7 @@ public final class SourceImage: VirtualDisk {
     }
 
     /// Reads `buffer.count` bytes at `offset`; running into the end of file is an error.
-    public func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
+    func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
         // A member's end is not the file's: what follows it belongs to the archive.
         if base != 0, offset > fileSize || UInt64(buffer.count) > fileSize - offset {
             throw DiskImageError.sourceChanged(path: path, offset: min(offset, fileSize), reason: "unexpected end of the archive member")

@@ -18,7 +18,7 @@ public struct SourceStatus: Sendable, Equatable, Codable {
     public var inode: UInt64
     public var isRegularFile: Bool
 
-    public init(path: String, _ info: stat, size: UInt64? = nil) {
+    package init(path: String, _ info: stat, size: UInt64? = nil) {
         self.path = path
         self.size = size ?? UInt64(max(0, info.st_size))
         modificationSeconds = Int64(info.st_mtim.tv_sec)
@@ -31,7 +31,7 @@ public struct SourceStatus: Sendable, Equatable, Codable {
     }
 
     /// `path`'s status as `stat` sees it now (following links); nil when it cannot be read.
-    public static func current(_ path: String) -> SourceStatus? {
+    static func current(_ path: String) -> SourceStatus? {
         var info = stat()
         guard SystemCalls.stat(path, &info) == 0 else { return nil }
         return SourceStatus(path: path, info)
@@ -39,7 +39,7 @@ public struct SourceStatus: Sendable, Equatable, Codable {
 
     /// How `now` differs from `self`, in words, or nil when it does not. Only the size counts
     /// for a block device: its node's times say nothing of its contents.
-    public func change(to now: SourceStatus) -> String? {
+    func change(to now: SourceStatus) -> String? {
         var changes: [String] = []
         if now.size != size { changes.append("size \(size) -> \(now.size) bytes") }
         guard isRegularFile else { return changes.isEmpty ? nil : changes.joined(separator: ", ") }

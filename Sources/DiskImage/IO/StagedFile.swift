@@ -91,7 +91,7 @@ final class StagedFile {
 
 /// Splits a path into its folder ("." when there is none, "/" for the root) and its last
 /// component.
-public func splitPath(_ path: String) -> (folder: String, name: String) {
+package func splitPath(_ path: String) -> (folder: String, name: String) {
     guard let slash = path.lastIndex(of: "/") else { return (".", path) }
     let folder = String(path[..<slash])
     return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))

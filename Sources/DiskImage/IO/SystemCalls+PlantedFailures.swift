@@ -14,13 +14,13 @@ extension SystemCalls {
     /// proc(5)), so a write to `.out.raw.imgship-3fa2` matches a failure planted under the
     /// folder of `out.raw`. Being scoped to a path, a failure leaves alone the tests that run
     /// at the same time in the same process, each in a folder of its own.
-    package struct PlantedFailure: Sendable {
-        package var call: Call
-        package var path: String
-        package var errno: Int32
-        package var succeeding: Int
+    struct PlantedFailure: Sendable {
+        var call: Call
+        var path: String
+        var errno: Int32
+        var succeeding: Int
 
-        package init(_ call: Call, under path: String, errno: Int32, after succeeding: Int = 0) {
+        init(_ call: Call, under path: String, errno: Int32, after succeeding: Int = 0) {
             self.call = call
             self.path = path
             self.errno = errno
@@ -29,16 +29,16 @@ extension SystemCalls {
     }
 
     /// A planted failure while it is planted: how many calls it matched and failed so far.
-    package struct Planted: Sendable {
+    struct Planted: Sendable {
         fileprivate let id: Int
 
-        package var matched: Int { plantedFailures.withLock { $0.planted[id]?.matched ?? 0 } }
-        package var failed: Int { plantedFailures.withLock { $0.planted[id]?.failed ?? 0 } }
+        var matched: Int { plantedFailures.withLock { $0.planted[id]?.matched ?? 0 } }
+        var failed: Int { plantedFailures.withLock { $0.planted[id]?.failed ?? 0 } }
     }
 
     /// Runs `body` with `failure` planted, and removes it after however `body` ends.
     @discardableResult
-    package static func withPlantedFailure<Result, Failure: Error>(
+    static func withPlantedFailure<Result, Failure: Error>(
         _ failure: PlantedFailure, _ body: (Planted) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         // Resolved once, as the calls' files are: /tmp/x and /tmp/./x are one folder.

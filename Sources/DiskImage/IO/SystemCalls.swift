@@ -12,7 +12,7 @@ import Glibc
 /// nothing against the system call itself, and no dispatch through a table or existential.
 package enum SystemCalls {
     /// The calls by name, to plant a failure for one of them.
-    package enum Call: String, Sendable, CaseIterable {
+    enum Call: String, Sendable, CaseIterable {
         case open, close, pread, pwrite, read, write, fsync, ftruncate, lseek, fstat, stat, lstat
         case fcntl, flock, poll, link, rename, unlink, access, mkdir, opendir, realpath, readlink
     }
@@ -55,13 +55,13 @@ package enum SystemCalls {
     }
 
     /// fsync(2): data and metadata on stable storage (of a folder: the names in it).
-    package static func fsync(_ descriptor: Int32) -> Int32 {
+    static func fsync(_ descriptor: Int32) -> Int32 {
         planted(.fsync, descriptor: descriptor) { Glibc.fsync(descriptor) }
     }
 
     /// posix_fadvise(2): advice about a range of a file; `POSIX_FADV_DONTNEED` starts its
     /// writeback on Linux. Returns an error number (0 on success), not -1.
-    package static func fadvise(_ descriptor: Int32, _ offset: off_t, _ length: off_t, _ advice: Int32) -> Int32 {
+    static func fadvise(_ descriptor: Int32, _ offset: off_t, _ length: off_t, _ advice: Int32) -> Int32 {
         Glibc.posix_fadvise(descriptor, offset, length, advice)
     }
 
@@ -71,7 +71,7 @@ package enum SystemCalls {
     }
 
     /// lseek(2), including `SEEK_DATA` and `SEEK_HOLE` (Linux 3.1+).
-    package static func lseek(_ descriptor: Int32, _ offset: off_t, _ whence: Int32) -> off_t {
+    static func lseek(_ descriptor: Int32, _ offset: off_t, _ whence: Int32) -> off_t {
         planted(.lseek, descriptor: descriptor) { Glibc.lseek(descriptor, offset, whence) }
     }
 
@@ -81,12 +81,12 @@ package enum SystemCalls {
     }
 
     /// fcntl(2) with no argument (F_GETFL).
-    package static func fcntl(_ descriptor: Int32, _ command: Int32) -> Int32 {
+    static func fcntl(_ descriptor: Int32, _ command: Int32) -> Int32 {
         planted(.fcntl, descriptor: descriptor) { Glibc.fcntl(descriptor, command) }
     }
 
     /// fcntl(2) with an integer argument (F_SETFL, F_DUPFD_CLOEXEC).
-    package static func fcntl(_ descriptor: Int32, _ command: Int32, _ argument: Int32) -> Int32 {
+    static func fcntl(_ descriptor: Int32, _ command: Int32, _ argument: Int32) -> Int32 {
         planted(.fcntl, descriptor: descriptor) { Glibc.fcntl(descriptor, command, argument) }
     }
 
@@ -96,7 +96,7 @@ package enum SystemCalls {
     }
 
     /// poll(2) on one descriptor.
-    package static func poll(_ request: inout pollfd, timeoutMilliseconds: Int32) -> Int32 {
+    static func poll(_ request: inout pollfd, timeoutMilliseconds: Int32) -> Int32 {
         planted(.poll, descriptor: request.fd) { Glibc.poll(&request, 1, timeoutMilliseconds) }
     }
 
@@ -113,13 +113,13 @@ package enum SystemCalls {
     }
 
     /// link(2): gives `existing`'s file the name `new` too; never replaces (EEXIST).
-    package static func link(_ existing: String, _ new: String) -> Int32 {
+    static func link(_ existing: String, _ new: String) -> Int32 {
         if failsAsPlanted(.link, path: existing) || failsAsPlanted(.link, path: new) { return -1 }
         return Glibc.link(existing, new)
     }
 
     /// rename(2): atomically replaces what `new` names.
-    package static func rename(_ old: String, _ new: String) -> Int32 {
+    static func rename(_ old: String, _ new: String) -> Int32 {
         if failsAsPlanted(.rename, path: old) || failsAsPlanted(.rename, path: new) { return -1 }
         return Glibc.rename(old, new)
     }
@@ -155,7 +155,7 @@ package enum SystemCalls {
 
     /// realpath(3): the absolute path with every link and `.`/`..` resolved; nil (errno set)
     /// when it cannot be resolved.
-    package static func realPath(_ path: String) -> String? {
+    static func realPath(_ path: String) -> String? {
         if failsAsPlanted(.realpath, path: path) { return nil }
         guard let resolved = Glibc.realpath(path, nil) else { return nil }
         defer { free(resolved) }
@@ -185,7 +185,7 @@ package enum SystemCalls {
     }
 
     /// geteuid(2): the effective user, who owns the files this process creates.
-    package static func effectiveUser() -> uid_t {
+    static func effectiveUser() -> uid_t {
         Glibc.geteuid()
     }
 }

@@ -31,7 +31,7 @@ public struct ExportOptions: Sendable {
     /// VMDK grain compression, and qcow2's when it compresses.
     public var level: DeflateLevel
     /// qcow2: the version and whether clusters are compressed.
-    public var qcow2: QCOW2.WriteOptions
+    package var qcow2: QCOW2.WriteOptions
     /// VMDK controller type.
     public var adapter: VMDK.Adapter
     /// Round the virtual size up to a whole MiB (Azure requires it of fixed VHDs).
@@ -69,9 +69,9 @@ public struct ExportOptions: Sendable {
     public var firmware: VirtualMachineSettings.Firmware?
     /// OVA: the key and certificate that sign the package's manifest (`NAME.cert`); nil
     /// writes an unsigned package.
-    public var signer: OVA.PackageSigner?
+    package var signer: OVA.PackageSigner?
 
-    public init(
+    package init(
         format: OutputFormat,
         sourceFormat: SourceFormat? = nil,
         threads: Int = 0,

@@ -9,10 +9,12 @@ import Glibc
 /// The manifest is written first under its temporary name, then the output is moved into
 /// place, then the manifest. A kill between the two moves leaves the output with its
 /// manifest still under the temporary name, which `imgship verify` and job resumption
-/// recognise and complete (`PendingManifest`). When replacing, the old manifest is removed
-/// before the new output takes its name, so an old manifest never stands beside a new
-/// output; when the manifest cannot take its name, the new output is withdrawn, so a new
-/// output never stands without its manifest where one was asked for.
+/// recognise and complete (`PendingManifest`). When replacing, the old output, manifest and
+/// record are first kept under second names (hard links, locked while the commit runs), and
+/// the old manifest is removed before the new output takes its name, so an old manifest
+/// never stands beside a new output. When any later move fails, the new files leave their
+/// names and the kept ones take them back: a failure leaves the old set or the new one,
+/// never an output without its manifest.
 final class OutputCommit {
     /// The output file, staged; nil for standard output or a device.
     let output: StagedFile?
@@ -68,37 +70,89 @@ final class OutputCommit {
         try staged.sync()
     }
 
-    /// The moves, in order: old manifest away, record, output, manifest.
+    /// The moves, in order: the old set kept, old manifest away, record, output, manifest;
+    /// on a failure, the old set back.
     private func place() throws(DiskImageError) {
-        if let output, let manifest {
-            if replacing { try Self.removeReplacedManifest(manifest.finalPath, protecting: protected) }
-            try record?.place()
-            try output.place()
-            do throws(DiskImageError) {
-                try manifest.place()
-            } catch {
-                output.withdraw()
-                throw error
+        guard let output else {
+            try manifest?.place()
+            return
+        }
+        // Without a new manifest (no digest computed) an old one must not stand beside the
+        // new output either: it goes too.
+        let manifestPath = manifest?.finalPath ?? output.finalPath + ".sha256"
+        var kept: [KeptFile] = []
+        defer { for file in kept { file.drop() } }
+        if replacing {
+            if let reason = OutputSafety.refusal(toReplace: manifestPath, protecting: protected) {
+                throw DiskImageError.refusedOutput(path: manifestPath, reason: reason)
             }
-        } else if let output {
-            // No manifest (no digest computed): an old one must not stand beside the new
-            // output, so it goes first, as above.
-            if replacing { try Self.removeReplacedManifest(output.finalPath + ".sha256", protecting: protected) }
-            try record?.place()
+            for path in [output.finalPath, manifestPath, record?.finalPath].compactMap({ $0 }) {
+                if let file = try KeptFile(keeping: path) { kept.append(file) }
+            }
+            if SystemCalls.unlink(manifestPath) != 0 && errno != ENOENT {
+                throw DiskImageError.system(call: "unlink", path: manifestPath, errno: errno)
+            }
+        }
+        var placed: [StagedFile] = []
+        do throws(DiskImageError) {
+            if let record {
+                try record.place()
+                placed.append(record)
+            }
             try output.place()
-        } else if let manifest {
-            try manifest.place()
+            placed.append(output)
+            try manifest?.place()
+        } catch {
+            // A name that held nothing before is freed; the others get their old file back.
+            for staged in placed where !kept.contains(where: { $0.finalPath == staged.finalPath }) { staged.withdraw() }
+            for file in kept { file.restore() }
+            throw error
+        }
+    }
+}
+
+/// A file a commit replaces, kept under a second name (a hard link in its folder, named as
+/// a temporary file so a cleaner removes it after a crash) until the commit stands; locked
+/// meanwhile, so a cleaner does not take it for stale (`OutputSafety.lockIfStale`).
+private final class KeptFile {
+    let finalPath: String
+    let keptPath: String
+    private let descriptor: Int32
+
+    /// Nil when nothing is at `finalPath`.
+    init?(keeping finalPath: String) throws(DiskImageError) {
+        var info = stat()
+        guard SystemCalls.lstat(finalPath, &info) == 0 else {
+            if errno == ENOENT { return nil }
+            throw DiskImageError.system(call: "lstat", path: finalPath, errno: errno)
+        }
+        let (folder, name) = splitPath(finalPath)
+        var attempt = 0
+        while true {
+            let candidate = folder + "/." + name + ".imgship-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            if SystemCalls.link(finalPath, candidate) == 0 {
+                keptPath = candidate
+                break
+            }
+            attempt += 1
+            guard errno == EEXIST, attempt < 16 else { throw DiskImageError.system(call: "link", path: finalPath, errno: errno) }
+        }
+        self.finalPath = finalPath
+        descriptor = SystemCalls.open(keptPath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        if descriptor >= 0 { _ = SystemCalls.flock(descriptor, LOCK_EX | LOCK_NB) }
+    }
+
+    /// Gives the kept file its name back: rename(2), which replaces a new file atomically,
+    /// or, when that fails and the name is free, link(2).
+    func restore() {
+        if SystemCalls.rename(keptPath, finalPath) != 0 {
+            _ = SystemCalls.link(keptPath, finalPath)
         }
     }
 
-    /// Before a new output takes the name of an old one, the old manifest goes, so a kill in
-    /// between leaves an output without a manifest (unverified), never beside a wrong one.
-    static func removeReplacedManifest(_ path: String, protecting protected: [ProtectedFile]) throws(DiskImageError) {
-        if let reason = OutputSafety.refusal(toReplace: path, protecting: protected) {
-            throw DiskImageError.refusedOutput(path: path, reason: reason)
-        }
-        if SystemCalls.unlink(path) != 0 && errno != ENOENT {
-            throw DiskImageError.system(call: "unlink", path: path, errno: errno)
-        }
+    /// Removes the second name (gone already after `restore`) and the lock.
+    func drop() {
+        SystemCalls.unlink(keptPath)
+        if descriptor >= 0 { _ = SystemCalls.close(descriptor) }
     }
 }

@@ -84,10 +84,19 @@ struct TargetRule: Sendable {
     let broken: @Sendable (Facts) -> String?
     /// Whether the rule is checked only with the disk's first sectors read (`Facts.guest`).
     var readsGuest = true
+    /// Nil when the rule applies to the disk; otherwise why it does not (`imgship check`
+    /// shows it `n/a`, not `ok`).
+    var notApplicable: @Sendable (Facts) -> String? = { _ in nil }
 }
 
 extension TargetRule {
     static let tebibyte: UInt64 = 1 << 40
+
+    /// Why a rule about MBR disks says nothing of this one.
+    static let mbrOnly: @Sendable (Facts) -> String? = { facts in
+        guard let table = facts.guest?.partitionTable, table != .mbr else { return nil }
+        return table == .gpt ? "the disk has a GPT, not an MBR" : "the disk has no partition table"
+    }
     static let mebibyte: UInt64 = 1 << 20
 
     /// Every target's rules, after its own (`TargetPlatform.rules`).
@@ -148,7 +157,7 @@ extension TargetRule {
             facts.guest?.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
                 ? "an MBR-partitioned EBS volume holds at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes (convert it to GPT first)"
                 : nil
-        })
+        }, notApplicable: mbrOnly)
 
     // Elsewhere an MBR over 2 TiB imports, but its 32-bit sector numbers (LBA and count of
     // 512-byte sectors, UEFI 2.10 §5.2.1 Table 5-2) cannot reach past 2 TiB.
@@ -160,7 +169,7 @@ extension TargetRule {
             facts.guest?.partitionTable == .mbr && facts.virtualSize > 2 * tebibyte
                 ? "an MBR addresses at most 2 TiB; this disk has an MBR and is \(facts.virtualSize) bytes, so the space past 2 TiB cannot be partitioned (convert it to GPT)"
                 : nil
-        })
+        }, notApplicable: mbrOnly)
 
     // Azure. Direct upload sizes: the DiskCreationData.UploadSizeBytes reference gives
     // 20,972,032 (20 MiB + 512) to 35,183,298,347,520 (32 TiB + 512) bytes of file.

@@ -13,6 +13,9 @@ public struct TargetCheckReport: Sendable {
         public var broken: String?
         /// The document the rule comes from: a URL or a specification section.
         public var source: String
+        /// Nil when the rule applies to the image; otherwise why not (an MBR rule on a GPT
+        /// disk). A rule that does not apply is kept.
+        public var notApplicable: String? = nil
 
         public var kept: Bool { broken == nil }
     }
@@ -44,8 +47,8 @@ public enum TargetCheck {
         let info = opened.info
         let guest = info.guest
         var rules: [TargetCheckReport.Rule] = []
-        func record(_ name: String, _ effect: TargetCheckReport.Effect, _ source: String, _ broken: String?) {
-            rules.append(.init(name: name, effect: effect, broken: broken, source: source))
+        func record(_ name: String, _ effect: TargetCheckReport.Effect, _ source: String, _ broken: String?, notApplicable: String? = nil) {
+            rules.append(.init(name: name, effect: effect, broken: broken, source: source, notApplicable: notApplicable))
         }
 
         // The format and subformat: what `export --target` would write, or one the target
@@ -80,7 +83,10 @@ public enum TargetCheck {
         // not read them.
         let facts = TargetRule.Facts(virtualSize: info.virtualSize, guest: guest, firmware: firmware ?? .bios)
         for rule in target.rules where guest != nil || !rule.readsGuest {
-            record(rule.name, rule.effect == .refuse ? .refuse : .warn, rule.source, rule.broken(facts))
+            let notApplicable = rule.notApplicable(facts)
+            record(
+                rule.name, rule.effect == .refuse ? .refuse : .warn, rule.source, notApplicable == nil ? rule.broken(facts) : nil,
+                notApplicable: notApplicable)
         }
         if let guest {
             // vSphere boots an OVA with the firmware its OVF declares: one the disk cannot boot

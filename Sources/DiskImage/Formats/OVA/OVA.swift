@@ -121,7 +121,7 @@ public struct VirtualMachineSettings: Sendable, Equatable {
 /// Tar header: `OVA.TarHeader`; descriptor and manifest lines: `OVA+Descriptor.swift`;
 /// certificate file: `OVA+Signature.swift`. Reading: `OVA+Reader.swift`; writing:
 /// `OVA+Writer.swift`.
-public enum OVA {
+package enum OVA {
     /// The names of the members for a package named `name` (`appliance.ova` gives
     /// `appliance.ovf`, `appliance.mf`, `appliance.cert` when signed, `appliance.vmdk`).
     static func memberNames(forPackage name: String) -> (ovf: String, manifest: String, certificate: String, disk: String) {

@@ -1,7 +1,7 @@
 extension QCOW2 {
     /// The qcow2 header (section "Header"), big-endian: 72 bytes in version 2, at least 104
     /// in version 3 (`headerLength`), then the compression type byte when it is longer.
-    public struct Header: Equatable, Sendable {
+    struct Header: Equatable, Sendable {
         /// Bytes of a version 2 header, and of the fixed part of a version 3 one.
         static let version2Size = 72
         static let version3Size = 104
@@ -30,29 +30,29 @@ extension QCOW2 {
             static let compressionType = 104
         }
 
-        public var version: UInt32
-        public var backingFileOffset: UInt64 = 0
-        public var backingFileSize: UInt32 = 0
-        public var clusterBits: UInt32
+        var version: UInt32
+        var backingFileOffset: UInt64 = 0
+        var backingFileSize: UInt32 = 0
+        var clusterBits: UInt32
         /// Virtual size in bytes.
-        public var size: UInt64
-        public var cryptMethod: UInt32 = 0
-        public var l1Size: UInt32
-        public var l1TableOffset: UInt64
-        public var refcountTableOffset: UInt64
-        public var refcountTableClusters: UInt32
-        public var nbSnapshots: UInt32 = 0
-        public var snapshotsOffset: UInt64 = 0
+        var size: UInt64
+        var cryptMethod: UInt32 = 0
+        var l1Size: UInt32
+        var l1TableOffset: UInt64
+        var refcountTableOffset: UInt64
+        var refcountTableClusters: UInt32
+        var nbSnapshots: UInt32 = 0
+        var snapshotsOffset: UInt64 = 0
         // Version 3 (zero in version 2):
-        public var incompatibleFeatures: UInt64 = 0
-        public var compatibleFeatures: UInt64 = 0
-        public var autoclearFeatures: UInt64 = 0
-        public var refcountOrder: UInt32 = 4
-        public var headerLength: UInt32
+        var incompatibleFeatures: UInt64 = 0
+        var compatibleFeatures: UInt64 = 0
+        var autoclearFeatures: UInt64 = 0
+        var refcountOrder: UInt32 = 4
+        var headerLength: UInt32
         /// 0 deflate, 1 zstd; stored only when `headerLength` > 104.
-        public var compressionType: UInt8 = 0
+        var compressionType: UInt8 = 0
 
-        public init(
+        init(
             version: UInt32, clusterBits: UInt32, size: UInt64, l1Size: UInt32, l1TableOffset: UInt64,
             refcountTableOffset: UInt64, refcountTableClusters: UInt32
         ) {
@@ -67,7 +67,7 @@ extension QCOW2 {
         }
 
         /// `headerLength` bytes (72 for version 2).
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Int(headerLength))
             bytes.replaceSubrange(0..<4, with: QCOW2.magic)  // 0 magic
             bytes.storeBigEndian(version, at: Offset.version)  // 4 version
@@ -95,7 +95,7 @@ extension QCOW2 {
         /// Decodes a header from `bytes`: 72 bytes, or for version 3 at least 104 (and the
         /// compression type byte when `headerLength` says it is there and `bytes` holds it).
         /// Only the magic is checked; the reader judges the values.
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "qcow2 header") throws(DiskImageError) {
+        init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "qcow2 header") throws(DiskImageError) {
             guard bytes.count >= Header.version2Size, Array(bytes[0..<4]) == QCOW2.magic else {
                 throw DiskImageError.malformedImage(path: path, offset: offset, reason: "no qcow2 magic \"QFI\\xfb\"")
             }

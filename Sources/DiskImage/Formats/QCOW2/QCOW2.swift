@@ -15,6 +15,6 @@
 /// `QCOW2+Writer.swift` and `QCOW2+HostLayout.swift`, which lay a file out as
 /// header | data clusters, each L2 table after its span | L1 | refcount blocks | refcount table,
 /// the header written last.
-public enum QCOW2 {
+package enum QCOW2 {
     static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
 }

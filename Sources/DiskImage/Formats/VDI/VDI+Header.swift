@@ -2,7 +2,7 @@ extension VDI {
     /// The pre-header (`VDIPREHEADER`, 72 bytes) and the version 1.1 header after it
     /// (`VDIHEADER1`, 384 bytes; `VDIHEADER1PLUS` adds the LCHS geometry, 400 bytes), as one
     /// little-endian structure at offset 0. Offsets are from the start of the file.
-    public struct Header: Equatable, Sendable {
+    struct Header: Equatable, Sendable {
         /// Bytes of the pre-header and a `VDIHEADER1`: what a reader needs.
         static let size = 72 + 384
 
@@ -29,32 +29,32 @@ extension VDI {
         }
 
         /// `VDIIMAGETYPE`.
-        public enum ImageType: UInt32, Sendable {
+        enum ImageType: UInt32, Sendable {
             case normal = 1, fixed, undo, differencing
         }
 
         /// The text of `szFileInfo`, up to its first NUL.
-        public var fileInfo: String
-        public var version: UInt32 = 0x0001_0001
-        public var headerSize: UInt32 = 0x190
+        var fileInfo: String
+        var version: UInt32 = 0x0001_0001
+        var headerSize: UInt32 = 0x190
         /// The raw `u32Type`: `ImageType` when it is a known one.
-        public var imageType: UInt32
-        public var flags: UInt32 = 0
-        public var comment: String = ""
-        public var blocksOffset: UInt32
-        public var dataOffset: UInt32
+        var imageType: UInt32
+        var flags: UInt32 = 0
+        var comment: String = ""
+        var blocksOffset: UInt32
+        var dataOffset: UInt32
         /// Virtual size in bytes.
-        public var diskSize: UInt64
-        public var blockSize: UInt32 = 1 << 20
-        public var blockExtra: UInt32 = 0
-        public var blockCount: UInt32
-        public var allocatedBlocks: UInt32
-        public var creationUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
-        public var modificationUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
-        public var linkageUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
-        public var parentModificationUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
+        var diskSize: UInt64
+        var blockSize: UInt32 = 1 << 20
+        var blockExtra: UInt32 = 0
+        var blockCount: UInt32
+        var allocatedBlocks: UInt32
+        var creationUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
+        var modificationUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
+        var linkageUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
+        var parentModificationUUID: [UInt8] = [UInt8](repeating: 0, count: 16)
 
-        public init(
+        init(
             imageType: ImageType, diskSize: UInt64, blocksOffset: UInt32, dataOffset: UInt32, blockCount: UInt32, allocatedBlocks: UInt32,
             fileInfo: String = "<<< imgship test VDI >>>\n"
         ) {
@@ -68,7 +68,7 @@ extension VDI {
         }
 
         /// `size` bytes: the pre-header and a version 1.1 header.
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Header.size)
             bytes.storeASCII(String(fileInfo.prefix(63)), at: Offset.fileInfo)  // 0 file info text
             bytes.storeLittleEndian(VDI.signature, at: Offset.signature)  // 64 signature

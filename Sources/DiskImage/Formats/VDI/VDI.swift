@@ -18,7 +18,7 @@
 /// in order), 3 undo and 4 differencing (children of a parent image, refused). Blocks are
 /// 1 MiB in every image VirtualBox and qemu make; other powers of two are read too.
 /// Header: `VDI.Header` (`VDI+Header.swift`); reading: `VDI+Reader.swift`. imgship writes no VDI.
-public enum VDI {
+enum VDI {
     /// `VDI_IMAGE_SIGNATURE`, little-endian at offset 64 (what qemu's `vdi_probe` checks).
     static let signature: UInt32 = 0xBEDA_107F
     /// A block map entry for a block never written (`VDI_IMAGE_BLOCK_FREE`).

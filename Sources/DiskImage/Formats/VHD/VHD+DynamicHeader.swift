@@ -2,8 +2,8 @@ extension VHD {
     /// The 1,024-byte dynamic disk header (spec section "Dynamic Disk Header Format"),
     /// big-endian, at offset 512 of a dynamic VHD. Parent fields stay zero: we never write
     /// differencing disks.
-    public struct DynamicHeader: Equatable, Sendable {
-        public static let size = 1024
+    struct DynamicHeader: Equatable, Sendable {
+        static let size = 1024
         static let cookie = Array("cxsparse".utf8)
 
         /// Field offsets, as the spec's table gives them.
@@ -23,21 +23,21 @@ extension VHD {
         }
 
         /// Absolute byte offset of the BAT.
-        public var tableOffset: UInt64
+        var tableOffset: UInt64
         /// BAT entries: one per block, ceil(disk size / block size), with no spare entry.
-        public var maxTableEntries: UInt32
-        public var blockSize: UInt32
-        public var headerVersion: UInt32 = 0x0001_0000
+        var maxTableEntries: UInt32
+        var blockSize: UInt32
+        var headerVersion: UInt32 = 0x0001_0000
         /// Whether the stored checksum matched the bytes (always true for a header made here).
-        public var checksumMatches = true
+        var checksumMatches = true
 
-        public init(tableOffset: UInt64, maxTableEntries: UInt32, blockSize: UInt32) {
+        init(tableOffset: UInt64, maxTableEntries: UInt32, blockSize: UInt32) {
             self.tableOffset = tableOffset
             self.maxTableEntries = maxTableEntries
             self.blockSize = blockSize
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: DynamicHeader.size)
             bytes.storeASCII("cxsparse", at: Offset.cookie)  // 0 cookie
             bytes.storeBigEndian(UInt64.max, at: Offset.dataOffset)  // 8 data offset: unused
@@ -53,7 +53,7 @@ extension VHD {
 
         /// Decodes the 1,024 bytes of `bytes`, which lie at `offset` of the file `path`. A
         /// checksum mismatch is recorded in `checksumMatches`, not thrown.
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHD dynamic header") throws(DiskImageError) {
+        init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHD dynamic header") throws(DiskImageError) {
             guard bytes.count >= DynamicHeader.size, Array(bytes[0..<8]) == DynamicHeader.cookie else {
                 throw DiskImageError.malformedImage(
                     path: path, offset: offset,

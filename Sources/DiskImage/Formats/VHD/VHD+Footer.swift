@@ -1,12 +1,12 @@
 extension VHD {
     /// The type stored in the footer's Disk Type field.
-    public enum DiskType: UInt32, Sendable, CustomStringConvertible {
+    enum DiskType: UInt32, Sendable, CustomStringConvertible {
         case fixed = 2
         case dynamic = 3
         /// A disk of changes over a parent; read only to name the parent in the refusal.
         case differencing = 4
 
-        public var description: String {
+        var description: String {
             switch self {
             case .fixed: "fixed"
             case .dynamic: "dynamic"
@@ -17,8 +17,8 @@ extension VHD {
 
     /// The 512-byte hard disk footer (spec section "Hard Disk Footer Format"), big-endian, at
     /// the end of every VHD and copied at offset 0 of a dynamic one.
-    public struct Footer: Equatable, Sendable {
-        public static let size = 512
+    struct Footer: Equatable, Sendable {
+        static let size = 512
         static let cookie = Array("conectix".utf8)
 
         /// Field offsets, as the spec's table gives them.
@@ -45,34 +45,34 @@ extension VHD {
         /// Readers such as qemu take the exact Current Size only from creators they know,
         /// and otherwise round the size to the CHS geometry, which cannot express most sizes.
         /// "win " is the tag Hyper-V writes; Hyper-V and Azure, our targets, use Current Size.
-        public static let creatorApplication = "win "
-        public static let creatorVersion: UInt32 = 0x000A_0000
-        public static let creatorHostOS = "Wi2k"
+        static let creatorApplication = "win "
+        static let creatorVersion: UInt32 = 0x000A_0000
+        static let creatorHostOS = "Wi2k"
 
-        public var features: UInt32
-        public var fileFormatVersion: UInt32
+        var features: UInt32
+        var fileFormatVersion: UInt32
         /// Absolute offset of the dynamic header; all ones for a fixed disk.
-        public var dataOffset: UInt64
+        var dataOffset: UInt64
         /// Seconds since 2000-01-01 00:00:00 UTC.
-        public var timestamp: UInt32
+        var timestamp: UInt32
         /// Four ASCII characters.
-        public var creatorApplication: String
-        public var creatorVersion: UInt32
-        public var creatorHostOS: String
-        public var originalSize: UInt64
+        var creatorApplication: String
+        var creatorVersion: UInt32
+        var creatorHostOS: String
+        var originalSize: UInt64
         /// Virtual size in bytes as the creator meant it (see `virtualSize`).
-        public var currentSize: UInt64
-        public var geometry: Geometry
-        public var diskType: DiskType
+        var currentSize: UInt64
+        var geometry: Geometry
+        var diskType: DiskType
         /// 16 bytes.
-        public var uniqueID: [UInt8]
-        public var savedState: UInt8
+        var uniqueID: [UInt8]
+        var savedState: UInt8
         /// Whether the stored checksum matched the bytes (always true for a footer made here).
-        public var checksumMatches = true
+        var checksumMatches = true
 
         /// The footer imgship writes: the exact size as Original and Current Size, the spec's
         /// geometry, creator "win " on "Wi2k".
-        public init(diskType: DiskType, diskSize: UInt64, timestamp: UInt32, uniqueID: [UInt8]) {
+        init(diskType: DiskType, diskSize: UInt64, timestamp: UInt32, uniqueID: [UInt8]) {
             precondition(uniqueID.count == 16)
             features = 0x0000_0002
             fileFormatVersion = 0x0001_0000
@@ -90,19 +90,19 @@ extension VHD {
         }
 
         /// Virtual size in bytes: written as both Original Size and Current Size.
-        public var diskSize: UInt64 { currentSize }
+        var diskSize: UInt64 { currentSize }
 
         /// The virtual size, as the image's creator meant it: Virtual PC and old qemu size a
         /// disk by its CHS geometry, everyone else (Hyper-V, Disk2vhd, XenServer, qemu's
         /// `force_size`, imgship) by Current Size. A maximal geometry always means Current Size.
-        public var virtualSize: UInt64 {
+        var virtualSize: UInt64 {
             let geometrySized = creatorApplication == "vpc " || creatorApplication == "qemu"
             let maximal = geometry.cylinders == 65535 && geometry.heads == 16 && geometry.sectorsPerTrack == 255
             guard geometrySized && !maximal else { return currentSize }
             return UInt64(geometry.cylinders) * UInt64(geometry.heads) * UInt64(geometry.sectorsPerTrack) * 512
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Footer.size)
             bytes.storeASCII("conectix", at: Offset.cookie)  // 0 cookie
             bytes.storeBigEndian(features, at: Offset.features)  // 8 features: reserved bit
@@ -128,7 +128,7 @@ extension VHD {
         /// Decodes the 512 bytes of `bytes` from `start`, which lie at `offset` of the file
         /// `path` (for errors). A checksum mismatch is recorded in `checksumMatches`, not
         /// thrown: `verify` reports it as a finding.
-        public init(
+        init(
             decoding bytes: [UInt8], at start: Int = 0, fileOffset offset: UInt64 = 0,
             path: String = "VHD footer"
         ) throws(DiskImageError) {

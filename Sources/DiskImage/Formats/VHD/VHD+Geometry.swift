@@ -1,19 +1,19 @@
 extension VHD {
     /// Cylinder/head/sector geometry stored in the footer, computed with the algorithm in the
     /// spec's appendix "CHS Calculation".
-    public struct Geometry: Equatable, Sendable {
-        public var cylinders: UInt16
-        public var heads: UInt8
-        public var sectorsPerTrack: UInt8
+    struct Geometry: Equatable, Sendable {
+        var cylinders: UInt16
+        var heads: UInt8
+        var sectorsPerTrack: UInt8
 
-        public init(cylinders: UInt16, heads: UInt8, sectorsPerTrack: UInt8) {
+        init(cylinders: UInt16, heads: UInt8, sectorsPerTrack: UInt8) {
             self.cylinders = cylinders
             self.heads = heads
             self.sectorsPerTrack = sectorsPerTrack
         }
 
         /// The geometry the spec assigns to a disk of `totalSectors` 512-byte sectors.
-        public init(totalSectors requested: UInt64) {
+        init(totalSectors requested: UInt64) {
             let totalSectors = min(requested, 65535 * 16 * 255)
             var sectorsPerTrack: UInt64
             var heads: UInt64

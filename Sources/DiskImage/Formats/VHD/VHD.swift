@@ -16,11 +16,11 @@
 /// Footer: spec section "Hard Disk Footer Format" (`VHD.Footer`); dynamic header: "Dynamic
 /// Disk Header Format" (`VHD.DynamicHeader`); geometry: appendix "CHS Calculation"
 /// (`VHD.Geometry`). Reading: `VHD+Reader.swift`; writing: `VHD+Writer.swift`.
-public enum VHD {
+enum VHD {
     /// Largest virtual size the format allows: 2040 GiB (0xFF000000 sectors).
-    public static let maximumSize: UInt64 = 0xFF00_0000 * 512
+    static let maximumSize: UInt64 = 0xFF00_0000 * 512
     /// Block size of the dynamic disks we write (the spec's default), in bytes.
-    public static let blockSize = 2 * 1024 * 1024
+    static let blockSize = 2 * 1024 * 1024
     /// VHD time stamps count seconds from 2000-01-01 00:00:00 UTC.
     static let epochOffset: UInt64 = 946_684_800
 

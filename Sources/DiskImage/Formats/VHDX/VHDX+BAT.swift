@@ -1,12 +1,12 @@
 extension VHDX {
     /// One 8-byte block allocation table entry (section 2.5.1), little-endian: bits 0-2 the
     /// block's state, bits 20-63 its file offset in MiB.
-    public struct BATEntry: Equatable, Sendable {
-        public static let size = 8
+    struct BATEntry: Equatable, Sendable {
+        static let size = 8
 
         /// Payload block states (section 2.5.1.1); sector bitmap blocks use `notPresent` and
         /// `fullyPresent` (there called SB_BLOCK_NOT_PRESENT and SB_BLOCK_PRESENT).
-        public enum State: UInt8, Sendable {
+        enum State: UInt8, Sendable {
             /// Never written: reads as zeros here (a differencing disk would read the parent).
             case notPresent = 0
             /// Contents undefined: reads as zeros.
@@ -25,23 +25,23 @@ extension VHDX {
         static let offsetShift: UInt64 = 20
 
         /// The raw state bits, which a hostile file may set to a value the spec leaves undefined.
-        public var stateBits: UInt8
+        var stateBits: UInt8
         /// Absolute byte offset; a multiple of 1 MiB.
-        public var fileOffset: UInt64
+        var fileOffset: UInt64
 
-        public var state: State? { State(rawValue: stateBits) }
+        var state: State? { State(rawValue: stateBits) }
 
-        public init(state: State, fileOffset: UInt64 = 0) {
+        init(state: State, fileOffset: UInt64 = 0) {
             stateBits = state.rawValue
             self.fileOffset = fileOffset
         }
 
-        public func encoded() -> UInt64 {
+        func encoded() -> UInt64 {
             // Bits 3-19 reserved, zero; the offset is whole MiB, so its low 20 bits are zero.
             fileOffset & ~((1 << BATEntry.offsetShift) - 1) | UInt64(stateBits)
         }
 
-        public init(decoding value: UInt64) {
+        init(decoding value: UInt64) {
             stateBits = UInt8(value & BATEntry.stateMask)
             fileOffset = value & ~((1 << BATEntry.offsetShift) - 1)
         }
@@ -49,29 +49,29 @@ extension VHDX {
 
     /// Where a block's entry sits in the BAT (section 2.5): payload entries in block order,
     /// with a sector bitmap entry after every `chunkRatio` of them.
-    public struct BATLayout: Equatable, Sendable {
+    struct BATLayout: Equatable, Sendable {
         /// Payload blocks one sector bitmap block covers: 2^23 sectors / sectors per block.
-        public let chunkRatio: UInt64
-        public let payloadBlocks: UInt64
+        let chunkRatio: UInt64
+        let payloadBlocks: UInt64
         /// Entries in the BAT of a disk without parent (section 2.5: the last chunk has no
         /// sector bitmap entry after it).
-        public let entryCount: UInt64
+        let entryCount: UInt64
 
         /// `blockSize` and `logicalSectorSize` are powers of two the caller has checked, the
         /// block at most 256 MiB (so the ratio is at least 8 for 512-byte sectors).
-        public init(virtualSize: UInt64, blockSize: UInt64, logicalSectorSize: UInt64) {
+        init(virtualSize: UInt64, blockSize: UInt64, logicalSectorSize: UInt64) {
             chunkRatio = (UInt64(1) << 23) * logicalSectorSize / blockSize
             payloadBlocks = (virtualSize + blockSize - 1) / blockSize
             entryCount = payloadBlocks == 0 ? 0 : payloadBlocks + (payloadBlocks - 1) / chunkRatio
         }
 
         /// The BAT index of payload block `block`.
-        public func entryIndex(ofBlock block: UInt64) -> UInt64 {
+        func entryIndex(ofBlock block: UInt64) -> UInt64 {
             block + block / chunkRatio
         }
 
         /// Whether BAT index `index` is a sector bitmap entry.
-        public func isSectorBitmapEntry(_ index: UInt64) -> Bool {
+        func isSectorBitmapEntry(_ index: UInt64) -> Bool {
             (index + 1) % (chunkRatio + 1) == 0
         }
     }

@@ -2,10 +2,10 @@ extension VHDX {
     /// The file type identifier (section 2.2.1) at offset 0: the signature "vhdxfile" and the
     /// creator's name in UTF-16 little-endian, in a 64 KiB structure of which the rest is
     /// reserved (zero). It has no checksum; readers look only at the signature.
-    public struct FileIdentifier: Equatable, Sendable {
+    struct FileIdentifier: Equatable, Sendable {
         /// Bytes up to the creator field's end; the rest of the 64 KiB is zero.
-        public static let size = 8 + 512
-        public static let reservedSize = 64 * 1024
+        static let size = 8 + 512
+        static let reservedSize = 64 * 1024
         static let signature = Array("vhdxfile".utf8)
 
         enum Offset {
@@ -15,13 +15,13 @@ extension VHDX {
         }
 
         /// Who made the file; informative only.
-        public var creator: String
+        var creator: String
 
-        public init(creator: String) {
+        init(creator: String) {
             self.creator = creator
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: FileIdentifier.size)
             bytes.storeASCII("vhdxfile", at: Offset.signature)  // 0 signature
             for (index, unit) in creator.utf16.prefix(255).enumerated() {  // 8 creator, UTF-16LE
@@ -32,7 +32,7 @@ extension VHDX {
 
         /// Decodes the identifier in `bytes` (at least `size` bytes), which lie at `offset`
         /// of the file `path`.
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX file identifier") throws(DiskImageError) {
+        init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX file identifier") throws(DiskImageError) {
             guard bytes.count >= FileIdentifier.size, Array(bytes[0..<8]) == FileIdentifier.signature else {
                 throw DiskImageError.malformedImage(path: path, offset: offset, reason: "no VHDX file identifier \"vhdxfile\"")
             }

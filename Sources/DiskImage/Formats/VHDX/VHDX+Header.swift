@@ -2,8 +2,8 @@ extension VHDX {
     /// One of the two 4 KiB headers (section 2.2.2), at 64 KiB and 128 KiB, each in a 64 KiB
     /// slot. The current header is the valid one (signature and CRC-32C) with the larger
     /// sequence number.
-    public struct Header: Equatable, Sendable {
-        public static let size = 4096
+    struct Header: Equatable, Sendable {
+        static let size = 4096
         static let signature = Array("head".utf8)
 
         /// Field offsets, as section 2.2.2 gives them.
@@ -20,25 +20,25 @@ extension VHDX {
             static let logOffset = 72
         }
 
-        public var sequenceNumber: UInt64
+        var sequenceNumber: UInt64
         /// Changes each time the file is opened for writing.
-        public var fileWriteGUID: GUID
+        var fileWriteGUID: GUID
         /// Changes each time the disk's contents are written.
-        public var dataWriteGUID: GUID
+        var dataWriteGUID: GUID
         /// Zero when the log is empty; otherwise log entries carrying it must be replayed.
-        public var logGUID: GUID
+        var logGUID: GUID
         /// 0: the only log format the spec defines.
-        public var logVersion: UInt16 = 0
+        var logVersion: UInt16 = 0
         /// 1: the only version the spec defines.
-        public var version: UInt16 = 1
+        var version: UInt16 = 1
         /// Bytes; a multiple of 1 MiB.
-        public var logLength: UInt32
+        var logLength: UInt32
         /// Absolute byte offset of the log; a multiple of 1 MiB.
-        public var logOffset: UInt64
+        var logOffset: UInt64
         /// Whether the stored CRC-32C matched the bytes (always true for a header made here).
-        public var checksumMatches = true
+        var checksumMatches = true
 
-        public init(
+        init(
             sequenceNumber: UInt64, fileWriteGUID: GUID, dataWriteGUID: GUID, logGUID: GUID = .zero,
             logOffset: UInt64, logLength: UInt32
         ) {
@@ -50,7 +50,7 @@ extension VHDX {
             self.logLength = logLength
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Header.size)
             bytes.storeASCII("head", at: Offset.signature)  // 0 signature
             bytes.storeLittleEndian(sequenceNumber, at: Offset.sequenceNumber)  // 8 sequence number
@@ -68,7 +68,7 @@ extension VHDX {
 
         /// Decodes the 4 KiB at `bytes`, which lie at `offset` of the file `path`. A checksum
         /// mismatch is recorded in `checksumMatches`, not thrown: the other header may serve.
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX header") throws(DiskImageError) {
+        init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX header") throws(DiskImageError) {
             guard bytes.count >= Header.size, Array(bytes[0..<4]) == Header.signature else {
                 throw DiskImageError.malformedImage(path: path, offset: offset, reason: "no VHDX header signature \"head\"")
             }

@@ -1,8 +1,8 @@
 extension VHDX {
     /// The metadata table (section 2.6.1): 64 KiB at the start of the metadata region, naming
     /// each metadata item by GUID with its place in the region.
-    public struct MetadataTable: Equatable, Sendable {
-        public static let size = 64 * 1024
+    struct MetadataTable: Equatable, Sendable {
+        static let size = 64 * 1024
         static let signature = Array("metadata".utf8)
         static let headerSize = 32
         static let entrySize = 32
@@ -24,17 +24,17 @@ extension VHDX {
             static let flags = 24
         }
 
-        public struct Entry: Equatable, Sendable {
-            public var itemID: GUID
-            public var offset: UInt32
-            public var length: UInt32
-            public var isUser: Bool
+        struct Entry: Equatable, Sendable {
+            var itemID: GUID
+            var offset: UInt32
+            var length: UInt32
+            var isUser: Bool
             /// The item describes the virtual disk (rather than the file).
-            public var isVirtualDisk: Bool
+            var isVirtualDisk: Bool
             /// A reader that does not know the item must refuse the file.
-            public var isRequired: Bool
+            var isRequired: Bool
 
-            public init(itemID: GUID, offset: UInt32, length: UInt32, isUser: Bool = false, isVirtualDisk: Bool, isRequired: Bool = true) {
+            init(itemID: GUID, offset: UInt32, length: UInt32, isUser: Bool = false, isVirtualDisk: Bool, isRequired: Bool = true) {
                 self.itemID = itemID
                 self.offset = offset
                 self.length = length
@@ -44,13 +44,13 @@ extension VHDX {
             }
         }
 
-        public var entries: [Entry]
+        var entries: [Entry]
 
-        public init(entries: [Entry]) {
+        init(entries: [Entry]) {
             self.entries = entries
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: MetadataTable.size)
             bytes.storeASCII("metadata", at: Offset.signature)  // 0 signature
             bytes.storeLittleEndian(UInt16(entries.count), at: Offset.entryCount)  // 10 entry count
@@ -67,7 +67,7 @@ extension VHDX {
 
         /// Decodes the 64 KiB at `bytes`, the start of the metadata region at `offset` of the
         /// file `path`.
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX metadata table") throws(DiskImageError) {
+        init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX metadata table") throws(DiskImageError) {
             guard bytes.count >= MetadataTable.size, Array(bytes[0..<8]) == MetadataTable.signature else {
                 throw DiskImageError.malformedImage(path: path, offset: offset, reason: "no VHDX metadata table signature \"metadata\"")
             }
@@ -90,8 +90,8 @@ extension VHDX {
     }
 
     /// The File Parameters metadata item (section 2.6.2.1), 8 bytes.
-    public struct FileParameters: Equatable, Sendable {
-        public static let size = 8
+    struct FileParameters: Equatable, Sendable {
+        static let size = 8
 
         enum Offset {
             static let blockSize = 0
@@ -100,19 +100,19 @@ extension VHDX {
         }
 
         /// Payload block size: a power of two from 1 MiB to 256 MiB.
-        public var blockSize: UInt32
+        var blockSize: UInt32
         /// Blocks are never freed: what Hyper-V calls a fixed VHDX.
-        public var leaveBlocksAllocated: Bool
+        var leaveBlocksAllocated: Bool
         /// A differencing disk.
-        public var hasParent: Bool
+        var hasParent: Bool
 
-        public init(blockSize: UInt32, leaveBlocksAllocated: Bool = false, hasParent: Bool = false) {
+        init(blockSize: UInt32, leaveBlocksAllocated: Bool = false, hasParent: Bool = false) {
             self.blockSize = blockSize
             self.leaveBlocksAllocated = leaveBlocksAllocated
             self.hasParent = hasParent
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: FileParameters.size)
             bytes.storeLittleEndian(blockSize, at: Offset.blockSize)  // 0 block size
             let flags = (leaveBlocksAllocated ? 1 : 0) | (hasParent ? 2 : 0)
@@ -120,7 +120,7 @@ extension VHDX {
             return bytes
         }
 
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX file parameters") throws(DiskImageError) {
+        init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX file parameters") throws(DiskImageError) {
             guard bytes.count >= FileParameters.size else {
                 throw DiskImageError.malformedImage(path: path, offset: offset, reason: "file parameters of \(bytes.count) bytes; expected 8")
             }
@@ -135,17 +135,17 @@ extension VHDX {
     /// size (u64), page 83 data (a GUID, the SCSI identity), logical and physical sector size
     /// (u32 each, 512 or 4096). Encoded as the metadata region: the table, then the items
     /// from 64 KiB on.
-    public struct DiskMetadata: Equatable, Sendable {
-        public var fileParameters: FileParameters
-        public var virtualDiskSize: UInt64
-        public var page83Data: GUID
-        public var logicalSectorSize: UInt32
-        public var physicalSectorSize: UInt32
+    struct DiskMetadata: Equatable, Sendable {
+        var fileParameters: FileParameters
+        var virtualDiskSize: UInt64
+        var page83Data: GUID
+        var logicalSectorSize: UInt32
+        var physicalSectorSize: UInt32
 
         /// Items start after the table (section 2.6.1.2: offsets below 64 KiB are invalid).
         static let itemsOffset = UInt32(MetadataTable.size)
 
-        public init(
+        init(
             fileParameters: FileParameters, virtualDiskSize: UInt64, page83Data: GUID,
             logicalSectorSize: UInt32, physicalSectorSize: UInt32
         ) {
@@ -173,7 +173,7 @@ extension VHDX {
         }
 
         /// The table and the items: the metadata region's first bytes (the rest is zero).
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var entries: [MetadataTable.Entry] = []
             var itemBytes: [UInt8] = []
             for item in items {
@@ -191,7 +191,7 @@ extension VHDX {
         /// and is called only after the item is found to lie inside the region's
         /// `regionLength` bytes. Unknown required items, a missing required item and sizes
         /// the spec does not allow are refused.
-        public init(
+        init(
             table: MetadataTable, regionOffset: UInt64 = 0, regionLength: UInt64, path: String = "VHDX metadata",
             readItem: (_ offset: UInt64, _ length: Int) throws(DiskImageError) -> [UInt8]
         ) throws(DiskImageError) {
@@ -258,7 +258,7 @@ extension VHDX {
         }
 
         /// Decodes a metadata region held whole in `region` (tests, small files).
-        public init(decodingRegion region: [UInt8], path: String = "VHDX metadata") throws(DiskImageError) {
+        init(decodingRegion region: [UInt8], path: String = "VHDX metadata") throws(DiskImageError) {
             let table = try MetadataTable(decoding: region, path: path)
             try self.init(table: table, regionLength: UInt64(region.count), path: path) { (offset, length) throws(DiskImageError) in
                 Array(region[Int(offset)..<(Int(offset) + length)])

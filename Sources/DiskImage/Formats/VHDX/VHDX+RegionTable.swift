@@ -1,8 +1,8 @@
 extension VHDX {
     /// The region table (section 2.2.3), 64 KiB at 192 KiB and again at 256 KiB: where the
     /// BAT and the metadata region lie. Its CRC-32C covers the whole 64 KiB.
-    public struct RegionTable: Equatable, Sendable {
-        public static let size = 64 * 1024
+    struct RegionTable: Equatable, Sendable {
+        static let size = 64 * 1024
         static let signature = Array("regi".utf8)
         static let headerSize = 16
         static let entrySize = 32
@@ -23,15 +23,15 @@ extension VHDX {
             static let required = 28
         }
 
-        public struct Entry: Equatable, Sendable {
-            public var guid: GUID
+        struct Entry: Equatable, Sendable {
+            var guid: GUID
             /// Absolute byte offset; a multiple of 1 MiB.
-            public var fileOffset: UInt64
+            var fileOffset: UInt64
             /// Bytes; a multiple of 1 MiB.
-            public var length: UInt32
-            public var isRequired: Bool
+            var length: UInt32
+            var isRequired: Bool
 
-            public init(guid: GUID, fileOffset: UInt64, length: UInt32, isRequired: Bool = true) {
+            init(guid: GUID, fileOffset: UInt64, length: UInt32, isRequired: Bool = true) {
                 self.guid = guid
                 self.fileOffset = fileOffset
                 self.length = length
@@ -39,15 +39,15 @@ extension VHDX {
             }
         }
 
-        public var entries: [Entry]
+        var entries: [Entry]
         /// Whether the stored CRC-32C matched the bytes (always true for a table made here).
-        public var checksumMatches = true
+        var checksumMatches = true
 
-        public init(entries: [Entry]) {
+        init(entries: [Entry]) {
             self.entries = entries
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: RegionTable.size)
             bytes.storeASCII("regi", at: Offset.signature)  // 0 signature
             bytes.storeLittleEndian(UInt32(entries.count), at: Offset.entryCount)  // 8 entry count
@@ -64,7 +64,7 @@ extension VHDX {
 
         /// Decodes the 64 KiB at `bytes`, which lie at `offset` of the file `path`. A checksum
         /// mismatch is recorded, not thrown: the second copy may serve.
-        public init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX region table") throws(DiskImageError) {
+        init(decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VHDX region table") throws(DiskImageError) {
             guard bytes.count >= RegionTable.size, Array(bytes[0..<4]) == RegionTable.signature else {
                 throw DiskImageError.malformedImage(path: path, offset: offset, reason: "no VHDX region table signature \"regi\"")
             }

@@ -17,16 +17,16 @@
 /// 2.5 (`VHDX.BATEntry`, `VHDX.BATLayout`); metadata region: 2.6 (`VHDX.MetadataTable`,
 /// `VHDX.FileParameters`, `VHDX.DiskMetadata`). Reading: `VHDX+Reader.swift`; writing:
 /// `VHDX+Writer.swift`.
-public enum VHDX {
+package enum VHDX {
     /// Largest virtual size the format allows (section 2.6.2.2): 64 TiB.
-    public static let maximumSize: UInt64 = 64 << 40
+    package static let maximumSize: UInt64 = 64 << 40
     /// Payload block sizes the format allows (section 2.6.2.1): powers of two from 1 MiB to
     /// 256 MiB.
-    public static let blockSizeRange = (1 << 20)...(256 << 20)
+    package static let blockSizeRange = (1 << 20)...(256 << 20)
     /// Microsoft's "Best Practices for running Linux on Hyper-V", "Tuning Linux File Systems
     /// on Dynamic VHDX Files": create VHDX files with 1 MB blocks instead of the default
     /// 32 MB, so a mostly empty Linux file system does not take real disk space.
-    public static let blockSizeSource = "https://learn.microsoft.com/windows-server/virtualization/hyper-v/best-practices-for-running-linux-on-hyper-v"
+    package static let blockSizeSource = "https://learn.microsoft.com/windows-server/virtualization/hyper-v/best-practices-for-running-linux-on-hyper-v"
     /// The most payload blocks a default block size gives: the BAT (8 bytes an entry) and the
     /// writer's one flag a block stay small (qemu's block/vhdx.c picks its defaults "to keep
     /// the BAT size reasonable to load into RAM" too, 8 MiB blocks up to 1 GiB, 16 MiB to
@@ -37,20 +37,20 @@ public enum VHDX {
     /// recommendation for Linux guests (`blockSizeSource`), for a disk up to 1 TiB; a larger
     /// one gets the smallest power of two that keeps it within 2^20 blocks (2 MiB at 2 TiB,
     /// 64 MiB at the format's 64 TiB).
-    public static func defaultBlockSize(virtualSize: UInt64) -> Int {
+    package static func defaultBlockSize(virtualSize: UInt64) -> Int {
         var size = blockSizeRange.lowerBound
         while size < blockSizeRange.upperBound && virtualSize > UInt64(size) * maximumDefaultBlocks { size *= 2 }
         return size
     }
 
     /// Whether `bytes` is a block size the format allows.
-    public static func isValidBlockSize(_ bytes: Int) -> Bool {
+    package static func isValidBlockSize(_ bytes: Int) -> Bool {
         blockSizeRange.contains(bytes) && bytes & (bytes - 1) == 0
     }
     /// Sector sizes we write (section 2.6.2.4, 2.6.2.5): 512-byte logical sectors as every
     /// hypervisor boots from, 4096-byte physical sectors as Hyper-V creates.
-    public static let logicalSectorSize: UInt32 = 512
-    public static let physicalSectorSize: UInt32 = 4096
+    static let logicalSectorSize: UInt32 = 512
+    static let physicalSectorSize: UInt32 = 4096
     /// Regions, the log and payload blocks start on 1 MiB boundaries (section 2.2.3.1, 2.5).
     static let alignment: UInt64 = 1 << 20
     /// The header section: identifier, two headers and two region tables (section 2.2).
@@ -89,12 +89,12 @@ public enum VHDX {
 extension VHDX {
     /// A GUID as VHDX stores it: 16 bytes, Data1 (u32), Data2 and Data3 (u16) little-endian,
     /// Data4 as is (section 2.1, "GUID").
-    public struct GUID: Equatable, Hashable, Sendable, CustomStringConvertible {
-        public var bytes: [UInt8]
+    struct GUID: Equatable, Hashable, Sendable, CustomStringConvertible {
+        var bytes: [UInt8]
 
-        public static let zero = GUID(bytes: [UInt8](repeating: 0, count: 16))
+        static let zero = GUID(bytes: [UInt8](repeating: 0, count: 16))
 
-        public init(bytes: [UInt8]) {
+        init(bytes: [UInt8]) {
             precondition(bytes.count == 16)
             self.bytes = bytes
         }
@@ -113,9 +113,9 @@ extension VHDX {
             self.init(bytes: Array(bytes[offset..<(offset + 16)]))
         }
 
-        public var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
+        var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
 
-        public var description: String {
+        var description: String {
             let data1 = bytes.loadLittleEndian(UInt32.self, at: 0)
             let data2 = bytes.loadLittleEndian(UInt16.self, at: 4)
             let data3 = bytes.loadLittleEndian(UInt16.self, at: 6)

@@ -17,24 +17,24 @@ extension VMDK {
     /// #DDB
     /// ddb.<key> = "<value>"               diskDatabase, in order
     /// ```
-    public struct Descriptor: Equatable, Sendable {
+    struct Descriptor: Equatable, Sendable {
         /// One extent line: `RW 2048 FLAT "disk-flat.vmdk" 0`.
-        public struct Extent: Equatable, Sendable {
-            public enum Kind: String, Sendable {
+        struct Extent: Equatable, Sendable {
+            enum Kind: String, Sendable {
                 case flat = "FLAT", sparse = "SPARSE", zero = "ZERO", vmfs = "VMFS"
             }
             /// RW, RDONLY or NOACCESS.
-            public var access: String
-            public var sectors: UInt64
-            public var kind: Kind
-            public var fileName: String?
+            var access: String
+            var sectors: UInt64
+            var kind: Kind
+            var fileName: String?
             /// Sectors into a flat file where the extent starts.
-            public var offset: UInt64
+            var offset: UInt64
             /// The descriptor line (from 1) that names the extent; where it was read, not part
             /// of the value (ignored by `==`).
-            public var line: Int
+            var line: Int
 
-            public init(access: String = "RW", sectors: UInt64, kind: Kind, fileName: String?, offset: UInt64 = 0, line: Int = 0) {
+            init(access: String = "RW", sectors: UInt64, kind: Kind, fileName: String?, offset: UInt64 = 0, line: Int = 0) {
                 self.access = access
                 self.sectors = sectors
                 self.kind = kind
@@ -43,32 +43,32 @@ extension VMDK {
                 self.line = line
             }
 
-            public static func == (a: Extent, b: Extent) -> Bool {
+            static func == (a: Extent, b: Extent) -> Bool {
                 a.access == b.access && a.sectors == b.sectors && a.kind == b.kind && a.fileName == b.fileName
                     && a.offset == b.offset
             }
         }
 
         /// One `ddb.key = "value"` line.
-        public struct Entry: Equatable, Sendable {
-            public var key: String
-            public var value: String
+        struct Entry: Equatable, Sendable {
+            var key: String
+            var value: String
         }
 
         /// Content id, 8 hex digits, changed whenever the disk changes; nil when unreadable.
-        public var contentID: UInt32?
-        public var parentCID: String?
-        public var createType: String?
-        public var parentFileNameHint: String?
-        public var extents: [Extent]
-        public var diskDatabase: [Entry]
+        var contentID: UInt32?
+        var parentCID: String?
+        var createType: String?
+        var parentFileNameHint: String?
+        var extents: [Extent]
+        var diskDatabase: [Entry]
 
-        public var adapterType: String? { diskDatabase.first { $0.key == "ddb.adapterType" }?.value }
+        var adapterType: String? { diskDatabase.first { $0.key == "ddb.adapterType" }?.value }
 
         /// The embedded descriptor imgship writes into a stream-optimized VMDK: one SPARSE
         /// extent naming the file itself, the adapter and its geometry (IDE disks report 16
         /// heads, SCSI adapters 255; both 63 sectors a track).
-        public init(contentID: UInt32, capacitySectors: UInt64, extentFileName: String, adapter: Adapter) {
+        init(contentID: UInt32, capacitySectors: UInt64, extentFileName: String, adapter: Adapter) {
             let heads: UInt64 = adapter == .ide ? 16 : 255
             let cylinders = min(65535, (capacitySectors + heads * 63 - 1) / (heads * 63))
             // The name is quoted on one line; a quote or line break in it would end it early.
@@ -88,7 +88,7 @@ extension VMDK {
             ]
         }
 
-        public var text: String {
+        var text: String {
             let cid = String(contentID ?? 0, radix: 16)
             let paddedCID = String(repeating: "0", count: max(0, 8 - cid.count)) + cid
             var lines = ["# Disk DescriptorFile", "version=1", "CID=\(paddedCID)", "parentCID=\(parentCID ?? "ffffffff")"]
@@ -107,7 +107,7 @@ extension VMDK {
         }
 
         /// The descriptor padded to `descriptorSectors`; nil when the text does not fit.
-        public func encoded() -> [UInt8]? {
+        func encoded() -> [UInt8]? {
             var bytes = Array(text.utf8)
             let capacity = Int(VMDK.descriptorSectors) * VMDK.sectorSize
             guard bytes.count <= capacity else { return nil }
@@ -117,7 +117,7 @@ extension VMDK {
 
         /// Parses descriptor text (zero padding and all), refusing delta disks; `path` names
         /// the file for errors.
-        public init(decoding bytes: [UInt8], path: String) throws(DiskImageError) {
+        init(decoding bytes: [UInt8], path: String) throws(DiskImageError) {
             try self.init(parsing: String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self), path: path)
         }
 

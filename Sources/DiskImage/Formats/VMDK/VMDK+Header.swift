@@ -2,11 +2,11 @@ extension VMDK {
     /// The 512-byte sparse extent header (Virtual Disk Format 5.0, "Hosted Sparse Extent
     /// Header"), little-endian, at sector 0 and, in a stream-optimized extent, again as the
     /// footer with the real grain directory offset.
-    public struct SparseExtentHeader: Equatable, Sendable {
-        public static let size = 512
+    struct SparseExtentHeader: Equatable, Sendable {
+        static let size = 512
         static let magic = Array("KDMV".utf8)
         /// Grain directory offset meaning "read the footer at the end of the file".
-        public static let gdAtEnd = UInt64.max
+        static let gdAtEnd = UInt64.max
         static let flagNewlineTest: UInt32 = 1 << 0
         static let flagCompressed: UInt32 = 1 << 16
         static let flagMarkers: UInt32 = 1 << 17
@@ -29,39 +29,39 @@ extension VMDK {
             static let compressAlgorithm = 77
         }
 
-        public var version: UInt32 = 3
+        var version: UInt32 = 3
         /// Bit 0: newline test valid; bit 16: compressed grains; bit 17: markers.
-        public var flags: UInt32 = 0x0003_0001
+        var flags: UInt32 = 0x0003_0001
         /// Virtual size in sectors.
-        public var capacity: UInt64
+        var capacity: UInt64
         /// Grain size in sectors.
-        public var grainSize: UInt64 = VMDK.grainSectors
+        var grainSize: UInt64 = VMDK.grainSectors
         /// Sector of the embedded descriptor, and its reserved sectors.
-        public var descriptorOffset: UInt64 = 1
-        public var descriptorSize: UInt64 = VMDK.descriptorSectors
-        public var numGTEsPerGT: UInt32 = UInt32(VMDK.grainTableEntries)
+        var descriptorOffset: UInt64 = 1
+        var descriptorSize: UInt64 = VMDK.descriptorSectors
+        var numGTEsPerGT: UInt32 = UInt32(VMDK.grainTableEntries)
         /// Redundant grain directory: none.
-        public var rgdOffset: UInt64 = 0
+        var rgdOffset: UInt64 = 0
         /// Sector of the grain directory (its marker sits one sector before), or `gdAtEnd`.
-        public var gdOffset: UInt64
+        var gdOffset: UInt64
         /// Sectors before the first grain.
-        public var overHead: UInt64 = VMDK.overheadSectors
-        public var uncleanShutdown: UInt8 = 0
+        var overHead: UInt64 = VMDK.overheadSectors
+        var uncleanShutdown: UInt8 = 0
         /// The four newline-detection bytes: `0a 20 0d 0a` unless a transfer mangled them.
-        public var newlineTest: [UInt8] = [0x0A, 0x20, 0x0D, 0x0A]
+        var newlineTest: [UInt8] = [0x0A, 0x20, 0x0D, 0x0A]
         /// 1: deflate.
-        public var compressAlgorithm: UInt16 = 1
+        var compressAlgorithm: UInt16 = 1
 
         /// The header imgship writes: version 3, compressed grains with markers, 64 KiB grains.
-        public init(capacity: UInt64, gdOffset: UInt64) {
+        init(capacity: UInt64, gdOffset: UInt64) {
             self.capacity = capacity
             self.gdOffset = gdOffset
         }
 
-        public var isCompressed: Bool { flags & Self.flagCompressed != 0 }
-        public var hasMarkers: Bool { flags & Self.flagMarkers != 0 }
+        var isCompressed: Bool { flags & Self.flagCompressed != 0 }
+        var hasMarkers: Bool { flags & Self.flagMarkers != 0 }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: SparseExtentHeader.size)
             bytes.storeASCII("KDMV", at: Offset.magic)  // 0 magic
             bytes.storeLittleEndian(version, at: Offset.version)  // 4 version (ESXi: 3)
@@ -82,7 +82,7 @@ extension VMDK {
 
         /// Decodes the 512 bytes of `bytes`, which lie at `offset` of the file `path`; only
         /// the magic is checked here, the values are the reader's to judge.
-        public init(
+        init(
             decoding bytes: [UInt8], at offset: UInt64 = 0, path: String = "VMDK header",
             missing: String = "no VMDK sparse extent magic \"KDMV\""
         ) throws(DiskImageError) {

@@ -1,6 +1,6 @@
 extension VMDK {
     /// Metadata marker types of stream-optimized extents.
-    public enum MarkerType: UInt32, Sendable {
+    enum MarkerType: UInt32, Sendable {
         case endOfStream = 0
         case grainTable = 1
         case grainDirectory = 2
@@ -10,23 +10,23 @@ extension VMDK {
     /// A metadata marker (technote, "Stream-Optimized Compressed Sparse Extents"): one
     /// sector holding numSectors (u64), size 0 (u32), type (u32), then 496 zero bytes. The
     /// end-of-stream marker is an all-zero sector.
-    public struct MetadataMarker: Equatable, Sendable {
+    struct MetadataMarker: Equatable, Sendable {
         enum Offset {
             static let numSectors = 0
             static let size = 8
             static let type = 12
         }
 
-        public var type: MarkerType
+        var type: MarkerType
         /// Sectors of metadata after the marker.
-        public var sectors: UInt64
+        var sectors: UInt64
 
-        public init(_ type: MarkerType, sectors: UInt64) {
+        init(_ type: MarkerType, sectors: UInt64) {
             self.type = type
             self.sectors = sectors
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: VMDK.sectorSize)
             bytes.storeLittleEndian(sectors, at: Offset.numSectors)  // 0 numSectors of metadata
             bytes.storeLittleEndian(UInt32(0), at: Offset.size)  // 8 size: 0 marks metadata
@@ -36,7 +36,7 @@ extension VMDK {
 
         /// nil when the sector is not a metadata marker (its size field is not 0, or the type
         /// is unknown).
-        public init?(decoding bytes: [UInt8]) {
+        init?(decoding bytes: [UInt8]) {
             guard bytes.count >= VMDK.sectorSize, bytes.loadLittleEndian(UInt32.self, at: Offset.size) == 0,
                 let type = MarkerType(rawValue: bytes.loadLittleEndian(UInt32.self, at: Offset.type))
             else { return nil }
@@ -51,17 +51,17 @@ extension VMDK {
 
     /// The 12 bytes in front of a compressed grain's data: lba (u64, the grain's first
     /// sector) and the compressed size (u32).
-    public struct GrainMarker: Equatable, Sendable {
-        public static let size = 12
+    struct GrainMarker: Equatable, Sendable {
+        static let size = 12
         enum Offset {
             static let lba = 0
             static let compressedSize = 8
         }
 
-        public var lba: UInt64
-        public var compressedSize: UInt32
+        var lba: UInt64
+        var compressedSize: UInt32
 
-        public init(lba: UInt64, compressedSize: UInt32) {
+        init(lba: UInt64, compressedSize: UInt32) {
             self.lba = lba
             self.compressedSize = compressedSize
         }
@@ -72,14 +72,14 @@ extension VMDK {
             buffer.storeLittleEndian(compressedSize, at: offset + Offset.compressedSize)  // 8 size
         }
 
-        public func encoded() -> [UInt8] {
+        func encoded() -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: GrainMarker.size)
             bytes.storeLittleEndian(lba, at: Offset.lba)  // 0 lba
             bytes.storeLittleEndian(compressedSize, at: Offset.compressedSize)  // 8 size
             return bytes
         }
 
-        public init(decoding bytes: [UInt8]) {
+        init(decoding bytes: [UInt8]) {
             lba = bytes.loadLittleEndian(UInt64.self, at: Offset.lba)
             compressedSize = bytes.loadLittleEndian(UInt32.self, at: Offset.compressedSize)
         }

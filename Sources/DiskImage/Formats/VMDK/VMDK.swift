@@ -35,7 +35,7 @@ public enum VMDK {
     /// entries (1 PiB of 64 KiB grains in 512-entry tables), and every grain table entry is a
     /// 32-bit sector offset, so at most 2 TiB of compressed grains fit in the file anyway. At
     /// 62 TiB the grain directory is 7.75 MiB, in the output and in memory.
-    public static let maximumSize: UInt64 = 62 << 40
+    static let maximumSize: UInt64 = 62 << 40
 
     /// The disk controller written to `ddb.adapterType`; it also decides the geometry.
     public enum Adapter: String, Sendable, CaseIterable {
