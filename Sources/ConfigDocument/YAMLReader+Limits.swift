@@ -1,6 +1,5 @@
-// libyaml, which Yams builds on, is reached directly for its event stream: Yams gives only the
-// composed tree, in which an alias is the anchored node itself, and its composer hashes whole
-// mapping keys, so an expanding alias must be stopped before Yams composes anything.
+// libyaml's event stream is walked once for the limits before any value is built, so an
+// expanding alias is stopped before it costs anything.
 internal import CYaml
 
 extension YAMLReader {
@@ -12,17 +11,16 @@ extension YAMLReader {
     /// Walks libyaml's events for `text` and refuses, with the position of the alias or
     /// collection at fault, a document whose aliases would expand past `aliasNodeBudget` nodes
     /// or whose nesting, aliases expanded, is deeper than `DocumentReader.maximumDepth`.
-    /// Syntax errors are left to Yams, which reports them.
-    static func checkLimits(_ text: String) throws(JSONParser.SyntaxError) {
+    /// Syntax errors are left to the composer, which reports them.
+    static func checkLimits(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParser.SyntaxError) {
         // libyaml asserts its input is not NULL; an empty document has nothing to count.
-        guard !text.isEmpty else { return }
+        guard !buffer.isEmpty else { return }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             throw JSONParser.SyntaxError(line: 1, column: 1, message: "cannot start the YAML parser (out of memory)")
         }
         defer { yaml_parser_delete(&parser) }
-        let bytes = Array(text.utf8)
-        let outcome: JSONParser.SyntaxError? = bytes.withUnsafeBufferPointer { buffer in
+        let outcome: JSONParser.SyntaxError? = {
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
             var walk = LimitWalk()
@@ -33,7 +31,7 @@ extension YAMLReader {
                 if event.type == YAML_STREAM_END_EVENT { return nil }
                 if let problem = walk.take(event) { return problem }
             }
-        }
+        }()
         if let outcome { throw outcome }
     }
 
@@ -70,7 +68,7 @@ extension YAMLReader {
                 guard let closed = open.popLast() else { break }
                 add(Size(nodes: closed.contents.nodes + 1, height: closed.contents.height + 1), anchor: closed.anchor)
             case YAML_ALIAS_EVENT:
-                // An alias naming no anchor is Yams's to report.
+                // An alias naming no anchor is the composer's to report.
                 guard let anchor = name(event.data.alias.anchor), let size = anchors[anchor] else { break }
                 expanded += size.nodes
                 if expanded > YAMLReader.aliasNodeBudget {
