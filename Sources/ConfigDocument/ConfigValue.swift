@@ -24,27 +24,47 @@ public struct ConfigValue: Sendable, Equatable {
     }
 
     public var kind: Kind
-    /// Line and column kept as 32 bits each: a value of a large array costs 32 bytes, not 40
-    /// (a document's model should stay a few times its size, SECURITY.md). Documents are far
-    /// below 4 Gi lines or columns; larger numbers saturate.
-    private var storedLine: UInt32
-    private var storedColumn: UInt32
+    /// Line and column, 28 bits each, packed into the 7 bytes that follow `kind`'s 17, so a
+    /// value costs 24 bytes and an object member 40 (a document's model should stay a few
+    /// times its size, SECURITY.md). Documents are at most 64 MiB, far below 2^28 lines or
+    /// columns; larger numbers saturate.
+    private var positionLow: UInt8
+    private var positionMiddle: UInt16
+    private var positionHigh: UInt32
+
+    private static let positionBits = 28
+    private static let positionMask = UInt64(1) << positionBits - 1
+
+    private var packedPosition: UInt64 {
+        get { UInt64(positionHigh) << 24 | UInt64(positionMiddle) << 8 | UInt64(positionLow) }
+        set {
+            positionLow = UInt8(truncatingIfNeeded: newValue)
+            positionMiddle = UInt16(truncatingIfNeeded: newValue >> 8)
+            positionHigh = UInt32(truncatingIfNeeded: newValue >> 24)
+        }
+    }
+
+    private static func clamped(_ number: Int) -> UInt64 {
+        UInt64(clamping: max(0, min(number, Int(positionMask))))
+    }
 
     /// 1-based line and column of the value's first character.
     public var line: Int {
-        get { Int(storedLine) }
-        set { storedLine = UInt32(clamping: newValue) }
+        get { Int(packedPosition >> Self.positionBits) }
+        set { packedPosition = Self.clamped(newValue) << Self.positionBits | packedPosition & Self.positionMask }
     }
 
     public var column: Int {
-        get { Int(storedColumn) }
-        set { storedColumn = UInt32(clamping: newValue) }
+        get { Int(packedPosition & Self.positionMask) }
+        set { packedPosition = packedPosition & ~Self.positionMask | Self.clamped(newValue) }
     }
 
     public init(_ kind: Kind, line: Int = 0, column: Int = 0) {
         self.kind = kind
-        self.storedLine = UInt32(clamping: line)
-        self.storedColumn = UInt32(clamping: column)
+        let packed = Self.clamped(line) << Self.positionBits | Self.clamped(column)
+        positionLow = UInt8(truncatingIfNeeded: packed)
+        positionMiddle = UInt16(truncatingIfNeeded: packed >> 8)
+        positionHigh = UInt32(truncatingIfNeeded: packed >> 24)
     }
 
     /// The member `key` of an object, nil for anything else.

@@ -9,6 +9,13 @@ public enum DocumentReader {
     /// How deep objects and arrays (mappings and sequences) may nest, in JSON and YAML alike.
     public static let maximumDepth = 256
 
+    /// The largest YAML document read: 16 MiB. YAML is composed through Yams' public node tree
+    /// (its event API is internal to Yams), which costs up to 10 times the text, so this keeps
+    /// a YAML document inside the 512 MiB budget (SECURITY.md). JSON, read without a tree,
+    /// has no such cap below the files' own. CloudFormation itself takes a template of at
+    /// most 1 MB (CloudFormation quotas, "Template body size in an Amazon S3 object").
+    public static let maximumYAMLBytes = 16 << 20
+
     /// Reads a document given as bytes: `DocumentText.check`'s problems (invalid UTF-8 and the
     /// rest, with their positions), then `parse(_:)`'s.
     public static func parse(bytes: [UInt8]) throws(Problem) -> ConfigValue {
@@ -18,6 +25,15 @@ public enum DocumentReader {
     public static func parse(_ text: String) throws(Problem) -> ConfigValue {
         try DocumentText.check(text.utf8)
         let isJSON = text.first { !$0.isWhitespace }.map { $0 == "{" || $0 == "[" } ?? true
+        if !isJSON && text.utf8.count > maximumYAMLBytes {
+            var problem = Problem(
+                .error, "",
+                "a YAML document is read up to \(maximumYAMLBytes >> 20) MiB and this one is \(text.utf8.count) bytes; give it as JSON (for instance `yq -o json`), which is read without that limit"
+            )
+            problem.line = 1
+            problem.column = 1
+            throw problem
+        }
         do {
             return isJSON ? try JSONParser.parse(text) : try YAMLReader.parse(text)
         } catch {

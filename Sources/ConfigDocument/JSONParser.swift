@@ -14,9 +14,67 @@ public struct JSONParser {
     private var line = 1
     private var lineStart = 0
     private var depth = 0
+    /// Each array's and object's element count, in the order they open (`containerSizes`), so
+    /// each is allocated once at its size: grown by doubling, the values of a large array
+    /// would cost up to three times themselves while it is read.
+    private let sizes: [UInt32]
+    private var nextContainer = 0
+    /// Long keys met so far (shorter ones are stored inline in their `String`): an object key
+    /// repeated in every element of a list shares one storage. A document's schema has a few
+    /// hundred names; past `internedKeyLimit` distinct ones, new keys are not remembered.
+    private var knownKeys: Set<String> = []
+    private static let internedKeyLimit = 4096
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
+        self.sizes = Self.containerSizes(bytes)
+    }
+
+    /// The number of elements of each array and object, in the order their brackets open,
+    /// from one pass that skips strings and counts commas at each level. The counts only size
+    /// allocations: on malformed text they may be wrong, and the parser reports the error.
+    /// Counting stops past `DocumentReader.maximumDepth`, where the parser stops too.
+    private static func containerSizes(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt32] {
+        var sizes: [UInt32] = []
+        // Per open container: its index in `sizes`, commas at its level, whether it holds anything.
+        var open: [(index: Int, commas: UInt32, filled: Bool)] = []
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D:
+                continue
+            case UInt8(ascii: "\""):
+                while index < bytes.count && bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                index += 1
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                if !open.isEmpty { open[open.count - 1].filled = true }
+                guard open.count < DocumentReader.maximumDepth else { return sizes }
+                open.append((sizes.count, 0, false))
+                sizes.append(0)
+                continue
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                guard let closed = open.popLast() else { return sizes }
+                sizes[closed.index] = closed.filled ? closed.commas &+ 1 : 0
+                continue
+            case UInt8(ascii: ","):
+                if !open.isEmpty { open[open.count - 1].commas &+= 1 }
+                continue
+            default:
+                break
+            }
+            if !open.isEmpty { open[open.count - 1].filled = true }
+        }
+        return sizes
+    }
+
+    /// The element count `containerSizes` found for the container opening now.
+    private mutating func takeSize() -> Int {
+        defer { nextContainer += 1 }
+        return nextContainer < sizes.count ? Int(sizes[nextContainer]) : 0
     }
 
     public static func parse(_ text: String) throws(SyntaxError) -> ConfigValue {
@@ -104,6 +162,7 @@ public struct JSONParser {
         defer { depth -= 1 }
         index += 1
         var members: [(key: String, value: ConfigValue)] = []
+        members.reserveCapacity(takeSize())
         // The keys so far, so a duplicate is found in constant time whatever the object's size.
         var keys: Set<String> = []
         skipWhitespace()
@@ -118,7 +177,7 @@ public struct JSONParser {
             }
             let keyLine = line
             let keyColumn = column
-            let key = try parseString()
+            let key = shared(try parseString())
             guard keys.insert(key).inserted else {
                 throw SyntaxError(line: keyLine, column: keyColumn, message: "duplicate key \"\(key)\"")
             }
@@ -137,11 +196,20 @@ public struct JSONParser {
         }
     }
 
+    /// `key`, or the equal key met before, whose storage it then shares.
+    private mutating func shared(_ key: String) -> String {
+        guard key.utf8.count > 15 else { return key }
+        if let known = knownKeys.firstIndex(of: key) { return knownKeys[known] }
+        if knownKeys.count < Self.internedKeyLimit { knownKeys.insert(key) }
+        return key
+    }
+
     private mutating func parseArray() throws(SyntaxError) -> ConfigValue.Kind {
         try enter()
         defer { depth -= 1 }
         index += 1
         var items: [ConfigValue] = []
+        items.reserveCapacity(takeSize())
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
             index += 1

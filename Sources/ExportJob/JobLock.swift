@@ -15,6 +15,11 @@ import Glibc
 ///   shared, so shards run side by side but never beside a whole run or a merge.
 /// - `JOBFILE.I-of-N.lock`: shard I of N holds it exclusively: one run of a shard at a time.
 ///
+/// - `.OUTPUT.imgship.lock`, beside each output: a job run holds it exclusively while it
+///   checks, writes and commits that output and its record, so two different job files (or
+///   a job and a shard of another) naming one output never write it at once. It is removed
+///   as it is let go, so output folders keep no lock files.
+///
 /// An exclusive holder writes who it is into the file (`pid 123 on HOST, since TIME`) and
 /// empties it before it lets go, so a refusal names the holder. The kernel releases the lock
 /// when the holder dies, however it dies; a lock file left behind is never in the way.
@@ -26,12 +31,15 @@ public final class JobLock: @unchecked Sendable {
 
     public let path: String
     public let mode: Mode
+    /// Whether the file is removed as the lock is let go (output locks).
+    public let removesFile: Bool
     // Owned by this value; -1 once released.
     private var descriptor: Int32
 
-    private init(path: String, mode: Mode, descriptor: Int32) {
+    private init(path: String, mode: Mode, removesFile: Bool, descriptor: Int32) {
         self.path = path
         self.mode = mode
+        self.removesFile = removesFile
         self.descriptor = descriptor
     }
 
@@ -40,11 +48,20 @@ public final class JobLock: @unchecked Sendable {
     /// The lock file of a whole job, beside the job file named `jobName`.
     public static func fileName(job jobName: String) -> String { jobName + ".lock" }
 
+    /// The lock file of the output at `output`: `.NAME.imgship.lock` in its folder.
+    public static func path(output: String) -> String {
+        let (folder, name) = splitPath(output)
+        return folder + "/." + name + ".imgship.lock"
+    }
+
     /// Takes the lock at `path`, creating the file. Without `wait`, a lock another run holds
     /// is `.held`, naming the holder; with it, waits (polling every 0.1 s, so `isCancelled`,
     /// set by Ctrl-C, ends the wait with `.cancelled`), after calling `onWaiting` once.
+    ///
+    /// With `removesFile`, the holder unlinks the file as it lets go; a run waiting on the
+    /// removed file then finds the name gone or another file's, and opens it again.
     public static func acquire(
-        _ path: String, mode: Mode, wait: Bool, isCancelled: () -> Bool = { false },
+        _ path: String, mode: Mode, wait: Bool, removesFile: Bool = false, isCancelled: () -> Bool = { false },
         onWaiting: (JobLockError) -> Void = { _ in }
     ) throws(JobLockError) -> JobLock {
         let operation = mode == .exclusive ? LOCK_EX : LOCK_SH
@@ -90,7 +107,7 @@ public final class JobLock: @unchecked Sendable {
                 let line = Array("pid \(SystemCalls.processID()) on \(SystemCalls.hostName()), since \(since)\n".utf8)
                 _ = line.withUnsafeBytes { SystemCalls.pwrite(fd, $0.baseAddress, $0.count, 0) }
             }
-            return JobLock(path: path, mode: mode, descriptor: fd)
+            return JobLock(path: path, mode: mode, removesFile: removesFile, descriptor: fd)
         }
     }
 
@@ -98,6 +115,8 @@ public final class JobLock: @unchecked Sendable {
     public func release() {
         guard descriptor >= 0 else { return }
         if mode == .exclusive { _ = SystemCalls.ftruncate(descriptor, 0) }
+        // Unlinked while still held: no one can have taken this file's lock in between.
+        if removesFile { SystemCalls.unlink(path) }
         SystemCalls.close(descriptor)
         descriptor = -1
     }

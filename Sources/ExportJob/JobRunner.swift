@@ -68,6 +68,11 @@ public struct JobRunner: Sendable {
     /// Called from an export's writing thread after each batch, with the output it is of;
     /// nil draws nothing (and costs nothing).
     public var onProgress: (@Sendable (ExportUnit, ExportProgress) -> Void)?
+    /// Wait for an output another run is writing (`JobLock.path(output:)`) instead of
+    /// failing it (`--wait`).
+    public var waitForOutputs = false
+    /// Called once when an output's lock is held by another run and `waitForOutputs` waits.
+    public var onWaitingForOutput: (@Sendable (ExportUnit, JobLockError) -> Void)?
     /// Called as an output starts, while no other output can start or finish.
     var onStart: @Sendable (ExportUnit) -> Void = { _ in }
 
@@ -223,6 +228,25 @@ public struct JobRunner: Sendable {
             result.status = .cancelled
             return result
         }
+        // Made before the output's lock, which lives in it; a folder that does not exist
+        // holds no output yet, so nothing is judged before it is made.
+        if let failure = createFolders(unit.folder) {
+            result.failure = .folder(failure)
+            return result
+        }
+        // One writer per output whatever job file names it: held from the judgement of what
+        // is there to the commit of the output and its record.
+        let outputLock: JobLock
+        do throws(JobLockError) {
+            outputLock = try JobLock.acquire(
+                JobLock.path(output: unit.output), mode: .exclusive, wait: waitForOutputs, removesFile: true,
+                isCancelled: isCancelled, onWaiting: { held in onWaitingForOutput?(unit, held) })
+        } catch {
+            if case .cancelled = error { result.status = .cancelled }
+            result.failure = .outputLocked(error)
+            return result
+        }
+        defer { outputLock.release() }
         var overwrite = false
         var outputStatus = stat()
         var sourceStatus = stat()
@@ -258,10 +282,6 @@ public struct JobRunner: Sendable {
             // A manifest or record whose image is gone (deleted to redo it, or an interrupted
             // run) describes nothing.
             for path in [unit.manifest, unit.record] where fileExists(path) { SystemCalls.unlink(path) }
-        }
-        if let failure = createFolders(unit.folder) {
-            result.failure = .folder(failure)
-            return result
         }
         let options = ExportOptions(
             format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,

@@ -14,12 +14,15 @@ public enum UnitFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// What a sharded job's merge found (`JobMerge`): a shard's own failure as its report
     /// gives it, or an output that does not verify now.
     case merge(String)
+    /// Another run (of another job file, or another shard) writes the same output now.
+    case outputLocked(JobLockError)
 
     public var description: String {
         switch self {
         case let .outputIsSource(output, _), let .outputNotReplaced(output, _): "\(output) \(detail(besides: output))"
         case let .folder(message), let .merge(message): message
         case let .export(error): "\(error)"
+        case let .outputLocked(error): "\(error)"
         }
     }
 
@@ -33,7 +36,7 @@ public enum UnitFailure: Error, Sendable, Equatable, CustomStringConvertible {
             "\(reason); remove it or run with --force to export it again"
         case let .export(.outputExists(path)) where path == output:
             DiskImageError.outputExistsAdvice
-        case .outputIsSource, .outputNotReplaced, .folder, .export, .merge:
+        case .outputIsSource, .outputNotReplaced, .folder, .export, .merge, .outputLocked:
             description
         }
     }

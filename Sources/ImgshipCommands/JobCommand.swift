@@ -61,7 +61,10 @@ struct JobCommand: ParsableCommand {
     )
     var merge = false
 
-    @Flag(help: "When another run of this job (or shard) holds its lock, wait for it to end instead of exiting 1 (Ctrl-C stops the wait).")
+    @Flag(
+        help:
+            "When another run of this job (or shard) holds its lock, or another job writes one of its outputs, wait for it to end instead of failing (Ctrl-C stops the wait)."
+    )
     var wait = false
 
     func validate() throws {
@@ -136,6 +139,14 @@ struct JobCommand: ParsableCommand {
         var runner = JobRunner(
             concurrency: concurrency.value, replaceInvalid: force, timestamp: epoch,
             isCancelled: { interruptRequested.load(ordering: .relaxed) })
+        // Another job file naming one of these outputs may be writing it (`JobLock`).
+        runner.waitForOutputs = wait
+        runner.onWaitingForOutput = { unit, held in
+            if case let .held(path, holder) = held {
+                writeToStandardError(
+                    DisplayText.escaped("imgship: \(unit.output): waiting for the lock \(path), which another run holds (\(holder ?? "unknown"))") + "\n")
+            }
+        }
         if dryRun {
             let intents = runner.intents(units)
             try printIntents(units, intents)

@@ -42,6 +42,22 @@ struct DocumentLimitsTests {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
+    /// YAML over 16 MiB is refused before it is composed, at once, naming the limit and the
+    /// way out; the same data as JSON is read.
+    @Test func yamlOverTheCapIsRefusedBeforeComposing() throws {
+        let entry = "- launchTemplateName: lt-0123456789\n  targetRegionName: us-east-1\n"
+        let count = DocumentReader.maximumYAMLBytes / entry.utf8.count + 1
+        let yaml = String(repeating: entry, count: count)
+        var found: Problem?
+        let elapsed = seconds { found = problem(yaml) }
+        let error = try #require(found)
+        #expect(error.line == 1 && error.column == 1)
+        #expect(error.message == "a YAML document is read up to 16 MiB and this one is \(yaml.utf8.count) bytes; give it as JSON (for instance `yq -o json`), which is read without that limit")
+        #expect(elapsed < 2, "\(elapsed) s")
+        let json = "[" + Array(repeating: #"{"launchTemplateName":"lt-0123456789","targetRegionName":"us-east-1"}"#, count: count).joined(separator: ",") + "]"
+        #expect(problem(json) == nil)
+    }
+
     @Test func billionLaughsStopsAtTheAliasPastTheBudget() throws {
         let text = Self.laughs(levels: 9)
         #expect(text.utf8.count < 500)

@@ -244,6 +244,43 @@ struct HostileJobTests {
         #expect(merged.status == 0, "\(merged.standardError)")
     }
 
+    /// Two different job files naming one output: while one run writes it (stopped with
+    /// SIGSTOP), a run of the other job fails that output naming the holder of the output's
+    /// lock (exit 1), or waits with `--wait` and then verifies the first run's output. The
+    /// output lock is gone after, and `sha256sum -c` passes on the folder's list.
+    @Test(.enabled(if: which("sha256sum") != nil, "needs sha256sum"))
+    func oneWriterPerOutputAcrossJobFiles() throws {
+        let folder = try TemporaryFolder()
+        try makeDisk(folder.file("disk.raw"), size: 24 << 20, noise: 24 << 20, seed: 11)
+        let jobText = "schemaVersion: 1\nexports:\n  - {source: disk.raw, formats: [vmdk], destination: out}\n"
+        try write(jobText, to: folder.file("first.yaml"))
+        try write(jobText, to: folder.file("second.yaml"))
+        let output = try #require(JobFile.decode(jobText).units(baseFolder: folder.path).first).output
+        let lock = JobLock.path(output: output)
+
+        let first = try Running(["job", folder.file("first.yaml")], errorPath: folder.file("first.err"))
+        try #require(waitUntilHeld(lock, by: first), "the first run ended before it was seen holding the output's lock: \(first.standardError)")
+        kill(first.process.processIdentifier, SIGSTOP)
+        defer { kill(first.process.processIdentifier, SIGCONT) }
+        let holder = "pid \(first.process.processIdentifier) on "
+        let second = try run(["job", folder.file("second.yaml")])
+        #expect(second.status == 1, "\(second.standardError)")
+        #expect(second.standardError.contains("another run holds the lock \(lock) (\(holder)"), "\(second.standardError)")
+        #expect(second.standardError.contains("pass --wait to wait for it"), "\(second.standardError)")
+
+        let waiting = try Running(["job", folder.file("second.yaml"), "--wait"], errorPath: folder.file("waiting.err"))
+        usleep(500_000)
+        #expect(waiting.process.isRunning)
+        #expect(waiting.standardError.contains("waiting for the lock \(lock), which another run holds (\(holder)"), "\(waiting.standardError)")
+        kill(first.process.processIdentifier, SIGCONT)
+        #expect(first.finish() == 0, "\(first.standardError)")
+        #expect(waiting.finish() == 0, "\(waiting.standardError)")
+        #expect(waiting.standardError.contains("skipped"), "the waiting run found the first run's output good: \(waiting.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: lock), "an output's lock is removed as it is let go")
+        let check = try runProcess("/bin/sh", ["-c", "cd \"$0\" && sha256sum -c SHA256SUMS", folder.file("out")])
+        #expect(check.status == 0, "\(text(check.standardOutput))")
+    }
+
     /// A lock file planted as a symbolic link (to a file the holder's line would overwrite) or
     /// a FIFO is refused, and what the link points at is left alone.
     @Test func plantedLockFilesAreRefused() throws {
