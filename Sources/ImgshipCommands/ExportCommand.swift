@@ -51,6 +51,11 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("s3-prefix"), help: "With --target aws: prepended to the file name in the printed S3 key.")
     var s3Prefix: String?
 
+    @Option(
+        name: .customLong("region"),
+        help: "With --target aws: the bucket's region, which every printed import command names with --region (default: us-east-1, to replace).")
+    var region: String?
+
     @Option(name: [.short, .long], help: "The output path, or - for standard output.")
     var output: String
 
@@ -128,11 +133,14 @@ struct ExportCommand: ParsableCommand {
         if target == nil {
             for (flag, isGiven) in [
                 ("--firmware", firmware != nil), ("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil),
+                ("--region", region != nil),
             ] where isGiven {
                 throw ValidationError("\(flag) applies with --target only")
             }
         } else if let target, target != .aws {
-            for (flag, isGiven) in [("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil)] where isGiven {
+            for (flag, isGiven) in [
+                ("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil), ("--region", region != nil),
+            ] where isGiven {
                 throw ValidationError("\(flag) applies with --target aws only; --target \(target) has no import command")
             }
         }
@@ -140,6 +148,9 @@ struct ExportCommand: ParsableCommand {
             try AWSImportCommands.check(bucket: s3Bucket, prefix: s3Prefix)
         } catch {
             throw ValidationError(error.description)
+        }
+        if let region, AWSRegion(region) == nil {
+            throw ValidationError("--region \(AWSRegion.problem(region))")
         }
         if let firmware, let bootMode, firmware != bootMode.firmware {
             throw ValidationError("--firmware \(firmware.rawValue) and --boot-mode \(bootMode.rawValue) contradict each other; give one")
@@ -275,7 +286,7 @@ struct ExportCommand: ParsableCommand {
             do throws(AWSImportCommandsError) {
                 importCommands = try AWSImportCommands(
                     file: toStandardOutput || toDevice ? nil : output, fileName: destination.name, decision: decision,
-                    bucket: s3Bucket, prefix: s3Prefix)
+                    bucket: s3Bucket, prefix: s3Prefix, region: region.flatMap(AWSRegion.init))
             } catch {
                 throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
             }
@@ -350,6 +361,9 @@ extension ExportCommand {
             lines += importCommands.lines.map { "    " + $0 }
             if importCommands.usesExampleBucket {
                 lines.append("  (\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it)")
+            }
+            if importCommands.usesExampleRegion {
+                lines.append("  (\(AWSImportCommands.exampleRegion) stands for the bucket's region: give --region to name it)")
             }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -18,7 +18,8 @@ struct AWSImportCommandsTests {
     func hostileNamesStayData(name: String) throws {
         let folder = try TemporaryFolder()
         let file = folder.file(name)
-        let commands = try AWSImportCommands(file: file, fileName: name, decision: Self.decision, bucket: "imgship-imports", prefix: "a b/'q'/")
+        let commands = try AWSImportCommands(
+            file: file, fileName: name, decision: Self.decision, bucket: "imgship-imports", prefix: "a b/'q'/", region: AWSRegion("eu-west-1"))
         let lines = commands.lines
         #expect(lines.count == 2)
         #expect(lines.allSatisfy { !$0.contains("\n") && !$0.unicodeScalars.contains("\u{2028}") })
@@ -42,13 +43,32 @@ struct AWSImportCommandsTests {
 
     @Test func bucketsAndPrefixesS3WouldNotTakeAreRefused() {
         #expect(throws: AWSImportCommandsError.self) {
-            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: "Bad_Bucket", prefix: nil)
+            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: "Bad_Bucket", prefix: nil, region: nil)
         }
         #expect(throws: AWSImportCommandsError.self) {
-            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: nil, prefix: "/abs/")
+            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: nil, prefix: "/abs/", region: nil)
         }
         #expect(throws: AWSImportCommandsError.self) {
-            try AWSImportCommands(file: nil, fileName: String(repeating: "k", count: 1025), decision: Self.decision, bucket: nil, prefix: nil)
+            try AWSImportCommands(file: nil, fileName: String(repeating: "k", count: 1025), decision: Self.decision, bucket: nil, prefix: nil, region: nil)
+        }
+    }
+
+    /// Every command names its region, the one given or the stand-in the text says to
+    /// replace: the AWS CLI would otherwise act in whatever region its profile holds. A region
+    /// is an `AWSRegion`, which only a region name makes.
+    @Test func everyCommandNamesItsRegion() throws {
+        let given = try AWSImportCommands(
+            file: "/tmp/x.vmdk", fileName: "x.vmdk", decision: Self.decision, bucket: "b-1", prefix: nil, region: AWSRegion("us-gov-west-1"))
+        #expect(given.lines.count == 2)
+        #expect(given.lines.allSatisfy { $0.hasPrefix("aws ") && $0.contains(" --region us-gov-west-1 ") })
+        #expect(!given.usesExampleRegion)
+        let stand = try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: nil, prefix: nil, region: nil)
+        #expect(stand.usesExampleRegion && stand.importImage.starts(with: ["aws", "ec2", "import-image", "--region", "us-east-1"]))
+        for name in ["", "us-east", "US-EAST-1", "us-east-1; rm -rf /", "us-east-1\n", "eu-west-1a"] {
+            #expect(AWSRegion(name) == nil, "\(name)")
+        }
+        for name in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1", "us-isob-east-1"] {
+            #expect(AWSRegion(name)?.name == name)
         }
     }
 }
