@@ -7,6 +7,12 @@ import DiskImage
 /// refuses the guest's operating system. imgship prints them (`ShellQuoting`, the one quoting
 /// function) and never runs them.
 ///
+/// Every command names its region (`--region`): without it the AWS CLI takes the region of
+/// whatever profile or environment runs it, and VM Import reads the bucket only in the
+/// bucket's own region (VM Import/Export user guide, "Import a VM as an image": the S3 bucket
+/// must be in the Region where you import). The region is an `AWSRegion`, which only a
+/// checked name makes, so a command without one cannot be built.
+///
 /// `--disk-containers` and `--disk-container` are JSON, whose escaping holds any key; the EC2
 /// API reference (ImportImage, ImageDiskContainer, ImportSnapshot, SnapshotDiskContainer,
 /// UserBucket, RegisterImage) and botocore's EC2 model name the members.
@@ -81,10 +87,13 @@ public struct AWSImportCommands: Sendable, Equatable {
     /// The bucket the commands name when none is given: the AWS documentation's own example
     /// bucket, a valid name the reader replaces.
     public static let exampleBucket = "amzn-s3-demo-bucket"
+    /// The region the commands name when none is given, to be replaced like the bucket.
+    public static let exampleRegion = AWSRegion.example
 
-    /// `aws s3 cp FILE s3://BUCKET/KEY`; nil when the output is no file (standard output).
+    /// `aws s3 cp FILE s3://BUCKET/KEY --region REGION`; nil when the output is no file (standard output).
+
     public var upload: [String]?
-    /// `aws ec2 import-image --boot-mode MODE --disk-containers JSON`.
+    /// `aws ec2 import-image --region REGION --boot-mode MODE --disk-containers JSON`.
     public var importImage: [String]
     /// The bucket is `exampleBucket`, to be replaced.
     public var usesExampleBucket: Bool
@@ -92,14 +101,17 @@ public struct AWSImportCommands: Sendable, Equatable {
     /// The snapshot path's lines after the upload: import-snapshot, the wait, the look-up of
     /// the snapshot id and register-image, sharing shell variables; empty for `.image`.
     public var snapshotLines: [String] = []
+    /// The region is `exampleRegion`, to be replaced.
+    public var usesExampleRegion: Bool
 
     /// - Parameters:
     ///   - file: the output's path as given, or nil for standard output.
     ///   - fileName: the output's file name: the key is `prefix` + it.
     ///   - bucket: an S3 bucket name, checked against S3's rules; nil names `exampleBucket`.
+    ///   - region: the bucket's region, where the image is imported; nil names `exampleRegion`.
     ///   - method: `import-image`, or the snapshot path stating `registration`.
     public init(
-        file: String?, fileName: String, decision: TargetDecision, bucket: String?, prefix: String?,
+        file: String?, fileName: String, decision: TargetDecision, bucket: String?, prefix: String?, region: AWSRegion?,
         method: Method = .image, registration: Registration? = nil
     ) throws(AWSImportCommandsError) {
         try Self.check(bucket: bucket, prefix: prefix)
@@ -110,16 +122,18 @@ public struct AWSImportCommands: Sendable, Equatable {
         try Self.check(key: key)
         let chosenBucket = bucket ?? Self.exampleBucket
         usesExampleBucket = bucket == nil
+        usesExampleRegion = region == nil
+        let chosenRegion = (region ?? Self.exampleRegion).name
         // A path starting with '-' would be read by the AWS CLI (argparse) as an option:
         // `./-x` names the same file and cannot be.
-        upload = file.map { ["aws", "s3", "cp", $0.hasPrefix("-") ? "./" + $0 : $0, "s3://\(chosenBucket)/\(key)"] }
+        upload = file.map { ["aws", "s3", "cp", "--region", chosenRegion, $0.hasPrefix("-") ? "./" + $0 : $0, "s3://\(chosenBucket)/\(key)"] }
         let container = JSONOutput.array([
             .object([
                 ("Format", .string(format)),
                 ("UserBucket", .object([("S3Bucket", .string(chosenBucket)), ("S3Key", .string(key))])),
             ])
         ])
-        importImage = ["aws", "ec2", "import-image", "--boot-mode", bootMode, "--disk-containers", container.encoded()]
+        importImage = ["aws", "ec2", "import-image", "--region", chosenRegion, "--boot-mode", bootMode, "--disk-containers", container.encoded()]
         self.method = method
         if method == .snapshot {
             guard Self.snapshotFormats.contains(format) else {
@@ -130,7 +144,7 @@ public struct AWSImportCommands: Sendable, Equatable {
             let registration = registration ?? Registration(name: Registration.name(forFile: fileName))
             try Registration.check(name: registration.name, architecture: registration.architecture)
             snapshotLines = Self.snapshotLines(
-                format: format, bucket: chosenBucket, key: key, registration: registration,
+                format: format, bucket: chosenBucket, key: key, region: chosenRegion, registration: registration,
                 bootMode: registration.bootMode ?? (decision.bootsEitherWay == true ? "uefi-preferred" : bootMode))
         }
     }
@@ -141,24 +155,24 @@ public struct AWSImportCommands: Sendable, Equatable {
     /// `aws ec2 wait snapshot-imported` polls DescribeImportSnapshotTasks every 15 s, 40 times
     /// (botocore's EC2 waiters-2.json, SnapshotImported), and fails at once on the status
     /// `error`; an import that takes longer than 10 minutes fails the wait, which is run again.
-    static func snapshotLines(format: String, bucket: String, key: String, registration: Registration, bootMode: String) -> [String] {
+    static func snapshotLines(format: String, bucket: String, key: String, region: String, registration: Registration, bootMode: String) -> [String] {
         let container = JSONOutput.object([
             ("Format", .string(format)),
             ("UserBucket", .object([("S3Bucket", .string(bucket)), ("S3Key", .string(key))])),
         ])
         let importSnapshot = ShellQuoting.command([
-            "aws", "ec2", "import-snapshot", "--disk-container", container.encoded(), "--query", "ImportTaskId", "--output", "text",
+            "aws", "ec2", "import-snapshot", "--region", region, "--disk-container", container.encoded(), "--query", "ImportTaskId", "--output", "text",
         ])
-        let wait = ShellQuoting.command(["aws", "ec2", "wait", "snapshot-imported", "--import-task-ids"]) + " \"$import_task\""
+        let wait = ShellQuoting.command(["aws", "ec2", "wait", "snapshot-imported", "--region", region, "--import-task-ids"]) + " \"$import_task\""
         let describe =
-            ShellQuoting.command(["aws", "ec2", "describe-import-snapshot-tasks", "--import-task-ids"]) + " \"$import_task\" "
+            ShellQuoting.command(["aws", "ec2", "describe-import-snapshot-tasks", "--region", region, "--import-task-ids"]) + " \"$import_task\" "
             + ShellQuoting.command(["--query", "ImportSnapshotTasks[0].SnapshotTaskDetail.SnapshotId", "--output", "text"])
         // The mapping is JSON around the snapshot id the shell holds: two quoted halves and the
         // variable between them make one word.
         let mapping = ("[{\"DeviceName\":\"\(rootDeviceName)\",\"Ebs\":{\"SnapshotId\":\"", "\",\"DeleteOnTermination\":true}}]")
         let register =
             ShellQuoting.command([
-                "aws", "ec2", "register-image", "--name", registration.name, "--architecture", registration.architecture,
+                "aws", "ec2", "register-image", "--region", region, "--name", registration.name, "--architecture", registration.architecture,
                 "--boot-mode", bootMode, "--ena-support", "--virtualization-type", "hvm", "--root-device-name", rootDeviceName,
                 "--block-device-mappings",
             ]) + " " + ShellQuoting.word(mapping.0) + "\"$snapshot\"" + ShellQuoting.word(mapping.1)
@@ -194,6 +208,31 @@ public struct AWSImportCommands: Sendable, Equatable {
         case .image: [upload, importImage].compactMap { $0.map(ShellQuoting.command) }
         case .snapshot: [upload].compactMap { $0.map(ShellQuoting.command) } + snapshotLines
         }
+    }
+}
+
+/// An AWS region name, checked: two letters, an optional `-gov` or `-iso[x]`, a direction and a
+/// number (`us-east-1`, `us-gov-west-1`, `eu-isoe-west-1`), as botocore's partitions write them.
+/// The only way to a region an import command names.
+public struct AWSRegion: Sendable, Equatable, CustomStringConvertible {
+    public let name: String
+
+    /// Nil when `name` is not a region name.
+    public init?(_ name: String) {
+        guard (try? /[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,3}/.wholeMatch(in: name)) != nil else { return nil }
+        self.name = name
+    }
+
+    private init(checked name: String) { self.name = name }
+
+    /// What the commands name when no region is given: the AWS documentation's own example.
+    public static let example = AWSRegion(checked: "us-east-1")
+
+    public var description: String { name }
+
+    /// The message for a name that is not a region, after what named it (`--region "x"`).
+    public static func problem(_ name: String) -> String {
+        "\(jsonString(name)) is not an AWS region name: like us-east-1 (two letters, a direction, a number)"
     }
 }
 

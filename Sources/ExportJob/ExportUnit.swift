@@ -31,6 +31,8 @@ public struct ExportUnit: Sendable, Equatable {
     /// the import commands of a `target: aws` output name.
     public var s3Bucket: String?
     public var s3Key: String = ""
+    /// The bucket's region, which the import commands name (`--region`).
+    public var s3Region: String?
 
     /// The folder the output lands in; its SHA256SUMS lists it.
     public var folder: String { splitPath(output).folder }
@@ -123,7 +125,7 @@ extension JobFile {
                     ExportUnit(
                         entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
                         format: format, output: output, resolvedOutput: resolvedOutput, options: export.options,
-                        shardKey: normalized(named), s3Bucket: export.s3Bucket, s3Key: export.fileName(for: format)))
+                        shardKey: normalized(named), s3Bucket: export.s3Bucket, s3Key: export.fileName(for: format), s3Region: export.s3Region))
             }
         }
         guard problems.isEmpty else { throw InvalidJobFile(problems: problems) }

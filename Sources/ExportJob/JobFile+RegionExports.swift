@@ -36,7 +36,7 @@ extension JobFile {
             exports: exports.map { export in
                 Export(
                     source: absolute(source), formats: [OutputFormat(parsing: export.diskImageFormat) ?? .raw],
-                    destination: absolute(destination), s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix,
+                    destination: absolute(destination), s3Bucket: export.s3Bucket, s3Prefix: export.s3Prefix, s3Region: export.region,
                     name: "export-\(imageName)-\(export.region)", options: Options(target: .aws))
             })
     }

@@ -29,13 +29,15 @@ public struct JobFile: Sendable, Equatable {
         /// Prepended to the file name as S3 prepends it to the key: `exports/` makes a folder,
         /// `vm-` a name prefix.
         public var s3Prefix: String?
+        /// The bucket's region: the import commands of a `target: aws` output name it.
+        public var s3Region: String?
         /// The file name without extension; nil means the source's name without its extension.
         public var name: String?
         public var options: Options
 
         public init(
             source: String, sourceFormat: SourceFormat? = nil, formats: [OutputFormat], destination: String,
-            s3Bucket: String? = nil, s3Prefix: String? = nil, name: String? = nil, options: Options = Options()
+            s3Bucket: String? = nil, s3Prefix: String? = nil, s3Region: String? = nil, name: String? = nil, options: Options = Options()
         ) {
             self.source = source
             self.sourceFormat = sourceFormat
@@ -43,6 +45,7 @@ public struct JobFile: Sendable, Equatable {
             self.destination = destination
             self.s3Bucket = s3Bucket
             self.s3Prefix = s3Prefix
+            self.s3Region = s3Region
             self.name = name
             self.options = options
         }
@@ -116,7 +119,7 @@ struct JobFileReader {
     var problems: [Problem] = []
 
     static let topKeys = ["schemaVersion", "exports"]
-    static let exportKeys = ["source", "sourceFormat", "target", "formats", "destination", "s3Bucket", "s3Prefix", "name", "options"]
+    static let exportKeys = ["source", "sourceFormat", "target", "formats", "destination", "s3Bucket", "s3Prefix", "s3Region", "name", "options"]
     static let optionKeys = ["level", "adapter", "alignMiB", "cpus", "memoryMiB", "osType", "firmware"]
     static let formatNames = ImageFormat.valueNames
 
@@ -185,6 +188,10 @@ struct JobFileReader {
         if let s3Prefix, let reason = Self.prefixProblem(s3Prefix) {
             fail(path.member("s3Prefix"), "\(Self.hasLineBreak(s3Prefix) ? jsonString(s3Prefix) : "\"\(s3Prefix)\"") \(reason)", value["s3Prefix"])
         }
+        let s3Region = optionalString(value, "s3Region", path)
+        if let s3Region, AWSRegion(s3Region) == nil {
+            fail(path.member("s3Region"), AWSRegion.problem(s3Region), value["s3Region"])
+        }
         let name = optionalString(value, "name", path)
         if let name, name.isEmpty || name.contains("/") || name == "." || name == ".." || name.contains("\u{0}") {
             fail(
@@ -217,7 +224,7 @@ struct JobFileReader {
         guard problems.count == before, let source, let destination, let formats, let options else { return nil }
         return JobFile.Export(
             source: source, sourceFormat: sourceFormat, formats: formats, destination: destination,
-            s3Bucket: s3Bucket, s3Prefix: s3Prefix, name: name, options: options)
+            s3Bucket: s3Bucket, s3Prefix: s3Prefix, s3Region: s3Region, name: name, options: options)
     }
 
     /// `formats`; with a target, each must be one it imports, and none means its default.
@@ -418,6 +425,7 @@ extension JobFile {
             fields.append(("destination", .string(export.destination)))
             if let bucket = export.s3Bucket { fields.append(("s3Bucket", .string(bucket))) }
             if let prefix = export.s3Prefix { fields.append(("s3Prefix", .string(prefix))) }
+            if let region = export.s3Region { fields.append(("s3Region", .string(region))) }
             if let name = export.name { fields.append(("name", .string(name))) }
             var options: [(key: String, value: JSONOutput)] = []
             let chosen = export.options

@@ -38,7 +38,8 @@ public struct UnitResult: Sendable, Equatable {
     /// `imgship export --target aws` prints them (never run).
     public var importCommands: AWSImportCommands? {
         guard status == .exported || status == .skipped, let target, target.bootMode != nil else { return nil }
-        return try? AWSImportCommands(file: unit.output, fileName: unit.s3Key, decision: target, bucket: unit.s3Bucket, prefix: nil)
+        return try? AWSImportCommands(
+            file: unit.output, fileName: unit.s3Key, decision: target, bucket: unit.s3Bucket, prefix: nil, region: unit.s3Region.flatMap(AWSRegion.init))
     }
 }
 

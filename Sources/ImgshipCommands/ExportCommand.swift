@@ -68,6 +68,11 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("s3-prefix"), help: "With --target aws: prepended to the file name in the printed S3 key.")
     var s3Prefix: String?
 
+    @Option(
+        name: .customLong("region"),
+        help: "With --target aws: the bucket's region, which every printed import command names with --region (default: us-east-1, to replace).")
+    var region: String?
+
     @Option(name: [.short, .long], help: "The output path, or - for standard output.")
     var output: String
 
@@ -182,7 +187,7 @@ struct ExportCommand: ParsableCommand {
     var awsOnlyFlags: [(String, Bool)] {
         [
             ("--boot-mode", bootMode != nil), ("--s3-bucket", s3Bucket != nil), ("--s3-prefix", s3Prefix != nil), ("--aws-import", awsImport != nil),
-            ("--architecture", architecture != nil), ("--ami-name", amiName != nil),
+            ("--architecture", architecture != nil), ("--ami-name", amiName != nil), ("--region", region != nil),
         ]
     }
 
@@ -251,6 +256,9 @@ struct ExportCommand: ParsableCommand {
         }
         if let problem = qcow2Options.problem, chosenFormat == .qcow2 {
             throw ValidationError(problem)
+        }
+        if let region, AWSRegion(region) == nil {
+            throw ValidationError("--region \(AWSRegion.problem(region))")
         }
         if let firmware, let bootMode, let implied = bootMode.firmware, firmware != implied {
             throw ValidationError("--firmware \(firmware.rawValue) and --boot-mode \(bootMode.rawValue) contradict each other; give one")
@@ -411,7 +419,7 @@ struct ExportCommand: ParsableCommand {
                     bootMode: bootMode == .uefiPreferred ? AWSBootMode.uefiPreferred.rawValue : nil)
                 importCommands = try AWSImportCommands(
                     file: toStandardOutput || toDevice ? nil : output, fileName: destination.name, decision: decision,
-                    bucket: s3Bucket, prefix: s3Prefix, method: awsImport ?? .image, registration: registration)
+                    bucket: s3Bucket, prefix: s3Prefix, region: region.flatMap(AWSRegion.init), method: awsImport ?? .image, registration: registration)
             } catch {
                 throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
             }
@@ -520,6 +528,7 @@ struct PrintedImportCommands {
     init(_ aws: AWSImportCommands) {
         lines = aws.lines
         notes = aws.usesExampleBucket ? ["\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it"] : []
+        if aws.usesExampleRegion { notes.append("\(AWSImportCommands.exampleRegion) stands for the bucket's region: give --region to name it") }
     }
 
     init(_ commands: TargetImportCommands) {

@@ -282,6 +282,9 @@ struct JobCommand: ParsableCommand {
             if imports.contains(where: \.usesExampleBucket) {
                 text += "  (\(AWSImportCommands.exampleBucket) stands for your bucket: give the export an s3Bucket to name it)\n"
             }
+            if imports.contains(where: \.usesExampleRegion) {
+                text += "  (\(AWSImportCommands.exampleRegion) stands for the bucket's region: give the export an s3Region to name it)\n"
+            }
         }
         return text + "report: \(reportPath)\n"
     }

@@ -44,7 +44,8 @@ struct PlanShowCommand: ParsableCommand {
             AWS::ImageBuilder::DistributionConfiguration resource, or what `terraform show -json` prints of a plan or a \
             state (each aws_imagebuilder_distribution_configuration under its address; --resource ADDRESS picks one, \
             --resource before:ADDRESS plans it as it is before the change). With --pipeline, --recipe and --infrastructure (or a \
-            get-image answer or a template that carries them) the header shows the pipeline, and its schedule, block \
+            get-image answer, a template or a Terraform plan or state that carries them: the pipeline resource that \
+            references the configuration, its recipe and infrastructure, named by address) the header shows the pipeline, and its schedule, block \
             devices and placement are checked; with --image-size or a recipe, the plan ends with its size and an estimate \
             of its cost. Errors exit 2; warnings are printed and exit 0 unless --strict.
             """)

@@ -104,7 +104,10 @@ struct PlanReviewOptions: ParsableArguments {
             valueName: "file"))
     var infrastructure: String?
 
-    @Option(help: ArgumentHelp("A JSON prices file laid over the bundled price table (docs/plan.md, \"Size and cost\").", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A JSON prices file (per region, and per region pair for transfer) laid over the bundled price table (docs/plan.md, \"Size and cost\").",
+            valueName: "file"))
     var prices: String?
 
     func validate() throws {

@@ -28,7 +28,9 @@ struct ScriptTests {
         case "$2" in
           get-caller-identity) echo 123456789012 ;;
           assume-role)
-            account=${4#arn:aws:iam::}; account=${account%%:*}
+            role=''; previous=''
+            for argument; do [[ $previous != --role-arn ]] || role=$argument; previous=$argument; done
+            account=${role#arn:aws:iam::}; account=${account%%:*}
             if [[ $account == "${REFUSE_ACCOUNT:-}" ]]; then echo "AccessDenied for $account" >&2; exit 254; fi
             if [[ -n ${EMPTY_CREDENTIALS:-} ]]; then echo; exit 0; fi
             printf 'key-%s\tsecret\ttoken\n' "$account" ;;
@@ -161,7 +163,7 @@ struct ScriptTests {
         let (wrongAccount, calls) = try Self.run(plan)
         #expect(wrongAccount.status == 1)
         #expect(wrongAccount.standardError == "run this with credentials of the owner account 999999999999, not 123456789012\n")
-        #expect(calls == ["owner sts get-caller-identity --query Account --output text"])
+        #expect(calls == ["owner sts get-caller-identity --region us-east-1 --query Account --output text"])
         let (noImage, _) = try Self.run(plan, arguments: [])
         #expect(noImage.status != 0)
         #expect(noImage.standardError.contains("BUILD_AMI_ID (the AMI Image Builder built in the source region)"))
@@ -185,5 +187,21 @@ struct ScriptTests {
         let copy = try #require(calls.first { $0.contains("copy-image") })
         #expect(copy.contains(#"--description it's $HOME `id` "quoted" \ back"#))
         #expect(copy.contains(#"--tag-specifications [{"ResourceType":"image","Tags":[{"Key":"Note","Value":"a'b $(x)"}]}]"#))
+    }
+
+    /// Every AWS CLI call a script makes names its region, STS's too: the CLI would otherwise
+    /// act in the region of whatever profile runs it.
+    @Test(arguments: ["multi-region-cross-account-kms.json", "licenses-launch-templates.json", "container.json"])
+    func everyAWSCommandNamesItsRegion(name: String) throws {
+        let plan = try PlanTests.plan(name)
+        let script = ScriptRenderer.render(plan)
+        let calls = script.split(separator: "\n").filter { line in
+            let code = line.drop { $0 == " " }
+            return !code.hasPrefix("#") && !code.hasPrefix("printf") && line.contains(#/(^|[\s(;"])aws [a-z0-9-]+ [a-z-]+/#)
+        }
+        #expect(calls.count >= 3)
+        for call in calls {
+            #expect(call.contains("--region "), "\(call)")
+        }
     }
 }

@@ -118,4 +118,44 @@ struct TerraformTests {
         #expect(plan.tasks.contains { $0.region == "eu-west-1" })
         #expect(outcome.problems.allSatisfy { $0.severity == .warning })
     }
+
+    /// A KMS key Terraform knows only after apply (created in the same apply) is a key: the
+    /// sharing rule does not warn of the default EBS key, it says the key is not known yet.
+    @Test func aKeyKnownOnlyAfterApplyIsNotTheDefaultKey() throws {
+        let outcome = try Self.plan("tfplan-update.json")
+        let messages = outcome.problems.map { "\($0.severity.rawValue) \($0.path): \($0.message)" }
+        #expect(!messages.contains { $0.contains("default EBS key") }, "\(messages)")
+        #expect(
+            messages.contains(
+                "warning \(Self.main).distributions[0].amiDistributionConfiguration.kmsKeyId: shared with other principals, encrypted with a key known only after apply: imgship cannot check that it is a customer managed key whose policy lets them use it"
+            ), "\(messages)")
+        // The same configuration without the unknown mark is a share without a key.
+        let known = try Self.text("tfplan-update.json").replacingOccurrences(of: #""kms_key_id": true"#, with: #""kms_key_id": false"#)
+        let plain = DistributionPlanner.plan(document: known, context: Self.context)
+        #expect(plain.problems.contains { $0.message.contains("default EBS key") }, "\(plain.problems)")
+    }
+
+    /// The pipeline, recipe and infrastructure resources around a configuration, in the API's
+    /// spelling: linked by reference expressions in a plan, by ARN in a state.
+    @Test func sideResourcesAreTranslated() throws {
+        let document = try DocumentReader.parse(try Self.text("tfplan-pipeline-module.json"))
+        let (resources, problems) = TerraformPlan.sideResources(in: document, distribution: Self.main, before: false)
+        #expect(problems.isEmpty)
+        #expect(resources.map(\.kind) == [.pipeline, .recipe, .infrastructure])
+        let recipe = try #require(resources[1].document?["imageRecipe"])
+        let mappings = try #require(recipe["blockDeviceMappings"]?.array)
+        #expect(mappings.count == 3)
+        #expect(mappings[0]["ebs"]?["deleteOnTermination"]?.bool == true && mappings[0]["ebs"]?["iops"] == nil && mappings[0]["ebs"]?["encrypted"] == nil)
+        #expect(mappings[1]["ebs"]?["encrypted"]?.bool == true && mappings[1]["ebs"]?["iops"]?.int == 4000)
+        #expect(mappings[2]["noDevice"]?.string == "" && mappings[2]["ebs"] == nil && mappings[0]["noDevice"] == nil)
+        #expect(recipe["components"]?.array?.first?["componentArn"]?.string == "arn:aws:imagebuilder:us-east-1:aws:component/update-linux/x.x.x")
+        #expect(resources[0].document?["imagePipeline"]?["schedule"]?["scheduleExpression"]?.string == "cron(0 6 ? * mon *)")
+        #expect(resources[0].unknown == ["platform"])
+        // Before the change nothing exists: no pipeline.
+        #expect(TerraformPlan.sideResources(in: document, distribution: Self.main, before: true).resources.isEmpty)
+        let state = try DocumentReader.parse(try Self.text("tfstate-macos-pipeline.json"))
+        let mac = TerraformPlan.sideResources(in: state, distribution: "module.mac.aws_imagebuilder_distribution_configuration.this", before: false)
+        #expect(mac.resources.map(\.kind) == [.pipeline, .infrastructure])
+        #expect(mac.resources[1].document?["infrastructureConfiguration"]?["placement"]?["tenancy"]?.string == "dedicated")
+    }
 }

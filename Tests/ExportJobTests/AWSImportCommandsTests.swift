@@ -18,7 +18,8 @@ struct AWSImportCommandsTests {
     func hostileNamesStayData(name: String) throws {
         let folder = try TemporaryFolder()
         let file = folder.file(name)
-        let commands = try AWSImportCommands(file: file, fileName: name, decision: Self.decision, bucket: "imgship-imports", prefix: "a b/'q'/")
+        let commands = try AWSImportCommands(
+            file: file, fileName: name, decision: Self.decision, bucket: "imgship-imports", prefix: "a b/'q'/", region: AWSRegion("eu-west-1"))
         let lines = commands.lines
         #expect(lines.count == 2)
         #expect(lines.allSatisfy { !$0.contains("\n") && !$0.unicodeScalars.contains("\u{2028}") })
@@ -39,22 +40,24 @@ struct AWSImportCommandsTests {
     func snapshotLinesKeepHostileNamesAsData(name: String) throws {
         let folder = try TemporaryFolder()
         let commands = try AWSImportCommands(
-            file: folder.file(name), fileName: name, decision: Self.decision, bucket: "imgship-imports", prefix: "a b/", method: .snapshot)
+            file: folder.file(name), fileName: name, decision: Self.decision, bucket: "imgship-imports", prefix: "a b/", region: AWSRegion("eu-west-1"),
+            method: .snapshot)
         let lines = commands.lines
         #expect(lines.count == 5)
         #expect(lines.allSatisfy { !$0.contains("\n") && !$0.unicodeScalars.contains("\u{2028}") })
         let calls = try Self.runWithStandIn(lines, in: folder)
         #expect(
             calls.map { $0.prefix(3).joined(separator: " ") } == [
-                "s3 cp \(folder.file(name))", "ec2 import-snapshot --disk-container", "ec2 wait snapshot-imported",
-                "ec2 describe-import-snapshot-tasks --import-task-ids", "ec2 register-image --name",
+                "s3 cp --region", "ec2 import-snapshot --region", "ec2 wait snapshot-imported",
+                "ec2 describe-import-snapshot-tasks --region", "ec2 register-image --region",
             ])
-        let container = try #require(try JSONSerialization.jsonObject(with: Data(calls[1][3].utf8)) as? [String: Any])
+        let container = try #require(try JSONSerialization.jsonObject(with: Data(calls[1][5].utf8)) as? [String: Any])
         #expect((container["UserBucket"] as? [String: String])?["S3Key"] == "a b/" + name)
-        #expect(calls[2] == ["ec2", "wait", "snapshot-imported", "--import-task-ids", "import-snap-0123"])
-        #expect(calls[3][3] == "import-snap-0123")
+        #expect(calls.allSatisfy { words in words.firstIndex(of: "--region").map { words[$0 + 1] == "eu-west-1" } ?? false })
+        #expect(calls[2] == ["ec2", "wait", "snapshot-imported", "--region", "eu-west-1", "--import-task-ids", "import-snap-0123"])
+        #expect(calls[3][5] == "import-snap-0123")
         let register = calls[4]
-        let amiName = register[3]
+        let amiName = register[5]
         #expect(amiName == AWSImportCommands.Registration.name(forFile: name))
         #expect((3...128).contains(amiName.count) && amiName.unicodeScalars.allSatisfy { $0.isASCII && !$0.properties.isWhitespace || $0 == " " })
         let mappingIndex = try #require(register.firstIndex(of: "--block-device-mappings"))
@@ -74,7 +77,7 @@ struct AWSImportCommandsTests {
         ova.format = .ova
         ova.importFormat = "OVA"
         #expect(throws: AWSImportCommandsError.self) {
-            try AWSImportCommands(file: nil, fileName: "x.ova", decision: ova, bucket: nil, prefix: nil, method: .snapshot)
+            try AWSImportCommands(file: nil, fileName: "x.ova", decision: ova, bucket: nil, prefix: nil, region: nil, method: .snapshot)
         }
     }
 
@@ -101,13 +104,32 @@ struct AWSImportCommandsTests {
 
     @Test func bucketsAndPrefixesS3WouldNotTakeAreRefused() {
         #expect(throws: AWSImportCommandsError.self) {
-            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: "Bad_Bucket", prefix: nil)
+            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: "Bad_Bucket", prefix: nil, region: nil)
         }
         #expect(throws: AWSImportCommandsError.self) {
-            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: nil, prefix: "/abs/")
+            try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: nil, prefix: "/abs/", region: nil)
         }
         #expect(throws: AWSImportCommandsError.self) {
-            try AWSImportCommands(file: nil, fileName: String(repeating: "k", count: 1025), decision: Self.decision, bucket: nil, prefix: nil)
+            try AWSImportCommands(file: nil, fileName: String(repeating: "k", count: 1025), decision: Self.decision, bucket: nil, prefix: nil, region: nil)
+        }
+    }
+
+    /// Every command names its region, the one given or the stand-in the text says to
+    /// replace: the AWS CLI would otherwise act in whatever region its profile holds. A region
+    /// is an `AWSRegion`, which only a region name makes.
+    @Test func everyCommandNamesItsRegion() throws {
+        let given = try AWSImportCommands(
+            file: "/tmp/x.vmdk", fileName: "x.vmdk", decision: Self.decision, bucket: "b-1", prefix: nil, region: AWSRegion("us-gov-west-1"))
+        #expect(given.lines.count == 2)
+        #expect(given.lines.allSatisfy { $0.hasPrefix("aws ") && $0.contains(" --region us-gov-west-1 ") })
+        #expect(!given.usesExampleRegion)
+        let stand = try AWSImportCommands(file: nil, fileName: "x.vmdk", decision: Self.decision, bucket: nil, prefix: nil, region: nil)
+        #expect(stand.usesExampleRegion && stand.importImage.starts(with: ["aws", "ec2", "import-image", "--region", "us-east-1"]))
+        for name in ["", "us-east", "US-EAST-1", "us-east-1; rm -rf /", "us-east-1\n", "eu-west-1a"] {
+            #expect(AWSRegion(name) == nil, "\(name)")
+        }
+        for name in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1", "us-isob-east-1"] {
+            #expect(AWSRegion(name)?.name == name)
         }
     }
 }

@@ -48,7 +48,7 @@ struct HostileJobTests {
 
     /// A price of 1e15 or 1e300 in `--prices` trapped (SIGILL) on the cents of a 16,000 GiB
     /// image; it is refused where it is read, naming the file and the JSON path.
-    @Test(arguments: ["1e15", "1e300", "-0.5"])
+    @Test(arguments: ["1e15", "1e300", "-0.5", "0.0000001"])
     func pricesAreBoundedWhereTheyAreRead(price: String) throws {
         let folder = try TemporaryFolder()
         let prices = folder.file("prices.json")
@@ -57,7 +57,7 @@ struct HostileJobTests {
         #expect(result.status == 2, "\(result.standardError)")
         #expect(
             result.standardError.contains(
-                "\(prices):1:47: error: regions.eu-west-1.snapshotGBMonth: expected a price in USD per GB from 0 to 10, found \"\(price)\""),
+                "\(prices):1:47: error: regions.eu-west-1.snapshotGBMonth: expected a price in USD per GB from 0 to 10, at most 6 decimals, found \"\(price)\""),
             "\(result.standardError)")
         #expect(result.standardOutput.isEmpty)
     }
@@ -495,7 +495,7 @@ struct HostileJobTests {
         try #require(result.status == 0, "\(result.standardError)")
         let report = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
         let commands = try #require((report["exports"] as? [[String: Any]])?.first?["importCommands"] as? [String])
-        #expect(commands.first == "aws s3 cp ./-x/vm-imports/--acl/golden.vmdk s3://vm-imports/--acl/golden.vmdk")
+        #expect(commands.first == "aws s3 cp --region us-east-1 ./-x/vm-imports/--acl/golden.vmdk s3://vm-imports/--acl/golden.vmdk")
         let world = try MotoWorld(standInAWS: TargetCommandTests.standInAWS)
         let script = (["set -euo pipefail", "cd \"$1\"", "aws s3 mb s3://vm-imports >/dev/null"] + commands).joined(separator: "\n") + "\n"
         let upload = try world.run(script: script, arguments: [folder.path])

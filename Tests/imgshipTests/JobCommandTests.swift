@@ -364,18 +364,19 @@ struct JobCommandTests {
     }
 
     /// A `target: aws` output's report carries the import commands `export --target aws`
-    /// prints, with the export's bucket and key, also when a rerun skips it as current.
+    /// prints, with the export's bucket, key and region (`--region` in every command), also when
+    /// a rerun skips it as current; without `s3Region` a stand-in region is named and said to be one.
     @Test func awsTargetOutputsCarryTheirImportCommands() throws {
         let folder = try TemporaryFolder()
         try GuestDisk.write(folder.file("golden.raw"), size: 64 << 20, boot: .uefiOnly)
         let job = folder.file("job.json")
         try
-            #"{"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out", "s3Bucket": "vm-imports", "s3Prefix": "2026/"}]}"#
+            #"{"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out", "s3Bucket": "vm-imports", "s3Prefix": "2026/", "s3Region": "eu-west-1"}]}"#
             .write(toFile: job, atomically: true, encoding: .utf8)
         let output = folder.file("out/vm-imports/2026/golden.vmdk")
         let expected = [
-            "aws s3 cp \(output) s3://vm-imports/2026/golden.vmdk",
-            #"aws ec2 import-image --boot-mode uefi --disk-containers '[{"Format":"VMDK","UserBucket":{"S3Bucket":"vm-imports","S3Key":"2026/golden.vmdk"}}]'"#,
+            "aws s3 cp --region eu-west-1 \(output) s3://vm-imports/2026/golden.vmdk",
+            #"aws ec2 import-image --region eu-west-1 --boot-mode uefi --disk-containers '[{"Format":"VMDK","UserBucket":{"S3Bucket":"vm-imports","S3Key":"2026/golden.vmdk"}}]'"#,
         ]
         for expectedStatus in ["exported", "skipped"] {
             let result = try runProcess(Self.binary, ["job", job, "--json"])
@@ -389,6 +390,19 @@ struct JobCommandTests {
         #expect(
             String(decoding: table.standardOutput, as: UTF8.self).contains(
                 "to import the target: aws outputs (imgship prints these commands and never runs them):\n  " + expected[0] + "\n"))
+        #expect(!String(decoding: table.standardOutput, as: UTF8.self).contains("stands for the bucket's region"))
+        try #"{"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out2"}]}"#
+            .write(toFile: folder.file("stand.json"), atomically: true, encoding: .utf8)
+        let standIn = try runProcess(Self.binary, ["job", folder.file("stand.json")])
+        #expect(standIn.status == 0, "\(standIn.standardError)")
+        let standText = String(decoding: standIn.standardOutput, as: UTF8.self)
+        #expect(standText.contains("  aws s3 cp --region us-east-1 "), "\(standText)")
+        #expect(standText.contains("  (us-east-1 stands for the bucket's region: give the export an s3Region to name it)\n"))
+        try #"{"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out3", "s3Region": "eu west"}]}"#
+            .write(toFile: folder.file("bad.json"), atomically: true, encoding: .utf8)
+        let bad = try runProcess(Self.binary, ["job", folder.file("bad.json")])
+        #expect(bad.status == 2)
+        #expect(bad.standardError.contains(#"exports[0].s3Region: "eu west" is not an AWS region name"#), "\(bad.standardError)")
     }
 
     @Test func emitJobWithoutExportsIsAnError() throws {

@@ -62,4 +62,71 @@ struct PlanTerraformCommandTests {
         #expect(bad.status == 64)
         #expect(bad.standardError.contains("--now yesterday: expected an instant such as 2026-03-07T12:00:00Z"))
     }
+
+    /// A plan whose module creates the configuration with its pipeline, recipe and
+    /// infrastructure: they are read as --pipeline, --recipe and --infrastructure are, found by
+    /// the configuration's reference expressions (the ARNs are known only after apply), and
+    /// named by address. The platform the provider computes is named as unknown, not guessed;
+    /// the image's size is the recipe's volumes (30 + 100 GiB; /dev/xvdc is no_device).
+    @Test func pipelineResourcesOfAPlanAreRead() throws {
+        let arguments = ["plan", "\(Self.terraform)/tfplan-pipeline-module.json", "--now", "2026-11-24T09:00:00Z"] + Self.context
+        let result = try runProcess(Self.binary, arguments)
+        #expect(result.status == 0, "\(result.standardError)")
+        let text = Self.text(result)
+        let module = "module.images.aws_imagebuilder"
+        #expect(
+            text.contains(
+                "from the Terraform document: \(module)_image_pipeline.web (create), \(module)_image_recipe.web (create), \(module)_infrastructure_configuration.web (create)\n"
+            ), "\(text)")
+        #expect(text.contains("pipeline: golden (enabled)\n"))
+        #expect(text.contains("schedule: cron(0 6 ? * mon *) in Etc/UTC, EXPRESSION_MATCH_ONLY; next: 2026-11-30 06:00 +00:00 (2026-11-30T06:00Z)"), "\(text)")
+        #expect(
+            text.contains(
+                "image recipe: golden 1.0.0, from arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023-x86/x.x.x, 1 component, 130 GiB of EBS volumes\n"))
+        #expect(text.contains("instance types: m7i.large, m6i.large\n"))
+        #expect(!text.contains("platform: "), "the provider computes the platform: unknown on create")
+        #expect(text.contains("image size: 130 GiB (the sum of the recipe's EBS volume sizes, imageRecipe.blockDeviceMappings)"))
+        // The legacy pipeline belongs to another configuration: its Windows platform is not read.
+        #expect(!text.contains("legacy") && text.contains("platform linux"))
+        let errors = result.standardError
+        #expect(errors.contains("\(module)_image_pipeline.web.platform: known only after apply (after_unknown): the provider computes it"), "\(errors)")
+        #expect(errors.contains("\(module)_image_recipe.web.platform: known only after apply"))
+        #expect(!errors.contains("distributionConfigurationArn") && !errors.contains("imageRecipeArn"))
+        // The KMS key is created in the same apply: not the default key.
+        #expect(!errors.contains("default EBS key"), "\(errors)")
+        #expect(
+            errors.contains(
+                "main.distributions[0].amiDistributionConfiguration.kmsKeyId: shared with other principals, encrypted with a key known only after apply"))
+
+        let json = try runProcess(Self.binary, arguments + ["--json"])
+        #expect(json.status == 0, "\(json.standardError)")
+        let list = try #require(try JSONSerialization.jsonObject(with: json.standardOutput) as? [[String: Any]])
+        let plan = try #require(list.first?["plan"] as? [String: Any])
+        let resources = try #require(plan["terraformResources"] as? [[String: Any]])
+        #expect(
+            resources.map { $0["address"] as? String } == [
+                "\(module)_image_pipeline.web", "\(module)_image_recipe.web", "\(module)_infrastructure_configuration.web",
+            ])
+        #expect((plan["cost"] as? [String: Any]).flatMap { ($0["imageSize"] as? [String: Any])?["gib"] as? Int } == 130)
+
+        // A side file given on the command line wins over the plan's resource of that kind.
+        let given = try runProcess(Self.binary, arguments + ["--infrastructure", "\(Self.testdata)/pipeline/get-infrastructure-configuration.json"])
+        #expect(given.status == 0, "\(given.standardError)")
+        #expect(!Self.text(given).contains("\(module)_infrastructure_configuration.web"))
+        #expect(Self.text(given).contains("placement: tenancy default, us-east-1a"))
+    }
+
+    /// A state: a macOS pipeline linked to its configuration by ARN. The S3 export and the
+    /// dedicated tenancy are refused under the resources' addresses, with their lines.
+    @Test func aMacOSPipelineInAStateRefusesTheExport() throws {
+        let file = "\(Self.terraform)/tfstate-macos-pipeline.json"
+        let result = try runProcess(Self.binary, ["plan", file] + Self.context)
+        #expect(result.status == 2)
+        let errors = result.standardError
+        #expect(errors.contains("module.mac.aws_imagebuilder_distribution_configuration.this.distributions[0].s3ExportConfiguration"), "\(errors)")
+        // Under the plan file's name, with the line and column of the tenancy in it.
+        let tenancy = errors.split(separator: "\n").first { $0.contains("module.mac.aws_imagebuilder_infrastructure_configuration.this.placement.tenancy: ") }
+        #expect(tenancy?.contains(#/tfstate-macos-pipeline\.json:[0-9]+:[0-9]+: error: /#) == true, "\(errors)")
+        #expect(tenancy?.contains("a macOS image is built on a Dedicated Host: set placement tenancy to host (found dedicated)") == true)
+    }
 }

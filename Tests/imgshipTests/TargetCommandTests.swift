@@ -49,7 +49,9 @@ struct TargetCommandTests {
         let disk = folder.file("golden disk.raw")
         try GuestDisk.write(disk, size: 64 << 20, boot: .uefiOnly)
         let output = folder.file("golden disk.vmdk")
-        let result = try export([disk, "--target", "aws", "-o", output, "--s3-bucket", "imgship-imports", "--s3-prefix", "vm imports/", "--json"])
+        let result = try export([
+            disk, "--target", "aws", "-o", output, "--s3-bucket", "imgship-imports", "--s3-prefix", "vm imports/", "--region", "eu-west-1", "--json",
+        ])
         #expect(result.status == 0, "\(result.standardError)")
         let target = try targetJSON(result)
         #expect(target["bootMode"] as? String == "uefi")
@@ -60,8 +62,11 @@ struct TargetCommandTests {
 
         let commands = try #require(target["importCommands"] as? [String])
         #expect(commands.count == 2)
+        // Both name the bucket's region: the emulation's default region is us-east-1, so a
+        // command without --region would act there.
+        #expect(commands.allSatisfy { $0.contains(" --region eu-west-1 ") }, "\(commands)")
         let world = try MotoWorld(standInAWS: Self.standInAWS)
-        let script = (["set -euo pipefail", "aws s3 mb s3://imgship-imports >/dev/null"] + commands).joined(separator: "\n") + "\n"
+        let script = (["set -euo pipefail", "aws s3 mb s3://imgship-imports --region eu-west-1 >/dev/null"] + commands).joined(separator: "\n") + "\n"
         let run = try world.run(script: script, arguments: [])
         #expect(run.status == 0, "\(text(run.standardOutput)) \(run.standardError)")
 
@@ -69,6 +74,7 @@ struct TargetCommandTests {
         try #require(imports.count == 1)
         #expect(imports[0].error == nil, "\(String(describing: imports[0].error))")
         #expect(imports[0].params["BootMode"]?.string == "uefi")
+        #expect(imports[0].region == "eu-west-1")
         guard case let .list(containers)? = imports[0].params["DiskContainers"], case let .object(container)? = containers.first,
             case let .object(bucket)? = container["UserBucket"]
         else {
@@ -122,7 +128,7 @@ struct TargetCommandTests {
         #expect(result.status == 0, "\(result.standardError)")
         let commands = try #require(try targetJSON(result)["importCommands"] as? [String])
         #expect(commands.count == 5)
-        #expect(commands[2] == "aws ec2 wait snapshot-imported --import-task-ids \"$import_task\"")
+        #expect(commands[2] == "aws ec2 wait snapshot-imported --region us-east-1 --import-task-ids \"$import_task\"")
 
         let world = try MotoWorld(standInAWS: Self.standInAWSForSnapshots)
         let script =

@@ -1,7 +1,41 @@
+/// A sum of money some of whose parts may be unknown: a task in a region the price table
+/// has no price for. `known` is the sum of the priced parts; an incomplete sum is shown as
+/// `unknown` (nothing priced) or as at least `known`, never as a total.
+public struct CostSum: Sendable, Equatable {
+    public var known = Money.zero
+    /// Parts priced, and parts that could not be.
+    public var pricedParts = 0
+    public var unknownParts = 0
+
+    public init() {}
+
+    public var isComplete: Bool { unknownParts == 0 }
+
+    /// Adds one part: nil is a part without a price.
+    public mutating func add(_ part: Money?) {
+        if let part {
+            known += part
+            pricedParts += 1
+        } else {
+            unknownParts += 1
+        }
+    }
+
+    public mutating func add(_ other: CostSum) {
+        known += other.known
+        pricedParts += other.pricedParts
+        unknownParts += other.unknownParts
+    }
+
+    /// The sum when every part is priced, else nil.
+    public var exact: Money? { isComplete ? known : nil }
+}
+
 /// What a plan stores and moves, and what that costs a month, task by task: an estimate from
 /// the image's size and a price table (see `CostEstimator`). GiB are priced as billed GB:
 /// AWS meters EBS snapshot and S3 storage in binary gigabytes (Amazon S3 FAQs on billing; EBS
-/// sizes are GiB).
+/// sizes are GiB). Money is summed exactly, in micro-dollars (`Money`), and rounded to cents
+/// once, where it is shown.
 public struct CostEstimate: Sendable, Equatable {
     /// One task that stores or moves image data.
     public struct Line: Sendable, Equatable {
@@ -12,14 +46,14 @@ public struct CostEstimate: Sendable, Equatable {
         public var account: String
         /// Snapshot data the task leaves stored in `region` and `account`, GiB.
         public var snapshotGiB: Int
-        /// Data copied across regions, GiB (charged once, at the source region's rate).
+        /// Data copied across regions, GiB (charged once, at the price of the pair of regions).
         public var transferGiB: Int
         /// The S3 object an export writes, GiB: an upper bound (the disk's size).
         public var s3GiB: Int
-        /// USD a month: snapshot and S3 storage.
-        public var monthlyUSD: Double
-        /// USD once: the inter-region transfer.
-        public var oneTimeUSD: Double
+        /// A month of snapshot and S3 storage; nil when the region has no price.
+        public var monthly: Money?
+        /// The inter-region transfer, once; nil when the pair has no price.
+        public var oneTime: Money?
     }
 
     /// Snapshot storage of one region and account, summed over its tasks.
@@ -27,15 +61,18 @@ public struct CostEstimate: Sendable, Equatable {
         public var region: String
         public var account: String
         public var snapshotGiB: Int
-        public var monthlyUSD: Double
+        public var monthly: CostSum
     }
 
     public struct Totals: Sendable, Equatable {
         public var snapshotGiB = 0
         public var transferGiB = 0
         public var s3GiB = 0
-        public var monthlyUSD = 0.0
-        public var oneTimeUSD = 0.0
+        public var monthly = CostSum()
+        public var oneTime = CostSum()
+
+        /// Both sums have every part priced.
+        public var isComplete: Bool { monthly.isComplete && oneTime.isComplete }
     }
 
     public var imageSize: ImageSize
@@ -47,7 +84,7 @@ public struct CostEstimate: Sendable, Equatable {
     /// Per region (plan order) and account (first seen).
     public var stored: [Stored]
     public var totals: Totals
-    /// Regions of the plan the price table has no prices for (their lines cost 0).
+    /// Regions of the plan the price table has no prices for (their lines are unknown).
     public var unpricedRegions: [String]
     /// Why the numbers are an estimate, for the text.
     public var caveats: [String]
@@ -63,13 +100,15 @@ public struct CostEstimate: Sendable, Equatable {
 ///   "How AWS Pricing Works" whitepaper, Amazon EBS: copies are charged for the data
 ///   transferred between regions and then at the destination's snapshot rate).
 /// - A copy to another region moves the image's size across regions once, charged at the
-///   source region's inter-region rate; a copy inside the source region moves nothing (EC2
-///   pricing, data transfer within a region is free between these services).
+///   price of the pair where the table has one (us-east-1 and us-east-2), else at the source
+///   region's inter-region rate; a copy inside the source region moves nothing (EC2 pricing,
+///   data transfer within a region is free between these services).
 /// - `export-image` writes one S3 object in the region; the disk size is an upper bound:
 ///   VMDK (stream-optimized) and VHD (dynamic) leave out unused space (VM Import/Export user
 ///   guide, "Exporting an instance as a VM").
 /// - The build AMI is not counted: it exists whether or not it is distributed.
 /// - Launch permissions, tags, launch templates and SSM parameters store no image data.
+/// - A region without a price makes its lines unknown and the totals incomplete: never $0.
 public enum CostEstimator {
     /// The estimate for `plan` of an image of `imageSize`, priced with `prices` (USD).
     public static func estimate(plan: Plan, imageSize: ImageSize, prices: PriceTable = .bundled) -> CostEstimate {
@@ -79,39 +118,43 @@ public enum CostEstimator {
         var unpriced: [String] = []
         var storedIndex: [String: Int] = [:]
         var stored: [CostEstimate.Stored] = []
-        let source = prices.prices(plan.sourceRegion)
-        if source == nil { unpriced.append(plan.sourceRegion) }
+        func noteUnpriced(_ region: String) {
+            if !unpriced.contains(region) { unpriced.append(region) }
+        }
         for task in plan.tasks where task.kind == .copyImage || task.kind == .exportImage {
             let regionPrices = prices.prices(task.region)
-            if regionPrices == nil, !unpriced.contains(task.region) { unpriced.append(task.region) }
             let account = plan.display(account: task.account)
             var line = CostEstimate.Line(
                 taskID: task.id, kind: task.kind, region: task.region, account: account,
-                snapshotGiB: 0, transferGiB: 0, s3GiB: 0, monthlyUSD: 0, oneTimeUSD: 0)
+                snapshotGiB: 0, transferGiB: 0, s3GiB: 0, monthly: nil, oneTime: .zero)
             if task.kind == .copyImage {
                 line.snapshotGiB = size
-                line.monthlyUSD = Double(size) * (regionPrices?.snapshotGBMonth ?? 0)
+                line.monthly = regionPrices.map { $0.snapshotGBMonth * size }
                 if task.region != plan.sourceRegion {
                     line.transferGiB = size
-                    line.oneTimeUSD = Double(size) * (source?.interRegionTransferGB ?? 0)
+                    line.oneTime = prices.transferPrice(from: plan.sourceRegion, to: task.region).map { $0 * size }
+                    if line.oneTime == nil { noteUnpriced(plan.sourceRegion) }
                 }
                 let key = task.region + "\u{0}" + account
                 if let position = storedIndex[key] {
                     stored[position].snapshotGiB += size
-                    stored[position].monthlyUSD += line.monthlyUSD
+                    stored[position].monthly.add(line.monthly)
                 } else {
                     storedIndex[key] = stored.count
-                    stored.append(.init(region: task.region, account: account, snapshotGiB: size, monthlyUSD: line.monthlyUSD))
+                    var monthly = CostSum()
+                    monthly.add(line.monthly)
+                    stored.append(.init(region: task.region, account: account, snapshotGiB: size, monthly: monthly))
                 }
             } else {
                 line.s3GiB = size
-                line.monthlyUSD = Double(size) * (regionPrices?.s3StandardGBMonth ?? 0)
+                line.monthly = regionPrices.map { $0.s3StandardGBMonth * size }
             }
+            if line.monthly == nil { noteUnpriced(task.region) }
             totals.snapshotGiB += line.snapshotGiB
             totals.transferGiB += line.transferGiB
             totals.s3GiB += line.s3GiB
-            totals.monthlyUSD += line.monthlyUSD
-            totals.oneTimeUSD += line.oneTimeUSD
+            totals.monthly.add(line.monthly)
+            totals.oneTime.add(line.oneTime)
             lines.append(line)
         }
         var caveats = [
@@ -121,7 +164,9 @@ public enum CostEstimator {
             "S3 export objects are counted at the disk size, an upper bound: VMDK and VHD leave out unused space",
         ]
         if !unpriced.isEmpty {
-            caveats.append("no prices for \(unpriced.joined(separator: ", ")) (not in the table): counted as 0; give them in a prices file")
+            caveats.append(
+                "no prices for \(unpriced.joined(separator: ", ")) (not in the table): what they store or send is unknown and the totals are incomplete; give them in a prices file"
+            )
         }
         if plan.tasks.contains(where: { $0.kind == .enableFastLaunch }) {
             caveats.append("fast launch keeps pre-provisioned snapshots of launched instances: not counted")
@@ -139,8 +184,9 @@ public struct CostDelta: Sendable, Equatable {
     public var priceDate: String
     public var imageSizeGiB: Int
 
-    public var monthlyUSD: Double { new.monthlyUSD - old.monthlyUSD }
-    public var oneTimeUSD: Double { new.oneTimeUSD - old.oneTimeUSD }
+    /// The change of the monthly and one-time totals; nil when either side is incomplete.
+    public var monthly: Money? { new.monthly.exact.flatMap { new in old.monthly.exact.map { new - $0 } } }
+    public var oneTime: Money? { new.oneTime.exact.flatMap { new in old.oneTime.exact.map { new - $0 } } }
     public var snapshotGiB: Int { new.snapshotGiB - old.snapshotGiB }
     public var transferGiB: Int { new.transferGiB - old.transferGiB }
     public var s3GiB: Int { new.s3GiB - old.s3GiB }

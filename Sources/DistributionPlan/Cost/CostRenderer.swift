@@ -1,6 +1,8 @@
-/// Renders cost estimates and cost deltas as text and JSON. Money is in US dollars, shown to
-/// the cent; JSON carries it as whole cents (`monthlyCents`), rounded half away from zero, so
-/// no reader has to parse floating point.
+/// Renders cost estimates and cost deltas as text and JSON. Money is summed exactly in
+/// micro-dollars and shown to the cent; JSON carries it as whole cents (`monthlyCents`),
+/// rounded half away from zero once, from the exact sum, so no reader has to parse floating
+/// point. What the price table cannot price is `unknown` in text and `null` in JSON, and a total
+/// with an unknown part is marked incomplete (`at least $X` in text, `complete: false` in JSON).
 ///
 /// Estimate JSON schema (`CostRenderer.json`):
 /// ```
@@ -8,38 +10,49 @@
 ///   "imageSize": {"gib": int, "source": "given" | "recipe", "path"?: string},
 ///   "prices": {"date": string, "source": string},
 ///   "totals": Totals,
-///   "stored": [{"region": string, "account": string, "snapshotGiB": int, "monthlyCents": int}],
+///   "stored": [{"region": string, "account": string, "snapshotGiB": int, "monthlyCents": int | null}],
 ///   "tasks": [{"id": string, "kind": string, "region": string, "account": string,
 ///              "snapshotGiB": int, "transferGiB": int, "s3GiB": int,
-///              "monthlyCents": int, "oneTimeCents": int}],
+///              "monthlyCents": int | null, "oneTimeCents": int | null}],
 ///   "unpricedRegions": [string],
 ///   "caveats": [string]
 /// }
-/// Totals: {"snapshotGiB": int, "transferGiB": int, "s3GiB": int, "monthlyCents": int, "oneTimeCents": int}
+/// Totals: {"snapshotGiB": int, "transferGiB": int, "s3GiB": int,
+///          "monthlyCents": int | null, "oneTimeCents": int | null, "complete": bool}
+///   (an incomplete total's cents are those of its priced parts: a lower bound; null when no
+///   part is priced)
 /// ```
 public enum CostRenderer {
-    /// USD as whole cents, rounded half away from zero.
-    /// Prices and sizes are bounded where they are read (`PriceTable.maximumPricePerGB`,
-    /// `ImageSize.maximumGiB`), which keeps every sum far inside an `Int`; a value outside it
-    /// all the same saturates rather than trapping.
-    public static func cents(_ usd: Double) -> Int {
-        let scaled = (usd * 100).rounded(.toNearestOrAwayFromZero)
-        guard !scaled.isNaN else { return 0 }
-        return Int(exactly: scaled) ?? (scaled < 0 ? Int.min / 2 : Int.max / 2)
-    }
-
     /// `$1234.50`, `-$0.75`.
-    public static func dollars(_ usd: Double) -> String {
-        let total = cents(usd)
+    public static func dollars(_ money: Money) -> String {
+        let total = money.cents
         let magnitude = total.magnitude
         let fraction = magnitude % 100
         return (total < 0 ? "-" : "") + "$\(magnitude / 100)." + (fraction < 10 ? "0" : "") + String(fraction)
     }
 
+    /// A line's amount: dollars, or `unknown` without a price.
+    static func dollars(_ money: Money?) -> String { money.map(dollars) ?? "unknown" }
+
+    /// A sum: dollars when complete, `at least` its priced parts when not, `unknown` when none is.
+    static func dollars(_ sum: CostSum) -> String {
+        if sum.isComplete { return dollars(sum.known) }
+        return sum.pricedParts == 0 ? "unknown" : "at least " + dollars(sum.known)
+    }
+
+    static func cents(_ money: Money?) -> PlanValue { money.map { .int($0.cents) } ?? .null }
+
+    static func cents(_ sum: CostSum) -> PlanValue { sum.pricedParts == 0 && !sum.isComplete ? .null : .int(sum.known.cents) }
+
     static func signed(_ number: Int) -> String { number > 0 ? "+\(number)" : String(number) }
 
-    static func signedDollars(_ usd: Double) -> String {
-        cents(usd) > 0 ? "+" + dollars(usd) : dollars(usd)
+    /// The change between two sums as shown: the difference of the rounded amounts, so the
+    /// old amount plus the change is the new one, to the cent; unknown when either is incomplete.
+    static func change(_ old: CostSum, _ new: CostSum) -> String {
+        guard let old = old.exact, let new = new.exact else { return "change unknown" }
+        let cents = new.cents - old.cents
+        let money = Money(microdollars: Int128(cents) * 10_000)
+        return cents > 0 ? "+" + dollars(money) : dollars(money)
     }
 
     /// The estimate for people: totals, storage per region and account, exports, and why it is
@@ -53,25 +66,33 @@ public enum CostRenderer {
         let totals = estimate.totals
         let regions = Set(estimate.stored.map(\.region)).count
         let accounts = Set(estimate.stored.map(\.account)).count
+        var snapshots = CostSum()
+        for item in estimate.stored { snapshots.add(item.monthly) }
         out +=
             "snapshots stored: \(totals.snapshotGiB) GiB in \(regions) \(regions == 1 ? "region" : "regions") and \(accounts) \(accounts == 1 ? "account" : "accounts")"
-        out += ", \(dollars(estimate.stored.reduce(0) { $0 + $1.monthlyUSD }))/month\n"
-        out += "cross-region copy transfer: \(totals.transferGiB) GiB, \(dollars(totals.oneTimeUSD)) once a build\n"
+        out += ", \(dollars(snapshots))/month\n"
+        out += "cross-region copy transfer: \(totals.transferGiB) GiB, \(dollars(totals.oneTime)) once a build\n"
         let exports = estimate.lines.filter { $0.kind == .exportImage }
         if !exports.isEmpty {
-            out += "S3 exports: at most \(totals.s3GiB) GiB, \(dollars(exports.reduce(0) { $0 + $1.monthlyUSD }))/month\n"
+            var exported = CostSum()
+            for line in exports { exported.add(line.monthly) }
+            out += "S3 exports: at most \(totals.s3GiB) GiB, \(dollars(exported))/month\n"
         }
-        out += "total: \(dollars(totals.monthlyUSD))/month stored, \(dollars(totals.oneTimeUSD)) transfer a build\n"
+        out += "total: \(dollars(totals.monthly))/month stored, \(dollars(totals.oneTime)) transfer a build"
+        if !totals.isComplete {
+            out += " (incomplete: no prices for \(estimate.unpricedRegions.joined(separator: ", ")))"
+        }
+        out += "\n"
         if !estimate.stored.isEmpty {
             out += "\nSnapshots by region and account\n"
             for item in estimate.stored {
-                out += "  \(item.region) \(item.account): \(item.snapshotGiB) GiB, \(dollars(item.monthlyUSD))/month\n"
+                out += "  \(item.region) \(item.account): \(item.snapshotGiB) GiB, \(dollars(item.monthly))/month\n"
             }
         }
         if !exports.isEmpty {
             out += "\nS3 exports\n"
             for line in exports {
-                out += "  \(line.taskID): at most \(line.s3GiB) GiB, \(dollars(line.monthlyUSD))/month\n"
+                out += "  \(line.taskID): at most \(line.s3GiB) GiB, \(dollars(line.monthly))/month\n"
             }
         }
         out += "\nWhy this is an estimate\n"
@@ -79,17 +100,12 @@ public enum CostRenderer {
         return out
     }
 
-    static func totalsJSON(snapshotGiB: Int, transferGiB: Int, s3GiB: Int, monthlyUSD: Double, oneTimeUSD: Double) -> PlanValue {
-        .object([
-            .init("snapshotGiB", .int(snapshotGiB)), .init("transferGiB", .int(transferGiB)), .init("s3GiB", .int(s3GiB)),
-            .init("monthlyCents", .int(cents(monthlyUSD))), .init("oneTimeCents", .int(cents(oneTimeUSD))),
-        ])
-    }
-
     static func totalsJSON(_ totals: CostEstimate.Totals) -> PlanValue {
-        totalsJSON(
-            snapshotGiB: totals.snapshotGiB, transferGiB: totals.transferGiB, s3GiB: totals.s3GiB,
-            monthlyUSD: totals.monthlyUSD, oneTimeUSD: totals.oneTimeUSD)
+        .object([
+            .init("snapshotGiB", .int(totals.snapshotGiB)), .init("transferGiB", .int(totals.transferGiB)), .init("s3GiB", .int(totals.s3GiB)),
+            .init("monthlyCents", cents(totals.monthly)), .init("oneTimeCents", cents(totals.oneTime)),
+            .init("complete", .bool(totals.isComplete)),
+        ])
     }
 
     /// The estimate as a JSON value, in the schema of the type's description.
@@ -109,7 +125,7 @@ public enum CostRenderer {
                     estimate.stored.map { item in
                         .object([
                             .init("region", .string(item.region)), .init("account", .string(item.account)),
-                            .init("snapshotGiB", .int(item.snapshotGiB)), .init("monthlyCents", .int(cents(item.monthlyUSD))),
+                            .init("snapshotGiB", .int(item.snapshotGiB)), .init("monthlyCents", cents(item.monthly)),
                         ])
                     })),
             .init(
@@ -120,8 +136,8 @@ public enum CostRenderer {
                             .init("id", .string(line.taskID)), .init("kind", .string(line.kind.rawValue)),
                             .init("region", .string(line.region)), .init("account", .string(line.account)),
                             .init("snapshotGiB", .int(line.snapshotGiB)), .init("transferGiB", .int(line.transferGiB)),
-                            .init("s3GiB", .int(line.s3GiB)), .init("monthlyCents", .int(cents(line.monthlyUSD))),
-                            .init("oneTimeCents", .int(cents(line.oneTimeUSD))),
+                            .init("s3GiB", .int(line.s3GiB)), .init("monthlyCents", cents(line.monthly)),
+                            .init("oneTimeCents", cents(line.oneTime)),
                         ])
                     })),
             .init("unpricedRegions", .list(estimate.unpricedRegions.map(PlanValue.string))),
@@ -142,14 +158,20 @@ public enum CostRenderer {
         if delta.old.s3GiB != 0 || delta.new.s3GiB != 0 {
             out += "  S3 exports, at most: \(delta.old.s3GiB) GiB -> \(delta.new.s3GiB) GiB (\(signed(delta.s3GiB)) GiB)\n"
         }
-        out += "  monthly: \(dollars(delta.old.monthlyUSD)) -> \(dollars(delta.new.monthlyUSD)) (\(signedDollars(delta.monthlyUSD)))\n"
-        out += "  transfer a build: \(dollars(delta.old.oneTimeUSD)) -> \(dollars(delta.new.oneTimeUSD)) (\(signedDollars(delta.oneTimeUSD)))\n"
+        out += "  monthly: \(dollars(delta.old.monthly)) -> \(dollars(delta.new.monthly)) (\(change(delta.old.monthly, delta.new.monthly)))\n"
+        out += "  transfer a build: \(dollars(delta.old.oneTime)) -> \(dollars(delta.new.oneTime)) (\(change(delta.old.oneTime, delta.new.oneTime)))\n"
         return out
     }
 
     /// The `cost` member of a diff's JSON.
     public static func deltaJSON(_ delta: CostDelta) -> PlanValue {
-        .object([
+        // The difference of the rounded totals, so old + delta = new in cents; null when
+        // either side is incomplete.
+        func difference(_ old: CostSum, _ new: CostSum) -> PlanValue {
+            guard let old = old.exact, let new = new.exact else { return .null }
+            return .int(new.cents - old.cents)
+        }
+        return .object([
             .init("priceDate", .string(delta.priceDate)),
             .init("imageSizeGiB", .int(delta.imageSizeGiB)),
             .init("old", totalsJSON(delta.old)),
@@ -158,9 +180,8 @@ public enum CostRenderer {
                 "delta",
                 .object([
                     .init("snapshotGiB", .int(delta.snapshotGiB)), .init("transferGiB", .int(delta.transferGiB)), .init("s3GiB", .int(delta.s3GiB)),
-                    // The difference of the rounded totals, so old + delta = new in cents.
-                    .init("monthlyCents", .int(cents(delta.new.monthlyUSD) - cents(delta.old.monthlyUSD))),
-                    .init("oneTimeCents", .int(cents(delta.new.oneTimeUSD) - cents(delta.old.oneTimeUSD))),
+                    .init("monthlyCents", difference(delta.old.monthly, delta.new.monthly)),
+                    .init("oneTimeCents", difference(delta.old.oneTime, delta.new.oneTime)),
                 ])),
         ])
     }

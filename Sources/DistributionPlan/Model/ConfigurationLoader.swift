@@ -188,6 +188,15 @@ public enum ConfigurationLoader {
                         : "will not exist after this plan (Terraform will \(chosen.action) it)"))
         }
         var result = check(value, path: chosen.address, form: .terraform)
+        if !before, var configuration = result.configuration {
+            // The rules must tell a key known only after apply from no key at all.
+            let unknown = Set(chosen.unknown.map { "\(chosen.address).\($0)" })
+            for index in configuration.distributions.indices
+            where unknown.contains("\(configuration.distributions[index].path).amiDistributionConfiguration.kmsKeyId") {
+                configuration.distributions[index].ami?.kmsKeyKnownAfterApply = true
+            }
+            result.configuration = configuration
+        }
         if !before {
             for path in chosen.unknown {
                 result.problems.append(

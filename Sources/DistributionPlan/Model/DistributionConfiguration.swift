@@ -32,6 +32,9 @@ public struct DistributionConfiguration: Sendable {
         public var amiTags: [(key: String, value: String)]
         public var kmsKeyId: String?
         public var launchPermission: LaunchPermission?
+        /// `kmsKeyId` is set, but Terraform knows it only after apply (a key created in the
+        /// same apply): not the same as no key.
+        public var kmsKeyKnownAfterApply = false
     }
 
     public struct LaunchPermission: Sendable {

@@ -122,6 +122,12 @@ public enum TerraformPlan {
     /// Members whose API name is not the camelCase of the Terraform name.
     static let renamed: [String: String] = [
         "distribution": "distributions",
+        // aws_imagebuilder_image_recipe: block_device_mapping and component are repeated
+        // blocks, the API's blockDeviceMappings and components; a component's parameter
+        // blocks are its parameters.
+        "block_device_mapping": "blockDeviceMappings",
+        "component": "components",
+        "parameter": "parameters",
         "launch_template_configuration": "launchTemplateConfigurations",
         "fast_launch_configuration": "fastLaunchConfigurations",
         "ssm_parameter_configuration": "ssmParameterConfigurations",
@@ -133,12 +139,17 @@ public enum TerraformPlan {
     static let singleBlocks: Set<String> = [
         "ami_distribution_configuration", "container_distribution_configuration", "launch_permission", "target_repository",
         "s3_export_configuration", "launch_template", "snapshot_configuration",
+        // The pipeline, recipe and infrastructure resources' MaxItems 1 blocks.
+        "schedule", "ebs", "placement", "systems_manager_agent", "image_tests_configuration", "image_scanning_configuration",
+        "ecr_configuration", "instance_metadata_options", "logging", "s3_logs",
     ]
 
     /// Attributes the provider computes or keeps for itself; the API request has none of them.
     /// `tags_all` is `tags` with the provider's default tags, which imgship does not see: the
     /// configuration's own `tags` are planned.
-    static let computed: Set<String> = ["arn", "id", "date_created", "date_updated", "region", "tags_all"]
+    static let computed: Set<String> = [
+        "arn", "id", "date_created", "date_updated", "region", "tags_all", "date_last_run", "date_next_run", "owner",
+    ]
 
     static func camelCase(_ name: String) -> String {
         if let renamed = renamed[name] { return renamed }
@@ -181,7 +192,7 @@ public enum TerraformPlan {
             for (key, member) in members {
                 if top && computed.contains(key) { continue }
                 // ami_tags and tags are maps: their keys are the user's, not attribute names.
-                let isMap = path.hasSuffix("amiTags") || path == "tags"
+                let isMap = path.hasSuffix("amiTags") || path == "tags" || path == "resourceTags"
                 let name = isMap ? key : camelCase(key)
                 let childPath = path.isEmpty ? name : "\(path).\(name)"
                 var child = member
@@ -200,7 +211,9 @@ public enum TerraformPlan {
                 {
                     // Empty sets, lists and maps are what the JSON shows for an absent block or
                     // attribute; the provider sends none of them.
-                    if result.array?.isEmpty == true || (result.members?.isEmpty == true && (name == "tags" || name == "amiTags")) { continue }
+                    if result.array?.isEmpty == true || (result.members?.isEmpty == true && (name == "tags" || name == "amiTags" || name == "resourceTags")) {
+                        continue
+                    }
                     translated.append((name, result))
                 } else if childUnknown?.bool == true {
                     if !unknownPaths.contains(where: { $0.hasPrefix(childPath) }) { unknownPaths.append(childPath) }

@@ -59,6 +59,10 @@ public struct PipelineDocuments: Sendable {
         public var availabilityZone: String?
         /// Where the configuration sits in its document.
         var path = "infrastructureConfiguration"
+        /// The tenancy (else the placement, else the configuration) and the instance types, for
+        /// the line and column of the problems the cross checks find.
+        var tenancyValue: ConfigValue?
+        var instanceTypesValue: ConfigValue?
     }
 
     public var pipeline: Pipeline?
@@ -90,6 +94,23 @@ public struct PipelineDocuments: Sendable {
         _ documents: [NamedDocument], distribution: DistributionConfiguration? = nil,
         platform: PlanContext.Platform? = nil, now: Date? = nil
     ) -> PipelineDocuments {
+        load(
+            parsed: documents.map { document -> (name: String?, value: Swift.Result<ConfigValue, Problem>) in
+                do throws(Problem) {
+                    return (document.name, .success(try DocumentReader.parse(document.text)))
+                } catch {
+                    return (document.name, .failure(error))
+                }
+            }, distribution: distribution, platform: platform, now: now)
+    }
+
+    /// As `load(_:distribution:platform:now:)`, for documents already read (or the problem that
+    /// stopped reading one): a Terraform plan's resources, translated in place, keep the lines
+    /// and columns of the plan's file.
+    public static func load(
+        parsed documents: [(name: String?, value: Swift.Result<ConfigValue, Problem>)], distribution: DistributionConfiguration? = nil,
+        platform: PlanContext.Platform? = nil, now: Date? = nil
+    ) -> PipelineDocuments {
         var result = PipelineDocuments(pipeline: nil, recipe: nil, infrastructure: nil, problems: [])
         // The file each part came from, so cross-document problems are printed under it.
         var recipeFile: String?, infrastructureFile: String?
@@ -101,10 +122,9 @@ public struct PipelineDocuments: Sendable {
                 if !hadRecipe, result.recipe != nil { recipeFile = document.name }
                 if !hadInfrastructure, result.infrastructure != nil { infrastructureFile = document.name }
             }
-            do {
-                result.read(try DocumentReader.parse(document.text))
-            } catch {
-                result.problems.append(error)
+            switch document.value {
+            case let .success(value): result.read(value)
+            case let .failure(problem): result.problems.append(problem)
             }
             if !hadSchedule, let now, let pipeline = result.pipeline, let schedule = pipeline.schedule,
                 schedule.fields.neverMatchingReason == nil, schedule.nextStarts(after: now, count: 1).isEmpty
@@ -278,7 +298,8 @@ public struct PipelineDocuments: Sendable {
             tenancy: placement?[field("tenancy")]?.string,
             hostId: placement?[field("hostId")]?.string,
             hostResourceGroupArn: placement?[field("hostResourceGroupArn")]?.string,
-            availabilityZone: placement?[field("availabilityZone")]?.string, path: path)
+            availabilityZone: placement?[field("availabilityZone")]?.string, path: path,
+            tenancyValue: placement?[field("tenancy")] ?? placement ?? value, instanceTypesValue: value[field("instanceTypes")] ?? value)
         guard let placement else { return }
         let at = "\(path).\(field("placement"))"
         // API model, Placement / TenancyType; the 2024-10-22 API change (seeds): "If you specify
@@ -358,7 +379,8 @@ public struct PipelineDocuments: Sendable {
                 problems.append(
                     Problem(
                         .error, "\(infrastructure.path).placement.tenancy",
-                        "a macOS image is built on a Dedicated Host: set placement tenancy to host (found \(infrastructure.tenancy ?? "none"))"))
+                        "a macOS image is built on a Dedicated Host: set placement tenancy to host (found \(infrastructure.tenancy ?? "none"))",
+                        at: infrastructure.tenancyValue))
             }
             let other = infrastructure.instanceTypes.filter { !$0.hasPrefix("mac") }
             if infrastructure.instanceTypes.isEmpty || !other.isEmpty {
@@ -366,7 +388,7 @@ public struct PipelineDocuments: Sendable {
                     Problem(
                         .error, "\(infrastructure.path).instanceTypes",
                         "a macOS image needs a mac instance family (mac1.metal, mac2.metal, ...)"
-                            + (other.isEmpty ? "; none is given" : "; not \(other.joined(separator: ", "))")))
+                            + (other.isEmpty ? "; none is given" : "; not \(other.joined(separator: ", "))"), at: infrastructure.instanceTypesValue))
             }
         } else {
             problems.append(

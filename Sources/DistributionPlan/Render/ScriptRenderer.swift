@@ -253,7 +253,10 @@ private struct Script {
         if containers {
             line("CONTAINER_IMAGE=\"${CONTAINER_IMAGE:?set CONTAINER_IMAGE to the container image to distribute}\"")
         }
-        line("CALLER_ACCOUNT=$(aws sts get-caller-identity --query Account --output text)")
+        // STS too is called in an explicit region, the source region: the global endpoint is
+        // in us-east-1 and does not serve every partition (AWS STS user guide, "Manage AWS STS
+        // in an AWS Region").
+        line("CALLER_ACCOUNT=$(aws sts get-caller-identity --region \(quoted(plan.sourceRegion)) --query Account --output text)")
         line("expect_id '^[0-9]{12}$' \"$CALLER_ACCOUNT\" 'the caller account'")
         if plan.context.ownerAccount == nil {
             line("OWNER_ACCOUNT=$CALLER_ACCOUNT")
@@ -295,7 +298,9 @@ private struct Script {
             line("  shift")
             line("  expect_id '^[0-9]{12}$' \"$account\" 'the target account'")
             line("  role=\"arn:\(plan.partition.name):iam::${account}:role/\(Planner.crossAccountRole)\"")
-            line("  if ! credentials=$(aws sts assume-role --role-arn \"$role\" --role-session-name imgship-distribution \\")
+            line(
+                "  if ! credentials=$(aws sts assume-role --region \(quoted(plan.sourceRegion)) --role-arn \"$role\" --role-session-name imgship-distribution \\"
+            )
             line("      --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text); then")
             line("    echo \"cannot assume $role; stopping before anything runs in account $account\" >&2")
             line("    return 1")

@@ -66,6 +66,9 @@ public struct PlanReview: Sendable {
     public var prices: PriceTable
     /// Nil without an image size or a plan.
     public var cost: CostEstimate?
+    /// The Terraform pipeline, recipe and infrastructure resources read around the
+    /// configuration, in that order.
+    public var terraformResources: [TerraformResource]
     /// The instant and count of the schedule's next starts shown.
     var now: Date
     var nextRuns: Int
@@ -73,17 +76,78 @@ public struct PlanReview: Sendable {
     public var errors: [Problem] { problems.filter { $0.severity == .error } }
     public var warnings: [Problem] { problems.filter { $0.severity == .warning } }
 
+    /// A Terraform resource the review read beside the configuration.
+    public struct TerraformResource: Sendable, Equatable {
+        public var address: String
+        public var type: String
+        public var action: String
+    }
+
+    static func parsed(_ document: NamedDocument) -> (name: String?, value: Swift.Result<ConfigValue, Problem>) {
+        do throws(Problem) {
+            return (document.name, .success(try DocumentReader.parse(document.text)))
+        } catch {
+            return (document.name, .failure(error))
+        }
+    }
+
+    /// The pipeline, recipe and infrastructure resources of a Terraform document around the
+    /// configuration `resource` names (`before:ADDRESS` for the side before the change; without
+    /// one, the document's only configuration), except the kinds in `excluding`; each value
+    /// known only after apply is named in a warning, never guessed.
+    static func terraformSides(config: NamedDocument, resource: String?, excluding: Set<TerraformPlan.SideResource.Kind>) -> (
+        resources: [TerraformPlan.SideResource], problems: [Problem]
+    ) {
+        guard config.text.contains("format_version") || config.text.contains("terraform_version"),
+            let document = try? DocumentReader.parse(config.text), TerraformPlan.recognises(document)
+        else { return ([], []) }
+        var wanted = resource
+        let before = wanted?.hasPrefix("before:") == true
+        if before { wanted = wanted.map { String($0.dropFirst("before:".count)) } }
+        let only: String? = {
+            guard case let .success(found) = TerraformPlan.resources(in: document), found.count == 1 else { return nil }
+            return found.first?.address
+        }()
+        guard let address = wanted ?? only else { return ([], []) }
+        let found = TerraformPlan.sideResources(in: document, distribution: address, before: before)
+        let resources = found.resources.filter { !excluding.contains($0.kind) && $0.document != nil }
+        var problems = found.problems
+        for resource in resources {
+            for path in resource.unknown {
+                problems.append(
+                    Problem(
+                        .warning, "\(resource.address).\(path)",
+                        path == "platform"
+                            ? "known only after apply (after_unknown): the provider computes it from the recipe's parent image; not taken from it"
+                            : "known only after apply (after_unknown): left out of the review, not guessed"))
+            }
+        }
+        return (resources, problems)
+    }
+
     /// Plans `config` and reads what `inputs` give beside it.
     public static func make(config: NamedDocument, context given: PlanContext, inputs: Inputs) -> PlanReview {
         // The side files' platform drives the plan when the command line gives none: a
         // Windows pipeline's plan is a Windows plan (fast launch allowed, its header says so).
         var context = given
         let side = [inputs.pipeline, inputs.recipe, inputs.infrastructure].compactMap { $0 }
-        if context.platform == nil, !side.isEmpty {
-            context.platform = PipelineDocuments.load(side).contextPlatform
+        // A Terraform plan or state may hold the pipeline, recipe and infrastructure resources
+        // around the configuration: read as the side files are, unless a side file is given
+        // for that part.
+        var sideKinds = Set<TerraformPlan.SideResource.Kind>()
+        if inputs.pipeline != nil { sideKinds.insert(.pipeline) }
+        if inputs.recipe != nil { sideKinds.insert(.recipe) }
+        if inputs.infrastructure != nil { sideKinds.insert(.infrastructure) }
+        let terraform = terraformSides(config: config, resource: inputs.resource, excluding: sideKinds)
+        let terraformDocuments = terraform.resources.compactMap { resource in
+            resource.document.map { (name: String?.none, value: Swift.Result<ConfigValue, Problem>.success($0)) }
+        }
+        if context.platform == nil, !side.isEmpty || !terraformDocuments.isEmpty {
+            context.platform = PipelineDocuments.load(parsed: terraformDocuments + side.map(Self.parsed)).contextPlatform
         }
         let outcome = DistributionPlanner.plan(document: config.text, context: context, resource: inputs.resource)
         var problems = outcome.problems.map { problem in config.name.map(problem.located(in:)) ?? problem }
+        problems += terraform.problems.map { problem in config.name.map(problem.located(in:)) ?? problem }
 
         // A get-image response or a template may carry the pipeline's parts itself.
         var documents = [inputs.pipeline, inputs.recipe, inputs.infrastructure].compactMap { $0 }
@@ -93,12 +157,27 @@ public struct PlanReview: Sendable {
             documents.insert(config, at: 0)
         }
         var pipeline: PipelineDocuments?
-        if !documents.isEmpty {
-            let loaded = PipelineDocuments.load(
-                documents, distribution: outcome.configuration,
+        if !documents.isEmpty || !terraformDocuments.isEmpty {
+            var loaded = PipelineDocuments.load(
+                parsed: terraformDocuments + documents.map(Self.parsed), distribution: outcome.configuration,
                 platform: outcome.plan?.context.platform ?? context.platform, now: inputs.now)
+            // A Terraform resource's problems are named by its address, in the plan's file.
+            for index in loaded.problems.indices where loaded.problems[index].file == nil {
+                let path = loaded.problems[index].path
+                for resource in terraform.resources {
+                    let member = resource.kind.responseMember
+                    guard path == member || path.hasPrefix(member + ".") else { continue }
+                    loaded.problems[index].path = resource.address + path.dropFirst(member.count)
+                    if let name = config.name { loaded.problems[index].file = name }
+                }
+            }
             problems += loaded.problems
             pipeline = loaded
+        }
+        var pipelineSummary = pipeline?.summary(now: inputs.now, nextRuns: inputs.nextRuns).lines ?? []
+        if !terraform.resources.isEmpty {
+            let parts = terraform.resources.map { "\($0.address) (\($0.action))" }
+            pipelineSummary.insert("from the Terraform document: \(parts.joined(separator: ", "))", at: 0)
         }
 
         var imageSize = inputs.imageSizeGiB.map { ImageSize(gib: $0) }
@@ -135,9 +214,10 @@ public struct PlanReview: Sendable {
         let plan = failed ? nil : outcome.plan
         return PlanReview(
             plan: plan, problems: problems, pipeline: pipeline,
-            pipelineSummary: pipeline?.summary(now: inputs.now, nextRuns: inputs.nextRuns).lines ?? [],
+            pipelineSummary: pipelineSummary,
             imageSize: imageSize, prices: prices,
             cost: plan.flatMap { plan in imageSize.map { CostEstimator.estimate(plan: plan, imageSize: $0, prices: prices) } },
+            terraformResources: terraform.resources.map { .init(address: $0.address, type: $0.kind.rawValue, action: $0.action) },
             now: inputs.now, nextRuns: inputs.nextRuns)
     }
 }
@@ -153,6 +233,15 @@ extension PlanReview {
     public func json(_ plan: Plan) -> String {
         var extra: [PlanValue.Member] = []
         if let pipeline { extra.append(.init("pipeline", pipeline.jsonValue(now: now, nextRuns: nextRuns))) }
+        if !terraformResources.isEmpty {
+            extra.append(
+                .init(
+                    "terraformResources",
+                    .list(
+                        terraformResources.map {
+                            .object([.init("address", .string($0.address)), .init("type", .string($0.type)), .init("action", .string($0.action))])
+                        })))
+        }
         if let cost { extra.append(.init("cost", CostRenderer.jsonValue(cost))) }
         return JSONRenderer.render(plan, adding: extra)
     }

@@ -138,7 +138,14 @@ enum CrossFieldRules {
                     context.ownerAccount == nil || $0 != context.ownerAccount
                 }
                 let organizations = (ami.launchPermission?.organizationArns ?? []) + (ami.launchPermission?.organizationalUnitArns ?? [])
-                if (!otherAccounts.isEmpty || !organizations.isEmpty) && ami.kmsKeyId == nil {
+                if (!otherAccounts.isEmpty || !organizations.isEmpty) && ami.kmsKeyId == nil && ami.kmsKeyKnownAfterApply {
+                    // A key Terraform creates in the same apply: set, but not yet known. Not the
+                    // default key, and not a key imgship can check either.
+                    warning(
+                        "amiDistributionConfiguration.kmsKeyId",
+                        "shared with other principals, encrypted with a key known only after apply: imgship cannot check that it is a customer managed key whose policy lets them use it",
+                        amiValue)
+                } else if (!otherAccounts.isEmpty || !organizations.isEmpty) && ami.kmsKeyId == nil {
                     let with = [
                         otherAccounts.isEmpty ? nil : "other accounts",
                         (ami.launchPermission?.organizationArns ?? []).isEmpty ? nil : "organizations",

@@ -21,7 +21,7 @@ expect_id() {
 
 BUILD_AMI="${1:?usage: $0 BUILD_AMI_ID (the AMI Image Builder built in the source region)}"
 expect_id '^ami-[0-9a-f]{8,17}$' "$BUILD_AMI" 'the build AMI id'
-CALLER_ACCOUNT=$(aws sts get-caller-identity --query Account --output text)
+CALLER_ACCOUNT=$(aws sts get-caller-identity --region us-east-1 --query Account --output text)
 expect_id '^[0-9]{12}$' "$CALLER_ACCOUNT" 'the caller account'
 OWNER_ACCOUNT=123456789012
 if [[ "$CALLER_ACCOUNT" != "$OWNER_ACCOUNT" ]]; then

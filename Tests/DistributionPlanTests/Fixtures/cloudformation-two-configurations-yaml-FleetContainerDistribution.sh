@@ -21,7 +21,7 @@ expect_id() {
 }
 
 CONTAINER_IMAGE="${CONTAINER_IMAGE:?set CONTAINER_IMAGE to the container image to distribute}"
-CALLER_ACCOUNT=$(aws sts get-caller-identity --query Account --output text)
+CALLER_ACCOUNT=$(aws sts get-caller-identity --region us-east-1 --query Account --output text)
 expect_id '^[0-9]{12}$' "$CALLER_ACCOUNT" 'the caller account'
 OWNER_ACCOUNT=123456789012
 if [[ "$CALLER_ACCOUNT" != "$OWNER_ACCOUNT" ]]; then
