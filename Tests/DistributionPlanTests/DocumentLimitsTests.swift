@@ -52,7 +52,10 @@ struct DocumentLimitsTests {
         let elapsed = seconds { found = problem(yaml) }
         let error = try #require(found)
         #expect(error.line == 1 && error.column == 1)
-        #expect(error.message == "a YAML document is read up to 16 MiB and this one is \(yaml.utf8.count) bytes; give it as JSON (for instance `yq -o json`), which is read without that limit")
+        #expect(
+            error.message
+                == "a YAML document is read up to 16 MiB and this one is \(yaml.utf8.count) bytes; give it as JSON (for instance `yq -o json`), which is read without that limit"
+        )
         #expect(elapsed < 2, "\(elapsed) s")
         let json = "[" + Array(repeating: #"{"launchTemplateName":"lt-0123456789","targetRegionName":"us-east-1"}"#, count: count).joined(separator: ",") + "]"
         #expect(problem(json) == nil)
