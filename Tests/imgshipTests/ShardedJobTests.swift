@@ -203,7 +203,7 @@ struct ShardedJobTests {
         let containerfile = try String(contentsOfFile: Self.examples + "/Containerfile", encoding: .utf8)
         let manifest = try String(contentsOfFile: Self.examples + "/../Package.swift", encoding: .utf8)
         let providers = manifest.matches(of: /\.apt\(\["([a-z0-9.+-]+)"\]\)/).map { String($0.output.1) }
-        #expect(providers.count == 4)
+        #expect(providers.count == 5)
         for package in providers { #expect(containerfile.contains(package), "\(package)") }
         #expect(containerfile.contains("swift build -c release --product imgship"))
         #expect(containerfile.contains(#"ENTRYPOINT ["/usr/local/bin/imgship"]"#))
