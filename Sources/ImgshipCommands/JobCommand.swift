@@ -31,8 +31,8 @@ struct JobCommand: ParsableCommand {
     )
     var dryRun = false
 
-    @Option(help: "Exports at a time: auto (compressing formats one at a time on all cores, the others one a core) or a number from 1 to 64.")
-    var concurrency: ConcurrencyChoice = .automatic
+    @Option(help: "Exports at a time: auto (compressing formats one at a time on all cores, the others one a core) or a number from 1 to 64 (default: auto).")
+    var concurrency: ConcurrencyChoice?
 
     @Flag(help: "Export again over outputs that exist but do not verify, lack their manifest or are older than their source.")
     var force = false
@@ -76,6 +76,14 @@ struct JobCommand: ParsableCommand {
         }
         if merge && dryRun {
             throw ValidationError("--merge and --dry-run: a merge reads and writes no image, but it verifies every output; give one")
+        }
+        // A merge exports nothing: it only checks the shards' outputs, so --force would be ignored.
+        if merge && force {
+            throw ValidationError("--force applies to runs that export; --merge exports nothing (it checks what the shards wrote)")
+        }
+        // Neither a merge nor a dry run exports, so neither has exports to run at once.
+        if concurrency != nil && (merge || dryRun) {
+            throw ValidationError("--concurrency sets how many exports run at once; \(merge ? "--merge" : "--dry-run") exports nothing")
         }
         if shardBy != .path && shard == nil {
             throw ValidationError("--shard-by applies only with --shard")
@@ -137,7 +145,7 @@ struct JobCommand: ParsableCommand {
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { UInt64($0) }
         let width = String(units.count).count
         var runner = JobRunner(
-            concurrency: concurrency.value, replaceInvalid: force, timestamp: epoch,
+            concurrency: (concurrency ?? .automatic).value, replaceInvalid: force, timestamp: epoch,
             isCancelled: { interruptRequested.load(ordering: .relaxed) })
         // Another job file naming one of these outputs may be writing it (`JobLock`).
         runner.waitForOutputs = wait

@@ -50,6 +50,14 @@ struct PlanDiffCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A diff compares distribution tasks: a pipeline's schedule and an infrastructure's
+        // placement are checked (their problems are printed) but belong to neither plan.
+        for (flag, path) in [("--pipeline", review.pipeline), ("--infrastructure", review.infrastructure)] {
+            if let path {
+                printProblem(
+                    .warning, "\(flag) \(path) is only checked: a diff shows distribution tasks, not the schedule or placement (imgship plan shows them)")
+            }
+        }
         let readFiles = [old] + (new.map { [$0] } ?? []) + review.paths
         try output.checkOutput(inputs: readFiles)
         let documents = try review.documents()
