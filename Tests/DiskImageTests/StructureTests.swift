@@ -126,6 +126,7 @@ struct VMDKStructureTests {
         #expect(OutputFormat(parsing: "VMDK") == .vmdk)
         #expect(OutputFormat(parsing: "VHD") == .vhdDynamic)
         #expect(OutputFormat(parsing: "Raw") == .raw)
-        #expect(OutputFormat(parsing: "qcow2") == nil)
+        #expect(OutputFormat(parsing: "QCOW2") == .qcow2)
+        #expect(OutputFormat(parsing: "qed") == nil)
     }
 }

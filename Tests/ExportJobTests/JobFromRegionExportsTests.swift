@@ -18,16 +18,16 @@ struct JobFromRegionExportsTests {
             job.exports == [
                 JobFile.Export(
                     source: "/work/images/golden.raw", formats: [.vmdk], destination: "/work/exports",
-                    s3Bucket: "bucket-1", s3Prefix: "vm/", name: "export-golden-us-east-1", options: JobFile.Options(target: .aws)),
+                    s3Bucket: "bucket-1", s3Prefix: "vm/", s3Region: "us-east-1", name: "export-golden-us-east-1", options: JobFile.Options(target: .aws)),
                 JobFile.Export(
                     source: "/work/images/golden.raw", formats: [.vhdDynamic], destination: "/work/exports",
-                    s3Bucket: "bucket-2", name: "export-golden-eu-west-1", options: JobFile.Options(target: .aws)),
+                    s3Bucket: "bucket-2", s3Region: "eu-west-1", name: "export-golden-eu-west-1", options: JobFile.Options(target: .aws)),
                 JobFile.Export(
                     source: "/work/images/golden.raw", formats: [.raw], destination: "/work/exports",
-                    s3Bucket: "bucket-3", name: "export-golden-ap-south-1", options: JobFile.Options(target: .aws)),
+                    s3Bucket: "bucket-3", s3Region: "ap-south-1", name: "export-golden-ap-south-1", options: JobFile.Options(target: .aws)),
                 JobFile.Export(
                     source: "/work/images/golden.raw", formats: [.raw], destination: "/work/exports",
-                    s3Bucket: "bucket-4", name: "export-golden-sa-east-1", options: JobFile.Options(target: .aws)),
+                    s3Bucket: "bucket-4", s3Region: "sa-east-1", name: "export-golden-sa-east-1", options: JobFile.Options(target: .aws)),
             ])
         #expect(try JobFile.decode(job.json()) == job)
     }
