@@ -169,6 +169,9 @@ struct EveryFlagTests {
             export("--s3-bucket", aws + ["--s3-bucket", "my-imports"], .differs(baseline: aws)),
             export("--s3-prefix", aws + ["--s3-prefix", "2026/"], .differs(baseline: aws)),
             export("--s3-bucket", vmdk + ["--s3-bucket", "my-imports"], .usageError),
+            export("--region", aws + ["--region", "eu-west-1"], .differs(baseline: aws)),
+            export("--region", vmdk + ["--region", "eu-west-1"], .usageError),
+            export("--region", aws + ["--region", "mars-north-1x"], .usageError),
             export("-o", ["export", raw, "-f", "raw", "-o", "-"], .differs(baseline: ["export", raw, "-f", "raw", "-o", out])),
             export("--output", ["export", raw, "-f", "raw", "--output", "-"], .differs(baseline: ["export", raw, "-f", "raw", "-o", out])),
             export(
