@@ -20,7 +20,8 @@ public enum DistributionPlanner {
     public static func plan(document text: String, context: PlanContext, resource: String? = nil) -> Outcome {
         let loaded = ConfigurationLoader.load(text, resource: resource)
         var problems = loaded.problems
-        let context = merge(context, loaded.stated, problems: &problems)
+        let given = context
+        let context = merge(given, loaded.stated, problems: &problems)
         guard let configuration = loaded.configuration else {
             return Outcome(form: loaded.form, problems: problems.sorted(), plan: nil)
         }
@@ -32,7 +33,10 @@ public enum DistributionPlanner {
         guard !problems.contains(where: { $0.severity == .error }) else {
             return Outcome(form: loaded.form, problems: problems, plan: nil, configuration: configuration)
         }
-        let plan = Planner.plan(configuration, context: context, warnings: problems.filter { $0.severity == .warning })
+        let plan = Planner.plan(
+            configuration, context: context, warnings: problems.filter { $0.severity == .warning }, recipeNameGiven: given.recipeName != nil)
+        // The planner's own warnings (found while expanding) are the user's problems too.
+        problems += plan.warnings.dropFirst(problems.filter { $0.severity == .warning }.count)
         return Outcome(form: loaded.form, problems: problems, plan: plan, configuration: configuration)
     }
 

@@ -102,6 +102,24 @@ struct PlanTests {
         try Self.expectGolden(ScriptRenderer.render(Self.plan(name)), Self.goldenName(name) + ".sh")
     }
 
+    /// A recipe name given for a configuration that names every AMI names nothing: the user
+    /// is told, rather than left to think it shaped the plan. Unnamed AMIs take it silently.
+    @Test func recipeNameThatNamesNothingWarns() throws {
+        let named = try Repository.text(Repository.configurations.appendingPathComponent("multi-region-cross-account-kms.json"))
+        var context = goldenContext
+        context.recipeName = "web-app"
+        let warning = "--recipe-name names nothing"
+        let outcome = DistributionPlanner.plan(document: named, context: context)
+        #expect(outcome.warnings.contains { $0.message.contains(warning) })
+        #expect(try #require(outcome.plan).warnings.contains { $0.message.contains(warning) })
+        #expect(!DistributionPlanner.plan(document: named, context: goldenContext).warnings.contains { $0.message.contains(warning) })
+
+        let unnamed = #"{"name": "unnamed", "distributions": [{"region": "us-east-1", "amiDistributionConfiguration": {"description": "x"}}]}"#
+        let planned = DistributionPlanner.plan(document: unnamed, context: context)
+        #expect(!planned.warnings.contains { $0.message.contains(warning) })
+        #expect(TextRenderer.render(try #require(planned.plan)).contains("web-app 2026-11-24T09-00-00Z"))
+    }
+
     @Test func cloudFormationFormsPlanLikeTheRequest() throws {
         let request = try Self.plan("licenses-launch-templates.json")
         for template in ["cloudformation-template.json", "cloudformation-template.yaml"] {
@@ -128,7 +146,11 @@ struct PlanTests {
         #expect(outcome.form == .getImage)
         #expect(outcome.plan?.context.platform == .windows)
         #expect(outcome.plan?.tasks.filter { $0.kind == .enableFastLaunch }.count == 2)
-        let windows = try Self.plan("windows-fast-launch.json")
+        var windows = try Self.plan("windows-fast-launch.json")
+        // The request form is given the recipe name as --recipe-name would give it, and is told
+        // it names nothing (every AMI is named); the get-image form states it, untold.
+        #expect(windows.warnings.contains { $0.message.hasPrefix("--recipe-name names nothing") })
+        windows.warnings.removeAll { $0.message.hasPrefix("--recipe-name names nothing") }
         #expect(outcome.plan?.tasks == windows.tasks)
         #expect(outcome.plan.map(JSONRenderer.render) == JSONRenderer.render(windows))
     }

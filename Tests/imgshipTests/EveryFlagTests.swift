@@ -286,6 +286,8 @@ struct EveryFlagTests {
             entries += [
                 Entry(command: command, flag: "--build-version", arguments: version + ["--build-version", "7"], effect: .differs(baseline: version)),
                 Entry(command: command, flag: "--recipe-name", arguments: unnamed + ["--recipe-name", "other-recipe"], effect: .differs(baseline: unnamed)),
+                // A configuration naming every AMI has nothing to name after the recipe.
+                Entry(command: command, flag: "--recipe-name", arguments: version + ["--recipe-name", "other-recipe"], effect: .warns),
             ]
         }
         entries += [

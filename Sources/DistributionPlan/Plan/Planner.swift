@@ -21,9 +21,24 @@ public enum Planner {
     static let assumedFastLaunchTemplateVersion = "$Default"
 
     /// Plans `configuration`; the warnings given are carried into the plan.
-    public static func plan(_ configuration: DistributionConfiguration, context: PlanContext, warnings: [Problem] = []) -> Plan {
+    /// `recipeNameGiven`: the recipe name came from the command line, so a configuration that
+    /// never uses it is worth a warning.
+    public static func plan(
+        _ configuration: DistributionConfiguration, context: PlanContext, warnings: [Problem] = [], recipeNameGiven: Bool = false
+    ) -> Plan {
         var builder = PlanBuilder(configuration: configuration, context: context)
         builder.build()
+        var warnings = warnings
+        // A recipe name names only AMIs without a configured name (distribution.md); given
+        // on the command line for a configuration that names every AMI, it changes nothing a
+        // reader sees but JSON's context, so it must not pass silently (issue 22).
+        if recipeNameGiven, !builder.namedAfterRecipe {
+            warnings.append(
+                Problem(
+                    .warning, "",
+                    "--recipe-name names nothing: every AMI this configuration makes has its own name (amiDistributionConfiguration.name); it is kept only in JSON's context"
+                ))
+        }
         let exports = configuration.distributions.compactMap { entry in
             entry.s3Export.map { PlannedExport(region: entry.region, export: $0) }
         }
@@ -59,6 +74,8 @@ struct PlanBuilder {
     var tasks: [PlanTask] = []
     var prerequisites = PrerequisiteList()
     var assumptions: [String] = []
+    /// Whether some AMI is named after the recipe (one without a configured name).
+    var namedAfterRecipe = false
     var buildImage: PlannedBuildImage?
     var copyAccounts: Set<String> = []
     var copyRegions: Set<String> = []
@@ -102,6 +119,7 @@ struct PlanBuilder {
         let date = context.effectiveBuildDate
         let region = entry?.region ?? sourceRegion
         if let recipe = context.recipeName {
+            namedAfterRecipe = true
             assume("no AMI name is configured for \(region): Image Builder names the AMI after the recipe and the build date, planned as \"\(recipe) \(date)\"")
             return .string("\(recipe) \(date)")
         }
