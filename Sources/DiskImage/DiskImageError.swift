@@ -36,6 +36,9 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     /// A signing key or certificate imgship will not use: unreadable, encrypted, of another
     /// kind, or not each other's.
     case signing(path: String, reason: String)
+    /// Another run (an export or a job) is writing the output: its lock (`JobLock`) is held,
+    /// the wait for it was interrupted, or it could not be taken.
+    case outputLocked(JobLockError)
 
     /// What `outputExists` says after the path.
     public static let outputExistsAdvice = "exists; pass --force to overwrite it"
@@ -69,6 +72,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "--target \(target): \(reason) (\(source)); nothing was written"
         case let .signing(path, reason):
             return "\(path): \(reason)"
+        case let .outputLocked(error):
+            return error.description
         }
     }
 }

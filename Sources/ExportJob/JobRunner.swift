@@ -284,7 +284,7 @@ public struct JobRunner: Sendable {
             // run) describes nothing.
             for path in [unit.manifest, unit.record] where fileExists(path) { SystemCalls.unlink(path) }
         }
-        let options = ExportOptions(
+        var options = ExportOptions(
             format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
             level: unit.options.level, adapter: unit.options.adapter,
             alignToMiB: unit.options.alignToMiB, overwrite: overwrite, timestamp: timestamp,
@@ -292,6 +292,8 @@ public struct JobRunner: Sendable {
             isCancelled: isCancelled,
             progress: onProgress.map { report in { @Sendable progress in report(unit, progress) } },
             machine: unit.options.machine, target: unit.options.target, firmware: unit.options.firmware)
+        // Taken above, before the check of what is there.
+        options.outputLock = .heldByCaller
         do throws(DiskImageError) {
             let settings = unit.settings
             let sidecar = Exporter.Sidecar(path: unit.record) { sha256, source in

@@ -80,6 +80,12 @@ struct ExportCommand: ParsableCommand {
     var force = false
 
     @Flag(
+        help:
+            "When another export or job is writing the same output (it holds .OUTPUT.imgship.lock beside it), wait for it to end instead of failing (exit 1) naming it; Ctrl-C stops the wait. File outputs only."
+    )
+    var wait = false
+
+    @Flag(
         name: .customLong("to-device"),
         help: "Write the image onto the block device given with -o, from its first byte (what the device holds is lost; a mounted device is refused).")
     var toDevice = false
@@ -283,6 +289,11 @@ struct ExportCommand: ParsableCommand {
         if toDevice && chosenFormat != .raw {
             throw ValidationError("--to-device writes raw images only (the device holds the disk itself), not \(chosenFormat.rawValue); give -f raw")
         }
+        // A stream has no name another run could be writing; a device is opened exclusively
+        // (O_EXCL), so a second writer is refused there and has nothing to wait for.
+        if wait && (output == "-" || toDevice) {
+            throw ValidationError("--wait waits for another run writing the same output file; \(toDevice ? "--to-device" : "-o -") takes no lock")
+        }
         if output == "-" && json {
             throw ValidationError("--json prints on standard output, which -o - already uses for the image")
         }
@@ -379,6 +390,15 @@ struct ExportCommand: ParsableCommand {
             machine: machine, allowExternalExtents: reading.allowExternalExtents, computesDigest: !noManifest,
             target: target, firmware: chosenFirmware, signer: signer, qcow2: qcow2Options)
         options.vhdxBlockSize = blockSize.flatMap(Self.blockSizeBytes)
+        // One writer per output: another export or a job writing it holds its lock.
+        options.outputLock = .take(
+            wait: wait,
+            onWaiting: { held in
+                if case let .held(path, holder) = held {
+                    writeToStandardError(
+                        DisplayText.escaped("imgship: \(output): waiting for the lock \(path), which another run holds (\(holder ?? "unknown"))") + "\n")
+                }
+            })
         let destination: Exporter.Destination
         if toStandardOutput {
             let sourceName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent

@@ -63,7 +63,7 @@ struct JobCommand: ParsableCommand {
 
     @Flag(
         help:
-            "When another run of this job (or shard) holds its lock, or another job writes one of its outputs, wait for it to end instead of failing (Ctrl-C stops the wait)."
+            "When another run of this job (or shard) holds its lock, or another job or an export writes one of its outputs, wait for it to end instead of failing (Ctrl-C stops the wait)."
     )
     var wait = false
 

@@ -178,6 +178,8 @@ struct EveryFlagTests {
                 "--force", ["export", raw, "-f", "raw", "-o", "@F/exists.raw", "--force"],
                 .differs(baseline: ["export", raw, "-f", "raw", "-o", "@F/exists.raw"])),
             export("--to-device", vmdk + ["--to-device"], .usageError),
+            // Its wait is tested against a held lock in HostileJobTests.exportsTakeTheOutputLock.
+            export("--wait", ["export", raw, "-f", "raw", "-o", "-", "--wait"], .usageError),
             export("--threads", vmdk + ["--threads", "0"], .usageError),
             export("--level", vmdk + ["--level", "best"], .differs(baseline: vmdk)),
             export("--level", exportBase + ["-f", "raw", "--level", "best"], .warns),

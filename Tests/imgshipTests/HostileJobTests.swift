@@ -1,3 +1,4 @@
+import DiskImage
 import ExportJob
 import Foundation
 import TestSupport
@@ -138,40 +139,13 @@ struct HostileJobTests {
 
     // MARK: One writer per job
 
-    /// A process of the built binary, started and left running.
-    final class Running {
-        let process = Process()
-        let errorPath: String
-
-        init(_ arguments: [String], errorPath: String) throws {
-            self.errorPath = errorPath
-            process.executableURL = URL(fileURLWithPath: HostileJobTests.binary)
-            process.arguments = arguments
-            FileManager.default.createFile(atPath: errorPath, contents: nil)
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        var standardError: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
-
-        func finish() -> Int32 {
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
+    /// `startStoppedHolder` of the built binary.
+    func stoppedHolder(_ arguments: [String], lock: String, errorPath: String) throws -> RunningProcess {
+        try startStoppedHolder(Self.binary, arguments, lock: lock, errorPath: errorPath)
     }
 
-    /// Waits (5 ms steps, 20 s at most) until `path` holds a line naming `pid`: the run holds
-    /// its lock. False when `process` ended first.
-    func waitUntilHeld(_ path: String, by running: Running) -> Bool {
-        for _ in 0..<4000 {
-            if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasPrefix("pid \(running.process.processIdentifier) on ") {
-                return true
-            }
-            if !running.process.isRunning { return false }
-            usleep(5000)
-        }
-        return false
+    func running(_ arguments: [String], errorPath: String) throws -> RunningProcess {
+        try RunningProcess(Self.binary, arguments, errorPath: errorPath)
     }
 
     /// Two runs of one job, and of one shard, at once: the second is refused naming the holder
@@ -186,11 +160,8 @@ struct HostileJobTests {
         let job = folder.file("job.yaml")
         let lock = folder.file("job.yaml.lock")
 
-        let first = try Running(["job", job, "--concurrency", "1"], errorPath: folder.file("first.err"))
-        try #require(waitUntilHeld(lock, by: first), "the first run ended before it was seen holding its lock: \(first.standardError)")
-        kill(first.process.processIdentifier, SIGSTOP)
-        defer { kill(first.process.processIdentifier, SIGCONT) }
-        let holder = "pid \(first.process.processIdentifier) on "
+        let first = try stoppedHolder(["job", job, "--concurrency", "1"], lock: lock, errorPath: folder.file("first.err"))
+        let holder = "pid \(first.identifier) on "
         let second = try run(["job", job])
         #expect(second.status == 1)
         #expect(second.standardError.hasPrefix("imgship: error: \(job): another run holds the lock \(lock) (\(holder)"), "\(second.standardError)")
@@ -207,11 +178,10 @@ struct HostileJobTests {
         #expect(merge.status == 1)
         #expect(merge.standardError.contains("another run holds the lock \(lock) (\(holder)"), "\(merge.standardError)")
 
-        let waiting = try Running(["job", job, "--wait"], errorPath: folder.file("waiting.err"))
+        let waiting = try running(["job", job, "--wait"], errorPath: folder.file("waiting.err"))
         usleep(500_000)
-        #expect(waiting.process.isRunning)
+        #expect(waiting.isRunning)
         #expect(waiting.standardError.contains("waiting for the lock \(lock), which another run holds (\(holder)"), "\(waiting.standardError)")
-        kill(first.process.processIdentifier, SIGCONT)
         #expect(first.finish() == 0, "\(first.standardError)")
         #expect(waiting.finish() == 0, "\(waiting.standardError)")
         #expect(waiting.standardError.components(separatedBy: "skipped").count == 5, "\(waiting.standardError)")
@@ -225,20 +195,16 @@ struct HostileJobTests {
         let units = try JobFile.decode(jobText).units(baseFolder: folder.path)
         let slow = try #require((0..<2).first { index in JobShard(index: index, count: 2)!.select(units, by: .path).contains { $0.format.rawValue == "vmdk" } })
         let shardLock = folder.file("job.yaml.\(slow)-of-2.lock")
-        let busy = try Running(["job", job, "--shard", "\(slow)/2"], errorPath: folder.file("busy.err"))
-        try #require(waitUntilHeld(shardLock, by: busy), "the shard ended before it was seen holding its lock: \(busy.standardError)")
-        kill(busy.process.processIdentifier, SIGSTOP)
-        defer { kill(busy.process.processIdentifier, SIGCONT) }
+        let busy = try stoppedHolder(["job", job, "--shard", "\(slow)/2"], lock: shardLock, errorPath: folder.file("busy.err"))
         let again = try run(["job", job, "--shard", "\(slow)/2"])
         #expect(again.status == 1)
         #expect(
-            again.standardError.contains("another run holds the lock \(shardLock) (pid \(busy.process.processIdentifier) on "), "\(again.standardError)")
+            again.standardError.contains("another run holds the lock \(shardLock) (pid \(busy.identifier) on "), "\(again.standardError)")
         let whole = try run(["job", job])
         #expect(whole.status == 1)
         #expect(whole.standardError.contains("another run holds the lock \(lock) (shards of the job)"), "\(whole.standardError)")
         let other = try run(["job", job, "--shard", "\(1 - slow)/2"])
         #expect(other.status == 0, "\(other.standardError)")
-        kill(busy.process.processIdentifier, SIGCONT)
         #expect(busy.finish() == 0, "\(busy.standardError)")
         let merged = try run(["job", job, "--merge"])
         #expect(merged.status == 0, "\(merged.standardError)")
@@ -258,27 +224,80 @@ struct HostileJobTests {
         let output = try #require(JobFile.decode(jobText).units(baseFolder: folder.path).first).output
         let lock = JobLock.path(output: output)
 
-        let first = try Running(["job", folder.file("first.yaml")], errorPath: folder.file("first.err"))
-        try #require(waitUntilHeld(lock, by: first), "the first run ended before it was seen holding the output's lock: \(first.standardError)")
-        kill(first.process.processIdentifier, SIGSTOP)
-        defer { kill(first.process.processIdentifier, SIGCONT) }
-        let holder = "pid \(first.process.processIdentifier) on "
+        let first = try stoppedHolder(["job", folder.file("first.yaml")], lock: lock, errorPath: folder.file("first.err"))
+        let holder = "pid \(first.identifier) on "
         let second = try run(["job", folder.file("second.yaml")])
         #expect(second.status == 1, "\(second.standardError)")
         #expect(second.standardError.contains("another run holds the lock \(lock) (\(holder)"), "\(second.standardError)")
         #expect(second.standardError.contains("pass --wait to wait for it"), "\(second.standardError)")
 
-        let waiting = try Running(["job", folder.file("second.yaml"), "--wait"], errorPath: folder.file("waiting.err"))
+        let waiting = try running(["job", folder.file("second.yaml"), "--wait"], errorPath: folder.file("waiting.err"))
         usleep(500_000)
-        #expect(waiting.process.isRunning)
+        #expect(waiting.isRunning)
         #expect(waiting.standardError.contains("waiting for the lock \(lock), which another run holds (\(holder)"), "\(waiting.standardError)")
-        kill(first.process.processIdentifier, SIGCONT)
         #expect(first.finish() == 0, "\(first.standardError)")
         #expect(waiting.finish() == 0, "\(waiting.standardError)")
         #expect(waiting.standardError.contains("skipped"), "the waiting run found the first run's output good: \(waiting.standardError)")
         #expect(!FileManager.default.fileExists(atPath: lock), "an output's lock is removed as it is let go")
         let check = try runProcess("/bin/sh", ["-c", "cd \"$0\" && sha256sum -c SHA256SUMS", folder.file("out")])
         #expect(check.status == 0, "\(text(check.standardOutput))")
+    }
+
+    /// `imgship export -o FILE` takes the output's lock a job takes: while an export writes an
+    /// output (stopped with SIGSTOP), a second export and a job naming it are refused naming
+    /// the holder (exit 1) and leave the holder's lock alone; `--wait --force` waits and then
+    /// replaces it. An export stopped while it holds the lock makes a job fail that output
+    /// too. No lock file is left after a success or a failure.
+    @Test(.enabled(if: which("sha256sum") != nil, "needs sha256sum"))
+    func exportsTakeTheOutputLock() throws {
+        let folder = try TemporaryFolder()
+        try makeDisk(folder.file("disk.raw"), size: 24 << 20, noise: 24 << 20, seed: 12)
+        let jobText = "schemaVersion: 1\nexports:\n  - {source: disk.raw, formats: [vmdk], destination: out}\n"
+        try write(jobText, to: folder.file("job.yaml"))
+        let output = try #require(JobFile.decode(jobText).units(baseFolder: folder.path).first).output
+        try FileManager.default.createDirectory(atPath: folder.file("out"), withIntermediateDirectories: true)
+        let lock = JobLock.path(output: output)
+        let export = ["export", folder.file("disk.raw"), "-f", "vmdk", "--no-progress", "-o", output]
+
+        let first = try stoppedHolder(export, lock: lock, errorPath: folder.file("first.err"))
+        let holder = "pid \(first.identifier) on "
+        let second = try run(export)
+        #expect(second.status == 1, "\(second.standardError)")
+        #expect(
+            second.standardError.hasPrefix("imgship: error: another run holds the lock \(lock) (\(holder)")
+                && second.standardError.hasSuffix("); pass --wait to wait for it\n") && second.standardError.split(separator: "\n").count == 1,
+            "\(second.standardError)")
+        let job = try run(["job", folder.file("job.yaml")])
+        #expect(job.status == 1, "\(job.standardError)")
+        #expect(job.standardError.contains("another run holds the lock \(lock) (\(holder)"), "\(job.standardError)")
+        #expect(try String(contentsOfFile: lock, encoding: .utf8).hasPrefix(holder), "a refused run leaves the holder's lock alone")
+        #expect(!FileManager.default.fileExists(atPath: output), "the refused runs committed nothing")
+
+        let waiting = try running(export + ["--wait", "--force"], errorPath: folder.file("waiting.err"))
+        usleep(500_000)
+        #expect(waiting.isRunning)
+        #expect(waiting.standardError.contains("waiting for the lock \(lock), which another run holds (\(holder)"), "\(waiting.standardError)")
+        #expect(first.finish() == 0, "\(first.standardError)")
+        #expect(waiting.finish() == 0, "\(waiting.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: lock), "an output's lock is removed as it is let go")
+        let check = try runProcess("/bin/sh", ["-c", "cd \"$0\" && sha256sum -c disk.vmdk.sha256", folder.file("out")])
+        #expect(check.status == 0, "\(text(check.standardOutput))")
+
+        // A job holding the output: the export is refused the same way.
+        try FileManager.default.removeItem(atPath: folder.file("out"))
+        let holdingJob = try stoppedHolder(["job", folder.file("job.yaml")], lock: lock, errorPath: folder.file("job.err"))
+        let refused = try run(export)
+        #expect(refused.status == 1, "\(refused.standardError)")
+        #expect(refused.standardError.contains("another run holds the lock \(lock) (pid \(holdingJob.identifier) on "), "\(refused.standardError)")
+        #expect(holdingJob.finish() == 0, "\(holdingJob.standardError)")
+
+        // A failed export lets go of its lock too.
+        // qcow2's magic (QFI\xfb) and version 3, then a header cut short.
+        _ = FileManager.default.createFile(atPath: folder.file("broken.qcow2"), contents: Data([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3, 0, 0]))
+        let failed = try run(["export", folder.file("broken.qcow2"), "-f", "raw", "-o", folder.file("out/broken.raw")])
+        #expect(failed.status == 2, "\(failed.standardError)")
+        #expect(!folder.names().contains { $0.hasSuffix(".imgship.lock") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.file("out")).allSatisfy { !$0.hasSuffix(".imgship.lock") })
     }
 
     /// A lock file planted as a symbolic link (to a file the holder's line would overwrite) or

@@ -192,12 +192,18 @@ struct SignedOVATests {
         let edwards = folder.file("ed25519.key")
         try #require(try runProcess(openssl, ["genpkey", "-algorithm", "ED25519", "-out", edwards]).status == 0)
         let source = try ExportCommandTests().makeSource(in: folder)
+        let fifo = folder.file("fifo.pem")
+        try #require(mkfifo(fifo, 0o600) == 0)
         let cases: [(key: String, certificate: String, message: String)] = [
             (folder.file("other.key"), keys.leaf, "\(folder.file("other.key")): does not match the certificate in \(keys.leaf)"),
             (encrypted, keys.leaf, "\(encrypted): the private key is encrypted and imgship takes no pass phrase"),
             (edwards, keys.leaf, "\(edwards): holds an ED25519 key; OVF signatures are made with RSA or ECDSA keys"),
             (folder.file("missing.key"), keys.leaf, "\(folder.file("missing.key")): cannot read the private key: open failed: No such file or directory"),
             (keys.leafKey, keys.leafKey, "\(keys.leafKey): holds no PEM certificate"),
+            // Not files: told as keys and certificates, not as images.
+            (folder.path, keys.leaf, "\(folder.path): is a directory, expected a regular file holding a PEM private key"),
+            (keys.leafKey, fifo, "\(fifo): is a FIFO, expected a regular file holding a PEM certificate"),
+            ("/dev/zero", keys.leaf, "/dev/zero: is a character device, expected a regular file holding a PEM private key"),
         ]
         for (key, certificate, message) in cases {
             let package = folder.file("refused.ova")

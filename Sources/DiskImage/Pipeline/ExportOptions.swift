@@ -70,6 +70,18 @@ public struct ExportOptions: Sendable {
     /// OVA: the key and certificate that sign the package's manifest (`NAME.cert`); nil
     /// writes an unsigned package.
     package var signer: OVA.PackageSigner?
+    /// A file output's lock (`JobLock.path(output:)`): taken by `export` unless the caller
+    /// already holds it (a job run, which holds it from its check of what is there).
+    public var outputLock = OutputLocking.take(wait: false)
+
+    /// How `Exporter.export` treats the lock of a file output.
+    public enum OutputLocking: Sendable {
+        /// Take it; when another run holds it, fail naming the holder, or with `wait` wait
+        /// (until `isCancelled`), calling `onWaiting` once.
+        case take(wait: Bool, onWaiting: @Sendable (JobLockError) -> Void = { _ in })
+        /// The caller holds it for the whole export.
+        case heldByCaller
+    }
 
     package init(
         format: OutputFormat,

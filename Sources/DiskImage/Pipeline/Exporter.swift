@@ -46,6 +46,9 @@ public enum Exporter {
         let started = monotonicSeconds()
         // A format the target does not import is refused before a stream is copied.
         var options = try options.target?.adjusted(options) ?? options
+        // Held to the end: from before anything is staged to after the commit.
+        let outputLock = try lockOutput(destination, options: options)
+        defer { outputLock?.release() }
         let source = try openSource(sourcePath, options: options)
         defer { source.streamCopy?.discard() }
         var (virtualSize, warnings) = try plannedVirtualSize(source: source.disk, options: options, path: sourcePath)
@@ -153,6 +156,28 @@ public enum Exporter {
             if firmware == nil { warnings.append("the OVA declares no firmware: \(reason)") }
         }
         return nil
+    }
+
+    /// Phase zero: the lock of a file output (`JobLock.path(output:)`), so two runs writing
+    /// one output (two exports, an export and a job) never interleave their commits. A stream
+    /// has no name another run could write; a device is opened with `O_EXCL`, which Linux
+    /// (open(2)) makes exclusive for block devices, so a second writer is refused there.
+    static func lockOutput(_ destination: Destination, options: ExportOptions) throws(DiskImageError) -> JobLock? {
+        guard case let .file(path) = destination, case let .take(wait, onWaiting) = options.outputLock else { return nil }
+        // A folder that is not there gets the error the output's own open would give,
+        // not one about a lock file.
+        var folder = stat()
+        let folderPath = splitPath(path).folder
+        if SystemCalls.stat(folderPath, &folder) != 0 {
+            throw DiskImageError.system(call: "open", path: path, errno: errno)
+        }
+        do throws(JobLockError) {
+            return try JobLock.acquire(
+                JobLock.path(output: path), mode: .exclusive, wait: wait, removesFile: true, isCancelled: options.isCancelled,
+                onWaiting: onWaiting)
+        } catch {
+            throw .outputLocked(error)
+        }
     }
 
     /// Where the bytes of an export go, staged before any is written.

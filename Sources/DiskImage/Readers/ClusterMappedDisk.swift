@@ -64,6 +64,13 @@ extension ClusterMappedDisk {
         }
         var cluster = window.lowerBound / unit
         while cluster * unit < end {
+            // A missing second-level table holds no data: its clusters are skipped whole, so
+            // a huge, empty disk costs its tables to walk, not its size (as `nextDataOffset`).
+            if cluster % clustersPerTable == 0 || cluster == window.lowerBound / unit, !hasTable(cluster / clustersPerTable) {
+                try flush()
+                cluster = (cluster / clustersPerTable + 1) * clustersPerTable
+                continue
+            }
             let start = max(cluster * unit, window.lowerBound)
             let stop = min((cluster + 1) * unit, end)
             switch location(ofCluster: cluster) {

@@ -109,6 +109,10 @@ extension GCE {
         var offset: UInt64 = 0
         while offset < scanEnd {
             if isCancelled() { throw DiskImageError.cancelled }
+            // Straight to the next data: a 2 PiB disk that stores nothing is not walked a
+            // window at a time.
+            guard let next = source.nextDataOffset(from: offset), next < scanEnd else { break }
+            offset = max(offset, next)
             let end = min(offset + window, scanEnd)
             for range in try source.dataRanges(in: offset..<end) where !range.isEmpty {
                 let widened = (range.lowerBound / page * page)..<min(virtualSize, roundUp(range.upperBound, toMultipleOf: page))

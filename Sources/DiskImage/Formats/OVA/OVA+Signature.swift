@@ -209,8 +209,17 @@ private func readPEMFile(_ path: String, what: String) throws(DiskImageError) ->
     do {
         file = try SourceImage(path: path)
     } catch {
-        guard case let .system(call, _, code) = error else { throw error }
-        throw DiskImageError.signing(path: path, reason: "cannot read the \(what): \(call) failed: \(String(cString: strerror(code))) (errno \(code))")
+        switch error {
+        case let .system(call, _, code):
+            throw DiskImageError.signing(path: path, reason: "cannot read the \(what): \(call) failed: \(String(cString: strerror(code))) (errno \(code))")
+        case .unsupportedSource:
+            // The opener's reason speaks of images; a key or certificate is a small file.
+            var status = stat()
+            let kind = SystemCalls.stat(path, &status) == 0 ? fileTypeName(status.st_mode & S_IFMT) : "not a regular file"
+            throw DiskImageError.signing(path: path, reason: "is \(kind), expected a regular file holding a PEM \(what)")
+        default:
+            throw error
+        }
     }
     guard file.fileSize <= 1 << 20 else {
         throw DiskImageError.signing(path: path, reason: "is \(file.fileSize) bytes, not a PEM \(what) (expected at most 1 MiB)")

@@ -1,4 +1,3 @@
-import DiskImage
 import Foundation
 
 #if canImport(Glibc)
@@ -16,9 +15,10 @@ import Glibc
 /// - `JOBFILE.I-of-N.lock`: shard I of N holds it exclusively: one run of a shard at a time.
 ///
 /// - `.OUTPUT.imgship.lock`, beside each output: a job run holds it exclusively while it
-///   checks, writes and commits that output and its record, so two different job files (or
-///   a job and a shard of another) naming one output never write it at once. It is removed
-///   as it is let go, so output folders keep no lock files.
+///   checks, writes and commits that output and its record, and `Exporter.export` into a
+///   file (`imgship export -o FILE`) while it stages, writes and commits the output and its
+///   manifest, so two job files, a job and an export, or two exports naming one output never
+///   write it at once. It is removed as it is let go, so output folders keep no lock files.
 ///
 /// An exclusive holder writes who it is into the file (`pid 123 on HOST, since TIME`) and
 /// empties it before it lets go, so a refusal names the holder. The kernel releases the lock
