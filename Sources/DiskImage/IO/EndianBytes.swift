@@ -23,6 +23,13 @@ extension Array where Element == UInt8 {
 }
 
 extension UnsafeMutableRawBufferPointer {
+    func storeBigEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        let size = MemoryLayout<T>.size
+        for index in 0..<size {
+            self[offset + index] = UInt8(truncatingIfNeeded: value >> ((size - 1 - index) * 8))
+        }
+    }
+
     func storeLittleEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         for index in 0..<MemoryLayout<T>.size {
             self[offset + index] = UInt8(truncatingIfNeeded: value >> (index * 8))

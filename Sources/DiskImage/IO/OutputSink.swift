@@ -144,4 +144,10 @@ struct PositionalWriter: Sendable {
             }
         }
     }
+
+    /// Sets the file's length (a longer file ends in a hole).
+    func setLength(_ length: UInt64) throws(DiskImageError) {
+        guard length <= UInt64(Int64.max) else { throw DiskImageError.system(call: "ftruncate", path: path, errno: EFBIG) }
+        _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(length)) }
+    }
 }

@@ -36,6 +36,24 @@ struct OrderedPipeline {
         work: @escaping @Sendable (_ index: Int, _ state: State, _ slab: UnsafeMutableRawBufferPointer) throws(DiskImageError) -> Result,
         consume: (_ index: Int, _ result: Result, _ slab: UnsafeRawBufferPointer) throws(DiskImageError) -> Void
     ) throws(DiskImageError) {
+        try run(
+            skipTo: skipTo, makeWorker: makeWorker,
+            sequencedWork: { (index, _, state, slab) throws(DiskImageError) in try work(index, state, slab) },
+            consume: consume)
+    }
+
+    /// `run`, where `work` also gets the batch's sequence number: 0 for the first batch
+    /// claimed, then one more for each (skipped indices take none). Every claimed sequence
+    /// is worked on, so a worker may wait for the one before its own to get somewhere (the
+    /// qcow2 writer hands out host offsets in that order) without risk of waiting forever,
+    /// as long as the earlier one does not wait for a later one.
+    func run<State, Result>(
+        skipTo: (@Sendable (_ candidate: Int) -> Int)? = nil,
+        makeWorker: @escaping @Sendable () -> State,
+        sequencedWork work:
+            @escaping @Sendable (_ index: Int, _ sequence: Int, _ state: State, _ slab: UnsafeMutableRawBufferPointer) throws(DiskImageError) -> Result,
+        consume: (_ index: Int, _ result: Result, _ slab: UnsafeRawBufferPointer) throws(DiskImageError) -> Void
+    ) throws(DiskImageError) {
         guard batchCount > 0 else { return }
         let schedule = Schedule(batchCount: batchCount, skipTo: skipTo)
         if workerCount == 1 {
@@ -44,8 +62,10 @@ struct OrderedPipeline {
             defer { slabs.deallocate() }
             let state = makeWorker()
             var candidate = 0
+            var sequence = 0
             while let index = schedule.next(from: candidate) {
-                let result = try work(index, state, slabs.slab(0))
+                let result = try work(index, sequence, state, slabs.slab(0))
+                sequence += 1
                 try consume(index, result, UnsafeRawBufferPointer(slabs.slab(0)))
                 candidate = index + 1
             }
@@ -62,7 +82,7 @@ struct OrderedPipeline {
                 let state = makeWorker()
                 while let (sequence, index) = shared.claim() {
                     do throws(DiskImageError) {
-                        let result = try work(index, state, slabs.slab(sequence % window))
+                        let result = try work(index, sequence, state, slabs.slab(sequence % window))
                         shared.deliver(sequence: sequence, outcome: .success((index, result)))
                     } catch {
                         shared.deliver(sequence: sequence, outcome: .failure(error))

@@ -24,20 +24,23 @@ extension QCOW2 {
     /// Bit 62 of an L2 entry: a compressed cluster.
     static let compressedFlag: UInt64 = 1 << 62
 
-    /// Places the clusters of an image being written, strictly appending to the file: data
-    /// clusters in virtual order (compressed ones byte-packed, one after another, as qemu's
-    /// `qcow2_alloc_bytes` packs them; stored ones on cluster boundaries), each L2 table
-    /// right after the data of the 512 MiB (at 64 KiB clusters) it maps, then at the end the
-    /// L1 table, the refcount blocks and the refcount table (`finish`). Cluster 0, the header,
-    /// is the caller's to write last.
+    /// Places the clusters of a compressed image being written, strictly appending to the
+    /// file: data clusters in virtual order (compressed ones byte-packed, one after another,
+    /// as qemu's `qcow2_alloc_bytes` packs them; stored ones on cluster boundaries), each L2
+    /// table right after the data of the 512 MiB (at 64 KiB clusters) it maps, then at the
+    /// end the L1 table, the refcount blocks and the refcount table (`finish`). Cluster 0, the
+    /// header, is the caller's to write last: how much the clusters compress decides where
+    /// the tables go. (Uncompressed images are laid out before any byte is read instead:
+    /// `StoredLayout`.)
     ///
     /// A stored cluster that comes while a host cluster is part-filled with compressed bytes
     /// waits (at most `pendingLimit` of them) until the compressed bytes reach a cluster
     /// boundary, or come within `acceptedWaste` of one, so the space between them and the next
     /// boundary is rarely left empty.
     ///
-    /// Memory: one L2 table, the waiting clusters, the L1 table (8 bytes a 512 MiB span) and
-    /// a 16-bit refcount for every cluster of the file (32 MiB per TiB written).
+    /// Memory: one L2 table, the waiting clusters, the used L1 entries (16 bytes a 512 MiB
+    /// span holding data) and a 16-bit refcount for every cluster of the data (32 MiB per
+    /// TiB written); the tables are written a cluster at a time.
     final class HostLayout {
         let geometry: Geometry
         let path: String
@@ -45,7 +48,9 @@ extension QCOW2 {
         /// The next free byte of the file.
         private(set) var cursor: UInt64
         private var refcounts: [UInt16] = []
-        private(set) var l1: [UInt64]
+        /// The L1 entries of the spans written so far, in order.
+        private(set) var l1: [L1Entry] = []
+        let l1Size: Int
         private var l2: [UInt64]
         private var l2Index = 0
         private var l2Used = false
@@ -64,7 +69,7 @@ extension QCOW2 {
             path = writer.path
             appender = FileAppender(writer: writer, writeback: writeback)
             cursor = UInt64(geometry.clusterSize)
-            l1 = [UInt64](repeating: 0, count: geometry.l1Size(virtualSize: virtualSize))
+            l1Size = geometry.l1Size(virtualSize: virtualSize)
             l2 = [UInt64](repeating: 0, count: geometry.l2Entries)
             pending = UnsafeMutableRawBufferPointer.allocate(byteCount: pendingLimit * geometry.clusterSize, alignment: 64)
             refcounts = [1]  // cluster 0: the header
@@ -109,7 +114,7 @@ extension QCOW2 {
             for (slot, entry) in l2.enumerated() where entry != 0 { bytes.storeBigEndian(entry, at: slot * 8) }
             try append(bytes, at: offset)
             // qcow2.txt, "L1 table entry": bits 9-55 the offset, bit 63 refcount exactly one.
-            l1[l2Index] = offset | QCOW2.copiedFlag
+            l1.append(L1Entry(index: l2Index, entry: offset | QCOW2.copiedFlag))
             for slot in l2.indices { l2[slot] = 0 }
             l2Used = false
         }
@@ -190,55 +195,35 @@ extension QCOW2 {
             pendingClusters.removeAll(keepingCapacity: true)
         }
 
-        /// What `finish` placed: the header's pointers.
-        struct Tables {
-            var l1Offset: UInt64
-            var l1Size: Int
-            var refcountTableOffset: UInt64
-            var refcountTableClusters: Int
-            /// The file's length: the end of the refcount table.
-            var fileLength: UInt64
-        }
-
-        /// Writes the last L2 table, the L1 table, the refcount blocks and the refcount table.
-        /// The refcount structures count themselves: their number is found by iterating to a
-        /// fixed point (more blocks may need a longer table, which may need another block).
-        func finish() throws(DiskImageError) -> Tables {
+        /// Writes the last L2 table, then the L1 table and the refcount structures
+        /// (`writeTables`), and sets the file's length; returns where they are.
+        func finish() throws(DiskImageError) -> TablePlacement {
             try closeTable()
-            let l1Clusters = max(1, (l1.count * 8 + geometry.clusterSize - 1) / geometry.clusterSize)
-            let l1Offset = try allocateClusters(l1Clusters)
-            var l1Bytes = [UInt8](repeating: 0, count: l1Clusters * geometry.clusterSize)
-            for (index, entry) in l1.enumerated() where entry != 0 { l1Bytes.storeBigEndian(entry, at: index * 8) }
-            try append(l1Bytes, at: l1Offset)
-
-            let firstFree = Int(cursor / clusterSize)
-            var blocks = 0
-            var tableClusters = 0
-            while true {
-                let total = firstFree + blocks + tableClusters
-                let neededBlocks = (total + geometry.refcountEntries - 1) / geometry.refcountEntries
-                let neededTable = max(1, (neededBlocks * 8 + geometry.clusterSize - 1) / geometry.clusterSize)
-                if neededBlocks == blocks && neededTable == tableClusters { break }
-                blocks = neededBlocks
-                tableClusters = neededTable
-            }
-            let blocksOffset = try allocateClusters(blocks)
-            let tableOffset = try allocateClusters(tableClusters)
-            var table = [UInt8](repeating: 0, count: tableClusters * geometry.clusterSize)
-            for block in 0..<blocks {
-                var bytes = [UInt8](repeating: 0, count: geometry.clusterSize)
-                let first = block * geometry.refcountEntries
-                for cluster in first..<min(first + geometry.refcountEntries, refcounts.count) where refcounts[cluster] != 0 {
-                    bytes.storeBigEndian(refcounts[cluster], at: (cluster - first) * 2)
-                }
-                let offset = blocksOffset + UInt64(block) * clusterSize
-                try append(bytes, at: offset)
-                table.storeBigEndian(offset, at: block * 8)
-            }
-            try append(table, at: tableOffset)
+            let placement = try TablePlacement(geometry: geometry, firstFree: (cursor + clusterSize - 1) / clusterSize, l1Size: l1Size)
+            var offset = placement.l1Offset
+            let output = TableOutput(
+                write: { (bytes) throws(DiskImageError) in
+                    try self.appender.append(bytes, at: offset)
+                    offset += UInt64(bytes.count)
+                },
+                skip: { count in offset += count })
+            let counted = refcounts
+            try writeTables(
+                placement, l1: l1,
+                refcounts: { first, block in
+                    let entries = UInt64(block.count / 2)
+                    if first < UInt64(counted.count) {
+                        for cluster in first..<min(first + entries, UInt64(counted.count)) where counted[Int(cluster)] != 0 {
+                            block.storeBigEndian(counted[Int(cluster)], at: Int(cluster - first) * 2)
+                        }
+                    }
+                    QCOW2.storeRefcountOne(placement.firstCluster..<placement.clusterCount, inBlockFrom: first, block)
+                }, to: output)
             try appender.flush()
-            return Tables(
-                l1Offset: l1Offset, l1Size: l1.count, refcountTableOffset: tableOffset, refcountTableClusters: tableClusters, fileLength: cursor)
+            // A last cluster of zeros was skipped, not written: the length is set here.
+            try appender.writer.setLength(placement.fileLength)
+            cursor = placement.fileLength
+            return placement
         }
     }
 

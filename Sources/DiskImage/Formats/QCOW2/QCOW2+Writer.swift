@@ -56,16 +56,22 @@ extension QCOW2 {
         var compressed: Bool
     }
 
-    /// Writes a qcow2 image in one pass over the source. The data clusters go out in virtual
-    /// order from cluster 1, each L2 table after the clusters it maps, the L1 table and the
-    /// refcount structures at the end (`HostLayout`); the header, which points at them, is
-    /// written last into cluster 0. So the bytes are stored with `pwrite`, and the output's
-    /// SHA-256 is taken by reading the finished file back in order (cheap next to the work:
-    /// it was just written and is in the page cache). A stream (standard output) gets the
-    /// image from a staged copy in `stagingFolder`, hashed as it is copied.
+    /// Writes a qcow2 image in one pass over the source. Uncompressed, the layout is fixed
+    /// from the source's allocation map before any byte is read, and the file goes out in
+    /// order, header first, hashed as it goes (`writeStored`). Compressed, how much each
+    /// cluster shrinks decides where everything after it goes: the data clusters go out in
+    /// virtual order from cluster 1, each L2 table after the clusters it maps, the L1 table
+    /// and the refcount structures at the end (`HostLayout`), and the header, which points at
+    /// them, is written last into cluster 0. So those bytes are stored with `pwrite`, and the
+    /// output's SHA-256 is taken by reading the finished file back in order (cheap next to
+    /// compressing: it was just written and is in the page cache). A stream (standard output)
+    /// gets a compressed image from a staged copy in `stagingFolder`, hashed as it is copied.
     static func write(_ context: ExportContext, stagingFolder: String) throws(DiskImageError) {
         let sink = context.sink
-        let clusterBits = context.options.qcow2.clusterBits
+        let options = context.options.qcow2
+        if let problem = options.problem { throw DiskImageError.unsupportedSource(path: context.source.path, reason: problem) }
+        guard options.compression != nil else { return try writeStored(context, clusterBits: options.clusterBits) }
+        let clusterBits = options.clusterBits
         if let writer = sink.positionalWriter {
             let length = try writeImage(context, to: writer, clusterBits: clusterBits, writeback: context.writeback)
             try hand(file: sink.descriptor, path: sink.path, length: length, to: sink, stored: true, context: context)
@@ -77,6 +83,27 @@ extension QCOW2 {
         let writer = PositionalWriter(descriptor: staged.descriptor, path: staged.temporaryPath)
         let length = try writeImage(context, to: writer, clusterBits: clusterBits)
         try hand(file: staged.descriptor, path: staged.temporaryPath, length: length, to: sink, stored: false, context: context)
+    }
+
+    /// The header (qcow2.txt, "Header") of an image whose tables are at `tables`, and the end
+    /// of its extension area: the bytes at the start of cluster 0, whose rest is zeros.
+    static func headerBytes(_ options: WriteOptions, clusterBits: Int, virtualSize: UInt64, tables: TablePlacement) -> [UInt8] {
+        var header = Header(
+            version: options.compatibility.version, clusterBits: UInt32(clusterBits), size: virtualSize, l1Size: UInt32(tables.l1Size),
+            l1TableOffset: tables.l1Offset, refcountTableOffset: tables.tableOffset,
+            refcountTableClusters: UInt32(tables.tableClusters))
+        if options.compatibility == .version3 {
+            // 104 bytes, the compression type byte and 7 of padding: header_length is a
+            // multiple of 8 (qcow2.txt, "Header padding"), as qemu 5.1 and later write it.
+            header.headerLength = UInt32(Header.version3Size + 8)
+            if options.compression == .zstd {
+                header.compressionType = 1
+                header.incompatibleFeatures = 1 << 3  // bit 3: compression type
+            }
+        }
+        // The header extension area ends at once: the zeros after the header are the end
+        // marker (type 0, qcow2.txt "Header extensions").
+        return header.encoded() + [UInt8](repeating: 0, count: 8)
     }
 
     /// Gives the sink the `length` bytes of the written file: hashed (and written, unless
@@ -115,18 +142,17 @@ extension QCOW2 {
         }
     }
 
-    /// Writes the whole image with `writer`; returns the file's length.
+    /// Writes the whole compressed image with `writer`; returns the file's length.
     static func writeImage(_ context: ExportContext, to writer: PositionalWriter, clusterBits: Int, writeback: OutputWriteback? = nil)
         throws(DiskImageError) -> UInt64
     {
         let options = context.options.qcow2
-        if let problem = options.problem { throw DiskImageError.unsupportedSource(path: context.source.path, reason: problem) }
         let geometry = Geometry(clusterBits: clusterBits)
         let clusterSize = geometry.clusterSize
         let virtualSize = context.virtualSize
         let clusterCount = (virtualSize + UInt64(clusterSize) - 1) / UInt64(clusterSize)
         let compression = options.compression
-        let perBatch = compression == nil ? storedClustersPerBatch : compressedClustersPerBatch
+        let perBatch = compressedClustersPerBatch
         let batchBytes = perBatch * clusterSize
         let batchCount = Int((clusterCount + UInt64(perBatch) - 1) / UInt64(perBatch))
         let layout = HostLayout(geometry: geometry, virtualSize: virtualSize, writer: writer, writeback: writeback)
@@ -136,7 +162,7 @@ extension QCOW2 {
         let pipeline = OrderedPipeline(batchCount: batchCount, workerCount: context.workerCount, slabCapacity: batchBytes)
         try pipeline.run(
             skipTo: context.skipHoles(batchBytes: UInt64(batchBytes), batchCount: batchCount),
-            makeWorker: { WorkerState(batchBytes: compression == nil ? 0 : batchBytes, compression: compression, level: level) },
+            makeWorker: { WorkerState(batchBytes: batchBytes, compression: compression, level: level) },
             work: { (index, state, slab) throws(DiskImageError) -> [PreparedCluster] in
                 let first = UInt64(index * perBatch)
                 let here = Int(min(UInt64(perBatch), clusterCount - first))
@@ -144,7 +170,7 @@ extension QCOW2 {
                 // Whole clusters, zero past the end of the disk: a compressed cluster inflates
                 // to a whole cluster, and a stored one is read as one.
                 let window = start..<(start + UInt64(here * clusterSize))
-                let buffer = compression == nil ? slab : state.input
+                let buffer = state.input
                 let dataRanges = try source.read(window, into: buffer, zeroingHolesWithin: clusterSize)
                 var prepared: [PreparedCluster] = []
                 var used = 0
@@ -156,10 +182,6 @@ extension QCOW2 {
                     // as zeros when there is no backing file).
                     if isAllZero(bytes) { continue }
                     let clusterIndex = first + UInt64(cluster)
-                    guard compression != nil else {
-                        prepared.append(PreparedCluster(index: clusterIndex, slabOffset: range.lowerBound, length: clusterSize, compressed: false))
-                        continue
-                    }
                     let output = UnsafeMutableRawBufferPointer(rebasing: slab[used..<(used + clusterSize - 1)])
                     if let size = state.compress(bytes, into: output) {
                         prepared.append(PreparedCluster(index: clusterIndex, slabOffset: used, length: size, compressed: true))
@@ -184,23 +206,7 @@ extension QCOW2 {
                 try context.checkpoint(.writing, completed: UInt64((index + 1) * batchBytes))
             })
         let tables = try layout.finish()
-
-        var header = Header(
-            version: options.compatibility.version, clusterBits: UInt32(clusterBits), size: virtualSize, l1Size: UInt32(tables.l1Size),
-            l1TableOffset: tables.l1Offset, refcountTableOffset: tables.refcountTableOffset,
-            refcountTableClusters: UInt32(tables.refcountTableClusters))
-        if options.compatibility == .version3 {
-            // 104 bytes, the compression type byte and 7 of padding: header_length is a
-            // multiple of 8 (qcow2.txt, "Header padding"), as qemu 5.1 and later write it.
-            header.headerLength = UInt32(Header.version3Size + 8)
-            if compression == .zstd {
-                header.compressionType = 1
-                header.incompatibleFeatures = 1 << 3  // bit 3: compression type
-            }
-        }
-        // The header extension area ends at once: the zeros after the header are the end
-        // marker (type 0, qcow2.txt "Header extensions").
-        let bytes = header.encoded() + [UInt8](repeating: 0, count: 8)
+        let bytes = headerBytes(options, clusterBits: clusterBits, virtualSize: virtualSize, tables: tables)
         var failure: DiskImageError?
         bytes.withUnsafeBytes { buffer in
             do throws(DiskImageError) { try writer.write(buffer, at: 0) } catch { failure = error }

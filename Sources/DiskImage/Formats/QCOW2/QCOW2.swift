@@ -12,9 +12,11 @@
 /// sector count above it), refcount tables not needed to read.
 /// ```
 /// Header: section "Header" (`QCOW2.Header`). Reading: `QCOW2+Reader.swift`. Writing:
-/// `QCOW2+Writer.swift` and `QCOW2+HostLayout.swift`, which lay a file out as
-/// header | data clusters, each L2 table after its span | L1 | refcount blocks | refcount table,
-/// the header written last.
+/// `QCOW2+Writer.swift`, which lays a file out as header | data clusters, each L2 table after
+/// its span | L1 | refcount blocks | refcount table (`QCOW2+Tables.swift`): uncompressed, with
+/// the tables placed from the source's allocation map and the file written in order, header
+/// first (`QCOW2+StoredLayout.swift`); compressed, with the header written last
+/// (`QCOW2+HostLayout.swift`).
 package enum QCOW2 {
     static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]  // "QFI\xfb"
 }
