@@ -140,11 +140,11 @@ struct GCETests {
     }
 
     @Test func numbersAreOctalThenBase256() {
-        #expect(GCE.SparseHeader.number(0o644, width: 8) == Array("0000644\0".utf8))
-        #expect(GCE.SparseHeader.number((1 << 33) - 1, width: 12) == Array("77777777777\0".utf8))
-        #expect(GCE.SparseHeader.number(1 << 33, width: 12) == [0x80, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0])
-        #expect(GCE.SparseHeader.decodeNumber(ArraySlice(GCE.SparseHeader.number(1 << 40, width: 12))) == 1 << 40)
-        #expect(GCE.SparseHeader.decodeNumber(ArraySlice(Array("0000644\0".utf8))) == 0o644)
+        #expect(TarBlock.number(0o644, width: 8) == Array("0000644\0".utf8))
+        #expect(TarBlock.number((1 << 33) - 1, width: 12) == Array("77777777777\0".utf8))
+        #expect(TarBlock.number(1 << 33, width: 12) == [0x80, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0])
+        #expect(TarBlock.decodeNumber(ArraySlice(TarBlock.number(1 << 40, width: 12))) == 1 << 40)
+        #expect(TarBlock.decodeNumber(ArraySlice(Array("0000644\0".utf8))) == 0o644)
     }
 
     /// A disk that is all holes: one empty map entry at its end, nothing stored.
