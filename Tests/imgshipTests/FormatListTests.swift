@@ -24,7 +24,7 @@ struct FormatListTests {
     @Test func helpTextsNameTheDetectedAndRefusedSourceFormats() throws {
         for command in [ExportCommand.self, InfoCommand.self, VerifyCommand.self] as [any ParsableCommand.Type] {
             let text = InProcess.help(command).replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
-            #expect(text.contains("raw, vhd, vhdx, vmdk, qcow2, vdi or ova"), "\(command): \(text)")
+            #expect(text.contains("raw, vhd, vhdx, vmdk, qcow2, vdi, ova or gce"), "\(command): \(text)")
             #expect(
                 text.contains("qcow (v1), QED, Parallels, Bochs, cloop, VMDK COWD, LUKS, DMG, gzip, xz, zstd or bzip2"), "\(command): \(text)")
         }
