@@ -15,7 +15,7 @@ struct FormatListTests {
             #expect(exportText.contains(name), "export --help lacks \(name)")
         }
         // The overview line, top-level and in export --help.
-        #expect(topText.contains("qcow2, vdi or"), "\(topText)")
+        #expect(topText.contains("ova or gce) or block device"), "\(topText)")
         #expect(exportText.contains("ova (OVF package"), "\(exportText)")
         #expect(exportText.contains("qcow2 (KVM, OpenStack, Proxmox; --compress) or gce"), "\(exportText)")
     }
