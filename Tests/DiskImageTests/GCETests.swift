@@ -118,8 +118,8 @@ struct GCETests {
         #expect(cmp.status == 0)
     }
 
-    /// Without a reader, an output is verified as its bytes against its manifest (what a
-    /// job's resume check does): a changed byte fails the check.
+    /// An output is verified as a GCE image and against its manifest (what a job's resume
+    /// check does): a changed byte fails the check.
     @Test func verifyComparesTheManifest() throws {
         let folder = try TemporaryFolder()
         let source = try Self.makeSource(in: folder)
