@@ -106,6 +106,29 @@ struct GCEReaderTests {
         }
     }
 
+    /// The access index stays bounded and even: 600,000 members of 2 MiB (1.2 TB) keep at most
+    /// 256 Ki starts, no gap over 4x the average; 3,000 windows keep at most 1,024.
+    @Test func theAccessIndexStaysBounded() {
+        var index = GCE.GzipIndex()
+        let member: UInt64 = 2 << 20
+        for number in 0..<600_000 {
+            index.addMemberStart(GCE.Checkpoint(uncompressed: UInt64(number) * member, compressed: UInt64(number) * 1000, bits: 0, window: nil))
+        }
+        #expect(index.memberPoints.count <= GCE.GzipIndex.maximumMemberPoints)
+        #expect(index.memberPoints.count > GCE.GzipIndex.maximumMemberPoints / 4)
+        let gaps = zip(index.memberPoints.dropFirst(), index.memberPoints).map { $0.uncompressed - $1.uncompressed }
+        let average = 600_000 * member / UInt64(index.memberPoints.count)
+        #expect((gaps.max() ?? 0) <= 4 * average, "largest gap \(gaps.max() ?? 0), average \(average)")
+        #expect(index.nearest(atMost: 599_999 * member + 5)?.uncompressed ?? 0 >= 599_999 * member - 4 * average)
+
+        var windows = GCE.GzipIndex()
+        for number in 1...3000 where windows.wantsWindow(at: UInt64(number) << 22) {
+            windows.addWindow(GCE.Checkpoint(uncompressed: UInt64(number) << 22, compressed: 0, bits: 3, window: []))
+        }
+        #expect(windows.windowPoints.count <= GCE.GzipIndex.maximumWindowPoints)
+        #expect(windows.windowSpacing > GCE.GzipIndex.initialWindowSpacing)
+    }
+
     /// The tar stream of an old GNU sparse `disk.raw` of `size` bytes storing `map`, with
     /// `after` appended; `edit` changes the header blocks before the data.
     static func tarStream(

@@ -70,9 +70,12 @@ extension GCE {
         mutating func addMemberStart(_ point: Checkpoint) {
             if let last = memberPoints.last, point.uncompressed - last.uncompressed < memberSpacing { return }
             memberPoints.append(point)
-            if memberPoints.count > Self.maximumMemberPoints {
+            if memberPoints.count > Self.maximumMemberPoints, let first = memberPoints.first {
+                // From now on a member start counts only this far from the last one kept:
+                // twice the average gap, so the list fills at half the rate, evenly.
+                let span = point.uncompressed - first.uncompressed
                 memberPoints = Self.thinned(memberPoints)
-                memberSpacing = max(1, memberSpacing * 2)
+                memberSpacing = max(memberSpacing * 2, span / UInt64(memberPoints.count))
             }
         }
 
