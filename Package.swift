@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "DiskImage",
-            dependencies: ["CDeflate", "COpenSSL", "CISAL", "CZstd"]
+            dependencies: ["CDeflate", "COpenSSL", "CISAL", "CZstd", "CZlib"]
         ),
         .target(
             name: "ConfigDocument",

@@ -18,7 +18,7 @@ struct CheckCommand: ParsableCommand {
             rule is broken, 2 when the image cannot be read (see README, Exit status).
             """)
 
-    @Argument(help: "An image file or block device.")
+    @Argument(help: "An image file (raw, VHD, VHDX, VMDK, qcow2, VDI, OVA or a GCE image, disk.raw in a .tar.gz) or block device.")
     var image: String
 
     @Option(

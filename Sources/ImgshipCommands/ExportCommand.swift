@@ -22,7 +22,7 @@ struct ExportCommand: ParsableCommand {
 
     @Argument(
         help:
-            "An image file (raw, sparse or not; VHD; VHDX; VMDK; qcow2; VDI; OVA), a block device, or - (standard input) or a FIFO, whose format is read from its bytes too."
+            "An image file (raw, sparse or not; VHD; VHDX; VMDK; qcow2; VDI; OVA; a GCE image, disk.raw in a .tar.gz), a block device, or - (standard input) or a FIFO, whose format is read from its bytes too."
     )
     var source: String
 

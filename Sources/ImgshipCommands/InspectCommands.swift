@@ -12,7 +12,7 @@ struct InfoCommand: ParsableCommand {
             disk, bios, efi, both or none, with one line of evidence for or against each path (README, Firmware).
             """)
 
-    @Argument(help: "An image file or block device.")
+    @Argument(help: "An image file (raw, VHD, VHDX, VMDK, qcow2, VDI, OVA or a GCE image, disk.raw in a .tar.gz) or block device.")
     var image: String
 
     @OptionGroup var reading: ImageReadingOptions

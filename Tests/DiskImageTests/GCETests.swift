@@ -119,8 +119,8 @@ struct GCETests {
         #expect(cmp.status == 0)
     }
 
-    /// Without a reader, an output is verified as its bytes against its manifest (what a
-    /// job's resume check does): a changed byte fails the check.
+    /// An output is verified as a GCE image and against its manifest (what a job's resume
+    /// check does): a changed byte fails the check.
     @Test func verifyComparesTheManifest() throws {
         let folder = try TemporaryFolder()
         let source = try Self.makeSource(in: folder)
@@ -141,11 +141,11 @@ struct GCETests {
     }
 
     @Test func numbersAreOctalThenBase256() {
-        #expect(GCE.SparseHeader.number(0o644, width: 8) == Array("0000644\0".utf8))
-        #expect(GCE.SparseHeader.number((1 << 33) - 1, width: 12) == Array("77777777777\0".utf8))
-        #expect(GCE.SparseHeader.number(1 << 33, width: 12) == [0x80, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0])
-        #expect(GCE.SparseHeader.decodeNumber(ArraySlice(GCE.SparseHeader.number(1 << 40, width: 12))) == 1 << 40)
-        #expect(GCE.SparseHeader.decodeNumber(ArraySlice(Array("0000644\0".utf8))) == 0o644)
+        #expect(TarBlock.number(0o644, width: 8) == Array("0000644\0".utf8))
+        #expect(TarBlock.number((1 << 33) - 1, width: 12) == Array("77777777777\0".utf8))
+        #expect(TarBlock.number(1 << 33, width: 12) == [0x80, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0])
+        #expect(TarBlock.decodeNumber(ArraySlice(TarBlock.number(1 << 40, width: 12))) == 1 << 40)
+        #expect(TarBlock.decodeNumber(ArraySlice(Array("0000644\0".utf8))) == 0o644)
     }
 
     /// A disk that is all holes: one empty map entry at its end, nothing stored.

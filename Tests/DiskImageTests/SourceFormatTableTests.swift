@@ -15,7 +15,7 @@ struct SourceFormatTableTests {
     }
 
     /// Each format's first sector is recognised as that format by the table, and only by it.
-    @Test(arguments: [OutputFormat.vmdk, .vhdDynamic, .vhdx, .ova])
+    @Test(arguments: [OutputFormat.vmdk, .vhdDynamic, .vhdx, .ova, .gce])
     func firstSectorsAreRecognisedByTheirEntry(format: OutputFormat) throws {
         let folder = try TemporaryFolder()
         let source = folder.file("disk.raw")

@@ -21,7 +21,7 @@ struct FuzzSmokeTests {
         environment["FUZZ_WORK"] = folder.path
         let result = try runProcess("/bin/bash", ["\(Self.repository)/tools/fuzz/run", "2000"], environment: environment)
         #expect(result.status == 0, "\(result.standardError)")
-        let formats = ["vhd", "vhdx", "vmdk", "qcow2", "vdi", "ova", "json", "yaml", "descriptor"]
+        let formats = ["vhd", "vhdx", "vmdk", "qcow2", "vdi", "ova", "gce", "json", "yaml", "descriptor"]
         for format in formats {
             #expect(result.standardError.contains("== \(format): 2000 runs\n"), "\(result.standardError)")
         }

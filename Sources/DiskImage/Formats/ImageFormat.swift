@@ -89,7 +89,7 @@ public struct ImageFormat: Sendable {
             write: { (context, stagingFolder) throws(DiskImageError) in try QCOW2.write(context, stagingFolder: stagingFolder) }),
         ImageFormat(
             format: .gce, aliases: ["tar.gz"], help: "gce (disk.raw in a gzip'd tar, Google Compute Engine)", fileExtension: "tar.gz",
-            compresses: true, sectorAligned: true, sizeLimit: ("gce", GCE.maximumSize), verifiedAs: .raw, readBackSubformat: "gce",
+            compresses: true, sectorAligned: true, sizeLimit: ("gce", GCE.maximumSize), verifiedAs: .gce, readBackSubformat: nil,
             declaresMachine: false, deviceBytes: { _ in nil },
             write: { (context, _) throws(DiskImageError) in try GCE.writeImage(context) }),
     ]
@@ -157,6 +157,8 @@ public enum SourceFormat: String, CaseIterable, Sendable {
     case vdi
     /// An OVF package (tar) holding one disk: its disk is what is read.
     case ova
+    /// A Google Compute Engine image: `disk.raw` in a gzip-compressed tar archive.
+    case gce
 }
 
 /// The one table of source formats, beside the output formats': how each is recognised by
@@ -216,6 +218,14 @@ struct SourceFormatEntry: Sendable {
             open: { (file, options) throws(DiskImageError) in
                 guard options.package == nil else { throw DiskImageError.unsupportedSource(path: file.path, reason: "is an OVA inside an OVA") }
                 return try OVA.open(file)
+            }),
+        // A gzip file whose first member inflates to a tar header (RFC 1952 ID1 ID2 CM, then
+        // "ustar" at 257); other gzip files are foreign.
+        SourceFormatEntry(
+            format: .gce, memberExtensions: [], recognises: GCE.recognises,
+            open: { (file, options) throws(DiskImageError) in
+                guard options.package == nil else { throw DiskImageError.unsupportedSource(path: file.path, reason: "is a GCE image inside an OVA") }
+                return try GCE.open(file)
             }),
         SourceFormatEntry(
             format: .raw, memberExtensions: [".img", ".raw"], recognises: { _ in false },

@@ -62,16 +62,15 @@ extension GCE {
         func encoded() -> [UInt8]? {
             let nameBytes = Array(name.utf8)
             guard !nameBytes.isEmpty, nameBytes.count < 100 else { return nil }
-            var header = [UInt8](repeating: 0, count: 512)
-            func put(_ bytes: [UInt8], at offset: Int, in block: inout [UInt8]) {
-                block.replaceSubrange(offset..<(offset + bytes.count), with: bytes)
-            }
+            var header = [UInt8](repeating: 0, count: TarBlock.size)
+            func put(_ bytes: [UInt8], at offset: Int, in block: inout [UInt8]) { TarBlock.put(bytes, at: offset, in: &block) }
+            let number = TarBlock.number
             put(nameBytes, at: Offset.name, in: &header)  // 0 name
-            put(Self.number(0o644, width: 8), at: Offset.mode, in: &header)  // 100 mode
-            put(Self.number(0, width: 8), at: Offset.uid, in: &header)  // 108 uid
-            put(Self.number(0, width: 8), at: Offset.gid, in: &header)  // 116 gid
-            put(Self.number(isSparse ? storedSize : realSize, width: 12), at: Offset.size, in: &header)  // 124 size
-            put(Self.number(min(modificationTime, (1 << 33) - 1), width: 12), at: Offset.modificationTime, in: &header)  // 136 mtime
+            put(number(0o644, 8), at: Offset.mode, in: &header)  // 100 mode
+            put(number(0, 8), at: Offset.uid, in: &header)  // 108 uid
+            put(number(0, 8), at: Offset.gid, in: &header)  // 116 gid
+            put(number(isSparse ? storedSize : realSize, 12), at: Offset.size, in: &header)  // 124 size
+            put(number(min(modificationTime, (1 << 33) - 1), 12), at: Offset.modificationTime, in: &header)  // 136 mtime
             header[Offset.type] = isSparse ? UInt8(ascii: "S") : UInt8(ascii: "0")  // 156 typeflag
             put(Self.magic, at: Offset.magic, in: &header)  // 257 magic and version
             put(Array("root".utf8), at: Offset.userName, in: &header)  // 265 uname
@@ -80,61 +79,25 @@ extension GCE {
             if isSparse {
                 let entries = self.entries
                 for (slot, entry) in entries.prefix(Self.headerEntries).enumerated() {  // 386 sparse[4]
-                    put(Self.number(entry.offset, width: 12), at: Offset.sparse + 24 * slot, in: &header)
-                    put(Self.number(entry.count, width: 12), at: Offset.sparse + 24 * slot + 12, in: &header)
+                    put(number(entry.offset, 12), at: Offset.sparse + 24 * slot, in: &header)
+                    put(number(entry.count, 12), at: Offset.sparse + 24 * slot + 12, in: &header)
                 }
-                put(Self.number(realSize, width: 12), at: Offset.realSize, in: &header)  // 483 realsize
+                put(number(realSize, 12), at: Offset.realSize, in: &header)  // 483 realsize
                 var rest = entries.dropFirst(Self.headerEntries)
                 header[Offset.isExtended] = rest.isEmpty ? 0 : 1  // 482 isextended
                 while !rest.isEmpty {
-                    var block = [UInt8](repeating: 0, count: 512)
+                    var block = [UInt8](repeating: 0, count: TarBlock.size)
                     for (slot, entry) in rest.prefix(Self.extensionEntries).enumerated() {
-                        put(Self.number(entry.offset, width: 12), at: 24 * slot, in: &block)
-                        put(Self.number(entry.count, width: 12), at: 24 * slot + 12, in: &block)
+                        put(number(entry.offset, 12), at: 24 * slot, in: &block)
+                        put(number(entry.count, 12), at: 24 * slot + 12, in: &block)
                     }
                     rest = rest.dropFirst(Self.extensionEntries)
                     block[Offset.extensionIsExtended] = rest.isEmpty ? 0 : 1  // 504 isextended
                     extensions.append(block)
                 }
             }
-            put(Array(repeating: 0x20, count: 8), at: Offset.checksum, in: &header)  // 148 chksum, counted as spaces
-            let checksum = header.reduce(0) { $0 + UInt64($1) }
-            put(Self.number(checksum, width: 7) + [0x20], at: Offset.checksum, in: &header)  // 148 chksum
+            TarBlock.seal(&header)  // 148 chksum
             return header + extensions.flatMap { $0 }
-        }
-
-        /// A numeric field of `width` bytes: octal digits and a NUL, or base-256 when the
-        /// value needs more than `width - 1` digits.
-        static func number(_ value: UInt64, width: Int) -> [UInt8] {
-            let digits = String(value, radix: 8)
-            if digits.count < width {
-                return Array((String(repeating: "0", count: width - 1 - digits.count) + digits).utf8) + [0]
-            }
-            var field = [UInt8](repeating: 0, count: width)
-            field[0] = 0x80
-            for index in 0..<min(8, width - 1) {
-                field[width - 1 - index] = UInt8(truncatingIfNeeded: value >> UInt64(8 * index))
-            }
-            return field
-        }
-
-        /// Reads a numeric field: octal (spaces and NULs around it) or base-256; nil for
-        /// anything else or a value above 2^63.
-        static func decodeNumber(_ field: ArraySlice<UInt8>) -> UInt64? {
-            guard let first = field.first else { return nil }
-            if first == 0x80 {
-                let body = field.dropFirst()
-                guard body.dropLast(8).allSatisfy({ $0 == 0 }) else { return nil }
-                let value = body.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                return value <= UInt64(Int64.max) ? value : nil
-            }
-            let text = field.drop { $0 == 0x20 }.prefix { $0 != 0 && $0 != 0x20 }
-            var value: UInt64 = 0
-            for digit in text {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(digit), value < 1 << 60 else { return nil }
-                value = value * 8 + UInt64(digit - UInt8(ascii: "0"))
-            }
-            return value
         }
     }
 }

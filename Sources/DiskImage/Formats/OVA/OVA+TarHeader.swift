@@ -42,33 +42,20 @@ extension OVA {
         func encoded() -> [UInt8]? {
             let nameBytes = Array(name.utf8)
             guard !nameBytes.isEmpty, nameBytes.count <= 100 else { return nil }
-            var header = [UInt8](repeating: 0, count: USTAR.blockSize)
-            func put(_ bytes: [UInt8], at offset: Int) { header.replaceSubrange(offset..<(offset + bytes.count), with: bytes) }
-            func octal(_ value: UInt64, width: Int) -> [UInt8] {
-                let digits = String(value, radix: 8)
-                return Array((String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits).utf8) + [0]
-            }
+            var header = [UInt8](repeating: 0, count: TarBlock.size)
+            func put(_ bytes: [UInt8], at offset: Int) { TarBlock.put(bytes, at: offset, in: &header) }
             put(nameBytes, at: Offset.name)  // 0 name
-            put(octal(0o644, width: 8), at: Offset.mode)  // 100 mode
-            put(octal(0, width: 8), at: Offset.uid)  // 108 uid
-            put(octal(0, width: 8), at: Offset.gid)  // 116 gid
-            if size <= USTAR.largestOctalSize {
-                put(octal(size, width: 12), at: Offset.size)  // 124 size, octal
-            } else {
-                var field = [UInt8](repeating: 0, count: 12)  // 124 size, GNU base-256
-                field[0] = 0x80
-                for index in 0..<8 { field[4 + index] = UInt8(truncatingIfNeeded: size >> UInt64(56 - 8 * index)) }
-                put(field, at: Offset.size)
-            }
-            put(octal(modificationTime, width: 12), at: Offset.modificationTime)  // 136 mtime
-            put(Array(repeating: 0x20, count: 8), at: Offset.checksum)  // 148 checksum counted as spaces
+            put(TarBlock.number(0o644, width: 8), at: Offset.mode)  // 100 mode
+            put(TarBlock.number(0, width: 8), at: Offset.uid)  // 108 uid
+            put(TarBlock.number(0, width: 8), at: Offset.gid)  // 116 gid
+            put(TarBlock.number(size, width: 12), at: Offset.size)  // 124 size: octal up to USTAR.largestOctalSize, else GNU base-256
+            put(TarBlock.number(modificationTime, width: 12), at: Offset.modificationTime)  // 136 mtime
             header[Offset.type] = type  // 156 type
             put(Array("ustar".utf8) + [0], at: Offset.magic)  // 257 magic
             put(Array("00".utf8), at: Offset.version)  // 263 version
             put(Array("root".utf8), at: Offset.userName)  // 265 uname
             put(Array("root".utf8), at: Offset.groupName)  // 297 gname
-            let checksum = header.reduce(0) { $0 + UInt64($1) }
-            put(octal(checksum, width: 7) + [0x20], at: Offset.checksum)  // 148 checksum
+            TarBlock.seal(&header)  // 148 checksum
             return header
         }
 
@@ -93,9 +80,7 @@ extension OVA {
                 }
                 return value
             }
-            var stored = block
-            stored.replaceSubrange(148..<156, with: Array(repeating: 0x20, count: 8))
-            guard let checksum = octal(148..<156), checksum == stored.reduce(0, { $0 + UInt64($1) }) else {
+            guard TarBlock.checksumMatches(block) else {
                 throw malformed(Offset.checksum, "the tar header checksum does not match the header")
             }
             if block[Offset.size] & 0x80 != 0 {

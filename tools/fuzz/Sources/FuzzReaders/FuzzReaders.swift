@@ -9,7 +9,7 @@ import ExportJob
 /// One libFuzzer entry for every reader: the format to read comes from IMGSHIP_FUZZ_FORMAT,
 /// so each reader is fuzzed on its own with its own corpus.
 ///
-/// - Images (raw, vhd, vhdx, vmdk, qcow2, vdi, ova): the input is written to a file in /dev/shm because
+/// - Images (raw, vhd, vhdx, vmdk, qcow2, vdi, ova, gce): the input is written to a file in /dev/shm because
 ///   the readers read files, then opened (every table checked) and verified (every cluster
 ///   read and inflated).
 /// - Configuration files (json, yaml): the input's bytes pass DocumentText's checks, then the
