@@ -106,7 +106,9 @@ public enum ExportOptionRules {
     /// Why ImportSnapshot cannot take `format`, or nil (EC2 API reference,
     /// SnapshotDiskContainer Format: VHD | VMDK | RAW).
     public static func snapshotFormatProblem(_ format: OutputFormat) -> String? {
-        guard !AWSImportCommands.snapshotFormats.contains(format.rawValue.uppercased()) else { return nil }
+        // Both VHD subformats are "VHD" to EC2, as import-image's Format is
+        // (`TargetDecision.importFormat`); comparing the name alone refused vhd-dynamic.
+        guard ![OutputFormat.vmdk, .vhdDynamic, .vhdFixed, .raw].contains(format) else { return nil }
         return
             "ImportSnapshot takes \(AWSImportCommands.snapshotFormats.joined(separator: ", ")) disks, not \(format.rawValue) (EC2 API reference, SnapshotDiskContainer)"
     }
