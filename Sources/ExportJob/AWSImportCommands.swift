@@ -61,14 +61,24 @@ public struct AWSImportCommands: Sendable, Equatable {
 
         /// Refuses a name, architecture or boot mode RegisterImage would not take.
         public static func check(name: String?, architecture: String?) throws(AWSImportCommandsError) {
-            if let name, !(3...128).contains(name.unicodeScalars.count) || !name.unicodeScalars.allSatisfy(isNameScalar) {
-                throw AWSImportCommandsError(
-                    "--ami-name \(jsonString(name)) is not an AMI name: 3 to 128 of letters, digits, spaces and ( ) [ ] . / - ' @ _ (EC2 API reference, RegisterImage Name)"
-                )
+            if let name, let problem = nameProblem(name) {
+                throw AWSImportCommandsError("--ami-name \(problem)")
             }
-            if let architecture, !architectures.contains(architecture) {
-                throw AWSImportCommandsError("--architecture \(architecture): VM Import takes \(architectures.joined(separator: " or "))")
+            if let architecture, let problem = architectureProblem(architecture) {
+                throw AWSImportCommandsError("--architecture \(problem)")
             }
+        }
+
+        /// Why RegisterImage would refuse `name`, after the name of what gave it; nil when it takes it.
+        public static func nameProblem(_ name: String) -> String? {
+            guard !(3...128).contains(name.unicodeScalars.count) || !name.unicodeScalars.allSatisfy(isNameScalar) else { return nil }
+            return
+                "\(jsonString(name)) is not an AMI name: 3 to 128 of letters, digits, spaces and ( ) [ ] . / - ' @ _ (EC2 API reference, RegisterImage Name)"
+        }
+
+        /// Why VM Import would refuse `architecture`, after the name of what gave it; nil when it takes it.
+        public static func architectureProblem(_ architecture: String) -> String? {
+            architectures.contains(architecture) ? nil : "\(architecture): VM Import takes \(architectures.joined(separator: " or "))"
         }
 
         /// The architectures VM Import takes (VM Import/Export user guide, "Requirements":

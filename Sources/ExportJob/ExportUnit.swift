@@ -41,7 +41,27 @@ public struct ExportUnit: Sendable, Equatable {
 
     /// Compressing formats keep every core busy on their own; the others are bound by the one
     /// SHA-256 stream of their output and leave cores idle (see docs/job.md, `--concurrency`).
-    var isCompressing: Bool { format.entry.compresses }
+    var isCompressing: Bool { format.entry.compresses || (format == .qcow2 && options.qcow2.compression != nil) }
+
+    /// The options this output's format ignores, as `imgship export` warns of its flags,
+    /// naming the key (`exports[0].options.blockSize 4 sets the block size of a VHDX; ...`).
+    var optionWarnings: [String] {
+        ExportOptionRules.inapplicable(format: format, given: options.given, qcow2: options.qcow2) { "\(entry).options.\($0.rawValue)" }
+    }
+
+    /// The import commands of the output's target row, as `imgship export --target` prints
+    /// them for this file (`PrintedImportCommands`): AWS's with the export's bucket, prefix,
+    /// region and `awsImport`; nil without a target or for a row without commands.
+    func importCommands(for decision: TargetDecision) -> PrintedImportCommands? {
+        // The key is the prefix's folders and the file's name, as export's --s3-prefix and -o NAME.
+        let prefix = s3Key.hasSuffix(fileName) ? String(s3Key.utf8.dropLast(fileName.utf8.count)) ?? "" : ""
+        let aws = AWSImportRequest(
+            bucket: s3Bucket, prefix: prefix.isEmpty ? nil : prefix, region: s3Region.flatMap(AWSRegion.init), method: options.awsImport ?? .image,
+            architecture: options.architecture, amiName: options.amiName)
+        return try? PrintedImportCommands(
+            target: options.target, decision: decision, file: output, fileName: fileName, aws: aws,
+            hint: (bucket: "the export an s3Bucket", region: "the export an s3Region"))
+    }
 
     /// What the target decides for an output already there (one made or verified earlier),
     /// from the source's first sectors only: the report still tells how to import it. Nil
@@ -77,6 +97,27 @@ public struct ExportUnit: Sendable, Equatable {
             settings["cpus"] = "\(options.machine.cpus)"
             settings["memoryMiB"] = "\(options.machine.memoryMiB)"
             settings["osType"] = options.machine.operatingSystem.rawValue
+        }
+        // The options added since records were first written count only when set, so an
+        // output recorded before them is not made again for nothing.
+        if format == .qcow2 {
+            let qcow2 = options.qcow2
+            if qcow2.compatibility != .version3 { settings["qcow2Compat"] = qcow2.compatibility.rawValue }
+            if let compression = qcow2.compression {
+                settings["qcow2Compression"] = compression.rawValue
+                settings["level"] = "\(options.level)"
+            }
+        }
+        if format == .vhdx, let size = options.vhdxBlockSize { settings["blockSize"] = "\(size)" }
+        if format == .ova {
+            if options.machine.manifestDigest != VirtualMachineSettings().manifestDigest {
+                settings["manifestDigest"] = options.machine.manifestDigest.rawValue
+            }
+            // Paths only: the key's bytes are never written anywhere.
+            if let key = options.signKey, let certificate = options.signCertificate {
+                settings["signKey"] = key
+                settings["signCert"] = certificate
+            }
         }
         return settings
     }
@@ -120,11 +161,14 @@ extension JobFile {
                     continue
                 }
                 owners[resolvedOutput] = ("\(entry) (\(format.rawValue))", output)
+                var options = export.options
+                options.signKey = options.signKey.map(resolve)
+                options.signCertificate = options.signCertificate.map(resolve)
                 let named = export.destination + (export.s3Bucket.map { "/" + $0 } ?? "") + "/" + export.fileName(for: format)
                 units.append(
                     ExportUnit(
                         entry: entry, source: resolve(export.source), sourceFormat: export.sourceFormat,
-                        format: format, output: output, resolvedOutput: resolvedOutput, options: export.options,
+                        format: format, output: output, resolvedOutput: resolvedOutput, options: options,
                         shardKey: normalized(named), s3Bucket: export.s3Bucket, s3Key: export.fileName(for: format), s3Region: export.s3Region))
             }
         }

@@ -75,6 +75,24 @@ public struct JobFile: Sendable, Equatable {
         public var target: ExportTarget?
         /// With a target: the firmware to declare; nil reads it from the disk.
         public var firmware: VirtualMachineSettings.Firmware?
+        /// qcow2: compress the clusters (zlib unless `qcow2Compression` says otherwise).
+        public var compress = false
+        /// qcow2: the compressed clusters' type; implies `compress`.
+        package var qcow2Compression: QCOW2.WriteOptions.CompressionType?
+        /// qcow2: the version written; nil is 1.1 (version 3).
+        package var qcow2Compat: QCOW2.WriteOptions.Compatibility?
+        /// VHDX payload block size in bytes; nil is `VHDX.defaultBlockSize(virtualSize:)`.
+        public var vhdxBlockSize: Int?
+        /// OVA: the PEM private key and certificate that sign the package's manifest, as
+        /// written in the job file (relative to its folder) until `units(baseFolder:)`
+        /// resolves them; both or neither.
+        public var signKey: String?
+        public var signCertificate: String?
+        /// With target aws: the import commands the report prints; nil is `.image`.
+        public var awsImport: AWSImportCommands.Method?
+        /// With `awsImport: snapshot`: register-image's architecture and AMI name.
+        public var architecture: String?
+        public var amiName: String?
 
         public init(
             level: DeflateLevel = .standard, adapter: VMDK.Adapter = .lsilogic, alignToMiB: Bool = false,
@@ -87,6 +105,31 @@ public struct JobFile: Sendable, Equatable {
             self.machine = machine
             self.target = target
             self.firmware = firmware
+        }
+
+        /// `compress`, `qcow2Compression` and `qcow2Compat`, as the qcow2 writer takes them.
+        package var qcow2: QCOW2.WriteOptions {
+            QCOW2.WriteOptions(compatibility: qcow2Compat ?? .version3, compression: qcow2Compression ?? (compress ? .zlib : nil))
+        }
+
+        /// The options set to other than their defaults, with their values as a job file
+        /// writes them: what `ExportOptionRules.inapplicable` warns of where a format ignores them.
+        var given: [(key: ExportOptionKey, value: String?)] {
+            let defaults = Options()
+            var given: [(key: ExportOptionKey, value: String?)] = []
+            if level != defaults.level { given.append((.level, level.description)) }
+            if compress { given.append((.compress, nil)) }
+            if qcow2Compression != nil { given.append((.qcow2Compression, nil)) }
+            if qcow2Compat != nil { given.append((.qcow2Compat, nil)) }
+            if let vhdxBlockSize { given.append((.blockSize, "\(vhdxBlockSize >> 20)")) }
+            if adapter != defaults.adapter { given.append((.adapter, adapter.rawValue)) }
+            if machine.cpus != defaults.machine.cpus { given.append((.cpus, nil)) }
+            if machine.memoryMiB != defaults.machine.memoryMiB { given.append((.memoryMiB, nil)) }
+            if machine.operatingSystem != defaults.machine.operatingSystem { given.append((.osType, nil)) }
+            if machine.manifestDigest != defaults.machine.manifestDigest { given.append((.manifestDigest, nil)) }
+            if signKey != nil { given.append((.signKey, nil)) }
+            if signCertificate != nil { given.append((.signCert, nil)) }
+            return given
         }
     }
 }
@@ -120,7 +163,10 @@ struct JobFileReader {
 
     static let topKeys = ["schemaVersion", "exports"]
     static let exportKeys = ["source", "sourceFormat", "target", "formats", "destination", "s3Bucket", "s3Prefix", "s3Region", "name", "options"]
-    static let optionKeys = ["level", "adapter", "alignMiB", "cpus", "memoryMiB", "osType", "firmware"]
+    static let optionKeys = [
+        "level", "adapter", "alignMiB", "cpus", "memoryMiB", "osType", "firmware", "compress", "qcow2Compression", "qcow2Compat", "blockSize",
+        "manifestDigest", "signKey", "signCert", "awsImport", "architecture", "amiName",
+    ]
     static let formatNames = ImageFormat.valueNames
 
     mutating func read(_ document: ConfigValue) -> JobFile? {
@@ -220,6 +266,9 @@ struct JobFileReader {
         options?.target = target
         if options?.firmware != nil && target == nil {
             fail(path.member("options").member("firmware"), "applies with a target only; give the export a 'target'", value["options"]?["firmware"])
+        }
+        if let options, let formats {
+            checkOptions(options, formats: formats, target: target, value["options"], path.member("options"))
         }
         guard problems.count == before, let source, let destination, let formats, let options else { return nil }
         return JobFile.Export(
@@ -324,7 +373,107 @@ struct JobFileReader {
                     value["osType"])
             }
         }
+        if let compress = value["compress"] {
+            if let flag = compress.bool {
+                options.compress = flag
+            } else {
+                fail(path.member("compress"), "expected true or false, found \(compress.typeName)", compress)
+            }
+        }
+        options.qcow2Compression = choice(value, "qcow2Compression", path, what: "a qcow2 compression type") {
+            QCOW2.WriteOptions.CompressionType(parsing: $0)
+        }
+        // `1.1` and `0.10` are numbers to YAML and JSON; their text is what counts.
+        if let compat = value["qcow2Compat"] {
+            let names = QCOW2.WriteOptions.Compatibility.allCases.map(\.rawValue)
+            if let text = compat.scalarText, compat.bool == nil, let parsed = QCOW2.WriteOptions.Compatibility(rawValue: text) {
+                options.qcow2Compat = parsed
+            } else {
+                fail(
+                    path.member("qcow2Compat"),
+                    "\(compat.scalarText.map { "\"\($0)\"" } ?? compat.typeName) is not a qcow2 compat level; expected one of \(names.joined(separator: ", "))",
+                    compat)
+            }
+        }
+        if let problem = options.qcow2.problem {
+            fail(path.member("qcow2Compression"), problem.replacing("--qcow2-compat", with: "qcow2Compat"), value["qcow2Compression"] ?? value)
+        }
+        if let size = value["blockSize"] {
+            if let text = size.scalarText, size.bool == nil, let bytes = ExportOptionRules.vhdxBlockSize(parsing: text) {
+                options.vhdxBlockSize = bytes
+            } else {
+                fail(path.member("blockSize"), "\(size.scalarText.map { "\"\($0)\"" } ?? size.typeName) \(ExportOptionRules.blockSizeExpectation)", size)
+            }
+        }
+        if let digest = choice(value, "manifestDigest", path, what: "an OVF manifest digest", parse: VirtualMachineSettings.ManifestDigest.init(rawValue:)) {
+            options.machine.manifestDigest = digest
+        }
+        options.signKey = optionalString(value, "signKey", path)
+        options.signCertificate = optionalString(value, "signCert", path)
+        if (options.signKey == nil) != (options.signCertificate == nil) {
+            let missing = options.signKey == nil ? "signKey" : "signCert"
+            fail(path, "signKey and signCert go together: the key signs, the certificate is shipped for checking; give '\(missing)' too", value)
+        }
+        options.awsImport = choice(value, "awsImport", path, what: "an AWS import path", parse: AWSImportCommands.Method.init(rawValue:))
+        if let architecture = optionalString(value, "architecture", path) {
+            if AWSImportCommands.Registration.architectureProblem(architecture) != nil {
+                fail(
+                    path.member("architecture"),
+                    "\"\(architecture)\" is not an architecture VM Import takes; expected one of \(AWSImportCommands.Registration.architectures.joined(separator: ", "))",
+                    value["architecture"])
+            }
+            options.architecture = architecture
+        }
+        if let name = optionalString(value, "amiName", path) {
+            if let problem = AWSImportCommands.Registration.nameProblem(name) { fail(path.member("amiName"), problem, value["amiName"]) }
+            options.amiName = name
+        }
         return problems.count == before ? options : nil
+    }
+
+    /// The rules across options, formats and target, the export command's own
+    /// (`ExportOptionRules`): OVA-only keys need an OVA among the formats, a manifest digest
+    /// must agree with the target, AWS import keys need `target: aws`, the snapshot path its formats.
+    private mutating func checkOptions(_ options: JobFile.Options, formats: [OutputFormat], target: ExportTarget?, _ value: ConfigValue?, _ path: Path) {
+        let given = options.given.map(\.key)
+        if let problem = ExportOptionRules.packageOptionProblem(formats: formats, given: given, name: \.rawValue),
+            let key = given.first(where: [ExportOptionKey.signKey, .signCert, .manifestDigest].contains)
+        {
+            fail(path.member(key.rawValue), problem.replacing(" (-f ova)", with: " (format ova)"), value?[key.rawValue])
+        }
+        if given.contains(.manifestDigest),
+            let problem = ExportOptionRules.manifestDigestProblem(options.machine.manifestDigest, target: target, name: \.rawValue, targetName: "target")
+        {
+            fail(path.member("manifestDigest"), problem, value?["manifestDigest"])
+        }
+        let awsKeys = [("awsImport", options.awsImport != nil), ("architecture", options.architecture != nil), ("amiName", options.amiName != nil)]
+        for (key, isGiven) in awsKeys where isGiven && target != .aws {
+            fail(path.member(key), "applies with target aws only (it shapes the AWS import commands); give the export 'target: aws'", value?[key])
+        }
+        guard target == .aws else { return }
+        for (key, isGiven) in awsKeys.dropFirst() where isGiven && options.awsImport != .snapshot {
+            fail(path.member(key), "applies with awsImport snapshot only (import-image decides the AMI itself)", value?[key])
+        }
+        if options.awsImport == .snapshot {
+            for format in formats {
+                if let problem = ExportOptionRules.snapshotFormatProblem(format) {
+                    fail(path.member("awsImport"), "snapshot: \(problem); give formats vmdk, vhd or raw", value?["awsImport"])
+                    break
+                }
+            }
+        }
+    }
+
+    /// A string key whose value must be one of `T`'s names, in any case; a problem naming the
+    /// path and the allowed values otherwise.
+    private mutating func choice<T: RawRepresentable & CaseIterable>(
+        _ object: ConfigValue, _ key: String, _ path: Path, what: String, parse: (String) -> T?
+    ) -> T? where T.RawValue == String {
+        guard let text = optionalString(object, key, path) else { return nil }
+        if let parsed = parse(text.lowercased()) { return parsed }
+        fail(
+            path.member(key), "\"\(text)\" is not \(what); expected one of \(T.allCases.map(\.rawValue).joined(separator: ", "))", object[key])
+        return nil
     }
 
     // MARK: Fields
@@ -438,6 +587,18 @@ extension JobFile {
                 options.append(("osType", .string(chosen.machine.operatingSystem.rawValue)))
             }
             if let firmware = chosen.firmware { options.append(("firmware", .string(firmware.rawValue))) }
+            if chosen.compress { options.append(("compress", .bool(true))) }
+            if let type = chosen.qcow2Compression { options.append(("qcow2Compression", .string(type.rawValue))) }
+            if let compat = chosen.qcow2Compat { options.append(("qcow2Compat", .string(compat.rawValue))) }
+            if let size = chosen.vhdxBlockSize { options.append(("blockSize", .integer(size >> 20))) }
+            if chosen.machine.manifestDigest != defaults.machine.manifestDigest {
+                options.append(("manifestDigest", .string(chosen.machine.manifestDigest.rawValue)))
+            }
+            if let key = chosen.signKey { options.append(("signKey", .string(key))) }
+            if let certificate = chosen.signCertificate { options.append(("signCert", .string(certificate))) }
+            if let method = chosen.awsImport { options.append(("awsImport", .string(method.rawValue))) }
+            if let architecture = chosen.architecture { options.append(("architecture", .string(architecture))) }
+            if let name = chosen.amiName { options.append(("amiName", .string(name))) }
             if !options.isEmpty { fields.append(("options", .object(options))) }
             return .object(fields)
         }

@@ -34,12 +34,11 @@ public struct UnitResult: Sendable, Equatable {
     /// What the export's target decided (also for an output skipped as current).
     public var target: TargetDecision?
 
-    /// For a `target: aws` output written or verified: the commands that import it, as
-    /// `imgship export --target aws` prints them (never run).
-    public var importCommands: AWSImportCommands? {
-        guard status == .exported || status == .skipped, let target, target.bootMode != nil else { return nil }
-        return try? AWSImportCommands(
-            file: unit.output, fileName: unit.s3Key, decision: target, bucket: unit.s3Bucket, prefix: nil, region: unit.s3Region.flatMap(AWSRegion.init))
+    /// For an output with a target, written or verified: the commands that import it, as
+    /// `imgship export --target T` prints them (never run); nil for a target without any.
+    public var importCommands: PrintedImportCommands? {
+        guard status == .exported || status == .skipped, let target else { return nil }
+        return unit.importCommands(for: target)
     }
 }
 
@@ -264,6 +263,7 @@ public struct JobRunner: Sendable {
                 result.status = .skipped
                 result.sha256 = sha256
                 result.bytes = bytes
+                result.warnings = unit.optionWarnings
                 result.target = unit.targetDecision()
                 return result
             case let .invalid(reason):
@@ -284,6 +284,17 @@ public struct JobRunner: Sendable {
             // run) describes nothing.
             for path in [unit.manifest, unit.record] where fileExists(path) { SystemCalls.unlink(path) }
         }
+        // The signing key is read (and matched to its certificate) before any work; its bytes
+        // stay in memory, and errors name its path only.
+        var signer: OVA.PackageSigner?
+        if unit.format == .ova, let key = unit.options.signKey, let certificate = unit.options.signCertificate {
+            do throws(DiskImageError) {
+                signer = try OVA.PackageSigner(keyPath: key, certificatePath: certificate)
+            } catch {
+                result.failure = .export(error)
+                return result
+            }
+        }
         var options = ExportOptions(
             format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,
             level: unit.options.level, adapter: unit.options.adapter,
@@ -291,7 +302,9 @@ public struct JobRunner: Sendable {
             diskIdentifier: timestamp.map { Self.reproducibleIdentifier(epoch: $0, output: unit.shardKey) },
             isCancelled: isCancelled,
             progress: onProgress.map { report in { @Sendable progress in report(unit, progress) } },
-            machine: unit.options.machine, target: unit.options.target, firmware: unit.options.firmware)
+            machine: unit.options.machine, target: unit.options.target, firmware: unit.options.firmware, signer: signer,
+            qcow2: unit.options.qcow2)
+        options.vhdxBlockSize = unit.options.vhdxBlockSize
         // Taken above, before the check of what is there.
         options.outputLock = .heldByCaller
         do throws(DiskImageError) {
@@ -305,7 +318,7 @@ public struct JobRunner: Sendable {
             result.status = .exported
             result.sha256 = summary.sha256
             result.bytes = summary.outputSize
-            result.warnings = summary.warnings
+            result.warnings = unit.optionWarnings + summary.warnings
             result.target = summary.target
         } catch {
             result.status = error == .cancelled ? .cancelled : .failed

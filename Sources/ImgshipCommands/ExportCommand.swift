@@ -198,9 +198,8 @@ struct ExportCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if let blockSize, Self.blockSizeBytes(blockSize) == nil {
-            throw ValidationError(
-                "--block-size \(jsonString(blockSize)) is not a VHDX block size: a power of two from 1 to 256 MiB, in MiB (1, 2M, 32MiB)")
+        if let blockSize, ExportOptionRules.vhdxBlockSize(parsing: blockSize) == nil {
+            throw ValidationError("--block-size \(jsonString(blockSize)) \(ExportOptionRules.blockSizeExpectation)")
         }
         if let targetName {
             do throws(ExportTargetParseError) {
@@ -231,10 +230,8 @@ struct ExportCommand: ParsableCommand {
                 throw ValidationError("\(flag) applies with --aws-import snapshot only (import-image decides the AMI itself and takes no uefi-preferred)")
             }
         }
-        if awsImport == .snapshot && !AWSImportCommands.snapshotFormats.contains(chosenFormat.rawValue.uppercased()) {
-            throw ValidationError(
-                "--aws-import snapshot: ImportSnapshot takes \(AWSImportCommands.snapshotFormats.joined(separator: ", ")) disks, not \(chosenFormat.rawValue) (EC2 API reference, SnapshotDiskContainer); give -f vmdk, vhd or raw"
-            )
+        if awsImport == .snapshot, let problem = ExportOptionRules.snapshotFormatProblem(chosenFormat) {
+            throw ValidationError("--aws-import snapshot: \(problem); give -f vmdk, vhd or raw")
         }
         do throws(AWSImportCommandsError) {
             try AWSImportCommands.Registration.check(name: amiName, architecture: architecture)
@@ -244,16 +241,12 @@ struct ExportCommand: ParsableCommand {
         if (signKey == nil) != (signCertificate == nil) {
             throw ValidationError("--sign-key and --sign-cert go together: the key signs, the certificate is shipped for checking")
         }
-        if chosenFormat != .ova {
-            for (flag, isGiven) in [("--sign-key", signKey != nil), ("--sign-cert", signCertificate != nil), ("--manifest-digest", manifestDigest != nil)]
-            where isGiven {
-                throw ValidationError("\(flag) applies to OVA packages (-f ova) only; \(chosenFormat.rawValue) has no OVF manifest")
-            }
+        let packageOptions = [(ExportOptionKey.signKey, signKey != nil), (.signCert, signCertificate != nil), (.manifestDigest, manifestDigest != nil)]
+        if let problem = ExportOptionRules.packageOptionProblem(formats: [chosenFormat], given: packageOptions.filter(\.1).map(\.0), name: \.flag) {
+            throw ValidationError(problem)
         }
-        if let manifestDigest, let target, let fixed = target.machine(format: .ova, firmware: .bios).manifestDigest, fixed != manifestDigest {
-            throw ValidationError(
-                "--manifest-digest \(manifestDigest.rawValue) contradicts --target \(target), whose OVF manifest is \(fixed.rawValue) (docs/export.md, \"Targets\")"
-            )
+        if let manifestDigest, let problem = ExportOptionRules.manifestDigestProblem(manifestDigest, target: target, name: \.flag, targetName: "--target") {
+            throw ValidationError(problem)
         }
         do throws(AWSImportCommandsError) {
             try AWSImportCommands.check(bucket: s3Bucket, prefix: s3Prefix)
@@ -309,35 +302,13 @@ struct ExportCommand: ParsableCommand {
     /// Flags given that the chosen format ignores: told as warnings, since the export is still
     /// what was asked (tools/bench-export passes --level to every format).
     var inapplicableFlagWarnings: [String] {
-        var warnings: [String] = []
-        let format = chosenFormat
-        let compressing = format.entry.compresses || (format == .qcow2 && qcow2Options.compression != nil)
-        if let level, !compressing {
-            let remedy = format == .qcow2 ? " (give --compress to compress it)" : ""
-            warnings.append("--level \(level) does not apply to \(format.rawValue), which is not compressed\(remedy); ignored")
-        }
-        if format != .qcow2 {
-            for (flag, isGiven) in [("--compress", compress), ("--qcow2-compression", qcow2Compression != nil), ("--qcow2-compat", qcow2Compat != nil)]
-            where isGiven {
-                warnings.append("\(flag) applies to qcow2 outputs; \(format.rawValue) is not one; ignored")
-            }
-        }
-        if let blockSize, format != .vhdx {
-            warnings.append("--block-size \(blockSize) sets the block size of a VHDX; \(format.rawValue) has none; ignored")
-        }
-        if let adapter, format != .vmdk && format != .ova {
-            warnings.append("--adapter \(adapter.rawValue) names the disk controller of a VMDK; \(format.rawValue) records none; ignored")
-        }
-        if uuid != nil && format == .raw {
-            warnings.append("--uuid sets the identifier a container format records; raw has none; ignored")
-        }
-        if !format.entry.declaresMachine {
-            let given = [("--cpus", cpus != nil), ("--memory-mib", memoryMiB != nil), ("--os-type", osType != nil)]
-            for (flag, isGiven) in given where isGiven {
-                warnings.append("\(flag) describes the virtual machine of an OVA; \(format.rawValue) has none; ignored")
-            }
-        }
-        return warnings
+        let given: [(key: ExportOptionKey, value: String?, isGiven: Bool)] = [
+            (.level, level?.description, level != nil), (.compress, nil, compress), (.qcow2Compression, nil, qcow2Compression != nil),
+            (.qcow2Compat, nil, qcow2Compat != nil), (.blockSize, blockSize, blockSize != nil), (.adapter, adapter?.rawValue, adapter != nil),
+            (.uuid, nil, uuid != nil), (.cpus, nil, cpus != nil), (.memoryMiB, nil, memoryMiB != nil), (.osType, nil, osType != nil),
+        ]
+        return ExportOptionRules.inapplicable(
+            format: chosenFormat, given: given.filter(\.isGiven).map { ($0.key, $0.value) }, qcow2: qcow2Options, name: \.flag)
     }
 
     func run() throws {
@@ -389,7 +360,7 @@ struct ExportCommand: ParsableCommand {
             progress: progress.map { bar in { @Sendable progress in bar.update(progress) } },
             machine: machine, allowExternalExtents: reading.allowExternalExtents, computesDigest: !noManifest,
             target: target, firmware: chosenFirmware, signer: signer, qcow2: qcow2Options)
-        options.vhdxBlockSize = blockSize.flatMap(Self.blockSizeBytes)
+        options.vhdxBlockSize = blockSize.flatMap(ExportOptionRules.vhdxBlockSize(parsing:))
         // One writer per output: another export or a job writing it holds its lock.
         options.outputLock = .take(
             wait: wait,
@@ -431,24 +402,21 @@ struct ExportCommand: ParsableCommand {
         if toStandardOutput && manifest == nil, let sha256 = summary.sha256 {
             writeToStandardError("\(sha256)  \(destination.name)\n")
         }
-        var importCommands: AWSImportCommands?
-        if let decision = summary.target, decision.bootMode != nil {
+        // The target row's commands (AWS with its bucket and path; OpenStack, KVM, Proxmox,
+        // Oracle Cloud, Google Cloud), chosen by the one function a job's report uses too.
+        var printed: PrintedImportCommands?
+        if let decision = summary.target {
             do throws(AWSImportCommandsError) {
-                let registration = AWSImportCommands.Registration(
-                    name: amiName ?? AWSImportCommands.Registration.name(forFile: destination.name), architecture: architecture ?? "x86_64",
-                    bootMode: bootMode == .uefiPreferred ? AWSBootMode.uefiPreferred.rawValue : nil)
-                importCommands = try AWSImportCommands(
-                    file: toStandardOutput || toDevice ? nil : output, fileName: destination.name, decision: decision,
-                    bucket: s3Bucket, prefix: s3Prefix, region: region.flatMap(AWSRegion.init), method: awsImport ?? .image, registration: registration)
+                printed = try PrintedImportCommands(
+                    target: target, decision: decision, file: toStandardOutput || toDevice ? nil : output, fileName: destination.name,
+                    aws: AWSImportRequest(
+                        bucket: s3Bucket, prefix: s3Prefix, region: region.flatMap(AWSRegion.init), method: awsImport ?? .image,
+                        architecture: architecture, amiName: amiName, bootMode: bootMode == .uefiPreferred ? AWSBootMode.uefiPreferred.rawValue : nil),
+                    hint: (bucket: "--s3-bucket", region: "--region"))
             } catch {
                 throw fail(CommandProblem(path: nil, what: error.description, exitStatus: .usage))
             }
         }
-        // Every other row's commands (OpenStack, KVM, Proxmox, Oracle Cloud).
-        let otherCommands = summary.target.flatMap { decision in
-            target?.importCommands(for: decision, file: toStandardOutput || toDevice ? nil : output, name: destination.name)
-        }
-        let printed = importCommands.map(PrintedImportCommands.init) ?? otherCommands.map(PrintedImportCommands.init)
         if json {
             try writeToStandardOutput(Self.json(summary, importCommands: printed).encoded() + "\n")
         } else if toStandardOutput {
@@ -539,24 +507,6 @@ extension ExportCommand {
     }
 }
 
-/// The import commands the report prints, as shell lines (every word quoted by
-/// `ShellQuoting`), and the notes on their placeholders.
-struct PrintedImportCommands {
-    var lines: [String]
-    var notes: [String]
-
-    init(_ aws: AWSImportCommands) {
-        lines = aws.lines
-        notes = aws.usesExampleBucket ? ["\(AWSImportCommands.exampleBucket) stands for your bucket: give --s3-bucket to name it"] : []
-        if aws.usesExampleRegion { notes.append("\(AWSImportCommands.exampleRegion) stands for the bucket's region: give --region to name it") }
-    }
-
-    init(_ commands: TargetImportCommands) {
-        lines = commands.commands.map(ShellQuoting.command)
-        notes = commands.notes
-    }
-}
-
 extension Exporter.Destination {
     var name: String {
         switch self {
@@ -619,19 +569,4 @@ extension VirtualMachineSettings.ManifestDigest: ExpressibleByArgument {
 
 extension SourceFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
-}
-
-extension ExportCommand {
-    /// `--block-size` in bytes: a number of MiB, with an optional `M` or `MiB`, that is a
-    /// block size VHDX allows (MS-VHDX 2.6.2.1); nil otherwise.
-    static func blockSizeBytes(_ text: String) -> Int? {
-        var digits = Substring(text.lowercased())
-        for suffix in ["mib", "m"] where digits.hasSuffix(suffix) {
-            digits = digits.dropLast(suffix.count)
-            break
-        }
-        guard !digits.isEmpty, digits.count <= 4, digits.allSatisfy(\.isASCII), let mebibytes = Int(digits) else { return nil }
-        let bytes = mebibytes << 20
-        return VHDX.isValidBlockSize(bytes) ? bytes : nil
-    }
 }

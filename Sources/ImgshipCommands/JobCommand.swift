@@ -285,14 +285,11 @@ struct JobCommand: ParsableCommand {
         for list in outcome.checksumLists { text += "checksums: \(list)\n" }
         let imports = outcome.results.compactMap(\.importCommands)
         if !imports.isEmpty {
-            text += "to import the target: aws outputs (imgship prints these commands and never runs them):\n"
+            text += "to import the target outputs (imgship prints these commands and never runs them):\n"
             text += imports.flatMap(\.lines).map { "  " + $0 + "\n" }.joined()
-            if imports.contains(where: \.usesExampleBucket) {
-                text += "  (\(AWSImportCommands.exampleBucket) stands for your bucket: give the export an s3Bucket to name it)\n"
-            }
-            if imports.contains(where: \.usesExampleRegion) {
-                text += "  (\(AWSImportCommands.exampleRegion) stands for the bucket's region: give the export an s3Region to name it)\n"
-            }
+            var notes: [String] = []
+            for note in imports.flatMap(\.notes) where !notes.contains(note) { notes.append(note) }
+            text += notes.map { "  (\($0))\n" }.joined()
         }
         return text + "report: \(reportPath)\n"
     }

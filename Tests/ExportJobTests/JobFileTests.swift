@@ -206,6 +206,121 @@ struct JobFileTests {
                 ])
     }
 
+    /// The export options added to job files read as `imgship export` reads its flags, write
+    /// back equal, resolve the signing files against the job's folder, and make the settings
+    /// a rerun compares (so changing one exports the output again).
+    @Test func exportOptionKeysAreRead() throws {
+        let job = try JobFile.decode(
+            """
+            schemaVersion: 1
+            exports:
+              - source: golden.raw
+                formats: [qcow2, vhdx, ova]
+                destination: out
+                options: {compress: true, qcow2Compression: ZSTD, qcow2Compat: 1.1, blockSize: 2M, manifestDigest: sha512,
+                          signKey: keys/signer.key, signCert: /etc/signer.pem, level: best}
+              - source: golden.raw
+                target: aws
+                formats: [vmdk]
+                destination: out
+                options: {awsImport: snapshot, architecture: arm64, amiName: "golden (arm)"}
+              - source: golden.raw
+                formats: [qcow2]
+                name: old
+                destination: out
+                options: {qcow2Compat: 0.10}
+            """)
+        let first = job.exports[0].options
+        #expect(first.qcow2 == QCOW2.WriteOptions(compatibility: .version3, compression: .zstd))
+        #expect(first.vhdxBlockSize == 2 << 20)
+        #expect(first.machine.manifestDigest == .sha512)
+        #expect(first.signKey == "keys/signer.key" && first.signCertificate == "/etc/signer.pem")
+        #expect(job.exports[1].options.awsImport == .snapshot)
+        #expect(job.exports[1].options.architecture == "arm64" && job.exports[1].options.amiName == "golden (arm)")
+        #expect(job.exports[2].options.qcow2.compatibility == .version2)
+        #expect(try JobFile.decode(job.json()) == job)
+        let units = try job.units(baseFolder: "/jobs")
+        #expect(units[0].options.signKey == "/jobs/keys/signer.key" && units[0].options.signCertificate == "/etc/signer.pem")
+        #expect(units[0].settings["qcow2Compression"] == "zstd" && units[0].settings["level"] == "12")
+        #expect(units[1].settings["blockSize"] == "\(2 << 20)")
+        #expect(units[2].settings["manifestDigest"] == "sha512" && units[2].settings["signKey"] == "/jobs/keys/signer.key")
+        #expect(units[4].settings["qcow2Compat"] == "0.10")
+        // Options a format ignores warn on that output, naming the key, as export warns of the flag.
+        #expect(units[0].optionWarnings.contains("exports[0].options.blockSize 2 sets the block size of a VHDX; qcow2 has none; ignored"))
+        #expect(units[1].optionWarnings.contains("exports[0].options.compress applies to qcow2 outputs; vhdx is not one; ignored"))
+        #expect(units[1].optionWarnings.contains("exports[0].options.signKey applies to OVA packages only; vhdx has no OVF manifest; ignored"))
+        #expect(!units[2].optionWarnings.contains { $0.contains("signKey") || $0.contains(".level") })
+        #expect(units[3].optionWarnings.isEmpty && units[4].optionWarnings.isEmpty)
+        // Options set as before leave the settings of a record written before they existed.
+        let plain = try JobFile.decode(#"{"schemaVersion": 1, "exports": [{"source": "a.raw", "formats": ["qcow2", "vhdx", "ova"], "destination": "o"}]}"#)
+        #expect(
+            try plain.units(baseFolder: "/j").map { Set($0.settings.keys) } == [
+                ["format", "sourceFormat", "alignMiB"], ["format", "sourceFormat", "alignMiB"],
+                ["format", "sourceFormat", "alignMiB", "level", "adapter", "cpus", "memoryMiB", "osType"],
+            ])
+    }
+
+    /// Each new key refuses a bad value naming its path and what it takes, and the rules across
+    /// keys, formats and target are the export command's.
+    /// The problems without their line and column.
+    func messages(_ text: String) -> [String] {
+        problems(text).map { String($0.drop { $0 != " " }.dropFirst()) }
+    }
+
+    @Test func exportOptionKeysRefuseWhatExportRefuses() {
+        #expect(
+            messages(
+                #"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["qcow2"], "destination": "o", "options": {"qcow2Compression": "lz4", "qcow2Compat": 2, "blockSize": 3, "manifestDigest": "md5", "compress": "yes", "awsImport": "ami"}}]}"#
+            ) == [
+                #"exports[0].options.qcow2Compression: "lz4" is not a qcow2 compression type; expected one of zlib, zstd"#,
+                #"exports[0].options.qcow2Compat: "2" is not a qcow2 compat level; expected one of 0.10, 1.1"#,
+                #"exports[0].options.blockSize: "3" is not a VHDX block size: a power of two from 1 to 256 MiB, in MiB (1, 2M, 32MiB)"#,
+                #"exports[0].options.manifestDigest: "md5" is not an OVF manifest digest; expected one of sha1, sha256, sha512"#,
+                "exports[0].options.compress: expected true or false, found a string",
+                #"exports[0].options.awsImport: "ami" is not an AWS import path; expected one of image, snapshot"#,
+            ])
+        #expect(
+            messages(
+                #"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["qcow2"], "destination": "o", "options": {"qcow2Compat": "0.10", "qcow2Compression": "zstd"}}]}"#
+            )
+                == [
+                    "exports[0].options.qcow2Compression: the zstd compression type needs a version 3 image (qcow2.txt, header field compression_type); qcow2Compat 0.10 writes version 2, whose compressed clusters are zlib only"
+                ])
+        #expect(
+            messages(#"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["ova"], "destination": "o", "options": {"signKey": "k.pem"}}]}"#)
+                == [
+                    "exports[0].options: signKey and signCert go together: the key signs, the certificate is shipped for checking; give 'signCert' too"
+                ])
+        #expect(
+            messages(
+                #"{"schemaVersion": 1, "exports": [{"source": "a", "formats": ["qcow2", "raw"], "destination": "o", "options": {"manifestDigest": "sha512", "awsImport": "snapshot"}}]}"#
+            ) == [
+                "exports[0].options.manifestDigest: manifestDigest applies to OVA packages (format ova) only; qcow2, raw have no OVF manifest",
+                "exports[0].options.awsImport: applies with target aws only (it shapes the AWS import commands); give the export 'target: aws'",
+            ])
+        #expect(
+            messages(
+                #"{"schemaVersion": 1, "exports": [{"source": "a", "target": "aws", "formats": ["ova"], "destination": "o", "options": {"awsImport": "snapshot"}}]}"#
+            ) == [
+                "exports[0].options.awsImport: snapshot: ImportSnapshot takes VHD, VMDK, RAW disks, not ova (EC2 API reference, SnapshotDiskContainer); give formats vmdk, vhd or raw"
+            ])
+        #expect(
+            messages(
+                #"{"schemaVersion": 1, "exports": [{"source": "a", "target": "aws", "destination": "o", "options": {"architecture": "arm64", "amiName": "x"}}]}"#
+            ) == [
+                #"exports[0].options.amiName: "x" is not an AMI name: 3 to 128 of letters, digits, spaces and ( ) [ ] . / - ' @ _ (EC2 API reference, RegisterImage Name)"#
+            ])
+        #expect(
+            messages(#"{"schemaVersion": 1, "exports": [{"source": "a", "target": "aws", "destination": "o", "options": {"architecture": "arm64"}}]}"#)
+                == ["exports[0].options.architecture: applies with awsImport snapshot only (import-image decides the AMI itself)"])
+        #expect(
+            messages(
+                #"{"schemaVersion": 1, "exports": [{"source": "a", "target": "vsphere:6.0", "destination": "o", "options": {"manifestDigest": "sha512"}}]}"#)
+                == [
+                    #"exports[0].options.manifestDigest: manifestDigest sha512 contradicts target vsphere:6.0, whose OVF manifest is sha1 (docs/export.md, "Targets")"#
+                ])
+    }
+
     @Test(arguments: [
         ("/abs/", "starts with '/'; S3 prefixes are relative to the bucket"),
         ("a//b/", "has an empty, '.' or '..' folder; it would not land under the same key locally"),

@@ -1,3 +1,5 @@
+import DiskImage
+import ExportJob
 import Foundation
 import TestSupport
 import Testing
@@ -39,6 +41,20 @@ struct ExampleValidationTests {
                 print("ok %s" % path)
         sys.exit(1 if failed else 0)
         """
+
+    /// examples/job.yaml reads as a job (no problem, every output distinct), names every
+    /// target imgship has, and `imgship job --dry-run` accepts it: only its absent image fails.
+    @Test func jobExampleIsAJobForEveryTarget() throws {
+        let path = Self.examples + "/job.yaml"
+        let job = try JobFile.decode(try String(contentsOfFile: path, encoding: .utf8))
+        _ = try job.units(baseFolder: Self.examples)
+        let named = Set(job.exports.compactMap { $0.options.target?.description.split(separator: ":").first.map(String.init) })
+        #expect(named == Set(ExportTarget.names.map { String($0.prefix { $0 != "[" }) }))
+        let dryRun = try runProcess(ExportCommandTests.binary, ["job", path, "--dry-run", "--json"])
+        let intents = try #require(try JSONSerialization.jsonObject(with: dryRun.standardOutput) as? [[String: Any]])
+        #expect(intents.count == job.exports.count)
+        #expect(intents.allSatisfy { $0["action"] as? String == "fail: the source does not exist" }, "\(intents)")
+    }
 
     @Test func kubernetesManifestsPassTheSchema() throws {
         let validator = try MotoServer.require("kubernetes-validate")

@@ -381,24 +381,28 @@ struct HostileJobTests {
         #expect(!FileManager.default.fileExists(atPath: folder.file("out/SHA256SUMS")))
     }
 
-    /// `--merge` keeps the import commands of `target: aws` outputs, as one unsharded run
-    /// reports them; it used to drop them.
+    /// `--merge` keeps the import commands of every target's outputs, as one unsharded run
+    /// reports them (AWS's, its snapshot path, and the other rows'); it used to drop them.
     @Test func mergeKeepsTheImportCommands() throws {
         let folder = try TemporaryFolder()
         try GuestDisk.write(folder.file("golden.raw"), size: 64 << 20, boot: .uefiOnly)
         let job = folder.file("job.json")
         try write(
-            #"{"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out", "s3Bucket": "vm-imports"}]}"#, to: job)
-        func commands(_ result: ProcessResult) throws -> [String] {
+            #"""
+            {"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out", "s3Bucket": "vm-imports"},
+              {"source": "golden.raw", "target": "aws", "formats": ["vhd"], "destination": "out", "options": {"awsImport": "snapshot"}},
+              {"source": "golden.raw", "target": "kvm", "destination": "out"}, {"source": "golden.raw", "target": "oci", "destination": "out", "name": "golden-oci"}]}
+            """#, to: job)
+        func commands(_ result: ProcessResult) throws -> [[String]] {
             let report = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
-            return try #require((report["exports"] as? [[String: Any]])?.first?["importCommands"] as? [String])
+            return try #require((report["exports"] as? [[String: Any]])?.map { $0["importCommands"] as? [String] ?? [] })
         }
         let whole = try run(["job", job, "--json"])
         try #require(whole.status == 0, "\(whole.standardError)")
         let expected = try commands(whole)
-        #expect(expected.count == 2)
-        let shard = try run(["job", job, "--shard", "0/1"])
-        try #require(shard.status == 0, "\(shard.standardError)")
+        #expect(expected.map(\.count) == [2, 5, 1, 2])
+        let shards = try (0..<2).map { try run(["job", job, "--shard", "\($0)/2"]) }
+        for shard in shards { try #require(shard.status == 0, "\(shard.standardError)") }
         let merge = try run(["job", job, "--merge", "--json"])
         #expect(merge.status == 0, "\(merge.standardError)")
         #expect(try commands(merge) == expected)

@@ -389,7 +389,7 @@ struct JobCommandTests {
         let table = try runProcess(Self.binary, ["job", job])
         #expect(
             String(decoding: table.standardOutput, as: UTF8.self).contains(
-                "to import the target: aws outputs (imgship prints these commands and never runs them):\n  " + expected[0] + "\n"))
+                "to import the target outputs (imgship prints these commands and never runs them):\n  " + expected[0] + "\n"))
         #expect(!String(decoding: table.standardOutput, as: UTF8.self).contains("stands for the bucket's region"))
         try #"{"schemaVersion": 1, "exports": [{"source": "golden.raw", "target": "aws", "destination": "out2"}]}"#
             .write(toFile: folder.file("stand.json"), atomically: true, encoding: .utf8)

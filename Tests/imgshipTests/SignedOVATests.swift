@@ -85,20 +85,8 @@ struct SignedOVATests {
         #expect(check.status == 0, "\(String(decoding: check.standardOutput, as: UTF8.self)) \(check.standardError)")
 
         // The .cert: one signature line, then the certificate, which openssl checks alone.
-        let certificate = try String(contentsOfFile: extracted + "/appliance.cert", encoding: .utf8)
-        let firstLine = try #require(certificate.split(separator: "\n").first)
-        let prefix = "\(digest.uppercased())(appliance.mf)= "
-        #expect(firstLine.hasPrefix(prefix))
-        #expect(certificate.dropFirst(firstLine.count + 1).hasPrefix("-----BEGIN CERTIFICATE-----\n"))
+        try expectOpenSSLVerifies(extracted, digest: digest, scratch: folder)
         let openssl = try #require(which("openssl"))
-        let signature = try #require(hexBytes(String(firstLine.dropFirst(prefix.count))))
-        try Data(signature).write(to: URL(fileURLWithPath: folder.file("sig")))
-        try String(certificate.dropFirst(firstLine.count + 1)).write(toFile: folder.file("shipped.pem"), atomically: true, encoding: .utf8)
-        let publicKey = try runProcess(openssl, ["x509", "-in", folder.file("shipped.pem"), "-pubkey", "-noout"])
-        try publicKey.standardOutput.write(to: URL(fileURLWithPath: folder.file("pub.pem")))
-        let dgst = try runProcess(
-            openssl, ["dgst", "-\(digest)", "-verify", folder.file("pub.pem"), "-signature", folder.file("sig"), extracted + "/appliance.mf"])
-        #expect(dgst.status == 0 && String(decoding: dgst.standardOutput, as: UTF8.self) == "Verified OK\n", "\(dgst.standardError)")
         let chain = try runProcess(openssl, ["verify", "-CAfile", keys.ca, folder.file("shipped.pem")])
         #expect(chain.status == 0, "\(String(decoding: chain.standardOutput, as: UTF8.self)) \(chain.standardError)")
 
@@ -217,6 +205,26 @@ struct SignedOVATests {
         let vmdk = try runProcess(
             Self.binary, ["export", source, "-f", "vmdk", "-o", folder.file("a.vmdk"), "--sign-key", keys.leafKey, "--sign-cert", keys.leaf])
         #expect(vmdk.status == 64 && vmdk.standardError.contains("--sign-key applies to OVA packages (-f ova) only"), "\(vmdk.standardError)")
+    }
+
+    /// The first line of `folder`/appliance.cert signs appliance.mf with `digest`, by `openssl
+    /// dgst -verify` with the key of the certificate the .cert ships after it, which is left
+    /// in `scratch`/shipped.pem.
+    func expectOpenSSLVerifies(_ folder: String, digest: String, scratch: TemporaryFolder) throws {
+        let certificate = try String(contentsOfFile: folder + "/appliance.cert", encoding: .utf8)
+        let firstLine = try #require(certificate.split(separator: "\n").first)
+        let prefix = "\(digest.uppercased())(appliance.mf)= "
+        #expect(firstLine.hasPrefix(prefix))
+        #expect(certificate.dropFirst(firstLine.count + 1).hasPrefix("-----BEGIN CERTIFICATE-----\n"))
+        let openssl = try #require(which("openssl"))
+        let signature = try #require(hexBytes(String(firstLine.dropFirst(prefix.count))))
+        try Data(signature).write(to: URL(fileURLWithPath: scratch.file("sig")))
+        try String(certificate.dropFirst(firstLine.count + 1)).write(toFile: scratch.file("shipped.pem"), atomically: true, encoding: .utf8)
+        let publicKey = try runProcess(openssl, ["x509", "-in", scratch.file("shipped.pem"), "-pubkey", "-noout"])
+        try publicKey.standardOutput.write(to: URL(fileURLWithPath: scratch.file("pub.pem")))
+        let dgst = try runProcess(
+            openssl, ["dgst", "-\(digest)", "-verify", scratch.file("pub.pem"), "-signature", scratch.file("sig"), folder + "/appliance.mf"])
+        #expect(dgst.status == 0 && String(decoding: dgst.standardOutput, as: UTF8.self) == "Verified OK\n", "\(dgst.standardError)")
     }
 
     func hexBytes(_ text: String) -> [UInt8]? {
