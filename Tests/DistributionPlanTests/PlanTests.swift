@@ -54,7 +54,13 @@ struct PlanTests {
         }
         let outcome = DistributionPlanner.plan(document: document, context: context, resource: parts.count > 1 ? parts[1] : resource)
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
-        return try #require(outcome.plan)
+        var plan = try #require(outcome.plan)
+        if name.hasPrefix("windows-fast-launch") {
+            // The get-image form states the recipe name; given here as --recipe-name gives it,
+            // it draws the warning that it names nothing, which the stated form does not.
+            plan.warnings.removeAll { $0.message.hasPrefix("--recipe-name names nothing") }
+        }
+        return plan
     }
 
     /// Other forms of one configuration share its golden files: the same plan, written once.
@@ -146,11 +152,7 @@ struct PlanTests {
         #expect(outcome.form == .getImage)
         #expect(outcome.plan?.context.platform == .windows)
         #expect(outcome.plan?.tasks.filter { $0.kind == .enableFastLaunch }.count == 2)
-        var windows = try Self.plan("windows-fast-launch.json")
-        // The request form is given the recipe name as --recipe-name would give it, and is told
-        // it names nothing (every AMI is named); the get-image form states it, untold.
-        #expect(windows.warnings.contains { $0.message.hasPrefix("--recipe-name names nothing") })
-        windows.warnings.removeAll { $0.message.hasPrefix("--recipe-name names nothing") }
+        let windows = try Self.plan("windows-fast-launch.json")
         #expect(outcome.plan?.tasks == windows.tasks)
         #expect(outcome.plan.map(JSONRenderer.render) == JSONRenderer.render(windows))
     }
