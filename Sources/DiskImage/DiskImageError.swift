@@ -38,7 +38,7 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
     case signing(path: String, reason: String)
     /// Another run (an export or a job) is writing the output: its lock (`JobLock`) is held,
     /// the wait for it was interrupted, or it could not be taken.
-    case outputLocked(JobLockError)
+    case outputLocked(output: String, JobLockError)
 
     /// What `outputExists` says after the path.
     public static let outputExistsAdvice = "exists; pass --force to overwrite it"
@@ -72,8 +72,8 @@ public enum DiskImageError: Error, CustomStringConvertible, Equatable, Sendable 
             return "--target \(target): \(reason) (\(source)); nothing was written"
         case let .signing(path, reason):
             return "\(path): \(reason)"
-        case let .outputLocked(error):
-            return error.description
+        case let .outputLocked(output, error):
+            return "\(output): \(error)"
         }
     }
 }

@@ -48,7 +48,7 @@ extension DiskImageError: CommandFailure {
     /// Refusals made before any work are 2; failures of the work itself are 1.
     var exitStatus: ExitStatus {
         switch self {
-        case .cancelled, .outputLocked(.cancelled): .interrupted
+        case .cancelled, .outputLocked(_, .cancelled): .interrupted
         case .unsupportedSource, .sizeTooLarge, .malformedImage, .refusedExtent, .outputExists, .refusedOutput, .refusedByTarget, .signing:
             .inputRefused
         // Another run writing the output fails this one, as it fails a job's output.

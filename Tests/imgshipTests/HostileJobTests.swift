@@ -264,7 +264,7 @@ struct HostileJobTests {
         let second = try run(export)
         #expect(second.status == 1, "\(second.standardError)")
         #expect(
-            second.standardError.hasPrefix("imgship: error: another run holds the lock \(lock) (\(holder)")
+            second.standardError.hasPrefix("imgship: error: \(output): another run holds the lock \(lock) (\(holder)")
                 && second.standardError.hasSuffix("); pass --wait to wait for it\n") && second.standardError.split(separator: "\n").count == 1,
             "\(second.standardError)")
         let job = try run(["job", folder.file("job.yaml")])

@@ -171,12 +171,15 @@ public enum Exporter {
         if SystemCalls.stat(folderPath, &folder) != 0 {
             throw DiskImageError.system(call: "open", path: path, errno: errno)
         }
+        if folder.st_mode & S_IFMT != S_IFDIR {
+            throw DiskImageError.system(call: "open", path: path, errno: ENOTDIR)
+        }
         do throws(JobLockError) {
             return try JobLock.acquire(
                 JobLock.path(output: path), mode: .exclusive, wait: wait, removesFile: true, isCancelled: options.isCancelled,
                 onWaiting: onWaiting)
         } catch {
-            throw .outputLocked(error)
+            throw .outputLocked(output: path, error)
         }
     }
 
