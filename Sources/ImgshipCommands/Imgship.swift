@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigDocument
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,19 @@ package struct Imgship: ParsableCommand {
             print(PlanCommand.groupHelp(columns: terminalColumns()))
             return
         }
-        main(arguments)
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            // A usage error may quote what was typed (`got 'a\e[31mb'`): its lines go through
+            // the one display escaper, as every message that quotes a value does. Help, the
+            // version and exit codes of their own go the parser's way.
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            guard code != .success, !message.isEmpty else { exit(withError: error) }
+            writeToStandardError(DisplayText.escapedLines(message) + "\n")
+            exit(withError: code)
+        }
     }
 
     /// The width help texts wrap to: the terminal's, else ArgumentParser's 80.

@@ -207,7 +207,15 @@ struct GCEReaderTests {
         // Another first member: a tar.gz, but not a GCE image.
         let other = try Self.refusal(
             try #require(USTAR.header(name: "etc/hosts", size: 0, modificationTime: 0)) + [UInt8](repeating: 0, count: 1024), in: folder)
-        #expect(other.contains("is a gzip'd tar archive, but its first member is \"etc/hosts\" (a file), not disk.raw"), "\(other)")
+        #expect(other.contains("is a gzip'd tar archive, but its first member is \"etc/hosts\" (a file), not the regular file disk.raw"), "\(other)")
+
+        // disk.raw as a symbolic link (to /etc/shadow, say) is named as one, never followed.
+        var link = try #require(USTAR.header(name: "disk.raw", size: 0, modificationTime: 0))
+        link[156] = UInt8(ascii: "2")
+        link.replaceSubrange(157..<168, with: Array("/etc/shadow".utf8))
+        TarBlock.seal(&link)
+        let linked = try Self.refusal(link + [UInt8](repeating: 0, count: 1024), in: folder)
+        #expect(linked.contains("its first member is \"disk.raw\" (a symbolic link), not the regular file disk.raw"), "\(linked)")
     }
 
     @Test func damagedGzipIsRefusedWithTheOffset() throws {

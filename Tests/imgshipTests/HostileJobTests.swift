@@ -311,14 +311,14 @@ struct HostileJobTests {
         let linked = try run(["job", folder.file("job.yaml")])
         #expect(linked.status == 1)
         #expect(
-            linked.standardError.contains("cannot take the lock \(folder.path)/job.yaml.lock: open: Too many levels of symbolic links"),
+            linked.standardError.contains("cannot take the lock \(folder.path)/job.yaml.lock: is a symbolic link; expected a regular file"),
             "\(linked.standardError)")
         #expect(try String(contentsOfFile: folder.file("precious.txt"), encoding: .utf8) == "precious\n")
         try FileManager.default.removeItem(atPath: folder.file("job.yaml.lock"))
         #expect(mkfifo(folder.file("job.yaml.lock"), 0o600) == 0)
         let fifo = try run(["job", folder.file("job.yaml")])
         #expect(fifo.status == 1)
-        #expect(fifo.standardError.contains("is not a regular file; a job's lock file is one"), "\(fifo.standardError)")
+        #expect(fifo.standardError.contains("is not a regular file; expected a regular file as a lock"), "\(fifo.standardError)")
         #expect(!FileManager.default.fileExists(atPath: folder.file("out")))
     }
 
@@ -500,6 +500,19 @@ struct HostileJobTests {
         }
         #expect(merge.standardError.contains("imgship: warning: \(folder.path)/out/web\\u{1B}[31m.raw: fine\\n\\u{1B}[2Kimgship: all outputs verified\n"))
         #expect(!merge.standardError.contains("\nimgship: all outputs verified"))
+    }
+
+    /// A usage error quotes what was typed: a value pasted with escapes in it is shown
+    /// escaped too, and the usage lines after it stay lines.
+    @Test func usageErrorsQuoteValuesEscaped() throws {
+        let plan = try run(["plan", "config.json", "--recipe-name", "a\u{1B}[31mb\u{1B}]0;owned\u{07}"])
+        #expect(plan.status == 64)
+        #expect(!plan.standardError.utf8.contains(0x1B) && !plan.standardError.utf8.contains(0x07), "\(plan.standardError)")
+        #expect(plan.standardError.hasPrefix("Error: --recipe-name must be an Image Builder recipe name"), "\(plan.standardError)")
+        #expect(plan.standardError.contains("got 'a\\u{1B}[31mb\\u{1B}]0;owned\\u{7}'\nUsage: imgship plan"), "\(plan.standardError)")
+        let export = try run(["export", "disk.raw", "-f", "vmdk", "-o", "x.vmdk", "--uuid", "\u{1B}[2J"])
+        #expect(export.status == 64)
+        #expect(export.standardError.contains("got '\\u{1B}[2J'"), "\(export.standardError)")
     }
 
     // MARK: Printed AWS commands

@@ -70,11 +70,15 @@ public final class JobLock: @unchecked Sendable {
             // O_NOFOLLOW: a symbolic link planted at the name cannot make the holder's line
             // land in another file; O_NONBLOCK: a FIFO there cannot hang the open.
             let fd = SystemCalls.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw .cannotLock(path: path, reason: "open: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                // ELOOP is O_NOFOLLOW's answer to a symbolic link: say what was found.
+                let reason = errno == ELOOP ? "is a symbolic link; expected a regular file (a lock is never taken through one)" : "open: \(String(cString: strerror(errno)))"
+                throw .cannotLock(path: path, reason: reason)
+            }
             var opened = stat()
             guard SystemCalls.fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG else {
                 SystemCalls.close(fd)
-                throw .cannotLock(path: path, reason: "is not a regular file; a job's lock file is one")
+                throw .cannotLock(path: path, reason: "is not a regular file; expected a regular file as a lock")
             }
             if SystemCalls.flock(fd, operation | LOCK_NB) != 0 {
                 let code = errno

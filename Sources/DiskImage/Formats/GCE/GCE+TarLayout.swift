@@ -81,7 +81,7 @@ extension GCE {
             }
             func member(_ name: String, _ what: String) -> TarProblem {
                 TarProblem(
-                    offset: at, reason: "its first member is \"\(name)\" (\(what)), not disk.raw; a GCE image is a gzip'd tar holding the one file disk.raw",
+                    offset: at, reason: "its first member is \"\(name)\" (\(what)), not the regular file disk.raw; a GCE image is a gzip'd tar holding the one file disk.raw",
                     unsupported: true)
             }
             switch type {
@@ -113,7 +113,12 @@ extension GCE {
             case UInt8(ascii: "5"):
                 throw member(headerName, "a directory")
             default:
-                throw member(headerName, "tar type '\(String(decoding: [type], as: UTF8.self))'")
+                // Named by POSIX's typeflag values (pax, "ustar Interchange Format").
+                let kinds: [UInt8: String] = [
+                    UInt8(ascii: "1"): "a hard link", UInt8(ascii: "2"): "a symbolic link", UInt8(ascii: "3"): "a character device",
+                    UInt8(ascii: "4"): "a block device", UInt8(ascii: "6"): "a FIFO",
+                ]
+                throw member(headerName, kinds[type] ?? "tar type '\(String(decoding: [type], as: UTF8.self))'")
             }
             // A regular member: plain, or pax sparse 1.0 with its map at the start of the data.
             let dataOffset = UInt64(headerOffset + block)
