@@ -72,7 +72,9 @@ public final class JobLock: @unchecked Sendable {
             let fd = SystemCalls.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 // ELOOP is O_NOFOLLOW's answer to a symbolic link: say what was found.
-                let reason = errno == ELOOP ? "is a symbolic link; expected a regular file (a lock is never taken through one)" : "open: \(String(cString: strerror(errno)))"
+                let reason =
+                    errno == ELOOP
+                    ? "is a symbolic link; expected a regular file (a lock is never taken through one)" : "open: \(String(cString: strerror(errno)))"
                 throw .cannotLock(path: path, reason: reason)
             }
             var opened = stat()

@@ -81,7 +81,9 @@ extension GCE {
             }
             func member(_ name: String, _ what: String) -> TarProblem {
                 TarProblem(
-                    offset: at, reason: "its first member is \"\(name)\" (\(what)), not the regular file disk.raw; a GCE image is a gzip'd tar holding the one file disk.raw",
+                    offset: at,
+                    reason:
+                        "its first member is \"\(name)\" (\(what)), not the regular file disk.raw; a GCE image is a gzip'd tar holding the one file disk.raw",
                     unsupported: true)
             }
             switch type {
