@@ -16,6 +16,12 @@ public enum DocumentReader {
     /// most 1 MB (CloudFormation quotas, "Template body size in an Amazon S3 object").
     public static let maximumYAMLBytes = 16 << 20
 
+    /// The most a JSON document's objects and lists may take in memory (their strings aside):
+    /// 256 MiB. Objects cost 88 bytes and more each, so a document of small objects nested
+    /// deep (one every 16 bytes) would take 8 times its text, and 64 MiB of it more than the
+    /// 512 MiB budget (SECURITY.md); such a document is refused before it is read.
+    public static let maximumModelBytes = 256 << 20
+
     /// Reads a document given as bytes: `DocumentText.check`'s problems (invalid UTF-8 and the
     /// rest, with their positions), then `parse(_:)`'s.
     public static func parse(bytes: [UInt8]) throws(Problem) -> ConfigValue {
@@ -37,7 +43,7 @@ public enum DocumentReader {
         do {
             return isJSON ? try JSONParser.parse(text) : try YAMLReader.parse(text)
         } catch {
-            var problem = Problem(.error, "", "malformed \(isJSON ? "JSON" : "YAML"): \(error.message)")
+            var problem = Problem(.error, "", error.isLimit ? error.message : "malformed \(isJSON ? "JSON" : "YAML"): \(error.message)")
             problem.line = error.line
             problem.column = error.column
             throw problem
@@ -48,9 +54,15 @@ public enum DocumentReader {
 /// The name of `candidates` closest to `key` when it is close enough to be a likely typo,
 /// for "did you mean" hints.
 public func closestName(to key: String, among candidates: [String]) -> String? {
+    let length = key.count
+    let allowed = max(2, length / 4)
+    // The distance is at least the difference in length: a key far longer than every name
+    // (a hostile one of megabytes) is compared with none of them.
+    let near = candidates.filter { abs($0.count - length) <= allowed }
+    guard !near.isEmpty else { return nil }
     let lowered = key.lowercased()
-    let scored = candidates.map { ($0, editDistance(lowered, $0.lowercased())) }.min { $0.1 < $1.1 }
-    guard let (candidate, distance) = scored, distance <= max(2, key.count / 4) else { return nil }
+    let scored = near.map { ($0, editDistance(lowered, $0.lowercased())) }.min { $0.1 < $1.1 }
+    guard let (candidate, distance) = scored, distance <= allowed else { return nil }
     return candidate
 }
 

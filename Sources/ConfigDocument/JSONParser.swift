@@ -5,6 +5,15 @@ public struct JSONParser {
         public var line: Int
         public var column: Int
         public var message: String
+        /// The text is well formed as far as read, but larger than a document may be.
+        public var isLimit = false
+
+        public init(line: Int, column: Int, message: String, isLimit: Bool = false) {
+            self.line = line
+            self.column = column
+            self.message = message
+            self.isLimit = isLimit
+        }
     }
 
     /// The text's own UTF-8 storage, read in place: a copy would cost the document's size
@@ -18,6 +27,8 @@ public struct JSONParser {
     /// each is allocated once at its size: grown by doubling, the values of a large array
     /// would cost up to three times themselves while it is read.
     private let sizes: [UInt32]
+    /// What the model's objects and arrays will take (`containerSizes`).
+    private let modelBytes: Int
     private var nextContainer = 0
     /// Long keys met so far (shorter ones are stored inline in their `String`): an object key
     /// repeated in every element of a list shares one storage. A document's schema has a few
@@ -27,17 +38,21 @@ public struct JSONParser {
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
-        self.sizes = Self.containerSizes(bytes)
+        (sizes, modelBytes) = Self.containerSizes(bytes)
     }
 
     /// The number of elements of each array and object, in the order their brackets open,
     /// from one pass that skips strings and counts commas at each level. The counts only size
     /// allocations: on malformed text they may be wrong, and the parser reports the error.
-    /// Counting stops past `DocumentReader.maximumDepth`, where the parser stops too.
-    private static func containerSizes(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt32] {
+    /// Counting stops past `DocumentReader.maximumDepth`, where the parser stops too. Also the
+    /// bytes the model's objects and arrays will take: each is one allocation (a 32-byte array
+    /// header, malloc's own 16 bytes) of 40-byte members or 24-byte values (`ConfigValue`).
+    private static func containerSizes(_ bytes: UnsafeBufferPointer<UInt8>) -> (sizes: [UInt32], modelBytes: Int) {
         var sizes: [UInt32] = []
-        // Per open container: its index in `sizes`, commas at its level, whether it holds anything.
-        var open: [(index: Int, commas: UInt32, filled: Bool)] = []
+        var modelBytes = 0
+        // Per open container: its index in `sizes`, commas at its level, whether it holds
+        // anything, whether it is an object.
+        var open: [(index: Int, commas: UInt32, filled: Bool, isObject: Bool)] = []
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
@@ -52,13 +67,15 @@ public struct JSONParser {
                 index += 1
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 if !open.isEmpty { open[open.count - 1].filled = true }
-                guard open.count < DocumentReader.maximumDepth else { return sizes }
-                open.append((sizes.count, 0, false))
+                guard open.count < DocumentReader.maximumDepth else { return (sizes, modelBytes) }
+                open.append((sizes.count, 0, false, byte == UInt8(ascii: "{")))
                 sizes.append(0)
                 continue
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                guard let closed = open.popLast() else { return sizes }
-                sizes[closed.index] = closed.filled ? closed.commas &+ 1 : 0
+                guard let closed = open.popLast() else { return (sizes, modelBytes) }
+                let count = closed.filled ? closed.commas &+ 1 : 0
+                sizes[closed.index] = count
+                modelBytes &+= 48 &+ (closed.isObject ? 40 : 24) &* Int(count)
                 continue
             case UInt8(ascii: ","):
                 if !open.isEmpty { open[open.count - 1].commas &+= 1 }
@@ -68,7 +85,7 @@ public struct JSONParser {
             }
             if !open.isEmpty { open[open.count - 1].filled = true }
         }
-        return sizes
+        return (sizes, modelBytes)
     }
 
     /// The element count `containerSizes` found for the container opening now.
@@ -87,6 +104,13 @@ public struct JSONParser {
     private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Result<ConfigValue, SyntaxError> {
         var parser = JSONParser(bytes)
         do throws(SyntaxError) {
+            if parser.modelBytes > DocumentReader.maximumModelBytes {
+                throw SyntaxError(
+                    line: 1, column: 1,
+                    message:
+                        "the document's \(parser.sizes.count) objects and lists would take \(parser.modelBytes >> 20) MiB of memory, more than the \(DocumentReader.maximumModelBytes >> 20) MiB a document may take",
+                    isLimit: true)
+            }
             parser.skipWhitespace()
             let value = try parser.parseValue()
             parser.skipWhitespace()
@@ -228,35 +252,52 @@ public struct JSONParser {
 
     private mutating func parseString() throws(SyntaxError) -> String {
         index += 1
-        var scalars = String.UnicodeScalarView()
-        var runStart = index
-        func flushRun(_ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int, into scalars: inout String.UnicodeScalarView) {
-            if to > from { scalars.append(contentsOf: String(decoding: bytes[from..<to], as: UTF8.self).unicodeScalars) }
+        let start = index
+        // Most strings hold no escape: made from the text's bytes at once.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)]), as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw error("control character in a string; escape it") }
+            index += 1
         }
+        guard index < bytes.count else { throw error("unterminated string") }
+        // The decoded string is no longer than its text up to the closing quote: reserved once,
+        // as growing by doubling would cost up to twice a long string.
+        var end = index
+        while end < bytes.count && bytes[end] != UInt8(ascii: "\"") { end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1 }
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(min(end, bytes.count) - start)
+        decoded.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while true {
             guard index < bytes.count else { throw error("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                flushRun(bytes, runStart, index, into: &scalars)
                 index += 1
-                return String(scalars)
+                return String(decoding: decoded, as: UTF8.self)
             }
             if byte < 0x20 { throw error("control character in a string; escape it") }
-            if byte != UInt8(ascii: "\\") { index += 1; continue }
-            flushRun(bytes, runStart, index, into: &scalars)
             index += 1
+            if byte != UInt8(ascii: "\\") {
+                decoded.append(byte)
+                continue
+            }
             guard index < bytes.count else { throw error("unterminated string") }
             let escape = bytes[index]
             index += 1
+            let scalar: Unicode.Scalar
             switch escape {
-            case UInt8(ascii: "\""): scalars.append("\"")
-            case UInt8(ascii: "\\"): scalars.append("\\")
-            case UInt8(ascii: "/"): scalars.append("/")
-            case UInt8(ascii: "b"): scalars.append("\u{08}")
-            case UInt8(ascii: "f"): scalars.append("\u{0C}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "\""): scalar = "\""
+            case UInt8(ascii: "\\"): scalar = "\\"
+            case UInt8(ascii: "/"): scalar = "/"
+            case UInt8(ascii: "b"): scalar = "\u{08}"
+            case UInt8(ascii: "f"): scalar = "\u{0C}"
+            case UInt8(ascii: "n"): scalar = "\n"
+            case UInt8(ascii: "r"): scalar = "\r"
+            case UInt8(ascii: "t"): scalar = "\t"
             case UInt8(ascii: "u"):
                 var code = try parseHex4()
                 if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count,
@@ -267,13 +308,13 @@ public struct JSONParser {
                     guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
-                guard let scalar = UnicodeScalar(code) else { throw error("invalid \\u escape") }
-                scalars.append(scalar)
+                guard let decodedScalar = UnicodeScalar(code) else { throw error("invalid \\u escape") }
+                scalar = decodedScalar
             default:
                 index -= 1
                 throw error("invalid escape '\\\(Character(UnicodeScalar(escape)))'")
             }
-            runStart = index
+            UTF8.encode(scalar) { decoded.append($0) }
         }
     }
 

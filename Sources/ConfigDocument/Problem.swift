@@ -40,6 +40,15 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible, Compa
         return problems.filter { seen.insert($0).inserted }
     }
 
+    /// `text` in double quotes for a message, cut after its first 200 characters: a message
+    /// quotes what it refuses, and a 64 MiB value would otherwise be copied into each one.
+    public static func quoted(_ text: String) -> String {
+        let shown = 200
+        guard text.utf8.count > shown else { return "\"\(text)\"" }
+        let head = text.prefix(shown)
+        return head.endIndex == text.endIndex ? "\"\(text)\"" : "\"\(head)…\" (\(text.utf8.count) bytes)"
+    }
+
     /// `path: message`, the form the CLI prints after the file name and position.
     public var description: String {
         path.isEmpty ? message : "\(path): \(message)"
@@ -68,5 +77,52 @@ public struct Path: Sendable {
 
     public func item(_ index: Int) -> Path {
         Path(text: text + "[\(index)]")
+    }
+}
+
+/// The problems found in one document, of which the first `limit` are kept and the rest only
+/// counted: a hostile document with hundreds of thousands of unknown keys would otherwise cost
+/// a message and a path per key, many times its own size (issue 22), while a reader fixes the
+/// first ones first anyway (clang stops at 20 errors by default, `-ferror-limit`).
+///
+/// Paths and messages are taken as autoclosures, so a problem past the limit builds no string.
+public struct ProblemList: Sendable {
+    /// How many problems one document reports.
+    public static let defaultLimit = 1_000
+
+    public let limit: Int
+    public private(set) var kept: [Problem] = []
+    /// The problems past `limit`, by severity.
+    public private(set) var omittedErrors = 0
+    public private(set) var omittedWarnings = 0
+
+    public init(limit: Int = ProblemList.defaultLimit) {
+        self.limit = limit
+    }
+
+    public var isFull: Bool { kept.count >= limit }
+
+    public mutating func append(_ problem: @autoclosure () -> Problem, severity: Problem.Severity) {
+        guard isFull else { return kept.append(problem()) }
+        if severity == .error { omittedErrors += 1 } else { omittedWarnings += 1 }
+    }
+
+    public mutating func append(_ problem: Problem) {
+        append(problem, severity: problem.severity)
+    }
+
+    public mutating func append(
+        _ severity: Problem.Severity, _ path: @autoclosure () -> String, _ message: @autoclosure () -> String, at value: ConfigValue? = nil
+    ) {
+        append(Problem(severity, path(), message(), at: value), severity: severity)
+    }
+
+    /// The kept problems, then one that counts the omitted ones (an error when any of them is).
+    public var problems: [Problem] {
+        let omitted = omittedErrors + omittedWarnings
+        guard omitted > 0 else { return kept }
+        func more(_ number: Int, _ word: String) -> String? { number == 0 ? nil : "\(number) more \(word)\(number == 1 ? "" : "s")" }
+        let what = [more(omittedErrors, "error"), more(omittedWarnings, "warning")].compactMap { $0 }.joined(separator: " and ")
+        return kept + [Problem(omittedErrors > 0 ? .error : .warning, "", "\(what) not shown: only the first \(limit) problems of a document are reported")]
     }
 }

@@ -55,7 +55,7 @@ extension YAMLReader {
         /// Kept alive while the nodes are read: Yams holds a node's anchor weakly, the parser
         /// strongly.
         let parser: Parser
-        let roots: [Node]
+        var roots: [Node]
         let aliases: Aliases
         let text: String
     }
@@ -77,6 +77,8 @@ extension YAMLReader {
             collectMarkers(root, candidates: composed.aliases, into: &real.names)
         }
         if real.names.count != candidates.count {
+            // The first tree is let go before the second is composed: two would cost twice.
+            composed.roots = []
             composed = try composeAll(text, aliases: real)
         }
         for root in composed.roots {
@@ -174,9 +176,10 @@ extension YAMLReader {
         case let .sequence(sequence):
             for item in sequence { collectMarkers(item, candidates: candidates, into: &found) }
         case let .mapping(mapping):
-            for (key, value) in mapping {
-                collectMarkers(key, candidates: candidates, into: &found)
-                collectMarkers(value, candidates: candidates, into: &found)
+            // By index: a mapping's iterator is a copy of all its pairs (Yams' `makeIterator`).
+            for index in mapping.startIndex..<mapping.endIndex {
+                collectMarkers(mapping[index].key, candidates: candidates, into: &found)
+                collectMarkers(mapping[index].value, candidates: candidates, into: &found)
             }
         case .alias:
             break
@@ -231,9 +234,9 @@ extension YAMLReader {
             case let .mapping(mapping):
                 anchor = mapping.anchor
                 if depth + 1 > DocumentReader.maximumDepth { return try nestingTooDeep(line, column) }
-                for (key, value) in mapping {
-                    add(try visit(key, depth: depth + 1), to: &size)
-                    add(try visit(value, depth: depth + 1), to: &size)
+                for index in mapping.startIndex..<mapping.endIndex {
+                    add(try visit(mapping[index].key, depth: depth + 1), to: &size)
+                    add(try visit(mapping[index].value, depth: depth + 1), to: &size)
                 }
             case .alias:
                 break

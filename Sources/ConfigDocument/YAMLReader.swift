@@ -12,12 +12,15 @@ import Yams
 /// a document; nesting is bounded by `DocumentReader.maximumDepth` (see `composeWithinLimits`).
 public enum YAMLReader {
     public static func parse(_ text: String) throws(JSONParser.SyntaxError) -> ConfigValue {
-        let composed = try composeWithinLimits(text)
-        guard let root = composed.roots.first else {
+        var composed = try composeWithinLimits(text)
+        guard var root = composed.roots.first else {
             throw JSONParser.SyntaxError(line: 1, column: 1, message: "the document is empty")
         }
+        // The builder takes the tree apart as it converts it, so each part of Yams' tree (about
+        // ten times the text it was composed from) is freed once its values are made.
+        composed.roots = []
         var model = ModelBuilder(aliases: composed.aliases)
-        let value = try model.value(root)
+        let value = try model.value(&root)
         withExtendedLifetime(composed.parser) {}
         return value
     }
@@ -25,20 +28,31 @@ public enum YAMLReader {
     /// Makes the model of a tree composed with its aliases unexpanded: an alias becomes a copy
     /// of its anchor's value (shared storage), counted against `aliasNodeBudget` again here.
     private struct ModelBuilder {
+        /// An anchored node as far as an alias needs it: its value, the scalar when it is one
+        /// (an alias may be a mapping key), where it is, and how many nodes it holds.
+        struct Anchored {
+            var value: ConfigValue
+            var scalar: Node.Scalar?
+            var mark: Mark?
+            var nodes: Int
+        }
+
         let aliases: Aliases
-        /// Each anchor's node and value, as far as the document has been read: an alias names
-        /// the last node before it with that anchor.
-        var anchors: [String: (node: Node, value: ConfigValue, nodes: Int)] = [:]
+        /// Each anchor's node, as far as the document has been read: an alias names the last
+        /// node before it with that anchor.
+        var anchors: [String: Anchored] = [:]
         var expanded = 0
         /// Nodes made for the value being read.
         var nodes = 0
+        /// What a converted node is replaced with in its parent: one scalar whose tag all share.
+        let taken = Node.scalar(Node.Scalar(""))
 
         init(aliases: Aliases) {
             self.aliases = aliases
         }
 
         /// The anchored node an alias `node` stands for; nil when `node` is not an alias.
-        mutating func resolve(_ node: Node) throws(JSONParser.SyntaxError) -> (node: Node, value: ConfigValue)? {
+        mutating func resolve(_ node: Node) throws(JSONParser.SyntaxError) -> Anchored? {
             guard let (name, position) = aliases.name(of: node) else { return nil }
             guard case let .scalar(token) = node else { return nil }
             guard token.string.unicodeScalars.count == name.unicodeScalars.count + 1, token.anchor == nil else {
@@ -66,49 +80,78 @@ public enum YAMLReader {
                     line: position.line, column: position.column,
                     message: "alias *\(name) takes the nodes aliases add to the document past the \(YAMLReader.aliasNodeBudget) allowed")
             }
-            return (anchor.node, anchor.value)
+            return anchor
         }
 
-        mutating func value(_ node: Node) throws(JSONParser.SyntaxError) -> ConfigValue {
-            if let (_, value) = try resolve(node) { return value }
-            let line = node.mark?.line ?? 0
-            let column = node.mark?.column ?? 0
+        /// The value of `node`, which is left replaced by `taken`: each child is taken out of
+        /// its collection before it is converted, so the tree shrinks as the model grows.
+        mutating func value(_ node: inout Node) throws(JSONParser.SyntaxError) -> ConfigValue {
+            if let anchored = try resolve(node) { return anchored.value }
+            let mark = node.mark
+            let line = mark?.line ?? 0
+            let column = mark?.column ?? 0
             let nodesBefore = nodes
             nodes += 1
             let kind: ConfigValue.Kind
             let tag: String
             let anchor: Anchor?
+            var scalarNode: Node.Scalar?
             switch node {
             case let .scalar(scalar):
                 tag = scalar.tag.description
                 kind = YAMLReader.scalarKind(scalar, tag: tag)
                 anchor = scalar.anchor
-            case let .sequence(sequence):
+                scalarNode = scalar
+            case .sequence(var sequence):
+                // `sequence` is then the only holder of its items.
+                node = taken
                 tag = sequence.tag.description
-                var items: [ConfigValue] = []
-                for item in sequence { items.append(try value(item)) }
-                kind = .array(items)
                 anchor = sequence.anchor
-            case let .mapping(mapping):
+                var items: [ConfigValue] = []
+                items.reserveCapacity(sequence.count)
+                for index in sequence.startIndex..<sequence.endIndex {
+                    var item = sequence[index]
+                    sequence[index] = taken
+                    items.append(try value(&item))
+                }
+                kind = .array(items)
+            case .mapping(var mapping):
+                node = taken
                 tag = mapping.tag.description
+                anchor = mapping.anchor
                 var members: [(key: String, value: ConfigValue)] = []
+                members.reserveCapacity(mapping.count)
                 var seen: Set<String> = []
-                for (keyNode, valueNode) in mapping {
-                    let resolvedKey = try resolve(keyNode)?.node ?? keyNode
-                    guard case let .scalar(key) = resolvedKey else {
-                        throw JSONParser.SyntaxError(
-                            line: resolvedKey.mark?.line ?? line, column: resolvedKey.mark?.column ?? column,
-                            message: "a mapping key must be a plain string")
+                // By index: a mapping's iterator is a copy of all its pairs (Yams'
+                // `Node.Mapping.makeIterator`).
+                for index in mapping.startIndex..<mapping.endIndex {
+                    let keyNode = mapping[index].key
+                    var valueNode = mapping[index].value
+                    mapping[index] = (taken, taken)
+                    let key: Node.Scalar
+                    if let anchored = try resolve(keyNode) {
+                        guard let scalar = anchored.scalar else {
+                            throw JSONParser.SyntaxError(
+                                line: anchored.mark?.line ?? line, column: anchored.mark?.column ?? column,
+                                message: "a mapping key must be a plain string")
+                        }
+                        key = scalar
+                    } else {
+                        guard case let .scalar(scalar) = keyNode else {
+                            throw JSONParser.SyntaxError(
+                                line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
+                                message: "a mapping key must be a plain string")
+                        }
+                        key = scalar
                     }
                     guard seen.insert(key.string).inserted else {
                         throw JSONParser.SyntaxError(
                             line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
                             message: "duplicate key \"\(key.string)\"")
                     }
-                    members.append((key.string, try value(valueNode)))
+                    members.append((key.string, try value(&valueNode)))
                 }
                 kind = .object(members)
-                anchor = mapping.anchor
             case let .alias(alias):
                 // Yams makes alias nodes only when representing values, never when composing.
                 throw JSONParser.SyntaxError(line: line, column: column, message: "alias *\(alias.anchor) names no anchor")
@@ -117,7 +160,9 @@ public enum YAMLReader {
             if let function = YAMLReader.intrinsicFunctionName(tag: tag) {
                 result = ConfigValue(.object([(function, result)]), line: line, column: column)
             }
-            if let anchor { anchors[anchor.rawValue] = (node, result, nodes - nodesBefore) }
+            if let anchor {
+                anchors[anchor.rawValue] = Anchored(value: result, scalar: scalarNode, mark: mark, nodes: nodes - nodesBefore)
+            }
             return result
         }
     }
@@ -164,9 +209,30 @@ public enum YAMLReader {
         return nil
     }
 
-    /// YAML 1.2 core schema decimals: `-12`, `3.5`, `1e3`, `012` (kept as written).
+    /// YAML 1.2 core schema decimals: `-12`, `3.5`, `1e3`, `012` (kept as written), that is
+    /// `[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?`. Read byte by byte: a regex
+    /// literal here was made anew for every scalar, 1.8 s a MiB of YAML in a release build.
     private static func isNumber(_ text: String) -> Bool {
-        text.wholeMatch(of: /[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?/) != nil
+        var bytes = text.utf8[...]
+        func digits() -> Int {
+            let count = bytes.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count
+            bytes = bytes.dropFirst(count)
+            return count
+        }
+        func skip(_ accepted: UInt8...) -> Bool {
+            guard let first = bytes.first, accepted.contains(first) else { return false }
+            bytes = bytes.dropFirst()
+            return true
+        }
+        _ = skip(UInt8(ascii: "-"), UInt8(ascii: "+"))
+        let whole = digits()
+        let fraction = skip(UInt8(ascii: ".")) ? digits() : 0
+        guard whole > 0 || fraction > 0 else { return false }
+        if skip(UInt8(ascii: "e"), UInt8(ascii: "E")) {
+            _ = skip(UInt8(ascii: "-"), UInt8(ascii: "+"))
+            guard digits() > 0 else { return false }
+        }
+        return bytes.isEmpty
     }
 
     static func syntaxError(_ error: any Error, in text: String, aliases: Aliases) -> JSONParser.SyntaxError {

@@ -238,6 +238,11 @@ func readAllBytes(_ path: String) throws(DocumentReadError) -> [UInt8] {
     guard descriptor >= 0 else { throw DocumentReadError(reason: String(cString: strerror(errno))) }
     defer { if descriptor != STDIN_FILENO { SystemCalls.close(descriptor) } }
     var bytes: [UInt8] = []
+    // A file's size is known: reserved once, as growing by doubling would hold up to twice it.
+    var info = stat()
+    if SystemCalls.fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+        bytes.reserveCapacity(min(Int(info.st_size), maximumDocumentBytes) + 1)
+    }
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
         let count = chunk.withUnsafeMutableBytes { SystemCalls.read(descriptor, $0.baseAddress, $0.count) }

@@ -185,4 +185,16 @@ struct ValidationTests {
                 "error missing required field 'name' (or 'distributionConfigurationArn' for an update)",
             ])
     }
+
+    /// A document reports its first 1,000 problems and counts the rest, in one error: 1,500
+    /// unknown keys of a distribution give 1,000 messages, in document order, and the count.
+    @Test func problemsPastTheLimitAreCountedNotListed() throws {
+        let keys = (0..<1_500).map { #""unknownKey\#($0)": 1"# }.joined(separator: ", ")
+        let ami = #""amiDistributionConfiguration": {"name": "a{{imagebuilder:buildDate}}"}, "#
+        let found = findings(request(ami + keys))
+        try #require(found.count == 1_001, "\(found.prefix(2)) \(found.suffix(2))")
+        #expect(found.first?.hasPrefix("error distributions[0].unknownKey0: unknown key 'unknownKey0'") == true, "\(found.first ?? "")")
+        #expect(found[999].hasPrefix("error distributions[0].unknownKey999: unknown key 'unknownKey999'"), "\(found[999])")
+        #expect(found.last == "error 500 more errors not shown: only the first 1000 problems of a document are reported")
+    }
 }

@@ -2,34 +2,64 @@ import Foundation
 import Testing
 
 /// One child process's run, measured: its exit status, standard error, peak resident bytes
-/// (wait4(2)'s rusage, in kilobytes on Linux: getrusage(2)) and wall seconds.
+/// (wait4(2)'s rusage, in kilobytes on Linux: getrusage(2)), wall seconds and processor
+/// seconds (user and system, from the same rusage: wall time measures the machine's load as
+/// much as the command).
 struct MeasuredRun {
     var status: Int32
     var standardError: String
     var peakBytes: Int
     var seconds: Double
+    var processorSeconds: Double
+
+    /// Makes this process the reaper of its orphaned descendants (prctl(2),
+    /// PR_SET_CHILD_SUBREAPER), so that `run` waits for a command whose shell has exited.
+    /// prctl is variadic, which Swift does not import: it is called through dlsym(3).
+    static let reapsOrphans: Bool = {
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        guard let symbol = dlsym(nil, "prctl") else { return false }
+        let setChildSubreaper: Int32 = 36
+        return unsafeBitCast(symbol, to: Prctl.self)(setChildSubreaper, 1, 0, 0, 0) == 0
+    }()
 
     /// Runs `arguments` (the program first) through /bin/sh, standard output discarded and
-    /// standard error kept in `errorPath`, under an address-space limit of
-    /// `addressSpaceKiB` when given.
+    /// standard error kept in `errorPath`, under an address-space limit of `addressSpaceKiB`
+    /// when given.
+    ///
+    /// The command is started in the background by a shell that then exits, and is waited for
+    /// here as an orphan. A process posix_spawn(3) starts shares this one's memory until it
+    /// calls exec, and Linux carries that memory's peak into the child's ru_maxrss (exec keeps
+    /// the old mm's high-water mark): the test runner's own peak, whatever the tests beside
+    /// it hold. The shell's child is forked from the small shell, so its peak is its own.
     static func run(_ arguments: [String], errorPath: String, addressSpaceKiB: Int? = nil) throws -> MeasuredRun {
-        let limit = addressSpaceKiB.map { "ulimit -v \($0) && " } ?? ""
-        let script = limit + #"error="$1"; shift; exec "$@" >/dev/null 2>"$error""#
-        var pid: pid_t = 0
-        let all = ["/bin/sh", "-c", script, "sh", errorPath] + arguments
+        try #require(reapsOrphans, "prctl(PR_SET_CHILD_SUBREAPER): \(errno)")
+        let pidPath = errorPath + ".pid"
+        let limit = addressSpaceKiB.map { "ulimit -v \($0) || exit 1; " } ?? ""
+        let script = limit + #"error="$1"; pidfile="$2"; shift 2; "$@" >/dev/null 2>"$error" & echo $! >"$pidfile""#
+        var shell: pid_t = 0
+        let all = ["/bin/sh", "-c", script, "sh", errorPath, pidPath] + arguments
         var argv = all.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let start = Date()
-        let spawned = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
+        let spawned = posix_spawn(&shell, "/bin/sh", nil, nil, &argv, environ)
         try #require(spawned == 0, "posix_spawn: \(spawned)")
         var status: Int32 = 0
+        while waitpid(shell, &status, 0) < 0 {
+            try #require(errno == EINTR, "waitpid: \(errno)")
+        }
+        try #require(status == 0, "sh: status \(status)")
+        let pidText = try String(contentsOfFile: pidPath, encoding: .utf8)
+        let command = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)), "\(pidText)")
         var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
+        while wait4(command, &status, 0, &usage) < 0 {
             try #require(errno == EINTR, "wait4: \(errno)")
         }
         let seconds = Date().timeIntervalSince(start)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
         let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let standardError = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        return MeasuredRun(status: exitStatus, standardError: standardError, peakBytes: Int(usage.ru_maxrss) * 1024, seconds: seconds)
+        return MeasuredRun(
+            status: exitStatus, standardError: standardError, peakBytes: Int(usage.ru_maxrss) * 1024, seconds: seconds,
+            processorSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime))
     }
 }

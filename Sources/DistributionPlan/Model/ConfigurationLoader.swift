@@ -61,8 +61,7 @@ public enum ConfigurationLoader {
                 form: nil, configuration: nil,
                 problems: [Problem(.error, "", "expected an object at the top, found \(document.typeName)", at: document)])
         }
-        let keys = Set(members.map(\.key))
-        if keys.contains("Resources") || keys.contains("AWSTemplateFormatVersion") {
+        if members.contains(where: { $0.key == "Resources" || $0.key == "AWSTemplateFormatVersion" }) {
             return loadTemplate(document, resource: resource)
         }
         if TerraformPlan.recognises(document) {

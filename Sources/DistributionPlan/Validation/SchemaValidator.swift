@@ -3,13 +3,16 @@ import ConfigDocument
 /// Walks a document against a `Shape` and collects every problem, each with its path, in the
 /// document's own field spelling.
 struct SchemaValidator {
-    private(set) var problems: [Problem] = []
+    /// At most `ProblemList.defaultLimit` problems a document: past them, a problem is only
+    /// counted, and its message (a "did you mean" search for an unknown key) never made.
+    private var found = ProblemList()
+    var problems: [Problem] { found.problems }
     let naming: FieldNaming
     /// Responses (get-distribution-configuration, get-image) are what the service wrote, not
     /// requests: the request's size minimums do not apply (the AWS CLI prints `"tags": {}`).
     let isResponse: Bool
 
-    mutating func appendProblem(_ problem: Problem) { problems.append(problem) }
+    mutating func appendProblem(_ problem: Problem) { found.append(problem) }
     private var patterns: [String: Regex<AnyRegexOutput>] = [:]
     /// Every member name of every structure, and where it belongs, for "did you mean".
     private let owners: [String: [String]]
@@ -42,6 +45,8 @@ struct SchemaValidator {
     }
 
     mutating func check(_ value: ConfigValue, _ shape: Shape, _ path: Path) {
+        // Copies for the messages, which `report` makes only while under the problem limit.
+        let (naming, owners) = (naming, owners)
         if naming == .cloudFormation, let function = value.intrinsicFunction {
             let what = function == "Condition" ? "a CloudFormation condition" : "\(function) (an intrinsic function)"
             return report(
@@ -57,7 +62,11 @@ struct SchemaValidator {
                 if let member = members.first(where: { naming.name($0.name) == key }) {
                     check(field, member.shape, path.member(key))
                 } else {
-                    report(.error, path.member(key), unknownKeyMessage(key, in: Self.display(name, naming), members: members), field)
+                    // A key of megabytes is shown by its start, in the path as in the message.
+                    let shown = key.utf8.count > 200 ? String(key.prefix(200)) + "…" : key
+                    report(
+                        .error, path.member(shown),
+                        Self.unknownKeyMessage(shown, in: Self.display(name, naming), members: members, naming: naming, owners: owners), field)
                 }
             }
             for member in members where required.contains(member.name) && value[naming.name(member.name)] == nil {
@@ -97,12 +106,12 @@ struct SchemaValidator {
                     value)
             } else if length < min || length > max {
                 let range = max == .max ? "at least \(min)" : min == max ? "exactly \(min)" : "\(min) to \(max)"
-                report(.error, path, "\"\(text)\" has \(length) characters; \(range) allowed", value)
+                report(.error, path, "\(Problem.quoted(text)) has \(length) characters; \(range) allowed", value)
             } else if let values, !values.contains(text) {
                 let hint = values.first { $0.lowercased() == text.lowercased() }.map { "; did you mean \"\($0)\"?" } ?? ""
-                report(.error, path, "\"\(text)\" is not one of \(values.map { "\"\($0)\"" }.joined(separator: ", "))\(hint)", value)
+                report(.error, path, "\(Problem.quoted(text)) is not one of \(values.map { "\"\($0)\"" }.joined(separator: ", "))\(hint)", value)
             } else if let pattern, !matches(text, pattern) {
-                report(.error, path, "\"\(text)\" does not match \(pattern)", value)
+                report(.error, path, "\(Problem.quoted(text)) does not match \(pattern)", value)
             }
         case let .integer(min, max):
             guard let number = value.int else { return mismatch(value, "an integer", path) }
@@ -149,14 +158,18 @@ struct SchemaValidator {
         report(.error, path, "expected \(expected), found \(value.typeName)", value)
     }
 
-    private mutating func report(_ severity: Problem.Severity, _ path: Path, _ message: String, _ value: ConfigValue) {
-        problems.append(Problem(severity, path.text, message, at: value))
+    private mutating func report(
+        _ severity: Problem.Severity, _ path: @autoclosure () -> Path, _ message: @autoclosure () -> String, _ value: ConfigValue
+    ) {
+        found.append(severity, path().text, message(), at: value)
     }
 
     /// "unknown key", with the closest known key of this structure, the key's spelling in
     /// this document's naming when it is written in the other one, or the structure the key
     /// belongs to when it is valid elsewhere.
-    private func unknownKeyMessage(_ key: String, in structure: String, members: [Shape.Member]) -> String {
+    private static func unknownKeyMessage(
+        _ key: String, in structure: String, members: [Shape.Member], naming: FieldNaming, owners: [String: [String]]
+    ) -> String {
         let lowered = key.lowercased()
         let known = members.map { naming.name($0.name) }
         if naming == .cloudFormation && lowered == "s3exportconfiguration" {
