@@ -144,4 +144,13 @@ struct PositionalWriter: Sendable {
             }
         }
     }
+
+    func write(_ bytes: [UInt8], at offset: UInt64) throws(DiskImageError) {
+        // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
+        var failure: DiskImageError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(DiskImageError) { try write(buffer, at: offset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
 }

@@ -109,6 +109,9 @@ extension GCE {
         var offset: UInt64 = 0
         while offset < scanEnd {
             if isCancelled() { throw DiskImageError.cancelled }
+            // A hole is passed over at once: an 8 EiB disk is 2^33 windows.
+            guard let data = source.nextDataOffset(from: offset), data < scanEnd else { break }
+            offset = max(offset, data)
             let end = min(offset + window, scanEnd)
             for range in try source.dataRanges(in: offset..<end) where !range.isEmpty {
                 let widened = (range.lowerBound / page * page)..<min(virtualSize, roundUp(range.upperBound, toMultipleOf: page))
