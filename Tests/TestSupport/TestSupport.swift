@@ -4,8 +4,14 @@ import Foundation
 public final class TemporaryFolder {
     public let path: String
 
-    public init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("imgship-test-\(UUID().uuidString)").path
+    public convenience init() throws {
+        try self.init(in: FileManager.default.temporaryDirectory.path)
+    }
+
+    /// A folder in `parent` (say /dev/shm, whose tmpfs holds sparse files larger than
+    /// ext4's 16 TiB).
+    public init(in parent: String) throws {
+        path = URL(fileURLWithPath: parent).appendingPathComponent("imgship-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 

@@ -63,26 +63,8 @@ struct DocumentMemoryTests {
 
     /// Runs `imgship plan file` under a 512 MiB address-space limit: exit status, standard
     /// error, peak resident bytes and seconds.
-    static func plan(_ file: String) throws -> (status: Int32, standardError: String, peakBytes: Int, seconds: Double) {
-        let errorPath = file + ".stderr"
-        let script = #"ulimit -v 524288 && exec "$0" plan "$1" >/dev/null 2>"$2""#
-        var pid: pid_t = 0
-        let arguments = ["/bin/sh", "-c", script, binary, file, errorPath]
-        var argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let start = Date()
-        let spawned = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
-        try #require(spawned == 0, "posix_spawn: \(spawned)")
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            try #require(errno == EINTR, "wait4: \(errno)")
-        }
-        let seconds = Date().timeIntervalSince(start)
-        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let standardError = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        // ru_maxrss is in kilobytes on Linux (getrusage(2)).
-        return (exitStatus, standardError, Int(usage.ru_maxrss) * 1024, seconds)
+    static func plan(_ file: String) throws -> MeasuredRun {
+        try MeasuredRun.run([binary, "plan", file], errorPath: file + ".stderr", addressSpaceKiB: 524288)
     }
 
     @Test(arguments: shapes)
