@@ -150,4 +150,14 @@ struct PositionalWriter: Sendable {
         guard length <= UInt64(Int64.max) else { throw DiskImageError.system(call: "ftruncate", path: path, errno: EFBIG) }
         _ = try retryingInterrupts("ftruncate", path: path) { SystemCalls.ftruncate(descriptor, off_t(length)) }
     }
+
+    /// `write(_:at:)` of an array's bytes.
+    func write(_ bytes: [UInt8], at offset: UInt64) throws(DiskImageError) {
+        // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
+        var failure: DiskImageError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(DiskImageError) { try write(buffer, at: offset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
 }

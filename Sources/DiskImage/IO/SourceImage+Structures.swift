@@ -25,3 +25,25 @@ extension SourceImage {
             reason: "\(what) (\(length) bytes at \(offset)) lies in a hole of the file; a table that large must be stored")
     }
 }
+
+extension SourceImage {
+    /// True when `range` of the file is a hole, known without reading it: a table there maps
+    /// nothing. `known` carries the last hole found from one call to the next, so a run of
+    /// tables in one hole (qemu leaves a new VMDK's grain tables so, 2^21 of them at 64 TiB)
+    /// costs one query, not a read each.
+    func isHole(_ range: Range<UInt64>, known: inout Range<UInt64>) -> Bool {
+        guard !range.isEmpty else { return false }
+        if known.lowerBound <= range.lowerBound && range.upperBound <= known.upperBound { return true }
+        guard range.upperBound <= size else { return false }
+        let next = nextDataOffset(from: range.lowerBound) ?? size
+        known = range.lowerBound..<max(range.lowerBound, next)
+        return next >= range.upperBound
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// True when every byte of the array is zero (ISA-L's vectorised scan).
+    var isAllZero: Bool {
+        withUnsafeBytes { DiskImage.isAllZero($0) }
+    }
+}

@@ -29,16 +29,16 @@ struct ExportContext {
         options.progress?(ExportProgress(phase: phase, completed: min(completed, virtualSize), total: virtualSize))
     }
 
-    /// One flag per block of `blockSize` bytes: does it hold a non-zero byte? Blocks entirely
+    /// One bit per block of `blockSize` bytes: does it hold a non-zero byte? Blocks entirely
     /// in source holes are decided without reading; the others are read in pieces of at most
     /// 2 MiB and stop at the first non-zero piece, so a large block with data near its start
     /// costs little. The first pass of the dynamic VHD and VHDX writers, whose tables precede
-    /// the blocks.
-    func findNonZeroBlocks(blockSize: Int, blockCount: Int) throws(DiskImageError) -> [Bool] {
+    /// the blocks; its ranks are indexed, for the second pass to place blocks by them.
+    func findNonZeroBlocks(blockSize: Int, blockCount: Int) throws(DiskImageError) -> BlockBitmap {
         let unit = UInt64(blockSize)
         let piece = min(blockSize, 2 * 1024 * 1024)
         let source = self.source
-        var allocated = [Bool](repeating: false, count: blockCount)
+        var allocated = BlockBitmap(count: blockCount)
         let pipeline = OrderedPipeline(batchCount: blockCount, workerCount: workerCount, slabCapacity: piece)
         try pipeline.run(
             skipTo: skipHoles(batchBytes: unit, batchCount: blockCount),
@@ -58,9 +58,10 @@ struct ExportContext {
                 return false
             },
             consume: { (index, hasData, _) throws(DiskImageError) in
-                allocated[index] = hasData
+                if hasData { allocated.insert(index) }
                 try checkpoint(.scanning, completed: UInt64(index + 1) * unit)
             })
+        allocated.indexRanks()
         return allocated
     }
 

@@ -136,7 +136,9 @@ extension QCOW2 {
             guard l1Offset % UInt64(clusterSize) == 0 else {
                 throw malformed(UInt64(Field.l1TableOffset), "L1 table offset \(l1Offset) is not cluster-aligned")
             }
-            let l1 = try file.bytes(l1Size * 8, at: l1Offset, reading: "the L1 table")
+            guard l1Offset <= file.fileSize, UInt64(l1Size * 8) <= file.fileSize - l1Offset else {
+                throw malformed(l1Offset, "the L1 table (\(l1Size * 8) bytes) runs past the end of the file (\(file.fileSize) bytes)")
+            }
             compressedSizeShift = UInt64(62 - (clusterBits - 8))
             compressedSizeMask = (1 << UInt64(clusterBits - 8)) - 1
 
@@ -147,14 +149,34 @@ extension QCOW2 {
             var claims = FileSpaceClaims(unit: clusterSize)
             // Compressed clusters share host clusters, byte-packed; only their starts must differ.
             var compressedStarts: [UInt64] = []
-            for index in 0..<Int(needed) {
+            // The L1 table is read 1 MiB at a time (at 2 PiB it is 32 MiB), and a run of zero
+            // entries, which name no table, is passed over at once.
+            let piece = 1 << 17
+            var l1: [UInt8] = []
+            var l1Piece = -1
+            var knownHole: Range<UInt64> = 0..<0
+            var index = 0
+            while index < Int(needed) {
+                if index / piece != l1Piece {
+                    l1Piece = index / piece
+                    let first = l1Piece * piece
+                    let count = min(piece, Int(needed) - first)
+                    l1 = try file.bytes(count * 8, at: l1Offset + UInt64(first * 8), reading: "the L1 table")
+                    if l1.isAllZero {
+                        index = first + count
+                        continue
+                    }
+                }
+                defer { index += 1 }
                 let entryOffset = l1Offset + UInt64(index * 8)
-                let tableOffset = l1.loadBigEndian(UInt64.self, at: index * 8) & Self.offsetMask
+                let tableOffset = l1.loadBigEndian(UInt64.self, at: (index % piece) * 8) & Self.offsetMask
                 guard tableOffset != 0 else { continue }
                 guard tableOffset % UInt64(clusterSize) == 0 else {
                     throw malformed(entryOffset, "L1 entry \(index) points at \(tableOffset), which is not cluster-aligned")
                 }
-                let table = try file.bytes(clusterSize, at: tableOffset, reading: "the L2 table of L1 entry \(index)")
+                // A table in a hole of the file maps nothing: it is claimed, not read.
+                let inHole = file.isHole(tableOffset..<(tableOffset + UInt64(clusterSize)), known: &knownHole)
+                let table = inHole ? [] : try file.bytes(clusterSize, at: tableOffset, reading: "the L2 table of L1 entry \(index)")
                 guard claims.claim(tableOffset, length: UInt64(clusterSize)) else {
                     throw malformed(
                         entryOffset,
@@ -162,7 +184,7 @@ extension QCOW2 {
                 }
                 // A table of zeros maps nothing (it may be a hole of a sparse file): keep none,
                 // so memory follows the entries that point somewhere, not the tables named.
-                if table.allSatisfy({ $0 == 0 }) { continue }
+                if inHole || table.isAllZero { continue }
                 // Appending grows the array geometrically; reserving exactly one more table each
                 // time (as this did) copied every earlier table again: quadratic in the tables.
                 starts[index] = Int32(entries.count)

@@ -11,12 +11,15 @@ extension RAW {
         let origin = sink.position
         let writer = sink.positionalWriter
         try sink.reserveLength(origin + virtualSize)
-        // Skipped batches are holes: the sink still hashes their zeros, in steps that keep
-        // Ctrl-C and progress working through a terabyte of them.
+        // Skipped batches are holes: the sink still hashes their zeros (or writes them to a
+        // pipe), in steps that keep Ctrl-C and progress working through a terabyte of them.
+        // A file without a digest only moves its position: one step, or an 8 EiB disk would
+        // take 2^37 of them.
+        let zerosCostNothing = !sink.isHashing && sink.isSeekable
         var hashedUpTo: UInt64 = 0
         func zeros(upTo end: UInt64) throws(DiskImageError) {
             while hashedUpTo < end {
-                let step = min(end - hashedUpTo, 64 << 20)
+                let step = zerosCostNothing ? end - hashedUpTo : min(end - hashedUpTo, 64 << 20)
                 try sink.writeZeros(step)
                 hashedUpTo += step
                 try context.checkpoint(.writing, completed: hashedUpTo)

@@ -22,49 +22,49 @@ extension VHD {
         }
         let blockSize = UInt64(VHD.blockSize)
         let blockCount = Int((context.virtualSize + blockSize - 1) / blockSize)
-        let allocated = try context.findNonZeroBlocks(blockSize: VHD.blockSize, blockCount: blockCount)
+        let stored = try context.findNonZeroBlocks(blockSize: VHD.blockSize, blockCount: blockCount)
 
         let sink = context.sink
         let (footer, tableOffset, tableBytes) = try writeDynamicHead(context, blockCount: blockCount)
 
-        // Each allocated block: a 512-byte sector bitmap, then the block's data.
+        // Each stored block: a 512-byte sector bitmap, then the block's data, in block order,
+        // so a block's place in the file is its rank among the stored blocks.
         let storedBlockBytes = 512 + VHD.blockSize
         let firstBlockOffset = tableOffset + UInt64(tableBytes)
+        @Sendable func fileOffset(ofBlock block: Int) -> UInt64 {
+            firstBlockOffset + UInt64(stored.rank(of: block)) * UInt64(storedBlockBytes)
+        }
         var table = [UInt8](repeating: 0xFF, count: tableBytes)
-        var nextBlockOffset = firstBlockOffset
-        for (block, isAllocated) in allocated.enumerated() where isAllocated {
-            table.storeBigEndian(UInt32(nextBlockOffset / 512), at: block * 4)
-            nextBlockOffset += UInt64(storedBlockBytes)
+        for block in stored.members {
+            table.storeBigEndian(UInt32(fileOffset(ofBlock: block) / 512), at: block * 4)
         }
         try sink.write(table)  // 1536 BAT
         table = []
 
-        let allocatedBlocks = allocated.indices.filter { allocated[$0] }
         let source = context.source
         let virtualSize = context.virtualSize
         let writer = sink.positionalWriter
-        let pipeline = OrderedPipeline(
-            batchCount: allocatedBlocks.count, workerCount: context.workerCount,
-            slabCapacity: storedBlockBytes)
+        // Batches are the disk's blocks; those not stored are skipped, never read.
+        let pipeline = OrderedPipeline(batchCount: blockCount, workerCount: context.workerCount, slabCapacity: storedBlockBytes)
         try pipeline.run(
+            skipTo: { stored.nextSet(from: $0) ?? blockCount },
             makeWorker: {},
-            work: { (index, _, slab) throws(DiskImageError) in
+            work: { (block, _, slab) throws(DiskImageError) in
                 // All sectors present: the bitmap is all ones.
                 UnsafeMutableRawBufferPointer(rebasing: slab[0..<512]).initializeMemory(as: UInt8.self, repeating: 0xFF)
-                let start = UInt64(allocatedBlocks[index]) * blockSize
+                let start = UInt64(block) * blockSize
                 let data = UnsafeMutableRawBufferPointer(rebasing: slab[512..<storedBlockBytes])
                 try source.read(start..<(start + blockSize), into: data, zeroingHolesWithin: VHD.blockSize)
-                let stored = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
-                try writer?.write(stored, at: firstBlockOffset + UInt64(index) * UInt64(storedBlockBytes))
+                let bytes = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
+                try writer?.write(bytes, at: fileOffset(ofBlock: block))
             },
-            consume: { (index, _, slab) throws(DiskImageError) in
-                let stored = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
-                try sink.write(stored, alreadyStored: writer != nil)
+            consume: { (block, _, slab) throws(DiskImageError) in
+                let bytes = UnsafeRawBufferPointer(rebasing: slab[0..<storedBlockBytes])
+                try sink.write(bytes, alreadyStored: writer != nil)
                 // Written by the worker already: its writeback overlaps the export.
-                let blockStart = firstBlockOffset + UInt64(index) * UInt64(storedBlockBytes)
+                let blockStart = fileOffset(ofBlock: block)
                 context.startWriteback(blockStart..<(blockStart + UInt64(storedBlockBytes)))
-                let end = UInt64(allocatedBlocks[index] + 1) * blockSize
-                try context.checkpoint(.writing, completed: end)
+                try context.checkpoint(.writing, completed: UInt64(block + 1) * blockSize)
             })
         try context.checkpoint(.writing, completed: virtualSize)
         try sink.write(footer)
@@ -126,11 +126,6 @@ extension VHD {
             })
         try context.checkpoint(.writing, completed: virtualSize)
         try sink.write(footer)
-        // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
-        var failure: DiskImageError?
-        table.withUnsafeBytes { bytes in
-            do throws(DiskImageError) { try tableWriter.write(bytes, at: tableOffset) } catch { failure = error }
-        }
-        if let failure { throw failure }
+        try tableWriter.write(table, at: tableOffset)
     }
 }

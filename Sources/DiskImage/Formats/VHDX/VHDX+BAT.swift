@@ -70,9 +70,21 @@ extension VHDX {
             block + block / chunkRatio
         }
 
+        /// The payload block whose entry is BAT index `index` (not a sector bitmap entry): the
+        /// index less the sector bitmap entries before it.
+        func block(atEntry index: UInt64) -> UInt64 {
+            index - index / (chunkRatio + 1)
+        }
+
         /// Whether BAT index `index` is a sector bitmap entry.
         func isSectorBitmapEntry(_ index: UInt64) -> Bool {
             (index + 1) % (chunkRatio + 1) == 0
+        }
+
+        /// Whether any BAT index in `indices` is a sector bitmap entry: the first at or after
+        /// the lower bound ends the chunk that holds it.
+        func hasSectorBitmapEntry(in indices: Range<UInt64>) -> Bool {
+            indices.lowerBound / (chunkRatio + 1) * (chunkRatio + 1) + chunkRatio < indices.upperBound
         }
     }
 }

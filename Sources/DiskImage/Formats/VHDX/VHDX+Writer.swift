@@ -45,16 +45,13 @@ extension VHDX {
         if !context.sink.isHashing, let writer = context.sink.positionalWriter {
             return try writeDynamicInOnePass(context, layout: layout, tableWriter: writer)
         }
-        let blockCount = Int(layout.bat.payloadBlocks)
-        let allocated = try context.findNonZeroBlocks(blockSize: blockSize, blockCount: blockCount)
-        let storedBlocks = allocated.indices.filter { allocated[$0] }
+        let stored = try context.findNonZeroBlocks(blockSize: blockSize, blockCount: Int(layout.bat.payloadBlocks))
 
         try writeHead(context, layout: layout)
-        var table = AllocationTable(layout: layout)
-        for (position, block) in storedBlocks.enumerated() { table.store(block: block, position: position) }
-        try context.sink.write(table.bytes)  // BAT
+        let sink = context.sink
+        try forEachTablePiece(layout: layout, stored: stored) { (_, bytes) throws(DiskImageError) in try sink.write(bytes) }  // BAT
         try writeMetadata(context, layout: layout)
-        try writeBlocks(context, storedBlocks: storedBlocks, layout: layout)
+        try writeBlocks(context, stored: stored, layout: layout)
         try context.checkpoint(.writing, completed: context.virtualSize)
     }
 
@@ -76,7 +73,7 @@ extension VHDX {
         try sink.writeZeros(layout.batLength)  // BAT, written at the end
         try writeMetadata(context, layout: layout)
 
-        var table = AllocationTable(layout: layout)
+        var stored = BlockBitmap(count: Int(layout.bat.payloadBlocks))
         var storedCount = 0
         var lastBlock = -1
         let pipeline = OrderedPipeline(batchCount: pieceCount, workerCount: context.workerCount, slabCapacity: piece)
@@ -96,7 +93,7 @@ extension VHDX {
                 let block = index / piecesPerBlock
                 if block != lastBlock {
                     // Pieces come in order, so blocks are placed in block order.
-                    table.store(block: block, position: storedCount)
+                    stored.insert(block)
                     storedCount += 1
                     lastBlock = block
                 }
@@ -109,31 +106,49 @@ extension VHDX {
         // The last block's tail: each block is whole in the file.
         try sink.writeZeros(layout.firstBlockOffset + UInt64(storedCount) * blockSize - sink.position)
         try context.checkpoint(.writing, completed: virtualSize)
-        // withUnsafeBytes rethrows untyped errors, so carry ours out by hand.
-        var failure: DiskImageError?
-        table.bytes.withUnsafeBytes { bytes in
-            do throws(DiskImageError) { try tableWriter.write(bytes, at: layout.batOffset) } catch { failure = error }
-        }
-        if let failure { throw failure }
-    }
-
-    /// The BAT's bytes (section 2.5): the entries of stored blocks FULLY_PRESENT; those of
-    /// the other blocks and the sector bitmap entries stay 0, NOT_PRESENT.
-    struct AllocationTable {
-        let layout: WrittenLayout
-        private(set) var bytes: [UInt8]
-
-        init(layout: WrittenLayout) {
-            self.layout = layout
-            bytes = [UInt8](repeating: 0, count: Int(layout.bat.entryCount) * BATEntry.size)
-        }
-
-        /// Payload block `block` stored as the `position`-th block of the file.
-        mutating func store(block: Int, position: Int) {
-            let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + UInt64(position) * UInt64(layout.blockSize))
-            bytes.storeLittleEndian(entry.encoded(), at: Int(layout.bat.entryIndex(ofBlock: UInt64(block))) * BATEntry.size)
+        try forEachTablePiece(layout: layout, stored: stored) { (offset, bytes) throws(DiskImageError) in
+            try tableWriter.write(bytes, at: layout.batOffset + offset)
         }
     }
+
+    /// The BAT (section 2.5) of a file that stores the blocks in `stored`, in block order from
+    /// `layout.firstBlockOffset`: their entries FULLY_PRESENT, the other blocks' entries and
+    /// every sector bitmap entry 0, NOT_PRESENT. It is made a piece of at most 1 MiB at a time
+    /// and given to `body` in order with the piece's offset in the table, so no writer holds
+    /// the whole table (512 MiB at 64 TiB in 1 MiB blocks). Every piece is written, zeros
+    /// included: a reader refuses a large table that lies in a hole of the file
+    /// (`SourceImage.requireStored`).
+    static func forEachTablePiece(
+        layout: WrittenLayout, stored: BlockBitmap, _ body: (_ offset: UInt64, _ bytes: [UInt8]) throws(DiskImageError) -> Void
+    ) throws(DiskImageError) {
+        let tableBytes = layout.bat.entryCount * UInt64(BATEntry.size)
+        let pieceBytes = min(UInt64(tablePieceSize), tableBytes)
+        let zeros = [UInt8](repeating: 0, count: Int(pieceBytes))
+        var buffer = zeros
+        var position: UInt64 = 0
+        var next = stored.nextSet(from: 0)
+        var pieceStart: UInt64 = 0
+        while pieceStart < tableBytes {
+            let length = min(pieceBytes, tableBytes - pieceStart)
+            let pieceEnd = pieceStart + length
+            var named = false
+            while let block = next, layout.bat.entryIndex(ofBlock: UInt64(block)) * UInt64(BATEntry.size) < pieceEnd {
+                if !named { buffer = zeros }
+                named = true
+                let entry = BATEntry(state: .fullyPresent, fileOffset: layout.firstBlockOffset + position * UInt64(layout.blockSize))
+                let at = layout.bat.entryIndex(ofBlock: UInt64(block)) * UInt64(BATEntry.size) - pieceStart
+                buffer.storeLittleEndian(entry.encoded(), at: Int(at))
+                position += 1
+                next = stored.nextSet(from: block + 1)
+            }
+            let bytes = named ? buffer : zeros
+            try body(pieceStart, length == pieceBytes ? bytes : Array(bytes[0..<Int(length)]))
+            pieceStart = pieceEnd
+        }
+    }
+
+    /// The BAT is made and written this many bytes at a time.
+    static let tablePieceSize = 1 << 20
 
     /// The header section (section 2.2) and the empty log, up to the BAT.
     private static func writeHead(_ context: ExportContext, layout: WrittenLayout) throws(DiskImageError) {
@@ -186,37 +201,38 @@ extension VHDX {
     }
 
     /// The stored blocks, in order, each a whole block in the file (a reader checks that a
-    /// block lies inside the file), written in pieces of at most 2 MiB.
-    private static func writeBlocks(_ context: ExportContext, storedBlocks: [Int], layout: WrittenLayout) throws(DiskImageError) {
+    /// block lies inside the file), written in pieces of at most 2 MiB. Pieces are numbered
+    /// on the virtual disk; a stored block's place in the file is its rank among the stored
+    /// blocks, so nothing here grows with the number of blocks.
+    private static func writeBlocks(_ context: ExportContext, stored: BlockBitmap, layout: WrittenLayout) throws(DiskImageError) {
         let firstBlockOffset = layout.firstBlockOffset
         let blockSize = UInt64(layout.blockSize)
         let piece = min(RAW.batchSize, layout.blockSize)
         let piecesPerBlock = layout.blockSize / piece
-        let batchCount = storedBlocks.count * piecesPerBlock
+        // Every piece of the disk, whole blocks; skipTo passes over those of blocks not stored.
+        let batchCount = Int(layout.bat.payloadBlocks) * piecesPerBlock
         let source = context.source
         let sink = context.sink
         let virtualSize = context.virtualSize
         let writer = sink.positionalWriter
         let writeback = context.writeback
         @Sendable func virtualStart(_ index: Int) -> UInt64 {
-            UInt64(storedBlocks[index / piecesPerBlock]) * blockSize + UInt64(index % piecesPerBlock * piece)
+            UInt64(index) * UInt64(piece)
         }
         @Sendable func fileOffset(_ index: Int) -> UInt64 {
-            firstBlockOffset + UInt64(index / piecesPerBlock) * blockSize + UInt64(index % piecesPerBlock * piece)
+            firstBlockOffset + UInt64(stored.rank(of: index / piecesPerBlock)) * blockSize + UInt64(index % piecesPerBlock * piece)
         }
-        // From a candidate piece to the first piece of a stored block that may hold data.
-        let skipTo: @Sendable (Int) -> Int = { candidate in
-            guard candidate < batchCount, let next = source.nextDataOffset(from: virtualStart(candidate)) else { return batchCount }
-            let block = Int(next / blockSize)
-            var low = candidate / piecesPerBlock
-            var high = storedBlocks.count
-            while low < high {
-                let middle = (low + high) / 2
-                if storedBlocks[middle] < block { low = middle + 1 } else { high = middle }
+        // From a candidate piece to the next piece of a stored block that may hold data.
+        let skipTo: @Sendable (Int) -> Int = { first in
+            var candidate = first
+            while candidate < batchCount {
+                guard let next = source.nextDataOffset(from: virtualStart(candidate)) else { return batchCount }
+                let dataPiece = max(candidate, Int(min(next / UInt64(piece), UInt64(batchCount))))
+                guard let block = stored.nextSet(from: dataPiece / piecesPerBlock) else { return batchCount }
+                if block == dataPiece / piecesPerBlock { return dataPiece }
+                candidate = block * piecesPerBlock
             }
-            guard low < storedBlocks.count else { return batchCount }
-            let index = storedBlocks[low] == block ? low * piecesPerBlock + Int(next % blockSize) / piece : low * piecesPerBlock
-            return max(candidate, index)
+            return batchCount
         }
         // Skipped pieces are holes: the sink still hashes their zeros.
         func zeros(upTo end: UInt64) throws(DiskImageError) {
@@ -254,6 +270,6 @@ extension VHDX {
                 try RAW.emit(runs, of: slab, length: piece, to: sink, alreadyStored: writer != nil)
                 try context.checkpoint(.writing, completed: virtualStart(index) + UInt64(piece))
             })
-        try zeros(upTo: firstBlockOffset + UInt64(storedBlocks.count) * blockSize)
+        try zeros(upTo: firstBlockOffset + UInt64(stored.setCount) * blockSize)
     }
 }

@@ -169,19 +169,26 @@ extension VMDK {
             var allocated = 0
             let fileSize = file.fileSize
             var claims = FileSpaceClaims(unit: 512)
+            var knownHole: Range<UInt64> = 0..<0
             for table in 0..<tables {
                 let tableSector = UInt64(directory.loadLittleEndian(UInt32.self, at: table * 4))
                 guard tableSector != 0 else { continue }
-                let tableBytes = try file.bytes(
-                    entriesPerTable * 4, at: tableSector * 512,
-                    reading: "grain table \(table) (grain directory entry at \(directoryOffset * 512 + UInt64(table * 4)))")
-                guard claims.claim(tableSector * 512, length: UInt64(entriesPerTable * 4)) else {
+                // A table of zeros maps nothing (qemu leaves new tables as holes): keep none,
+                // and read none that lies in a hole.
+                let tableLength = UInt64(entriesPerTable * 4)
+                let inHole = file.isHole((tableSector * 512)..<(tableSector * 512 + tableLength), known: &knownHole)
+                let tableBytes =
+                    inHole
+                    ? []
+                    : try file.bytes(
+                        entriesPerTable * 4, at: tableSector * 512,
+                        reading: "grain table \(table) (grain directory entry at \(directoryOffset * 512 + UInt64(table * 4)))")
+                guard claims.claim(tableSector * 512, length: tableLength) else {
                     throw malformed(
                         directoryOffset * 512 + UInt64(table * 4),
                         "grain directory entry \(table) points at sector \(tableSector), which another table or grain already uses")
                 }
-                // A table of zeros maps nothing (qemu leaves new tables as holes): keep none.
-                if tableBytes.allSatisfy({ $0 == 0 }) { continue }
+                if inHole || tableBytes.isAllZero { continue }
                 starts[table] = Int32(entries.count)
                 for slot in 0..<entriesPerTable {
                     let grainSector = tableBytes.loadLittleEndian(UInt32.self, at: slot * 4)
