@@ -54,12 +54,12 @@ struct MeasuredRun {
         while wait4(command, &status, 0, &usage) < 0 {
             try #require(errno == EINTR, "wait4: \(errno)")
         }
-        let seconds = Date().timeIntervalSince(start)
+        let wallSeconds = Date().timeIntervalSince(start)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
         let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let standardError = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
         return MeasuredRun(
-            status: exitStatus, standardError: standardError, peakBytes: Int(usage.ru_maxrss) * 1024, seconds: seconds,
+            status: exitStatus, standardError: standardError, peakBytes: Int(usage.ru_maxrss) * 1024, seconds: wallSeconds,
             processorSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime))
     }
 }
