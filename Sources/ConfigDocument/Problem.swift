@@ -15,6 +15,9 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible, Compa
     /// The file it is in, when a command reads several (`--recipe`, `--prices`); nil for the
     /// command's main document.
     public var file: String?
+    /// For the one problem that counts those past a document's limit (`ProblemList`): how many
+    /// errors it stands for; nil for every other problem, which stands for itself.
+    public var omittedErrors: Int?
 
     public init(_ severity: Severity, _ path: String, _ message: String, at value: ConfigValue? = nil) {
         self.severity = severity
@@ -47,6 +50,14 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible, Compa
         guard text.utf8.count > shown else { return "\"\(text)\"" }
         let head = text.prefix(shown)
         return head.endIndex == text.endIndex ? "\"\(text)\"" : "\"\(head)…\" (\(text.utf8.count) bytes)"
+    }
+
+    /// How many errors `problems` holds, counting those a summary problem stands for: what a
+    /// command's "N error(s)" line says.
+    public static func errorCount(_ problems: [Problem]) -> Int {
+        problems.reduce(0) { total, problem in
+            problem.severity == .error ? total + (problem.omittedErrors ?? 1) : total
+        }
     }
 
     /// `path: message`, the form the CLI prints after the file name and position.
@@ -123,6 +134,8 @@ public struct ProblemList: Sendable {
         guard omitted > 0 else { return kept }
         func more(_ number: Int, _ word: String) -> String? { number == 0 ? nil : "\(number) more \(word)\(number == 1 ? "" : "s")" }
         let what = [more(omittedErrors, "error"), more(omittedWarnings, "warning")].compactMap { $0 }.joined(separator: " and ")
-        return kept + [Problem(omittedErrors > 0 ? .error : .warning, "", "\(what) not shown: only the first \(limit) problems of a document are reported")]
+        var summary = Problem(omittedErrors > 0 ? .error : .warning, "", "\(what) not shown: only the first \(limit) problems of a document are reported")
+        summary.omittedErrors = omittedErrors
+        return kept + [summary]
     }
 }

@@ -45,7 +45,7 @@ public struct ExportUnit: Sendable, Equatable {
 
     /// The options this output's format ignores, as `imgship export` warns of its flags,
     /// naming the key (`exports[0].options.blockSize 4 sets the block size of a VHDX; ...`).
-    var optionWarnings: [String] {
+    public var optionWarnings: [String] {
         ExportOptionRules.inapplicable(format: format, given: options.given, qcow2: options.qcow2) { "\(entry).options.\($0.rawValue)" }
     }
 

@@ -158,6 +158,10 @@ struct JobCommand: ParsableCommand {
         if dryRun {
             let intents = runner.intents(units)
             try printIntents(units, intents)
+            // The options an output's format ignores are told now, as the run would tell them.
+            for unit in units {
+                for warning in unit.optionWarnings { printProblem(.warning, "\(unit.output): \(warning)") }
+            }
             let failing = intents.filter(\.predictsFailure).count
             if failing > 0 {
                 throw fail(CommandProblem(path: shownName, what: "\(failing) output(s) would fail (dry run)", exitStatus: .workFailed))

@@ -110,7 +110,7 @@ struct PlanShowCommand: ParsableCommand {
         let name = displayName(config)
         printDocumentProblems(review.problems, in: name)
         guard let plan = review.plan else {
-            writeToStandardError("imgship: \(review.errors.count) error(s); no plan\n")
+            writeToStandardError("imgship: \(Problem.errorCount(review.problems)) error(s); no plan\n")
             throw ExitStatus.inputRefused.exitCode
         }
         let text: String

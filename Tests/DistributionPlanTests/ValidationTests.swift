@@ -196,5 +196,8 @@ struct ValidationTests {
         #expect(found.first?.hasPrefix("error distributions[0].unknownKey0: unknown key 'unknownKey0'") == true, "\(found.first ?? "")")
         #expect(found[999].hasPrefix("error distributions[0].unknownKey999: unknown key 'unknownKey999'"), "\(found[999])")
         #expect(found.last == "error 500 more errors not shown: only the first 1000 problems of a document are reported")
+        // "N error(s)" counts the 500 the last problem stands for, not it as one.
+        let problems = DistributionPlanner.plan(document: request(ami + keys), context: PlanContext(sourceRegion: "us-east-1")).problems
+        #expect(Problem.errorCount(problems) == 1_500)
     }
 }

@@ -51,6 +51,14 @@ struct JobExportOptionsTests {
             destination: out
             options: {qcow2Compat: 0.10, compress: true}
         """.write(toFile: jobFile, atomically: true, encoding: .utf8)
+        // A dry run tells the same warnings before anything is read.
+        let dryRun = try job(jobFile, ["--dry-run"])
+        #expect(dryRun.status == 0, "\(dryRun.standardError)")
+        #expect(
+            dryRun.standardError.contains(
+                "imgship: warning: \(folder.file("out/disk.raw")): exports[0].options.blockSize 4 sets the block size of a VHDX; raw has none; ignored\n"),
+            "\(dryRun.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("out")))
         let result = try job(jobFile, ["--json"])
         #expect(result.status == 0, "\(result.standardError)")
         let zstd = try qemuInfo(folder.file("out/disk.qcow2"))
