@@ -26,6 +26,8 @@ let package = Package(
         ),
         .target(
             name: "ConfigDocument",
+            // For libyaml: YAMLReader imports Yams' C target CYaml, which SwiftPM builds and
+            // makes visible with the Yams product, and reads its events.
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(

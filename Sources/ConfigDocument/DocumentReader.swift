@@ -9,11 +9,11 @@ public enum DocumentReader {
     /// How deep objects and arrays (mappings and sequences) may nest, in JSON and YAML alike.
     public static let maximumDepth = 256
 
-    /// The largest YAML document read: 16 MiB. YAML is composed through Yams' public node tree
-    /// (its event API is internal to Yams), which costs up to 10 times the text, so this keeps
-    /// a YAML document inside the 512 MiB budget (SECURITY.md). JSON, read without a tree,
-    /// has no such cap below the files' own. CloudFormation itself takes a template of at
-    /// most 1 MB (CloudFormation quotas, "Template body size in an Amazon S3 object").
+    /// The largest YAML document read: 16 MiB. YAML is read in one pass, so unlike JSON
+    /// (`maximumModelBytes`) it cannot refuse a document of tiny nested values before making
+    /// their model (about 9 times the text); 16 MiB of them stays inside the 512 MiB budget
+    /// (SECURITY.md). CloudFormation itself takes a template of at most 1 MB (CloudFormation
+    /// quotas, "Template body size in an Amazon S3 object").
     public static let maximumYAMLBytes = 16 << 20
 
     /// The most a JSON document's objects and lists may take in memory (their strings aside):

@@ -1,7 +1,6 @@
-import Yams
-
-/// Reads a YAML document (CloudFormation templates, `--cli-input-yaml`) into the same
-/// position-keeping values the JSON parser makes.
+/// Reads a YAML document (CloudFormation templates, `--cli-input-yaml`, job files) into the
+/// same position-keeping values the JSON parser makes, event by event from libyaml
+/// (`YAMLReader+Events.swift`): the model is the only tree made, a few times the text.
 ///
 /// Plain scalars keep the text as written: `AccountId: 012345678901` is a number to YAML, but
 /// the schema walk may accept it as the string the user meant, leading zero included.
@@ -9,161 +8,178 @@ import Yams
 /// (`{"Ref": "X"}`, `{"Fn::Sub": "..."}`) so they are reported like the JSON form.
 ///
 /// Aliases are expanded, as the JSON form would spell them out, up to `aliasNodeBudget` nodes
-/// a document; nesting is bounded by `DocumentReader.maximumDepth` (see `composeWithinLimits`).
+/// a document, counted as they are met, so a few hundred bytes of nested aliases ("billion
+/// laughs") stop at the alias past the budget; nesting is bounded by
+/// `DocumentReader.maximumDepth`, an alias's nesting included. A stream holds one document.
 public enum YAMLReader {
+    /// How many nodes aliases may add to a document, counted as the aliases expand: a
+    /// configuration reuses a few blocks, while nine levels of nine aliases ("billion laughs",
+    /// a few hundred bytes) would make 10^9.
+    public static let aliasNodeBudget = 100_000
+
     public static func parse(_ text: String) throws(JSONParser.SyntaxError) -> ConfigValue {
-        var composed = try composeWithinLimits(text)
-        guard var root = composed.roots.first else {
-            throw JSONParser.SyntaxError(line: 1, column: 1, message: "the document is empty")
+        var text = text
+        // The events are read from the text's own UTF-8 storage: no copy of it is made.
+        let outcome: Result<ConfigValue, JSONParser.SyntaxError> = text.withUTF8 { bytes in
+            var builder = ModelBuilder(events: EventStream(bytes))
+            do throws(JSONParser.SyntaxError) {
+                return .success(try builder.document())
+            } catch {
+                return .failure(error)
+            }
         }
-        // The builder takes the tree apart as it converts it, so each part of Yams' tree (about
-        // ten times the text it was composed from) is freed once its values are made.
-        composed.roots = []
-        var model = ModelBuilder(aliases: composed.aliases)
-        let value = try model.value(&root)
-        withExtendedLifetime(composed.parser) {}
-        return value
+        return try outcome.get()
     }
 
-    /// Makes the model of a tree composed with its aliases unexpanded: an alias becomes a copy
-    /// of its anchor's value (shared storage), counted against `aliasNodeBudget` again here.
+    /// Makes the model from the events: each node as its events end, an alias as a copy of its
+    /// anchor's value (shared storage) counted against `aliasNodeBudget`.
     private struct ModelBuilder {
-        /// An anchored node as far as an alias needs it: its value, the scalar when it is one
-        /// (an alias may be a mapping key), where it is, and how many nodes it holds.
-        struct Anchored {
+        /// A node as the collection holding it needs it: its value, its text when it is a
+        /// scalar (a mapping key must be one), where it is, how many nodes it holds (aliases
+        /// expanded, keys included) and how many levels deep it goes.
+        struct Built {
             var value: ConfigValue
-            var scalar: Node.Scalar?
-            var mark: Mark?
+            var scalarText: String?
+            var position: Position
             var nodes: Int
+            var height: Int
         }
 
-        let aliases: Aliases
+        let events: EventStream
         /// Each anchor's node, as far as the document has been read: an alias names the last
-        /// node before it with that anchor.
-        var anchors: [String: Anchored] = [:]
+        /// node before it with that anchor, and never one still open around it.
+        var anchors: [String: Built] = [:]
+        /// The nodes the aliases read so far added.
         var expanded = 0
-        /// Nodes made for the value being read.
-        var nodes = 0
-        /// What a converted node is replaced with in its parent: one scalar whose tag all share.
-        let taken = Node.scalar(Node.Scalar(""))
+        /// Mapping keys met so far, so a key written on every item of a list shares one
+        /// storage instead of costing an allocation an item (a `String` over 15 bytes is
+        /// stored apart). A document of distinct keys stops adding at `internedKeyLimit`.
+        var keys: Set<String> = []
+        static let internedKeyLimit = 4096
 
-        init(aliases: Aliases) {
-            self.aliases = aliases
+        init(events: EventStream) {
+            self.events = events
         }
 
-        /// The anchored node an alias `node` stands for; nil when `node` is not an alias.
-        mutating func resolve(_ node: Node) throws(JSONParser.SyntaxError) -> Anchored? {
-            guard let (name, position) = aliases.name(of: node) else { return nil }
-            guard case let .scalar(token) = node else { return nil }
-            guard token.string.unicodeScalars.count == name.unicodeScalars.count + 1, token.anchor == nil else {
-                // libyaml ends a name at a blank or one of `?:,]}%@` and a backquote; the
-                // composed text went on.
-                let after = Array(token.string.unicodeScalars.dropFirst(name.unicodeScalars.count + 1))
-                if let next = after.first, !next.properties.isWhitespace {
-                    throw JSONParser.SyntaxError(
-                        line: position.line, column: position.column + name.unicodeScalars.count + 1,
-                        message:
-                            "did not find expected alphabetic or numeric character (while scanning an alias at line \(position.line), column \(position.column))"
-                    )
-                }
-                throw JSONParser.SyntaxError(
-                    line: position.line, column: position.column, message: "alias *\(name) must stand alone, not followed by more text")
+        /// The stream's one document.
+        mutating func document() throws(JSONParser.SyntaxError) -> ConfigValue {
+            _ = try events.next()  // the stream's start
+            let start = try events.next()
+            guard case .documentStart = start.kind else {
+                throw JSONParser.SyntaxError(line: 1, column: 1, message: "the document is empty")
             }
-            guard let anchor = anchors[name] else {
+            let root = try node(events.next(), depth: 0)
+            _ = try events.next()  // the document's end
+            let after = try events.next()
+            if case .documentStart = after.kind {
+                throw JSONParser.SyntaxError(
+                    line: after.position.line, column: after.position.column,
+                    message: "a second document starts here; a configuration is one YAML document")
+            }
+            return root.value
+        }
+
+        /// The node `event` starts, its events read to its end; `depth` collections are open
+        /// around it.
+        mutating func node(_ event: Event, depth: Int) throws(JSONParser.SyntaxError) -> Built {
+            let position = event.position
+            var built: Built
+            let tag: String
+            let anchor: String?
+            switch event.kind {
+            case let .alias(name):
+                return try alias(name, at: position, depth: depth)
+            case let .scalar(scalar):
+                tag = scalar.tag
+                anchor = scalar.anchor
+                built = Built(
+                    value: ConfigValue(YAMLReader.scalarKind(scalar), line: position.line, column: position.column), scalarText: scalar.text,
+                    position: position, nodes: 1, height: 1)
+            case let .sequenceStart(start):
+                tag = start.tag
+                anchor = start.anchor
+                try checkNesting(depth, at: position)
+                var items: [ConfigValue] = []
+                built = Built(value: ConfigValue(.null), position: position, nodes: 1, height: 1)
+                while true {
+                    let next = try events.next()
+                    if case .sequenceEnd = next.kind { break }
+                    let item = try node(next, depth: depth + 1)
+                    items.append(item.value)
+                    add(item, to: &built)
+                }
+                built.value = ConfigValue(.array(items), line: position.line, column: position.column)
+            case let .mappingStart(start):
+                tag = start.tag
+                anchor = start.anchor
+                try checkNesting(depth, at: position)
+                var members: [(key: String, value: ConfigValue)] = []
+                var seen: Set<String> = []
+                built = Built(value: ConfigValue(.null), position: position, nodes: 1, height: 1)
+                while true {
+                    let keyEvent = try events.next()
+                    if case .mappingEnd = keyEvent.kind { break }
+                    let key = try node(keyEvent, depth: depth + 1)
+                    guard var text = key.scalarText else {
+                        throw JSONParser.SyntaxError(line: key.position.line, column: key.position.column, message: "a mapping key must be a plain string")
+                    }
+                    guard seen.insert(text).inserted else {
+                        throw JSONParser.SyntaxError(
+                            line: keyEvent.position.line, column: keyEvent.position.column, message: "duplicate key \"\(text)\"")
+                    }
+                    if let index = keys.firstIndex(of: text) {
+                        text = keys[index]
+                    } else if keys.count < Self.internedKeyLimit {
+                        keys.insert(text)
+                    }
+                    let value = try node(events.next(), depth: depth + 1)
+                    members.append((text, value.value))
+                    add(key, to: &built)
+                    add(value, to: &built)
+                }
+                built.value = ConfigValue(.object(members), line: position.line, column: position.column)
+            default:
+                throw JSONParser.SyntaxError(line: position.line, column: position.column, message: "expected a node")
+            }
+            if let function = YAMLReader.intrinsicFunctionName(tag: tag) {
+                built.value = ConfigValue(.object([(function, built.value)]), line: position.line, column: position.column)
+            }
+            if let anchor { anchors[anchor] = built }
+            return built
+        }
+
+        /// The anchored node alias `*name` copies, once the nodes it adds and the depth it
+        /// reaches are within the limits.
+        mutating func alias(_ name: String, at position: Position, depth: Int) throws(JSONParser.SyntaxError) -> Built {
+            guard let anchored = anchors[name] else {
                 // Yams' composer words this error so.
                 throw JSONParser.SyntaxError(line: position.line, column: position.column, message: "found undefined alias")
             }
-            expanded += anchor.nodes
-            nodes += anchor.nodes
+            expanded += anchored.nodes
             if expanded > YAMLReader.aliasNodeBudget {
                 throw JSONParser.SyntaxError(
                     line: position.line, column: position.column,
-                    message: "alias *\(name) takes the nodes aliases add to the document past the \(YAMLReader.aliasNodeBudget) allowed")
+                    message:
+                        "alias *\(name) takes the nodes aliases add to the document to \(expanded), more than the \(YAMLReader.aliasNodeBudget) allowed (each alias is a copy of its anchor's \(anchored.nodes == 1 ? "node" : "\(anchored.nodes) nodes"))"
+                )
             }
-            return anchor
+            if depth + anchored.height > DocumentReader.maximumDepth {
+                throw JSONParser.SyntaxError(
+                    line: position.line, column: position.column,
+                    message: "alias *\(name) makes the nesting deeper than \(DocumentReader.maximumDepth) levels")
+            }
+            return anchored
         }
 
-        /// The value of `node`, which is left replaced by `taken`: each child is taken out of
-        /// its collection before it is converted, so the tree shrinks as the model grows.
-        mutating func value(_ node: inout Node) throws(JSONParser.SyntaxError) -> ConfigValue {
-            if let anchored = try resolve(node) { return anchored.value }
-            let mark = node.mark
-            let line = mark?.line ?? 0
-            let column = mark?.column ?? 0
-            let nodesBefore = nodes
-            nodes += 1
-            let kind: ConfigValue.Kind
-            let tag: String
-            let anchor: Anchor?
-            var scalarNode: Node.Scalar?
-            switch node {
-            case let .scalar(scalar):
-                tag = scalar.tag.description
-                kind = YAMLReader.scalarKind(scalar, tag: tag)
-                anchor = scalar.anchor
-                scalarNode = scalar
-            case .sequence(var sequence):
-                // `sequence` is then the only holder of its items.
-                node = taken
-                tag = sequence.tag.description
-                anchor = sequence.anchor
-                var items: [ConfigValue] = []
-                items.reserveCapacity(sequence.count)
-                for index in sequence.startIndex..<sequence.endIndex {
-                    var item = sequence[index]
-                    sequence[index] = taken
-                    items.append(try value(&item))
-                }
-                kind = .array(items)
-            case .mapping(var mapping):
-                node = taken
-                tag = mapping.tag.description
-                anchor = mapping.anchor
-                var members: [(key: String, value: ConfigValue)] = []
-                members.reserveCapacity(mapping.count)
-                var seen: Set<String> = []
-                // By index: a mapping's iterator is a copy of all its pairs (Yams'
-                // `Node.Mapping.makeIterator`).
-                for index in mapping.startIndex..<mapping.endIndex {
-                    let keyNode = mapping[index].key
-                    var valueNode = mapping[index].value
-                    mapping[index] = (taken, taken)
-                    let key: Node.Scalar
-                    if let anchored = try resolve(keyNode) {
-                        guard let scalar = anchored.scalar else {
-                            throw JSONParser.SyntaxError(
-                                line: anchored.mark?.line ?? line, column: anchored.mark?.column ?? column,
-                                message: "a mapping key must be a plain string")
-                        }
-                        key = scalar
-                    } else {
-                        guard case let .scalar(scalar) = keyNode else {
-                            throw JSONParser.SyntaxError(
-                                line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
-                                message: "a mapping key must be a plain string")
-                        }
-                        key = scalar
-                    }
-                    guard seen.insert(key.string).inserted else {
-                        throw JSONParser.SyntaxError(
-                            line: keyNode.mark?.line ?? line, column: keyNode.mark?.column ?? column,
-                            message: "duplicate key \"\(key.string)\"")
-                    }
-                    members.append((key.string, try value(&valueNode)))
-                }
-                kind = .object(members)
-            case let .alias(alias):
-                // Yams makes alias nodes only when representing values, never when composing.
-                throw JSONParser.SyntaxError(line: line, column: column, message: "alias *\(alias.anchor) names no anchor")
-            }
-            var result = ConfigValue(kind, line: line, column: column)
-            if let function = YAMLReader.intrinsicFunctionName(tag: tag) {
-                result = ConfigValue(.object([(function, result)]), line: line, column: column)
-            }
-            if let anchor {
-                anchors[anchor.rawValue] = Anchored(value: result, scalar: scalarNode, mark: mark, nodes: nodes - nodesBefore)
-            }
-            return result
+        /// A collection opened inside `depth` others.
+        func checkNesting(_ depth: Int, at position: Position) throws(JSONParser.SyntaxError) {
+            guard depth + 1 > DocumentReader.maximumDepth else { return }
+            throw JSONParser.SyntaxError(line: position.line, column: position.column, message: "nesting deeper than \(DocumentReader.maximumDepth) levels")
+        }
+
+        func add(_ child: Built, to parent: inout Built) {
+            parent.nodes += child.nodes
+            parent.height = max(parent.height, child.height + 1)
         }
     }
 
@@ -175,8 +191,9 @@ public enum YAMLReader {
         return name == "Ref" || name == "Condition" ? name : "Fn::" + name
     }
 
-    static func scalarKind(_ scalar: Node.Scalar, tag: String) -> ConfigValue.Kind {
-        let text = scalar.string
+    static func scalarKind(_ scalar: Event.Scalar) -> ConfigValue.Kind {
+        let text = scalar.text
+        let tag = scalar.tag
         switch tag {
         case "tag:yaml.org,2002:str": return .string(text)
         case "tag:yaml.org,2002:int", "tag:yaml.org,2002:float": return .number(text)
@@ -184,29 +201,13 @@ public enum YAMLReader {
         case "tag:yaml.org,2002:null": return .null
         default: break
         }
-        guard scalar.style == .plain, tag.isEmpty else { return .string(text) }
+        guard scalar.isPlain, tag.isEmpty else { return .string(text) }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
         case "false", "False", "FALSE": return .bool(false)
         default: return isNumber(text) ? .number(text) : .string(text)
         }
-    }
-
-    /// Where `key:` starts a block mapping entry for the second time at or after `line`.
-    private static func secondOccurrence(of key: String, from line: Int, in text: String) -> (Int, Int)? {
-        var seen = 0
-        for (index, content) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where index + 1 >= line {
-            var rest = content.drop { $0 == " " }
-            if rest.hasPrefix("- ") { rest = rest.dropFirst(2).drop { $0 == " " } }
-            for candidate in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(candidate) {
-                if rest.dropFirst(candidate.count).drop(while: { $0 == " " }).first == ":" {
-                    seen += 1
-                    if seen == 2 { return (index + 1, content.count - rest.count + 1) }
-                }
-            }
-        }
-        return nil
     }
 
     /// YAML 1.2 core schema decimals: `-12`, `3.5`, `1e3`, `012` (kept as written), that is
@@ -233,33 +234,5 @@ public enum YAMLReader {
             guard digits() > 0 else { return false }
         }
         return bytes.isEmpty
-    }
-
-    static func syntaxError(_ error: any Error, in text: String, aliases: Aliases) -> JSONParser.SyntaxError {
-        guard let error = error as? YamlError else {
-            return JSONParser.SyntaxError(line: 1, column: 1, message: "\(error)")
-        }
-        switch error {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
-            if problem.hasPrefix("Maximum nesting level reached") {
-                // libyaml's own bound (1000 levels): Yams composes nothing past it.
-                return JSONParser.SyntaxError(line: mark.line, column: mark.column, message: "nesting deeper than \(DocumentReader.maximumDepth) levels")
-            }
-            let while_ = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
-            return JSONParser.SyntaxError(line: mark.line, column: mark.column, message: problem + while_)
-        case let .duplicatedKeysInMapping(marked, context):
-            // An alias key was composed as its marked token; name it as written.
-            let duplicates = marked.map(aliases.asWritten)
-            // Yams marks the mapping; the user wants the key written a second time.
-            let key = duplicates.sorted()[0]
-            let (line, column) = secondOccurrence(of: key, from: context.mark.line, in: text) ?? (context.mark.line, context.mark.column)
-            return JSONParser.SyntaxError(
-                line: line, column: column,
-                message: "duplicate key \(duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", "))")
-        case let .reader(problem, _, _, _):
-            return JSONParser.SyntaxError(line: 1, column: 1, message: problem)
-        default:
-            return JSONParser.SyntaxError(line: 1, column: 1, message: error.description)
-        }
     }
 }

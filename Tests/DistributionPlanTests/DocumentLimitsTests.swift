@@ -105,8 +105,8 @@ struct DocumentLimitsTests {
         #expect(problem(Self.laughs(levels: 6))?.line == 6)
     }
 
-    @Test func anAliasAsAMappingKeyIsCountedBeforeYamsHashesIt() throws {
-        // Yams hashes whole mapping keys while composing: the budget must hold before it.
+    @Test func anAliasAsAMappingKeyIsCountedBeforeItIsCopied() throws {
+        // A key that is an alias of a huge node: the budget holds before anything hashes it.
         let text = Self.laughs(levels: 9) + "j: {? *i : x}\n"
         var found: Problem?
         let elapsed = seconds { found = problem(text) }
@@ -115,8 +115,8 @@ struct DocumentLimitsTests {
     }
 
     @Test func aStarThatIsNotAnAliasIsReadAsWritten() throws {
-        // Aliases are found by position before Yams composes: a `*name` inside a quoted, plain or
-        // block scalar or a comment is text, and an alias may be a key or sit in flow.
+        // Aliases are libyaml's alias events: a `*name` inside a quoted, plain or block scalar or
+        // a comment is text, and an alias may be a key or sit in flow.
         let text = """
             s: &s "s3:*"
             plain: a *b c
@@ -170,6 +170,39 @@ struct DocumentLimitsTests {
         let aliasProblem = try #require(problem(aliased))
         #expect(aliasProblem.message == "malformed YAML: alias *deep makes the nesting deeper than 256 levels")
         #expect(aliasProblem.line == 2)
+    }
+
+    /// What the event reader refuses, at the event it stops on: libyaml's own words for what it
+    /// cannot parse, the reader's for what it can parse but will not take.
+    @Test(arguments: [
+        ("name: a\n---\nname: b\n", "2:1 malformed YAML: a second document starts here; a configuration is one YAML document"),
+        ("name: a\n---\n[unclosed\n", "2:1 malformed YAML: a second document starts here; a configuration is one YAML document"),
+        ("# only a comment\n", "1:1 malformed YAML: the document is empty"),
+        ("? [a, b]\n: c\n", "1:3 malformed YAML: a mapping key must be a plain string"),
+        ("k: &k [1]\n*k : x\n", "1:4 malformed YAML: a mapping key must be a plain string"),
+        ("a: 1\nb: 2\na: 3\n", "3:1 malformed YAML: duplicate key \"a\""),
+        ("a: &a [*a]\n", "1:8 malformed YAML: found undefined alias"),
+        ("a: 1\nb: x\u{1}y\n", "2:5 malformed YAML: control characters are not allowed"),
+        ("a: b: c\n", "1:5 malformed YAML: mapping values are not allowed in this context"),
+    ])
+    func yamlRefusalsNameTheirPosition(text: String, expected: String) throws {
+        let found = try #require(problem(text))
+        #expect("\(found.line ?? 0):\(found.column ?? 0) \(found.message)" == expected)
+    }
+
+    /// Tags as Yams gave them: a quoted scalar is a string, `!` makes a plain one a string, and a
+    /// local tag is a CloudFormation function in its long form.
+    @Test func yamlTagsAreReadAsBefore() throws {
+        let value = try DocumentReader.parse("a: '12'\nb: ! 12\nc: 12\nd: !!str 12\ne: !Ref X\nf: !GetAtt [A, B]\ng: !!int 7\n")
+        #expect(value["a"]?.kind == .string("12"))
+        #expect(value["b"]?.kind == .string("12"))
+        #expect(value["c"]?.kind == .number("12"))
+        #expect(value["d"]?.kind == .string("12"))
+        #expect(value["e"]?.intrinsicFunction == "Ref")
+        #expect(value["e"]?["Ref"]?.string == "X")
+        #expect(value["f"]?.intrinsicFunction == "Fn::GetAtt")
+        #expect(value["f"]?["Fn::GetAtt"]?.array?.count == 2)
+        #expect(value["g"]?.kind == .number("7"))
     }
 
     @Test func duplicateKeysAreFoundInLinearTime() throws {
