@@ -2,7 +2,7 @@
 /// every problem can name its line and column as well as its path.
 public struct ConfigValue: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        case object([(key: String, value: ConfigValue)])
+        case object(ObjectMembers)
         case array([ConfigValue])
         case string(String)
         /// The number as written, so integers stay exact.
@@ -12,7 +12,7 @@ public struct ConfigValue: Sendable, Equatable {
 
         public static func == (lhs: Kind, rhs: Kind) -> Bool {
             switch (lhs, rhs) {
-            case let (.object(a), .object(b)): a.map(\.key) == b.map(\.key) && a.map(\.value) == b.map(\.value)
+            case let (.object(a), .object(b)): a.elementsEqual(b) { $0.key == $1.key && $0.value == $1.value }
             case let (.array(a), .array(b)): a == b
             case let (.string(a), .string(b)): a == b
             case let (.number(a), .number(b)): a == b
@@ -25,8 +25,9 @@ public struct ConfigValue: Sendable, Equatable {
 
     public var kind: Kind
     /// Line and column, 28 bits each, packed into the 7 bytes that follow `kind`'s 17, so a
-    /// value costs 24 bytes and an object member 40 (a document's model should stay a few
-    /// times its size, SECURITY.md). Documents are at most 64 MiB, far below 2^28 lines or
+    /// value costs 24 bytes and an object member 40, with no allocation of its own for an
+    /// object (`ObjectMembers`): a document's model should stay a few times its size
+    /// (SECURITY.md). Documents are at most 64 MiB, far below 2^28 lines or
     /// columns; larger numbers saturate.
     private var positionLow: UInt8
     private var positionMiddle: UInt16
@@ -89,7 +90,7 @@ public struct ConfigValue: Sendable, Equatable {
         if case let .array(items) = kind { items } else { nil }
     }
 
-    public var members: [(key: String, value: ConfigValue)]? {
+    public var members: ObjectMembers? {
         if case let .object(members) = kind { members } else { nil }
     }
 
@@ -119,6 +120,90 @@ public struct ConfigValue: Sendable, Equatable {
         case .number: "a number"
         case .bool: "a boolean"
         case .null: "null"
+        }
+    }
+}
+
+/// The members of an object, in the order written. A reader stores the members of many
+/// objects in one chunk (`ObjectMembers.Arena`), so an object costs its members' 40 bytes each
+/// and no allocation of its own: an array per object (a 32-byte header and malloc's 16) made
+/// a document of small objects nested deep cost 9 times its text.
+public struct ObjectMembers: RandomAccessCollection, ExpressibleByArrayLiteral, Sendable {
+    public typealias Element = (key: String, value: ConfigValue)
+
+    /// Members of one or more objects. Appended to only by the arena that made it, while its
+    /// reader runs on one thread; read only after that, so it is shared freely.
+    final class Chunk: @unchecked Sendable {
+        var members: ContiguousArray<Element> = []
+
+        init(capacity: Int) {
+            members.reserveCapacity(capacity)
+        }
+    }
+
+    private let chunk: Chunk
+    private let start: UInt32
+    private let storedCount: UInt32
+
+    public init(_ members: some Collection<Element>) {
+        chunk = Chunk(capacity: members.count)
+        chunk.members.append(contentsOf: members)
+        start = 0
+        storedCount = UInt32(members.count)
+    }
+
+    public init(arrayLiteral members: Element...) {
+        self.init(members)
+    }
+
+    /// The members of one object, stored as they are, without a copy.
+    init(owning members: ContiguousArray<Element>) {
+        chunk = Chunk(capacity: 0)
+        chunk.members = members
+        start = 0
+        storedCount = UInt32(members.count)
+    }
+
+    private init(chunk: Chunk, start: Int, count: Int) {
+        self.chunk = chunk
+        self.start = UInt32(start)
+        self.storedCount = UInt32(count)
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { Int(storedCount) }
+
+    public subscript(position: Int) -> Element {
+        precondition(position >= 0 && position < Int(storedCount), "member index out of range")
+        return chunk.members[Int(start) + position]
+    }
+
+    /// The value of the member `key`, nil when there is none.
+    public func value(of key: String) -> ConfigValue? {
+        first { $0.key == key }?.value
+    }
+
+    /// Where a reader puts the members of the objects it makes: chunks of `chunkCapacity`
+    /// members filled in turn, so a chunk never grows (no copy of its members) and its unused
+    /// end is less than one object's worth; an object of more than a quarter of that keeps its
+    /// own array.
+    struct Arena {
+        static let chunkCapacity = 16_384
+        private var chunk = Chunk(capacity: chunkCapacity)
+
+        init() {}
+
+        /// Stores `members`, one object's, and gives back that object's members.
+        mutating func store(_ members: ContiguousArray<Element>) -> ObjectMembers {
+            let count = members.count
+            guard count > 0 else { return ObjectMembers(chunk: chunk, start: 0, count: 0) }
+            if count > Self.chunkCapacity / 4 { return ObjectMembers(owning: members) }
+            if chunk.members.count + count > chunk.members.capacity {
+                chunk = Chunk(capacity: Self.chunkCapacity)
+            }
+            let start = chunk.members.count
+            chunk.members.append(contentsOf: members)
+            return ObjectMembers(chunk: chunk, start: start, count: count)
         }
     }
 }

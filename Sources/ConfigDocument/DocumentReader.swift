@@ -11,15 +11,16 @@ public enum DocumentReader {
 
     /// The largest YAML document read: 16 MiB. YAML is read in one pass, so unlike JSON
     /// (`maximumModelBytes`) it cannot refuse a document of tiny nested values before making
-    /// their model (about 9 times the text); 16 MiB of them stays inside the 512 MiB budget
+    /// their model (about 6 times the text); 16 MiB of them stays inside the 512 MiB budget
     /// (SECURITY.md). CloudFormation itself takes a template of at most 1 MB (CloudFormation
     /// quotas, "Template body size in an Amazon S3 object").
     public static let maximumYAMLBytes = 16 << 20
 
     /// The most a JSON document's objects and lists may take in memory (their strings aside):
-    /// 256 MiB. Objects cost 88 bytes and more each, so a document of small objects nested
-    /// deep (one every 16 bytes) would take 8 times its text, and 64 MiB of it more than the
-    /// 512 MiB budget (SECURITY.md); such a document is refused before it is read.
+    /// 256 MiB. An object costs 40 bytes a member, a list 48 bytes and 24 an item, so a
+    /// document of two-member objects nested deep (one every 15 bytes) takes 5.3 times its
+    /// text, and 64 MiB of it, with the text itself, nearly all of the 512 MiB budget
+    /// (SECURITY.md); such a document is refused before any of it is made.
     public static let maximumModelBytes = 256 << 20
 
     /// Reads a document given as bytes: `DocumentText.check`'s problems (invalid UTF-8 and the

@@ -35,6 +35,8 @@ public struct JSONParser {
     /// hundred names; past `internedKeyLimit` distinct ones, new keys are not remembered.
     private var knownKeys: Set<String> = []
     private static let internedKeyLimit = 4096
+    /// Where each object's members go when it closes.
+    private var arena = ObjectMembers.Arena()
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -45,8 +47,9 @@ public struct JSONParser {
     /// from one pass that skips strings and counts commas at each level. The counts only size
     /// allocations: on malformed text they may be wrong, and the parser reports the error.
     /// Counting stops past `DocumentReader.maximumDepth`, where the parser stops too. Also the
-    /// bytes the model's objects and arrays will take: each is one allocation (a 32-byte array
-    /// header, malloc's own 16 bytes) of 40-byte members or 24-byte values (`ConfigValue`).
+    /// bytes the model's objects and arrays will take: an object its 40-byte members (stored
+    /// with other objects', `ObjectMembers.Arena`), an array one allocation (a 32-byte header,
+    /// malloc's own 16 bytes) of 24-byte values (`ConfigValue`).
     private static func containerSizes(_ bytes: UnsafeBufferPointer<UInt8>) -> (sizes: [UInt32], modelBytes: Int) {
         var sizes: [UInt32] = []
         var modelBytes = 0
@@ -75,7 +78,7 @@ public struct JSONParser {
                 guard let closed = open.popLast() else { return (sizes, modelBytes) }
                 let count = closed.filled ? closed.commas &+ 1 : 0
                 sizes[closed.index] = count
-                modelBytes &+= 48 &+ (closed.isObject ? 40 : 24) &* Int(count)
+                modelBytes &+= closed.isObject ? 40 &* Int(count) : 48 &+ 24 &* Int(count)
                 continue
             case UInt8(ascii: ","):
                 if !open.isEmpty { open[open.count - 1].commas &+= 1 }
@@ -185,14 +188,14 @@ public struct JSONParser {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var members: [(key: String, value: ConfigValue)] = []
+        var members: ContiguousArray<ObjectMembers.Element> = []
         members.reserveCapacity(takeSize())
         // The keys so far, so a duplicate is found in constant time whatever the object's size.
         var keys: Set<String> = []
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return .object([])
         }
         while true {
             skipWhitespace()
@@ -215,7 +218,10 @@ public struct JSONParser {
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(arena.store(members))
+            }
             throw error("unexpected \(describeCurrent()), expected ',' or '}'")
         }
     }

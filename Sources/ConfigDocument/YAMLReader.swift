@@ -51,6 +51,8 @@ public enum YAMLReader {
         var anchors: [String: Built] = [:]
         /// The nodes the aliases read so far added.
         var expanded = 0
+        /// Where each mapping's members go when it ends.
+        var arena = ObjectMembers.Arena()
         /// Mapping keys met so far, so a key written on every item of a list shares one
         /// storage instead of costing an allocation an item (a `String` over 15 bytes is
         /// stored apart). A document of distinct keys stops adding at `internedKeyLimit`.
@@ -113,7 +115,7 @@ public enum YAMLReader {
                 tag = start.tag
                 anchor = start.anchor
                 try checkNesting(depth, at: position)
-                var members: [(key: String, value: ConfigValue)] = []
+                var members: ContiguousArray<ObjectMembers.Element> = []
                 var seen: Set<String> = []
                 built = Built(value: ConfigValue(.null), position: position, nodes: 1, height: 1)
                 while true {
@@ -137,7 +139,7 @@ public enum YAMLReader {
                     add(key, to: &built)
                     add(value, to: &built)
                 }
-                built.value = ConfigValue(.object(members), line: position.line, column: position.column)
+                built.value = ConfigValue(.object(arena.store(members)), line: position.line, column: position.column)
             default:
                 throw JSONParser.SyntaxError(line: position.line, column: position.column, message: "expected a node")
             }

@@ -205,6 +205,26 @@ struct DocumentLimitsTests {
         #expect(value["g"]?.kind == .number("7"))
     }
 
+    /// The sizes SECURITY.md states: a value 24 bytes, an object's members 16 bytes in it (the
+    /// members themselves shared with other objects'), and objects read equal to objects made.
+    @Test func aValueTakes24Bytes() throws {
+        #expect(MemoryLayout<ConfigValue>.size == 24)
+        #expect(MemoryLayout<ObjectMembers>.size == 16)
+        let text = #"[{"a": 1, "b": [true]}, {"a": 1, "b": [true]}, {}]"#
+        let items = try #require(try DocumentReader.parse(text).array)
+        #expect(try DocumentReader.parse(text).array == items)
+        #expect(items[0].members?.map(\.key) == ["a", "b"])
+        #expect(items[2].members?.isEmpty == true)
+        let made = ConfigValue.Kind.object([
+            ("a", ConfigValue(.number("1"), line: 1, column: 8)),
+            ("b", ConfigValue(.array([ConfigValue(.bool(true), line: 1, column: 17)]), line: 1, column: 16)),
+        ])
+        #expect(items[0].kind == made)
+        // Values remember where they were written: the second object is the same but elsewhere.
+        #expect(items[1].kind != made)
+        #expect(items[0].kind != items[2].kind)
+    }
+
     @Test func duplicateKeysAreFoundInLinearTime() throws {
         let count = 100_000
         let text = "{" + (0..<count).map { "\"k\($0)\": \($0)" }.joined(separator: ",") + "}"

@@ -48,15 +48,16 @@ enum CloudFormationTemplate {
         switch (shape, value.kind) {
         case let (.structure(_, members, _), .object(fields)):
             translated.kind = .object(
-                fields.compactMap { key, field in
-                    members.first { FieldNaming.cloudFormation.name($0.name) == key }.map { member in
-                        (member.name, apiSpelling(of: field, member.shape))
-                    }
-                })
+                ObjectMembers(
+                    fields.compactMap { key, field in
+                        members.first { FieldNaming.cloudFormation.name($0.name) == key }.map { member in
+                            (key: member.name, value: apiSpelling(of: field, member.shape))
+                        }
+                    }))
         case let (.list(item, _, _), .array(items)):
             translated.kind = .array(items.map { apiSpelling(of: $0, item) })
         case let (.map(valueShape, _, _, _, _), .object(fields)):
-            translated.kind = .object(fields.map { ($0.key, apiSpelling(of: $0.value, valueShape)) })
+            translated.kind = .object(ObjectMembers(fields.map { (key: $0.key, value: apiSpelling(of: $0.value, valueShape)) }))
         default:
             break
         }

@@ -204,7 +204,8 @@ extension TerraformPlan {
     /// rates its expanders leave out are left out (image_recipe.go,
     /// expandEBSInstanceBlockDeviceSpecification and expandInstanceBlockDeviceMapping).
     static func recipeValues(_ recipe: ConfigValue) -> ConfigValue {
-        guard case var .object(members) = recipe.kind,
+        guard case let .object(stored) = recipe.kind,
+            case var members = Array(stored),
             let index = members.firstIndex(where: { $0.key == "blockDeviceMappings" }),
             case let .array(mappings) = members[index].value.kind
         else { return recipe }
@@ -231,21 +232,21 @@ extension TerraformPlan {
                         ebs.append((name, field))
                     }
                     var copy = value
-                    copy.kind = .object(ebs)
+                    copy.kind = .object(ObjectMembers(ebs))
                     result.append((key, copy))
                 default:
                     result.append((key, value))
                 }
             }
             var copy = mapping
-            copy.kind = .object(result)
+            copy.kind = .object(ObjectMembers(result))
             return copy
         }
         var list = members[index].value
         list.kind = .array(converted)
         members[index].value = list
         var copy = recipe
-        copy.kind = .object(members)
+        copy.kind = .object(ObjectMembers(members))
         return copy
     }
 }

@@ -228,7 +228,7 @@ public enum TerraformPlan {
                 }
             }
             var result = value
-            result.kind = .object(translated)
+            result.kind = .object(ObjectMembers(translated))
             return result
         case let .array(items):
             var translated: [ConfigValue] = []
