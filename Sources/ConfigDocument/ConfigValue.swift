@@ -146,11 +146,18 @@ public struct ObjectMembers: RandomAccessCollection, ExpressibleByArrayLiteral, 
     private let storedCount: UInt32
 
     public init(_ members: some Collection<Element>) {
+        guard !members.isEmpty else {
+            self = .empty
+            return
+        }
         chunk = Chunk(capacity: members.count)
         chunk.members.append(contentsOf: members)
         start = 0
         storedCount = UInt32(members.count)
     }
+
+    /// No members, sharing one empty chunk: `{}` costs nothing but the value holding it.
+    static let empty = ObjectMembers(chunk: Chunk(capacity: 0), start: 0, count: 0)
 
     public init(arrayLiteral members: Element...) {
         self.init(members)
@@ -170,6 +177,9 @@ public struct ObjectMembers: RandomAccessCollection, ExpressibleByArrayLiteral, 
         self.storedCount = UInt32(count)
     }
 
+    /// The chunk holding these members, for tests that check it is freed.
+    var storage: AnyObject { chunk }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { Int(storedCount) }
 
@@ -183,23 +193,36 @@ public struct ObjectMembers: RandomAccessCollection, ExpressibleByArrayLiteral, 
         first { $0.key == key }?.value
     }
 
-    /// Where a reader puts the members of the objects it makes: chunks of `chunkCapacity`
-    /// members filled in turn, so a chunk never grows (no copy of its members) and its unused
-    /// end is less than one object's worth; an object of more than a quarter of that keeps its
-    /// own array.
+    /// Where a reader puts the members of the objects it makes. A chunk holds the objects of
+    /// one height only (the levels of objects and lists a value holds, itself included), so
+    /// its members refer to chunks of lower heights and never to itself: reference counting
+    /// frees a document's chunks with its last value. (One chunk for all made every nested
+    /// object a reference cycle, which the fuzz harness found as a leak.) Each height fills a
+    /// chunk of 64 members, then of twice as many, up to `chunkCapacity`: a chunk never grows,
+    /// so its members are never copied, and a small document reserves little. An object of
+    /// more than a quarter of that keeps its own array.
     struct Arena {
         static let chunkCapacity = 16_384
-        private var chunk = Chunk(capacity: chunkCapacity)
+        static let firstChunkCapacity = 64
+        /// The chunk being filled at each height.
+        private var chunks: [Chunk?] = []
 
         init() {}
 
-        /// Stores `members`, one object's, and gives back that object's members.
-        mutating func store(_ members: ContiguousArray<Element>) -> ObjectMembers {
+        /// Stores `members`, one object's, whose height is `height` (greater than any value's
+        /// among its members), and gives back that object's members.
+        mutating func store(_ members: ContiguousArray<Element>, height: Int) -> ObjectMembers {
             let count = members.count
-            guard count > 0 else { return ObjectMembers(chunk: chunk, start: 0, count: 0) }
+            guard count > 0 else { return .empty }
             if count > Self.chunkCapacity / 4 { return ObjectMembers(owning: members) }
-            if chunk.members.count + count > chunk.members.capacity {
-                chunk = Chunk(capacity: Self.chunkCapacity)
+            if height >= chunks.count { chunks += repeatElement(nil, count: height + 1 - chunks.count) }
+            let chunk: Chunk
+            if let current = chunks[height], current.members.count + count <= current.members.capacity {
+                chunk = current
+            } else {
+                let previous = chunks[height]?.members.capacity ?? Self.firstChunkCapacity / 2
+                chunk = Chunk(capacity: Swift.max(count, Swift.min(2 * previous, Self.chunkCapacity)))
+                chunks[height] = chunk
             }
             let start = chunk.members.count
             chunk.members.append(contentsOf: members)

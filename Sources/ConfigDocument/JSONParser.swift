@@ -37,6 +37,9 @@ public struct JSONParser {
     private static let internedKeyLimit = 4096
     /// Where each object's members go when it closes.
     private var arena = ObjectMembers.Arena()
+    /// The height of the value read last (`ObjectMembers.Arena`): 0 for a scalar, one more
+    /// than its highest element for an object or an array.
+    private var lastHeight = 0
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -160,11 +163,13 @@ public struct JSONParser {
         switch bytes[index] {
         case UInt8(ascii: "{"): kind = try parseObject()
         case UInt8(ascii: "["): kind = try parseArray()
-        case UInt8(ascii: "\""): kind = .string(try parseString())
-        case UInt8(ascii: "t"): try expectWord("true"); kind = .bool(true)
-        case UInt8(ascii: "f"): try expectWord("false"); kind = .bool(false)
-        case UInt8(ascii: "n"): try expectWord("null"); kind = .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): kind = .number(try parseNumber())
+        case UInt8(ascii: "\""):
+            kind = .string(try parseString())
+            lastHeight = 0
+        case UInt8(ascii: "t"): try expectWord("true"); kind = .bool(true); lastHeight = 0
+        case UInt8(ascii: "f"): try expectWord("false"); kind = .bool(false); lastHeight = 0
+        case UInt8(ascii: "n"): try expectWord("null"); kind = .null; lastHeight = 0
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): kind = .number(try parseNumber()); lastHeight = 0
         default: throw error("unexpected \(describeCurrent()), expected a value")
         }
         return ConfigValue(kind, line: startLine, column: startColumn)
@@ -195,8 +200,10 @@ public struct JSONParser {
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object([])
+            lastHeight = 1
+            return .object(.empty)
         }
+        var height = 0
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -215,12 +222,14 @@ public struct JSONParser {
             index += 1
             skipWhitespace()
             members.append((key, try parseValue()))
+            height = max(height, lastHeight)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
             if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(arena.store(members))
+                lastHeight = height + 1
+                return .object(arena.store(members, height: height + 1))
             }
             throw error("unexpected \(describeCurrent()), expected ',' or '}'")
         }
@@ -229,7 +238,8 @@ public struct JSONParser {
     /// `key`, or the equal key met before, whose storage it then shares.
     private mutating func shared(_ key: String) -> String {
         guard key.utf8.count > 15 else { return key }
-        if let known = knownKeys.firstIndex(of: key) { return knownKeys[known] }
+        // Strings are equal when canonically equivalent: only the same bytes are shared.
+        if let known = knownKeys.firstIndex(of: key), knownKeys[known].utf8.elementsEqual(key.utf8) { return knownKeys[known] }
         if knownKeys.count < Self.internedKeyLimit { knownKeys.insert(key) }
         return key
     }
@@ -243,15 +253,22 @@ public struct JSONParser {
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
             index += 1
+            lastHeight = 1
             return .array(items)
         }
+        var height = 0
         while true {
             skipWhitespace()
             items.append(try parseValue())
+            height = max(height, lastHeight)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input, expected ',' or ']'") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                lastHeight = height + 1
+                return .array(items)
+            }
             throw error("unexpected \(describeCurrent()), expected ',' or ']'")
         }
     }

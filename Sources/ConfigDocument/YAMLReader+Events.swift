@@ -52,13 +52,14 @@ extension YAMLReader {
     final class EventStream {
         private let parser: UnsafeMutablePointer<yaml_parser_t>
         private let bytes: UnsafeBufferPointer<UInt8>
+        /// yaml_parser_initialize fails only when malloc does; `next()` then says so.
+        private let initialized: Bool
 
         init(_ bytes: UnsafeBufferPointer<UInt8>) {
             self.bytes = bytes
             parser = .allocate(capacity: 1)
             parser.initialize(to: yaml_parser_t())
-            // Fails only when malloc does, which the first `next()` reports as a memory error.
-            _ = yaml_parser_initialize(parser)
+            initialized = yaml_parser_initialize(parser) == 1
             yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(parser, bytes.baseAddress, bytes.count)
         }
@@ -69,6 +70,7 @@ extension YAMLReader {
         }
 
         func next() throws(JSONParser.SyntaxError) -> Event {
+            guard initialized else { throw Self.outOfMemory }
             var event = yaml_event_t()
             guard yaml_parser_parse(parser, &event) == 1 else { throw error() }
             defer { yaml_event_delete(&event) }
@@ -96,9 +98,14 @@ extension YAMLReader {
                 let tag = start.implicit != 0 ? "" : Self.string(start.tag) ?? ""
                 return Event(kind: .mappingStart(Event.CollectionStart(tag: tag, anchor: Self.string(start.anchor))), position: position)
             case YAML_MAPPING_END_EVENT: return Event(kind: .mappingEnd, position: position)
-            default: return Event(kind: .streamEnd, position: position)
+            case YAML_STREAM_END_EVENT: return Event(kind: .streamEnd, position: position)
+            default:
+                // YAML_NO_EVENT: libyaml gives it only when it could not start.
+                throw JSONParser.SyntaxError(line: position.line, column: position.column, message: "libyaml gave no event")
             }
         }
+
+        private static let outOfMemory = JSONParser.SyntaxError(line: 1, column: 1, message: "libyaml could not allocate memory")
 
         private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
             pointer.map { String(cString: $0) }
@@ -125,24 +132,42 @@ extension YAMLReader {
                 let at = position(ofByte: Int(state.problem_offset))
                 return JSONParser.SyntaxError(line: at.line, column: at.column, message: problem)
             case YAML_MEMORY_ERROR:
-                return JSONParser.SyntaxError(line: 1, column: 1, message: "libyaml could not allocate memory")
+                return Self.outOfMemory
             default:
                 return JSONParser.SyntaxError(line: 1, column: 1, message: problem)
             }
         }
 
-        /// Line and column of byte `offset`, counted as libyaml counts them for the few errors
-        /// (a control character) it reports by offset.
+        /// Line and column of byte `offset`, counted as libyaml counts them, for the few errors
+        /// (a control character) it reports by offset: a character a column; a line ends at
+        /// LF, CR, CR LF (one), NEL, LS or PS (reader.c, scanner.c `SKIP_LINE`).
         private func position(ofByte offset: Int) -> (line: Int, column: Int) {
             var line = 1
             var column = 1
-            for byte in bytes.prefix(max(0, offset)) {
-                if byte == UInt8(ascii: "\n") {
+            let end = min(max(0, offset), bytes.count)
+            var index = 0
+            while index < end {
+                let byte = bytes[index]
+                let next = index + 1 < bytes.count ? bytes[index + 1] : 0
+                let third = index + 2 < bytes.count ? bytes[index + 2] : 0
+                var breakLength = 0
+                if byte == 0x0A || (byte == 0x0D && next != 0x0A) {
+                    breakLength = 1
+                } else if byte == 0x0D {
+                    breakLength = 2
+                } else if byte == 0xC2 && next == 0x85 {
+                    breakLength = 2
+                } else if byte == 0xE2 && next == 0x80 && (third == 0xA8 || third == 0xA9) {
+                    breakLength = 3
+                }
+                if breakLength > 0 {
                     line += 1
                     column = 1
-                } else if byte & 0xC0 != 0x80 {
-                    column += 1
+                    index += breakLength
+                    continue
                 }
+                if byte & 0xC0 != 0x80 { column += 1 }
+                index += 1
             }
             return (line, column)
         }

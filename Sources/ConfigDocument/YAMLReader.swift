@@ -21,14 +21,44 @@ public enum YAMLReader {
         var text = text
         // The events are read from the text's own UTF-8 storage: no copy of it is made.
         let outcome: Result<ConfigValue, JSONParser.SyntaxError> = text.withUTF8 { bytes in
-            var builder = ModelBuilder(events: EventStream(bytes))
             do throws(JSONParser.SyntaxError) {
+                try checkDirectives(bytes)
+                var builder = ModelBuilder(events: EventStream(bytes))
                 return .success(try builder.document())
             } catch {
                 return .failure(error)
             }
         }
         return try outcome.get()
+    }
+
+    /// The most directives (`%TAG`, `%YAML`) a document may start with. libyaml compares each
+    /// `%TAG` with every one before it, and each tag of the document with all of them: 120,000
+    /// directives (1.8 MB) took 32 s. A configuration needs none.
+    static let directiveLimit = 64
+
+    /// Refuses a document that starts with more than `directiveLimit` directives, at the first
+    /// one past the limit. Directives are the lines starting with `%` before the document:
+    /// before its `---`, or its first line that is not a comment.
+    static func checkDirectives(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParser.SyntaxError) {
+        var count = 0
+        var line = 1
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            let content = bytes[start..<end]
+            if content.first == UInt8(ascii: "%") {
+                count += 1
+                if count > directiveLimit {
+                    throw JSONParser.SyntaxError(
+                        line: line, column: 1, message: "more than \(directiveLimit) directives (%TAG, %YAML) before the document; a configuration needs none")
+                }
+            } else if !content.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) && content.first != UInt8(ascii: "#") {
+                return
+            }
+            line += 1
+            start = end + 1
+        }
     }
 
     /// Makes the model from the events: each node as its events end, an alias as a copy of its
@@ -43,12 +73,18 @@ public enum YAMLReader {
             var position: Position
             var nodes: Int
             var height: Int
+            /// The height `ObjectMembers.Arena` files it under: a function tag's object (`!Ref`
+            /// made `{"Ref": ...}`) is one more than the value it holds.
+            var storedHeight: Int
         }
 
         let events: EventStream
         /// Each anchor's node, as far as the document has been read: an alias names the last
         /// node before it with that anchor, and never one still open around it.
         var anchors: [String: Built] = [:]
+        /// The most distinct anchor names a document may have: a configuration names a few,
+        /// and each one kept costs about 90 bytes (2.6 million in 15 MiB took 645 MB).
+        static let anchorLimit = 100_000
         /// The nodes the aliases read so far added.
         var expanded = 0
         /// Where each mapping's members go when it ends.
@@ -96,13 +132,13 @@ public enum YAMLReader {
                 anchor = scalar.anchor
                 built = Built(
                     value: ConfigValue(YAMLReader.scalarKind(scalar), line: position.line, column: position.column), scalarText: scalar.text,
-                    position: position, nodes: 1, height: 1)
+                    position: position, nodes: 1, height: 1, storedHeight: 0)
             case let .sequenceStart(start):
                 tag = start.tag
                 anchor = start.anchor
                 try checkNesting(depth, at: position)
                 var items: [ConfigValue] = []
-                built = Built(value: ConfigValue(.null), position: position, nodes: 1, height: 1)
+                built = Built(value: ConfigValue(.null), position: position, nodes: 1, height: 1, storedHeight: 1)
                 while true {
                     let next = try events.next()
                     if case .sequenceEnd = next.kind { break }
@@ -117,7 +153,7 @@ public enum YAMLReader {
                 try checkNesting(depth, at: position)
                 var members: ContiguousArray<ObjectMembers.Element> = []
                 var seen: Set<String> = []
-                built = Built(value: ConfigValue(.null), position: position, nodes: 1, height: 1)
+                built = Built(value: ConfigValue(.null), position: position, nodes: 1, height: 1, storedHeight: 1)
                 while true {
                     let keyEvent = try events.next()
                     if case .mappingEnd = keyEvent.kind { break }
@@ -129,7 +165,8 @@ public enum YAMLReader {
                         throw JSONParser.SyntaxError(
                             line: keyEvent.position.line, column: keyEvent.position.column, message: "duplicate key \"\(text)\"")
                     }
-                    if let index = keys.firstIndex(of: text) {
+                    // Strings are equal when canonically equivalent: only the same bytes are shared.
+                    if let index = keys.firstIndex(of: text), keys[index].utf8.elementsEqual(text.utf8) {
                         text = keys[index]
                     } else if keys.count < Self.internedKeyLimit {
                         keys.insert(text)
@@ -139,14 +176,23 @@ public enum YAMLReader {
                     add(key, to: &built)
                     add(value, to: &built)
                 }
-                built.value = ConfigValue(.object(arena.store(members)), line: position.line, column: position.column)
+                built.value = ConfigValue(.object(arena.store(members, height: built.storedHeight)), line: position.line, column: position.column)
             default:
                 throw JSONParser.SyntaxError(line: position.line, column: position.column, message: "expected a node")
             }
             if let function = YAMLReader.intrinsicFunctionName(tag: tag) {
-                built.value = ConfigValue(.object([(function, built.value)]), line: position.line, column: position.column)
+                built.storedHeight += 1
+                let wrapper = arena.store([(function, built.value)], height: built.storedHeight)
+                built.value = ConfigValue(.object(wrapper), line: position.line, column: position.column)
             }
-            if let anchor { anchors[anchor] = built }
+            if let anchor {
+                if anchors[anchor] == nil && anchors.count >= Self.anchorLimit {
+                    throw JSONParser.SyntaxError(
+                        line: position.line, column: position.column,
+                        message: "anchor &\(anchor) is past the \(Self.anchorLimit) distinct anchors a document may name")
+                }
+                anchors[anchor] = built
+            }
             return built
         }
 
@@ -182,6 +228,7 @@ public enum YAMLReader {
         func add(_ child: Built, to parent: inout Built) {
             parent.nodes += child.nodes
             parent.height = max(parent.height, child.height + 1)
+            parent.storedHeight = max(parent.storedHeight, child.storedHeight + 1)
         }
     }
 

@@ -33,10 +33,10 @@ public enum DistributionPlanner {
         guard !problems.contains(where: { $0.severity == .error }) else {
             return Outcome(form: loaded.form, problems: problems, plan: nil, configuration: configuration)
         }
-        let plan = Planner.plan(
+        let (plan, found) = Planner.planFindingWarnings(
             configuration, context: context, warnings: problems.filter { $0.severity == .warning }, recipeNameGiven: given.recipeName != nil)
         // The planner's own warnings (found while expanding) are the user's problems too.
-        problems += plan.warnings.dropFirst(problems.filter { $0.severity == .warning }.count)
+        problems += found
         return Outcome(form: loaded.form, problems: problems, plan: plan, configuration: configuration)
     }
 

@@ -153,25 +153,29 @@ struct QCOW2WriterTests {
         #expect(try readFile(one) == readFile(three))
     }
 
-    /// Standard output gets the image from a staged copy: the same bytes, the same digest.
-    @Test func standardOutputGetsTheFileBytes() throws {
-        let folder = try TemporaryFolder()
-        let source = try Self.makeSource(in: folder)
+    /// Exports `source` to `file.qcow2` and to standard output (made `piped.qcow2` of `folder`)
+    /// with the same options, and expects the same bytes and the same digest.
+    static func expectStandardOutputGetsTheFileBytes(_ source: String, options: ExportOptions, in folder: TemporaryFolder) throws {
         let file = folder.file("file.qcow2")
-        let summary = try Exporter.export(source: source, to: .file(file), options: Self.options(.zlib, .version3, clusterBits: 16))
+        let summary = try Exporter.export(source: source, to: .file(file), options: options)
         let piped = folder.file("piped.qcow2")
         #expect(FileManager.default.createFile(atPath: piped, contents: nil))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: piped))
         let saved = dup(STDOUT_FILENO)
         dup2(handle.fileDescriptor, STDOUT_FILENO)
-        let streamed = Result {
-            try Exporter.export(source: source, to: .standardOutput(name: "x.qcow2"), options: Self.options(.zlib, .version3, clusterBits: 16))
-        }
+        let streamed = Result { try Exporter.export(source: source, to: .standardOutput(name: "x.qcow2"), options: options) }
         dup2(saved, STDOUT_FILENO)
         close(saved)
         try handle.close()
         #expect(try streamed.get().sha256 == summary.sha256)
         #expect(try readFile(piped) == readFile(file))
+    }
+
+    /// Standard output gets the image from a staged copy: the same bytes, the same digest.
+    @Test func standardOutputGetsTheFileBytes() throws {
+        let folder = try TemporaryFolder()
+        let source = try Self.makeSource(in: folder)
+        try Self.expectStandardOutputGetsTheFileBytes(source, options: Self.options(.zlib, .version3, clusterBits: 16), in: folder)
         // The staged copy is gone.
         #expect(folder.names().sorted() == ["file.qcow2", "file.qcow2.sha256", "piped.qcow2", "source.raw"])
     }

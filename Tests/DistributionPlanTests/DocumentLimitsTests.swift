@@ -1,6 +1,7 @@
-import ConfigDocument
 import Foundation
 import Testing
+
+@testable import ConfigDocument
 
 /// The bounds on what a configuration file can make the readers do: alias expansion, nesting,
 /// object size, and the bytes that are not text.
@@ -184,6 +185,9 @@ struct DocumentLimitsTests {
         ("a: &a [*a]\n", "1:8 malformed YAML: found undefined alias"),
         ("a: 1\nb: x\u{1}y\n", "2:5 malformed YAML: control characters are not allowed"),
         ("a: b: c\n", "1:5 malformed YAML: mapping values are not allowed in this context"),
+        // libyaml's line breaks: CR alone, CR LF as one, NEL.
+        ("a: 1\rb: x\u{1}y\n", "2:5 malformed YAML: control characters are not allowed"),
+        ("a: 1\r\nb: 2\u{85}c: \u{1}\n", "3:4 malformed YAML: control characters are not allowed"),
     ])
     func yamlRefusalsNameTheirPosition(text: String, expected: String) throws {
         let found = try #require(problem(text))
@@ -223,6 +227,56 @@ struct DocumentLimitsTests {
         // Values remember where they were written: the second object is the same but elsewhere.
         #expect(items[1].kind != made)
         #expect(items[0].kind != items[2].kind)
+    }
+
+    /// A document's memory goes with its last value: the chunks holding objects' members
+    /// never refer to themselves. One chunk for all made every nested object a reference
+    /// cycle, and every document read stayed in memory (the fuzz harness's leak check).
+    @Test(arguments: [
+        #"{"a": {"b": {"c": [1, {"d": {}}]}}, "e": [{"f": "g"}]}"#,
+        "a:\n  b: {c: [1, {d: {}}]}\n  t: !Ref x\n  u: !GetAtt [y, {z: 1}]\ne: &e [{f: g}]\nh: *e\n",
+    ])
+    func aDocumentIsFreedWithItsLastValue(text: String) throws {
+        weak var root: AnyObject?
+        weak var inner: AnyObject?
+        try {
+            let value = try DocumentReader.parse(text)
+            root = value.members?.storage
+            inner = value["a"]?.members?.storage
+        }()
+        #expect(root == nil && inner == nil)
+    }
+
+    /// Keys are shared only when they are the same bytes: Swift's `==` on strings is canonical
+    /// equivalence, and a tag key written decomposed must stay as written.
+    @Test(arguments: [
+        #"[{"caf\u00e9": 1}, {"cafe\u0301": 2}]"#,
+        "- {\"caf\u{E9}\": 1}\n- {\"cafe\u{301}\": 2}\n",
+    ])
+    func keysKeepTheirBytes(text: String) throws {
+        let items = try #require(try DocumentReader.parse(text).array)
+        #expect(items[0].members?.first.map { Array($0.key.utf8) } == Array("caf\u{E9}".utf8))
+        #expect(items[1].members?.first.map { Array($0.key.utf8) } == Array("cafe\u{301}".utf8))
+    }
+
+    /// What costs the reader memory or time by count, not size, is bounded: distinct anchors
+    /// (2.6 million in 15 MiB took 645 MB) and directives (libyaml's are quadratic: 120,000
+    /// took 32 s).
+    @Test func anchorsAndDirectivesAreCounted() throws {
+        let anchors = (0...100_000).map { "- &a\($0) x" }.joined(separator: "\n") + "\n"
+        let anchorProblem = try #require(problem(anchors))
+        #expect(
+            "\(anchorProblem.line ?? 0):\(anchorProblem.column ?? 0) \(anchorProblem.message)"
+                == "100001:3 malformed YAML: anchor &a100000 is past the 100000 distinct anchors a document may name")
+        // The same anchor again and again is one name.
+        #expect(problem((0...100_000).map { _ in "- &a x" }.joined(separator: "\n") + "\n") == nil)
+        let directives = (0..<65).map { "%TAG !t\($0)! tag:example.com,2000:" }.joined(separator: "\n") + "\n--- {a: 1}\n"
+        let directiveProblem = try #require(problem(directives))
+        #expect(
+            "\(directiveProblem.line ?? 0):\(directiveProblem.column ?? 0) \(directiveProblem.message)"
+                == "65:1 malformed YAML: more than 64 directives (%TAG, %YAML) before the document; a configuration needs none")
+        let few = (0..<3).map { "%TAG !t\($0)! tag:example.com,2000:" }.joined(separator: "\n") + "\n# a comment\n--- {a: !t1!x 1}\n"
+        #expect(try DocumentReader.parse(few)["a"]?.string == "1")
     }
 
     @Test func duplicateKeysAreFoundInLinearTime() throws {

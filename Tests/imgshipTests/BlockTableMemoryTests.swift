@@ -17,34 +17,7 @@ struct BlockTableMemoryTests {
     /// rest of the suite beside it (about 4 s alone).
     static let readerSeconds = 30.0
 
-    static let tmpfsHolds64TiB: Bool = {
-        guard let folder = try? TemporaryFolder(in: "/dev/shm") else { return false }
-        let probe = open(folder.file("probe"), O_WRONLY | O_CREAT, 0o600)
-        guard probe >= 0 else { return false }
-        defer { close(probe) }
-        return ftruncate(probe, off_t(1) << 46) == 0
-    }()
-
-    /// A sparse raw disk of `size` bytes with a MiB of noise at the start, the middle and the
-    /// end: three stored blocks, far apart, in any block size.
-    static func makeSource(_ path: String, size: UInt64) throws {
-        #expect(FileManager.default.createFile(atPath: path, contents: nil))
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.truncate(atOffset: size)
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        let noise = Data(
-            (0..<(1 << 20)).map { _ in
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                return UInt8(truncatingIfNeeded: state)
-            })
-        for offset in [0, size / 2, size - (1 << 20)] {
-            try handle.seek(toOffset: offset)
-            try handle.write(contentsOf: noise)
-        }
-    }
+    static let tmpfsHolds64TiB = SparseDisk.folder(for: 1 << 46) != nil
 
     /// Runs imgship with `arguments`, expects success under the budget, and returns the run.
     @discardableResult
@@ -78,7 +51,7 @@ struct BlockTableMemoryTests {
         // The output stores its whole table (512 MiB for the VHDX): on disk, not in memory.
         let outputs = try TemporaryFolder()
         let source = shared.file("disk.raw")
-        try Self.makeSource(source, size: test.size)
+        try SparseDisk.make(source, size: test.size)
         let output = outputs.file("disk.\(test.format)")
         try Self.expectFlat(
             ["export", source, "-f", test.format, "-o", output, "--threads", "2", "--no-progress"] + test.flags, "export \(test)", in: outputs)

@@ -85,6 +85,17 @@ struct DocumentMemoryTests {
             "name: many\ndistributions:\n  - region: us-east-1\n"
                 + repeated(bytes, separator: "") { "    \(unknownKey($0)): \($0)\n" }.joined()
         },
+        // Empty objects share one empty chunk: each costs the 24 bytes of its value in the list,
+        // 8 times its 3 bytes of text, the most any value costs (each had a chunk of its own,
+        // 60 bytes more, and the counting pass charged it nothing).
+        Shape(name: "list of empty objects", multiple: 9.6) { bytes in
+            "[" + repeated(bytes, separator: ",") { _ in "{}" }.joined(separator: ",") + "]"
+        },
+        // CloudFormation's short forms: each `!Ref` an object of one member, 64 bytes with its
+        // item in the list, stored with the others (each had an array of its own).
+        Shape(name: "YAML function tags", multiple: 6.5) { bytes in
+            repeated(bytes, separator: "") { "- !Ref r\($0)\n" }.joined()
+        },
         // A key and a value of megabytes: each message quotes them cut, not whole.
         Shape(name: "one long key and name", multiple: 1.3, refusal: " bytes) has 2097152 characters; 3 to 128 allowed") { bytes in
             #"{"\#(String(repeating: "k", count: bytes / 2))": 1, "name": "\#(String(repeating: "n", count: bytes / 2))"}"#

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// One child process's run, measured: its exit status, standard error, peak resident bytes
@@ -61,5 +62,40 @@ struct MeasuredRun {
         return MeasuredRun(
             status: exitStatus, standardError: standardError, peakBytes: Int(usage.ru_maxrss) * 1024, seconds: wallSeconds,
             processorSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime))
+    }
+}
+
+/// Sparse raw disks for the memory tests: virtual sizes up to petabytes on tmpfs (/dev/shm),
+/// which holds files larger than ext4's 16 TiB, with a MiB stored at three places.
+enum SparseDisk {
+    /// A folder on tmpfs that holds a sparse file of `size` bytes, or nil.
+    static func folder(for size: UInt64) -> TemporaryFolder? {
+        guard let folder = try? TemporaryFolder(in: "/dev/shm") else { return nil }
+        let probe = open(folder.file("probe"), O_WRONLY | O_CREAT, 0o600)
+        guard probe >= 0 else { return nil }
+        defer { close(probe) }
+        return ftruncate(probe, off_t(size)) == 0 ? folder : nil
+    }
+
+    /// A sparse raw disk of `size` bytes with a MiB at the start, the middle and the end
+    /// (three stored blocks far apart, in any block size): half noise, half text, so that
+    /// compressing outputs have work of both kinds.
+    static func make(_ path: String, size: UInt64) throws {
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: size)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let noise = (0..<(512 * 1024)).map { _ in
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        let text = Array(String(repeating: "a compressible line of text, again and again\n", count: 12_000).utf8.prefix(512 * 1024))
+        for offset in [0, size / 2, size - (1 << 20)] {
+            try handle.seek(toOffset: offset)
+            try handle.write(contentsOf: Data(noise + text))
+        }
     }
 }

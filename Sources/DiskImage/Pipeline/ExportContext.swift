@@ -97,6 +97,9 @@ struct ExportContext {
 /// Advisory: a failure here is found again, and reported, by the fsync before the rename.
 struct OutputWriteback: Sendable {
     let descriptor: Int32
+    /// False for a writer whose output is read back (compressed qcow2, hashed after it is
+    /// written): its pages are dropped behind that reading instead.
+    var dropsBehind = true
     /// How far behind a written range its pages are dropped: far enough that its writeback
     /// has finished on a disk writing a few hundred MB/s while the pipeline's window (a few
     /// batches of 2 MiB) is still being filled. 16 to 256 MiB measured alike; 64 the best.
@@ -106,7 +109,7 @@ struct OutputWriteback: Sendable {
         guard range.lowerBound < range.upperBound, range.upperBound <= UInt64(Int64.max) else { return }
         let length = off_t(range.upperBound - range.lowerBound)
         _ = SystemCalls.fadvise(descriptor, off_t(range.lowerBound), length, POSIX_FADV_DONTNEED)
-        if range.lowerBound >= Self.dropLag {
+        if dropsBehind, range.lowerBound >= Self.dropLag {
             _ = SystemCalls.fadvise(descriptor, off_t(range.lowerBound - Self.dropLag), length, POSIX_FADV_DONTNEED)
         }
     }

@@ -26,14 +26,22 @@ public enum Planner {
     public static func plan(
         _ configuration: DistributionConfiguration, context: PlanContext, warnings: [Problem] = [], recipeNameGiven: Bool = false
     ) -> Plan {
+        planFindingWarnings(configuration, context: context, warnings: warnings, recipeNameGiven: recipeNameGiven).plan
+    }
+
+    /// `plan`, and apart the warnings the planner itself found while expanding (the plan
+    /// carries them after the given ones).
+    public static func planFindingWarnings(
+        _ configuration: DistributionConfiguration, context: PlanContext, warnings: [Problem] = [], recipeNameGiven: Bool = false
+    ) -> (plan: Plan, found: [Problem]) {
         var builder = PlanBuilder(configuration: configuration, context: context)
         builder.build()
-        var warnings = warnings
+        var found: [Problem] = []
         // A recipe name names only AMIs without a configured name (distribution.md); given
         // on the command line for a configuration that names every AMI, it changes nothing a
         // reader sees but JSON's context, so it must not pass silently (issue 22).
         if recipeNameGiven, !builder.namedAfterRecipe {
-            warnings.append(
+            found.append(
                 Problem(
                     .warning, "",
                     "--recipe-name names nothing: every AMI this configuration makes has its own name (amiDistributionConfiguration.name); it is kept only in JSON's context"
@@ -42,11 +50,12 @@ public enum Planner {
         let exports = configuration.distributions.compactMap { entry in
             entry.s3Export.map { PlannedExport(region: entry.region, export: $0) }
         }
-        return Plan(
+        let plan = Plan(
             configurationName: configuration.name, context: context, sourceRegion: builder.sourceRegion,
             partition: builder.partition, id: builder.planID, buildImage: builder.buildImage, tasks: builder.tasks,
             exports: exports, prerequisites: builder.prerequisites.items, assumptions: builder.assumptions,
-            warnings: warnings, totals: builder.totals())
+            warnings: warnings + found, totals: builder.totals())
+        return (plan, found)
     }
 
     /// A 64-bit FNV-1a digest in hex: stable across runs and machines (Swift's Hasher is

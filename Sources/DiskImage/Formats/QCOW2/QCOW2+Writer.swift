@@ -64,7 +64,8 @@ extension QCOW2 {
     /// and the refcount structures at the end (`HostLayout`), and the header, which points at
     /// them, is written last into cluster 0. So those bytes are stored with `pwrite`, and the
     /// output's SHA-256 is taken by reading the finished file back in order (cheap next to
-    /// compressing: it was just written and is in the page cache). A stream (standard output)
+    /// compressing: it was just written and is still in the page cache, whose pages are
+    /// dropped behind that reading, not behind the writing, `OutputWriteback`). A stream (standard output)
     /// gets a compressed image from a staged copy in `stagingFolder`, hashed as it is copied.
     static func write(_ context: ExportContext, stagingFolder: String) throws(DiskImageError) {
         let sink = context.sink
@@ -73,7 +74,10 @@ extension QCOW2 {
         guard options.compression != nil else { return try writeStored(context, clusterBits: options.clusterBits) }
         let clusterBits = options.clusterBits
         if let writer = sink.positionalWriter {
-            let length = try writeImage(context, to: writer, clusterBits: clusterBits, writeback: context.writeback)
+            // Hashed, the file is read back next: its pages stay until that reading passes them.
+            var writeback = context.writeback
+            writeback?.dropsBehind = !sink.isHashing
+            let length = try writeImage(context, to: writer, clusterBits: clusterBits, writeback: writeback)
             try hand(file: sink.descriptor, path: sink.path, length: length, to: sink, stored: true, context: context)
             return
         }
@@ -107,8 +111,8 @@ extension QCOW2 {
     }
 
     /// Gives the sink the `length` bytes of the written file: hashed (and written, unless
-    /// `stored`) in order, 4 MiB at a time; a stored file whose writeback is started as it
-    /// goes. A stored file is not read at all when the sink does not hash.
+    /// `stored`) in order, 4 MiB at a time; a stored file whose writeback is started, and
+    /// whose pages are dropped behind the reading, as it goes. A stored file is not read at all when the sink does not hash.
     static func hand(file descriptor: Int32, path: String, length: UInt64, to sink: OutputSink, stored: Bool, context: ExportContext)
         throws(DiskImageError)
     {
