@@ -150,10 +150,7 @@ public struct ObjectMembers: RandomAccessCollection, ExpressibleByArrayLiteral, 
             self = .empty
             return
         }
-        chunk = Chunk(capacity: members.count)
-        chunk.members.append(contentsOf: members)
-        start = 0
-        storedCount = UInt32(members.count)
+        self.init(owning: ContiguousArray(members))
     }
 
     /// No members, sharing one empty chunk: `{}` costs nothing but the value holding it.
@@ -186,11 +183,6 @@ public struct ObjectMembers: RandomAccessCollection, ExpressibleByArrayLiteral, 
     public subscript(position: Int) -> Element {
         precondition(position >= 0 && position < Int(storedCount), "member index out of range")
         return chunk.members[Int(start) + position]
-    }
-
-    /// The value of the member `key`, nil when there is none.
-    public func value(of key: String) -> ConfigValue? {
-        first { $0.key == key }?.value
     }
 
     /// Where a reader puts the members of the objects it makes. A chunk holds the objects of
@@ -228,5 +220,23 @@ public struct ObjectMembers: RandomAccessCollection, ExpressibleByArrayLiteral, 
             chunk.members.append(contentsOf: members)
             return ObjectMembers(chunk: chunk, start: start, count: count)
         }
+    }
+}
+
+/// Object keys met so far in one document, so a key repeated on every element of a list shares
+/// one storage instead of costing an allocation an element. Keys of up to 15 bytes are stored
+/// inline in their `String` and are left alone. A document's schema has a few hundred names;
+/// past `limit` distinct ones, new keys are not remembered.
+struct SharedKeys {
+    private var known: Set<String> = []
+    static let limit = 4096
+
+    /// `key`, or the same key met before, whose storage it then shares.
+    mutating func shared(_ key: String) -> String {
+        guard key.utf8.count > 15 else { return key }
+        // Strings are equal when canonically equivalent: only the same bytes are shared.
+        if let index = known.firstIndex(of: key), known[index].utf8.elementsEqual(key.utf8) { return known[index] }
+        if known.count < Self.limit { known.insert(key) }
+        return key
     }
 }

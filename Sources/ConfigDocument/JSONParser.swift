@@ -30,11 +30,7 @@ public struct JSONParser {
     /// What the model's objects and arrays will take (`containerSizes`).
     private let modelBytes: Int
     private var nextContainer = 0
-    /// Long keys met so far (shorter ones are stored inline in their `String`): an object key
-    /// repeated in every element of a list shares one storage. A document's schema has a few
-    /// hundred names; past `internedKeyLimit` distinct ones, new keys are not remembered.
-    private var knownKeys: Set<String> = []
-    private static let internedKeyLimit = 4096
+    private var sharedKeys = SharedKeys()
     /// Where each object's members go when it closes.
     private var arena = ObjectMembers.Arena()
     /// The height of the value read last (`ObjectMembers.Arena`): 0 for a scalar, one more
@@ -160,16 +156,16 @@ public struct JSONParser {
         let startLine = line
         let startColumn = column
         let kind: ConfigValue.Kind
+        // A scalar's; an object or an array sets its own.
+        lastHeight = 0
         switch bytes[index] {
         case UInt8(ascii: "{"): kind = try parseObject()
         case UInt8(ascii: "["): kind = try parseArray()
-        case UInt8(ascii: "\""):
-            kind = .string(try parseString())
-            lastHeight = 0
-        case UInt8(ascii: "t"): try expectWord("true"); kind = .bool(true); lastHeight = 0
-        case UInt8(ascii: "f"): try expectWord("false"); kind = .bool(false); lastHeight = 0
-        case UInt8(ascii: "n"): try expectWord("null"); kind = .null; lastHeight = 0
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): kind = .number(try parseNumber()); lastHeight = 0
+        case UInt8(ascii: "\""): kind = .string(try parseString())
+        case UInt8(ascii: "t"): try expectWord("true"); kind = .bool(true)
+        case UInt8(ascii: "f"): try expectWord("false"); kind = .bool(false)
+        case UInt8(ascii: "n"): try expectWord("null"); kind = .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): kind = .number(try parseNumber())
         default: throw error("unexpected \(describeCurrent()), expected a value")
         }
         return ConfigValue(kind, line: startLine, column: startColumn)
@@ -211,7 +207,7 @@ public struct JSONParser {
             }
             let keyLine = line
             let keyColumn = column
-            let key = shared(try parseString())
+            let key = sharedKeys.shared(try parseString())
             guard keys.insert(key).inserted else {
                 throw SyntaxError(line: keyLine, column: keyColumn, message: "duplicate key \"\(key)\"")
             }
@@ -233,15 +229,6 @@ public struct JSONParser {
             }
             throw error("unexpected \(describeCurrent()), expected ',' or '}'")
         }
-    }
-
-    /// `key`, or the equal key met before, whose storage it then shares.
-    private mutating func shared(_ key: String) -> String {
-        guard key.utf8.count > 15 else { return key }
-        // Strings are equal when canonically equivalent: only the same bytes are shared.
-        if let known = knownKeys.firstIndex(of: key), knownKeys[known].utf8.elementsEqual(key.utf8) { return knownKeys[known] }
-        if knownKeys.count < Self.internedKeyLimit { knownKeys.insert(key) }
-        return key
     }
 
     private mutating func parseArray() throws(SyntaxError) -> ConfigValue.Kind {

@@ -89,11 +89,7 @@ public enum YAMLReader {
         var expanded = 0
         /// Where each mapping's members go when it ends.
         var arena = ObjectMembers.Arena()
-        /// Mapping keys met so far, so a key written on every item of a list shares one
-        /// storage instead of costing an allocation an item (a `String` over 15 bytes is
-        /// stored apart). A document of distinct keys stops adding at `internedKeyLimit`.
-        var keys: Set<String> = []
-        static let internedKeyLimit = 4096
+        var sharedKeys = SharedKeys()
 
         init(events: EventStream) {
             self.events = events
@@ -158,21 +154,15 @@ public enum YAMLReader {
                     let keyEvent = try events.next()
                     if case .mappingEnd = keyEvent.kind { break }
                     let key = try node(keyEvent, depth: depth + 1)
-                    guard var text = key.scalarText else {
+                    guard let text = key.scalarText else {
                         throw JSONParser.SyntaxError(line: key.position.line, column: key.position.column, message: "a mapping key must be a plain string")
                     }
                     guard seen.insert(text).inserted else {
                         throw JSONParser.SyntaxError(
                             line: keyEvent.position.line, column: keyEvent.position.column, message: "duplicate key \"\(text)\"")
                     }
-                    // Strings are equal when canonically equivalent: only the same bytes are shared.
-                    if let index = keys.firstIndex(of: text), keys[index].utf8.elementsEqual(text.utf8) {
-                        text = keys[index]
-                    } else if keys.count < Self.internedKeyLimit {
-                        keys.insert(text)
-                    }
                     let value = try node(events.next(), depth: depth + 1)
-                    members.append((text, value.value))
+                    members.append((sharedKeys.shared(text), value.value))
                     add(key, to: &built)
                     add(value, to: &built)
                 }
