@@ -65,8 +65,9 @@ extension QCOW2 {
     /// them, is written last into cluster 0. So those bytes are stored with `pwrite`, and the
     /// output's SHA-256 is taken by reading the finished file back in order (cheap next to
     /// compressing: it was just written and is still in the page cache, whose pages are
-    /// dropped behind that reading, not behind the writing, `OutputWriteback`). A stream (standard output)
-    /// gets a compressed image from a staged copy in `stagingFolder`, hashed as it is copied.
+    /// dropped behind that reading, not behind the writing, `OutputWriteback`). A stream
+    /// (standard output) gets a compressed image from a staged copy in `stagingFolder`,
+    /// hashed as it is copied.
     static func write(_ context: ExportContext, stagingFolder: String) throws(DiskImageError) {
         let sink = context.sink
         let options = context.options.qcow2
@@ -112,7 +113,8 @@ extension QCOW2 {
 
     /// Gives the sink the `length` bytes of the written file: hashed (and written, unless
     /// `stored`) in order, 4 MiB at a time; a stored file whose writeback is started, and
-    /// whose pages are dropped behind the reading, as it goes. A stored file is not read at all when the sink does not hash.
+    /// whose pages are dropped behind the reading, as it goes. A stored file is not read at
+    /// all when the sink does not hash.
     static func hand(file descriptor: Int32, path: String, length: UInt64, to sink: OutputSink, stored: Bool, context: ExportContext)
         throws(DiskImageError)
     {
