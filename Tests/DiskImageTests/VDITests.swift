@@ -207,9 +207,10 @@ struct VDITests {
 
     /// 1,000 VDIs, each a small valid one with a few bytes changed (header fields, map
     /// entries, data) or cut short, chosen by a seeded generator: every open and verify ends
-    /// in a result or an error, never a crash, and both outcomes occur.
-    @Test(.timeLimit(.minutes(1)))
-    func aThousandMutatedVDIsNeverCrash() throws {
+    /// in a result or an error, never a crash, and both outcomes occur. (No time limit: the
+    /// test takes half a second alone, and Swift Testing's clock runs while a 2-core runner
+    /// has no thread free for the body, which failed it once at 60 s in a full run.)
+    @Test func aThousandMutatedVDIsNeverCrash() throws {
         let folder = try TemporaryFolder()
         let base = HandmadeVDI(map: [3, 0xFFFF_FFFF, 0, 1, 0xFFFF_FFFE, 2, 4, 0xFFFF_FFFF], diskSize: 8 * 4096 - 700)
         let original = base.bytes()
