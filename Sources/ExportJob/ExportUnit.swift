@@ -43,6 +43,10 @@ public struct ExportUnit: Sendable, Equatable {
     /// SHA-256 stream of their output and leave cores idle (see docs/job.md, `--concurrency`).
     var isCompressing: Bool { format.entry.compresses || (format == .qcow2 && options.qcow2.compression != nil) }
 
+    /// Whether the output is an OVA the job signs (`signKey` and `signCert`; other formats
+    /// warn that they ignore them).
+    var signs: Bool { format == .ova && options.signKey != nil && options.signCertificate != nil }
+
     /// The options this output's format ignores, as `imgship export` warns of its flags,
     /// naming the key (`exports[0].options.blockSize 4 sets the block size of a VHDX; ...`).
     public var optionWarnings: [String] {

@@ -104,12 +104,15 @@ public struct JobRunner: Sendable {
         /// Older than its source and not known to be made from it (no current record).
         case stale = "fail: the output is older than its source (export again with --force)"
         case unwritableDestination = "fail: the destination folder cannot be created or written"
+        /// An OVA to sign whose key or certificate cannot be read, or do not match: found by
+        /// the dry run as the run finds it, before the output's work.
+        case unusableSigningKey = "fail: the signing key or certificate cannot be used"
 
         /// Whether a run would fail this output.
         public var predictsFailure: Bool {
             switch self {
             case .export, .verify, .remake, .replaceStale: false
-            case .missingSource, .noManifest, .stale, .unwritableDestination: true
+            case .missingSource, .noManifest, .stale, .unwritableDestination, .unusableSigningKey: true
             }
         }
 
@@ -117,7 +120,7 @@ public struct JobRunner: Sendable {
         var writes: Bool {
             switch self {
             case .export, .remake, .replaceStale: true
-            case .verify, .missingSource, .noManifest, .stale, .unwritableDestination: false
+            case .verify, .missingSource, .noManifest, .stale, .unwritableDestination, .unusableSigningKey: false
             }
         }
     }
@@ -128,7 +131,9 @@ public struct JobRunner: Sendable {
     public func intents(_ units: [ExportUnit]) -> [Intent] {
         units.map { unit in
             let intent = intent(unit)
-            if intent.writes && !Self.canCreateFiles(in: unit.folder) { return .unwritableDestination }
+            guard intent.writes else { return intent }
+            if !Self.canCreateFiles(in: unit.folder) { return .unwritableDestination }
+            if unit.signs && (try? Self.signer(for: unit)) == nil { return .unusableSigningKey }
             return intent
         }
     }
@@ -151,6 +156,13 @@ public struct JobRunner: Sendable {
             return replaceInvalid ? .replaceStale : .stale
         }
         return .verify
+    }
+
+    /// The signer of an OVA output the job signs (nil for any other): its key read and matched
+    /// to its certificate, or the error naming the file that is wrong.
+    package static func signer(for unit: ExportUnit) throws(DiskImageError) -> OVA.PackageSigner? {
+        guard unit.signs, let key = unit.options.signKey, let certificate = unit.options.signCertificate else { return nil }
+        return try OVA.PackageSigner(keyPath: key, certificatePath: certificate)
     }
 
     /// Whether an export could make `folder` (as `createFolders` would) and write in it: its
@@ -286,14 +298,12 @@ public struct JobRunner: Sendable {
         }
         // The signing key is read (and matched to its certificate) before any work; its bytes
         // stay in memory, and errors name its path only.
-        var signer: OVA.PackageSigner?
-        if unit.format == .ova, let key = unit.options.signKey, let certificate = unit.options.signCertificate {
-            do throws(DiskImageError) {
-                signer = try OVA.PackageSigner(keyPath: key, certificatePath: certificate)
-            } catch {
-                result.failure = .export(error)
-                return result
-            }
+        let signer: OVA.PackageSigner?
+        do throws(DiskImageError) {
+            signer = try Self.signer(for: unit)
+        } catch {
+            result.failure = .export(error)
+            return result
         }
         var options = ExportOptions(
             format: unit.format, sourceFormat: unit.sourceFormat, threads: threads,

@@ -162,6 +162,14 @@ struct JobCommand: ParsableCommand {
             for unit in units {
                 for warning in unit.optionWarnings { printProblem(.warning, "\(unit.output): \(warning)") }
             }
+            // Why a key is unusable, as the run would tell it (the table says only that it is).
+            for (unit, intent) in zip(units, intents) where intent == .unusableSigningKey {
+                do throws(DiskImageError) {
+                    _ = try JobRunner.signer(for: unit)
+                } catch {
+                    printProblem(.error, "\(unit.output): \(error)")
+                }
+            }
             let failing = intents.filter(\.predictsFailure).count
             if failing > 0 {
                 throw fail(CommandProblem(path: shownName, what: "\(failing) output(s) would fail (dry run)", exitStatus: .workFailed))

@@ -94,15 +94,19 @@ struct JobExportOptionsTests {
             .write(toFile: jobFile, atomically: true, encoding: .utf8)
         let rerun = try reportedExports(try job(jobFile, ["--json"]))
         #expect(rerun["disk.vhdx"]?["status"] as? String == "exported")
-        #expect((rerun["disk.vhdx"]?["replaced"] as? String ?? "").contains("blockSize 4194304 -> 1048576"))
+        // Bound first: inside #expect, `(x as? String ?? "").contains(...)` expands to a check
+        // whose result is dropped, which could not fail.
+        let replaced = rerun["disk.vhdx"]?["replaced"] as? String ?? ""
+        #expect(replaced.contains("blockSize 4194304 -> 1048576"), "\(replaced)")
         #expect(rerun["disk.raw"]?["status"] as? String == "skipped")
         #expect(try qemuInfo(folder.file("out/disk.vhdx"))["cluster-size"] as? Int == 1 << 20)
     }
 
     /// signKey and signCert (relative to the job file) sign the OVA's manifest, written with
     /// SHA-512 lines: sha512sum -c checks the manifest, openssl dgst -verify the signature, and
-    /// neither the report nor the record holds the key. A key that cannot be read fails that
-    /// output, naming the key's path.
+    /// neither the report nor the record holds the key. A key that cannot be read, or that does
+    /// not match its certificate, fails that output, naming the key's path; the dry run says so
+    /// first.
     @Test(.enabled(if: SignedOVATests.tools, "needs openssl, tar, xmllint, sha256sum and sha512sum"))
     func signedOVAFromAJob() throws {
         let folder = try TemporaryFolder()
@@ -114,16 +118,44 @@ struct JobExportOptionsTests {
           {"source": "disk.raw", "formats": ["ova"], "destination": "out", "name": "appliance",
            "options": {"signKey": "leaf.key", "signCert": "leaf.pem", "manifestDigest": "sha512"}},
           {"source": "disk.raw", "formats": ["ova"], "destination": "out", "name": "unsigned",
-           "options": {"signKey": "absent.key", "signCert": "leaf.pem"}}
+           "options": {"signKey": "absent.key", "signCert": "leaf.pem"}},
+          {"source": "disk.raw", "formats": ["ova"], "destination": "out", "name": "mismatched",
+           "options": {"signKey": "other.key", "signCert": "leaf.pem"}}
         ]}
         """#.write(toFile: jobFile, atomically: true, encoding: .utf8)
+
+        // The dry run reads the keys as the run will: two outputs would fail, each told why.
+        let dryRun = try job(jobFile, ["--dry-run"])
+        #expect(dryRun.status == 1, "\(dryRun.standardError)")
+        let actions = Dictionary(
+            text(dryRun.standardOutput).split(separator: "\n").compactMap { line -> (String, String)? in
+                guard let name = ["appliance.ova", "unsigned.ova", "mismatched.ova"].first(where: { line.contains("out/" + $0 + " ") }) else { return nil }
+                return (name, String(line.split(separator: "  ").last ?? "").trimmingCharacters(in: .whitespaces))
+            }, uniquingKeysWith: { first, _ in first })
+        #expect(
+            actions == [
+                "appliance.ova": "export", "unsigned.ova": "fail: the signing key or certificate cannot be used",
+                "mismatched.ova": "fail: the signing key or certificate cannot be used",
+            ], "\(text(dryRun.standardOutput))")
+        let told = dryRun.standardError.split(separator: "\n")
+        #expect(
+            told.contains { $0.hasPrefix("imgship: error: \(folder.file("out/unsigned.ova")): ") && $0.contains(folder.file("absent.key")) },
+            "\(dryRun.standardError)")
+        #expect(
+            told.contains { $0.hasPrefix("imgship: error: \(folder.file("out/mismatched.ova")): ") && $0.contains(folder.file("other.key")) },
+            "\(dryRun.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("out")), "a dry run writes nothing")
+
         let result = try job(jobFile, ["--json"])
         #expect(result.status == 1, "\(result.standardError)")
         let exports = try reportedExports(result)
         #expect(exports["appliance.ova"]?["status"] as? String == "exported")
-        #expect(exports["unsigned.ova"]?["status"] as? String == "failed")
-        #expect((exports["unsigned.ova"]?["error"] as? String ?? "").contains(folder.file("absent.key")), "\(exports["unsigned.ova"] ?? [:])")
-        #expect(!FileManager.default.fileExists(atPath: folder.file("out/unsigned.ova")))
+        for (name, key) in [("unsigned.ova", "absent.key"), ("mismatched.ova", "other.key")] {
+            #expect(exports[name]?["status"] as? String == "failed")
+            let error = exports[name]?["error"] as? String ?? ""
+            #expect(error.contains(folder.file(key)), "\(exports[name] ?? [:])")
+            #expect(!FileManager.default.fileExists(atPath: folder.file("out/" + name)))
+        }
 
         let extracted = folder.file("x")
         try FileManager.default.createDirectory(atPath: extracted, withIntermediateDirectories: true)
