@@ -17,7 +17,8 @@ struct GuestInspectionTests {
         for (index, type) in types.enumerated() {
             let entry = 446 + index * 16
             sector[entry + 4] = type
-            sector.storeLittleEndian(UInt32(2048), at: entry + 8)  // first LBA
+            // A protective entry starts at LBA 1 (UEFI 2.10 §5.2.3); the others at 1 MiB.
+            sector.storeLittleEndian(UInt32(type == 0xEE ? 1 : 2048), at: entry + 8)  // first LBA
             sector.storeLittleEndian(UInt32(4096), at: entry + 12)  // sectors
         }
         sector[510] = 0x55
@@ -25,23 +26,28 @@ struct GuestInspectionTests {
         return sector
     }
 
-    /// A GPT header at LBA 1 and its entry array at LBA 2 for `sectorSize`; entry 0 has type
-    /// `firstType`, entry 1 a Linux filesystem.
+    /// A GPT header at LBA 1 and its entry array at LBA 2 for `sectorSize`, both CRC32s right;
+    /// entry 0 has type `firstType`, entry 1 a Linux filesystem. `entryCount` other than 128
+    /// is written over the header after its CRC32 (a damaged header); `backup` writes the
+    /// backup header in the last sector, `damagePrimary` spoils the primary's CRC32.
     static func gpt(
         in image: ImageBuilder, sectorSize: Int, firstType: [UInt8], entryCount: UInt32 = 128,
-        entryLBA: UInt64 = 2
+        entryLBA: UInt64 = 2, backup: Bool = false, damagePrimary: Bool = false, size: UInt64 = size
     ) throws {
-        var header = [UInt8](repeating: 0, count: 92)
-        header.replaceSubrange(0..<8, with: Array("EFI PART".utf8))
-        header.storeLittleEndian(UInt32(0x0001_0000), at: 8)
-        header.storeLittleEndian(UInt32(92), at: 12)
-        header.storeLittleEndian(UInt64(1), at: 24)
-        header.storeLittleEndian(entryLBA, at: 72)
-        header.storeLittleEndian(entryCount, at: 80)
-        header.storeLittleEndian(UInt32(128), at: 84)
-        try image.write(header, at: UInt64(sectorSize))
         let linux = hexBytes("af 3d c6 0f 83 84 72 47 8e 79 3d 69 d8 47 7d e4")  // 0FC63DAF-8483-4772-8E79-3D69D8477DE4
-        try image.write(firstType + [UInt8](repeating: 1, count: 112) + linux, at: 2 * UInt64(sectorSize))
+        var entries = firstType + [UInt8](repeating: 1, count: 112) + linux
+        entries += [UInt8](repeating: 0, count: 128 * 128 - entries.count)
+        var header = GuestDisk.gptHeader(myLBA: 1, entryLBA: entryLBA, entries: entries, damage: damagePrimary)
+        if entryCount != 128 { header.storeLittleEndian(entryCount, at: 80) }
+        try image.write(header, at: UInt64(sectorSize))
+        try image.write(entries, at: 2 * UInt64(sectorSize))
+        if backup {
+            // The backup's entries just before it, as partitioning tools place them.
+            let lastLBA = size / UInt64(sectorSize) - 1
+            let backupEntryLBA = lastLBA - UInt64(entries.count / sectorSize)
+            try image.write(entries, at: backupEntryLBA * UInt64(sectorSize))
+            try image.write(GuestDisk.gptHeader(myLBA: lastLBA, entryLBA: backupEntryLBA, entries: entries), at: lastLBA * UInt64(sectorSize))
+        }
     }
 
     static func inspect(_ path: String) throws -> GuestInspection {
@@ -164,5 +170,125 @@ struct GuestInspectionTests {
         let guest = try Self.inspect(folder.file("active.raw"))
         #expect(guest.firmware == (hasBootSector ? .bios : .none))
         #expect(guest.evidence[0].contains("active partition 1"), "\(guest.evidence)")
+    }
+
+    /// UEFI firmware reads a GPT only behind a protective MBR entry (status 0, type 0xEE,
+    /// from LBA 1) and with a valid header and entry array, the backup in the last sector
+    /// standing in for a damaged primary (EDK2 PartitionDxe, Gpt.c); otherwise it sees no
+    /// EFI system partition. OVMF showed each case: it boots the first and last, and drops to
+    /// its shell on the others.
+    @Test(arguments: [
+        ("valid", GuestInspection.BootFirmware.efi, ""),
+        ("sector 0 zeroed", .none, "no protective MBR entry"),
+        ("protective entry from LBA 2048", .none, "no protective MBR entry"),
+        ("primary header CRC32 wrong, no backup", .none, "neither GPT header is valid: the primary (LBA 1) has a header CRC32 of 0x"),
+        ("entry array CRC32 wrong", .none, "has an entry array CRC32 of 0x"),
+        ("primary header CRC32 wrong, backup valid", .efi, ""),
+    ])
+    func uefiReadsOnlyAGPTItAccepts(variant: String, firmware: GuestInspection.BootFirmware, evidence: String) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("gpt.raw")
+        let image = try ImageBuilder(path: path, size: Self.size)
+        var sector0 = Self.mbr(bootCode: false, types: [0xEE])
+        if variant == "sector 0 zeroed" { sector0 = [UInt8](repeating: 0, count: 512) }
+        if variant == "protective entry from LBA 2048" { sector0.storeLittleEndian(UInt32(2048), at: 446 + 8) }
+        try image.write(sector0, at: 0)
+        try Self.gpt(
+            in: image, sectorSize: 512, firstType: GuestInspection.efiSystemPartitionGUID, backup: variant.hasSuffix("backup valid"),
+            damagePrimary: variant.hasPrefix("primary header"))
+        if variant == "entry array CRC32 wrong" { try image.write([0x42], at: 1024 + 200) }
+        let guest = try Self.inspect(path)
+        #expect(guest.partitionTable == .gpt && guest.hasEFISystemPartition)
+        #expect(guest.firmware == firmware, "\(guest.evidence)")
+        if evidence.isEmpty {
+            #expect(guest.gptProblem == nil && guest.fields[0].value.hasPrefix("gpt (protective MBR)") && !guest.fields[0].value.contains("not read"))
+        } else {
+            #expect(guest.evidence[1].hasPrefix("no UEFI path: EFI system partition 1, but UEFI firmware does not read this GPT: "), "\(guest.evidence)")
+            #expect(guest.evidence[1].contains(evidence), "\(guest.evidence)")
+            #expect(guest.fields[0].value.hasSuffix(", not read by UEFI firmware"))
+        }
+    }
+
+    /// A GPT whose sector 0 is a hybrid MBR (the 0xEE entry and an active partition) boots
+    /// under a BIOS through standard MBR code, as on an MBR disk; GRUB's boot.img loads its
+    /// core.img whatever the table. Both beside an EFI system partition: both firmwares.
+    @Test(arguments: ["hybrid", "grub"])
+    func gptBIOSPathsThroughSector0(kind: String) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("\(kind).raw")
+        let image = try ImageBuilder(path: path, size: Self.size)
+        var sector0 = Self.mbr(bootCode: true, types: kind == "hybrid" ? [0xEE, 0x0C] : [0xEE])
+        if kind == "hybrid" {
+            sector0[446 + 16] = 0x80  // partition 2, active, from LBA 2048
+            try image.write([0xEB, 0x3C, 0x90] + [UInt8](repeating: 0, count: 507) + [0x55, 0xAA], at: 2048 * 512)
+        } else {
+            sector0.replaceSubrange(0x180..<0x185, with: Array("GRUB ".utf8))
+            sector0.storeLittleEndian(UInt64(100), at: 0x5C)  // core.img at LBA 100, past the entries
+            try image.write(Array("core".utf8), at: 100 * 512)
+        }
+        try image.write(sector0, at: 0)
+        try Self.gpt(in: image, sectorSize: 512, firstType: GuestInspection.efiSystemPartitionGUID)
+        let guest = try Self.inspect(path)
+        #expect(guest.firmware == .both, "\(guest.evidence)")
+        #expect(
+            guest.evidence[0].hasPrefix(
+                kind == "hybrid"
+                    ? "BIOS path: GPT with a hybrid MBR whose active partition 2 starts with a boot sector" : "BIOS path: GRUB's boot.img in sector 0"),
+            "\(guest.evidence)")
+    }
+
+    /// A disk that is one FAT filesystem (mkfs.fat on the whole disk) has a 0x55AA sector 0
+    /// whose "entries" are boot code and text: no partition table, as Linux reads it. UEFI
+    /// firmware reads the filesystem whole; a BIOS runs its code, which for mkfs.fat's stub
+    /// only prints "This is not a bootable disk". `mkfs.fat --mbr=y` adds an active entry
+    /// from LBA 0, the filesystem itself: still no partition table.
+    @Test(arguments: [("stub", true), ("syslinux", false), ("mbr=y", true)])
+    func aWholeDiskFATFilesystemIsNoPartitionTable(variant: String, stub: Bool) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("fat.raw")
+        let image = try ImageBuilder(path: path, size: Self.size)
+        var sector0 = [UInt8](repeating: 0, count: 512)
+        sector0.replaceSubrange(0..<3, with: [0xEB, 0x3C, 0x90])
+        sector0.replaceSubrange(3..<11, with: Array("mkfs.fat".utf8))
+        sector0.storeLittleEndian(UInt16(512), at: 11)
+        sector0[13] = 4  // sectors a cluster
+        sector0.storeLittleEndian(UInt16(4), at: 14)  // reserved sectors
+        sector0[16] = 2  // FATs
+        sector0[21] = 0xF8  // fixed disk
+        sector0.replaceSubrange(0x3E..<0x41, with: [0x0E, 0x1F, 0xBE])  // push cs; pop ds; mov si, ...
+        let text = stub ? "This is not a bootable disk.  Please insert a bootable floppy and\r\npress any key to try again ... \r\n" : "SYSLINUX loader"
+        sector0.replaceSubrange(0x5B..<(0x5B + text.utf8.count), with: Array(text.utf8))
+        if variant == "mbr=y" {
+            sector0[446] = 0x80
+            sector0[446 + 4] = 0x06  // FAT16, from LBA 0
+            sector0.storeLittleEndian(UInt32(Self.size / 512), at: 446 + 12)
+        }
+        sector0[510] = 0x55
+        sector0[511] = 0xAA
+        try image.write(sector0, at: 0)
+        let guest = try Self.inspect(path)
+        #expect(guest.partitionTable == .none && guest.bootSectorFilesystem == "FAT")
+        #expect(guest.fields[0].value == "none (sector 0 is a FAT filesystem's boot sector)")
+        #expect(guest.firmware == (stub ? .efi : .both), "\(guest.evidence)")
+        #expect(guest.uefiPath?.hasPrefix("no partition table: the disk is one FAT filesystem") == true)
+        if stub { #expect(guest.evidence[0].contains("mkfs.fat's stub, which prints \"This is not a bootable disk\""), "\(guest.evidence)") }
+    }
+
+    /// Standard MBR code chains only to the active partition: syslinux's mbr.bin and the
+    /// Windows MBR with none stop ("Missing operating system"); code imgship does not know is
+    /// still counted as a loader of fixed sectors.
+    @Test(arguments: [("Multiple active partitions.", false), ("Invalid partition table", false), ("LILO", true)])
+    func standardMBRCodeWithoutAnActivePartitionBootsNothing(message: String, boots: Bool) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("mbr.raw")
+        let image = try ImageBuilder(path: path, size: Self.size)
+        var sector0 = Self.mbr(bootCode: true, types: [0x0C])
+        sector0.replaceSubrange(0x100..<(0x100 + message.utf8.count), with: Array(message.utf8))
+        try image.write(sector0, at: 0)
+        let guest = try Self.inspect(path)
+        #expect(guest.firmware == (boots ? .bios : .none), "\(guest.evidence)")
+        if !boots {
+            #expect(guest.evidence[0].hasSuffix("in sector 0 and no active partition: the code stops (\"Missing operating system\") with nothing to chain to"))
+        }
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// benchmark fails on a loaded machine: "Unable to get accurate CPU usage") get the bytes
 /// qemu's probe functions look for, over a raw disk's data.
 public enum ForeignSample: String, CaseIterable, Sendable, CustomStringConvertible {
-    case qcow, qed, parallels, luks, bochs, cloop, dmg, cowd, gzip, xz, zstd, bzip2
+    case qcow, qed, parallels, luks, bochs, cloop, dmg, cowd, gzip, xz, zstd, bzip2, lz4, zip, sevenZip, rar
 
     public var description: String { rawValue }
 
@@ -25,6 +25,10 @@ public enum ForeignSample: String, CaseIterable, Sendable, CustomStringConvertib
         case .xz: "an xz-compressed file"
         case .zstd: "a zstd-compressed file"
         case .bzip2: "a bzip2-compressed file"
+        case .lz4: "an lz4-compressed file"
+        case .zip: "a zip archive"
+        case .sevenZip: "a 7-Zip archive"
+        case .rar: "a RAR archive"
         }
     }
 
@@ -43,6 +47,10 @@ public enum ForeignSample: String, CaseIterable, Sendable, CustomStringConvertib
         case .xz: "disk.raw.xz"
         case .zstd: "disk.raw.zst"
         case .bzip2: "disk.raw.bz2"
+        case .lz4: "disk.raw.lz4"
+        case .zip: "disk.zip"
+        case .sevenZip: "disk.7z"
+        case .rar: "disk.rar"
         }
     }
 
@@ -59,7 +67,8 @@ public enum ForeignSample: String, CaseIterable, Sendable, CustomStringConvertib
         switch self {
         case .qcow, .qed, .parallels: ["qemu-img"]
         case .gzip, .xz, .zstd, .bzip2: [rawValue]
-        case .luks, .bochs, .cloop, .dmg, .cowd: []
+        case .zip: ["python3"]
+        case .luks, .bochs, .cloop, .dmg, .cowd, .lz4, .sevenZip, .rar: []
         }
     }
 
@@ -110,6 +119,22 @@ public enum ForeignSample: String, CaseIterable, Sendable, CustomStringConvertib
         case .cowd:
             // block/vmdk.c: VMDK3_MAGIC, then version 1 (le32).
             try bytes(Array("COWD".utf8) + [1, 0, 0, 0])
+        case .lz4:
+            // The frame magic, then a frame descriptor (version 01, block independence; 4 MiB
+            // blocks) and its checksum byte.
+            try bytes([0x04, 0x22, 0x4D, 0x18, 0x64, 0x70, 0xB9])
+        case .zip:
+            // A real archive of the payload, as Python's zipfile writes it (deflated).
+            try Data(payload).write(to: URL(fileURLWithPath: raw))
+            try tool(
+                "python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED).write(sys.argv[2], 'disk.raw')", path, raw])
+            try FileManager.default.removeItem(atPath: raw)
+        case .sevenZip:
+            // 7zFormat.txt: the signature, then version 0.4.
+            try bytes([0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C, 0x00, 0x04])
+        case .rar:
+            // RAR 5: "Rar!" 0x1A 0x07 0x01 0x00.
+            try bytes(Array("Rar!".utf8) + [0x1A, 0x07, 0x01, 0x00])
         }
         return path
     }

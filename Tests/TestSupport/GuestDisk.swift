@@ -27,18 +27,12 @@ public enum GuestDisk {
         switch boot {
         case .uefiOnly:
             try put(mbr(bootCode: false, type: 0xEE), at: 0)
-            var header = [UInt8](repeating: 0, count: 92)
-            header.replaceSubrange(0..<8, with: Array("EFI PART".utf8))
-            store(UInt32(0x0001_0000), in: &header, at: 8)  // revision 1.0
-            store(UInt32(92), in: &header, at: 12)  // header size
-            store(UInt64(1), in: &header, at: 24)  // this header's LBA
-            store(UInt64(2), in: &header, at: 72)  // partition entries at LBA 2
-            store(UInt32(128), in: &header, at: 80)  // 128 entries
-            store(UInt32(128), in: &header, at: 84)  // of 128 bytes
-            try put(header, at: 512)
             // C12A7328-F81F-11D2-BA4B-00A0C93EC93B, the EFI system partition type, as GPT stores it.
             let espType: [UInt8] = [0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11, 0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B]
-            try put(espType + [UInt8](repeating: 1, count: 112), at: 1024)
+            var entries = espType + [UInt8](repeating: 1, count: 112)
+            entries += [UInt8](repeating: 0, count: 128 * 128 - entries.count)
+            try put(gptHeader(myLBA: 1, entryLBA: 2, entries: entries), at: 512)
+            try put(entries, at: 1024)
         case .biosMBR:
             try put(mbr(bootCode: true, type: 0x83), at: 0)
         case .nothing:
@@ -46,6 +40,33 @@ public enum GuestDisk {
         }
         let data = Array("imgship guest disk ".utf8)
         try put(Array(repeating: data, count: 4096).flatMap { $0 }, at: min(1 << 20, size / 2))
+    }
+
+    /// A 92-byte GPT header (UEFI 2.10 §5.3.2) at `myLBA` for `entries` (128-byte entries at
+    /// `entryLBA`), with both CRC32s right unless `damage` flips a bit of the header's CRC.
+    public static func gptHeader(myLBA: UInt64, entryLBA: UInt64, entries: [UInt8], damage: Bool = false) -> [UInt8] {
+        var header = [UInt8](repeating: 0, count: 92)
+        header.replaceSubrange(0..<8, with: Array("EFI PART".utf8))
+        store(UInt32(0x0001_0000), in: &header, at: 8)  // revision 1.0
+        store(UInt32(92), in: &header, at: 12)  // header size
+        store(myLBA, in: &header, at: 24)  // this header's LBA
+        store(entryLBA, in: &header, at: 72)  // partition entries
+        store(UInt32(entries.count / 128), in: &header, at: 80)  // entries
+        store(UInt32(128), in: &header, at: 84)  // of 128 bytes
+        store(crc32(entries), in: &header, at: 88)
+        store(crc32(header) ^ (damage ? 1 : 0), in: &header, at: 16)
+        return header
+    }
+
+    /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), bit by bit: the test's own, not
+    /// zlib's that imgship uses.
+    public static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
     }
 
     static func mbr(bootCode: Bool, type: UInt8) -> [UInt8] {

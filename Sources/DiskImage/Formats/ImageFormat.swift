@@ -320,6 +320,28 @@ struct ForeignFormatEntry: Sendable {
             head.count >= 10 && head.starts(with: Array("BZh".utf8)) && (0x31...0x39).contains(head[3])
                 && ([[0x31, 0x41, 0x59, 0x26, 0x53, 0x59], [0x17, 0x72, 0x45, 0x38, 0x50, 0x90]] as [[UInt8]]).contains { head[4...].starts(with: $0) }
         },
+        // The LZ4 frame format 1.6.4, "General Structure": the magic 0x184D2204, little-endian.
+        ForeignFormatEntry(label: "lz4", name: "an lz4-compressed file", remedy: .decompress(tool: "lz4")) { head, _ in
+            head.starts(with: [0x04, 0x22, 0x4D, 0x18])
+        },
+        // PKWARE APPNOTE.TXT 6.3.10, 4.3.7: a local file header (PK 3 4), the end of an empty
+        // archive's central directory (PK 5 6) or the split-archive marker (PK 7 8, 8.5.3).
+        // Zipped disk images are a common download (Raspberry Pi OS, appliances).
+        ForeignFormatEntry(
+            label: "zip", name: "a zip archive",
+            remedy: .advice("extract the disk image from it (`unzip -p ARCHIVE MEMBER | imgship export - ...`)")
+        ) { head, _ in
+            ([[0x50, 0x4B, 0x03, 0x04], [0x50, 0x4B, 0x05, 0x06], [0x50, 0x4B, 0x07, 0x08]] as [[UInt8]]).contains { head.starts(with: $0) }
+        },
+        // 7-Zip's 7zFormat.txt, "SignatureHeader": '7' 'z' 0xBC 0xAF 0x27 0x1C.
+        ForeignFormatEntry(
+            label: "7z", name: "a 7-Zip archive", remedy: .advice("extract the disk image from it (`7z x ARCHIVE`) and export that")
+        ) { head, _ in head.starts(with: [0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C]) },
+        // RAR 5.0 archive format, "General archive structure": "Rar!" 0x1A 0x07, then 0x01 0x00
+        // (RAR 5) or 0x00 (RAR 1.5-4).
+        ForeignFormatEntry(
+            label: "RAR", name: "a RAR archive", remedy: .advice("extract the disk image from it (`unrar x ARCHIVE`) and export that")
+        ) { head, _ in head.starts(with: Array("Rar!".utf8) + [0x1A, 0x07]) },
     ]
 
     /// The qcow2 magic followed by version 1 (big-endian), qemu's original qcow.

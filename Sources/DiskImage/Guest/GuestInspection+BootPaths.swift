@@ -8,21 +8,35 @@
 /// 0x5C of sector 0 (grub-core/boot/i386/pc/boot.S, GRUB_BOOT_MACHINE_KERNEL_SECTOR) and needs
 /// no active partition. Rule: a BIOS path exists when sector 0 has boot code and either an
 /// active partition's first sector is a boot sector, or the code is GRUB's boot.img whose
-/// core.img sector is not empty, or there is no active partition and no EFI system partition
-/// (code of another loader that loads from fixed sectors; nothing else boots such a disk). An
+/// core.img sector is not empty, or there is no active partition, no EFI system partition,
+/// and the code is not a standard MBR's (code of another loader that loads from fixed
+/// sectors; nothing else boots such a disk). Standard code is known by its messages: Windows'
+/// and DOS's "Invalid partition table", syslinux mbr.bin's "Multiple active partitions". An
 /// MBR disk with an EFI system partition (type 0xEF, UEFI 2.10 §5.2.1) and none of the first
 /// two boots with UEFI only.
+///
+/// BIOS, no partition table. Sector 0 ends 0x55AA but is a FAT boot sector without real
+/// partitions (libblkid's dos prober), or an entry's status is neither 0 nor 0x80 (Linux's
+/// block/partitions/msdos.c): the boot sector of a filesystem filling the disk. A BIOS runs its code: the filesystem's own loader
+/// (syslinux installs one so), unless it is mkfs.fat's stub, which prints "This is not a
+/// bootable disk" and stops.
 ///
 /// BIOS, GPT disk. The protective MBR's code has to find its next stage: GRUB embeds core.img
 /// in a BIOS boot partition (type 21686148-6449-6E6F-744E-656564454649; GRUB manual, "BIOS
 /// installation": without one, grub-install refuses to embed), and syslinux's gptmbr.bin
 /// chains to the partition whose LegacyBIOSBootable attribute (bit 2, UEFI 2.10 §5.3.3,
-/// Table 5-7) is set (syslinux wiki, "Hard disk images: GPT"). Boot code left in sector 0 by a
-/// tool that kept the old MBR's first 440 bytes (sgdisk -o, sfdisk without --wipe) has neither,
-/// and a BIOS gets nowhere with it.
+/// Table 5-7) is set (syslinux wiki, "Hard disk images: GPT"). GRUB's boot.img loads core.img
+/// from its fixed sector whatever the table (`grub-install --force` on a GPT without a BIOS
+/// boot partition). A hybrid MBR (gdisk's, or xorriso's for hybrid ISOs) lists partitions
+/// beside the 0xEE entry, and standard MBR code chains to its active one as on an MBR disk.
+/// Boot code left in sector 0 by a tool that kept the old MBR's first 440 bytes (sgdisk -o,
+/// sfdisk without --wipe) has none of these, and a BIOS gets nowhere with it.
 ///
 /// UEFI. The firmware boots from an EFI system partition: GPT type
-/// C12A7328-F81F-11D2-BA4B-00A0C93EC93B (UEFI 2.10 §5.3.3) or MBR type 0xEF (§5.2.1).
+/// C12A7328-F81F-11D2-BA4B-00A0C93EC93B (UEFI 2.10 §5.3.3) in a GPT the firmware reads
+/// (`gptProblem`: a protective MBR entry, a valid header and entry array), or MBR type 0xEF
+/// (§5.2.1). A disk that is one FAT filesystem, with no partition table, is read whole, as
+/// removable media are (EDK2 binds its FAT driver to the disk itself).
 /// virt-v2v converts a guest for UEFI whenever a GPT EFI system partition exists
 /// (convert/inspect_source.ml); targets that must pick one for `both` follow it
 /// (`ExportTarget.firmware(given:guest:for:)`).
@@ -31,27 +45,35 @@ extension GuestInspection {
         sector: [UInt8]?, mbr: [MBREntry], gpt: (entries: [GPTEntry], sectorSize: Int)?, reader: SectorReader
     ) throws(DiskImageError) {
         let bios: (path: String?, against: String?)
-        if let gpt {
-            bios = try gptBIOSPath(entries: gpt.entries, sectorSize: gpt.sectorSize, reader: reader)
+        if let gpt, let sector {
+            bios = try gptBIOSPath(sector: sector, entries: gpt.entries, mbr: mbr, sectorSize: gpt.sectorSize, reader: reader)
+        } else if let sector, bootSectorFilesystem != nil {
+            bios = bootSectorBIOSPath(sector: sector)
         } else if let sector {
             bios = try mbrBIOSPath(sector: sector, entries: mbr, reader: reader)
         } else {
             bios = (nil, "the disk is smaller than one sector")
         }
         biosPath = bios.path
-        if let gpt {
-            if let esp = gpt.entries.first(where: { $0.type == Self.efiSystemPartitionGUID }) {
-                uefiPath = "EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), partition \(esp.number)"
-            }
-        } else if let esp = mbr.first(where: { $0.type == Self.efiSystemType }) {
-            uefiPath = "MBR partition \(esp.number) of type 0xEF (an EFI system partition)"
-        }
-        let uefiAgainst =
+        var uefiAgainst =
             switch partitionTable {
             case .gpt: "no EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B)"
             case .mbr: "no MBR partition of type 0xEF (EFI system partition)"
             case .none: "no partition table, so no EFI system partition"
             }
+        if let gpt {
+            if let esp = gpt.entries.first(where: { $0.type == Self.efiSystemPartitionGUID }) {
+                if let gptProblem {
+                    uefiAgainst = "EFI system partition \(esp.number), but UEFI firmware does not read this GPT: \(gptProblem)"
+                } else {
+                    uefiPath = "EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), partition \(esp.number)"
+                }
+            }
+        } else if let esp = mbr.first(where: { $0.type == Self.efiSystemType }) {
+            uefiPath = "MBR partition \(esp.number) of type 0xEF (an EFI system partition)"
+        } else if bootSectorFilesystem == "FAT" {
+            uefiPath = "no partition table: the disk is one FAT filesystem, which UEFI firmware reads whole, as it reads removable media"
+        }
         evidence = [
             biosPath.map { "BIOS path: " + $0 } ?? "no BIOS path: " + (bios.against ?? ""),
             uefiPath.map { "UEFI path: " + $0 } ?? "no UEFI path: " + uefiAgainst,
@@ -103,13 +125,44 @@ extension GuestInspection {
                 "MBR boot code in sector 0 but no active partition: a standard MBR (Windows', syslinux's mbr.bin) stops with nothing to chain to, and the disk has an EFI system partition instead"
             )
         }
+        if let standard = Self.standardMBRCode(sector) {
+            return (nil, "\(standard) in sector 0 and no active partition: the code stops (\"Missing operating system\") with nothing to chain to")
+        }
         return (
             "MBR boot code in sector 0 and no active partition: counted as BIOS-bootable, as code that loads its next stage from fixed sectors (GRUB's boot.img does) boots so, and nothing else boots this disk",
             nil
         )
     }
 
-    private func gptBIOSPath(entries: [GPTEntry], sectorSize: Int, reader: SectorReader) throws(DiskImageError) -> (String?, String?) {
+    /// The name of the standard MBR code in `sector`, which chains only to the active
+    /// partition, known by its messages; nil for other code.
+    static func standardMBRCode(_ sector: [UInt8]) -> String? {
+        let code = Array(sector[mbrBootCode])
+        if contains(code, "Multiple active partitions") { return "syslinux's mbr.bin" }
+        if contains(code, "Invalid partition table") { return "the Windows (or DOS) MBR code" }
+        return nil
+    }
+
+    /// Whether `text`'s bytes occur in `bytes`.
+    static func contains(_ bytes: [UInt8], _ text: String) -> Bool {
+        let needle = Array(text.utf8)
+        guard bytes.count >= needle.count else { return false }
+        return (0...(bytes.count - needle.count)).contains { bytes[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+
+    /// The BIOS path of a disk whose sector 0 is a filesystem's boot sector.
+    private func bootSectorBIOSPath(sector: [UInt8]) -> (String?, String?) {
+        let what = bootSectorFilesystem == "FAT" ? "a FAT filesystem's boot sector" : "a boot sector"
+        if Self.contains(Array(sector[0..<510]), "This is not a bootable disk") {
+            return (nil, "sector 0 is \(what) holding mkfs.fat's stub, which prints \"This is not a bootable disk\" and stops")
+        }
+        guard hasBIOSBootCode else { return (nil, "sector 0 is \(what) with no code") }
+        return ("sector 0 is \(what), not a partition table: a BIOS runs its code, the filesystem's own loader (syslinux installs one so)", nil)
+    }
+
+    private func gptBIOSPath(
+        sector: [UInt8], entries: [GPTEntry], mbr: [MBREntry], sectorSize: Int, reader: SectorReader
+    ) throws(DiskImageError) -> (String?, String?) {
         let biosBoot = entries.first { $0.type == Self.biosBootPartitionGUID }
         let legacy = entries.first { $0.isLegacyBIOSBootable }
         guard hasBIOSBootCode else {
@@ -131,6 +184,17 @@ extension GuestInspection {
         if let legacy, Self.isBootSector(try reader.sector(legacy.firstLBA, sectorSize: sectorSize)) {
             return (
                 "GPT with partition \(legacy.number) marked LegacyBIOSBootable (attribute bit 2) whose first sector ends 0x55AA, and boot code in sector 0 (syslinux's gptmbr.bin chains to it)",
+                nil
+            )
+        }
+        if let core = Self.grubCoreSector(sector), let coreSector = try reader.sector(core), coreSector.contains(where: { $0 != 0 }) {
+            return ("GRUB's boot.img in sector 0, loading core.img from LBA \(core) (it needs no BIOS boot partition)", nil)
+        }
+        // A hybrid MBR: 512-byte sectors, as a BIOS reads the MBR's LBAs.
+        let hybrid = mbr.filter { $0.type != 0 && $0.type != Self.protectiveType }
+        if let active = hybrid.first(where: { $0.status == 0x80 }), Self.isBootSector(try reader.sector(UInt64(active.firstLBA))) {
+            return (
+                "GPT with a hybrid MBR whose active partition \(active.number) starts with a boot sector (LBA \(active.firstLBA), ending 0x55AA), and boot code in sector 0 to chain to it",
                 nil
             )
         }

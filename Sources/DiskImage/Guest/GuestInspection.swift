@@ -1,3 +1,5 @@
+internal import CZlib
+
 /// What the first sectors of a virtual disk say about booting the guest on it, whatever the
 /// image format: the partition table, the EFI system partition, the BIOS boot code, and from
 /// them the firmware that boots it (`firmware`) with the evidence for and against each path.
@@ -12,7 +14,7 @@
 /// type GUID, stored mixed-endian, first LBA u64 at 32 and attributes u64 at 48 (§5.3.3).
 public struct GuestInspection: Equatable, Sendable {
     public enum PartitionTable: String, Sendable {
-        /// No MBR signature and no GPT header: a bare filesystem or an empty disk.
+        /// No MBR partition table and no GPT header: a bare filesystem or an empty disk.
         case none
         case mbr
         case gpt
@@ -35,6 +37,13 @@ public struct GuestInspection: Equatable, Sendable {
     public var hasBIOSBootCode: Bool
     /// The logical sector size the GPT header was found with (512 or 4096); nil without GPT.
     public var gptSectorSize: Int?
+    /// Why UEFI firmware does not read the GPT (no protective MBR entry, neither header
+    /// valid), nil when it does or there is none: its partitions, the EFI system partition
+    /// among them, are then invisible to the firmware.
+    public var gptProblem: String?
+    /// Sector 0 ends 0x55AA but is no partition table: the boot sector of a filesystem that
+    /// fills the disk (`"FAT"`), or `"unknown"`; nil otherwise.
+    public var bootSectorFilesystem: String?
     /// Why a BIOS boots the disk, nil when it does not.
     public var biosPath: String?
     /// Why UEFI firmware boots the disk, nil when it does not.
@@ -71,6 +80,10 @@ public struct GuestInspection: Equatable, Sendable {
     public var fields: [(key: String, value: String)] {
         var table = partitionTable.rawValue
         if partitionTable == .gpt { table += hasProtectiveMBR ? " (protective MBR)" : " (no protective MBR)" }
+        if partitionTable == .gpt, gptProblem != nil { table += ", not read by UEFI firmware" }
+        if let bootSectorFilesystem {
+            table += bootSectorFilesystem == "FAT" ? " (sector 0 is a FAT filesystem's boot sector)" : " (sector 0 is a boot sector, not a partition table)"
+        }
         return [
             ("partition table", table),
             ("efi system partition", hasEFISystemPartition ? "yes" : "no"),
@@ -100,6 +113,9 @@ public struct GuestInspection: Equatable, Sendable {
         0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
         0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B,
     ]
+    /// The sizes a GPT header's HeaderSize may take (UEFI 2.10 §5.3.2, Table 5-5: at least
+    /// 92, at most the logical block).
+    static let minimumGPTHeaderSize = 92
     /// 21686148-6449-6E6F-744E-656564454649 ("Hah!IdontNeedEFI") as GPT stores it: the BIOS
     /// boot partition GRUB embeds core.img in on a GPT disk (GRUB manual, "BIOS installation").
     static let biosBootPartitionGUID: [UInt8] = Array("Hah!IdontNeedEFI".utf8)
@@ -134,23 +150,127 @@ public struct GuestInspection: Equatable, Sendable {
             return empty
         }
         let hasSignature = sector[510] == 0x55 && sector[511] == 0xAA
-        let mbr = hasSignature ? (0..<4).map { MBREntry(sector, index: $0) } : []
-        var inspection = GuestInspection(partitionTable: hasSignature ? .mbr : .none)
+        let sectorEntries = (0..<4).map { MBREntry(sector, index: $0) }
+        // A 0x55AA sector is a partition table unless it is a filesystem's boot sector. Linux's
+        // msdos_partition (block/partitions/msdos.c) refuses one with an entry whose status is
+        // neither 0 nor 0x80 (boot code or text at 446); libblkid's dos prober
+        // (libblkid/src/partitions/dos.c) ignores one that is a FAT boot sector. A FAT boot
+        // sector counts as one here when no entry starts past LBA 0: mkfs.fat writes no
+        // entries, or with --mbr one covering the filesystem from sector 0; a partitioned disk
+        // whose sector 0 kept an old BPB has real partitions.
+        let fat = hasSignature && isFATBootSector(sector) && sectorEntries.allSatisfy { $0.type == 0 || $0.firstLBA == 0 }
+        let isPartitionTable = hasSignature && !fat && sectorEntries.allSatisfy { $0.status == 0 || $0.status == 0x80 }
+        let mbr = isPartitionTable ? sectorEntries : []
+        var inspection = GuestInspection(partitionTable: isPartitionTable ? .mbr : .none)
         inspection.hasBIOSBootCode = hasSignature && sector[mbrBootCode].contains { $0 != 0 }
+        if hasSignature && !isPartitionTable { inspection.bootSectorFilesystem = fat ? "FAT" : "unknown" }
 
         for sectorSize in [512, 4096] {
             guard let header = try reader.read(512, at: UInt64(sectorSize)), Array(header[0..<8]) == gptSignature else { continue }
             inspection.partitionTable = .gpt
+            inspection.bootSectorFilesystem = nil
             inspection.gptSectorSize = sectorSize
-            inspection.hasProtectiveMBR = mbr.contains { $0.type == protectiveType }
-            let entries = try gptEntries(header, sectorSize: sectorSize, reader: reader)
-            inspection.hasEFISystemPartition = entries.contains { $0.type == efiSystemPartitionGUID }
-            try inspection.decideBootPaths(sector: sector, mbr: mbr, gpt: (entries, sectorSize), reader: reader)
+            inspection.hasProtectiveMBR = sectorEntries.contains { $0.type == protectiveType }
+            let table = try readGPT(primary: header, sectorSize: sectorSize, sector0: sectorEntries, reader: reader)
+            inspection.gptProblem = table.problem
+            inspection.hasEFISystemPartition = table.entries.contains { $0.type == efiSystemPartitionGUID }
+            try inspection.decideBootPaths(sector: sector, mbr: sectorEntries, gpt: (table.entries, sectorSize), reader: reader)
             return inspection
         }
         inspection.hasEFISystemPartition = mbr.contains { $0.type == efiSystemType }
         try inspection.decideBootPaths(sector: sector, mbr: mbr, gpt: nil, reader: reader)
         return inspection
+    }
+
+    /// The GPT as UEFI firmware reads it (EDK2's PartitionDxe, Gpt.c, after UEFI 2.10 §5.2.3
+    /// and §5.3.2): sector 0 must hold a protective entry (status 0, type 0xEE, first LBA 1);
+    /// the primary header must be valid (signature, HeaderSize 92 to a sector, its CRC32,
+    /// MyLBA, entry size at least 128, the entry array's CRC32), else the backup header in
+    /// the disk's last sector, whose entries are then used. With neither, the firmware sees
+    /// no partitions; the primary's entries are still read, for the BIOS rules and evidence.
+    private static func readGPT(
+        primary: [UInt8], sectorSize: Int, sector0: [MBREntry], reader: SectorReader
+    ) throws(DiskImageError) -> (entries: [GPTEntry], problem: String?) {
+        let hasProtectiveEntry = sector0.contains { $0.status == 0 && $0.type == protectiveType && $0.firstLBA == 1 }
+        let lastLBA = max(reader.disk.size / UInt64(sectorSize), 1) - 1
+        var problem: String?
+        var entries: [GPTEntry]
+        switch try validGPT(at: 1, sectorSize: sectorSize, reader: reader) {
+        case let .valid(valid):
+            entries = valid
+        case let .invalid(primaryProblem):
+            switch try validGPT(at: lastLBA, sectorSize: sectorSize, reader: reader) {
+            case let .valid(valid):
+                entries = valid
+            case let .invalid(backupProblem):
+                problem = "neither GPT header is valid: the primary (LBA 1) \(primaryProblem), the backup (LBA \(lastLBA)) \(backupProblem)"
+                entries = try gptEntries(primary, sectorSize: sectorSize, reader: reader)
+            }
+        }
+        if !hasProtectiveEntry {
+            problem =
+                "sector 0 has no protective MBR entry (status 0, type 0xEE, from LBA 1), which UEFI firmware needs before it reads a GPT (UEFI 2.10 §5.2.3)"
+        }
+        return (entries, problem)
+    }
+
+    enum GPTCheck {
+        case valid([GPTEntry])
+        case invalid(String)
+    }
+
+    /// The GPT header at `lba` checked as UEFI firmware checks it, with its used entries.
+    private static func validGPT(at lba: UInt64, sectorSize: Int, reader: SectorReader) throws(DiskImageError) -> GPTCheck {
+        guard let header = try reader.sector(lba, sectorSize: sectorSize, count: sectorSize) else { return .invalid("lies past the disk's end") }
+        guard Array(header[0..<8]) == gptSignature else { return .invalid("has no \"EFI PART\" signature") }
+        let headerSize = Int(header.loadLittleEndian(UInt32.self, at: 12))
+        guard (minimumGPTHeaderSize...sectorSize).contains(headerSize) else {
+            return .invalid("has a HeaderSize of \(headerSize), not \(minimumGPTHeaderSize) to \(sectorSize)")
+        }
+        let storedCRC = header.loadLittleEndian(UInt32.self, at: 16)
+        var crcInput = Array(header[0..<headerSize])
+        crcInput.replaceSubrange(16..<20, with: [0, 0, 0, 0])
+        let computedCRC = crc32(crcInput)
+        guard storedCRC == computedCRC else {
+            return .invalid(String(format: "has a header CRC32 of 0x%08x where its bytes give 0x%08x", storedCRC, computedCRC))
+        }
+        let myLBA = header.loadLittleEndian(UInt64.self, at: 24)
+        guard myLBA == lba else { return .invalid("says it lies at LBA \(myLBA)") }
+        let entryLBA = header.loadLittleEndian(UInt64.self, at: 72)
+        let entryCount = UInt64(header.loadLittleEndian(UInt32.self, at: 80))
+        let entrySize = UInt64(header.loadLittleEndian(UInt32.self, at: 84))
+        guard entrySize >= 128 else { return .invalid("has entries of \(entrySize) bytes, fewer than 128") }
+        guard entryCount <= maximumEntryArrayBytes / entrySize else { return .invalid("has an entry array over 1 MiB, which imgship does not read") }
+        let (start, overflow) = entryLBA.multipliedReportingOverflow(by: UInt64(sectorSize))
+        guard !overflow, let array = try reader.read(Int(entryCount * entrySize), at: start) else {
+            return .invalid("has its entry array (LBA \(entryLBA)) past the disk's end")
+        }
+        let storedArrayCRC = header.loadLittleEndian(UInt32.self, at: 88)
+        let computedArrayCRC = crc32(array)
+        guard storedArrayCRC == computedArrayCRC else {
+            return .invalid(String(format: "has an entry array CRC32 of 0x%08x where the entries give 0x%08x", storedArrayCRC, computedArrayCRC))
+        }
+        return .valid(usedEntries(array, entrySize: Int(entrySize)))
+    }
+
+    /// The CRC-32 of IEEE 802.3 (zlib's), as UEFI's CalculateCrc32 computes it.
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBufferPointer { buffer in
+            UInt32(CZlib.crc32(0, buffer.baseAddress, uInt(buffer.count)))
+        }
+    }
+
+    /// Sector 0 is a FAT boot sector (Microsoft's FAT specification, "Boot Sector and BPB"):
+    /// a jump (EB xx 90 or E9 xx xx), 512 to 4096 bytes a sector, a power of two sectors a
+    /// cluster, reserved sectors, at least one FAT, a media byte Linux's fat_valid_media takes.
+    static func isFATBootSector(_ sector: [UInt8]) -> Bool {
+        let jump = (sector[0] == 0xEB && sector[2] == 0x90) || sector[0] == 0xE9
+        let bytesPerSector = sector.loadLittleEndian(UInt16.self, at: 11)
+        let sectorsPerCluster = sector[13]
+        let reserved = sector.loadLittleEndian(UInt16.self, at: 14)
+        let media = sector[21]
+        return jump && [512, 1024, 2048, 4096].contains(bytesPerSector) && sectorsPerCluster != 0 && sectorsPerCluster & (sectorsPerCluster - 1) == 0
+            && reserved != 0 && sector[16] != 0 && (media >= 0xF8 || media == 0xF0)
     }
 
     /// The used entries (type GUID not all zero) of the GPT whose header is `header`, numbered
@@ -164,8 +284,13 @@ public struct GuestInspection: Equatable, Sendable {
             entryCount <= maximumEntryArrayBytes / entrySize
         else { return [] }
         guard let bytes = try reader.read(Int(entryCount * entrySize), at: start) else { return [] }
-        return stride(from: 0, to: bytes.count, by: Int(entrySize)).enumerated().compactMap { index, offset in
-            let entry = GPTEntry(bytes, at: offset, number: index + 1)
+        return usedEntries(bytes, entrySize: Int(entrySize))
+    }
+
+    /// The entries of `array` whose type GUID is not all zero, numbered from 1.
+    private static func usedEntries(_ array: [UInt8], entrySize: Int) -> [GPTEntry] {
+        stride(from: 0, to: array.count, by: entrySize).enumerated().compactMap { index, offset in
+            let entry = GPTEntry(array, at: offset, number: index + 1)
             return entry.type.allSatisfy { $0 == 0 } ? nil : entry
         }
     }
@@ -224,10 +349,10 @@ struct SectorReader {
         return bytes
     }
 
-    /// The 512-byte sector at `lba` (of `sectorSize`-byte sectors), nil past the end or on
-    /// overflow.
-    func sector(_ lba: UInt64, sectorSize: Int = 512) throws(DiskImageError) -> [UInt8]? {
+    /// The first `count` bytes (512 unless told) of the sector at `lba` (of `sectorSize`-byte
+    /// sectors), nil past the end or on overflow.
+    func sector(_ lba: UInt64, sectorSize: Int = 512, count: Int = 512) throws(DiskImageError) -> [UInt8]? {
         let (offset, overflow) = lba.multipliedReportingOverflow(by: UInt64(sectorSize))
-        return overflow ? nil : try read(512, at: offset)
+        return overflow ? nil : try read(count, at: offset)
     }
 }
