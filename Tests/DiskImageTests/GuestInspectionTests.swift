@@ -35,12 +35,15 @@ struct GuestInspectionTests {
         entryLBA: UInt64 = 2, backup: Bool = false, damagePrimary: Bool = false, size: UInt64 = size
     ) throws {
         let linux = hexBytes("af 3d c6 0f 83 84 72 47 8e 79 3d 69 d8 47 7d e4")  // 0FC63DAF-8483-4772-8E79-3D69D8477DE4
-        var entries = firstType + [UInt8](repeating: 1, count: 112) + linux
+        // The first partition at 1 MiB (an EFI system partition holds a FAT with a loader).
+        let firstLBA = UInt64((1 << 20) / sectorSize)
+        var entries = GuestDisk.espEntry(type: firstType, firstLBA: firstLBA) + linux
         entries += [UInt8](repeating: 0, count: 128 * 128 - entries.count)
         var header = GuestDisk.gptHeader(myLBA: 1, entryLBA: entryLBA, entries: entries, damage: damagePrimary)
         if entryCount != 128 { header.storeLittleEndian(entryCount, at: 80) }
         try image.write(header, at: UInt64(sectorSize))
         try image.write(entries, at: 2 * UInt64(sectorSize))
+        if firstType == GuestInspection.efiSystemPartitionGUID { try image.write(GuestDisk.espFAT(), at: firstLBA * UInt64(sectorSize)) }
         if backup {
             // The backup's entries just before it, as partitioning tools place them.
             let lastLBA = size / UInt64(sectorSize) - 1
@@ -81,10 +84,11 @@ struct GuestInspectionTests {
         let folder = try TemporaryFolder()
         let image = try ImageBuilder(path: folder.file("efi.raw"), size: Self.size)
         try image.write(Self.mbr(bootCode: false, types: [0x83, 0xEF]), at: 0)
+        try image.write(GuestDisk.espFAT(), at: 2048 * 512)  // every partition starts at LBA 2048
         let guest = try Self.inspect(folder.file("efi.raw"))
         #expect(guest.partitionTable == .mbr && guest.hasEFISystemPartition && !guest.hasBIOSBootCode)
         #expect(guest.firmware == .efi)
-        #expect(guest.uefiPath == "MBR partition 2 of type 0xEF (an EFI system partition)")
+        #expect(guest.uefiPath == "MBR partition 2 of type 0xEF (an EFI system partition), holding \\EFI\\BOOT\\BOOTX64.EFI")
     }
 
     @Test(arguments: [512, 4096])
@@ -108,9 +112,9 @@ struct GuestInspectionTests {
         try Self.gpt(in: image, sectorSize: 512, firstType: hexBytes("48 61 68 21 49 64 6f 6e 74 4e 65 65 64 45 46 49"))
         let guest = try Self.inspect(folder.file("hybrid.raw"))
         #expect(guest.partitionTable == .gpt && guest.hasProtectiveMBR && guest.hasBIOSBootCode && !guest.hasEFISystemPartition)
-        // The entry's first LBA (0x0101...) lies past the end: no core.img, nothing boots.
+        // The partition (from LBA 2048) is all zeros: no core.img, nothing boots.
         #expect(guest.firmware == .none)
-        #expect(guest.evidence[0] == "no BIOS path: GPT: boot code in sector 0, but BIOS boot partition 1 starts past the end of the disk")
+        #expect(guest.evidence[0] == "no BIOS path: GPT: boot code in sector 0, but BIOS boot partition 1 is empty: GRUB's core.img was never installed in it")
     }
 
     @Test func damagedGPTHeadersEndTheLookAtPartitions() throws {
@@ -147,6 +151,7 @@ struct GuestInspectionTests {
         sector.replaceSubrange(0x180..<0x185, with: Array("GRUB ".utf8))  // boot.img's message text
         sector.storeLittleEndian(UInt64(1), at: 0x5C)  // core.img at LBA 1
         try image.write(sector, at: 0)
+        try image.write(GuestDisk.espFAT(), at: 2048 * 512)
         if coreInstalled { try image.write(Array("core".utf8), at: 512) }
         let guest = try Self.inspect(folder.file("grub.raw"))
         #expect(guest.firmware == (coreInstalled ? .both : .efi))
@@ -238,40 +243,89 @@ struct GuestInspectionTests {
     }
 
     /// A disk that is one FAT filesystem (mkfs.fat on the whole disk) has a 0x55AA sector 0
-    /// whose "entries" are boot code and text: no partition table, as Linux reads it. UEFI
-    /// firmware reads the filesystem whole; a BIOS runs its code, which for mkfs.fat's stub
-    /// only prints "This is not a bootable disk". `mkfs.fat --mbr=y` adds an active entry
-    /// from LBA 0, the filesystem itself: still no partition table.
-    @Test(arguments: [("stub", true), ("syslinux", false), ("mbr=y", true)])
-    func aWholeDiskFATFilesystemIsNoPartitionTable(variant: String, stub: Bool) throws {
+    /// whose "entries" are zeros or boot code: no partition table, as libblkid reads it. UEFI
+    /// firmware reads the filesystem whole and starts its \EFI\BOOT\BOOTX64.EFI if it has
+    /// one; a BIOS runs its code, which for mkfs.fat's stub only prints "This is not a
+    /// bootable disk". `mkfs.fat --mbr=y` adds an active entry from LBA 0, the filesystem
+    /// itself: still no partition table.
+    @Test(arguments: [
+        ("stub", true, GuestInspection.BootFirmware.efi), ("syslinux", true, .both), ("mbr=y", false, .none),
+    ])
+    func aWholeDiskFATFilesystemIsNoPartitionTable(variant: String, loader: Bool, firmware: GuestInspection.BootFirmware) throws {
         let folder = try TemporaryFolder()
         let path = folder.file("fat.raw")
         let image = try ImageBuilder(path: path, size: Self.size)
-        var sector0 = [UInt8](repeating: 0, count: 512)
-        sector0.replaceSubrange(0..<3, with: [0xEB, 0x3C, 0x90])
-        sector0.replaceSubrange(3..<11, with: Array("mkfs.fat".utf8))
-        sector0.storeLittleEndian(UInt16(512), at: 11)
-        sector0[13] = 4  // sectors a cluster
-        sector0.storeLittleEndian(UInt16(4), at: 14)  // reserved sectors
-        sector0[16] = 2  // FATs
-        sector0[21] = 0xF8  // fixed disk
-        sector0.replaceSubrange(0x3E..<0x41, with: [0x0E, 0x1F, 0xBE])  // push cs; pop ds; mov si, ...
-        let text = stub ? "This is not a bootable disk.  Please insert a bootable floppy and\r\npress any key to try again ... \r\n" : "SYSLINUX loader"
-        sector0.replaceSubrange(0x5B..<(0x5B + text.utf8.count), with: Array(text.utf8))
+        var volume = GuestDisk.espFAT(loader: loader ? "BOOTX64.EFI" : nil)
+        volume.replaceSubrange(0x3E..<0x41, with: [0x0E, 0x1F, 0xBE])  // push cs; pop ds; mov si, ...
+        let text =
+            variant == "syslinux"
+            ? "SYSLINUX loader" : "This is not a bootable disk.  Please insert a bootable floppy and\r\npress any key to try again ... \r\n"
+        volume.replaceSubrange(0x5B..<(0x5B + text.utf8.count), with: Array(text.utf8))
         if variant == "mbr=y" {
-            sector0[446] = 0x80
-            sector0[446 + 4] = 0x06  // FAT16, from LBA 0
-            sector0.storeLittleEndian(UInt32(Self.size / 512), at: 446 + 12)
+            volume[446] = 0x80
+            volume[446 + 4] = 0x01  // FAT12, from LBA 0
+            volume.storeLittleEndian(UInt32(128), at: 446 + 12)
         }
-        sector0[510] = 0x55
-        sector0[511] = 0xAA
-        try image.write(sector0, at: 0)
+        try image.write(volume, at: 0)
         let guest = try Self.inspect(path)
         #expect(guest.partitionTable == .none && guest.bootSectorFilesystem == "FAT")
         #expect(guest.fields[0].value == "none (sector 0 is a FAT filesystem's boot sector)")
-        #expect(guest.firmware == (stub ? .efi : .both), "\(guest.evidence)")
-        #expect(guest.uefiPath?.hasPrefix("no partition table: the disk is one FAT filesystem") == true)
-        if stub { #expect(guest.evidence[0].contains("mkfs.fat's stub, which prints \"This is not a bootable disk\""), "\(guest.evidence)") }
+        #expect(guest.firmware == firmware, "\(guest.evidence)")
+        let name = "the disk's one FAT filesystem (no partition table: UEFI firmware reads it whole, as it reads removable media)"
+        if loader {
+            #expect(guest.uefiPath == name + ", holding \\EFI\\BOOT\\BOOTX64.EFI")
+        } else {
+            #expect(guest.evidence[1].hasPrefix("no UEFI path: " + name + ", holds no \\EFI\\BOOT\\BOOTX64.EFI"), "\(guest.evidence)")
+        }
+        if variant != "syslinux" { #expect(guest.evidence[0].contains("mkfs.fat's stub, which prints \"This is not a bootable disk\""), "\(guest.evidence)") }
+    }
+
+    /// The EFI system partition must hold the removable-media loader a machine without boot
+    /// entries starts: one whose loader folder is only a distribution's own (`\EFI\debian\`),
+    /// an empty loader or no FAT at all is no UEFI path; an AArch64 loader is one. Each FAT is
+    /// mkfs.vfat's of each type, filled by mtools, when they are here (the handmade FAT12 of
+    /// the other tests is imgship's reader checked against itself).
+    @Test(
+        .enabled(if: ["mkfs.vfat", "mmd", "mcopy"].allSatisfy { which($0) != nil }, "needs dosfstools and mtools"),
+        arguments: [
+            ("12", "EFI/BOOT/BOOTX64.EFI", true), ("16", "EFI/BOOT/bootx64.efi", true), ("32", "EFI/BOOT/BOOTAA64.EFI", true),
+            ("32", "EFI/debian/grubx64.efi", false), ("16", "EFI/BOOT/BOOTX64.EFI:empty", false), ("none", "", false),
+        ])
+    func theSystemPartitionMustHoldTheRemovableMediaLoader(fatType: String, file: String, boots: Bool) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("disk.raw")
+        let partitionSize: UInt64 = 40 << 20
+        let image = try ImageBuilder(path: path, size: partitionSize + (2 << 20))
+        try image.write(Self.mbr(bootCode: false, types: [0xEE]), at: 0)
+        try Self.gpt(in: image, sectorSize: 512, firstType: GuestInspection.efiSystemPartitionGUID)
+        if fatType != "none" {
+            let fat = folder.file("esp.fat")
+            try #require(runProcess("/bin/sh", ["-c", "truncate -s \(partitionSize) \"$1\"", "sh", fat]).status == 0)
+            try #require(try runProcess(try #require(which("mkfs.vfat")), ["-F", fatType, fat]).status == 0)
+            let (name, empty) = (file.split(separator: ":").first.map(String.init) ?? file, file.hasSuffix(":empty"))
+            var folderPath = ""
+            for part in name.split(separator: "/").dropLast() {
+                folderPath += "/" + part
+                try #require(try runProcess(try #require(which("mmd")), ["-i", fat, "::" + folderPath]).status == 0)
+            }
+            let content = folder.file("loader.efi")
+            try Data(empty ? [] : Array("MZ loader".utf8)).write(to: URL(fileURLWithPath: content))
+            try #require(try runProcess(try #require(which("mcopy")), ["-i", fat, content, "::/" + name]).status == 0)
+            try image.write(Array(try Data(contentsOf: URL(fileURLWithPath: fat))), at: 1 << 20)
+        } else {
+            try image.write([UInt8](repeating: 0, count: 128 * 512), at: 1 << 20)
+        }
+        let guest = try Self.inspect(path)
+        #expect(guest.firmware == (boots ? .efi : .none), "\(guest.evidence)")
+        if boots {
+            #expect(
+                guest.uefiPath?.hasSuffix(", holding \\EFI\\BOOT\\" + (file.contains("AA64") ? "BOOTAA64.EFI" : "BOOTX64.EFI")) == true, "\(guest.evidence)")
+        } else {
+            let why =
+                fatType == "none"
+                ? "holds no FAT filesystem" : file.hasSuffix(":empty") ? "holds an empty \\EFI\\BOOT\\BOOTX64.EFI" : "holds no \\EFI\\BOOT\\BOOTX64.EFI"
+            #expect(guest.evidence[1].contains("partition 1, " + why), "\(guest.evidence)")
+        }
     }
 
     /// Standard MBR code chains only to the active partition: syslinux's mbr.bin and the

@@ -50,6 +50,42 @@ public enum BootDisk {
         }
     }
 
+    /// Disks whose firmware is easy to misjudge, booted raw only: each checks imgship's
+    /// judgement (`info`'s firmware) against what SeaBIOS and OVMF do with it.
+    public enum JudgedLayout: String, Sendable, CaseIterable, CustomStringConvertible {
+        /// No partition table: mkfs.fat on the whole disk (its "not a bootable disk" stub in
+        /// sector 0), holding EFI/BOOT/BOOTX64.EFI. OVMF reads the disk as one filesystem.
+        case wholeDiskFAT = "whole-disk-fat"
+        /// A GPT whose sector 0 is a hybrid MBR: mbr.bin's code, the 0xEE entry and an active
+        /// FAT entry over the EFI system partition, which holds both syslinux installs.
+        case gptHybridMBR = "gpt-hybrid-mbr"
+        /// A GPT EFI system partition whose loader is only under EFI/imgship/, as a distribution
+        /// installs its own: without a boot entry, OVMF finds nothing to start.
+        case espWithoutRemovableLoader = "esp-without-removable-loader"
+        /// mbr.bin in sector 0 and a FAT partition with syslinux installed, not active: mbr.bin
+        /// finds no active partition and stops.
+        case mbrWithoutActivePartition = "mbr-without-active-partition"
+
+        public var description: String { rawValue }
+
+        /// The firmware that boots it, as booting shows.
+        public var bootsWith: Set<Firmware> {
+            switch self {
+            case .wholeDiskFAT: [.efi]
+            case .gptHybridMBR: [.bios, .efi]
+            case .espWithoutRemovableLoader, .mbrWithoutActivePartition: []
+            }
+        }
+    }
+
+    /// The disk with `layout`, built with the others.
+    public static func disk(_ layout: JudgedLayout) throws -> String {
+        switch built {
+        case let .success(folder): return folder + "/" + layout.rawValue + ".raw"
+        case let .failure(error): throw error
+        }
+    }
+
     public static let marker = "IMGSHIP-BOOT firmware="
     public static let kernel =
         ProcessInfo.processInfo.environment["IMGSHIP_BOOT_KERNEL"] ?? "/var/cache/imgship-boot/vmlinuz"
@@ -157,13 +193,61 @@ public enum BootDisk {
             // Only the boot code area: the partition table sfdisk wrote stays.
             if let code { try tool("dd", "if=\(code)", "of=\(disk)", "bs=440", "count=1", "conv=notrunc", "status=none") }
         }
+        try buildJudged(in: folder, initramfs: initramfs, config: config, biosFAT: biosFAT, bothFAT: bothFAT)
+    }
+
+    private static func buildJudged(in folder: String, initramfs: String, config: String, biosFAT: String, bothFAT: String) throws {
+        let otherFolderFAT = folder + "/other-folder.fat"
+        try makeFAT(otherFolderFAT, kernel: kernel, initramfs: initramfs, config: config, bios: false, efi: true, efiFolder: "imgship")
+        let bootable = "start=\(partitionStart), size=\(partitionSectors)"
+        for layout in JudgedLayout.allCases {
+            let disk = folder + "/" + layout.rawValue + ".raw"
+            if layout == .wholeDiskFAT {
+                try makeFAT(disk, kernel: kernel, initramfs: initramfs, config: config, bios: false, efi: true, hiddenSectors: 0, kibibytes: diskBytes >> 10)
+                continue
+            }
+            FileManager.default.createFile(atPath: disk, contents: nil)
+            try FileHandle(forWritingTo: URL(fileURLWithPath: disk)).truncate(atOffset: UInt64(diskBytes))
+            let (table, fat): (String, String) =
+                switch layout {
+                case .gptHybridMBR: ("label: gpt\n\(bootable), type=\(espType)\n", bothFAT)
+                case .espWithoutRemovableLoader: ("label: gpt\n\(bootable), type=\(espType)\n", otherFolderFAT)
+                case .mbrWithoutActivePartition, .wholeDiskFAT: ("label: dos\n\(bootable), type=c\n", biosFAT)
+                }
+            let script = folder + "/" + layout.rawValue + ".sfdisk"
+            try Data(table.utf8).write(to: URL(fileURLWithPath: script))
+            try shell(#"sfdisk --quiet "$1" < "$2""#, disk, script)
+            try tool("dd", "if=\(fat)", "of=\(disk)", "bs=512", "seek=\(partitionStart)", "conv=notrunc,sparse", "status=none")
+            if layout == .espWithoutRemovableLoader { continue }
+            try tool("dd", "if=\(syslinuxMBR)", "of=\(disk)", "bs=440", "count=1", "conv=notrunc", "status=none")
+            if layout == .gptHybridMBR {
+                // The hybrid MBR (as gdisk's `h` writes one): entry 1 the protective 0xEE from
+                // LBA 1 to the partition, entry 2 active, FAT32 (LBA), over the partition.
+                var entries = [UInt8](repeating: 0, count: 64)
+                func entry(_ index: Int, status: UInt8, type: UInt8, first: UInt32, count: UInt32) {
+                    entries[index * 16] = status
+                    entries[index * 16 + 4] = type
+                    withUnsafeBytes(of: first.littleEndian) { entries.replaceSubrange((index * 16 + 8)..<(index * 16 + 12), with: $0) }
+                    withUnsafeBytes(of: count.littleEndian) { entries.replaceSubrange((index * 16 + 12)..<(index * 16 + 16), with: $0) }
+                }
+                entry(0, status: 0, type: 0xEE, first: 1, count: UInt32(partitionStart - 1))
+                entry(1, status: 0x80, type: 0x0C, first: UInt32(partitionStart), count: UInt32(partitionSectors))
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: disk))
+                try handle.seek(toOffset: 446)
+                try handle.write(contentsOf: Data(entries))
+                try handle.close()
+            }
+        }
     }
 
     /// A FAT file system image of the partition's size holding the kernel, the initramfs and
     /// syslinux.cfg, with syslinux's BIOS install (`bios`) and EFI/BOOT/BOOTX64.EFI (`efi`).
-    private static func makeFAT(_ fat: String, kernel: String, initramfs: String, config: String, bios: Bool, efi: Bool) throws {
+    private static func makeFAT(
+        _ fat: String, kernel: String, initramfs: String, config: String, bios: Bool, efi: Bool, efiFolder: String = "BOOT",
+        hiddenSectors: Int = partitionStart, kibibytes: Int = partitionSectors / 2
+    ) throws {
         // -h: the sectors before the partition (the BPB's hidden sectors field).
-        try tool("mkfs.vfat", "-C", "-n", "IMGSHIPBOOT", "-h", String(partitionStart), fat, String(partitionSectors / 2))
+        try tool("mkfs.vfat", "-C", "-n", "IMGSHIPBOOT", "-h", String(hiddenSectors), fat, String(kibibytes))
         try tool("mcopy", "-i", fat, kernel, "::/vmlinuz")
         try tool("mcopy", "-i", fat, initramfs, "::/initrd.gz")
         if bios {
@@ -172,10 +256,11 @@ public enum BootDisk {
         }
         if efi {
             // syslinux.efi reads ldlinux.e64 and syslinux.cfg from its own folder.
-            try tool("mmd", "-i", fat, "::/EFI", "::/EFI/BOOT")
-            try tool("mcopy", "-i", fat, syslinuxEFI, "::/EFI/BOOT/BOOTX64.EFI")
-            try tool("mcopy", "-i", fat, syslinuxEFIModule, "::/EFI/BOOT/ldlinux.e64")
-            try tool("mcopy", "-i", fat, config, "::/EFI/BOOT/syslinux.cfg")
+            let loader = efiFolder == "BOOT" ? "BOOTX64.EFI" : "syslinux.efi"
+            try tool("mmd", "-i", fat, "::/EFI", "::/EFI/\(efiFolder)")
+            try tool("mcopy", "-i", fat, syslinuxEFI, "::/EFI/\(efiFolder)/\(loader)")
+            try tool("mcopy", "-i", fat, syslinuxEFIModule, "::/EFI/\(efiFolder)/ldlinux.e64")
+            try tool("mcopy", "-i", fat, config, "::/EFI/\(efiFolder)/syslinux.cfg")
         }
     }
 

@@ -29,10 +29,11 @@ public enum GuestDisk {
             try put(mbr(bootCode: false, type: 0xEE), at: 0)
             // C12A7328-F81F-11D2-BA4B-00A0C93EC93B, the EFI system partition type, as GPT stores it.
             let espType: [UInt8] = [0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11, 0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B]
-            var entries = espType + [UInt8](repeating: 1, count: 112)
+            var entries = espEntry(type: espType, firstLBA: espLBA)
             entries += [UInt8](repeating: 0, count: 128 * 128 - entries.count)
             try put(gptHeader(myLBA: 1, entryLBA: 2, entries: entries), at: 512)
             try put(entries, at: 1024)
+            try put(espFAT(), at: espLBA * 512)
         case .biosMBR:
             try put(mbr(bootCode: true, type: 0x83), at: 0)
         case .nothing:
@@ -40,6 +41,61 @@ public enum GuestDisk {
         }
         let data = Array("imgship guest disk ".utf8)
         try put(Array(repeating: data, count: 4096).flatMap { $0 }, at: min(1 << 20, size / 2))
+    }
+
+    /// Where `uefiOnly` puts its EFI system partition: after the entry array, before 1 MiB.
+    public static let espLBA: UInt64 = 64
+
+    /// A 128-byte GPT entry of `type` (as GPT stores it) over `espFAT()`'s 128 sectors from
+    /// `firstLBA`.
+    public static func espEntry(type: [UInt8], firstLBA: UInt64) -> [UInt8] {
+        var entry = type + [UInt8](repeating: 1, count: 16) + [UInt8](repeating: 0, count: 96)
+        store(firstLBA, in: &entry, at: 32)
+        store(firstLBA + 127, in: &entry, at: 40)
+        return entry
+    }
+
+    /// A 64 KiB FAT12 filesystem (128 sectors of 512 bytes, one FAT, 16 root entries; the
+    /// layout of Microsoft's FAT specification) holding `\EFI\BOOT\` and in it `loader`
+    /// (an 8.3 name) of 512 bytes, unless nil: what UEFI firmware without boot entries starts.
+    public static func espFAT(loader: String? = "BOOTX64.EFI") -> [UInt8] {
+        var volume = [UInt8](repeating: 0, count: 128 * 512)
+        volume.replaceSubrange(0..<11, with: [0xEB, 0x3C, 0x90] + Array("MSWIN4.1".utf8))
+        store(UInt16(512), in: &volume, at: 11)  // bytes a sector
+        volume[13] = 1  // sectors a cluster
+        store(UInt16(1), in: &volume, at: 14)  // reserved sectors
+        volume[16] = 1  // FATs
+        store(UInt16(16), in: &volume, at: 17)  // root entries: one sector
+        store(UInt16(128), in: &volume, at: 19)  // sectors
+        volume[21] = 0xF8  // fixed disk
+        store(UInt16(1), in: &volume, at: 22)  // sectors a FAT
+        volume[510] = 0x55
+        volume[511] = 0xAA
+        // The FAT (sector 1): entries 0 and 1 reserved, clusters 2, 3, 4 each a whole chain
+        // (0xFFF), 12 bits an entry, two entries in three bytes.
+        volume.replaceSubrange(512..<(512 + 8), with: [0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
+        func entry(_ name: String, directory: Bool, cluster: UInt16, size: UInt32 = 0, at offset: Int) {
+            let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+            let base = Array(parts[0].utf8) + [UInt8](repeating: 0x20, count: 8 - parts[0].utf8.count)
+            let ext = parts.count > 1 ? Array(parts[1].utf8) + [UInt8](repeating: 0x20, count: 3 - parts[1].utf8.count) : [0x20, 0x20, 0x20]
+            volume.replaceSubrange(
+                offset..<(offset + 11), with: name == "." || name == ".." ? Array(name.utf8) + [UInt8](repeating: 0x20, count: 11 - name.count) : base + ext)
+            volume[offset + 11] = directory ? 0x10 : 0x20
+            store(cluster, in: &volume, at: offset + 26)
+            store(size, in: &volume, at: offset + 28)
+        }
+        // Root directory (sector 2); data from sector 3, cluster 2.
+        entry("EFI", directory: true, cluster: 2, at: 2 * 512)
+        entry(".", directory: true, cluster: 2, at: 3 * 512)
+        entry("..", directory: true, cluster: 0, at: 3 * 512 + 32)
+        entry("BOOT", directory: true, cluster: 3, at: 3 * 512 + 64)
+        entry(".", directory: true, cluster: 3, at: 4 * 512)
+        entry("..", directory: true, cluster: 2, at: 4 * 512 + 32)
+        if let loader {
+            entry(loader, directory: false, cluster: 4, size: 512, at: 4 * 512 + 64)
+            volume.replaceSubrange((5 * 512)..<(5 * 512 + 2), with: Array("MZ".utf8))
+        }
+        return volume
     }
 
     /// A 92-byte GPT header (UEFI 2.10 §5.3.2) at `myLBA` for `entries` (128-byte entries at

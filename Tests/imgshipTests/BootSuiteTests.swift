@@ -17,14 +17,41 @@ struct BootSuiteTests {
     /// both). A boot that cannot start stops at its error line, or when sector 0's code hangs.
     @Test(arguments: BootDisk.Layout.allCases, BootDisk.Firmware.allCases)
     func layoutBootsWithItsFirmwareOnly(layout: BootDisk.Layout, firmware: BootDisk.Firmware) async throws {
-        let disk = try BootDisk.disk(layout)
-        if layout.bootsWith.contains(firmware) {
-            try await BootDisk.bootCheck(image: disk, driver: "raw", firmware: firmware, what: "the \(layout) disk did not boot")
+        try await Self.expectBoots(try BootDisk.disk(layout), named: layout.description, under: firmware, if: layout.bootsWith.contains(firmware))
+    }
+
+    /// Boots the raw `disk` under `firmware`: it must print the marker when `boots`, and must
+    /// not otherwise.
+    static func expectBoots(_ disk: String, named name: String, under firmware: BootDisk.Firmware, if boots: Bool) async throws {
+        if boots {
+            try await BootDisk.bootCheck(image: disk, driver: "raw", firmware: firmware, what: "the \(name) disk did not boot")
         } else {
             let result = try await BootDisk.boot(disk, driver: "raw", firmware: firmware, timeLimit: 60)
             if case .booted = result.outcome {
-                Issue.record("the \(layout) disk should not boot under \(firmware), but it \(result)")
+                Issue.record("the \(name) disk should not boot under \(firmware), but it \(result)")
             }
+        }
+    }
+
+    /// imgship's judgement proven by booting: for disks whose firmware is easy to misjudge
+    /// (a whole-disk FAT, a hybrid MBR on a GPT, an EFI system partition without the
+    /// removable-media loader, mbr.bin without an active partition), `info`'s firmware names
+    /// exactly the firmware that boots the raw disk, SeaBIOS and OVMF each tried.
+    @Test(arguments: BootDisk.JudgedLayout.allCases)
+    func infoNamesTheFirmwareThatBoots(layout: BootDisk.JudgedLayout) async throws {
+        let disk = try BootDisk.disk(layout)
+        let info = try runProcess(Self.binary, ["info", disk, "--json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: info.standardOutput) as? [String: Any], "\(info.standardError)")
+        let expected =
+            switch (layout.bootsWith.contains(.bios), layout.bootsWith.contains(.efi)) {
+            case (true, true): "both"
+            case (true, false): "bios"
+            case (false, true): "efi"
+            case (false, false): "none"
+            }
+        #expect(document["firmware"] as? String == expected, "\(document["firmwareEvidence"] ?? "")")
+        for firmware in BootDisk.Firmware.allCases {
+            try await Self.expectBoots(disk, named: layout.description, under: firmware, if: layout.bootsWith.contains(firmware))
         }
     }
 

@@ -152,6 +152,15 @@ struct CheckCommandTests {
         try export([disk, "--target", "vsphere", "--firmware", "bios", "-o", biosOVF])
         cases.append((biosOVF, "vsphere", "the OVF's firmware boots the disk", "open-vmdk"))
 
+        // A VHD's footer checksum: a creator byte changed, the checksum not (qemu-img refuses
+        // the file: "Incorrect header checksum").
+        let fixed = folder.file("fixed.vhd")
+        try export([disk, "-f", "vhd-fixed", "-o", folder.file("fixed-good.vhd")])
+        var fixedBytes = try Data(contentsOf: URL(fileURLWithPath: folder.file("fixed-good.vhd")))
+        fixedBytes[fixedBytes.count - 512 + 28] ^= 0x20  // creator application, offset 28 of the footer
+        try fixedBytes.write(to: URL(fileURLWithPath: fixed))
+        cases.append((fixed, "aws", "the format's own checksums and copies hold", "imgship verify"))
+
         // Partition table limits: an MBR disk over 2 TiB, for EBS.
         let large = folder.file("large.raw")
         try GuestDisk.write(large, size: 3 << 40, boot: .biosMBR)
@@ -168,6 +177,14 @@ struct CheckCommandTests {
             #expect(output.contains("\nFAIL \(rule): "), "\(output)")
             #expect(output.hasSuffix("refused by \(target == "vsphere" ? "vsphere:6.5" : target)\n"), "\(output)")
             #expect(text.standardError.contains("rule(s) of --target"), "\(text.standardError)")
+        }
+        // The format rule explains only the names the target takes: Azure's is vhd-fixed alone.
+        let azure = String(decoding: try check(dynamic, "azure").standardOutput, as: UTF8.self)
+        #expect(azure.contains("FAIL a format Azure imports: Azure imports vhd-fixed; this image is vhd dynamic"), "\(azure)")
+        let aws = String(decoding: try check(qcow2, "aws").standardOutput, as: UTF8.self)
+        #expect(aws.contains("(vmdk: stream-optimized; ova: one stream-optimized VMDK); this image is qcow2"), "\(aws)")
+        if let qemu = Self.qemuImg {
+            #expect(try runProcess(qemu, ["info", "-f", "vpc", fixed]).status != 0, "qemu-img refuses the VHD too")
         }
         // Only the outputs made above: check writes nothing.
         #expect(!folder.names().contains { $0.hasPrefix(".") })

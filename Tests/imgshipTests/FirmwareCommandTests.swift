@@ -12,7 +12,7 @@ struct FirmwareCommandTests {
     static let binary = ExportCommandTests.binary
     static let sfdisk = which("sfdisk")
 
-    static let esp = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+    static let espType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
     static let biosBoot = "21686148-6449-6E6F-744E-656564454649"
     static let linux = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 
@@ -39,18 +39,20 @@ struct FirmwareCommandTests {
     static let bootCode: [UInt8] = [0xEB, 0x63, 0x90] + Array("boot code".utf8)
     /// A partition boot sector (VBR): code and the 0x55AA signature at 510.
     static let bootSector: [UInt8] = [0xEB, 0x3C, 0x90] + Array("MSWIN4.1".utf8) + [UInt8](repeating: 0, count: 499) + [0x55, 0xAA]
+    /// The FAT of an EFI system partition holding \EFI\BOOT\BOOTX64.EFI.
+    static let esp: [UInt8] = GuestDisk.espFAT()
     /// What stands for GRUB's core.img in a BIOS boot partition: its first bytes not zero.
     static let coreImage: [UInt8] = Array("core.img stand-in".utf8)
 
     static let layouts: [Layout] = [
         Layout(
             name: "MBR with an EFI system partition and leftover code", script: "label: dos\nstart=2048, size=8192, type=ef\nstart=10240, type=83\n",
-            late: [(0, bootCode)], firmware: "efi", plainOVA: "efi", vsphere: "efi", hyperVGeneration: 2, awsBootMode: "uefi",
+            late: [(0, bootCode), (2048 * 512, esp)], firmware: "efi", plainOVA: "efi", vsphere: "efi", hyperVGeneration: 2, awsBootMode: "uefi",
             evidence: "MBR partition 1 of type 0xEF"),
         Layout(
             name: "GPT with an EFI system partition and old MBR code in sector 0",
-            script: "label: gpt\nstart=2048, size=8192, type=\(esp)\nstart=10240, type=\(linux)\n",
-            early: [(0, bootCode)], firmware: "efi", plainOVA: "efi", vsphere: "efi", hyperVGeneration: 2, awsBootMode: "uefi",
+            script: "label: gpt\nstart=2048, size=8192, type=\(espType)\nstart=10240, type=\(linux)\n",
+            early: [(0, bootCode)], late: [(2048 * 512, esp)], firmware: "efi", plainOVA: "efi", vsphere: "efi", hyperVGeneration: 2, awsBootMode: "uefi",
             evidence: "no BIOS path: GPT: MBR boot code in sector 0 but no BIOS boot partition"),
         Layout(
             name: "GPT with a BIOS boot partition and code", script: "label: gpt\nstart=2048, size=2048, type=\(biosBoot)\nstart=4096, type=\(linux)\n",
@@ -67,13 +69,18 @@ struct FirmwareCommandTests {
         Layout(
             name: "MBR hybrid: active boot sector and an EFI system partition",
             script: "label: dos\nstart=2048, size=8192, type=ef\nstart=10240, type=83, bootable\n",
-            late: [(0, bootCode), (10240 * 512, bootSector)], firmware: "both", plainOVA: "bios", vsphere: "bios", hyperVGeneration: 1,
+            late: [(0, bootCode), (2048 * 512, esp), (10240 * 512, bootSector)], firmware: "both", plainOVA: "bios", vsphere: "bios", hyperVGeneration: 1,
             awsBootMode: "legacy-bios", evidence: "UEFI path: MBR partition 1 of type 0xEF"),
         Layout(
             name: "GPT hybrid: BIOS boot partition and EFI system partition",
-            script: "label: gpt\nstart=2048, size=2048, type=\(biosBoot)\nstart=4096, size=8192, type=\(esp)\nstart=12288, type=\(linux)\n",
-            late: [(0, bootCode), (2048 * 512, coreImage)], firmware: "both", plainOVA: "efi", vsphere: "efi", hyperVGeneration: 2,
+            script: "label: gpt\nstart=2048, size=2048, type=\(biosBoot)\nstart=4096, size=8192, type=\(espType)\nstart=12288, type=\(linux)\n",
+            late: [(0, bootCode), (2048 * 512, coreImage), (4096 * 512, esp)], firmware: "both", plainOVA: "efi", vsphere: "efi", hyperVGeneration: 2,
             awsBootMode: "legacy-bios", evidence: "UEFI path: EFI system partition"),
+        Layout(
+            name: "GPT with an EFI system partition without its removable-media loader",
+            script: "label: gpt\nstart=2048, size=8192, type=\(espType)\nstart=10240, type=\(linux)\n",
+            late: [(2048 * 512, GuestDisk.espFAT(loader: nil))], firmware: "none", plainOVA: nil, vsphere: "bios", hyperVGeneration: 1,
+            awsBootMode: "legacy-bios", evidence: "partition 1, holds no \\EFI\\BOOT\\BOOTX64.EFI"),
         Layout(
             name: "no partition table", script: nil, firmware: "none", plainOVA: nil, vsphere: "bios", hyperVGeneration: 1,
             awsBootMode: "legacy-bios", evidence: "no UEFI path: no partition table"),

@@ -3,8 +3,9 @@ import TestSupport
 import Testing
 
 /// A short run of the libFuzzer harness of each reader (tools/fuzz): it builds with the fuzzer
-/// and address sanitizer, and 2,000 mutated images per format, and 2,000 mutated JSON and
-/// YAML configuration files and VMDK text descriptors, neither crash, hang, leak nor pass their
+/// and address sanitizer, and 2,000 mutated images per format, 2,000 raw disks' boot
+/// structures (MBR, GPT, FAT), and 2,000 mutated JSON and YAML configuration files and VMDK
+/// text descriptors, neither crash, hang, leak nor pass their
 /// memory limit. A hang is each input's libFuzzer `-timeout` (tools/fuzz/run), not a
 /// `.timeLimit` trait, whose clock runs while the body waits for a thread on a loaded runner.
 @Suite("fuzz smoke run")
@@ -20,7 +21,7 @@ struct FuzzSmokeTests {
         environment["FUZZ_WORK"] = folder.path
         let result = try runProcess("/bin/bash", ["\(Self.repository)/tools/fuzz/run", "2000"], environment: environment)
         #expect(result.status == 0, "\(result.standardError)")
-        let formats = ["vhd", "vhdx", "vmdk", "qcow2", "vdi", "ova", "gce", "json", "yaml", "descriptor"]
+        let formats = ["vhd", "vhdx", "vmdk", "qcow2", "vdi", "ova", "gce", "guest", "json", "yaml", "descriptor"]
         for format in formats {
             #expect(result.standardError.contains("== \(format): 2000 runs\n"), "\(result.standardError)")
         }

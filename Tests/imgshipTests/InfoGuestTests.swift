@@ -6,7 +6,8 @@ import Testing
 /// firmware choice is made from), in text and in `--json`.
 @Suite("imgship info, the guest")
 struct InfoGuestTests {
-    /// A 1 MiB disk whose MBR has boot code and one partition of type 0xEF (EFI system).
+    /// A 1 MiB disk whose MBR has boot code and one partition of type 0xEF (EFI system),
+    /// a FAT holding \EFI\BOOT\BOOTX64.EFI.
     func makeMBRDisk(_ path: String) throws {
         var sector = [UInt8](repeating: 0, count: 512)
         sector[0] = 0xEB  // a jump, as boot code starts
@@ -16,7 +17,7 @@ struct InfoGuestTests {
         sector[446 + 12] = 0x7F  // 127 sectors
         sector[510] = 0x55
         sector[511] = 0xAA
-        FileManager.default.createFile(atPath: path, contents: Data(sector))
+        FileManager.default.createFile(atPath: path, contents: Data(sector + GuestDisk.espFAT()))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.truncate(atOffset: 1 << 20)
         try handle.close()
@@ -39,7 +40,9 @@ struct InfoGuestTests {
         #expect(guest["efiSystemPartition"] as? Bool == true)
         #expect(guest["biosBootCode"] as? Bool == true)
         #expect(document["firmware"] as? String == "efi")
-        #expect((document["firmwareEvidence"] as? [String])?.last == "UEFI path: MBR partition 1 of type 0xEF (an EFI system partition)")
+        #expect(
+            (document["firmwareEvidence"] as? [String])?.last
+                == "UEFI path: MBR partition 1 of type 0xEF (an EFI system partition), holding \\EFI\\BOOT\\BOOTX64.EFI")
         // Through another format the guest is the same.
         let vhdx = folder.file("mbr.vhdx")
         #expect(try runProcess(ExportCommandTests.binary, ["export", disk, "-f", "vhdx", "-o", vhdx, "--no-progress"]).status == 0)

@@ -36,7 +36,12 @@
 /// C12A7328-F81F-11D2-BA4B-00A0C93EC93B (UEFI 2.10 §5.3.3) in a GPT the firmware reads
 /// (`gptProblem`: a protective MBR entry, a valid header and entry array), or MBR type 0xEF
 /// (§5.2.1). A disk that is one FAT filesystem, with no partition table, is read whole, as
-/// removable media are (EDK2 binds its FAT driver to the disk itself).
+/// removable media are (EDK2 binds its FAT driver to the disk itself). A machine made from
+/// an image starts with no boot entries in its firmware's variables, so the firmware starts
+/// the removable-media loader, `\EFI\BOOT\BOOT{machine}.EFI` (§3.5.1.1, Table 3-2): the
+/// partition (or disk) must be a FAT filesystem holding one, not empty (`FATVolume`). A
+/// distribution that installs its loader only under its own folder (`\EFI\debian\`) and
+/// an NVRAM entry does not boot so, as OVMF shows.
 /// virt-v2v converts a guest for UEFI whenever a GPT EFI system partition exists
 /// (convert/inspect_source.ml); targets that must pick one for `both` follow it
 /// (`ExportTarget.firmware(given:guest:for:)`).
@@ -61,23 +66,59 @@ extension GuestInspection {
             case .mbr: "no MBR partition of type 0xEF (EFI system partition)"
             case .none: "no partition table, so no EFI system partition"
             }
+        // Each EFI system partition in turn, the first holding a loader giving the path.
+        var systemPartitions: [(name: String, offset: UInt64?)] = []
         if let gpt {
-            if let esp = gpt.entries.first(where: { $0.type == Self.efiSystemPartitionGUID }) {
-                if let gptProblem {
-                    uefiAgainst = "EFI system partition \(esp.number), but UEFI firmware does not read this GPT: \(gptProblem)"
-                } else {
-                    uefiPath = "EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), partition \(esp.number)"
+            let esps = gpt.entries.filter { $0.type == Self.efiSystemPartitionGUID }
+            if let esp = esps.first, let gptProblem {
+                uefiAgainst = "EFI system partition \(esp.number), but UEFI firmware does not read this GPT: \(gptProblem)"
+            } else {
+                systemPartitions = esps.map { esp in
+                    let (offset, overflow) = esp.firstLBA.multipliedReportingOverflow(by: UInt64(gpt.sectorSize))
+                    return ("EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), partition \(esp.number)", overflow ? nil : offset)
                 }
             }
-        } else if let esp = mbr.first(where: { $0.type == Self.efiSystemType }) {
-            uefiPath = "MBR partition \(esp.number) of type 0xEF (an EFI system partition)"
         } else if bootSectorFilesystem == "FAT" {
-            uefiPath = "no partition table: the disk is one FAT filesystem, which UEFI firmware reads whole, as it reads removable media"
+            systemPartitions = [("the disk's one FAT filesystem (no partition table: UEFI firmware reads it whole, as it reads removable media)", 0)]
+        } else {
+            systemPartitions = mbr.filter { $0.type == Self.efiSystemType }.map { esp in
+                ("MBR partition \(esp.number) of type 0xEF (an EFI system partition)", UInt64(esp.firstLBA) * 512)
+            }
+        }
+        var missing: [String] = []
+        for partition in systemPartitions {
+            let (loader, problem) = try Self.removableMediaLoader(at: partition.offset, reader: reader)
+            if let loader {
+                uefiPath = "\(partition.name), holding \(loader)"
+                break
+            }
+            missing.append("\(partition.name), \(problem)")
+        }
+        if uefiPath == nil, !missing.isEmpty {
+            uefiAgainst =
+                missing.joined(separator: "; ")
+                + ": a machine made from the image starts with no boot entries, and its UEFI firmware then starts only \\EFI\\BOOT\\BOOTX64.EFI (or its machine's name), UEFI 2.10 §3.5.1.1"
         }
         evidence = [
             biosPath.map { "BIOS path: " + $0 } ?? "no BIOS path: " + (bios.against ?? ""),
             uefiPath.map { "UEFI path: " + $0 } ?? "no UEFI path: " + uefiAgainst,
         ]
+    }
+
+    /// The removable-media loaders UEFI firmware starts (UEFI 2.10 §3.5.1.1, Table 3-2) whose
+    /// names 8.3 holds, by machine: x64, AArch64, IA32, ARM.
+    static let removableMediaLoaders = ["BOOTX64.EFI", "BOOTAA64.EFI", "BOOTIA32.EFI", "BOOTARM.EFI"]
+
+    /// The removable-media loader the FAT filesystem at `offset` holds (`\EFI\BOOT\...`),
+    /// or why there is none.
+    static func removableMediaLoader(at offset: UInt64?, reader: SectorReader) throws(DiskImageError) -> (loader: String?, problem: String) {
+        guard let offset, let volume = try FATVolume(reader: reader, at: offset) else { return (nil, "holds no FAT filesystem") }
+        for name in removableMediaLoaders {
+            guard let file = try volume.find(["EFI", "BOOT", name]) else { continue }
+            if file.size > 0 { return ("\\EFI\\BOOT\\\(name)", "") }
+            return (nil, "holds an empty \\EFI\\BOOT\\\(name)")
+        }
+        return (nil, "holds no \\EFI\\BOOT\\BOOTX64.EFI (nor \(removableMediaLoaders.dropFirst().joined(separator: ", ")))")
     }
 
     /// A boot sector a loader chains to: it ends 0x55AA and holds something before that.

@@ -32,8 +32,8 @@ public struct GuestInspection: Equatable, Sendable {
     /// A GPT partition of type C12A7328-F81F-11D2-BA4B-00A0C93EC93B, or a primary MBR
     /// partition of type 0xEF.
     public var hasEFISystemPartition: Bool
-    /// Sector 0 ends in 0x55 0xAA and its boot code area (bytes 0..<440) is not all zero.
-    /// Code alone does not make a BIOS path: see `biosPath`.
+    /// Sector 0 ends in 0x55 0xAA and its boot code area (bytes 0..<440; a FAT boot sector's
+    /// after its BPB) is not all zero. Code alone does not make a BIOS path: see `biosPath`.
     public var hasBIOSBootCode: Bool
     /// The logical sector size the GPT header was found with (512 or 4096); nil without GPT.
     public var gptSectorSize: Int?
@@ -97,7 +97,7 @@ public struct GuestInspection: Equatable, Sendable {
         case .bios: "a BIOS boots it, UEFI firmware does not"
         case .efi: "UEFI firmware boots it, a BIOS does not"
         case .both: "a BIOS and UEFI firmware both boot it"
-        case .none: "nothing boots it: no BIOS path and no EFI system partition"
+        case .none: "nothing boots it: no BIOS path and no UEFI path"
         }
     }
 
@@ -164,6 +164,7 @@ public struct GuestInspection: Equatable, Sendable {
         var inspection = GuestInspection(partitionTable: isPartitionTable ? .mbr : .none)
         inspection.hasBIOSBootCode = hasSignature && sector[mbrBootCode].contains { $0 != 0 }
         if hasSignature && !isPartitionTable { inspection.bootSectorFilesystem = fat ? "FAT" : "unknown" }
+        if fat { inspection.hasBIOSBootCode = sector[fatBootCode(sector)].contains { $0 != 0 } }
 
         for sectorSize in [512, 4096] {
             guard let header = try reader.read(512, at: UInt64(sectorSize)), Array(header[0..<8]) == gptSignature else { continue }
@@ -251,6 +252,12 @@ public struct GuestInspection: Equatable, Sendable {
             return .invalid(String(format: "has an entry array CRC32 of 0x%08x where the entries give 0x%08x", storedArrayCRC, computedArrayCRC))
         }
         return .valid(usedEntries(array, entrySize: Int(entrySize)))
+    }
+
+    /// Where a FAT boot sector's code lies: after the BPB, which ends at 0x3E on FAT12 and
+    /// FAT16 and at 0x5A on FAT32 (whose 16-bit FAT size at 22 is 0), up to the signature.
+    static func fatBootCode(_ sector: [UInt8]) -> Range<Int> {
+        (sector.loadLittleEndian(UInt16.self, at: 22) == 0 ? 0x5A : 0x3E)..<510
     }
 
     /// The CRC-32 of IEEE 802.3 (zlib's), as UEFI's CalculateCrc32 computes it.

@@ -55,12 +55,26 @@ public enum TargetCheck {
         // imports all the same.
         let written = outputFormat(info)
         let names = target.formats.map(\.rawValue).joined(separator: ", ")
+        // What the names mean where they could be read two ways, for the formats named only.
+        let meanings = [(OutputFormat.vmdk, "vmdk: stream-optimized"), (.ova, "ova: one stream-optimized VMDK")]
+            .filter { target.formats.contains($0.0) }.map(\.1)
+        let meaning = meanings.isEmpty ? "" : " (" + meanings.joined(separator: "; ") + ")"
         record(
             "a format \(target.platformName) imports", .refuse, target.formatSource,
             written.map(target.formats.contains) == true
                 ? nil
-                : "\(target.platformName) imports \(names) (vmdk: stream-optimized; ova: one stream-optimized VMDK); this image is \(info.format.rawValue) \(info.subformat)"
+                : "\(target.platformName) imports \(names)\(meaning); this image is \(info.format.rawValue) \(info.subformat)"
         )
+
+        // The format's own consistency checks (a VHD's footer and dynamic header checksums,
+        // VHDX's stored copies, a VDI's block count, a GCE tar's end): what `verify` lists.
+        // An importer that checks them refuses the file (qemu-img opens no VHD whose footer
+        // checksum is wrong, block/vpc.c). An OVA's own are its package rules below, and its
+        // disk, a stream-optimized VMDK, has none.
+        let failedChecks = info.format == .ova ? [] : opened.findings.filter { !$0.passed }.map(\.check)
+        record(
+            "the format's own checksums and copies hold", .refuse, "the format's specification (imgship verify lists each check)",
+            failedChecks.isEmpty ? nil : "failed: \(failedChecks.joined(separator: ", ")); the file is damaged or was edited without them")
 
         var package: OVAPackage?
         if info.format == .ova {

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ConfigDocument
 import DiskImage
 import DistributionPlan
 import ExportJob
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One libFuzzer entry for every reader: the format to read comes from IMGSHIP_FUZZ_FORMAT,
 /// so each reader is fuzzed on its own with its own corpus.
@@ -12,6 +13,9 @@ import ExportJob
 /// - Images (raw, vhd, vhdx, vmdk, qcow2, vdi, ova, gce): the input is written to a file in /dev/shm because
 ///   the readers read files, then opened (every table checked) and verified (every cluster
 ///   read and inflated).
+/// - guest: the input is a raw disk, opened as one: what is fuzzed is the inspection of its
+///   boot structures (MBR, GPT and its CRC32s, the EFI system partition's FAT) that every
+///   open makes.
 /// - Configuration files (json, yaml): the input's bytes pass DocumentText's checks, then the
 ///   JSON parser or the YAML reader, then the whole planner (and its three renderers when a
 ///   plan comes out) and the job file reader, which read either syntax.
@@ -50,7 +54,7 @@ public func fuzzReadersMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMu
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>) -> Int32 {
     if let name = getenv("IMGSHIP_FUZZ_FORMAT") {
-        format = SourceFormat(rawValue: String(cString: name))
+        format = String(cString: name) == "guest" ? .raw : SourceFormat(rawValue: String(cString: name))
         syntax = Syntax(rawValue: String(cString: name))
     }
     inputPath = "/dev/shm/imgship-fuzz-\(getpid())"
