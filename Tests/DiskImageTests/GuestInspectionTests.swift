@@ -88,7 +88,7 @@ struct GuestInspectionTests {
         let guest = try Self.inspect(folder.file("efi.raw"))
         #expect(guest.partitionTable == .mbr && guest.hasEFISystemPartition && !guest.hasBIOSBootCode)
         #expect(guest.firmware == .efi)
-        #expect(guest.uefiPath == "MBR partition 2 of type 0xEF (an EFI system partition), holding \\EFI\\BOOT\\BOOTX64.EFI")
+        #expect(guest.uefiPath == "MBR partition 2 of type 0xEF (an EFI system partition), holding \\EFI\\BOOT\\BOOTX64.EFI (x64)")
     }
 
     @Test(arguments: [512, 4096])
@@ -273,7 +273,7 @@ struct GuestInspectionTests {
         #expect(guest.firmware == firmware, "\(guest.evidence)")
         let name = "the disk's one FAT filesystem (no partition table: UEFI firmware reads it whole, as it reads removable media)"
         if loader {
-            #expect(guest.uefiPath == name + ", holding \\EFI\\BOOT\\BOOTX64.EFI")
+            #expect(guest.uefiPath == name + ", holding \\EFI\\BOOT\\BOOTX64.EFI (x64)")
         } else {
             #expect(guest.evidence[1].hasPrefix("no UEFI path: " + name + ", holds no \\EFI\\BOOT\\BOOTX64.EFI"), "\(guest.evidence)")
         }
@@ -289,7 +289,8 @@ struct GuestInspectionTests {
         .enabled(if: ["mkfs.vfat", "mmd", "mcopy"].allSatisfy { which($0) != nil }, "needs dosfstools and mtools"),
         arguments: [
             ("12", "EFI/BOOT/BOOTX64.EFI", true), ("16", "EFI/BOOT/bootx64.efi", true), ("32", "EFI/BOOT/BOOTAA64.EFI", true),
-            ("32", "EFI/debian/grubx64.efi", false), ("16", "EFI/BOOT/BOOTX64.EFI:empty", false), ("none", "", false),
+            ("32", "EFI/debian/grubx64.efi", false), ("16", "EFI/BOOT/BOOTX64.EFI:empty", false), ("16", "EFI/BOOT/BOOTX64.EFI:text", false),
+            ("16", "EFI/BOOT/BOOTX64.EFI:aa64", false), ("none", "", false),
         ])
     func theSystemPartitionMustHoldTheRemovableMediaLoader(fatType: String, file: String, boots: Bool) throws {
         let folder = try TemporaryFolder()
@@ -302,14 +303,21 @@ struct GuestInspectionTests {
             let fat = folder.file("esp.fat")
             try #require(runProcess("/bin/sh", ["-c", "truncate -s \(partitionSize) \"$1\"", "sh", fat]).status == 0)
             try #require(try runProcess(try #require(which("mkfs.vfat")), ["-F", fatType, fat]).status == 0)
-            let (name, empty) = (file.split(separator: ":").first.map(String.init) ?? file, file.hasSuffix(":empty"))
+            let name = file.split(separator: ":").first.map(String.init) ?? file
             var folderPath = ""
             for part in name.split(separator: "/").dropLast() {
                 folderPath += "/" + part
                 try #require(try runProcess(try #require(which("mmd")), ["-i", fat, "::" + folderPath]).status == 0)
             }
             let content = folder.file("loader.efi")
-            try Data(empty ? [] : Array("MZ loader".utf8)).write(to: URL(fileURLWithPath: content))
+            let bytes: [UInt8] =
+                switch file.split(separator: ":").last {
+                case "empty": []
+                case "text": Array("#!/bin/sh\necho not a loader\n".utf8)
+                case "aa64": GuestDisk.efiApplication(machine: 0xAA64)  // an Arm loader under the x64 name
+                default: GuestDisk.efiApplication(machine: name.contains("AA64") ? 0xAA64 : 0x8664)
+                }
+            try Data(bytes).write(to: URL(fileURLWithPath: content))
             try #require(try runProcess(try #require(which("mcopy")), ["-i", fat, content, "::/" + name]).status == 0)
             try image.write(Array(try Data(contentsOf: URL(fileURLWithPath: fat))), at: 1 << 20)
         } else {
@@ -319,11 +327,16 @@ struct GuestInspectionTests {
         #expect(guest.firmware == (boots ? .efi : .none), "\(guest.evidence)")
         if boots {
             #expect(
-                guest.uefiPath?.hasSuffix(", holding \\EFI\\BOOT\\" + (file.contains("AA64") ? "BOOTAA64.EFI" : "BOOTX64.EFI")) == true, "\(guest.evidence)")
+                guest.uefiPath?.hasSuffix(", holding \\EFI\\BOOT\\" + (file.contains("AA64") ? "BOOTAA64.EFI (AArch64)" : "BOOTX64.EFI (x64)")) == true,
+                "\(guest.evidence)")
         } else {
             let why =
-                fatType == "none"
-                ? "holds no FAT filesystem" : file.hasSuffix(":empty") ? "holds an empty \\EFI\\BOOT\\BOOTX64.EFI" : "holds no \\EFI\\BOOT\\BOOTX64.EFI"
+                switch file.split(separator: ":").last ?? "" {
+                case _ where fatType == "none": "holds no FAT filesystem"
+                case "empty": "holds an empty \\EFI\\BOOT\\BOOTX64.EFI"
+                case "text", "aa64": "holds \\EFI\\BOOT\\BOOTX64.EFI, which is no x64 EFI application (PE/COFF, subsystem 10)"
+                default: "holds no \\EFI\\BOOT\\ folder"
+                }
             #expect(guest.evidence[1].contains("partition 1, " + why), "\(guest.evidence)")
         }
     }
@@ -344,5 +357,138 @@ struct GuestInspectionTests {
         if !boots {
             #expect(guest.evidence[0].hasSuffix("in sector 0 and no active partition: the code stops (\"Missing operating system\") with nothing to chain to"))
         }
+    }
+
+    /// EDK2's boot manager tries the removable-media loader on every FAT filesystem of the
+    /// disk, whatever its partition type (a USB installer's 0x0C, a GPT basic data partition);
+    /// EFI system partitions come first. A GPT entry the firmware ignores (outside the usable
+    /// LBAs, overlapping another, attribute bit 1) is no path.
+    @Test(arguments: ["mbr 0x0C", "gpt basic data", "gpt attribute bit 1", "gpt overlapping", "gpt out of range"])
+    func anyFATPartitionTheFirmwareSeesCanHoldTheLoader(variant: String) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("disk.raw")
+        let image = try ImageBuilder(path: path, size: Self.size)
+        let boots = variant == "mbr 0x0C" || variant == "gpt basic data"
+        if variant == "mbr 0x0C" {
+            try image.write(Self.mbr(bootCode: false, types: [0x0C]), at: 0)
+        } else {
+            try image.write(Self.mbr(bootCode: false, types: [0xEE]), at: 0)
+            let basicData = hexBytes("a2 a0 d0 eb e5 b9 33 44 87 c0 68 b6 b7 26 99 c7")  // EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
+            var entries = GuestDisk.espEntry(type: variant == "gpt basic data" ? basicData : GuestInspection.efiSystemPartitionGUID, firstLBA: 2048)
+            switch variant {
+            case "gpt attribute bit 1": entries.storeLittleEndian(UInt64(1 << 1), at: 48)
+            case "gpt overlapping": entries += GuestDisk.espEntry(type: basicData, firstLBA: 2100)
+            case "gpt out of range": entries.storeLittleEndian(Self.size / 512 + 10, at: 40)
+            default: break
+            }
+            entries += [UInt8](repeating: 0, count: 128 * 128 - entries.count)
+            var header = GuestDisk.gptHeader(myLBA: 1, entryLBA: 2, entries: entries, firstUsable: 34, lastUsable: Self.size / 512 - 34)
+            header = Array(header)
+            try image.write(header, at: 512)
+            try image.write(entries, at: 1024)
+        }
+        try image.write(GuestDisk.espFAT(), at: 2048 * 512)
+        let guest = try Self.inspect(path)
+        #expect(guest.firmware == (boots ? .efi : .none), "\(guest.evidence)")
+        if boots {
+            #expect(guest.uefiPath?.contains("EDK2 firmware reads any FAT partition of the disk") == true, "\(guest.evidence)")
+        } else {
+            let why = [
+                "gpt attribute bit 1": "has attribute bit 1 (No Block IO Protocol)", "gpt overlapping": "overlaps partition 2",
+                "gpt out of range": "lies outside the GPT's usable LBAs",
+            ][variant]
+            #expect(guest.evidence[1].contains(why ?? "?"), "\(guest.evidence)")
+        }
+    }
+
+    /// A protective entry marked active (parted's pmbr_boot flag) is still protective: UEFI
+    /// 2.10 §5.2.3 has firmware ignore BootIndicator. A wiped primary GPT header with a valid
+    /// backup is a GPT, which the firmware restores.
+    @Test(arguments: ["active protective entry", "primary header wiped"])
+    func gptsFirmwareStillReads(variant: String) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("gpt.raw")
+        let image = try ImageBuilder(path: path, size: Self.size)
+        var sector0 = Self.mbr(bootCode: false, types: [0xEE])
+        if variant == "active protective entry" { sector0[446] = 0x80 }
+        try image.write(sector0, at: 0)
+        try Self.gpt(in: image, sectorSize: 512, firstType: GuestInspection.efiSystemPartitionGUID, backup: true)
+        if variant == "primary header wiped" { try image.write([UInt8](repeating: 0, count: 512), at: 512) }
+        let guest = try Self.inspect(path)
+        #expect(guest.partitionTable == .gpt && guest.gptProblem == nil, "\(guest.evidence)")
+        #expect(guest.firmware == .efi, "\(guest.evidence)")
+    }
+
+    /// mkfs.fat's stub left in sector 0 under a partition table written later boots nothing.
+    @Test func mkfsFATStubUnderAPartitionTableBootsNothing() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("stub.raw")
+        let image = try ImageBuilder(path: path, size: Self.size)
+        var sector0 = Self.mbr(bootCode: true, types: [0x83])
+        let stub = "This is not a bootable disk.  Please insert a bootable floppy and\r\n"
+        sector0.replaceSubrange(0x77..<(0x77 + stub.utf8.count), with: Array(stub.utf8))
+        try image.write(sector0, at: 0)
+        let guest = try Self.inspect(path)
+        #expect(guest.firmware == .none, "\(guest.evidence)")
+        #expect(guest.evidence[0] == "no BIOS path: sector 0's code is mkfs.fat's stub, which prints \"This is not a bootable disk\" and stops")
+    }
+
+    /// A hostile table cannot make the look for a loader long: 120 EFI system partitions, each
+    /// a FAT32 whose root directory's cluster chain loops on itself, full of other names. One
+    /// budget of directory entries (four directories' worth) and 16 filesystems at most bound
+    /// the bytes read, where each partition read alone would take 65,536 entries.
+    @Test func loopingDirectoriesInManyPartitionsCostABoundedRead() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("hostile.raw")
+        let count = 120
+        let size: UInt64 = UInt64(2048 + count * 8 + 64) * 512
+        let image = try ImageBuilder(path: path, size: size)
+        try image.write(Self.mbr(bootCode: false, types: [0xEE]), at: 0)
+        var entries: [UInt8] = []
+        for index in 0..<count {
+            var entry = GuestDisk.espEntry(type: GuestInspection.efiSystemPartitionGUID, firstLBA: UInt64(2048 + index * 8))
+            entry.storeLittleEndian(UInt64(2048 + index * 8 + 7), at: 40)
+            entries += entry
+        }
+        try image.write(GuestDisk.gptHeader(myLBA: 1, entryLBA: 2, entries: entries, firstUsable: 34, lastUsable: size / 512 - 34), at: 512)
+        try image.write(entries, at: 1024)
+        // FAT32: 512-byte sectors and clusters, 1 reserved sector, one FAT of 1 sector, 70,000
+        // sectors claimed (over 65,525 clusters); cluster 2 (sector 2) is the root, and the
+        // FAT sends it to itself.
+        var volume = [UInt8](repeating: 0, count: 8 * 512)
+        volume.replaceSubrange(0..<3, with: [0xEB, 0x58, 0x90])
+        volume.storeLittleEndian(UInt16(512), at: 11)
+        volume[13] = 1
+        volume.storeLittleEndian(UInt16(1), at: 14)
+        volume[16] = 1
+        volume[21] = 0xF8
+        volume.storeLittleEndian(UInt32(70_000), at: 32)
+        volume.storeLittleEndian(UInt32(1), at: 36)
+        volume.storeLittleEndian(UInt32(2), at: 44)
+        volume[510] = 0x55
+        volume[511] = 0xAA
+        volume.storeLittleEndian(UInt32(2), at: 512 + 2 * 4)
+        for slot in 0..<16 { volume.replaceSubrange((1024 + slot * 32)..<(1024 + slot * 32 + 11), with: Array("FILE\(String(format: "%04d", slot))TXT".utf8)) }
+        for index in 0..<count { try image.write(volume, at: UInt64(2048 + index * 8) * 512) }
+        let disk = CountingDisk(inner: try ImageReader.open(path: path).disk)
+        let guest = try GuestInspection.inspect(disk)
+        #expect(guest.firmware == .none, "\(guest.evidence)")
+        // 4 x 65,536 entries of 32 bytes is 8 MiB; the GPT and boot sectors are a little more.
+        #expect(disk.bytesRead < 9 << 20, "\(disk.bytesRead) bytes read")
+    }
+}
+
+/// A disk that counts the bytes read from it.
+final class CountingDisk: VirtualDisk, @unchecked Sendable {
+    let inner: any VirtualDisk
+    private(set) var bytesRead = 0
+    init(inner: any VirtualDisk) { self.inner = inner }
+    var path: String { inner.path }
+    var size: UInt64 { inner.size }
+    func dataRanges(in window: Range<UInt64>) throws(DiskImageError) -> [Range<UInt64>] { try inner.dataRanges(in: window) }
+    func nextDataOffset(from offset: UInt64) -> UInt64? { inner.nextDataOffset(from: offset) }
+    func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DiskImageError) {
+        bytesRead += buffer.count
+        try inner.readExactly(into: buffer, at: offset)
     }
 }

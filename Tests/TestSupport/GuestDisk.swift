@@ -93,19 +93,39 @@ public enum GuestDisk {
         entry("..", directory: true, cluster: 2, at: 4 * 512 + 32)
         if let loader {
             entry(loader, directory: false, cluster: 4, size: 512, at: 4 * 512 + 64)
-            volume.replaceSubrange((5 * 512)..<(5 * 512 + 2), with: Array("MZ".utf8))
+            volume.replaceSubrange((5 * 512)..<(6 * 512), with: efiApplication(machine: loader.uppercased().contains("AA64") ? 0xAA64 : 0x8664))
         }
         return volume
     }
 
+    /// The first 512 bytes of a PE/COFF EFI application for `machine` (0x8664 x64, 0xAA64
+    /// AArch64), as far as a firmware looks before starting one (Microsoft's PE format): "MZ",
+    /// the PE header at 0x40, "PE\0\0", the machine, a PE32+ optional header whose Subsystem
+    /// (at +68) is 10, EFI application.
+    public static func efiApplication(machine: UInt16 = 0x8664) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 512)
+        bytes.replaceSubrange(0..<2, with: Array("MZ".utf8))
+        store(UInt32(0x40), in: &bytes, at: 0x3C)
+        bytes.replaceSubrange(0x40..<0x44, with: [0x50, 0x45, 0, 0])
+        store(machine, in: &bytes, at: 0x44)
+        store(UInt16(240), in: &bytes, at: 0x40 + 20)  // SizeOfOptionalHeader (PE32+)
+        store(UInt16(0x20B), in: &bytes, at: 0x40 + 24)  // PE32+ magic
+        store(UInt16(10), in: &bytes, at: 0x40 + 24 + 68)  // Subsystem: EFI application
+        return bytes
+    }
+
     /// A 92-byte GPT header (UEFI 2.10 §5.3.2) at `myLBA` for `entries` (128-byte entries at
     /// `entryLBA`), with both CRC32s right unless `damage` flips a bit of the header's CRC.
-    public static func gptHeader(myLBA: UInt64, entryLBA: UInt64, entries: [UInt8], damage: Bool = false) -> [UInt8] {
+    public static func gptHeader(
+        myLBA: UInt64, entryLBA: UInt64, entries: [UInt8], damage: Bool = false, firstUsable: UInt64 = 34, lastUsable: UInt64 = UInt64(UInt32.max)
+    ) -> [UInt8] {
         var header = [UInt8](repeating: 0, count: 92)
         header.replaceSubrange(0..<8, with: Array("EFI PART".utf8))
         store(UInt32(0x0001_0000), in: &header, at: 8)  // revision 1.0
         store(UInt32(92), in: &header, at: 12)  // header size
         store(myLBA, in: &header, at: 24)  // this header's LBA
+        store(firstUsable, in: &header, at: 40)
+        store(lastUsable, in: &header, at: 48)
         store(entryLBA, in: &header, at: 72)  // partition entries
         store(UInt32(entries.count / 128), in: &header, at: 80)  // entries
         store(UInt32(128), in: &header, at: 84)  // of 128 bytes

@@ -26,7 +26,8 @@ struct FormatListTests {
             let text = InProcess.help(command).replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
             #expect(text.contains("raw, vhd, vhdx, vmdk, qcow2, vdi, ova or gce"), "\(command): \(text)")
             #expect(
-                text.contains("qcow (v1), QED, Parallels, Bochs, cloop, VMDK COWD, LUKS, DMG, gzip, xz, zstd or bzip2"), "\(command): \(text)")
+                text.contains("qcow (v1), QED, Parallels, Bochs, cloop, VMDK COWD, LUKS, DMG, gzip, xz, zstd, bzip2, lz4, zip, 7z or RAR"),
+                "\(command): \(text)")
         }
     }
 

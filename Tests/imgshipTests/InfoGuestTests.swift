@@ -42,7 +42,7 @@ struct InfoGuestTests {
         #expect(document["firmware"] as? String == "efi")
         #expect(
             (document["firmwareEvidence"] as? [String])?.last
-                == "UEFI path: MBR partition 1 of type 0xEF (an EFI system partition), holding \\EFI\\BOOT\\BOOTX64.EFI")
+                == "UEFI path: MBR partition 1 of type 0xEF (an EFI system partition), holding \\EFI\\BOOT\\BOOTX64.EFI (x64)")
         // Through another format the guest is the same.
         let vhdx = folder.file("mbr.vhdx")
         #expect(try runProcess(ExportCommandTests.binary, ["export", disk, "-f", "vhdx", "-o", vhdx, "--no-progress"]).status == 0)

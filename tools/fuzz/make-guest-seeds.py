@@ -31,7 +31,14 @@ def fat12(loader=True):
     entry(4 * SECTOR + 32, "..", True, 2)
     if loader:
         entry(4 * SECTOR + 64, "BOOTX64 EFI", False, 4, 512)
+        # An x64 EFI application's first bytes: MZ, the PE header at 0x40, machine 0x8664,
+        # a PE32+ optional header whose Subsystem (+68) is 10.
         volume[5 * SECTOR:5 * SECTOR + 2] = b"MZ"
+        struct.pack_into("<I", volume, 5 * SECTOR + 0x3C, 0x40)
+        struct.pack_into("<4sH", volume, 5 * SECTOR + 0x40, b"PE\0\0", 0x8664)
+        struct.pack_into("<HH", volume, 5 * SECTOR + 0x40 + 20, 240, 0)
+        struct.pack_into("<H", volume, 5 * SECTOR + 0x40 + 24, 0x20B)
+        struct.pack_into("<H", volume, 5 * SECTOR + 0x40 + 24 + 68, 10)
     return volume
 
 

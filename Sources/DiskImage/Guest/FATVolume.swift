@@ -13,9 +13,18 @@
 /// 0xE5 marks a deleted entry.
 ///
 /// Hostile volumes cost bounded work: a directory is read for at most `maximumDirectoryEntries`
-/// entries (a cluster chain that loops ends there), and nothing is read past the disk's end.
+/// entries (a cluster chain that loops ends there), every volume of one inspection shares one
+/// `Budget` of entries, and nothing is read past the disk's end.
 struct FATVolume {
+    /// Directory entries one inspection reads at most, across all its volumes: four
+    /// directories' worth. Spent, the search finds nothing more.
+    final class Budget {
+        static let entries = 4 * FATVolume.maximumDirectoryEntries
+        var remaining = Budget.entries
+    }
+
     let reader: SectorReader
+    let budget: Budget
     /// Where the volume starts on the disk.
     let start: UInt64
     let bytesPerSector: UInt64
@@ -46,7 +55,7 @@ struct FATVolume {
 
     /// The volume whose boot sector is at `start`, or nil when that sector is no FAT boot
     /// sector with a consistent geometry.
-    init?(reader: SectorReader, at start: UInt64) throws(DiskImageError) {
+    init?(reader: SectorReader, at start: UInt64, budget: Budget) throws(DiskImageError) {
         guard let boot = try reader.read(512, at: start), GuestInspection.isFATBootSector(boot) else { return nil }
         let bytesPerSector = UInt64(boot.loadLittleEndian(UInt16.self, at: 11))
         let sectorsPerCluster = UInt64(boot[13])
@@ -63,6 +72,7 @@ struct FATVolume {
         guard fatSize != 0, totalSectors > firstDataSector else { return nil }
         let clusterCount = (totalSectors - firstDataSector) / sectorsPerCluster
         self.reader = reader
+        self.budget = budget
         self.start = start
         self.bytesPerSector = bytesPerSector
         self.sectorsPerCluster = sectorsPerCluster
@@ -83,17 +93,39 @@ struct FATVolume {
         }
     }
 
-    /// The file at `path` (short names, compared without regard to case), nil when a part is
-    /// missing, a directory is where a file should be, or the other way round.
-    func find(_ path: [String]) throws(DiskImageError) -> Entry? {
+    /// The entries of the directory at `path` (short names, compared without regard to case),
+    /// nil when a part is missing or is a file.
+    func directory(_ path: [String]) throws(DiskImageError) -> [Entry]? {
         var directory = rootDirectory
-        for (index, part) in path.enumerated() {
-            guard let name = Self.shortName(part), let entry = try entries(of: directory).first(where: { $0.name == name }) else { return nil }
-            if index == path.count - 1 { return entry.isDirectory ? nil : entry }
-            guard entry.isDirectory else { return nil }
+        for part in path {
+            guard let name = Self.shortName(part), let entry = try entries(of: directory).first(where: { $0.name == name }), entry.isDirectory
+            else { return nil }
             directory = .chain(firstCluster: entry.firstCluster)
         }
-        return nil
+        return try entries(of: directory)
+    }
+
+    /// The file `name` among `entries` (a directory there is no file).
+    static func file(_ name: String, in entries: [Entry]) -> Entry? {
+        guard let short = shortName(name) else { return nil }
+        return entries.first { $0.name == short && !$0.isDirectory }
+    }
+
+    /// The first `count` bytes of `file` (fewer when it is shorter), following its cluster
+    /// chain; nil when the chain ends or leaves the volume first.
+    func head(of file: Entry, count: Int) throws(DiskImageError) -> [UInt8]? {
+        let wanted = min(count, Int(file.size))
+        var bytes: [UInt8] = []
+        var cluster = file.firstCluster
+        let clusterBytes = Int(sectorsPerCluster * bytesPerSector)
+        while bytes.count < wanted {
+            guard let offset = clusterOffset(cluster), let data = try reader.read(min(clusterBytes, wanted - bytes.count), at: offset) else { return nil }
+            bytes += data
+            guard bytes.count < wanted else { break }
+            guard let next = try nextCluster(after: cluster) else { return nil }
+            cluster = next
+        }
+        return bytes
     }
 
     /// "BOOTX64.EFI" as its 11-byte directory name, "BOOTX64 EFI"; nil for a name 8.3 cannot
@@ -113,7 +145,8 @@ struct FATVolume {
         func take(_ bytes: [UInt8]) -> Bool {
             for offset in stride(from: 0, to: bytes.count - 31, by: 32) {
                 read += 1
-                guard read <= Self.maximumDirectoryEntries, bytes[offset] != 0 else { return false }
+                budget.remaining -= 1
+                guard read <= Self.maximumDirectoryEntries, budget.remaining >= 0, bytes[offset] != 0 else { return false }
                 let attributes = bytes[offset + 11]
                 guard bytes[offset] != 0xE5, attributes & 0x0F != 0x0F, attributes & 0x08 == 0 else { continue }
                 var name = Array(bytes[offset..<(offset + 11)])

@@ -47,7 +47,7 @@
 /// (`ExportTarget.firmware(given:guest:for:)`).
 extension GuestInspection {
     mutating func decideBootPaths(
-        sector: [UInt8]?, mbr: [MBREntry], gpt: (entries: [GPTEntry], sectorSize: Int)?, reader: SectorReader
+        sector: [UInt8]?, mbr: [MBREntry], gpt: (entries: [GPTEntry], sectorSize: Int, ignored: [Int: String])?, reader: SectorReader
     ) throws(DiskImageError) {
         let bios: (path: String?, against: String?)
         if let gpt, let sector {
@@ -66,38 +66,62 @@ extension GuestInspection {
             case .mbr: "no MBR partition of type 0xEF (EFI system partition)"
             case .none: "no partition table, so no EFI system partition"
             }
-        // Each EFI system partition in turn, the first holding a loader giving the path.
-        var systemPartitions: [(name: String, offset: UInt64?)] = []
+        // The filesystems the firmware looks into, EFI system partitions first: EDK2's boot
+        // manager (BmExpandMediaDevicePath) tries \EFI\BOOT\BOOTX64.EFI on every FAT
+        // filesystem of the disk, whatever the partition's type.
+        var candidates: [(name: String, offset: UInt64?, isSystemPartition: Bool)] = []
+        var missing: [String] = []
         if let gpt {
             let esps = gpt.entries.filter { $0.type == Self.efiSystemPartitionGUID }
-            if let esp = esps.first, let gptProblem {
-                uefiAgainst = "EFI system partition \(esp.number), but UEFI firmware does not read this GPT: \(gptProblem)"
+            if let gptProblem {
+                let esp = esps.first.map { "EFI system partition \($0.number), but " } ?? ""
+                uefiAgainst = esp + "UEFI firmware does not read this GPT: \(gptProblem)"
             } else {
-                systemPartitions = esps.map { esp in
-                    let (offset, overflow) = esp.firstLBA.multipliedReportingOverflow(by: UInt64(gpt.sectorSize))
-                    return ("EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), partition \(esp.number)", overflow ? nil : offset)
+                for entry in esps + gpt.entries.filter({ $0.type != Self.efiSystemPartitionGUID }) {
+                    let isESP = entry.type == Self.efiSystemPartitionGUID
+                    let name =
+                        isESP
+                        ? "EFI system partition (GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B), partition \(entry.number)"
+                        : "partition \(entry.number) (not typed an EFI system partition; EDK2 firmware reads any FAT partition of the disk)"
+                    if let why = gpt.ignored[entry.number] {
+                        if isESP { missing.append("\(name) \(why)") }
+                        continue
+                    }
+                    let (offset, overflow) = entry.firstLBA.multipliedReportingOverflow(by: UInt64(gpt.sectorSize))
+                    candidates.append((name, overflow ? nil : offset, isESP))
                 }
             }
         } else if bootSectorFilesystem == "FAT" {
-            systemPartitions = [("the disk's one FAT filesystem (no partition table: UEFI firmware reads it whole, as it reads removable media)", 0)]
+            candidates = [("the disk's one FAT filesystem (no partition table: UEFI firmware reads it whole, as it reads removable media)", 0, true)]
         } else {
-            systemPartitions = mbr.filter { $0.type == Self.efiSystemType }.map { esp in
-                ("MBR partition \(esp.number) of type 0xEF (an EFI system partition)", UInt64(esp.firstLBA) * 512)
+            // Primary partitions; extended ones (0x05, 0x0F, 0x85) hold no filesystem themselves.
+            let used = mbr.filter { ![0, 0x05, 0x0F, 0x85, Self.protectiveType].contains($0.type) }
+            for entry in used.filter({ $0.type == Self.efiSystemType }) + used.filter({ $0.type != Self.efiSystemType }) {
+                let isESP = entry.type == Self.efiSystemType
+                let name =
+                    isESP
+                    ? "MBR partition \(entry.number) of type 0xEF (an EFI system partition)"
+                    : "MBR partition \(entry.number) of type 0x\(String(entry.type, radix: 16, uppercase: true)) (not an EFI system partition; EDK2 firmware reads any FAT partition of the disk)"
+                candidates.append((name, UInt64(entry.firstLBA) * 512, isESP))
             }
         }
-        var missing: [String] = []
-        for partition in systemPartitions {
-            let (loader, problem) = try Self.removableMediaLoader(at: partition.offset, reader: reader)
+        // One look a start (a table may list one place many times), at most 16, all sharing
+        // one budget of directory entries.
+        var seen = Set<UInt64>()
+        let budget = FATVolume.Budget()
+        for candidate in candidates.prefix(Self.maximumFilesystemsLookedInto) {
+            if let offset = candidate.offset, !seen.insert(offset).inserted { continue }
+            let (loader, problem) = try Self.removableMediaLoader(at: candidate.offset, reader: reader, budget: budget)
             if let loader {
-                uefiPath = "\(partition.name), holding \(loader)"
+                uefiPath = "\(candidate.name), holding \(loader)"
                 break
             }
-            missing.append("\(partition.name), \(problem)")
+            if candidate.isSystemPartition { missing.append("\(candidate.name), \(problem)") }
         }
         if uefiPath == nil, !missing.isEmpty {
             uefiAgainst =
                 missing.joined(separator: "; ")
-                + ": a machine made from the image starts with no boot entries, and its UEFI firmware then starts only \\EFI\\BOOT\\BOOTX64.EFI (or its machine's name), UEFI 2.10 §3.5.1.1"
+                + ": a machine made from the image starts with no boot entries, and its UEFI firmware then starts only \\EFI\\BOOT\\BOOTX64.EFI (BOOTAA64.EFI on Arm), an EFI application (UEFI 2.10 §3.5.1.1)"
         }
         evidence = [
             biosPath.map { "BIOS path: " + $0 } ?? "no BIOS path: " + (bios.against ?? ""),
@@ -105,20 +129,46 @@ extension GuestInspection {
         ]
     }
 
-    /// The removable-media loaders UEFI firmware starts (UEFI 2.10 §3.5.1.1, Table 3-2) whose
-    /// names 8.3 holds, by machine: x64, AArch64, IA32, ARM.
-    static let removableMediaLoaders = ["BOOTX64.EFI", "BOOTAA64.EFI", "BOOTIA32.EFI", "BOOTARM.EFI"]
+    /// Filesystems looked into for a loader at most, EFI system partitions first.
+    static let maximumFilesystemsLookedInto = 16
+
+    /// The removable-media loaders of the machines images are made for (UEFI 2.10 §3.5.1.1,
+    /// Table 3-2), with the PE/COFF machine type each must be built for: x64 and AArch64.
+    static let removableMediaLoaders: [(name: String, machine: UInt16, title: String)] = [
+        ("BOOTX64.EFI", 0x8664, "x64"), ("BOOTAA64.EFI", 0xAA64, "AArch64"),
+    ]
 
     /// The removable-media loader the FAT filesystem at `offset` holds (`\EFI\BOOT\...`),
-    /// or why there is none.
-    static func removableMediaLoader(at offset: UInt64?, reader: SectorReader) throws(DiskImageError) -> (loader: String?, problem: String) {
-        guard let offset, let volume = try FATVolume(reader: reader, at: offset) else { return (nil, "holds no FAT filesystem") }
-        for name in removableMediaLoaders {
-            guard let file = try volume.find(["EFI", "BOOT", name]) else { continue }
-            if file.size > 0 { return ("\\EFI\\BOOT\\\(name)", "") }
-            return (nil, "holds an empty \\EFI\\BOOT\\\(name)")
+    /// or why there is none. A loader must be an EFI application for its machine, as the
+    /// firmware checks before it starts one (EDK2's BmIsLoadOptionPeHeaderValid: PE/COFF,
+    /// subsystem 10).
+    static func removableMediaLoader(
+        at offset: UInt64?, reader: SectorReader, budget: FATVolume.Budget
+    ) throws(DiskImageError) -> (loader: String?, problem: String) {
+        guard let offset, let volume = try FATVolume(reader: reader, at: offset, budget: budget) else { return (nil, "holds no FAT filesystem") }
+        guard let folder = try volume.directory(["EFI", "BOOT"]) else { return (nil, "holds no \\EFI\\BOOT\\ folder") }
+        var problems: [String] = []
+        for loader in removableMediaLoaders {
+            guard let file = FATVolume.file(loader.name, in: folder) else { continue }
+            let head = try volume.head(of: file, count: 4096) ?? []
+            if efiApplicationMachine(head) == loader.machine { return ("\\EFI\\BOOT\\\(loader.name) (\(loader.title))", "") }
+            problems.append(
+                file.size == 0
+                    ? "holds an empty \\EFI\\BOOT\\\(loader.name)"
+                    : "holds \\EFI\\BOOT\\\(loader.name), which is no \(loader.title) EFI application (PE/COFF, subsystem 10)")
         }
-        return (nil, "holds no \\EFI\\BOOT\\BOOTX64.EFI (nor \(removableMediaLoaders.dropFirst().joined(separator: ", ")))")
+        return (nil, problems.first ?? "holds no \\EFI\\BOOT\\BOOTX64.EFI (nor BOOTAA64.EFI)")
+    }
+
+    /// The PE/COFF machine type of an EFI application (Microsoft PE format: "MZ", the PE
+    /// header's offset at 0x3C, "PE\0\0", the machine at +4, the optional header's Subsystem
+    /// at +24+68, 10 for an EFI application), nil for anything else.
+    static func efiApplicationMachine(_ head: [UInt8]) -> UInt16? {
+        guard head.count >= 0x40, head[0] == 0x4D, head[1] == 0x5A else { return nil }
+        let pe = Int(head.loadLittleEndian(UInt32.self, at: 0x3C))
+        guard pe <= head.count - 24 - 70, Array(head[pe..<(pe + 4)]) == [0x50, 0x45, 0, 0] else { return nil }
+        guard head.loadLittleEndian(UInt16.self, at: pe + 24 + 68) == 10 else { return nil }
+        return head.loadLittleEndian(UInt16.self, at: pe + 4)
     }
 
     /// A boot sector a loader chains to: it ends 0x55AA and holds something before that.
@@ -144,6 +194,7 @@ extension GuestInspection {
             return (nil, "sector 0 does not end 0x55AA, so a BIOS runs nothing from it")
         }
         guard hasBIOSBootCode else { return (nil, "sector 0 holds no boot code (bytes 0..<440 are zero)") }
+        if let stub = Self.stubMessage(sector) { return (nil, stub) }
         let active = entries.first { $0.status == 0x80 && $0.type != 0 }
         if let active, Self.isBootSector(try reader.sector(UInt64(active.firstLBA))) {
             return (
@@ -191,12 +242,17 @@ extension GuestInspection {
         return (0...(bytes.count - needle.count)).contains { bytes[$0..<($0 + needle.count)].elementsEqual(needle) }
     }
 
+    /// Why sector 0's code boots nothing when it is mkfs.fat's stub (left in sector 0 when a
+    /// partition table was written over a whole-disk FAT, or on a FAT's own boot sector).
+    static func stubMessage(_ sector: [UInt8]) -> String? {
+        contains(Array(sector[0..<510]), "This is not a bootable disk")
+            ? "sector 0's code is mkfs.fat's stub, which prints \"This is not a bootable disk\" and stops" : nil
+    }
+
     /// The BIOS path of a disk whose sector 0 is a filesystem's boot sector.
     private func bootSectorBIOSPath(sector: [UInt8]) -> (String?, String?) {
         let what = bootSectorFilesystem == "FAT" ? "a FAT filesystem's boot sector" : "a boot sector"
-        if Self.contains(Array(sector[0..<510]), "This is not a bootable disk") {
-            return (nil, "sector 0 is \(what) holding mkfs.fat's stub, which prints \"This is not a bootable disk\" and stops")
-        }
+        if let stub = Self.stubMessage(sector) { return (nil, "sector 0 is \(what); \(stub)") }
         guard hasBIOSBootCode else { return (nil, "sector 0 is \(what) with no code") }
         return ("sector 0 is \(what), not a partition table: a BIOS runs its code, the filesystem's own loader (syslinux installs one so)", nil)
     }
@@ -210,6 +266,7 @@ extension GuestInspection {
             let partition = biosBoot.map { ", though partition \($0.number) is a BIOS boot partition" } ?? ""
             return (nil, "sector 0 (the protective MBR) holds no boot code\(partition)")
         }
+        if let stub = Self.stubMessage(sector) { return (nil, stub) }
         var biosBootProblem: String?
         if let biosBoot {
             switch try reader.sector(biosBoot.firstLBA, sectorSize: sectorSize) {

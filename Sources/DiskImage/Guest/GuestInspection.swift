@@ -113,15 +113,13 @@ public struct GuestInspection: Equatable, Sendable {
         0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
         0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B,
     ]
-    /// The sizes a GPT header's HeaderSize may take (UEFI 2.10 §5.3.2, Table 5-5: at least
-    /// 92, at most the logical block).
-    static let minimumGPTHeaderSize = 92
     /// 21686148-6449-6E6F-744E-656564454649 ("Hah!IdontNeedEFI") as GPT stores it: the BIOS
     /// boot partition GRUB embeds core.img in on a GPT disk (GRUB manual, "BIOS installation").
     static let biosBootPartitionGUID: [UInt8] = Array("Hah!IdontNeedEFI".utf8)
-    /// The partition entry array read at most: 128 entries of 128 bytes is the usual 16 KiB;
-    /// a header asking for more than 1 MiB is not believed.
-    static let maximumEntryArrayBytes: UInt64 = 1 << 20
+    /// The partition entry array read at most: 128 entries of 128 bytes is the usual 16 KiB,
+    /// `sgdisk --resize-table` makes larger ones; a header asking for more than 4 MiB (32,768
+    /// entries) is not believed.
+    static let maximumEntryArrayBytes: UInt64 = 4 << 20
 
     public init(
         partitionTable: PartitionTable, hasProtectiveMBR: Bool = false, hasEFISystemPartition: Bool = false,
@@ -166,16 +164,24 @@ public struct GuestInspection: Equatable, Sendable {
         if hasSignature && !isPartitionTable { inspection.bootSectorFilesystem = fat ? "FAT" : "unknown" }
         if fat { inspection.hasBIOSBootCode = sector[fatBootCode(sector)].contains { $0 != 0 } }
 
+        let hasProtectiveType = sectorEntries.contains { $0.type == protectiveType }
         for sectorSize in [512, 4096] {
-            guard let header = try reader.read(512, at: UInt64(sectorSize)), Array(header[0..<8]) == gptSignature else { continue }
+            guard let header = try reader.read(512, at: UInt64(sectorSize)) else { continue }
+            // A wiped primary header with a valid backup is a GPT still: the firmware restores
+            // the primary from it (EDK2 PartitionDxe).
+            if Array(header[0..<8]) != gptSignature {
+                guard hasProtectiveType, case .valid = try validGPT(at: lastLBA(reader, sectorSize), sectorSize: sectorSize, reader: reader) else {
+                    continue
+                }
+            }
             inspection.partitionTable = .gpt
             inspection.bootSectorFilesystem = nil
             inspection.gptSectorSize = sectorSize
-            inspection.hasProtectiveMBR = sectorEntries.contains { $0.type == protectiveType }
+            inspection.hasProtectiveMBR = hasProtectiveType
             let table = try readGPT(primary: header, sectorSize: sectorSize, sector0: sectorEntries, reader: reader)
             inspection.gptProblem = table.problem
             inspection.hasEFISystemPartition = table.entries.contains { $0.type == efiSystemPartitionGUID }
-            try inspection.decideBootPaths(sector: sector, mbr: sectorEntries, gpt: (table.entries, sectorSize), reader: reader)
+            try inspection.decideBootPaths(sector: sector, mbr: sectorEntries, gpt: (table.entries, sectorSize, table.ignored), reader: reader)
             return inspection
         }
         inspection.hasEFISystemPartition = mbr.contains { $0.type == efiSystemType }
@@ -183,41 +189,85 @@ public struct GuestInspection: Equatable, Sendable {
         return inspection
     }
 
+    /// The disk's last LBA in `sectorSize`-byte sectors, where the backup GPT header lies.
+    static func lastLBA(_ reader: SectorReader, _ sectorSize: Int) -> UInt64 {
+        max(reader.disk.size / UInt64(sectorSize), 1) - 1
+    }
+
     /// The GPT as UEFI firmware reads it (EDK2's PartitionDxe, Gpt.c, after UEFI 2.10 §5.2.3
-    /// and §5.3.2): sector 0 must hold a protective entry (status 0, type 0xEE, first LBA 1);
-    /// the primary header must be valid (signature, HeaderSize 92 to a sector, its CRC32,
-    /// MyLBA, entry size at least 128, the entry array's CRC32), else the backup header in
-    /// the disk's last sector, whose entries are then used. With neither, the firmware sees
-    /// no partitions; the primary's entries are still read, for the BIOS rules and evidence.
+    /// and §5.3.2): sector 0 must hold a protective entry (type 0xEE, first LBA 1; its
+    /// BootIndicator "shall be ignored", §5.2.3 Table 5-4, and today's EDK2 does); the primary
+    /// header must be valid (signature, HeaderSize at most a sector, its CRC32, MyLBA, entry
+    /// size at least 128, the entry array's CRC32), else the backup header in the disk's last
+    /// sector, whose entries are then used. With neither, the firmware sees no partitions; the
+    /// primary's entries are still read, for the BIOS rules and evidence. Of a valid table the
+    /// firmware ignores (`ignored`, by entry number, with why) the entries EDK2's
+    /// PartitionCheckGptEntry marks: outside the usable LBAs or ending before they start,
+    /// overlapping another, or with attribute bit 1 (No Block IO Protocol, §5.3.3 Table 5-7).
     private static func readGPT(
         primary: [UInt8], sectorSize: Int, sector0: [MBREntry], reader: SectorReader
-    ) throws(DiskImageError) -> (entries: [GPTEntry], problem: String?) {
-        let hasProtectiveEntry = sector0.contains { $0.status == 0 && $0.type == protectiveType && $0.firstLBA == 1 }
-        let lastLBA = max(reader.disk.size / UInt64(sectorSize), 1) - 1
+    ) throws(DiskImageError) -> (entries: [GPTEntry], problem: String?, ignored: [Int: String]) {
+        let hasProtectiveEntry = sector0.contains { $0.type == protectiveType && $0.firstLBA == 1 }
+        let lastLBA = lastLBA(reader, sectorSize)
         var problem: String?
-        var entries: [GPTEntry]
+        var table: ValidGPT
         switch try validGPT(at: 1, sectorSize: sectorSize, reader: reader) {
         case let .valid(valid):
-            entries = valid
+            table = valid
         case let .invalid(primaryProblem):
             switch try validGPT(at: lastLBA, sectorSize: sectorSize, reader: reader) {
             case let .valid(valid):
-                entries = valid
+                table = valid
             case let .invalid(backupProblem):
                 problem = "neither GPT header is valid: the primary (LBA 1) \(primaryProblem), the backup (LBA \(lastLBA)) \(backupProblem)"
-                entries = try gptEntries(primary, sectorSize: sectorSize, reader: reader)
+                table = ValidGPT(entries: try gptEntries(primary, sectorSize: sectorSize, reader: reader), firstUsable: 0, lastUsable: 0)
             }
         }
         if !hasProtectiveEntry {
-            problem =
-                "sector 0 has no protective MBR entry (status 0, type 0xEE, from LBA 1), which UEFI firmware needs before it reads a GPT (UEFI 2.10 §5.2.3)"
+            problem = "sector 0 has no protective MBR entry (type 0xEE, from LBA 1), which UEFI firmware needs before it reads a GPT (UEFI 2.10 §5.2.3)"
         }
-        return (entries, problem)
+        return (table.entries, problem, problem == nil ? ignoredEntries(table) : [:])
+    }
+
+    /// A header and entry array that passed the checks: the used entries, and the LBAs from
+    /// FirstUsableLBA to LastUsableLBA.
+    struct ValidGPT {
+        var entries: [GPTEntry]
+        var firstUsable: UInt64
+        var lastUsable: UInt64
     }
 
     enum GPTCheck {
-        case valid([GPTEntry])
+        case valid(ValidGPT)
         case invalid(String)
+    }
+
+    /// The entries UEFI firmware installs no partition for, and why (EDK2's
+    /// PartitionCheckGptEntry): sorted by first LBA, each range is compared with the furthest
+    /// end before it, so overlaps cost n log n, not n².
+    static func ignoredEntries(_ table: ValidGPT) -> [Int: String] {
+        var ignored: [Int: String] = [:]
+        var inRange: [GPTEntry] = []
+        for entry in table.entries {
+            guard entry.firstLBA <= entry.lastLBA, entry.firstLBA >= table.firstUsable, entry.lastLBA <= table.lastUsable else {
+                ignored[entry.number] =
+                    "lies outside the GPT's usable LBAs \(table.firstUsable) to \(table.lastUsable) (LBA \(entry.firstLBA) to \(entry.lastLBA))"
+                continue
+            }
+            if entry.attributes & (1 << 1) != 0 {
+                ignored[entry.number] = "has attribute bit 1 (No Block IO Protocol), so firmware makes no device of it"
+            }
+            inRange.append(entry)
+        }
+        var furthest: GPTEntry?
+        for entry in inRange.sorted(by: { ($0.firstLBA, $0.number) < ($1.firstLBA, $1.number) }) {
+            if let before = furthest, before.lastLBA >= entry.firstLBA {
+                ignored[entry.number] = "overlaps partition \(before.number)"
+                ignored[before.number] = ignored[before.number] ?? "overlaps partition \(entry.number)"
+            }
+            if furthest.map({ entry.lastLBA > $0.lastLBA }) ?? true { furthest = entry }
+        }
+        return ignored
     }
 
     /// The GPT header at `lba` checked as UEFI firmware checks it, with its used entries.
@@ -225,9 +275,7 @@ public struct GuestInspection: Equatable, Sendable {
         guard let header = try reader.sector(lba, sectorSize: sectorSize, count: sectorSize) else { return .invalid("lies past the disk's end") }
         guard Array(header[0..<8]) == gptSignature else { return .invalid("has no \"EFI PART\" signature") }
         let headerSize = Int(header.loadLittleEndian(UInt32.self, at: 12))
-        guard (minimumGPTHeaderSize...sectorSize).contains(headerSize) else {
-            return .invalid("has a HeaderSize of \(headerSize), not \(minimumGPTHeaderSize) to \(sectorSize)")
-        }
+        guard (1...sectorSize).contains(headerSize) else { return .invalid("has a HeaderSize of \(headerSize), not 1 to \(sectorSize)") }
         let storedCRC = header.loadLittleEndian(UInt32.self, at: 16)
         var crcInput = Array(header[0..<headerSize])
         crcInput.replaceSubrange(16..<20, with: [0, 0, 0, 0])
@@ -241,7 +289,9 @@ public struct GuestInspection: Equatable, Sendable {
         let entryCount = UInt64(header.loadLittleEndian(UInt32.self, at: 80))
         let entrySize = UInt64(header.loadLittleEndian(UInt32.self, at: 84))
         guard entrySize >= 128 else { return .invalid("has entries of \(entrySize) bytes, fewer than 128") }
-        guard entryCount <= maximumEntryArrayBytes / entrySize else { return .invalid("has an entry array over 1 MiB, which imgship does not read") }
+        guard entryCount <= maximumEntryArrayBytes / entrySize else {
+            return .invalid("has an entry array over \(maximumEntryArrayBytes >> 20) MiB, which imgship does not read")
+        }
         let (start, overflow) = entryLBA.multipliedReportingOverflow(by: UInt64(sectorSize))
         guard !overflow, let array = try reader.read(Int(entryCount * entrySize), at: start) else {
             return .invalid("has its entry array (LBA \(entryLBA)) past the disk's end")
@@ -251,7 +301,9 @@ public struct GuestInspection: Equatable, Sendable {
         guard storedArrayCRC == computedArrayCRC else {
             return .invalid(String(format: "has an entry array CRC32 of 0x%08x where the entries give 0x%08x", storedArrayCRC, computedArrayCRC))
         }
-        return .valid(usedEntries(array, entrySize: Int(entrySize)))
+        let firstUsable = header.loadLittleEndian(UInt64.self, at: 40)
+        let lastUsable = header.loadLittleEndian(UInt64.self, at: 48)
+        return .valid(ValidGPT(entries: usedEntries(array, entrySize: Int(entrySize)), firstUsable: firstUsable, lastUsable: lastUsable))
     }
 
     /// Where a FAT boot sector's code lies: after the BPB, which ends at 0x3E on FAT12 and
@@ -328,13 +380,15 @@ struct GPTEntry {
     /// The partition type GUID as stored (mixed-endian).
     var type: [UInt8]
     var firstLBA: UInt64
-    /// Bit 2: LegacyBIOSBootable (UEFI 2.10 §5.3.3, Table 5-7).
+    var lastLBA: UInt64
+    /// Bit 1: no firmware use; bit 2: LegacyBIOSBootable (UEFI 2.10 §5.3.3, Table 5-7).
     var attributes: UInt64
 
     init(_ bytes: [UInt8], at offset: Int, number: Int) {
         self.number = number
         type = Array(bytes[offset..<(offset + 16)])
         firstLBA = bytes.loadLittleEndian(UInt64.self, at: offset + 32)
+        lastLBA = bytes.loadLittleEndian(UInt64.self, at: offset + 40)
         attributes = bytes.loadLittleEndian(UInt64.self, at: offset + 48)
     }
 
