@@ -29,8 +29,11 @@ struct InfoCommand: ParsableCommand {
             throw fail(error)
         }
         let info = opened.info
+        // The format's own checks that fail (`verify` lists them all): a damaged file shows so
+        // here, before a tool that checks them refuses it.
+        let failedChecks = opened.findings.filter { !$0.passed }.map(\.check)
         if json {
-            try writeToStandardOutput(Self.json(info).encoded() + "\n")
+            try writeToStandardOutput(Self.json(info, failedChecks: failedChecks).encoded() + "\n")
             return
         }
         var lines = [
@@ -41,6 +44,9 @@ struct InfoCommand: ParsableCommand {
         ]
         for (key, value) in info.details {
             lines.append(Self.labelled(key, value))
+        }
+        if !failedChecks.isEmpty {
+            lines.append(Self.labelled("failed checks", failedChecks.joined(separator: ", ") + " (imgship verify lists every check)"))
         }
         // What the guest's first sectors say: what a target's firmware choice is made from.
         if let guest = info.guest {
@@ -60,9 +66,10 @@ struct InfoCommand: ParsableCommand {
     }
 
     /// The `--json` object; with the guest read, `firmware` (`bios`, `efi`, `both` or `none`)
-    /// and `firmwareEvidence` (one line for each path, for or against). Keys in the order earlier releases printed them (JSONSerialization's
+    /// and `firmwareEvidence` (one line for each path, for or against); `failedChecks` only when
+    /// the format's own checks fail. Keys in the order earlier releases printed them (JSONSerialization's
     /// `.sortedKeys`: case-insensitive, digits as numbers), so the bytes stay the same.
-    static func json(_ info: ImageInfo) -> JSONOutput {
+    static func json(_ info: ImageInfo, failedChecks: [String] = []) -> JSONOutput {
         func sorted(_ members: [(key: String, value: JSONOutput)]) -> JSONOutput {
             .object(
                 members.sorted { left, right in
@@ -79,6 +86,7 @@ struct InfoCommand: ParsableCommand {
                 ("fileSize", .unsigned(info.fileSize)), ("allocatedBytes", .unsigned(info.allocatedBytes)),
                 ("details", sorted(info.details.map { (jsonKey($0.key), json($0.value)) })),
             ]
+                + (failedChecks.isEmpty ? [] : [("failedChecks", .array(failedChecks.map(JSONOutput.string)))])
                 + (info.guest.map { guest in
                     [
                         ("guest", json(guest)), ("firmware", .string(guest.firmware.rawValue)),

@@ -186,6 +186,17 @@ struct CheckCommandTests {
         if let qemu = Self.qemuImg {
             #expect(try runProcess(qemu, ["info", "-f", "vpc", fixed]).status != 0, "qemu-img refuses the VHD too")
         }
+        // info and export read it, and say it is damaged.
+        let info = try runProcess(ExportCommandTests.binary, ["info", fixed])
+        #expect(String(decoding: info.standardOutput, as: UTF8.self).contains("\nfailed checks:     footer checksum (imgship verify lists every check)\n"))
+        let infoJSON = try #require(
+            try JSONSerialization.jsonObject(with: try runProcess(ExportCommandTests.binary, ["info", fixed, "--json"]).standardOutput) as? [String: Any])
+        #expect(infoJSON["failedChecks"] as? [String] == ["footer checksum"])
+        let exported = try runProcess(ExportCommandTests.binary, ["export", fixed, "-f", "raw", "-o", folder.file("fixed-out.raw"), "--no-progress"])
+        #expect(exported.status == 0, "\(exported.standardError)")
+        #expect(
+            exported.standardError.contains("warning: the source fails its format's own checks (footer checksum): it is damaged or was edited without them"),
+            "\(exported.standardError)")
         // Only the outputs made above: check writes nothing.
         #expect(!folder.names().contains { $0.hasPrefix(".") })
     }

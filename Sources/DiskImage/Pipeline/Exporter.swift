@@ -52,6 +52,14 @@ public enum Exporter {
         let source = try openSource(sourcePath, options: options)
         defer { source.streamCopy?.discard() }
         var (virtualSize, warnings) = try plannedVirtualSize(source: source.disk, options: options, path: sourcePath)
+        // A source whose own checks fail (a VHD footer checksum, a VHDX copy) is read as its
+        // tables say; the user learns it is damaged before another tool refuses it.
+        let failedChecks = source.image.findings.filter { !$0.passed }.map(\.check)
+        if !failedChecks.isEmpty {
+            warnings.append(
+                "the source fails its format's own checks (\(failedChecks.joined(separator: ", "))): it is damaged or was edited without them; its data was read as its tables say"
+            )
+        }
         let decision = try decideMachine(&options, source: source.disk, virtualSize: virtualSize, warnings: &warnings)
         let outputs = try stageOutputs(
             destination, manifestPath: manifestPath, sidecar: sidecar, options: options, source: source, virtualSize: virtualSize)
