@@ -31,7 +31,7 @@ struct InfoCommand: ParsableCommand {
         let info = opened.info
         // The format's own checks that fail (`verify` lists them all): a damaged file shows so
         // here, before a tool that checks them refuses it.
-        let failedChecks = opened.findings.filter { !$0.passed }.map(\.check)
+        let failedChecks = opened.failedChecks
         if json {
             try writeToStandardOutput(Self.json(info, failedChecks: failedChecks).encoded() + "\n")
             return

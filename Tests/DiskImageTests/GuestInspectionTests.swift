@@ -382,8 +382,7 @@ struct GuestInspectionTests {
             default: break
             }
             entries += [UInt8](repeating: 0, count: 128 * 128 - entries.count)
-            var header = GuestDisk.gptHeader(myLBA: 1, entryLBA: 2, entries: entries, firstUsable: 34, lastUsable: Self.size / 512 - 34)
-            header = Array(header)
+            let header = GuestDisk.gptHeader(myLBA: 1, entryLBA: 2, entries: entries, firstUsable: 34, lastUsable: Self.size / 512 - 34)
             try image.write(header, at: 512)
             try image.write(entries, at: 1024)
         }

@@ -80,10 +80,7 @@ public enum BootDisk {
 
     /// The disk with `layout`, built with the others.
     public static func disk(_ layout: JudgedLayout) throws -> String {
-        switch built {
-        case let .success(folder): return folder + "/" + layout.rawValue + ".raw"
-        case let .failure(error): throw error
-        }
+        try builtDisk(layout.rawValue)
     }
 
     public static let marker = "IMGSHIP-BOOT firmware="
@@ -117,8 +114,13 @@ public enum BootDisk {
     /// The disk with `layout`, a 64 MiB sparse raw file, built once per test process (all five
     /// together) into a folder removed at exit.
     public static func disk(_ layout: Layout) throws -> String {
+        try builtDisk(layout.rawValue)
+    }
+
+    /// The disk `name`.raw among those built, or why they could not be.
+    private static func builtDisk(_ name: String) throws -> String {
         switch built {
-        case let .success(folder): return folder + "/" + layout.rawValue + ".raw"
+        case let .success(folder): return folder + "/" + name + ".raw"
         case let .failure(error): throw error
         }
     }

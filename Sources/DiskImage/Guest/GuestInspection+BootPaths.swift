@@ -180,11 +180,7 @@ extension GuestInspection {
     /// The LBA GRUB's boot.img loads core.img from, when sector 0 is GRUB's boot.img (its
     /// messages start "GRUB "): the u64 at 0x5C (GRUB_BOOT_MACHINE_KERNEL_SECTOR).
     static func grubCoreSector(_ sector: [UInt8]) -> UInt64? {
-        let code = Array(sector[mbrBootCode])
-        let marker = Array("GRUB ".utf8)
-        guard code.indices.dropLast(marker.count - 1).contains(where: { code[$0..<($0 + marker.count)].elementsEqual(marker) }) else {
-            return nil
-        }
+        guard contains(Array(sector[mbrBootCode]), "GRUB ") else { return nil }
         let lba = sector.loadLittleEndian(UInt64.self, at: 0x5C)
         return lba == 0 ? nil : lba
     }
@@ -237,9 +233,7 @@ extension GuestInspection {
 
     /// Whether `text`'s bytes occur in `bytes`.
     static func contains(_ bytes: [UInt8], _ text: String) -> Bool {
-        let needle = Array(text.utf8)
-        guard bytes.count >= needle.count else { return false }
-        return (0...(bytes.count - needle.count)).contains { bytes[$0..<($0 + needle.count)].elementsEqual(needle) }
+        bytes.firstRange(of: Array(text.utf8)) != nil
     }
 
     /// Why sector 0's code boots nothing when it is mkfs.fat's stub (left in sector 0 when a

@@ -54,7 +54,7 @@ public enum Exporter {
         var (virtualSize, warnings) = try plannedVirtualSize(source: source.disk, options: options, path: sourcePath)
         // A source whose own checks fail (a VHD footer checksum, a VHDX copy) is read as its
         // tables say; the user learns it is damaged before another tool refuses it.
-        let failedChecks = source.image.findings.filter { !$0.passed }.map(\.check)
+        let failedChecks = source.image.failedChecks
         if !failedChecks.isEmpty {
             warnings.append(
                 "the source fails its format's own checks (\(failedChecks.joined(separator: ", "))): it is damaged or was edited without them; its data was read as its tables say"

@@ -39,6 +39,10 @@ public struct OpenedImage: Sendable {
     public let info: ImageInfo
     /// Structure checks that do not stop reading (checksums, the footer copy), as found.
     public let findings: [(check: String, passed: Bool)]
+
+    /// The names of the findings that failed, in order: what `info`, `export` and `check`
+    /// report of a damaged file.
+    public var failedChecks: [String] { findings.filter { !$0.passed }.map(\.check) }
 }
 
 public enum ImageReader {

@@ -71,7 +71,7 @@ public enum TargetCheck {
         // An importer that checks them refuses the file (qemu-img opens no VHD whose footer
         // checksum is wrong, block/vpc.c). An OVA's own are its package rules below, and its
         // disk, a stream-optimized VMDK, has none.
-        let failedChecks = info.format == .ova ? [] : opened.findings.filter { !$0.passed }.map(\.check)
+        let failedChecks = info.format == .ova ? [] : opened.failedChecks
         record(
             "the format's own checksums and copies hold", .refuse, "the format's specification (imgship verify lists each check)",
             failedChecks.isEmpty ? nil : "failed: \(failedChecks.joined(separator: ", ")); the file is damaged or was edited without them")
